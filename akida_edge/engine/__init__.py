@@ -1,0 +1,1 @@
+"""The virtual AKD1000: layer descriptions, the model, reference and kernels, mapping, power."""

@@ -1,0 +1,1 @@
+"""akida_edge.apps (see DESIGN.md §1)."""

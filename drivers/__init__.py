@@ -1,0 +1,1 @@
+"""akida_edge.drivers (see DESIGN.md §1)."""

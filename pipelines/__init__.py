@@ -1,0 +1,1 @@
+"""akida_edge.pipelines (see DESIGN.md §1)."""
