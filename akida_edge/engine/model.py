@@ -130,7 +130,8 @@ class Model:
     def __init__(self, layers: Iterable[L.LayerSpec] | None = None) -> None:
         self.layers: list[Layer] = []
         self.device = None  # set by map()
-        self.statistics = None  # per-layer activity of the last forward, set by execute
+        self.statistics = None  # activity.Activity of the last forward, set by execute
+        self.learning = None  # learning.LearningState once compile() was called
         for spec in layers or ():
             self.add(spec)
 
@@ -191,11 +192,39 @@ class Model:
 
         return execute.forward(self, x, reference=reference)
 
-    def predict(self, x: np.ndarray, *, reference: bool = False) -> np.ndarray:
-        """float32 (p - T) / act_step of a last layer without activation (the float logits)."""
+    def predict(self, x: np.ndarray, num_classes: int | None = None, *,
+                reference: bool = False) -> np.ndarray:
+        """float32 (p - T) / act_step of a last layer without activation (the float logits).
+
+        With `num_classes` (edge learning, `learning.py`), the predicted class per sample."""
+        if num_classes is not None:
+            from akida_edge.engine import learning
+
+            return learning.predict_classes(self, x, num_classes)
         from akida_edge.engine import execute
 
         return execute.predict(self, x, reference=reference)
+
+    # --- edge learning (learning.py) ---
+    def compile(self, num_weights: int, num_classes: int | None = None,
+                learning_competition: float = 0.0, initial_plasticity: float = 1.0,
+                min_plasticity: float = 0.1, plasticity_decay: float = 0.25, seed: int = 0) -> None:
+        from akida_edge.engine import learning
+
+        learning.compile_model(self, num_weights=num_weights, num_classes=num_classes,
+                               learning_competition=learning_competition,
+                               initial_plasticity=initial_plasticity, min_plasticity=min_plasticity,
+                               plasticity_decay=plasticity_decay, seed=seed)
+
+    def fit(self, x: np.ndarray, y: Any = None) -> Any:
+        from akida_edge.engine import learning
+
+        return learning.fit(self, x, y)
+
+    def add_classes(self, n: int) -> None:
+        from akida_edge.engine import learning
+
+        learning.add_classes(self, n)
 
     # --- the chip (mapping.py), files (modelfile.py), text (summary.py) ---
     def map(self, device: Any = None, **kwargs: Any) -> Any:
