@@ -39,8 +39,8 @@ from akida_edge.errors import MappingError
 __all__ = ["LayerMapping", "Mapping", "Violation", "check", "layer_nps", "map_model", "plan"]
 
 WIDTH_PER_NP = 32  # input columns one CNP handles (fits VWW 16, AkidaNet 0.25@160/224 20/22 exactly)
-INPUTS_PER_NP = 65_536  # input values (H·W·C) per CNP
-OUTPUTS_PER_NP = 262_144  # convolution outputs (H·W·F) per CNP, a quarter of the input cost
+INPUTS_PER_NP = 86_016  # input values (H·W·C) per CNP (84 Ki; AkidaNet 0.5@224 conv_1..sep_7)
+OUTPUTS_PER_NP = 327_680  # convolution outputs (H·W·F) per CNP (320 Ki), ≈ a quarter of the input cost
 WEIGHT_BITS_PER_NP = 294_912  # 36 KB of weights per CNP (AkidaNet 0.5 sep_7 1 NP, sep_13 4 NPs)
 UNITS_PER_FNP = 1024  # FullyConnected units per FNP (1000-way classifiers use 1)
 NP_SRAM_BYTES = 8 * 1024 * 1024 // 80  # even split of the 8 MB over 80 NPs [derived, unverified]
