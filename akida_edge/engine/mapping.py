@@ -12,10 +12,11 @@ A convolutional layer needs
                ceil(H_in·W_in·C_in / INPUTS_PER_NP + H_o·W_o·F / OUTPUTS_PER_NP),   map sizes
                ceil(weight_bits / WEIGHT_BITS_PER_NP) )                  weight memory
 
-where H_o·W_o·F is the convolution output before pooling. The three constants are calibrated on
+where H_o·W_o·F is the convolution output before pooling. The four constants are calibrated on
 the published Minimal NP counts of AkidaNet (α 0.25/0.5/1.0 at 160/224, VWW 0.25@96), DS-CNN KWS,
 GXNOR MNIST and Convtiny CWRU, and the per-layer counts of AkidaNet 0.5@224 (docs/mapping.md has
-the table and the arithmetic). The input layer (InputConvolutional) runs in the input conversion
+the table and the arithmetic): all land exactly except AkidaNet 1.0 (65 vs 68 at 160; 81 vs 116
+at 224, which needs several passes). The input layer (InputConvolutional) runs in the input conversion
 complex and uses no NP ("N/A" in MetaTF's tables). A FullyConnected layer takes FNPs, one per
 `UNITS_PER_FNP` units; weights beyond an FNP's share of SRAM are counted as external memory, as
 MetaTF reports for AkidaNet.
