@@ -33,7 +33,8 @@ def summary(model: Any, device: Any = None) -> str:
         mapping = plan(model, device) if getattr(model, "mapping", None) is None \
             or model.device is None else model.mapping
     except MappingError as exc:
-        violations = str(exc).splitlines()[1:]
+        lines_ = str(exc).splitlines()
+        violations = [f"  - {line.lstrip(' -')}" for line in (lines_[1:] or lines_)]
     nw = max(18, *(len(layer.name) for layer in model.layers))
     header = f"{'layer':<{nw}} {'kind':<23} {'output':<14} {'params':>9} {'bits':<10} {'NPs':>4}"
     lines = [header, "-" * len(header)]
@@ -60,6 +61,6 @@ def summary(model: Any, device: Any = None) -> str:
             + (f", external memory {mapping.external_bytes / 1024:.1f} KB" if mapping.external_bytes
                else ""))
     else:
-        lines.append(f"does NOT fit the {device.name}: {len(violations)} violation(s)")
+        lines.append(f"does NOT fit the {device.name}: {len(violations)} problem(s)")
         lines += violations
     return "\n".join(lines)

@@ -181,3 +181,15 @@ def test_capacity_terms_follow_their_definitions():
         assert n >= -(-mapping.weight_bits(layer) // mapping.WEIGHT_BITS_PER_NP)
         assert bound in ("input width", "map size", "weights")
     assert mapping.layer_nps(m.layers[0]) == (0, "input layer (N/A)")
+
+
+def test_a_layer_larger_than_the_chip_is_one_clear_error():
+    m = ae.Model([ae.InputData(input_shape=(8, 8, 1024), input_bits=4),
+                  ae.Convolutional(kernel_size=3, filters=2048, weights_bits=4, act_bits=4, name="huge")])
+    n, bound = mapping.layer_nps(m.layers[1])
+    assert n > 78 and bound == "weights"
+    with pytest.raises(MappingError) as err:
+        m.map()
+    assert "'huge'" in str(err.value) and "\n" not in str(err.value)
+    text = m.summary()
+    assert "does NOT fit" in text and "'huge'" in text
