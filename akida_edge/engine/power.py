@@ -22,6 +22,9 @@ Calibration (sources in `reference/akida-facts.md` §4.3, §5.4):
   BrainChip source read); it is used as the chip floor. Board floors barely depend on the model
   (914.03 mW with DS-CNN on 5-65 NPs, 905-912 mW with AkidaNet on 68), so static power does not
   scale with the NPs used.
+- "< 250 mW" for KWS (arXiv 2504.00957) cannot be the reference board's power, whose floor alone
+  is 914 mW with that model; it is read as chip (or another board's) power and checked against
+  the chip estimate.
 - Check, DS-CNN KWS (nominal activity): ≈ 12 µJ per inference, so even at 1000 inferences/s
   (the "< 1 ms" claim, arXiv 2504.00957) the chip stays near 42 mW, under the "< 250 mW" claim.
 A still input (no events) costs exactly the static floor.

@@ -30,8 +30,9 @@ def summary(model: Any, device: Any = None) -> str:
     device = device if device is not None else (model.device or AKD1000())
     mapping, violations = None, []
     try:
-        mapping = plan(model, device) if getattr(model, "mapping", None) is None \
-            or model.device is None else model.mapping
+        # planned afresh: variables may have changed since map(); same device and mode
+        previous = getattr(model, "mapping", None)
+        mapping = plan(model, device, mode=previous.mode if previous is not None else "minimal")
     except MappingError as exc:
         lines_ = str(exc).splitlines()
         violations = [f"  - {line.lstrip(' -')}" for line in (lines_[1:] or lines_)]

@@ -193,3 +193,12 @@ def test_a_layer_larger_than_the_chip_is_one_clear_error():
     assert "'huge'" in str(err.value) and "\n" not in str(err.value)
     text = m.summary()
     assert "does NOT fit" in text and "'huge'" in text
+
+
+def test_summary_sees_variables_changed_after_map():
+    m = zoo.dscnn_kws()
+    m.map()
+    assert "5 of 78 NPs" in m.summary()
+    m.get_layer("dense_5").set_variable("threshold", [2**22] * 12)
+    text = m.summary()
+    assert "does NOT fit" in text and "threshold" in text
