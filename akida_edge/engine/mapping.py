@@ -234,14 +234,23 @@ def _place(model: Any, device: Device, mode: str) -> list[LayerMapping]:
 
 
 def _take(free: list[NP], types: tuple[str, ...], n: int) -> tuple[list[NP], str] | None:
-    """Take `n` free NPs of the first type in `types` that has enough of them (in address order)."""
-    for t in types:
-        pick = [np_ for np_ in free if t in np_.types][:n]
-        if len(pick) == n:
-            for np_ in pick:
-                free.remove(np_)
-            return pick, t
-    return None
+    """Take `n` free NPs able to play one of `types`: earlier types first, then NPs with the fewest
+    other roles, then addresses.
+
+    Returns the NPs and the role(s) they play ("CNP2", or "FNP3+FNP2" when mixed)."""
+    def role(np_: NP) -> str:
+        return next(t for t in types if t in np_.types)
+
+    wanted = set(types)  # keep versatile NPs (e.g. CNP1+FNP3) for layers that need their other role
+    able = sorted((np_ for np_ in free if any(t in np_.types for t in types)),
+                  key=lambda np_: (types.index(role(np_)), len(np_.types - wanted)))
+    if len(able) < n:
+        return None
+    pick = able[:n]
+    for np_ in pick:
+        free.remove(np_)
+    roles = list(dict.fromkeys(role(np_) for np_ in pick))
+    return pick, "+".join(roles)
 
 
 def _spread(placed: list[LayerMapping], free: list[NP], model: Any) -> list[LayerMapping]:
@@ -253,12 +262,12 @@ def _spread(placed: list[LayerMapping], free: list[NP], model: Any) -> list[Laye
     while True:
         cands = [(load[m.name] / len(m.nps), i) for i, m in enumerate(placed)
                  if m.sequence == last and m.nps and m.np_type and m.np_type.startswith("CNP")
-                 and any(m.np_type in np_.types for np_ in free)]
+                 and any(t in np_.types for np_ in free for t in m.np_type.split("+"))]
         if not cands:
             return placed
         _, i = max(cands)
         m = placed[i]
-        extra = next(np_ for np_ in free if m.np_type in np_.types)
+        extra = next(np_ for np_ in free if any(t in np_.types for t in m.np_type.split("+")))
         free.remove(extra)
         placed[i] = LayerMapping(m.name, m.kind, m.nps + (extra,), m.np_type, m.sequence,
                                  m.weight_bytes, m.buffer_bytes, m.external_bytes, "all_nps spread")

@@ -149,7 +149,7 @@ def test_map_places_layers_on_distinct_nps_of_the_right_type():
     used = [np_ for lm in result.layers for np_ in lm.nps]
     assert len(used) == len(set(used)) == result.np_count
     for lm in result.layers[1:]:
-        assert all(lm.np_type in np_.types for np_ in lm.nps)
+        assert all(any(t in np_.types for t in lm.np_type.split("+")) for np_ in lm.nps)
         assert lm.np_type.startswith("FNP" if lm.kind == "FullyConnected" else "CNP")
     assert 0 < result.sram_bytes < device.sram_bytes
     assert result.sequences == (tuple(m.layer_names),)
@@ -202,3 +202,29 @@ def test_summary_sees_variables_changed_after_map():
     m.get_layer("dense_5").set_variable("threshold", [2**22] * 12)
     text = m.summary()
     assert "does NOT fit" in text and "threshold" in text
+
+
+def test_a_wide_fully_connected_mixes_fnp_types():
+    d = ae.AKD1000()
+    fnp3 = d.count("FNP3")
+    units = (fnp3 + 1) * mapping.UNITS_PER_FNP
+    m = ae.Model([ae.InputData(input_shape=(1, 1, 8), input_bits=2),
+                  ae.FullyConnected(units=units, weights_bits=2, activation=False, name="wide")])
+    lm = mapping.plan(m, d).layer("wide")
+    assert len(lm.nps) == fnp3 + 1 and lm.np_type == "FNP3+FNP2"
+    too_wide = ae.Model([ae.InputData(input_shape=(1, 1, 8), input_bits=2),
+                         ae.FullyConnected(units=100 * mapping.UNITS_PER_FNP, weights_bits=2)])
+    with pytest.raises(MappingError, match="FNP3/FNP2"):
+        mapping.plan(too_wide, d)
+
+
+def test_convolutions_leave_fnps_for_fully_connected_layers():
+    d = ae.AKD1000()
+    cnp_only = sum(not any(t.startswith("FNP") for t in np_.types) for np_ in d.nps)
+    m = ae.Model([ae.InputData(input_shape=(8, cnp_only * mapping.WIDTH_PER_NP, 2), input_bits=2),
+                  ae.Convolutional(kernel_size=3, filters=2, weights_bits=2, act_bits=2, name="wide"),
+                  ae.FullyConnected(units=4, weights_bits=2, activation=False, name="fc")])
+    result = mapping.plan(m, d)
+    assert len(result.layer("wide").nps) == cnp_only
+    assert all(not any(t.startswith("FNP") for t in np_.types) for np_ in result.layer("wide").nps)
+    assert len(result.sequences) == 1
