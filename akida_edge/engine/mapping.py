@@ -241,9 +241,14 @@ def _take(free: list[NP], types: tuple[str, ...], n: int) -> tuple[list[NP], str
     def role(np_: NP) -> str:
         return next(t for t in types if t in np_.types)
 
-    wanted = set(types)  # keep versatile NPs (e.g. CNP1+FNP3) for layers that need their other role
+    wanted = set(types)
+
+    def spare(np_: NP) -> tuple[int, int]:  # FNPs are scarce (22 of 78): keep them for FC layers
+        others = np_.types - wanted
+        return (sum(t.startswith("FNP") for t in others), len(others))
+
     able = sorted((np_ for np_ in free if any(t in np_.types for t in types)),
-                  key=lambda np_: (types.index(role(np_)), len(np_.types - wanted)))
+                  key=lambda np_: (types.index(role(np_)), *spare(np_)))
     if len(able) < n:
         return None
     pick = able[:n]
