@@ -65,7 +65,7 @@ def save_model(model: Model, path: str | os.PathLike, extra: dict[str, Any] | No
         "variables": {}, "sha256": model_hash(model), "extra": extra,
     }
     try:
-        header_bytes = json.dumps(header, sort_keys=True).encode()
+        json.dumps(extra)
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: the extra metadata is not JSON-serializable ({exc})") from None
     members: dict[str, bytes] = {}
