@@ -130,6 +130,7 @@ class Model:
     def __init__(self, layers: Iterable[L.LayerSpec] | None = None) -> None:
         self.layers: list[Layer] = []
         self.device = None  # set by map()
+        self.mapping = None  # mapping.Mapping, set by map()
         self.statistics = None  # activity.Activity of the last forward, set by execute
         self.learning = None  # learning.LearningState once compile() was called
         for spec in layers or ():
@@ -159,6 +160,7 @@ class Model:
         in_shape = self.layers[-1].output_shape if self.layers else spec.input_shape
         self.layers.append(Layer(spec, in_shape))
         self.device = None
+        self.mapping = None
 
     def get_layer(self, name: str) -> Layer:
         for layer in self.layers:
