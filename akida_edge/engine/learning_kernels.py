@@ -57,13 +57,14 @@ def init_columns(weights: np.ndarray, start: int, num_weights: int, rng_state: n
 
 @numba.njit(cache=True)
 def fit_kernel(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, thr: np.ndarray,
-               plast: np.ndarray, learn_count: np.ndarray, rng_state: np.ndarray, group_size: int,
-               num_weights: int, competition: float, initial_p: float, min_p: float, decay: float,
-               winners: np.ndarray) -> None:
+               plast: np.ndarray, learn_count: np.ndarray, counts: np.ndarray, rng_state: np.ndarray,
+               group_size: int, num_weights: int, competition: float, initial_p: float,
+               min_p: float, decay: float, rule: int, winners: np.ndarray) -> None:
     """Learn the samples one after another (in order); winners[s] = neuron that learned, or -1.
 
     features (N, n_in) uint8 0/1; labels (N,) int64, -1 = unlabelled (all neurons compete);
-    weights (n_in, units) uint8; thr (units,) int32; plast (units,) float64; learn_count int32.
+    weights (n_in, units) uint8; thr (units,) int32; plast (units,) float64; learn_count int32;
+    counts (n_in, units) int32, used by rule 1 only. rule 0: the AKD1000 swap; rule 1: counts.
     """
     n, n_in = features.shape
     units = weights.shape[1]
@@ -108,27 +109,63 @@ def fit_kernel(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, th
                 win = best_learned
         if win < 0:
             continue
-        # move a plasticity-sized share of the ones from inactive to active inputs
-        n_gain, n_loss = 0, 0
-        for i in range(n_in):
-            if features[s, i]:
-                if weights[i, win] == 0:
-                    gain[n_gain] = i
-                    n_gain += 1
-            elif weights[i, win] != 0:
-                loss[n_loss] = i
-                n_loss += 1
-        movable = min(n_gain, n_loss)
-        n_swap = min(movable, int(np.floor(plast[win] * movable + 0.5)))
-        _shuffle_prefix(gain, n_gain, n_swap, rng_state)
-        _shuffle_prefix(loss, n_loss, n_swap, rng_state)
-        for k in range(n_swap):
-            weights[gain[k], win] = 1
-            weights[loss[k], win] = 0
-        p_after = pot[win] + n_swap
+        if rule == 1:
+            p_after = _learn_counts(features, s, weights, counts, win, num_weights, rng_state)
+        else:
+            p_after = _learn_swap(features, s, weights, win, pot[win], plast[win], gain, loss,
+                                  rng_state)
         plast[win] = max(min_p, plast[win] - decay * initial_p)
         new_thr = max(1, int(np.ceil((1.0 - plast[win]) * p_after)))
         if new_thr > thr[win]:
             thr[win] = new_thr
         learn_count[win] += 1
         winners[s] = win
+
+
+@numba.njit(cache=True)
+def _learn_swap(features: np.ndarray, s: int, weights: np.ndarray, win: int, pot: int, plast: float,
+                gain: np.ndarray, loss: np.ndarray, rng_state: np.ndarray) -> int:
+    """The AKD1000 rule's update; returns the winner's potential after it."""
+    n_in = weights.shape[0]
+    # move a plasticity-sized share of the ones from inactive to active inputs
+    n_gain, n_loss = 0, 0
+    for i in range(n_in):
+        if features[s, i]:
+            if weights[i, win] == 0:
+                gain[n_gain] = i
+                n_gain += 1
+        elif weights[i, win] != 0:
+            loss[n_loss] = i
+            n_loss += 1
+    movable = min(n_gain, n_loss)
+    n_swap = min(movable, int(np.floor(plast * movable + 0.5)))
+    _shuffle_prefix(gain, n_gain, n_swap, rng_state)
+    _shuffle_prefix(loss, n_loss, n_swap, rng_state)
+    for k in range(n_swap):
+        weights[gain[k], win] = 1
+        weights[loss[k], win] = 0
+    return pot + n_swap
+
+
+@numba.njit(cache=True)
+def _learn_counts(features: np.ndarray, s: int, weights: np.ndarray, counts: np.ndarray, win: int,
+                  num_weights: int, rng_state: np.ndarray) -> int:
+    """The counts rule's update: count the sample's active inputs, then put the neuron's
+    num_weights ones on its most counted inputs (ties: inputs already holding a one first, then
+    at random). Returns the winner's potential after it."""
+    n_in = weights.shape[0]
+    key = np.empty(n_in, np.float64)
+    for i in range(n_in):
+        if features[s, i]:
+            counts[i, win] += 1
+        # count first; then an existing one (0.5); then a random tie-break in [0, 0.25)
+        u = float(_next_u64(rng_state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+        key[i] = counts[i, win] + 0.5 * weights[i, win] + 0.25 * u
+    order = np.argsort(-key)
+    for i in range(n_in):
+        weights[i, win] = 0
+    p_after = 0
+    for k in range(num_weights):
+        weights[order[k], win] = 1
+        p_after += features[s, order[k]]
+    return p_after

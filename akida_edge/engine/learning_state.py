@@ -16,6 +16,8 @@ array                  dtype       meaning
 ``plasticity``         float64     (units,), in [min_plasticity, initial_plasticity]
 ``learn_count``        int32       (units,), learning steps taken by each neuron
 ``rng_state``          uint64      (1,), splitmix64 state; every random choice is drawn from it
+``counts``             int32       (n_inputs, units), rule "counts" only: how often each input
+                                   was active in the samples a neuron learned (zeros otherwise)
 =====================  ==========  ==========================================================
 """
 
@@ -33,7 +35,8 @@ from akida_edge.errors import LearningError
 STATE_FORMAT = 1  # bump when the meaning of a field changes
 
 PARAM_NAMES = ("num_weights", "num_classes", "learning_competition", "initial_plasticity",
-               "min_plasticity", "plasticity_decay", "seed")
+               "min_plasticity", "plasticity_decay", "seed", "rule")
+RULES = ("akd1000", "counts")
 
 ARRAY_DTYPES: dict[str, type] = {
     "weights": np.uint8,
@@ -41,6 +44,7 @@ ARRAY_DTYPES: dict[str, type] = {
     "plasticity": np.float64,
     "learn_count": np.int32,
     "rng_state": np.uint64,
+    "counts": np.int32,
 }
 
 
@@ -61,6 +65,8 @@ class LearningState:
     plasticity: np.ndarray
     learn_count: np.ndarray
     rng_state: np.ndarray
+    counts: np.ndarray
+    rule: str = "akd1000"
     samples_seen: int = 0
     format: int = field(default=STATE_FORMAT)
 
@@ -129,6 +135,10 @@ class LearningState:
             if getattr(self, name).shape != (units,):
                 raise LearningError(f"learning state {name!r} must have shape ({units},), "
                                     f"got {getattr(self, name).shape}")
+        if self.counts.shape != w.shape or np.any(self.counts < 0):
+            raise LearningError(f"learning state counts must be non-negative, shaped {w.shape}")
+        if self.rule not in RULES:
+            raise LearningError(f"learning rule {self.rule!r} is unknown; use one of {', '.join(RULES)}")
         if self.rng_state.shape != (1,):
             raise LearningError("learning state rng_state must hold one uint64")
         if not _is_int(self.num_weights) or not 1 <= self.num_weights <= w.shape[0]:

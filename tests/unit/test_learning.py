@@ -21,7 +21,7 @@ def shallow(n_in: int = 64, units: int = 30, **compile_kw) -> ae.Model:
                   ae.FullyConnected(units=units, weights_bits=1, activation=False)])
     kw = {"num_weights": 12, "num_classes": 3, "learning_competition": 0.1, "seed": 7}
     kw.update(compile_kw)
-    m.compile(**kw)
+    learning.compile_model(m, **kw)
     return m
 
 
@@ -30,7 +30,10 @@ def binary(rng: np.random.Generator, n: int, n_in: int, p: float = 0.3) -> np.nd
 
 
 def test_compile_gives_num_weights_ones_and_nothing_learned():
-    m = shallow()
+    m = ae.Model([ae.InputData(input_shape=(1, 1, 64), input_bits=1),
+                  ae.FullyConnected(units=30, weights_bits=1, activation=False)])
+    m.compile(num_weights=12, num_classes=3, learning_competition=0.1, seed=7)  # Model's API
+    assert m.learning.digest() == shallow().learning.digest()
     st = m.learning
     assert np.all(st.weights.sum(axis=0) == 12)
     assert not st.learned.any() and np.all(st.plasticity == 1.0)
@@ -39,8 +42,9 @@ def test_compile_gives_num_weights_ones_and_nothing_learned():
     assert np.all(layer.get_variable("threshold") == 12)  # fresh neurons never fire
 
 
-def test_count_of_ones_is_constant_through_learning(rng):
-    m = shallow()
+@pytest.mark.parametrize("rule", ["akd1000", "counts"])
+def test_count_of_ones_is_constant_through_learning(rng, rule):
+    m = shallow(rule=rule)
     x, y = binary(rng, 60, 64), rng.integers(0, 3, 60)
     for i in range(0, 60, 7):
         m.fit(x[i:i + 7], y[i:i + 7])
@@ -157,6 +161,28 @@ def test_few_shot_under_heavy_noise_matches_nearest_shot(rng):
     assert acc > 5 / classes  # far above chance
 
 
+def test_counts_rule_averages_many_noisy_shots(rng):
+    """With all of a class's samples on one neuron, the counts variant finds the majority pattern:
+    better than the AKD1000 rule (which follows the latest samples) and close to the oracle."""
+    classes, n_in = 10, 64
+    protos = prototypes(rng, classes, n_in, active=24)
+    train_x, train_y = noisy(rng, protos, 20, drop=0.35, add=8)
+    test_x, test_y = noisy(rng, protos, 60, drop=0.35, add=8)
+    acc = {}
+    for rule in ("akd1000", "counts"):
+        m = shallow(n_in=n_in, units=classes, num_weights=20, num_classes=classes,
+                    learning_competition=1.0, rule=rule)
+        m.fit(train_x, train_y)
+        assert np.all(m.learning.weights.sum(axis=0) == 20)
+        if rule == "counts":
+            active = train_x.reshape(len(train_x), -1).astype(np.int64)
+            per_class = np.stack([active[train_y == c].sum(axis=0) for c in range(classes)], axis=1)
+            np.testing.assert_array_equal(m.learning.counts, per_class)
+        acc[rule] = float(np.mean(m.predict(test_x, num_classes=classes) == test_y))
+    oracle_acc = float(np.mean(overlap_argmax(test_x, protos) == test_y))
+    assert acc["counts"] >= acc["akd1000"] and acc["counts"] >= oracle_acc - 0.05, (acc, oracle_acc)
+
+
 def test_add_classes_keeps_old_neurons_and_predictions(rng):
     protos = prototypes(rng, 5, 64, 16)
     x, y = noisy(rng, protos, 4)
@@ -241,12 +267,14 @@ def test_zero_plasticity_never_learns(rng):
     ([ae.InputData(input_shape=(1, 1, 8), input_bits=1),
       ae.FullyConnected(units=4, activation=False)], {"min_plasticity": 0.5, "initial_plasticity": 0.3},
      "only decrease"),
+    ([ae.InputData(input_shape=(1, 1, 8), input_bits=1),
+      ae.FullyConnected(units=4, activation=False)], {"rule": "stdp"}, "unknown"),
     ([ae.InputData(input_shape=(1, 1, 8), input_bits=1)], {}, "1 layer"),
 ])
 def test_refusals_name_the_reason(layers, kw, match):
     m = ae.Model(layers)
     with pytest.raises(LearningError, match=match):
-        m.compile(**{"num_weights": 4, **kw})
+        learning.compile_model(m, **{"num_weights": 4, **kw})
 
 
 def test_misuse_errors(rng):
