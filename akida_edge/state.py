@@ -146,9 +146,14 @@ class StateStore:
             warnings.append(f"using the previous good state {bak.name} (revision {backup.revision}); "
                             f"the corrupt file is kept as {path.name}.corrupt")
             entry = backup
-        elif entry is None:
-            backup, _ = self._read_one(bak)  # a crash between backup and rename cannot lose both
-            entry = backup
+        elif entry is None and bak.exists():  # the current file was removed: use the backup
+            entry, bak_problem = self._read_one(bak)
+            if entry is None:
+                raise StateError(f"learned state {path} is missing and its backup is unusable "
+                                 f"({bak_problem}); re-learn, or import an exported state")
+            statefile.preserve_copy(bak, path)
+            warnings.append(f"{path.name} was missing; restored the previous state {bak.name} "
+                            f"(revision {entry.revision})")
         if entry is None:
             return None
         if model_hash is not None and entry.model_hash != model_hash:

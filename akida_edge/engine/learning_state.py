@@ -155,6 +155,14 @@ class LearningState:
             raise LearningError(f"threshold_learning must lie in [0, {self.num_weights}]")
         if self.num_classes is not None and (not _is_int(self.num_classes) or self.num_classes < 1):
             raise LearningError(f"num_classes={self.num_classes!r} must be a positive integer or null")
+        for name in ("learning_competition", "initial_plasticity", "min_plasticity", "plasticity_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise LearningError(f"learning parameter {name}={value!r} must be a number in [0, 1]")
+        for name in ("seed", "samples_seen", "neurons_per_class"):
+            if not _is_int(getattr(self, name)) or getattr(self, name) < 0:
+                raise LearningError(f"learning state {name}={getattr(self, name)!r} must be a "
+                                    "non-negative integer")
         groups = self.num_classes or 1
         if self.neurons_per_class * groups != units:
             raise LearningError(f"{units} neurons do not split into {groups} classes of "

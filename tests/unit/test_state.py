@@ -233,3 +233,35 @@ def test_bad_state_names(tmp_path, name):
     with pytest.raises(StateError, match="state name"):
         S.StateStore(tmp_path).path(name)
 
+
+
+def test_cli_lists_exports_and_imports(tmp_path, rng, capsys):
+    from akida_edge.cli import main
+
+    S.StateStore(tmp_path / "a").save_model("kws", learned(rng))
+    assert main(["state", "list", "--state", str(tmp_path / "a"), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["name"] == "kws" and row["revision"] == 1 and row["neurons_learned"] > 0
+    bundle = tmp_path / "fleet.state"
+    assert main(["state", "export", str(bundle), "--state", str(tmp_path / "a")]) == 0
+    assert main(["state", "import", str(bundle), "--state", str(tmp_path / "b")]) == 0
+    assert S.StateStore(tmp_path / "b").names() == ["kws"]
+    capsys.readouterr()
+    assert main(["state", "import", str(tmp_path / "missing.state"), "--state", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("akida-edge: error: cannot read learned state") and err.count("\n") == 1
+
+
+def test_missing_current_file_restores_the_backup(tmp_path, rng):
+    store = S.StateStore(tmp_path)
+    first = learned(rng)
+    store.save_model("kws", first)
+    store.save_model("kws", learned(rng, n=10))
+    store.path("kws").unlink()
+    entry = store.load("kws")
+    assert entry.revision == 1 and any("missing" in w for w in entry.warnings)
+    assert store.path("kws").exists() and store.names() == ["kws"]
+    store.backup_path("kws").write_bytes(b"junk")
+    store.path("kws").unlink()
+    with pytest.raises(StateError, match="missing and its backup is unusable"):
+        store.load("kws")
