@@ -110,6 +110,26 @@ def test_competition_zero_recruits_fresh_neurons_first(rng):
     assert all(w in range(4) for w in winners[4:])
 
 
+@pytest.mark.parametrize("competition", [0.0, 0.3, 0.5, 1.0])
+def test_learned_neuron_claims_a_sample_iff_it_reaches_theta(rng, competition):
+    """Step 3: theta = T_L + (1 - competition) * (num_weights + 1 - T_L), checked on both sides."""
+    for margin in (0, -1):
+        m = shallow(units=3, num_classes=1, num_weights=20, learning_competition=competition)
+        first = binary(rng, 1, 64, p=0.5)
+        (w0,) = m.fit(first, 0)
+        t = int(m.learning.threshold_learning[w0])
+        theta = t + (1 - competition) * (20 + 1 - t)
+        k = int(np.ceil(theta)) + margin  # overlap with the learned neuron's ones
+        if not 0 <= k <= 20:
+            continue
+        ones = np.flatnonzero(m.learning.weights[:, w0])
+        x = np.zeros(64, np.uint8)
+        x[rng.choice(ones, k, replace=False)] = 1
+        x[rng.choice(np.flatnonzero(m.learning.weights[:, w0] == 0), 10, replace=False)] = 1
+        (win,) = m.fit(x.reshape(1, 1, 1, 64), 0)
+        assert (win == w0) == (margin == 0), (competition, t, theta, k, win)
+
+
 def prototypes(rng: np.random.Generator, classes: int, n_in: int, active: int) -> np.ndarray:
     protos = np.zeros((classes, n_in), np.uint8)
     for c in range(classes):
