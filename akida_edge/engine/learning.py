@@ -294,6 +294,38 @@ def add_classes(model: Model, n: int) -> None:
     sync_layer(model)
 
 
+def reset_classes(model: Model, classes: Any) -> None:
+    """Forget `classes` (an int or a list): their neurons become fresh again (new random weights,
+    threshold_learning 0, initial plasticity, zero counts). Other classes are untouched; the
+    class count does not change (a forgotten class can be learned again)."""
+    state = require_state(model)
+    groups = state.num_classes or 1
+    chosen = sorted({int(c) for c in np.atleast_1d(np.asarray(classes))})
+    if any(c < 0 or c >= groups for c in chosen):
+        raise LearningError(f"classes {chosen} must lie in [0, {groups - 1}]")
+    npc = state.neurons_per_class
+    for c in chosen:
+        cols = slice(c * npc, (c + 1) * npc)
+        block = np.zeros((state.n_inputs, npc), np.uint8)
+        K.init_columns(block, 0, state.num_weights, state.rng_state)
+        state.weights[:, cols] = block
+        state.threshold_learning[cols] = 0
+        state.plasticity[cols] = state.initial_plasticity
+        state.learn_count[cols] = 0
+        state.counts[:, cols] = 0
+    sync_layer(model)
+
+
+def distance(model: Model, x: Any) -> np.ndarray:
+    """int32 (N,): num_weights minus the highest potential among learned neurons — how far each
+    sample is from every learned prototype (0: a perfect match; num_weights when nothing is
+    learned). MetaTF's edge-learning example uses this as its error metric."""
+    state = require_state(model)
+    pot = potentials(model, x)
+    best = np.where(state.learned[None, :], pot, 0).max(axis=1, initial=0)
+    return (state.num_weights - best).astype(np.int32)
+
+
 def potentials(model: Model, x: Any) -> np.ndarray:
     """int32 (N, units) popcount(x AND w) of the learning layer for model inputs `x`."""
     state = require_state(model)

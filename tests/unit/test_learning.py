@@ -223,6 +223,40 @@ def test_add_classes_keeps_old_neurons_and_predictions(rng):
     np.testing.assert_array_equal(m.learning.weights[:, :15], before.weights)
 
 
+def test_reset_classes_forgets_only_those_classes(rng):
+    protos = prototypes(rng, 3, 64, 16)
+    x, y = noisy(rng, protos, 4)
+    m = shallow(units=3 * 4, num_weights=12, num_classes=3)
+    m.fit(x, y)
+    before = m.learning.copy()
+    learning.reset_classes(m, [1])
+    st = m.learning
+    assert not st.learned[4:8].any() and np.all(st.weights[:, 4:8].sum(axis=0) == 12)
+    np.testing.assert_array_equal(st.weights[:, :4], before.weights[:, :4])
+    np.testing.assert_array_equal(st.weights[:, 8:], before.weights[:, 8:])
+    pred = m.predict(x, num_classes=3)
+    assert not np.any(pred == 1)
+    np.testing.assert_array_equal(pred[y != 1], before_pred(before, x)[y != 1])
+    m.fit(x[y == 1], 1)  # and it can be learned again
+    assert np.all(m.predict(protos.reshape(-1, 1, 1, 64), num_classes=3) == [0, 1, 2])
+
+
+def before_pred(state: LearningState, x: np.ndarray) -> np.ndarray:
+    m = shallow(units=state.units, num_weights=state.num_weights, num_classes=state.num_classes)
+    learning.attach(m, state.copy())
+    return m.predict(x, num_classes=state.num_classes)
+
+
+def test_distance_to_learned_prototypes(rng):
+    m = shallow(units=4, num_classes=1, num_weights=12)
+    x = binary(rng, 3, 64, p=0.4)
+    assert np.all(learning.distance(m, x) == 12)  # nothing learned yet
+    m.fit(x[:1], 0)
+    pot = learning.potentials(m, x)[:, m.learning.learned]
+    np.testing.assert_array_equal(learning.distance(m, x), 12 - pot.max(axis=1))
+    assert learning.distance(m, x[:1])[0] == 0  # imprinted at plasticity 1
+
+
 def test_determinism_with_a_seed(rng):
     x, y = binary(rng, 40, 64), rng.integers(0, 3, 40)
     a, b, c = shallow(seed=3), shallow(seed=3), shallow(seed=4)
