@@ -356,6 +356,41 @@ def test_backbone_hash_ignores_the_learning_layer(rng):
     assert backbone_hash(c) != backbone_hash(a)
 
 
+def deep_model() -> ae.Model:
+    return ae.Model([ae.InputData(input_shape=(4, 4, 2), input_bits=1),
+                     ae.Convolutional(kernel_size=3, filters=8, weights_bits=1, act_bits=1),
+                     ae.FullyConnected(units=6, weights_bits=1, activation=False)])
+
+
+def test_deep_model_calls_the_executor_for_its_features(rng, monkeypatch):
+    """The contract with engine/execute.py, with a stand-in executor (the real one is tested below)."""
+    import sys
+    import types
+
+    calls = []
+
+    def forward(model, x, upto):
+        calls.append(upto)
+        return (x.sum(axis=3, keepdims=True).repeat(8, axis=3) > 0).astype(np.uint8)  # (N, 4, 4, 8)
+
+    monkeypatch.setitem(sys.modules, "akida_edge.engine.execute", types.SimpleNamespace(forward=forward))
+    deep = deep_model()
+    deep.compile(num_weights=20, num_classes=3, learning_competition=0.1, seed=5)
+    x = binary(rng, 12, 32).reshape(12, 4, 4, 2)
+    y = rng.integers(0, 3, 12)
+    flat = shallow(n_in=128, units=6, num_weights=20, num_classes=3, seed=5)
+    feats = forward(deep, x, 2).reshape(12, 1, 1, -1)
+    np.testing.assert_array_equal(deep.fit(x, y), flat.fit(feats, y))
+    assert deep.learning.digest() == flat.learning.digest() and set(calls) == {2}
+    monkeypatch.setitem(sys.modules, "akida_edge.engine.execute",
+                        types.SimpleNamespace(forward=lambda model, x, upto: np.full((len(x), 128), 3)))
+    with pytest.raises(InputDataError, match="0 or 1"):
+        deep.fit(x, y)
+    monkeypatch.setitem(sys.modules, "akida_edge.engine.execute", None)  # import fails
+    with pytest.raises(LearningError, match="needs the executor"):
+        deep.fit(x, y)
+
+
 HAS_EXECUTOR = importlib.util.find_spec("akida_edge.engine.execute") is not None
 
 
@@ -364,12 +399,10 @@ HAS_EXECUTOR = importlib.util.find_spec("akida_edge.engine.execute") is not None
 def test_deep_model_learns_from_backbone_features(rng):
     from akida_edge.engine import execute
 
-    deep = ae.Model([ae.InputData(input_shape=(4, 4, 2), input_bits=1),
-                     ae.Convolutional(kernel_size=3, filters=8, weights_bits=1, act_bits=1),
-                     ae.FullyConnected(units=6, weights_bits=1, activation=False)])
+    deep = deep_model()
     deep.layers[1].set_variable("weights", rng.integers(0, 2, size=(3, 3, 2, 8)))
     deep.layers[1].set_variable("threshold", np.full(8, 2))
-    deep.compile(num_weights=20, num_classes=3, seed=5)
+    deep.compile(num_weights=20, num_classes=3, learning_competition=0.1, seed=5)
     x = binary(rng, 12, 32).reshape(12, 4, 4, 2)
     feats = np.asarray(execute.forward(deep, x, upto=2)).reshape(12, -1)
     flat = shallow(n_in=feats.shape[1], units=6, num_weights=20, num_classes=3, seed=5)
