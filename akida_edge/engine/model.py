@@ -133,6 +133,8 @@ class Model:
         self.mapping = None  # mapping.Mapping, set by map()
         self.statistics = None  # activity.Activity of the last forward, set by execute
         self.learning = None  # learning.LearningState once compile() was called
+        self.metadata: dict[str, Any] = {}  # free JSON stored with the model file
+        self.file_hash: str | None = None  # content hash when loaded from a file
         for spec in layers or ():
             self.add(spec)
 
@@ -210,13 +212,16 @@ class Model:
     # --- edge learning (learning.py) ---
     def compile(self, num_weights: int, num_classes: int | None = None,
                 learning_competition: float = 0.0, initial_plasticity: float = 1.0,
-                min_plasticity: float = 0.1, plasticity_decay: float = 0.25, seed: int = 0) -> None:
+                min_plasticity: float = 0.1, plasticity_decay: float = 0.25, seed: int = 0,
+                rule: str = "akd1000") -> None:
+        """Prepare the last layer for edge learning (`learning.py`; `rule="counts"` is the
+        higher-precision host variant, still binary weights)."""
         from akida_edge.engine import learning
 
         learning.compile_model(self, num_weights=num_weights, num_classes=num_classes,
                                learning_competition=learning_competition,
                                initial_plasticity=initial_plasticity, min_plasticity=min_plasticity,
-                               plasticity_decay=plasticity_decay, seed=seed)
+                               plasticity_decay=plasticity_decay, seed=seed, rule=rule)
 
     def fit(self, x: np.ndarray, y: Any = None) -> Any:
         from akida_edge.engine import learning

@@ -58,7 +58,7 @@ def save_model(model: Model, path: str | os.PathLike, extra: dict[str, Any] | No
     if not model.layers:
         raise ModelFileError(f"{path}: cannot save a model without layers; add layers first")
     if extra is None:
-        extra = getattr(model, "metadata", None) or {}
+        extra = model.metadata or {}
     header: dict[str, Any] = {
         "magic": MAGIC, "format_version": FORMAT_VERSION, "akida_edge": __version__,
         "layers": [{"kind": layer.spec.kind, "params": layer.spec.params()} for layer in model.layers],
@@ -78,6 +78,12 @@ def save_model(model: Model, path: str | os.PathLike, extra: dict[str, Any] | No
             members[member] = buf.getvalue()
             names[name] = member
         header["variables"][layer.name] = names
+    if model.learning is not None:  # edge learning resumes after save/load (MetaTF does the same)
+        header["learning"] = model.learning.meta()
+        for name, arr in model.learning.arrays().items():
+            buf = io.BytesIO()
+            np.save(buf, arr, allow_pickle=False)
+            members[f"learning/{name}.npy"] = buf.getvalue()
     header_bytes = json.dumps(header, sort_keys=True).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -163,7 +169,26 @@ def load_model(path: str | os.PathLike) -> Model:
         raise _fail(path, "content hash mismatch (the file was altered or damaged)")
     model.metadata = header.get("extra") or {}
     model.file_hash = digest
+    if "learning" in header:
+        with _open(path) as z:
+            model.learning = _learning(path, z, header["learning"])
     return model
+
+
+def _learning(path: Path, z: zipfile.ZipFile, meta: Any) -> Any:
+    from akida_edge.engine.learning_state import ARRAY_DTYPES, LearningState
+
+    try:
+        arrays = {}
+        for name in ARRAY_DTYPES:
+            with z.open(f"learning/{name}.npy") as f:
+                arrays[name] = np.load(io.BytesIO(f.read()), allow_pickle=False)
+        return LearningState.from_parts(meta, arrays)
+    except AkidaEdgeError as exc:
+        raise _fail(path, f"invalid learning state ({exc})") from None
+    except (zipfile.BadZipFile, zlib_error(), EOFError, OSError, KeyError, TypeError,
+            ValueError) as exc:
+        raise _fail(path, f"corrupt learning state ({type(exc).__name__}: {exc})") from None
 
 
 def _build(path: Path, z: zipfile.ZipFile, header: dict[str, Any]) -> Model:
