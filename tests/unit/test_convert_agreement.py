@@ -26,6 +26,7 @@ from akida_edge.convert import (  # noqa: E402
     set_quantized,
 )
 from akida_edge.engine import layers as L  # noqa: E402
+from akida_edge.engine.zoo import dscnn_kws  # noqa: E402
 
 pytestmark = pytest.mark.unit
 torch.set_num_threads(1)
@@ -85,9 +86,16 @@ def assert_layerwise_equal(qmodel: QSequential, akida, x: torch.Tensor) -> None:
         np.testing.assert_array_equal(a, np.rint(nhwc(b)).astype(np.int64), err_msg=f"layer {i}")
 
 
+def dense_only() -> QSequential:
+    """2-bit feature vectors straight into dense layers (InputData (1, 1, 20))."""
+    return QSequential(QuantInput(bits=2, scale=1 / 3), QLinear(20, 8, weight_bits=2), StepReLU(2),
+                       nn.Dropout(0.1), QLinear(8, 3, weight_bits=4))
+
+
 def test_random_models_agree_bit_for_bit(rng):
     gen = torch.manual_seed(int(rng.integers(1 << 30)))
-    for build, shape, bits in ((kws_like, (1, 16, 10), 8), (event_like, (2, 6, 8), 4)):
+    cases = ((kws_like, (1, 16, 10), 8), (event_like, (2, 6, 8), 4), (dense_only, (20,), 2))
+    for build, shape, bits in cases:
         qmodel = build()
         randomize_bn(qmodel, gen)
         x = torch.from_numpy(rng.integers(0, 2**bits, (64, *shape)).astype(np.float32))
@@ -95,8 +103,9 @@ def test_random_models_agree_bit_for_bit(rng):
         akida = convert(qmodel, sample=x)
         assert_layerwise_equal(qmodel, akida, x)
         # the activations are not all zero or saturated: the comparison means something
+        first_act = next(m for m in qmodel if isinstance(m, StepReLU))
         mid = integer_forward(qmodel, x, keep=True).per_block[0]
-        assert 0 < float(mid.mean()) < 2 ** qmodel[3 if bits == 8 else 4].bits - 1
+        assert 0 < float(mid.mean()) < first_act.levels
 
 
 def test_converted_layers_follow_akida(rng):
@@ -158,6 +167,32 @@ def test_trained_model_top1_agrees(rng):
     assert np.mean(logits_q.argmax(1) == yte) > 0.8  # the smoke training learned the task
     np.testing.assert_allclose(logits_a, logits_q, rtol=1e-5, atol=1e-4)
     assert_layerwise_equal(qmodel, akida, xte_t[:50])
+
+
+def dscnn_qat(classes: int = 12) -> QSequential:
+    """The zoo's DS-CNN KWS (akida-facts §5.2) as a QAT model: 8/4/4 bits, GAP before the activation."""
+    seps = []
+    for i in range(4):
+        seps += [QSeparableConv2d(64, 64, 3, weight_bits=4), nn.BatchNorm2d(64)]
+        seps += [GlobalAvgPool()] if i == 3 else []
+        seps += [StepReLU(4)]
+    return QSequential(QuantInput(bits=8), QConv2d(1, 64, 5, stride=2, weight_bits=8), nn.BatchNorm2d(64),
+                       StepReLU(4), *seps, nn.Flatten(), QLinear(64, classes, weight_bits=4))
+
+
+def test_dscnn_converts_to_the_zoo_architecture(rng):
+    qmodel = dscnn_qat()
+    randomize_bn(qmodel, torch.manual_seed(5))
+    x = torch.from_numpy(rng.integers(0, 256, (12, 1, 49, 10)).astype(np.float32))
+    calibrate(qmodel, x)
+    akida = convert(qmodel, sample=x)
+    zoo = dscnn_kws()
+    keys = ("kernel_size", "kernel_stride", "filters", "weights_bits", "act_bits", "activation", "pool_type")
+    assert len(akida.layers) == len(zoo.layers)
+    for ours, ref in zip(akida.layers, zoo.layers, strict=True):
+        assert type(ours.spec) is type(ref.spec) and ours.output_shape == ref.output_shape
+        assert {k: getattr(ours.spec, k, None) for k in keys} == {k: getattr(ref.spec, k, None) for k in keys}
+    assert_layerwise_equal(qmodel, akida, x)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("akida_edge.engine.execute") is None,
