@@ -38,7 +38,9 @@ import torch
 
 from akida_edge.convert.blocks import Block, parse_blocks
 from akida_edge.convert.qat import QLinear, QSequential, round_ste
+from akida_edge.errors import ModelError
 
+FLOAT32_EXACT = 2.0**24  # integers up to here are exact in float32 (Akida's limits stay below)
 ACT_STEP_MIN = 1.0 / 16
 ACT_STEP_MAX = 65535.0 / 16
 ACT_STEP_FIT = ACT_STEP_MAX * 0.99  # headroom so σ's rounding never crosses the field's end
@@ -110,6 +112,12 @@ def _potential(block: Block, a: torch.Tensor, ints: BlockInts) -> torch.Tensor:
     if isinstance(block.layer, QLinear) and a.dim() > 2:
         a = a.flatten(1)  # torch order (C, H, W); the converter permutes to Akida's (H, W, C)
     p = block.layer.int_potential(a, ints.weights)
+    peak = float(p.detach().abs().max()) if p.numel() else 0.0
+    if peak >= FLOAT32_EXACT:
+        raise ModelError(
+            f"block {block.name!r}: potentials reach {peak:.0f}, beyond 2^24 where float32 stops being "
+            "exact; use fewer weight bits, input bits or channels"
+        )
     if block.pool is not None and not block.gap:
         p = block.pool(p)
     return p

@@ -254,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     config = DatasetConfig.small(args.seed) if args.small else DatasetConfig(seed=args.seed)
     try:
+        if args.seed < 0 or args.workers < 1:
+            raise ConfigError(f"--seed {args.seed} / --workers {args.workers}: the seed must be >= 0 and "
+                              "the workers >= 1")
         manifest = build(args.out, config, workers=args.workers, overwrite=args.overwrite)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)

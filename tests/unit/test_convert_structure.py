@@ -118,3 +118,14 @@ def test_rest_of_package_imports_without_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "pip install 'akida-edge[train]'" in out.stdout
+
+
+def test_potentials_beyond_float32_exactness_are_refused():
+    from akida_edge.convert import integer_forward
+
+    dense = QLinear(1000, 2, weight_bits=8)
+    dense.weight.data.fill_(1.0)  # every weight becomes +127: p = 1000 · 255 · 127 > 2^24
+    model = QSequential(QuantInput(bits=8, scale=1.0), nn.Flatten(), dense)
+    with pytest.raises(ModelError, match="2\\^24"):
+        integer_forward(model, torch.full((1, 1000), 255.0))
+    assert integer_forward(model, torch.full((1, 1000), 1.0)).int_output.shape == (1, 2)
