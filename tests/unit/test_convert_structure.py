@@ -129,3 +129,24 @@ def test_potentials_beyond_float32_exactness_are_refused():
     with pytest.raises(ModelError, match="2\\^24"):
         integer_forward(model, torch.full((1, 1000), 255.0))
     assert integer_forward(model, torch.full((1, 1000), 1.0)).int_output.shape == (1, 2)
+
+
+def test_hardware_limits_are_checked_when_mapping_exists(monkeypatch, rng):
+    """`engine.mapping.check` (another engineer's) is called and every violation is listed."""
+    import types
+
+    from akida_edge.errors import MappingError
+
+    seen = []
+
+    def check(model):
+        seen.append(model)
+        return [f"layer {model.layers[-1].name!r}: kernel_size (9, 9) not in (1, 3, 5, 7)", "second one"]
+
+    monkeypatch.setitem(sys.modules, "akida_edge.engine.mapping", types.SimpleNamespace(check=check))
+    model = calibrated(QSequential(QuantInput(bits=4), conv(bits=4), StepReLU()), (1, 8, 8), 4, rng)
+    with pytest.raises(MappingError, match="breaks 2 AKD1000 limit") as err:
+        convert(model, input_shape=(8, 8, 1))
+    assert "kernel_size (9, 9)" in str(err.value) and "second one" in str(err.value)
+    assert len(seen) == 1
+    assert convert(model, input_shape=(8, 8, 1), check_hardware=False).layers[-1].spec.filters == 4
