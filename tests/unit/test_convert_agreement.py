@@ -205,7 +205,8 @@ def test_engine_executor_agrees(rng):
     x = torch.from_numpy(bands(rng, 32)[0])
     calibrate(qmodel, x)
     akida = convert(qmodel, sample=x)
-    fq = integer_forward(qmodel, x)
+    with torch.no_grad():
+        fq = integer_forward(qmodel, x)
     np.testing.assert_array_equal(akida.forward(nhwc(x).astype(np.uint8)).reshape(len(x), -1),
                                   np.rint(fq.int_output.numpy()).astype(np.int64))
     np.testing.assert_allclose(akida.predict(nhwc(x).astype(np.uint8)).reshape(len(x), -1),
