@@ -226,7 +226,10 @@ def _report(stream, done: int, total: int, t0: float, skipped: int) -> None:
     rate = (done - skipped) / elapsed if elapsed > 0 and done > skipped else 0.0
     left = f"~{(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
     bar = "#" * int(30 * done / max(total, 1))
-    end = "\n" if done == total or not getattr(stream, "isatty", lambda: False)() else "\r"
+    tty = getattr(stream, "isatty", lambda: False)()
+    if not tty and done not in (skipped, total) and done % max(1, total // 20):
+        return  # to a file or CI log: about every 5 %
+    end = "\n" if done == total or not tty else "\r"
     stream.write(f"kws dataset [{bar:<30}] {done}/{total} shards {elapsed:.0f} s {left}   {end}")
     stream.flush()
 
