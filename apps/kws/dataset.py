@@ -1,0 +1,273 @@
+"""Keyword-spotting data made here with espeak-ng: 12 classes of 1 s clips at 16 kHz.
+
+Classes: the ten Speech Commands keywords `yes no up down left right on off stop go`, `_unknown_`
+(other words, `UNKNOWN_WORDS`) and `_silence_` (background noise of several kinds and levels).
+`backward`, `follow` and `forward` are kept out of every class: they stay new for the few-shot
+learning demos, as in BrainChip's KWS example.
+
+Voices, splits and families: `voices.py`. Prosody and speaker/channel augmentation: `synth.py`.
+Noises: `noise.py`. Each clip then gets a time shift (random onset), background noise at an SNR in
+{clean, 30, 20, 15, 10, 5, 0} dB with babble from the same split's voices, and a gain (peak
+−30..−1 dBFS). Silence clips are noise at −75..−25 dBFS RMS.
+
+Layout under the output directory (default `data/kws/`, git-ignored)::
+
+    manifest.json                    settings, their hash, tool versions, voices per split
+    <split>/shard_00000.npz          audio int16 (n, 16000), label int8, word, voice, noise,
+                                     snr_db (NaN = clean), speech (espeak/sox parameters)
+
+Every shard is determined by (seed, split, shard index) alone, so the data are the same whatever
+the number of processes, and an interrupted run resumes where it stopped (shards are written
+atomically). Usage: ``python -m akida_edge.apps.kws.dataset --out data/kws [--small]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from akida_edge.apps.kws import noise, synth
+from akida_edge.apps.kws.voices import (
+    SPLITS,
+    Voice,
+    available_languages,
+    available_variants,
+    espeak_version,
+    split_voices,
+)
+
+from akida_edge.errors import AkidaEdgeError, ConfigError
+
+KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
+CLASSES = (*KEYWORDS, "_unknown_", "_silence_")
+UNKNOWN_WORDS = (
+    "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow", "zero", "one",
+    "two", "three", "four", "five", "six", "seven", "eight", "nine", "learn", "visual", "yet", "yeah",
+    "yellow", "less", "mess", "know", "now", "note", "nose", "cup", "hop", "dove", "done", "town",
+    "dawn", "lift", "loft", "light", "write", "ride", "bright", "night", "own", "of", "often", "top",
+    "shop", "stock", "step", "goal", "gold", "ghost", "kept", "let", "late", "rain", "red", "table",
+    "water", "window", "garden", "morning", "evening", "music", "paper", "pencil", "orange", "apple",
+    "banana", "cherry", "lemon", "monkey", "rabbit", "tiger", "zebra", "camera", "coffee", "doctor",
+    "engine", "family", "guitar", "hammer", "island", "jacket", "kitchen", "ladder", "mountain",
+    "number", "ocean", "pocket", "question", "river", "summer", "winter", "travel", "under", "very",
+    "wonder", "yesterday", "again", "about", "after", "always", "because", "before", "between",
+    "could", "every", "first", "great", "little", "never", "other", "people", "place", "small",
+    "something", "think", "through", "where", "which", "world", "would", "young", "back", "blue",
+    "green", "black", "white", "brown", "purple", "silver", "hello", "thanks", "please", "sorry",
+    "maybe", "sure", "okay", "start", "begin", "finish", "open", "close", "turn", "move", "jump",
+)
+SCHEMA = "akida-edge.kws-dataset/1"
+CLIP_SAMPLES = synth.SAMPLE_RATE_HZ  # 1 s
+SNRS_DB = (np.nan, 30.0, 20.0, 15.0, 10.0, 5.0, 0.0)
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    """What the data set is made of; its hash guards resuming into the same directory."""
+
+    seed: int = 20261127
+    per_class: dict[str, int] = field(default_factory=lambda: {
+        "train": 600, "validation": 80, "test": 100, "cross_family": 100})
+    shard_size: int = 96
+
+    @staticmethod
+    def small(seed: int = 20261127) -> DatasetConfig:
+        return DatasetConfig(seed=seed, per_class={"train": 3, "validation": 1, "test": 1, "cross_family": 1},
+                             shard_size=12)
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+    def shards(self, split: str) -> int:
+        return -(-self.per_class[split] * len(CLASSES) // self.shard_size)
+
+
+def _babble(rng: np.random.Generator, voices: list[Voice]) -> np.ndarray:
+    """3 s of 3-5 voices saying other words, overlapped (the 'babble' noise of this shard)."""
+    track = np.zeros(3 * CLIP_SAMPLES, np.float32)
+    for _ in range(int(rng.integers(3, 6))):
+        words = " ".join(rng.choice(UNKNOWN_WORDS, int(rng.integers(4, 8))))
+        voice = voices[int(rng.integers(0, len(voices)))].name
+        x = synth.synthesize(synth.random_speech(rng, voice, words))[: track.size]
+        if x.size:
+            start = int(rng.integers(0, track.size - x.size + 1))
+            track[start: start + x.size] += x / (np.abs(x).max() + 1e-9)
+    return track
+
+
+def make_clip(rng: np.random.Generator, label: int, voices: list[Voice], babble: np.ndarray) -> dict:
+    """One 1 s int16 clip of class `label` and its metadata."""
+    name = CLASSES[label]
+    if name == "_silence_":
+        kind = noise.KINDS[int(rng.integers(0, len(noise.KINDS)))]
+        level_db = rng.uniform(-75, -25)
+        audio = noise.generate(kind, CLIP_SAMPLES, rng, babble) * 10 ** (level_db / 20)
+        return {"audio": _int16(audio), "word": "", "voice": "", "noise": kind, "snr_db": np.nan,
+                "speech": f"level {level_db:.1f} dBFS"}
+    word = name if name != "_unknown_" else str(rng.choice(UNKNOWN_WORDS))
+    voice = voices[int(rng.integers(0, len(voices)))].name
+    speech = synth.random_speech(rng, voice, word)
+    x = synth.trim(synth.synthesize(speech))
+    clip, onset = synth.fit(x, CLIP_SAMPLES, rng)
+    snr_db = float(SNRS_DB[int(rng.integers(0, len(SNRS_DB)))])
+    kind = ""
+    if not np.isnan(snr_db):
+        kind = noise.KINDS[int(rng.integers(0, len(noise.KINDS)))]
+        active = slice(onset, onset + max(min(x.size, CLIP_SAMPLES), 1))
+        clip = noise.mix_at_snr(clip, noise.generate(kind, CLIP_SAMPLES, rng, babble), snr_db, active)
+    peak = float(np.abs(clip).max())
+    if peak > 0:
+        clip = clip * (10 ** (rng.uniform(-30, -1) / 20) / peak)
+    return {"audio": _int16(clip), "word": word, "voice": voice, "noise": kind, "snr_db": snr_db,
+            "speech": speech.describe()}
+
+
+def _int16(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
+
+
+def make_shard(config: DatasetConfig, split: str, index: int, voices: list[Voice]) -> dict[str, np.ndarray]:
+    """The arrays of one shard, determined by (seed, split, index) (see the module docstring)."""
+    rng = np.random.default_rng([config.seed, SPLITS.index(split), index])
+    total = config.per_class[split] * len(CLASSES)
+    start = index * config.shard_size
+    labels = np.arange(start, min(start + config.shard_size, total)) % len(CLASSES)
+    labels = labels[rng.permutation(labels.size)]
+    babble = _babble(rng, voices)
+    clips = [make_clip(rng, int(lab), voices, babble) for lab in labels]
+    return {
+        "audio": np.stack([c["audio"] for c in clips]), "label": labels.astype(np.int8),
+        "word": np.array([c["word"] for c in clips]), "voice": np.array([c["voice"] for c in clips]),
+        "noise": np.array([c["noise"] for c in clips]),
+        "snr_db": np.array([c["snr_db"] for c in clips], np.float32),
+        "speech": np.array([c["speech"] for c in clips]),
+    }
+
+
+def _shard_path(out: Path, split: str, index: int) -> Path:
+    return out / split / f"shard_{index:05d}.npz"
+
+
+def _job(args: tuple) -> int:
+    config, out, split, index, voices = args
+    path = _shard_path(out, split, index)
+    arrays = make_shard(config, split, index, voices)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return int(arrays["label"].size)
+
+
+def _prepare(out: Path, config: DatasetConfig, overwrite: bool) -> dict:
+    languages, variants = available_languages(), available_variants()
+    splits = split_voices(languages, variants, config.seed)
+    manifest = {
+        "schema": SCHEMA, "config": asdict(config), "config_hash": config.digest(),
+        "espeak_ng": espeak_version(), "classes": list(CLASSES), "sample_rate_hz": synth.SAMPLE_RATE_HZ,
+        "splits": {s: {"clips": config.per_class[s] * len(CLASSES), "shards": config.shards(s),
+                       "voices": [v.name for v in splits[s]]} for s in SPLITS},
+        "complete": False,
+    }
+    path = out / "manifest.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = {}
+        if old.get("config_hash") != manifest["config_hash"] or old.get("splits") != manifest["splits"]:
+            if not overwrite:
+                raise ConfigError(
+                    f"{path} describes a data set made with other settings or voices; use another --out "
+                    "or pass --overwrite to replace it"
+                )
+            for split in SPLITS:
+                shutil.rmtree(out / split, ignore_errors=True)
+    for split in SPLITS:
+        (out / split).mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def build(out: str | Path, config: DatasetConfig | None = None, workers: int = 2, overwrite: bool = False,
+          progress=sys.stderr) -> dict:
+    """Make (or finish) the data set under `out`; returns the manifest."""
+    out, config = Path(out), config or DatasetConfig()
+    manifest = _prepare(out, config, overwrite)
+    voices = {s: split_voices(available_languages(), available_variants(), config.seed)[s] for s in SPLITS}
+    jobs = [(config, out, s, i, voices[s]) for s in SPLITS for i in range(config.shards(s))
+            if not _shard_path(out, s, i).exists()]
+    total = sum(config.shards(s) for s in SPLITS)
+    done, t0 = total - len(jobs), time.monotonic()
+    _report(progress, done, total, t0, done)
+    if jobs:
+        with get_context("fork").Pool(max(1, workers)) as pool:
+            for _ in pool.imap_unordered(_job, jobs):
+                done += 1
+                _report(progress, done, total, t0, total - len(jobs))
+    manifest["complete"] = True
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def _report(stream, done: int, total: int, t0: float, skipped: int) -> None:
+    """Plain stderr progress: a bar, shards done, elapsed and estimated time left."""
+    if stream is None:
+        return
+    elapsed = time.monotonic() - t0
+    rate = (done - skipped) / elapsed if elapsed > 0 and done > skipped else 0.0
+    left = f"~{(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
+    bar = "#" * int(30 * done / max(total, 1))
+    tty = getattr(stream, "isatty", lambda: False)()
+    if not tty and done not in (skipped, total) and done % max(1, total // 20):
+        return  # to a file or CI log: about every 5 %
+    end = "\n" if done == total or not tty else "\r"
+    stream.write(f"kws dataset [{bar:<30}] {done}/{total} shards {elapsed:.0f} s {left}   {end}")
+    stream.flush()
+
+
+def load_split(out: str | Path, split: str) -> dict[str, np.ndarray]:
+    """All shards of `split`, concatenated in shard order."""
+    out = Path(out)
+    files = sorted((out / split).glob("shard_*.npz"))
+    files = [f for f in files if not f.name.endswith(".tmp.npz")]
+    if not files:
+        raise ConfigError(f"{out / split} holds no shards; build it: python -m akida_edge.apps.kws.dataset "
+                          f"--out {out}")
+    parts = [dict(np.load(f)) for f in files]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m akida_edge.apps.kws.dataset",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default="data/kws", help="data directory (default data/kws)")
+    ap.add_argument("--small", action="store_true", help="a smoke-sized set (seconds, for CI)")
+    ap.add_argument("--seed", type=int, default=20261127)
+    ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    ap.add_argument("--overwrite", action="store_true", help="replace a data set made with other settings")
+    args = ap.parse_args(argv)
+    config = DatasetConfig.small(args.seed) if args.small else DatasetConfig(seed=args.seed)
+    try:
+        if args.seed < 0 or args.workers < 1:
+            raise ConfigError(f"--seed {args.seed} / --workers {args.workers}: the seed must be >= 0 and "
+                              "the workers >= 1")
+        manifest = build(args.out, config, workers=args.workers, overwrite=args.overwrite)
+    except AkidaEdgeError as exc:
+        print(f"akida-edge: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    clips = {s: v["clips"] for s, v in manifest["splits"].items()}
+    print(json.dumps({"out": str(args.out), "clips": clips}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""One spoken word: espeak-ng for the voice, sox for speaker and channel augmentation.
+
+`random_speech(rng, voice, text)` draws espeak-ng prosody (speed in words per minute, pitch 0..99,
+amplitude, word gap, intonation from the final punctuation) and a sox effect chain:
+
+* speaker: `speed f` (f ∈ [0.85, 1.15], shifts pitch and formants together, a vocal-tract-length
+  perturbation), optionally followed by `tempo 1/f` (keeps the duration), and `pitch ±300` cents;
+* room: `reverb` (reverberance, HF damping, room scale);
+* channel, like cheap microphones: `sinc lo-hi` band-limiting (lo 60..400 Hz, hi 2.8..7.6 kHz),
+  1-2 `equalizer` bands (±9 dB), light `overdrive`.
+
+sox writes 32-bit float mono at 16 kHz (its `rate` effect resamples espeak-ng's 22.05 kHz).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+
+from akida_edge.errors import SourceError
+
+SAMPLE_RATE_HZ = 16000
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Everything that determines one synthesized utterance (recorded in the data set's metadata)."""
+
+    voice: str
+    text: str
+    speed_wpm: int
+    pitch: int
+    amplitude: int
+    word_gap: int
+    effects: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"{self.voice} s{self.speed_wpm} p{self.pitch} a{self.amplitude} g{self.word_gap} " + " ".join(
+            self.effects)
+
+
+def random_effects(rng: np.random.Generator) -> tuple[str, ...]:
+    """A random sox effect chain (see the module docstring)."""
+    fx: list[str] = []
+    if rng.random() < 0.6:
+        f = rng.uniform(0.85, 1.15)
+        fx += ["speed", f"{f:.3f}"]
+        if rng.random() < 0.5:
+            fx += ["tempo", f"{1 / f:.3f}"]
+    if rng.random() < 0.3:
+        fx += ["pitch", str(int(rng.integers(-300, 301)))]
+    if rng.random() < 0.35:
+        fx += ["reverb", str(int(rng.integers(10, 80))), str(int(rng.integers(20, 80))),
+               str(int(rng.integers(10, 100)))]
+    if rng.random() < 0.5:
+        fx += ["sinc", f"{int(rng.integers(60, 400))}-{int(rng.integers(2800, 7600))}"]
+    if rng.random() < 0.4:
+        for _ in range(int(rng.integers(1, 3))):
+            fx += ["equalizer", str(int(rng.integers(200, 5000))), f"{rng.uniform(0.5, 2.0):.2f}q",
+                   f"{rng.uniform(-9, 9):.1f}"]
+    if rng.random() < 0.1:
+        fx += ["overdrive", str(int(rng.integers(5, 20)))]
+    return tuple(fx)
+
+
+def random_speech(rng: np.random.Generator, voice: str, text: str) -> Speech:
+    """Random prosody and effects for `text` spoken by `voice`."""
+    ending = ("", "", ".", "?", "!")[int(rng.integers(0, 5))]
+    return Speech(voice=voice, text=text + ending, speed_wpm=int(rng.integers(110, 260)),
+                  pitch=int(rng.integers(5, 95)), amplitude=int(rng.integers(60, 180)),
+                  word_gap=int(rng.integers(0, 15)), effects=random_effects(rng))
+
+
+def synthesize(speech: Speech) -> np.ndarray:
+    """float32 mono samples at 16 kHz (`SourceError` if espeak-ng or sox fail)."""
+    espeak = ["espeak-ng", "-v", speech.voice, "-s", str(speech.speed_wpm), "-p", str(speech.pitch),
+              "-a", str(speech.amplitude), "-g", str(speech.word_gap), "-z", "--stdout", speech.text]
+    # 'gain -8' first: headroom so that EQ, reverb and overdrive do not clip inside sox
+    sox = ["sox", "-V1", "-t", "wav", "-", "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1",
+           "-r", str(SAMPLE_RATE_HZ), "-", "gain", "-8", *speech.effects]
+    try:
+        wav = subprocess.run(espeak, capture_output=True, check=True).stdout
+        raw = subprocess.run(sox, input=wav, capture_output=True, check=True).stdout
+    except FileNotFoundError as exc:
+        raise SourceError(
+            f"{exc.filename} is not installed; install it (scripts/setup.sh lists it)"
+        ) from None
+    except subprocess.CalledProcessError as exc:
+        err = exc.stderr.decode(errors="replace").strip().splitlines()
+        raise SourceError(
+            f"{exc.cmd[0]} failed for {speech.describe()!r}: {err[-1] if err else exc.returncode}"
+        ) from None
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+
+
+def trim(x: np.ndarray, rel: float = 0.02) -> np.ndarray:
+    """Cut leading and trailing samples quieter than `rel` of the peak."""
+    if x.size == 0:
+        return x
+    idx = np.flatnonzero(np.abs(x) > rel * np.abs(x).max())
+    return x[idx[0]: idx[-1] + 1] if idx.size else x[:0]
+
+
+def fit(x: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """Place `x` at a random offset in `n` samples (a time shift); longer input keeps its loudest
+    `n`-sample window. Returns the clip and the speech onset in samples."""
+    out = np.zeros(n, np.float32)
+    if x.size > n:
+        energy = np.concatenate([[0.0], np.cumsum(x.astype(np.float64) ** 2)])
+        start = int(np.argmax(energy[n:] - energy[:-n]))
+        out[:] = x[start: start + n]
+        return out, 0
+    offset = int(rng.integers(0, n - x.size + 1))
+    out[offset: offset + x.size] = x
+    return out, offset

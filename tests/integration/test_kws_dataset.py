@@ -1,0 +1,92 @@
+"""A tiny real espeak-ng data set: clip sizes, rates, splits by voice and family, reproducibility."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from akida_edge.apps.kws import dataset as ds
+from akida_edge.apps.kws.voices import SPLITS, Voice, variant_group
+
+from akida_edge.errors import ConfigError
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                       reason="espeak-ng and sox are needed (scripts/setup.sh installs them)"),
+]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    out = tmp_path_factory.mktemp("kws")
+    assert ds.main(["--out", str(out), "--small", "--workers", "2"]) == 0
+    return out
+
+
+def _voice(name: str) -> Voice:
+    lang, var = name.split("+")
+    return Voice(lang, var)
+
+
+def test_clips_are_one_second_at_16khz(small):
+    manifest = json.loads((small / "manifest.json").read_text())
+    assert manifest["complete"] and manifest["sample_rate_hz"] == 16000
+    assert manifest["classes"] == list(ds.CLASSES)
+    config = ds.DatasetConfig.small()
+    for split in SPLITS:
+        d = ds.load_split(small, split)
+        n = config.per_class[split] * len(ds.CLASSES)
+        assert d["audio"].shape == (n, 16000) and d["audio"].dtype == np.int16
+        np.testing.assert_array_equal(np.bincount(d["label"], minlength=12), config.per_class[split])
+        speech = d["label"] < 11
+        assert np.all(np.abs(d["audio"][speech]).max(axis=1) > 100)  # every spoken clip has a signal
+        assert np.all(d["voice"][~speech] == "")
+        for w, lab in zip(d["word"][speech], d["label"][speech], strict=True):
+            assert w == ds.CLASSES[lab] or (ds.CLASSES[lab] == "_unknown_" and w in ds.UNKNOWN_WORDS)
+
+
+def test_splits_are_disjoint_by_voice_and_family(small):
+    manifest = json.loads((small / "manifest.json").read_text())
+    voices = {s: set(manifest["splits"][s]["voices"]) for s in SPLITS}
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1:]:
+            assert not voices[a] & voices[b], (a, b)
+    seen = [_voice(v) for s in ("train", "validation", "test") for v in voices[s]]
+    cross = [_voice(v) for v in voices["cross_family"]]
+    assert cross and {v.language for v in cross}.isdisjoint({v.language for v in seen})
+    assert {v.variant_group for v in cross}.isdisjoint({v.variant_group for v in seen})
+    for split in SPLITS:  # the clips use their split's voices only
+        used = set(ds.load_split(small, split)["voice"]) - {""}
+        assert used and used <= voices[split]
+
+
+def test_shards_are_reproducible_and_resumable(small):
+    config = ds.DatasetConfig.small()
+    path = small / "test" / "shard_00000.npz"
+    before = dict(np.load(path))
+    manifest = json.loads((small / "manifest.json").read_text())
+    voices = [_voice(v) for v in manifest["splits"]["test"]["voices"]]
+    again = ds.make_shard(config, "test", 0, voices)  # same (seed, split, index): same data
+    for key in before:
+        np.testing.assert_array_equal(before[key], again[key])
+    reseeded = ds.make_shard(ds.DatasetConfig.small(seed=7), "test", 0, voices)
+    assert not np.array_equal(reseeded["audio"], before["audio"])
+    untouched = small / "train" / "shard_00001.npz"
+    mtime = untouched.stat().st_mtime_ns
+    path.unlink()
+    ds.build(small, config, workers=1, progress=None)
+    after = dict(np.load(path))
+    for key in before:
+        np.testing.assert_array_equal(before[key], after[key])
+    assert untouched.stat().st_mtime_ns == mtime  # resumed: only the missing shard was made
+    other = ds.DatasetConfig.small(seed=7)
+    with pytest.raises(ConfigError, match="--overwrite"):
+        ds.build(small, other, progress=None)
+
+
+def test_variant_groups():
+    assert variant_group("klatt3") == "klatt" and variant_group("m3") == "m3"
+    assert variant_group("RicishayMax2") == "RicishayMax"
