@@ -29,6 +29,7 @@ from __future__ import annotations
 from typing import IO, Any
 
 import numpy as np
+
 from akida_edge.bench.timing import best_seconds
 
 SUITE = "learn"

@@ -35,6 +35,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+
 from akida_edge.apps.kws import noise, synth
 from akida_edge.apps.kws.voices import (
     SPLITS,
@@ -44,7 +45,6 @@ from akida_edge.apps.kws.voices import (
     espeak_version,
     split_voices,
 )
-
 from akida_edge.errors import AkidaEdgeError, ConfigError
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")

@@ -7,9 +7,9 @@ import shutil
 
 import numpy as np
 import pytest
+
 from akida_edge.apps.kws import dataset as ds
 from akida_edge.apps.kws.voices import SPLITS, Voice, variant_group
-
 from akida_edge.errors import ConfigError
 
 pytestmark = [

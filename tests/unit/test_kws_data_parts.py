@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from akida_edge.apps.kws import noise, synth
 from akida_edge.apps.kws.voices import HELD_OUT_LANGUAGES, HELD_OUT_VARIANT_GROUPS, split_voices
 
