@@ -49,6 +49,7 @@ class AudioFileSource(Source):
         self.samples = load_audio(self.config.path, self.config.rate_hz)[:, None]
         self._n = 0
         self._media_n = 0
+        self.pacer.wait(0.0)  # media time 0 is now: a block comes out when its last sample is due
         self.health.state = "open"
         return self
 

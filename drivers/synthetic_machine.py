@@ -245,6 +245,7 @@ class SyntheticMachineSource(Source):
         self.machine = SyntheticMachine(self.config)
         self._n = 0
         self._t0 = int(time.time() * 1e6) if self.start_us is None else int(self.start_us)
+        self.pacer.wait(0.0)
         self.health.state = "open"
         return self
 

@@ -38,7 +38,7 @@ TIME_COLUMNS = {
 }
 
 
-def _parse_csv(path: Path) -> tuple[list[str], np.ndarray]:
+def _parse_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -53,7 +53,7 @@ def _parse_csv(path: Path) -> tuple[list[str], np.ndarray]:
             f"{path}:{header_at + 1}: the first row must be a header naming the columns, "
             f"got {lines[header_at]!r}"
         )
-    rows = []
+    rows, line_no = [], []
     for i in range(header_at + 1, len(lines)):
         line = lines[i].strip()
         if not line:
@@ -65,6 +65,7 @@ def _parse_csv(path: Path) -> tuple[list[str], np.ndarray]:
             )
         try:
             rows.append([float(f) for f in fields])
+            line_no.append(i + 1)
         except ValueError:
             col = next(j for j, f in enumerate(fields) if not _is_number(f))
             raise SourceError(
@@ -75,8 +76,8 @@ def _parse_csv(path: Path) -> tuple[list[str], np.ndarray]:
     values = np.asarray(rows, np.float64)
     if not np.isfinite(values).all():
         r, col = np.argwhere(~np.isfinite(values))[0]
-        raise SourceError(f"{path}: sample row {r + 1}, column {names[col]!r} is not finite")
-    return names, values
+        raise SourceError(f"{path}:{line_no[r]}: column {names[col]!r} is not finite")
+    return names, values, np.asarray(line_no)
 
 
 def _is_number(s: str) -> bool:
@@ -92,7 +93,7 @@ def load_csv(
 ) -> tuple[np.ndarray, float]:
     """Samples (n, axes) and the rate of a CSV recording (rules in the module docstring)."""
     path = Path(path)
-    names, values = _parse_csv(path)
+    names, values, line_no = _parse_csv(path)
     lower = [n.lower() for n in names]
     t_idx = lower.index(time_column.lower()) if time_column and time_column.lower() in lower else None
     if time_column and t_idx is None:
@@ -117,10 +118,10 @@ def load_csv(
         step = float(np.median(dt))
         bad = np.flatnonzero((dt <= 0) | (np.abs(dt - step) > 0.05 * step))
         if step <= 0 or bad.size:
-            row = int(bad[0]) + 2 if bad.size else 2
+            line = int(line_no[int(bad[0]) + 1]) if bad.size else int(line_no[0])
             raise SourceError(
-                f"{path}: column {names[t_idx]!r} is not uniformly increasing near sample row {row} "
-                f"(step {step:g} s); resample the file or give the sample rate"
+                f"{path}:{line}: column {names[t_idx]!r} does not increase uniformly here "
+                f"(median step {step:g} s); resample the file or give the sample rate"
             )
         rate_hz = 1.0 / step
     elif not rate_hz > 0:
@@ -167,6 +168,7 @@ class VibrationFileSource(Source):
         self.samples, self.rate_hz = load_vibration(self.config.path, self.config.rate_hz)
         self._n = 0
         self._media_n = 0
+        self.pacer.wait(0.0)  # media time 0 is now: a block comes out when its last sample is due
         self.health.state = "open"
         return self
 

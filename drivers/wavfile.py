@@ -95,7 +95,7 @@ def write_wav(path: str | Path, x: np.ndarray, rate_hz: int, bits: int = 16) -> 
     x2 = np.asarray(x, np.float32)
     x2 = x2[:, None] if x2.ndim == 1 else x2
     if bits == 16:
-        payload = np.clip(np.round(x2 * 32767.0), -32768, 32767).astype("<i2").tobytes()
+        payload = np.clip(np.round(x2 * 32768.0), -32768, 32767).astype("<i2").tobytes()
         tag, width = _PCM, 2
     elif bits == 32:
         payload = x2.astype("<f4").tobytes()

@@ -97,14 +97,29 @@ def _window(params: LogMelParams) -> tuple[np.ndarray, float]:
     return w, float((w.sum() / 2.0) ** 2)
 
 
+@lru_cache(maxsize=16)
+def _sparse_filterbank(params: LogMelParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The filterbank's nonzeros band after band: bin indices, weights and each band's start."""
+    fb = mel_filterbank(params)
+    idx, wts, starts = [], [], []
+    for b in range(fb.shape[0]):
+        nz = np.flatnonzero(fb[b])
+        starts.append(sum(len(i) for i in idx))
+        idx.append(nz)
+        wts.append(fb[b, nz])
+    return np.concatenate(idx), np.concatenate(wts).astype(np.float32), np.asarray(starts)
+
+
 def logmel_frames(frames: np.ndarray, params: LogMelParams) -> np.ndarray:
     """Log-mel (n_frames, n_bands) float32 dBFS of windows (n_frames, window)."""
     w, norm = _window(params)
     spec = np.fft.rfft(frames.astype(np.float32) * w, n=params.n_fft, axis=-1)
     power = spec.real**2 + spec.imag**2
-    # einsum, not BLAS matmul: BLAS may sum in an order that depends on the number of frames,
-    # and streaming must give bit-identical frames whatever the block sizes
-    mel = np.einsum("nk,bk->nb", power, mel_filterbank(params))
+    # the filterbank as a sparse gather + sequential per-band sums, not a BLAS product: BLAS may
+    # sum in an order that depends on the number of frames, and streaming must give bit-identical
+    # frames whatever the block sizes (and the triangles are sparse: ~2 nonzeros per bin)
+    idx, wts, starts = _sparse_filterbank(params)
+    mel = np.add.reduceat(power[:, idx] * wts, starts, axis=1) if power.shape[0] else power[:, : starts.size]
     return (10.0 * np.log10(mel / norm + 10.0 ** (params.floor_db / 10.0))).astype(np.float32)
 
 

@@ -111,7 +111,8 @@ def _plan(params: VibrationParams) -> dict:
     band_of[-1] = params.n_bands - 1 if f[-1] >= edges[0] else -1
     lo, hi = params.env_band
     k_lo, k_hi = int(np.ceil(lo * n / fs)), int(np.floor(hi * n / fs)) + 1
-    m = 1 << int(np.ceil(np.log2(max(2 * (k_hi - k_lo), 16))))  # zoom FFT size
+    # zoom FFT size: the complex baseband signal of a band of B bins needs >= B samples
+    m = 1 << int(np.ceil(np.log2(max(k_hi - k_lo, 16))))
     fs_env = fs * m / n  # envelope sample rate
     f_env = np.fft.rfftfreq(m, 1 / fs_env)
     env_edges = np.linspace(0, min(params.env_max_hz, fs_env / 2), params.n_env_bands + 1)
@@ -120,26 +121,34 @@ def _plan(params: VibrationParams) -> dict:
     hann = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
     return {
         "hann": hann,
-        "band_of": band_of,
+        "band_of": _spans(band_of, params.n_bands),
         "k": (k_lo, k_hi),
         "m": m,
-        "env_of": env_of,
+        "env_of": _spans(env_of, params.n_env_bands),
         "norm": float(np.sum(hann**2) * n),
         "f_env": f_env,
     }
 
 
-def _sum_bands(values: np.ndarray, band_of: np.ndarray, n_bands: int) -> np.ndarray:
+def _spans(band_of: np.ndarray, n_bands: int) -> list[tuple[int, int] | None]:
+    """(first, last + 1) bin of each band, or None for a band without bins."""
+    spans: list[tuple[int, int] | None] = []
+    for b in range(n_bands):
+        where = np.flatnonzero(band_of == b)
+        spans.append((int(where[0]), int(where[-1]) + 1) if where.size else None)
+    return spans
+
+
+def _sum_bands(values: np.ndarray, spans: list[tuple[int, int] | None], n_bands: int) -> np.ndarray:
     """Sum of the last axis per band (each band a contiguous run of bins; -1 = in no band).
 
     Per-band slice sums, not a BLAS product, so a window's result does not depend on how many
     windows are processed together (BLAS may change its summation order with the row count).
     """
     out = np.zeros(values.shape[:-1] + (n_bands,), values.dtype)
-    for b in range(n_bands):
-        where = np.flatnonzero(band_of == b)
-        if where.size:
-            out[..., b] = values[..., where[0] : where[-1] + 1].sum(axis=-1)
+    for b, span in enumerate(spans):
+        if span is not None:
+            out[..., b] = values[..., span[0] : span[1]].sum(axis=-1)
     return out
 
 
@@ -166,10 +175,11 @@ def vibration_features(frames: np.ndarray, t_us: np.ndarray, params: VibrationPa
     plan = _plan(params)
     x = np.ascontiguousarray(frames.transpose(0, 2, 1), dtype=np.float32)  # (n, A, window)
     xc = x - x.mean(axis=-1, keepdims=True)
-    ms = np.mean(xc * xc, axis=-1)
+    sq = xc * xc
+    ms = np.mean(sq, axis=-1)
     rms = np.sqrt(ms)
     safe = np.where(ms > 0, ms, 1.0)
-    kurt = np.where(ms > 0, np.mean(xc**4, axis=-1) / safe**2, 0.0)
+    kurt = np.where(ms > 0, np.mean(sq * sq, axis=-1) / safe**2, 0.0)
     crest = np.where(ms > 0, np.max(np.abs(xc), axis=-1) / np.sqrt(safe), 0.0)
     spec = np.fft.rfft(xc * plan["hann"], axis=-1)
     power = (spec.real**2 + spec.imag**2) * (2.0 / plan["norm"])
