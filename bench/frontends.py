@@ -9,9 +9,9 @@
   complex FFT pair) in a Python loop; `vibration_naive_ratio` = vibration_rtf / naive.
   `vibration_rtf_25k6` is the same at 25.6 kHz.
 
-Target (issue 3): audio_rtf and vibration_rtf >= 500. Single-threaded: the BLAS thread count is
-not changed here; the runner is expected to pin threads (OMP/OPENBLAS_NUM_THREADS=1) for
-one-core figures.
+Target (issue 3): audio_rtf and vibration_rtf >= 500. One core by construction: NumPy's FFT
+(pocketfft) is single-threaded and the front-ends use no BLAS product (per-band sums instead,
+which also keeps streaming bit-identical to batch processing).
 """
 
 from __future__ import annotations

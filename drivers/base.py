@@ -29,7 +29,7 @@ import numpy as np
 STATES = ("closed", "open", "reconnecting", "ended", "failed")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Chunk:
     """One timestamped piece of sensor data.
 

@@ -59,7 +59,13 @@ def open_capture(device: int | str):
         pass
     if is_file(device) and not Path(device).exists():
         raise SourceError(f"video file {device} does not exist")
-    cap = cv2.VideoCapture(device)
+    if isinstance(device, str) and "://" in device:
+        # network streams: bounded open and read times, so a dead stream becomes a reconnect
+        # instead of a read blocked for FFmpeg's default 30 s
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000]
+        cap = cv2.VideoCapture(device, cv2.CAP_ANY, params)
+    else:
+        cap = cv2.VideoCapture(device)
     if not cap.isOpened():
         cap.release()
         if isinstance(device, int):

@@ -5,7 +5,8 @@ seconds of blocks) and returns: it never blocks and never allocates more than th
 When the consumer falls behind, the oldest block is dropped and counted in
 ``health.overflows`` (PortAudio's own input-overflow flag is counted too), so no loss is silent.
 `read()` drains the ring, mixes the channels down, resamples to 16 kHz (streaming polyphase,
-`frontends.resample`) and returns blocks of about `block_s`.
+`frontends.resample`) and returns blocks of about `block_s`. A stream that stops (device
+unplugged) is reopened with exponential backoff; ``health`` shows ``reconnecting`` meanwhile.
 
 The device is chosen by index or by (part of its) name; with PortAudio missing or no such input
 device, `open()` raises a one-line `SourceError` listing the input devices there are.
@@ -19,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
-from akida_edge.drivers.base import Chunk, Source
+from akida_edge.drivers.base import Backoff, Chunk, Source, reconnect
 
 from akida_edge.errors import SourceError
 from akida_edge.frontends.resample import ResampleParams, resample_init, resample_step
@@ -49,9 +50,10 @@ class MicrophoneSource(Source):
 
     kind = "audio"
 
-    def __init__(self, config: MicrophoneConfig = MicrophoneConfig()) -> None:
+    def __init__(self, config: MicrophoneConfig = MicrophoneConfig(), backoff: Backoff | None = None) -> None:
         super().__init__()
         self.config = config
+        self.backoff = backoff or Backoff()
         self._stream = None
 
     def open(self) -> MicrophoneSource:
@@ -67,30 +69,45 @@ class MicrophoneSource(Source):
         except Exception:
             raise SourceError(f"no input device {c.device!r}; input devices: {_input_devices(sd)}") from None
         rate = int(c.rate_hz or info["default_samplerate"])
-        blocksize = max(1, int(rate * c.block_s))
+        self._sd = sd
+        self.rate_hz = rate
         self._ring: deque[np.ndarray] = deque(maxlen=max(2, int(np.ceil(c.buffer_s / c.block_s))))
         self._ready = threading.Event()
-        try:
-            self._stream = sd.InputStream(
-                device=c.device,
-                samplerate=rate,
-                channels=c.channels,
-                dtype="float32",
-                blocksize=blocksize,
-                callback=self._callback,
-            )
-            self._stream.start()
-        except Exception as exc:
-            raise SourceError(
-                f"cannot open input device {c.device!r} at {rate} Hz, {c.channels} channel(s): {exc}; "
-                f"input devices: {_input_devices(sd)}"
-            ) from None
-        self.rate_hz = rate
+        self._start_stream()
         self._resample = ResampleParams(rate, c.out_rate_hz) if rate != c.out_rate_hz else None
         self._rstate = resample_init(self._resample, 1) if self._resample else None
         self._t_next_us: int | None = None
         self.health.state = "open"
         return self
+
+    def _start_stream(self) -> bool:
+        c, sd = self.config, self._sd
+        try:
+            self._stream = sd.InputStream(
+                device=c.device,
+                samplerate=self.rate_hz,
+                channels=c.channels,
+                dtype="float32",
+                blocksize=max(1, int(self.rate_hz * c.block_s)),
+                callback=self._callback,
+            )
+            self._stream.start()
+        except Exception as exc:  # PortAudioError is not an OSError
+            self._stream = None
+            raise SourceError(
+                f"cannot open input device {c.device!r} at {self.rate_hz} Hz, {c.channels} channel(s): "
+                f"{exc}; input devices: {_input_devices(sd)}"
+            ) from None
+        return True
+
+    def _stop_stream(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.stop()
+                self._stream.close()
+            except Exception:  # a device that vanished may fail to close; it is gone either way
+                pass
+            self._stream = None
 
     def _callback(self, indata: np.ndarray, frames: int, time_info, status) -> None:
         """PortAudio thread: copy, append, signal. Never blocks."""
@@ -102,11 +119,28 @@ class MicrophoneSource(Source):
         self._ready.set()
 
     def read(self, timeout_s: float | None = None) -> Chunk | None:
-        if self.health.state != "open":
+        """The samples captured since the last read (at least one block), or None on timeout.
+
+        A stream that stopped (device unplugged) is reopened with exponential backoff.
+        """
+        if self.health.state not in ("open", "reconnecting"):
             return None
-        if not self._ring and not self._ready.wait(timeout_s):
-            return None
-        self._ready.clear()
+        clock = self.backoff.clock
+        deadline = None if timeout_s is None else clock() + timeout_s
+        while not self._ring:
+            if self.health.state == "reconnecting" or not getattr(self._stream, "active", True):
+                if self.health.state == "open":
+                    self.health.last_error = f"input device {self.config.device!r} stopped; reconnecting"
+                    self._stop_stream()
+                remaining = None if deadline is None else max(0.0, deadline - clock())
+                if not reconnect(self._start_stream, self.backoff, self.health, remaining):
+                    return None
+                continue
+            wait = 0.5 if deadline is None else min(0.5, deadline - clock())
+            if wait <= 0:
+                return None
+            self._ready.wait(wait)
+            self._ready.clear()
         blocks = []
         t_first = None
         while self._ring:
@@ -126,10 +160,5 @@ class MicrophoneSource(Source):
         return self._chunk(t_us, x.astype(np.float32)[:, None], self.config.out_rate_hz)
 
     def close(self) -> None:
-        if self._stream is not None:
-            try:
-                self._stream.stop()
-                self._stream.close()
-            finally:
-                self._stream = None
+        self._stop_stream()
         super().close()

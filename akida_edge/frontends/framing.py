@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ def frame_step(x: np.ndarray, state: FrameState, window: int, hop: int) -> tuple
     n = buf.shape[0]
     n_frames = 0 if n < window else 1 + (n - window) // hop
     if n_frames:
-        view = sliding_window_view(buf, window, axis=0)[: (n_frames - 1) * hop + 1 : hop]
-        frames = np.ascontiguousarray(view.transpose(0, 2, 1))
+        s0, s1 = buf.strides
+        frames = as_strided(buf, (n_frames, window, buf.shape[1]), (hop * s0, s0, s1), writeable=False).copy()
     else:
         frames = np.zeros((0, window, buf.shape[1]), buf.dtype)
     keep_from = min(n_frames * hop, n)

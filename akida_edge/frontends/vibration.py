@@ -112,7 +112,7 @@ def _plan(params: VibrationParams) -> dict:
     lo, hi = params.env_band
     k_lo, k_hi = int(np.ceil(lo * n / fs)), int(np.floor(hi * n / fs)) + 1
     # zoom FFT size: the complex baseband signal of a band of B bins needs >= B samples
-    m = 1 << int(np.ceil(np.log2(max(k_hi - k_lo, 16))))
+    m = _fast_len(max(k_hi - k_lo, 16))
     fs_env = fs * m / n  # envelope sample rate
     f_env = np.fft.rfftfreq(m, 1 / fs_env)
     env_edges = np.linspace(0, min(params.env_max_hz, fs_env / 2), params.n_env_bands + 1)
@@ -128,6 +128,22 @@ def _plan(params: VibrationParams) -> dict:
         "norm": float(np.sum(hann**2) * n),
         "f_env": f_env,
     }
+
+
+def _fast_len(n: int) -> int:
+    """The smallest 2^a·3^b·5^c >= n (sizes the FFT factorises well)."""
+    best = 1 << int(np.ceil(np.log2(n)))
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 def _spans(band_of: np.ndarray, n_bands: int) -> list[tuple[int, int] | None]:
@@ -153,7 +169,7 @@ def _sum_bands(values: np.ndarray, spans: list[tuple[int, int] | None], n_bands:
 
 
 def envelope_spectrum(frames: np.ndarray, params: VibrationParams) -> tuple[np.ndarray, np.ndarray]:
-    """Envelope magnitude spectra (..., m/2 + 1) of windows (..., window) and their frequencies (Hz)."""
+    """Envelope magnitude spectra (..., m//2 + 1) of windows (..., window) and their frequencies (Hz)."""
     plan = _plan(params)
     xc = frames - frames.mean(axis=-1, keepdims=True)
     spec = np.fft.rfft(xc * plan["hann"], axis=-1)

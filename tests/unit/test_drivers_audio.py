@@ -8,7 +8,7 @@ import types
 import numpy as np
 import pytest
 from akida_edge.drivers.audio_file import AudioFileConfig, AudioFileSource, load_audio
-from akida_edge.drivers.base import Pacer
+from akida_edge.drivers.base import Backoff, Pacer
 from akida_edge.drivers.microphone import MicrophoneConfig, MicrophoneSource
 from akida_edge.drivers.wavfile import write_wav
 
@@ -48,6 +48,9 @@ def test_missing_audio_file():
 
 class FakeStream:
     last: FakeStream | None = None
+    opened = 0
+    fail_next = 0
+    prefill = None
 
     def __init__(self, device, samplerate, channels, dtype, blocksize, callback):
         self.samplerate, self.channels, self.blocksize, self.callback = (
@@ -57,10 +60,17 @@ class FakeStream:
             callback,
         )
         self.started = self.closed = False
+        self.active = True
         FakeStream.last = self
+        FakeStream.opened += 1
 
     def start(self):
+        if FakeStream.fail_next:
+            FakeStream.fail_next -= 1
+            raise RuntimeError("PortAudioError: device unavailable")
         self.started = True
+        if FakeStream.prefill is not None:
+            self.callback(FakeStream.prefill, len(FakeStream.prefill), None, None)
 
     def stop(self):
         self.started = False
@@ -136,3 +146,20 @@ def test_missing_portaudio_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", None)
     with pytest.raises(SourceError, match="needs PortAudio"):
         MicrophoneSource().open()
+
+
+def test_stopped_stream_is_reopened_with_backoff(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sounddevice", _fake_sounddevice(16000.0))
+    now = [0.0]
+    backoff = Backoff(1.0, 8.0, 2.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    src = MicrophoneSource(MicrophoneConfig(device=1, block_s=0.1), backoff=backoff).open()
+    first = FakeStream.last
+    first.active = False  # unplugged
+    FakeStream.fail_next = 2  # the first two reopen attempts fail
+    assert src.read(timeout_s=0.0) is None
+    assert src.health.state == "reconnecting" and "device unavailable" in src.health.last_error
+    monkeypatch.setattr(FakeStream, "prefill", np.ones((1600, 1), np.float32))
+    chunk = src.read(timeout_s=10.0)
+    assert chunk is not None and chunk.data.shape == (1600, 1)
+    assert src.health.state == "open" and FakeStream.last is not first
+    assert src.health.reconnects == 2 and now[0] == pytest.approx(1.0 + 2.0)

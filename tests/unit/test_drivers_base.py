@@ -101,3 +101,22 @@ def test_iteration_context_and_health():
     assert all(isinstance(c, Chunk) and c.duration_us == 10_000 for c in chunks)
     assert src.health.chunks == 3 and src.health.state == "closed"
     assert set(src.health.as_dict()) >= {"state", "last_error", "reconnects", "overflows"}
+
+
+def test_make_source_builds_and_validates(tmp_path):
+    from akida_edge.drivers import SOURCE_TYPES, make_source
+
+    from akida_edge.errors import ConfigError
+
+    src = make_source("synthetic_machine", fault="inner", rate_hz=8000.0, duration_s=0.5, block_s=0.25)
+    chunks = list(src.open())
+    assert len(chunks) == 2 and src.config.fault == "inner"
+    with pytest.raises(ConfigError, match="unknown source type 'thermometer'"):
+        make_source("thermometer")
+    with pytest.raises(ConfigError, match="unknown setting colour for source type 'camera'"):
+        make_source("camera", colour="red")
+    with pytest.raises(ConfigError, match="severity must be in 0..1"):
+        make_source("synthetic_machine", severity=3.0)
+    for module, cls, cfg in SOURCE_TYPES.values():
+        mod = __import__(f"akida_edge.drivers.{module}", fromlist=[cls])
+        assert hasattr(mod, cls) and hasattr(mod, cfg)
