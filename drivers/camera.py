@@ -1,8 +1,10 @@
 """Camera through OpenCV (`cv2.VideoCapture`): a device index, a video file, or an RTSP/HTTP URL.
 
 * A missing device, unopenable URL or unreadable file raises a one-line `SourceError` at `open()`.
-* Target frame rate: with `fps` set, frames closer than 1/fps to the last delivered one are
-  dropped (counted in ``health.dropped``).
+* Target frame rate: with `fps` set, frames closer than 1/fps (monotonic clock) to the last
+  delivered one are dropped (counted in ``health.dropped``).
+* A file plays like a camera: paced at its own frame rate (`realtime`, the default), or as fast
+  as it is read with ``realtime=False``.
 * When a live source stops delivering frames (camera unplugged, stream dropped), the capture is
   released and reopened with exponential backoff (`drivers.base.Backoff`), the state is
   ``reconnecting`` and ``health.reconnects`` counts the failed attempts; `read()` then returns
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from akida_edge.drivers.base import Backoff, Chunk, Source, reconnect
+from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, reconnect
 
 from akida_edge.errors import SourceError
 
@@ -34,6 +36,7 @@ class CameraConfig:
     width: int | None = None  # requested capture size (devices only)
     height: int | None = None
     loop: bool = False  # files: start again at the end
+    realtime: bool = True  # files: deliver at the file's frame rate, as a camera would
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
 
@@ -94,6 +97,9 @@ class CameraSource(Source):
         self.config = config
         self.device = parse_device(config.device)
         self.backoff = Backoff(config.backoff_initial_s, config.backoff_max_s, 2.0, clock, sleep)
+        self._clock = clock
+        self._pacer = Pacer(config.realtime and is_file(self.device), clock, sleep)
+        self._frames = 0
         self._opener = opener
         self._cap = None
         self._last_us: int | None = None
@@ -112,6 +118,8 @@ class CameraSource(Source):
         self._connect()
         fps = self._cap.get(5)  # cv2.CAP_PROP_FPS
         self.rate_hz = float(fps) if fps and np.isfinite(fps) and fps < 1000 else 0.0
+        self._frames = 0
+        self._pacer.wait(0.0)
         self.health.state = "open"
         return self
 
@@ -141,12 +149,19 @@ class CameraSource(Source):
                     self._release()
                     self.health.state = "reconnecting"
                     continue
-            t_us = time.time_ns() // 1000
-            if self.config.fps and self._last_us is not None and t_us - self._last_us < 1e6 / self.config.fps:
+            if self.rate_hz:
+                self._pacer.wait(self._frames / self.rate_hz)
+            self._frames += 1
+            now_us = int(self._clock() * 1e6)
+            if (
+                self.config.fps
+                and self._last_us is not None
+                and now_us - self._last_us < 1e6 / self.config.fps - 1
+            ):
                 self.health.dropped += 1
                 continue
-            self._last_us = t_us
-            return self._chunk(t_us, frame, self.rate_hz)
+            self._last_us = now_us
+            return self._chunk(time.time_ns() // 1000, frame, self.rate_hz)
 
     def close(self) -> None:
         self._release()

@@ -31,7 +31,7 @@ def video(tmp_path):
 
 
 def test_camera_driver_reads_every_frame_of_a_file(video):
-    src = CameraSource(CameraConfig(device=str(video))).open()
+    src = CameraSource(CameraConfig(device=str(video), realtime=False)).open()
     chunks = list(src)
     assert len(chunks) == N and src.health.state == "ended"
     assert all(c.data.shape == (H, W, 3) and c.data.dtype == np.uint8 for c in chunks)
@@ -39,6 +39,18 @@ def test_camera_driver_reads_every_frame_of_a_file(video):
     # the square moves right: its left edge (first bright column) is at 2·i
     for i, c in enumerate(chunks):
         assert abs(int(np.argmax(c.data[20, :, 1] > 128)) - 2 * i) <= 1
+
+
+def test_camera_on_a_file_is_paced_and_decimated(video):
+    now = [0.0]
+    src = CameraSource(
+        CameraConfig(device=str(video), fps=10.0),
+        clock=lambda: now[0],
+        sleep=lambda s: now.__setitem__(0, now[0] + s),
+    ).open()
+    chunks = list(src)
+    assert len(chunks) == N // 2 and src.health.dropped == N // 2
+    assert now[0] == pytest.approx((N - 1) / FPS)  # the last frame is due at (N - 1) / fps
 
 
 def test_video_file_media_times_and_decimation(video):
