@@ -19,9 +19,11 @@ EVT 2.0 every 2^34 µs). Events before the first time-high word have no time and
 (counted in `skipped`). The decoders are numba kernels over the whole chunk: EVT 3.0 counts its
 events first, then fills exactly that many (vectors make the count unknown in advance).
 
-Bad input is a one-line `SourceError` raised before any event is returned: no ``%`` header
-naming the format (and none given), a body that is not a whole number of words (truncated),
-or an event outside the sensor size the header declares (wrong format). Events come out as
+Bad input is a one-line `SourceError`. At `open()`, before any event is returned: no ``%``
+header naming the format (and none given), or a body that is not a whole number of words
+(truncated). While reading: an event outside the sensor size the header declares (wrong
+format) fails the chunk that holds it, and the source (state ``failed``); `read_evt` reads the
+whole file first, so it returns all events or none. Events come out as
 `akida_edge.events.EVENT_DTYPE` with p = +1 (ON) / −1 (OFF) and c = 0.
 """
 
@@ -236,7 +238,7 @@ def decode(words: np.ndarray, fmt: str, state: np.ndarray, width: int, height: i
 class EvtConfig:
     path: str
     format: str | None = None  # "evt2" / "evt3"; None: from the header
-    chunk_words: int = 1 << 20
+    chunk_words: int = 1 << 18  # EVT 3.0 vectors: at most 12 events per word
 
 
 class EvtFileSource(Source):

@@ -23,6 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from akida_edge.frontends import _kernels
 from akida_edge.frontends.delta import DeltaParams, DeltaState, delta_step
 from akida_edge.frontends.framing import FrameState, frame_init, frame_step
 
@@ -113,14 +114,14 @@ def _sparse_filterbank(params: LogMelParams) -> tuple[np.ndarray, np.ndarray, np
 def logmel_frames(frames: np.ndarray, params: LogMelParams) -> np.ndarray:
     """Log-mel (n_frames, n_bands) float32 dBFS of windows (n_frames, window)."""
     w, norm = _window(params)
-    spec = np.fft.rfft(frames.astype(np.float32) * w, n=params.n_fft, axis=-1)
-    power = spec.real**2 + spec.imag**2
-    # the filterbank as a sparse gather + sequential per-band sums, not a BLAS product: BLAS may
-    # sum in an order that depends on the number of frames, and streaming must give bit-identical
-    # frames whatever the block sizes (and the triangles are sparse: ~2 nonzeros per bin)
+    spec = np.fft.rfft(np.asarray(frames, np.float32) * w, n=params.n_fft, axis=-1)
     idx, wts, starts = _sparse_filterbank(params)
-    mel = np.add.reduceat(power[:, idx] * wts, starts, axis=1) if power.shape[0] else power[:, : starts.size]
-    return (10.0 * np.log10(mel / norm + 10.0 ** (params.floor_db / 10.0))).astype(np.float32)
+    out = np.empty((spec.shape[0], params.n_bands), np.float32)
+    # a fused kernel over the filterbank's nonzeros (~2 per bin), summing each band sequentially:
+    # not a BLAS product, whose summation order may depend on the number of frames — streaming
+    # must give bit-identical frames whatever the block sizes
+    _kernels.mel_db(spec, idx, wts, starts, 1.0 / norm, 10.0 ** (params.floor_db / 10.0), out)
+    return out
 
 
 @dataclass(frozen=True)

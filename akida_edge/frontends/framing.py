@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,7 @@ def frame_step(x: np.ndarray, state: FrameState, window: int, hop: int) -> tuple
     n = buf.shape[0]
     n_frames = 0 if n < window else 1 + (n - window) // hop
     if n_frames:
-        s0, s1 = buf.strides
-        frames = as_strided(buf, (n_frames, window, buf.shape[1]), (hop * s0, s0, s1), writeable=False).copy()
+        frames = np.stack([buf[i * hop : i * hop + window] for i in range(n_frames)])
     else:
         frames = np.zeros((0, window, buf.shape[1]), buf.dtype)
     keep_from = min(n_frames * hop, n)

@@ -27,6 +27,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from akida_edge.frontends import _kernels
 from akida_edge.frontends.delta import DeltaParams, DeltaState, delta_step
 from akida_edge.frontends.framing import FrameState, frame_init, frame_step
 
@@ -121,10 +122,10 @@ def _plan(params: VibrationParams) -> dict:
     hann = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
     return {
         "hann": hann,
-        "band_of": _spans(band_of, params.n_bands),
+        "band_of": _band_arrays(_spans(band_of, params.n_bands)),
         "k": (k_lo, k_hi),
         "m": m,
-        "env_of": _spans(env_of, params.n_env_bands),
+        "env_of": _band_arrays(_spans(env_of, params.n_env_bands)),
         "norm": float(np.sum(hann**2) * n),
         "f_env": f_env,
     }
@@ -155,19 +156,6 @@ def _spans(band_of: np.ndarray, n_bands: int) -> list[tuple[int, int] | None]:
     return spans
 
 
-def _sum_bands(values: np.ndarray, spans: list[tuple[int, int] | None], n_bands: int) -> np.ndarray:
-    """Sum of the last axis per band (each band a contiguous run of bins; -1 = in no band).
-
-    Per-band slice sums, not a BLAS product, so a window's result does not depend on how many
-    windows are processed together (BLAS may change its summation order with the row count).
-    """
-    out = np.zeros(values.shape[:-1] + (n_bands,), values.dtype)
-    for b, span in enumerate(spans):
-        if span is not None:
-            out[..., b] = values[..., span[0] : span[1]].sum(axis=-1)
-    return out
-
-
 def envelope_spectrum(frames: np.ndarray, params: VibrationParams) -> tuple[np.ndarray, np.ndarray]:
     """Envelope magnitude spectra (..., m//2 + 1) of windows (..., window) and their frequencies (Hz)."""
     plan = _plan(params)
@@ -176,41 +164,61 @@ def envelope_spectrum(frames: np.ndarray, params: VibrationParams) -> tuple[np.n
     return _envelope_from_spec(spec, plan), plan["f_env"]
 
 
-def _envelope_from_spec(spec: np.ndarray, plan: dict) -> np.ndarray:
+def _envelope_spec(spec: np.ndarray, plan: dict) -> np.ndarray:
+    """Complex spectrum (R, m//2 + 1) of the centred envelope of the band, for rows of spec."""
     k_lo, k_hi = plan["k"]
     m = plan["m"]
-    zoom = np.zeros(spec.shape[:-1] + (m,), np.complex64)
-    zoom[..., : k_hi - k_lo] = spec[..., k_lo:k_hi]
-    env = np.abs(np.fft.ifft(zoom, axis=-1))
-    env -= env.mean(axis=-1, keepdims=True)
-    return np.abs(np.fft.rfft(env, axis=-1)) / m
+    zoom = np.zeros((spec.shape[0], m), np.complex64)
+    zoom[:, : k_hi - k_lo] = spec[:, k_lo:k_hi]
+    z = np.fft.ifft(zoom, axis=-1)
+    env = np.empty((spec.shape[0], m), np.float32)
+    _kernels.centred_magnitude(z, env)
+    return np.fft.rfft(env, axis=-1)
+
+
+def _envelope_from_spec(spec: np.ndarray, plan: dict) -> np.ndarray:
+    rows = spec.reshape(-1, spec.shape[-1])
+    env = np.abs(_envelope_spec(rows, plan)) / plan["m"]
+    return env.reshape(spec.shape[:-1] + (env.shape[-1],))
+
+
+def _band_arrays(spans: list[tuple[int, int] | None]) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.asarray([s[0] if s else 0 for s in spans], np.int64)
+    stops = np.asarray([s[1] if s else 0 for s in spans], np.int64)
+    return starts, stops
 
 
 def vibration_features(frames: np.ndarray, t_us: np.ndarray, params: VibrationParams) -> VibrationFeatures:
     """Features of windows (n, window, A) starting at times `t_us` (n,)."""
     plan = _plan(params)
-    x = np.ascontiguousarray(frames.transpose(0, 2, 1), dtype=np.float32)  # (n, A, window)
-    xc = x - x.mean(axis=-1, keepdims=True)
-    sq = xc * xc
-    ms = np.mean(sq, axis=-1)
-    rms = np.sqrt(ms)
-    safe = np.where(ms > 0, ms, 1.0)
-    kurt = np.where(ms > 0, np.mean(sq * sq, axis=-1) / safe**2, 0.0)
-    crest = np.where(ms > 0, np.max(np.abs(xc), axis=-1) / np.sqrt(safe), 0.0)
-    spec = np.fft.rfft(xc * plan["hann"], axis=-1)
-    power = (spec.real**2 + spec.imag**2) * (2.0 / plan["norm"])
+    n, w, a = frames.shape
+    if n == 0:
+        z = np.zeros((0, a), np.float32)
+        return VibrationFeatures(
+            np.zeros(0, np.int64),
+            z,
+            z,
+            z,
+            np.zeros((0, a, params.n_bands), np.float32),
+            np.zeros((0, a, params.n_env_bands), np.float32),
+        )
+    xw = np.empty((n, a, w), np.float32)
+    stats = np.empty((n, a, 3), np.float32)
+    _kernels.window_stats(np.asarray(frames, np.float32), plan["hann"], xw, stats)
+    spec = np.fft.rfft(xw, axis=-1).reshape(n * a, w // 2 + 1)
     floor = 10.0 ** (params.floor_db / 10.0)
-    band_db = 10 * np.log10(_sum_bands(power, plan["band_of"], params.n_bands) + floor)
-    env = _envelope_from_spec(spec, plan)
-    env_db = 10 * np.log10(_sum_bands(env * env, plan["env_of"], params.n_env_bands) + floor)
-    f32 = np.float32
+    bands = np.empty((n * a, params.n_bands), np.float32)
+    _kernels.band_db(spec, *plan["band_of"], 2.0 / plan["norm"], floor, bands)
+    env_spec = _envelope_spec(spec, plan)
+    env = np.empty((n * a, params.n_env_bands), np.float32)
+    _kernels.band_db(env_spec, *plan["env_of"], 1.0 / plan["m"] ** 2, floor, env)
     return VibrationFeatures(
         np.asarray(t_us, np.int64),
-        rms.astype(f32),
-        kurt.astype(f32),
-        crest.astype(f32),
-        band_db.astype(f32),
-        env_db.astype(f32),
+        np.ascontiguousarray(stats[..., 0]),
+        np.ascontiguousarray(stats[..., 1]),
+        np.ascontiguousarray(stats[..., 2]),
+        bands.reshape(n, a, params.n_bands),
+        env.reshape(n, a, params.n_env_bands),
     )
 
 
