@@ -67,7 +67,8 @@ class MicrophoneSource(Source):
         try:
             info = sd.query_devices(c.device, "input")
         except Exception:
-            raise SourceError(f"no input device {c.device!r}; input devices: {_input_devices(sd)}") from None
+            what = "no default input device" if c.device is None else f"no input device {c.device!r}"
+            raise SourceError(f"{what}; input devices: {_input_devices(sd)}") from None
         rate = int(c.rate_hz or info["default_samplerate"])
         self._sd = sd
         self.rate_hz = rate

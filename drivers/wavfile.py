@@ -47,7 +47,11 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, WavInfo]:
         if cid == b"fmt ":
             fmt = body
         elif cid == b"data":
-            if len(body) < size:
+            if size in (0xFFFFFFFF, 0x7FFFFFFF) and len(body) < size:
+                # written by a recorder that never came back to fill in the length (streamed
+                # WAV): the data runs to the end of the file; whole frames are checked below
+                body = raw[pos + 8 :]
+            elif len(body) < size:
                 raise SourceError(
                     f"{path} is truncated: data chunk declares {size} bytes but {len(body)} are present"
                 )

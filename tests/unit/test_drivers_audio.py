@@ -163,3 +163,11 @@ def test_stopped_stream_is_reopened_with_backoff(monkeypatch):
     assert chunk is not None and chunk.data.shape == (1600, 1)
     assert src.health.state == "open" and FakeStream.last is not first
     assert src.health.reconnects == 2 and now[0] == pytest.approx(1.0 + 2.0)
+
+
+def test_real_portaudio_names_a_missing_device():
+    """Through the real sounddevice/PortAudio boundary (no fake): a device that is not there."""
+    pytest.importorskip("sounddevice")
+    with pytest.raises(SourceError, match=r"^no input device 'no-such-mic-\w+'; input devices: ") as info:
+        MicrophoneSource(MicrophoneConfig(device="no-such-mic-akida")).open()
+    assert "\n" not in str(info.value)

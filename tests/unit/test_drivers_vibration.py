@@ -48,6 +48,20 @@ def test_wav_24_bit_pcm(tmp_path, rng):
     np.testing.assert_array_equal(x[:, 0], (v / float(1 << 23)).astype(np.float32))
 
 
+def test_streamed_wav_without_length_reads_to_the_end(tmp_path, rng):
+    x = rng.uniform(-0.5, 0.5, size=(300, 2)).astype(np.float32)
+    write_wav(tmp_path / "s.wav", x, 8000, bits=32)
+    raw = bytearray((tmp_path / "s.wav").read_bytes())
+    at = raw.index(b"data") + 4
+    raw[at : at + 4] = b"\xff\xff\xff\xff"  # the length a streaming recorder leaves
+    (tmp_path / "s.wav").write_bytes(bytes(raw))
+    got, info = read_wav(tmp_path / "s.wav")
+    np.testing.assert_array_equal(got, x)
+    (tmp_path / "t.wav").write_bytes(bytes(raw[:-3]))
+    with pytest.raises(SourceError, match="stray bytes"):
+        read_wav(tmp_path / "t.wav")
+
+
 def test_broken_wav_files(tmp_path, rng):
     good = tmp_path / "good.wav"
     write_wav(good, rng.uniform(-1, 1, size=(1000, 1)), 8000)
