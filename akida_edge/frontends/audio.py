@@ -8,12 +8,16 @@ triangular mel filters (HTK mel scale m = 2595·log10(1 + f/700), peak 1) betwee
 
     L[band] = 10·log10( Σ_k F[band, k]·|X[k]|² / (Σ w / 2)² + 10^(floor_db/10) )   (dBFS)
 
-so a full-scale sine at a band's centre reads 0 dB. Streaming carries the unfinished frame
-across blocks; frames are identical to processing the whole signal at once.
+so a full-scale sine on an FFT bin at a band's centre reads 0 dB plus the Hann window's leakage
+into the neighbouring bins (at most +1.8 dB). Streaming carries the unfinished frame across
+blocks; frames are bit-identical to processing the whole signal at once (the filterbank is a
+fused numba kernel summing each band in a fixed order, `frontends._kernels.mel_db`).
 
 `kws_input_tensor` gives the 49×10 uint8 tensor a DS-CNN `InputConvolutional` takes: 10 mel bands
 from 20 Hz to 4 kHz, one second (shorter clips padded with zeros, longer cut), mapped linearly
-from [db_floor, db_ceil] = [−90, +10] dBFS onto 0..255 (0.392 dB per step), clipped.
+from [db_floor, db_ceil] = [−90, +10] dBFS onto 0..255 (0.392 dB per step), clipped. (Hello
+Edge and BrainChip's DS-CNN example use 49×10 MFCCs; here the 10 values are log-mel bands
+without the DCT, and the models of this project are trained on exactly these tensors.)
 """
 
 from __future__ import annotations

@@ -10,10 +10,15 @@ removed first):
 * Envelope spectrum (the classic bearing diagnosis of Randall & Antoni, "Rolling element bearing
   diagnostics — a tutorial", MSSP 25(2):485, 2011): the analytic signal of the band
   `envelope_band_hz` (a structural resonance the impacts excite) is formed in the frequency
-  domain (positive-frequency bins of that band only — the Hilbert transform via FFT), shifted to
-  baseband and inverse transformed on a short FFT ("zoom"), its magnitude is the envelope; the
-  spectrum of the envelope (mean removed) shows lines at BPFO/BPFI/BSF. Its magnitudes are
-  summed into `n_env_bands` equal bands from 0 to `env_max_hz`, in dB.
+  domain from the Hann-windowed spectrum (positive-frequency bins of that band only — the
+  Hilbert transform via FFT), shifted to baseband and inverse transformed on a short FFT
+  ("zoom", a 5-smooth size >= the band's bin count, so the envelope keeps the window's frequency
+  resolution rate/window), its magnitude is the envelope; the spectrum of the envelope (mean
+  removed) shows lines at BPFO/BPFI/BSF. Its power, |·|², is summed into `n_env_bands` equal
+  bands from 0 (DC excluded) to `env_max_hz`, in dB.
+
+The per-window passes (statistics, band sums, envelope magnitude) are fused numba kernels
+(`frontends._kernels`); the FFTs are NumPy's.
 
 Streaming carries the unfinished window across blocks; results equal whole-signal processing.
 `vibration_events_step` gives the event view of the band features (delta modulation, see
