@@ -148,3 +148,28 @@ def test_serial_without_pyserial_is_a_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "serial", None)
     with pytest.raises(SourceError, match=r"pip install .akida-edge\[serial\]"):
         SerialVibrationSource(SerialConfig("/dev/ttyUSB0", rate_hz=100.0)).open()
+
+
+def test_serial_port_lost_is_reopened_with_backoff(monkeypatch):
+    from akida_edge.drivers.base import Backoff
+
+    plan = ["ok", "fail", "fail", "ok"]  # open, then two failed reopen attempts, then back
+
+    class Port(FakePort):
+        def __init__(self, port, baudrate, timeout):
+            if plan.pop(0) == "fail":
+                raise OSError(f"could not open port {port}")
+            if not plan:
+                FakePort.lines = [b"2,2,2\n"]  # the device is back with data
+
+    fake = types.ModuleType("serial")
+    fake.Serial = Port
+    monkeypatch.setitem(sys.modules, "serial", fake)
+    now = [0.0]
+    backoff = Backoff(0.5, 4.0, 2.0, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    FakePort.lines = [b"1,1,1\n"]
+    src = SerialVibrationSource(SerialConfig("/dev/ttyFAKE", rate_hz=50.0, block_samples=2), backoff).open()
+    chunk = src.read()
+    np.testing.assert_array_equal(chunk.data, [[1, 1, 1], [2, 2, 2]])
+    assert src.health.reconnects == 2 and src.health.state == "open"
+    assert now[0] == 0.5 + 1.0
