@@ -135,7 +135,11 @@ class CameraSource(Source):
                     return None
             if self.health.state != "open":
                 return None
-            ok, frame = self._cap.read()
+            try:
+                ok, frame = self._cap.read()
+            except Exception as exc:  # cv2.error from a broken stream: a lost frame, not a crash
+                self.health.last_error = f"reading {self.device}: {exc}".splitlines()[0]
+                ok, frame = False, None
             if not ok or frame is None:
                 if is_file(self.device):
                     if self.config.loop and self._cap.set(1, 0):  # CAP_PROP_POS_FRAMES

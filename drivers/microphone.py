@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from akida_edge.drivers.base import Backoff, Chunk, Source, reconnect
@@ -64,6 +64,9 @@ class MicrophoneSource(Source):
                 f"microphone needs PortAudio (apt-get install libportaudio2) and sounddevice: {exc}"
             ) from None
         c = self.config
+        if isinstance(c.device, str) and c.device.strip().isdigit():
+            c = replace(c, device=int(c.device))  # "2" from a config file means device index 2
+            self.config = c
         try:
             info = sd.query_devices(c.device, "input")
         except Exception:

@@ -124,7 +124,8 @@ def test_microphone_resamples_and_mixes_down(monkeypatch, rng):
 
 def test_microphone_ring_overflow_is_counted(monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", _fake_sounddevice(16000.0))
-    src = MicrophoneSource(MicrophoneConfig(device=1, block_s=0.1, buffer_s=0.5)).open()
+    src = MicrophoneSource(MicrophoneConfig(device="1", block_s=0.1, buffer_s=0.5)).open()
+    assert src.config.device == 1  # a digit string from a config file is an index
     stream = FakeStream.last
     for _ in range(8):  # 8 blocks into a ring of 5, nobody reading
         stream.callback(
