@@ -53,7 +53,7 @@ def _audio(seconds: float) -> tuple[float, float]:
             spec = np.fft.rfft(x[start : start + p.window] * w, n=p.n_fft)
             np.log10((fb @ (np.abs(spec) ** 2)) / norm + 1e-10)
 
-    return seconds / best_seconds(fast, repeat=3), seconds / best_seconds(naive, repeat=2)
+    return seconds / best_seconds(fast, repeat=5), seconds / best_seconds(naive, repeat=3)
 
 
 def _vibration(seconds: float, rate_hz: float, naive_too: bool) -> tuple[float, float | None]:
@@ -82,8 +82,8 @@ def _vibration(seconds: float, rate_hz: float, naive_too: bool) -> tuple[float, 
                 env = np.abs(np.fft.ifft(spec * h))
                 np.abs(np.fft.rfft(env - env.mean()))
 
-    rtf = seconds / best_seconds(fast, repeat=3)
-    return rtf, (seconds / best_seconds(naive, repeat=2) if naive_too else None)
+    rtf = seconds / best_seconds(fast, repeat=5)
+    return rtf, (seconds / best_seconds(naive, repeat=3) if naive_too else None)
 
 
 def _evt_words(n: int) -> tuple[np.ndarray, np.ndarray]:

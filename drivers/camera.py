@@ -1,8 +1,8 @@
 """Camera through OpenCV (`cv2.VideoCapture`): a device index, a video file, or an RTSP/HTTP URL.
 
 * A missing device, unopenable URL or unreadable file raises a one-line `SourceError` at `open()`.
-* Target frame rate: with `fps` set, frames closer than 1/fps (monotonic clock) to the last
-  delivered one are dropped (counted in ``health.dropped``).
+* Target frame rate: with `fps` set, frames are kept on a 1/fps schedule (monotonic clock) and
+  the others dropped (counted in ``health.dropped``).
 * A file plays like a camera: paced at its own frame rate (`realtime`, the default), or as fast
   as it is read with ``realtime=False``.
 * When a live source stops delivering frames (camera unplugged, stream dropped), the capture is
@@ -102,7 +102,7 @@ class CameraSource(Source):
         self._frames = 0
         self._opener = opener
         self._cap = None
-        self._last_us: int | None = None
+        self._next_due_us: float | None = None
 
     def _connect(self) -> bool:
         cap = self._opener(self.device)
@@ -156,16 +156,22 @@ class CameraSource(Source):
             if self.rate_hz:
                 self._pacer.wait(self._frames / self.rate_hz)
             self._frames += 1
-            now_us = int(self._clock() * 1e6)
-            if (
-                self.config.fps
-                and self._last_us is not None
-                and now_us - self._last_us < 1e6 / self.config.fps - 1
-            ):
+            if self.config.fps and not self._due(int(self._clock() * 1e6)):
                 self.health.dropped += 1
                 continue
-            self._last_us = now_us
-            return self._chunk(time.time_ns() // 1000, frame, self.rate_hz)
+            return self._chunk(time.time_ns() // 1000, frame, self.config.fps or self.rate_hz)
+
+    def _due(self, now_us: int) -> bool:
+        """Keep a frame on a schedule of 1/fps: frames that arrive a little early (jitter of up to
+        half a source frame interval) are kept, so 30 fps → 10 fps keeps every third frame, not
+        every fourth when the third comes a few µs early."""
+        period = 1e6 / self.config.fps
+        slack = min(period / 2, 0.5e6 / self.rate_hz if self.rate_hz else period / 4)
+        if self._next_due_us is not None and now_us < self._next_due_us - slack:
+            return False
+        late = self._next_due_us is None or now_us - self._next_due_us >= period
+        self._next_due_us = now_us + period if late else self._next_due_us + period
+        return True
 
     def close(self) -> None:
         self._release()

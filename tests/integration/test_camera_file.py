@@ -53,6 +53,24 @@ def test_camera_on_a_file_is_paced_and_decimated(video):
     assert now[0] == pytest.approx((N - 1) / FPS)  # the last frame is due at (N - 1) / fps
 
 
+def test_jittery_live_camera_keeps_every_third_frame_at_a_third_of_its_rate():
+    now = [0.0]
+    jitter = iter(np.random.default_rng(4).uniform(-2e-3, 2e-3, 300))
+
+    class Live(FlakyCapture):
+        def read(self):
+            now[0] = self.frames_read / 30.0 + next(jitter)  # 30 fps with ±2 ms jitter
+            self.frames_read += 1
+            return True, np.zeros((4, 4, 3), np.uint8)
+
+    cap = Live(0)
+    cap.frames_read = 0
+    cam = CameraSource(CameraConfig(device=0, fps=10.0), clock=lambda: now[0], opener=lambda d: cap).open()
+    for _ in range(30):
+        cam.read()
+    assert cap.frames_read == 1 + 3 * 29 and cam.health.dropped == 2 * 29  # every third frame kept
+
+
 def test_video_file_media_times_and_decimation(video):
     src = VideoFileSource(VideoFileConfig(str(video), fps=10.0, start_us=1_000_000)).open()
     chunks = list(src)
