@@ -27,6 +27,7 @@ import numpy as np
 from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, reconnect
 
 from akida_edge.errors import SourceError
+from akida_edge.frontends.video import rate_gate
 
 
 @dataclass(frozen=True)
@@ -162,16 +163,12 @@ class CameraSource(Source):
             return self._chunk(time.time_ns() // 1000, frame, self.config.fps or self.rate_hz)
 
     def _due(self, now_us: int) -> bool:
-        """Keep a frame on a schedule of 1/fps: frames that arrive a little early (jitter of up to
-        half a source frame interval) are kept, so 30 fps → 10 fps keeps every third frame, not
-        every fourth when the third comes a few µs early."""
+        """On the 1/fps schedule? Early arrivals by up to half a source frame interval count as
+        on time (`frontends.video.rate_gate`)."""
         period = 1e6 / self.config.fps
-        slack = min(period / 2, 0.5e6 / self.rate_hz if self.rate_hz else period / 4)
-        if self._next_due_us is not None and now_us < self._next_due_us - slack:
-            return False
-        late = self._next_due_us is None or now_us - self._next_due_us >= period
-        self._next_due_us = now_us + period if late else self._next_due_us + period
-        return True
+        slack = min(period / 2, 0.5e6 / self.rate_hz) if self.rate_hz else None
+        keep, self._next_due_us = rate_gate(now_us, self._next_due_us, period, slack)
+        return keep
 
     def close(self) -> None:
         self._release()

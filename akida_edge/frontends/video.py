@@ -2,8 +2,8 @@
 
 `grey_step(frame, t_us, state, params)` converts a BGR (or grey) uint8 frame to grey
 (ITU-R BT.601 luma, OpenCV's `COLOR_BGR2GRAY`), resizes it with area averaging when a size is
-set, and keeps it only when at least 1/fps has passed since the last kept frame (media or
-capture time `t_us`), so a 30 fps camera feeds a 10 fps pipeline evenly. Returns None for a
+set, and keeps frames on a 1/fps schedule of their media or capture times `t_us` (`rate_gate`),
+so a 30 fps camera feeds a 10 fps pipeline evenly, jitter or not. Returns None for a
 dropped frame. The emulator (`akida_edge.encoders.dvs`) takes the grey frames and their times.
 """
 
@@ -29,8 +29,25 @@ class GreyParams:
 
 @dataclass(frozen=True)
 class GreyState:
-    last_t_us: int | None = None
+    next_due_us: float | None = None
     dropped: int = 0
+
+
+def rate_gate(
+    t_us: float, next_due_us: float | None, period_us: float, slack_us: float | None = None
+) -> tuple[bool, float | None]:
+    """Keep frames on a schedule of one per `period_us`: (keep?, next due time).
+
+    A frame is kept when it is no earlier than `slack_us` (default a quarter period) before the
+    next due time; the schedule then advances by one period (or restarts from this frame after a
+    gap), so arrival jitter does not lower the rate: 30 → 10 fps keeps every third frame, 30 → 20
+    two of every three.
+    """
+    slack = period_us / 4 if slack_us is None else slack_us
+    if next_due_us is not None and t_us < next_due_us - slack:
+        return False, next_due_us
+    late = next_due_us is None or t_us - next_due_us >= period_us
+    return True, (t_us + period_us if late else next_due_us + period_us)
 
 
 def to_grey(frame: np.ndarray, params: GreyParams) -> np.ndarray:
@@ -56,6 +73,9 @@ def grey_step(
     frame: np.ndarray, t_us: int, state: GreyState, params: GreyParams
 ) -> tuple[np.ndarray | None, GreyState]:
     """The grey frame, or None when the target rate drops it; and the new state."""
-    if params.fps and state.last_t_us is not None and t_us - state.last_t_us < 1e6 / params.fps - 1:
-        return None, GreyState(state.last_t_us, state.dropped + 1)
-    return to_grey(frame, params), GreyState(int(t_us), state.dropped)
+    if not params.fps:
+        return to_grey(frame, params), state
+    keep, due = rate_gate(t_us, state.next_due_us, 1e6 / params.fps)
+    if not keep:
+        return None, GreyState(due, state.dropped + 1)
+    return to_grey(frame, params), GreyState(due, state.dropped)

@@ -42,6 +42,18 @@ def test_target_rate_keeps_every_third_frame_of_30fps(rng):
     assert state.dropped == 30 - len(kept)
 
 
+@pytest.mark.parametrize("target, kept_of_30", [(10.0, 10), (15.0, 15), (20.0, 20)])
+def test_target_rate_holds_under_jitter(rng, target, kept_of_30):
+    jitter = rng.uniform(-3000, 3000, 90)
+    state, kept = GreyState(), 0
+    for i in range(90):
+        out, state = grey_step(
+            np.zeros((2, 2), np.uint8), i * 1e6 / 30 + jitter[i], state, GreyParams(fps=target)
+        )
+        kept += out is not None
+    assert abs(kept - 3 * kept_of_30) <= 1
+
+
 def test_bad_frames_are_rejected():
     with pytest.raises(ValueError, match="shape"):
         to_grey(np.zeros((4, 4, 2), np.uint8), GreyParams())
