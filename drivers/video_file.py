@@ -2,7 +2,8 @@
 
 Frame i is at media time i / fps (the container's frame rate; 25 when it gives none) from
 `start_us`, so a replay is reproducible. `fps` decimates to a target rate by
-media time (frames closer than 1/fps to the last kept one are dropped and counted); `realtime`
+media time (frames are kept on a 1/fps schedule, `frontends.video.rate_gate`; the others are
+dropped and counted: 25 → 10 fps keeps 4 of every 10); `realtime`
 sleeps so frames come out at their media times; `loop` starts again at the end.
 """
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from akida_edge.drivers.base import Chunk, Pacer, Source
 from akida_edge.drivers.camera import open_capture
+
+from akida_edge.frontends.video import rate_gate
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class VideoFileSource(Source):
         self.rate_hz = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else 25.0
         self._index = 0  # frames read in this pass
         self._offset_us = 0  # media time of earlier passes (loop)
-        self._last_media_us: int | None = None
+        self._next_due_us: float | None = None
         self.health.state = "open"
         return self
 
@@ -58,14 +61,12 @@ class VideoFileSource(Source):
                 return None
             media_us = self._offset_us + int(round(self._index * 1e6 / self.rate_hz))
             self._index += 1
-            if (
-                self.config.fps
-                and self._last_media_us is not None
-                and media_us - self._last_media_us < 1e6 / self.config.fps - 1
-            ):
-                self.health.dropped += 1
-                continue
-            self._last_media_us = media_us
+            if self.config.fps:
+                slack = min(0.5e6 / self.config.fps, 0.5e6 / self.rate_hz - 1)
+                keep, self._next_due_us = rate_gate(media_us, self._next_due_us, 1e6 / self.config.fps, slack)
+                if not keep:
+                    self.health.dropped += 1
+                    continue
             self.pacer.wait(media_us / 1e6)
             return self._chunk(self.config.start_us + media_us, frame, self.config.fps or self.rate_hz)
         return None

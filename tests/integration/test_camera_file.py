@@ -80,6 +80,16 @@ def test_video_file_media_times_and_decimation(video):
     assert grey.shape == (24, 32)
 
 
+def test_video_file_decimation_holds_the_target_rate(tmp_path):
+    path = tmp_path / "25fps.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (16, 16))
+    for i in range(50):
+        writer.write(np.full((16, 16, 3), i * 5, np.uint8))
+    writer.release()
+    src = VideoFileSource(VideoFileConfig(str(path), fps=10.0)).open()
+    assert len(list(src)) == 20 and src.health.dropped == 30
+
+
 def test_video_file_loops(video):
     src = VideoFileSource(VideoFileConfig(str(video), loop=True)).open()
     times = [src.read().t_us for _ in range(N + 3)]
