@@ -21,8 +21,8 @@ from __future__ import annotations
 from typing import IO, Any
 
 import numpy as np
-from akida_edge.bench.timing import best_seconds
 
+from akida_edge.bench.timing import best_seconds
 from akida_edge.frontends.audio import LogMelParams, _window, audio_init, logmel_step, mel_filterbank
 from akida_edge.frontends.vibration import VibrationParams, vibration_init, vibration_step
 

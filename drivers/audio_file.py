@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from akida_edge.drivers.base import Chunk, Pacer, Source
 from akida_edge.drivers.wavfile import read_wav
-
 from akida_edge.frontends.resample import resample
 
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, reconnect
 
+from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, reconnect
 from akida_edge.errors import SourceError
 from akida_edge.frontends.video import rate_gate
 

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import numba
 import numpy as np
-from akida_edge.drivers.base import Chunk, Source
 
+from akida_edge.drivers.base import Chunk, Source
 from akida_edge.errors import SourceError
 from akida_edge.events import EVENT_DTYPE
 

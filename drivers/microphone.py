@@ -20,8 +20,8 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 import numpy as np
-from akida_edge.drivers.base import Backoff, Chunk, Source, reconnect
 
+from akida_edge.drivers.base import Backoff, Chunk, Source, reconnect
 from akida_edge.errors import SourceError
 from akida_edge.frontends.resample import ResampleParams, resample_init, resample_step
 

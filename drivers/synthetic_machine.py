@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+
 from akida_edge.drivers.base import Chunk, Pacer, Source
 
 FAULTS = ("none", "outer", "inner", "ball", "imbalance", "misalignment")

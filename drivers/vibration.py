@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, reconnect
 from akida_edge.drivers.wavfile import read_wav
-
 from akida_edge.errors import SourceError
 
 TIME_COLUMNS = {

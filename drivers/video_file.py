@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from akida_edge.drivers.base import Chunk, Pacer, Source
 from akida_edge.drivers.camera import open_capture
-
 from akida_edge.frontends.video import rate_gate
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+
 from akida_edge.drivers.camera import CameraConfig, CameraSource
 from akida_edge.drivers.video_file import VideoFileConfig, VideoFileSource
-
 from akida_edge.errors import SourceError
 from akida_edge.frontends.video import GreyParams, GreyState, grey_step
 

@@ -7,11 +7,11 @@ import types
 
 import numpy as np
 import pytest
+
 from akida_edge.drivers.audio_file import AudioFileConfig, AudioFileSource, load_audio
 from akida_edge.drivers.base import Backoff, Pacer
 from akida_edge.drivers.microphone import MicrophoneConfig, MicrophoneSource
 from akida_edge.drivers.wavfile import write_wav
-
 from akida_edge.errors import SourceError
 from akida_edge.frontends.resample import resample
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from akida_edge.drivers.base import Backoff, Chunk, Health, Pacer, Source, reconnect
 
 pytestmark = pytest.mark.unit
@@ -105,7 +106,6 @@ def test_iteration_context_and_health():
 
 def test_make_source_builds_and_validates(tmp_path):
     from akida_edge.drivers import SOURCE_TYPES, make_source
-
     from akida_edge.errors import ConfigError
 
     src = make_source("synthetic_machine", fault="inner", rate_hz=8000.0, duration_s=0.5, block_s=0.25)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from akida_edge.drivers.evt import EvtConfig, EvtFileSource, read_evt
 
+from akida_edge.drivers.evt import EvtConfig, EvtFileSource, read_evt
 from akida_edge.errors import SourceError
 from akida_edge.events import EVENT_DTYPE
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from akida_edge.drivers.synthetic_machine import (
     BearingGeometry,
     MachineConfig,

@@ -7,6 +7,7 @@ import types
 
 import numpy as np
 import pytest
+
 from akida_edge.drivers.vibration import (
     SerialConfig,
     SerialVibrationSource,
@@ -15,7 +16,6 @@ from akida_edge.drivers.vibration import (
     load_vibration,
 )
 from akida_edge.drivers.wavfile import read_wav, write_wav
-
 from akida_edge.errors import SourceError
 
 pytestmark = pytest.mark.unit

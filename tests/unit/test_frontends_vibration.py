@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from akida_edge.drivers.synthetic_machine import MachineConfig, SyntheticMachine
 
+from akida_edge.drivers.synthetic_machine import MachineConfig, SyntheticMachine
 from akida_edge.frontends.delta import DeltaParams
 from akida_edge.frontends.vibration import (
     VibrationParams,
