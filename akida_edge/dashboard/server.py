@@ -57,6 +57,7 @@ def _load_static() -> dict[str, tuple[bytes, str]]:
 class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     server_version = "akida-edge-dashboard"
+    timeout = 30.0  # seconds a socket read or write may stall (a stuck SSE client frees its thread)
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
         log.debug("%s %s", self.address_string(), format % args)

@@ -25,7 +25,7 @@ SCHEMA_SNAPSHOT = "akida_edge.dashboard/1"
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_DEVICES = 256
 MAX_PIPELINES = 64
-MAX_TEXT = 64
+MAX_TEXT = 200
 #: Telemetry keys kept for the power and latency charts (units in the names).
 CHART_KEYS = ("chip_power_mw", "host_power_w", "inference_ms_p50", "inference_ms_p95", "inferences_per_s")
 #: Detection fields passed to the page (others are dropped to bound memory).

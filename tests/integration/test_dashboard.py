@@ -9,8 +9,10 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import shutil
+import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -247,9 +249,37 @@ def test_port_taken_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> Non
     assert err.count("\n") == 0 and f"--port {port}" in err and "already in use" in err
 
 
-@pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto is not installed")
 def test_cli_reports_missing_password_file(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.txt"
     assert cli_main(["dashboard", "--username", "u", "--password-file", str(missing)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and str(missing) in err
+
+
+def test_cli_serves_with_broker_offline_and_stops_on_sigterm(tmp_path: Any) -> None:
+    http_port, dead_port = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "akida_edge", "dashboard", "--port", str(http_port),
+                             "--broker-port", str(dead_port)], stderr=subprocess.PIPE, text=True)
+    try:
+        banner = proc.stderr.readline()
+        assert f"http://127.0.0.1:{http_port}/" in banner
+        warning = proc.stderr.readline()
+        assert f"127.0.0.1:{dead_port}" in warning and "unreachable" in warning
+        assert "broker offline" in warning
+        state = _poll(lambda: _get_json(f"http://127.0.0.1:{http_port}/api/state"))
+        assert state["broker"]["connected"] is False and state["prefix"] == PREFIX
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+
+
+def _get_json(url: str) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return json.loads(resp.read())
+    except OSError:
+        return None

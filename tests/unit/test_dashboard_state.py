@@ -9,7 +9,7 @@ import pytest
 
 from akida_edge.commands.dashboard import read_password
 from akida_edge.dashboard.hub import CLOSE, Hub, encode
-from akida_edge.dashboard.state import CHART_KEYS, MAX_PAYLOAD_BYTES, DashboardState
+from akida_edge.dashboard.state import CHART_KEYS, MAX_PAYLOAD_BYTES, MAX_TEXT, DashboardState
 from akida_edge.dashboard.topics import ParsedTopic, is_level, parse, subscription
 from akida_edge.errors import ConfigError
 
@@ -92,12 +92,12 @@ def test_detections_newest_first_bounded_and_deduplicated(rng) -> None:
 
 def test_detection_event_keeps_fields_and_replayed_flag() -> None:
     st = DashboardState(P)
-    det = _detection(3, replayed=True, scores={"yes": 0.9}, label="x" * 200)
+    det = _detection(3, replayed=True, scores={"yes": 0.9}, label="x" * (MAX_TEXT + 50))
     (event,) = st.apply(f"{P}/n1/kws/detection", _b(det), now_ms=99)
     d = event["detection"]
     assert event["type"] == "detection" and d["id"] == "id-3" and d["seq"] == 3 and d["ts"] == det["ts"]
     assert d["replayed"] is True and d["received_ms"] == 99 and "scores" not in d
-    assert len(d["label"]) < len(det["label"])
+    assert d["label"] == "x" * MAX_TEXT
 
 
 def test_telemetry_history_and_chart_keys() -> None:

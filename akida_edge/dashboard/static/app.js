@@ -268,7 +268,7 @@ function scheduleCharts() {
     drawChart(document.getElementById("chart-latency"),
               telemetrySeries([["inference_ms_p50", " p50", false], ["inference_ms_p95", " p95", true]]),
               "waiting for telemetry");
-    drawChart(document.getElementById("chart-anomaly"), anomalySeries(), "no anomaly pipeline yet");
+    drawChart(document.getElementById("chart-anomaly"), anomalySeries(), "no anomaly score yet");
   });
 }
 
