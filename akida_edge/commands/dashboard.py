@@ -20,6 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--username", default=None, help="MQTT user name")
     p.add_argument("--password-file", type=Path, default=None,
                    help="file whose first line is the MQTT password (never pass it on the command line)")
+    p.add_argument("--tls-ca", type=Path, default=None,
+                   help="CA certificate (PEM) of a TLS broker; turns TLS on (verifies certificate and host)")
     p.set_defaults(func=_run)
 
 
@@ -35,6 +37,16 @@ def read_password(path: Path) -> str:
     if not lines or not lines[0]:
         raise ConfigError(f"--password-file {path}: the file is empty; put the password on its first line")
     return lines[0]
+
+
+def _check_ca(path: Path) -> None:
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"--tls-ca {path}: not a readable PEM CA certificate ({exc}); give the CA file "
+                          "that signed the broker's certificate") from None
 
 
 def _check_port(name: str, value: int) -> None:
@@ -55,8 +67,10 @@ def _run(args: argparse.Namespace) -> int:
     password = read_password(args.password_file) if args.password_file else None
     if password is not None and args.username is None:
         raise ConfigError("--password-file given without --username; add --username NAME")
+    if args.tls_ca is not None:
+        _check_ca(args.tls_ca)
     broker = BrokerSettings(host=args.broker_host, port=args.broker_port, prefix=args.prefix,
-                            username=args.username, password=password)
+                            username=args.username, password=password, tls_ca=args.tls_ca)
     server = DashboardServer(args.host, args.port, broker)
 
     def _terminate(signum: int, frame: object) -> None:

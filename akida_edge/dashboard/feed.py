@@ -11,9 +11,11 @@ edge-daemon-mqtt.md §4.3: never block in paho callbacks).
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -28,13 +30,15 @@ log = logging.getLogger("akida_edge.dashboard")
 
 @dataclass(frozen=True)
 class BrokerSettings:
-    """Where the daemons publish. `password` comes from `--password-file`, never the command line."""
+    """Where the daemons publish. `password` comes from `--password-file`, never the command line;
+    `tls_ca` (a CA bundle, PEM) turns on TLS with certificate and host name verification."""
 
     host: str = "127.0.0.1"
     port: int = 1883
     prefix: str = "akida-edge"
     username: str | None = None
     password: str | None = None
+    tls_ca: Path | None = None
     keepalive_s: int = 30
     connect_timeout_s: float = 5.0
     min_backoff_s: float = 0.5
@@ -81,6 +85,8 @@ class MqttFeed:
         client.connect_timeout = s.connect_timeout_s
         if s.username is not None:
             client.username_pw_set(s.username, s.password)
+        if s.tls_ca is not None:
+            client.tls_set_context(ssl.create_default_context(cafile=str(s.tls_ca)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -32,15 +33,24 @@ def wait_listening(host: str, port: int, timeout_s: float = 5.0) -> None:
 
 
 class Mosquitto:
-    """One `mosquitto -c <conf>` subprocess listening on `host:port`; `stop()` / `start()` again."""
+    """One `mosquitto -c <conf>` subprocess listening on `host:port`; `stop()` / `start()` again.
+
+    `configure(lines)` rewrites the config (e.g. TLS files, `password_file`) before `start()`.
+    """
 
     def __init__(self, workdir: Path, port: int) -> None:
         self.host, self.port = "127.0.0.1", port
+        self.workdir = workdir
         self.conf = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
-        self.conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                             "log_dest stderr\n", encoding="ascii")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.configure(["allow_anonymous true"])
+
+    def configure(self, lines: list[str]) -> None:
+        head = [f"listener {self.port} 127.0.0.1", "persistence false", "log_dest stderr"]
+        if os.geteuid() == 0:  # else mosquitto drops to user 'mosquitto' and cannot read 0600 files
+            head.insert(0, "user root")
+        self.conf.write_text("\n".join(head + lines) + "\n", encoding="ascii")
 
     def start(self) -> None:
         with self.log.open("ab") as log:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -283,3 +284,55 @@ def _get_json(url: str) -> dict[str, Any] | None:
             return json.loads(resp.read())
     except OSError:
         return None
+
+
+def _make_tls(d: Any) -> dict[str, Any]:
+    """A throwaway CA and a server certificate for 127.0.0.1 (openssl CLI, EC P-256)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    d.mkdir()
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d)
+
+    run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+        "-subj", "/CN=akida-edge test CA", "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", "server.key", "-out", "server.csr")
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n", encoding="ascii")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem")
+    return {"ca": d / "ca.pem", "cert": d / "server.pem", "key": d / "server.key"}
+
+
+def test_tls_broker_with_password(mosquitto_stopped: Any, tmp_path: Any) -> None:
+    if shutil.which("mosquitto_passwd") is None:
+        pytest.skip("mosquitto_passwd is not installed")
+    tls = _make_tls(tmp_path / "tls")
+    pw_file = tmp_path / "passwd"
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(pw_file), "viewer", "s3cret"], check=True)
+    broker = mosquitto_stopped
+    broker.configure([f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}",
+                      "allow_anonymous false", f"password_file {pw_file}"])
+    broker.start()
+    good = BrokerSettings(host=broker.host, port=broker.port, prefix=PREFIX, username="viewer",
+                          password="s3cret", tls_ca=tls["ca"])
+    with DashboardServer("127.0.0.1", 0, good) as server:
+        assert server.feed.wait_connected(5.0)
+        pub = mqtt.Client(CallbackAPIVersion.VERSION2)
+        pub.username_pw_set("viewer", "s3cret")
+        pub.tls_set(ca_certs=str(tls["ca"]))
+        pub.connect(broker.host, broker.port)
+        pub.loop_start()
+        pub.publish(f"{PREFIX}/tls-node/status", "online", qos=1, retain=True).wait_for_publish(5)
+        pub.loop_stop()
+        pub.disconnect()
+        state = _poll(lambda: (lambda s: s if s["devices"] else None)(_state(server)))
+        assert state["devices"][0]["node"] == "tls-node" and state["broker"]["connected"] is True
+
+    bad = BrokerSettings(host=broker.host, port=broker.port, prefix=PREFIX, username="viewer",
+                         password="wrong", tls_ca=tls["ca"], min_backoff_s=0.1, max_backoff_s=0.2)
+    with DashboardServer("127.0.0.1", 0, bad) as server:
+        error = _poll(lambda: _state(server)["broker"]["error"])
+        assert "refused" in error and "authori" in error.lower()
+        assert not server.feed.wait_connected(0.3)

@@ -194,3 +194,18 @@ def test_read_password(tmp_path: Path) -> None:
         read_password(f)
     with pytest.raises(ConfigError, match="cannot read"):
         read_password(tmp_path / "missing")
+
+
+def test_cli_argument_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from akida_edge.cli import main
+
+    bogus = tmp_path / "ca.pem"
+    bogus.write_text("not a certificate\n", encoding="ascii")
+    pw = tmp_path / "pw"
+    pw.write_text("x\n", encoding="utf-8")
+    cases = [(["--tls-ca", str(bogus)], "--tls-ca"), (["--prefix", "a/b"], "--prefix"),
+             (["--port", "70000"], "--port 70000"), (["--password-file", str(pw)], "--username")]
+    for argv, needle in cases:
+        assert main(["dashboard", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and err.startswith("akida-edge: error: ") and needle in err
