@@ -152,4 +152,7 @@ class MqttFeed:
         self._connected.clear()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self.hub.publish(self.state.apply(message.topic, message.payload))
+        try:
+            self.hub.publish(self.state.apply(message.topic, message.payload))
+        except Exception:  # one bad message must not stop the MQTT loop (paho re-raises by default)
+            log.exception("dashboard: message on %s could not be shown", message.topic)

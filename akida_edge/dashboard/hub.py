@@ -74,11 +74,11 @@ class Hub:
 
     def publish(self, events: list[dict[str, Any]]) -> None:
         """Queue each event (a dict with `type`) for every client; never blocks."""
-        if not events:
-            return
-        messages = [encode(e["type"], e) for e in events]
         with self._lock:
             clients = list(self._clients)
+        if not events or not clients:
+            return
+        messages = [encode(e["type"], e) for e in events]
         for client in clients:
             try:
                 for m in messages:

@@ -170,6 +170,7 @@ class DashboardServer:
         self.httpd.app = self
         self.httpd.loopback_only = _is_loopback(host)
         self._thread: threading.Thread | None = None
+        self._serving = False
 
     @property
     def url(self) -> str:
@@ -180,6 +181,7 @@ class DashboardServer:
     def start(self) -> DashboardServer:
         """Serve in a background thread (tests, embedding); returns self."""
         self.feed.start()
+        self._serving = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2},
                                         name="dashboard-http", daemon=True)
         self._thread.start()
@@ -188,13 +190,15 @@ class DashboardServer:
     def serve_forever(self) -> None:
         """Serve in this thread until `close()` is called from another one."""
         self.feed.start()
+        self._serving = True
         self.httpd.serve_forever(poll_interval=0.2)
 
     def close(self) -> None:
         """Stop serving, end every SSE stream and disconnect from the broker."""
         self.closing.set()
         self.hub.close()
-        self.httpd.shutdown()
+        if self._serving:  # shutdown() waits for serve_forever(), so only when it ran
+            self.httpd.shutdown()
         self.httpd.server_close()
         self.feed.stop()
         if self._thread is not None:

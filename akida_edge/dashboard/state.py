@@ -51,7 +51,7 @@ def _text(value: Any) -> str | None:
 def _json_object(payload: bytes) -> dict[str, Any] | None:
     try:
         obj = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         return None
     return obj if isinstance(obj, dict) else None
 

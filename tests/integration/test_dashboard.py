@@ -179,9 +179,11 @@ def test_page_shows_broker_offline_then_online(browser: Any, mosquitto_stopped: 
         page.wait_for_selector("#broker.offline", timeout=5000)
         assert page.text_content("#broker") == "broker offline"
         assert "unreachable" in _state(server)["broker"]["error"]
+        assert "unreachable" in page.text_content("#broker-error")
         broker.start()
         try:
             page.wait_for_selector("#broker.online", timeout=10000)
+            assert page.text_content("#broker-error") == ""
             assert _state(server)["broker"] == {**_state(server)["broker"], "connected": True, "error": None}
         finally:
             page.close()

@@ -134,12 +134,13 @@ def test_malformed_and_foreign_messages_are_counted_not_fatal() -> None:
     assert st.apply(f"{P}/n1/telemetry", b"[1, 2]") == []
     assert st.apply(f"{P}/n1/status", b"\xff\xfe") == []
     assert st.apply(f"{P}/n1/info", b"{}" + b" " * MAX_PAYLOAD_BYTES) == []
+    assert st.apply(f"{P}/n1/info", b"[" * (MAX_PAYLOAD_BYTES - 1)) == []  # nesting too deep for json
     assert st.apply("elsewhere/n1/status", b"online") == []
     assert st.apply(f"{P}/n1/request/learn", b"{}") == []
     det = _detection(1, score=float("nan"))
     st.apply(f"{P}/n1/kws/detection", json.dumps(det).encode())
     snap = st.snapshot()
-    assert snap["counters"] == {"messages": 7, "ignored": 2, "malformed": 4, "duplicates": 0}
+    assert snap["counters"] == {"messages": 8, "ignored": 2, "malformed": 5, "duplicates": 0}
     assert snap["detections"][0]["score"] is None
     json.dumps(snap, allow_nan=False)  # the snapshot is always valid JSON
 

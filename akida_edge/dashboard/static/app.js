@@ -149,6 +149,7 @@ function renderBroker() {
   badge.className = "badge " + (b.connected ? "online" : "offline");
   badge.textContent = b.connected ? "broker online" : "broker offline";
   badge.title = b.connected ? "MQTT broker connected" : (b.error || "MQTT broker not connected");
+  document.getElementById("broker-error").textContent = b.connected ? "" : (b.error || "");
   document.getElementById("prefix").textContent = model.prefix ? `topics ${model.prefix}/#` : "";
 }
 
