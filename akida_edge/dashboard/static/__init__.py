@@ -1,0 +1,1 @@
+"""Static files of the dashboard page (a package so that setuptools ships them as package data)."""
