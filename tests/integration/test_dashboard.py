@@ -191,6 +191,7 @@ def test_page_shows_broker_offline_then_online(browser: Any, mosquitto_stopped: 
 
 def test_api_state_and_event_stream(dashboard: DashboardServer, publisher: Publisher) -> None:
     host, port = dashboard.httpd.server_address[:2]
+    _poll(lambda: _state(dashboard)["broker"]["connected"] or None)  # a loaded machine connects late
     conn = http.client.HTTPConnection(host, port, timeout=5)
     conn.request("GET", "/events")
     resp = conn.getresponse()
@@ -217,7 +218,8 @@ def test_api_state_and_event_stream(dashboard: DashboardServer, publisher: Publi
 
     publisher.detection("kws", "go", 0.77, id=det["id"])  # an at-least-once repeat of the same id
     publisher.publish("status", "online", retain=True)
-    state = _poll(lambda: (lambda s: s if s["devices"] else None)(_state(dashboard)))
+    state = _poll(lambda: (lambda s: s if s["devices"] and s["counters"]["duplicates"] else None)(
+        _state(dashboard)))
     assert [d["id"] for d in state["detections"]] == [det["id"]]
     assert state["counters"]["duplicates"] == 1
     assert state["devices"][0]["node"] == publisher.node and state["devices"][0]["status"] == "online"
