@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from akida_edge.config import MqttConfig
 from akida_edge.mqtt import payloads
@@ -107,11 +109,13 @@ class MqttLink:
         """Tell the owner thread the outbox has new rows."""
         self._wake.set()
 
-    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> None:
+    def publish(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False,
+                correlation: bytes | None = None) -> None:
         """Queue a direct publish (not through the outbox). Retained ones are re-sent on connect;
-        others are dropped while disconnected (use the outbox for what must not be lost)."""
+        others are dropped while disconnected (use the outbox for what must not be lost).
+        `correlation` is sent as the MQTT 5 CorrelationData property (responses)."""
         data = payload.encode("utf-8") if isinstance(payload, str) else bytes(payload)
-        self._queue.put((str(topic), data, qos, retain))
+        self._queue.put((str(topic), data, qos, retain, correlation))
         self._wake.set()
 
     def wait_connected(self, timeout_s: float) -> bool:
@@ -198,6 +202,9 @@ class MqttLink:
                         rc = MQTTErrorCode.MQTT_ERR_CONN_LOST
                 self._events.clear()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    if state == "connecting" and rc != MQTTErrorCode.MQTT_ERR_CONN_REFUSED:
+                        self._fail(f"connection closed before CONNACK ({rc.name}); check mqtt.port and the "
+                                   "TLS settings (tls_ca for a TLS listener)", client)
                     self._teardown(client)
                     client, state = None, "down"
                     if now >= next_attempt:
@@ -326,17 +333,21 @@ class MqttLink:
     def _send_direct(self, client: paho.Client) -> None:
         while True:
             try:
-                topic, data, qos, retain = self._queue.get_nowait()
+                topic, data, qos, retain, correlation = self._queue.get_nowait()
             except queue.Empty:
                 return
             if retain:
                 self._retained[topic] = (data, qos)
-            client.publish(topic, data, qos=qos, retain=retain)
+            props = None
+            if correlation is not None and self.cfg.protocol == "5":
+                props = Properties(PacketTypes.PUBLISH)
+                props.CorrelationData = correlation
+            client.publish(topic, data, qos=qos, retain=retain, properties=props)
 
     def _drop_direct_unretained(self) -> None:
         while True:
             try:
-                topic, data, qos, retain = self._queue.get_nowait()
+                topic, data, qos, retain, _ = self._queue.get_nowait()
             except queue.Empty:
                 return
             if retain:

@@ -21,6 +21,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists()
                                            else None)
@@ -70,11 +72,13 @@ class Mosquitto:
 
 
 def make_broker(tmp_path: Path, *, users: dict[str, str] | None = None, acl: str | None = None,
-                tls: dict[str, Path] | None = None) -> Mosquitto:
+                tls: dict[str, Path] | None = None, persistence: bool = False) -> Mosquitto:
     if MOSQUITTO is None:
         pytest.skip("mosquitto is not installed (bash scripts/setup.sh installs it)")
     port = free_port()
-    lines = ["user root", "per_listener_settings false", "persistence false", "log_dest stdout",
+    store = (["persistence true", f"persistence_location {tmp_path}/", "autosave_interval 1"]
+             if persistence else ["persistence false"])
+    lines = ["user root", "per_listener_settings false", *store, "log_dest stdout",
              "log_type error", "log_type warning", "log_type notice", "log_type information",
              "max_inflight_messages 100", "max_queued_messages 100000"]
     if users:
@@ -115,19 +119,25 @@ class Recorder:
     topic: str
     username: str | None = None
     password: str | None = None
+    persistent: bool = False
     messages: list = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"rec-{self.port}-{id(self)}",
                                   protocol=MQTTProtocolVersion.MQTTv5)
+        self.client.reconnect_delay_set(0.1, 0.5)
         if self.username:
             self.client.username_pw_set(self.username, self.password)
         self._subscribed = threading.Event()
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(self.topic, qos=1)
         self.client.on_subscribe = lambda c, u, mid, rcs, p: self._subscribed.set()
         self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", self.port)
+        props = None
+        if self.persistent:  # the broker queues QoS 1 messages for us while we are away
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = 3600
+        self.client.connect("127.0.0.1", self.port, clean_start=not self.persistent, properties=props)
         self.client.loop_start()
         if not self._subscribed.wait(10):
             raise TimeoutError("recorder did not subscribe")
@@ -155,3 +165,79 @@ class Recorder:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+def make_tls(tmp_path: Path) -> dict[str, Path]:
+    """A throwaway CA and a server certificate for 127.0.0.1/localhost (openssl CLI, EC P-256)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (scripts/setup.sh installs it)")
+    d = tmp_path / "tls"
+    d.mkdir()
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True, cwd=d)  # noqa: E731
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=akida-test-ca",
+        "-days", "2")
+    run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf")
+    return {"ca": d / "ca.crt", "cert": d / "server.crt", "key": d / "server.key"}
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def daemon_config(tmp_path: Path, port: int, *, node: str = "n1", pipelines: str = "", extra_mqtt: str = "",
+                  interval_s: float = 1.0) -> Path:
+    """A config.toml for a daemon subprocess talking to an external broker on `port`."""
+    text = f"""
+[device]
+id = "{node}"
+[mqtt]
+broker = "external"
+port = {port}
+prefix = "akida"
+reconnect_min_s = 0.1
+reconnect_max_s = 0.5
+discovery = false
+{extra_mqtt}
+[state]
+dir = "{tmp_path / 'state'}"
+[telemetry]
+interval_s = {interval_s}
+{pipelines}
+"""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+TICK = """
+[[pipelines]]
+name = "tick"
+type = "custom"
+factory = "daemon_pipelines:counter"
+source = {{ type = "synthetic", rate_hz = {rate} }}
+"""
+
+
+def start_daemon(config: Path, log: Path) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent), PYTHONUNBUFFERED="1")
+    fh = open(log, "ab")
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/python") if (ROOT / ".venv/bin/python").exists()
+                             else "python3", "-m", "akida_edge", "run", "--config", str(config)],
+                            stdout=fh, stderr=fh, env=env, cwd=str(ROOT))
+    fh.close()
+    return proc
+
+
+def stop_daemon(proc: subprocess.Popen, timeout_s: float = 15.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+            return -9
+    return proc.returncode
