@@ -20,7 +20,7 @@ def notify(message: str) -> bool:
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.connect(addr)
-            sock.sendall(message.encode("utf-8"))
+            sock.send(message.encode("utf-8"), socket.MSG_DONTWAIT)  # never block the supervisor
         return True
     except OSError:
         return False

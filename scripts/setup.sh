@@ -16,9 +16,10 @@ for arg in "$@"; do
   esac
 done
 
-# System packages: PortAudio for sounddevice, Mosquitto for the integration tests and production,
+# System packages: PortAudio for sounddevice, Mosquitto (it ships mosquitto_passwd) and
+# openssl (test CA) for the MQTT integration tests and production,
 # espeak-ng for the keyword-spotting training data, sox for audio checks.
-apt_pkgs=(libportaudio2 mosquitto espeak-ng sox)
+apt_pkgs=(libportaudio2 mosquitto openssl espeak-ng sox)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

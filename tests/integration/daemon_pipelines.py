@@ -48,3 +48,18 @@ class Counter:
 
 def counter(cfg: PipelineConfig) -> Counter:
     return Counter(cfg)
+
+
+class Stuck:
+    """Yields once, then hangs without yielding (a wedged sensor read) until stopped."""
+
+    def __init__(self, cfg: PipelineConfig) -> None:
+        self.name = cfg.name
+
+    def run(self, stop_event: threading.Event) -> Iterator[Detection | Activity]:
+        yield Activity(inferences=1)
+        stop_event.wait()
+
+
+def stuck(cfg: PipelineConfig) -> Stuck:
+    return Stuck(cfg)

@@ -163,8 +163,8 @@ class Recorder:
         return predicate(self)
 
     def close(self) -> None:
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 def make_tls(tmp_path: Path) -> dict[str, Path]:

@@ -36,7 +36,8 @@ def _online(rec: Recorder) -> bool:
 def test_broker_outage_of_15_s_loses_nothing(tmp_path):
     broker = make_broker(tmp_path, persistence=True)
     rec = Recorder(broker.port, "akida/n1/#", persistent=True)
-    proc = start_daemon(daemon_config(tmp_path, broker.port, pipelines=TICK.format(rate=20)), tmp_path / "d.log")
+    config = daemon_config(tmp_path, broker.port, pipelines=TICK.format(rate=20))
+    proc = start_daemon(config, tmp_path / "d.log")
     try:
         assert rec.wait_for(lambda r: len(r.json("/detection")) >= 20)
         broker.stop()
@@ -102,7 +103,8 @@ def _malformed(i: int) -> tuple[str, bytes]:
 def test_1000_malformed_commands_each_answered(tmp_path):
     broker = make_broker(tmp_path)
     rec = Recorder(broker.port, "akida/n1/#")
-    proc = start_daemon(daemon_config(tmp_path, broker.port, pipelines=TICK.format(rate=5)), tmp_path / "d.log")
+    config = daemon_config(tmp_path, broker.port, pipelines=TICK.format(rate=5))
+    proc = start_daemon(config, tmp_path / "d.log")
     try:
         assert rec.wait_for(_online)
         assert rec.wait_for(lambda r: r.payloads("/tick/status")[-1:] == [b"online"])

@@ -84,8 +84,8 @@ def test_wildcards_qos1_and_retained(broker, sub_v5, pub_v5):
     assert _wait(lambda: any(t == "a/x" for t, _, _ in late.got))
     assert not any(t == "a/n1/info" for t, _, _ in late.got)  # the empty payload deleted it
     for c in (pub, sub, late):
-        c.loop_stop()
         c.disconnect()
+        c.loop_stop()
 
 
 def test_will_on_abnormal_disconnect_only(broker):
@@ -93,15 +93,15 @@ def test_will_on_abnormal_disconnect_only(broker):
     watcher.subscribe("w/#", 1)
     assert watcher.subscribed.wait(5)
     clean = _client(broker.port, True, "clean", will=("w/clean/status", b"offline"))
-    clean.loop_stop()
     clean.disconnect()
+    clean.loop_stop()
     crash = _client(broker.port, True, "crash", will=("w/crash/status", b"offline"))
     crash.loop_stop()
     crash.socket().close()  # no DISCONNECT: the broker must publish the will
     assert _wait(lambda: ("w/crash/status", b"offline", False) in watcher.got)
     assert not any(t == "w/clean/status" for t, _, _ in watcher.got)
-    watcher.loop_stop()
     watcher.disconnect()
+    watcher.loop_stop()
 
 
 def _regex_oracle(filt: str, topic: str) -> bool:

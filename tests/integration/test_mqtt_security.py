@@ -16,7 +16,8 @@ from akida_edge.mqtt.topics import Topics
 pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "edge", "correct horse"
-ACL = "user edge\ntopic readwrite akida/n1/status\ntopic readwrite akida/n1/info\ntopic readwrite akida/n1/ok/#\n"
+ACL = ("user edge\ntopic readwrite akida/n1/status\ntopic readwrite akida/n1/info\n"
+       "topic readwrite akida/n1/ok/#\n")
 
 
 @pytest.fixture
@@ -60,7 +61,8 @@ def test_tls_password_and_acl_denial_reported(secure, tmp_path, caplog):
         assert link.stats.acked == len(allowed)
         assert link.stats.rejected == 1
         assert outbox.rejected() == [(denied_topic, 0x87, "Not authorized")]
-        assert any(denied_topic in r.getMessage() and "Not authorized" in r.getMessage() for r in caplog.records)
+        logged = [r.getMessage() for r in caplog.records]
+        assert any(denied_topic in m and "Not authorized" in m for m in logged)
     finally:
         link.stop(2)
     assert link.offline_published.is_set()
