@@ -294,9 +294,9 @@ class MqttLink:
         if room <= 0:
             return
         rows = self.outbox.pending(self._cursor, room)
-        sent = []
         for m in rows:
-            replay = m.row <= self._backlog_row or m.attempts > 0
+            # waiting when this connection came up (an outage, a previous process): sent late
+            replay = m.row <= self._backlog_row
             data = payloads.mark_replayed(m.payload) if (replay and m.kind == KIND_DETECTION) else m.payload
             info = client.publish(m.topic, data, qos=m.qos)
             if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE):
@@ -305,8 +305,6 @@ class MqttLink:
             self._cursor = m.row
             self.stats.published += 1
             self.stats.replayed += int(replay and m.kind == KIND_DETECTION)
-            sent.append(m.row)
-        self.outbox.mark_attempt(sent)
 
     def _handle_acks(self) -> None:
         if not self._acks:

@@ -80,6 +80,8 @@ class Outbox:
             raise StateError(f"{self.path}: cannot open the outbox database ({exc}); move the file "
                              "away to start a new outbox") from exc
         self._lock = threading.Lock()
+        got = self._db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
+        self._seq = int(got[0]) if got else 0  # this process is the file's only writer
         self.telemetry_max_rows = int(telemetry_max_rows)
         self.telemetry_max_age_ms = int(telemetry_max_age_s * 1000)
         self.telemetry_dropped = 0
@@ -93,8 +95,7 @@ class Outbox:
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
-                got = cur.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
-                seq = (got[0] if got else 0) + 1
+                seq = self._seq + 1
                 body = payloads.detection_payload(msg_id=msg_id, seq=seq, node=node, pipeline=pipeline,
                                                   ts_ms=ts_ms, fields=fields)
                 cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', ?)", (seq,))
@@ -105,6 +106,7 @@ class Outbox:
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
+            self._seq = seq  # only once committed: a failed insert leaves no hole
         return int(row), seq, msg_id
 
     def add_telemetry(self, topic: str, payload: bytes) -> int:
@@ -134,12 +136,6 @@ class Outbox:
                 "SELECT row, kind, topic, payload, qos, created_ms, attempts FROM outbox WHERE row > ? "
                 "ORDER BY row LIMIT ?", (after_row, limit)).fetchall()
         return [Message(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6]) for r in rows]
-
-    def mark_attempt(self, rows: list[int]) -> None:
-        if rows:
-            with self._lock:
-                self._db.executemany("UPDATE outbox SET attempts = attempts + 1 WHERE row = ?",
-                                     [(r,) for r in rows])
 
     def ack(self, rows: list[int]) -> None:
         """Delete acknowledged rows (the broker accepted them)."""

@@ -14,8 +14,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def _last_seq(tmp_path) -> int:
-    with sqlite3.connect(tmp_path / "state" / "outbox.db") as db:
+    db = sqlite3.connect(tmp_path / "state" / "outbox.db")
+    try:
         return db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()[0]
+    finally:
+        db.close()
 
 
 def _check_complete(detections: list[dict], last_seq: int) -> None:
