@@ -99,9 +99,14 @@ class MqttLink:
         self._backlog_row = 0  # rows up to this one were waiting when the connection came up
         self._events: list = []  # (kind, reason) recorded by callbacks
         self._acks: list = []  # (mid, reason) recorded by on_publish
+        self._done_rows: list[int] = []  # acknowledged, not yet deleted
+        self._last_flush = 0.0
 
     # -- any thread --------------------------------------------------------------------------------
     def start(self) -> None:
+        if self.cfg.protocol == "3.1.1":
+            log.warning("MQTT 3.1.1: a broker acknowledges publishes its ACL denies, so such losses "
+                        "cannot be detected; use [mqtt] protocol = \"5\" where the broker allows it")
         self._thread = threading.Thread(target=self._run, name="mqtt", daemon=True)
         self._thread.start()
 
@@ -211,6 +216,7 @@ class MqttLink:
                         next_attempt, backoff = self._schedule_retry(backoff)
                     continue
                 self._handle_acks()
+                self._flush_acks()
                 if state == "up":
                     self._send_direct(client)
                     self._fill(client)
@@ -260,6 +266,7 @@ class MqttLink:
         log.warning("MQTT %s (%s:%d)", why, self.host, self.port)
 
     def _teardown(self, client: paho.Client) -> None:
+        self._flush_acks(force=True)
         self.stats.connected = False
         self._connected_event.clear()
         self._inflight.clear()
@@ -309,7 +316,6 @@ class MqttLink:
     def _handle_acks(self) -> None:
         if not self._acks:
             return
-        done = []
         for mid, reason in self._acks:
             entry = self._inflight.pop(mid, None)
             failed = getattr(reason, "is_failure", False)
@@ -323,10 +329,20 @@ class MqttLink:
                 if entry:
                     self.outbox.reject(entry[0], int(reason.value), str(reason))
             elif entry:
-                done.append(entry[0])
+                self._done_rows.append(entry[0])
+                self.stats.acked += 1
         self._acks.clear()
-        self.outbox.ack(done)
-        self.stats.acked += len(done)
+
+    def _flush_acks(self, force: bool = False) -> None:
+        """Delete acknowledged rows in batches (one transaction per ~50 ms or 256 rows).
+
+        A crash before the delete only means the row is sent again (at least once, same `id`).
+        """
+        if self._done_rows and (force or len(self._done_rows) >= 256
+                                or time.monotonic() - self._last_flush >= 0.05):
+            self.outbox.ack(self._done_rows)
+            self._done_rows = []
+            self._last_flush = time.monotonic()
 
     def _send_direct(self, client: paho.Client) -> None:
         while True:
@@ -352,6 +368,7 @@ class MqttLink:
                 self._retained[topic] = (data, qos)
 
     def _drained(self) -> bool:
+        self._flush_acks(force=True)
         return not self._inflight and self._queue.empty() and not self.outbox.pending(self._cursor, 1)
 
     def _say_offline(self, client: paho.Client) -> None:

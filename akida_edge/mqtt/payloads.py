@@ -14,7 +14,6 @@ import json
 import math
 import os
 import time
-import uuid
 from typing import Any
 
 SCHEMA_DETECTION = "akida_edge.detection/1"
@@ -34,15 +33,23 @@ def uuid7(now_ms: int | None = None) -> str:
     rand = int.from_bytes(os.urandom(10), "big")
     value = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
     value |= 0b10 << 62 | (rand & ((1 << 62) - 1))
-    return str(uuid.UUID(int=value))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+_PLAIN = (str, int, bool, type(None))
+
+
 def _clean(value: Any) -> Any:
     """JSON-safe value: NaN/inf become null, NumPy scalars become Python numbers."""
+    if type(value) in _PLAIN:
+        return value
+    if type(value) is float:
+        return value if math.isfinite(value) else None
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         try:
             value = value.item()
