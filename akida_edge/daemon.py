@@ -137,9 +137,7 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.topics = Topics(config.mqtt.prefix, config.device.id, config.mqtt.discovery_prefix)
-        state = config.state_dir()
-        state.mkdir(parents=True, exist_ok=True)
-        self.outbox = Outbox(state / "outbox.db", config.state.telemetry_max_rows,
+        self.outbox = Outbox(config.state_dir() / "outbox.db", config.state.telemetry_max_rows,
                              config.state.telemetry_max_age_s)
         self.broker: EmbeddedBroker | None = None
         self.runners: dict[str, PipelineRunner] = {}

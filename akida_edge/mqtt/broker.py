@@ -8,7 +8,8 @@ v5 reason 0x9B / v3 disconnect), SUBSCRIBE/SUBACK with `+` and `#` wildcards, UN
 retained messages (an empty payload deletes), the last will (published on an abnormal
 disconnect, dropped on a clean DISCONNECT), keep-alive (1.5 x the client's interval), PINGREQ,
 session takeover by client id. It keeps no session state across connections (clean sessions
-only), forwards no v5 properties and has no authentication: it binds to 127.0.0.1 by default,
+only), forwards v5 PUBLISH properties except the per-connection ones (retained messages are stored
+without them) and has no authentication: it binds to 127.0.0.1 by default,
 so only local processes reach it. Production uses an external broker (Mosquitto) with TLS, ACLs
 and credentials. Specifications: MQTT 3.1.1 (OASIS 2014) and MQTT 5.0 (OASIS 2019), §2-§3.
 """
@@ -83,11 +84,49 @@ class _Reader:
             mult *= 128
         raise ValueError("malformed variable byte integer")
 
-    def skip_props(self) -> None:
+    def skip_props(self) -> bytes:
+        """Skip a v5 property block; return its content (without the length)."""
         n = self.varint()
         self.pos += n
         if self.pos > len(self.data):
             raise ValueError("truncated properties")
+        return self.data[self.pos - n:self.pos]
+
+    def rest(self) -> bytes:
+        return self.data[self.pos:]
+
+
+#: v5 property identifier -> size class: 1, 2, 4 bytes, "v" varint, "s" string/binary, "p" pair.
+_PROP_KIND = {0x01: 1, 0x17: 1, 0x19: 1, 0x24: 1, 0x25: 1, 0x28: 1, 0x29: 1, 0x2A: 1,
+              0x13: 2, 0x21: 2, 0x22: 2, 0x23: 2, 0x02: 4, 0x11: 4, 0x18: 4, 0x27: 4, 0x0B: "v",
+              0x03: "s", 0x08: "s", 0x09: "s", 0x12: "s", 0x15: "s", 0x16: "s", 0x1A: "s", 0x1C: "s",
+              0x1F: "s", 0x26: "p"}
+
+
+def forwardable_props(block: bytes) -> bytes:
+    """A PUBLISH property block for subscribers: everything but Topic Alias (0x23) and Subscription
+    Identifier (0x0B), which are per connection (MQTT 5 §3.3.2.3). Returns length + content."""
+    r, keep = _Reader(block), bytearray()
+    while r.pos < len(block):
+        start = r.pos
+        ident = r.varint()
+        kind = _PROP_KIND.get(ident)
+        if kind is None:
+            raise ValueError(f"unknown v5 property 0x{ident:02X}")
+        if kind == "v":
+            r.varint()
+        elif kind == "s":
+            r.bin()
+        elif kind == "p":
+            r.bin()
+            r.bin()
+        else:
+            r.pos += kind
+        if ident not in (0x23, 0x0B):
+            keep += block[start:r.pos]
+    if r.pos != len(block):
+        raise ValueError("truncated property")
+    return _varint(len(keep)) + bytes(keep)
 
     def rest(self) -> bytes:
         return self.data[self.pos:]
@@ -206,6 +245,8 @@ class EmbeddedBroker:
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, ValueError,
                 IndexError, struct.error, UnicodeDecodeError) as exc:
             log.debug("embedded broker: connection %s closed: %r", session and session.client_id, exc)
+        except Exception:  # a broker bug must cost one connection, never the broker
+            log.exception("embedded broker: dropping connection %s", session and session.client_id)
         finally:
             if session is not None and self._sessions.get(session.client_id) is session:
                 del self._sessions[session.client_id]
@@ -241,15 +282,14 @@ class EmbeddedBroker:
         r = _Reader(body)
         topic = r.text()
         mid = r.u16() if qos else 0
-        if session.v5:
-            r.skip_props()
+        props = forwardable_props(r.skip_props()) if session.v5 else b"\x00"
         if qos == 2 or not topic or "+" in topic or "#" in topic:
             raise ValueError(f"refused PUBLISH qos={qos} topic={topic!r}")
-        self._route(topic, r.rest(), qos, retain)
+        self._route(topic, r.rest(), qos, retain, props)
         if qos == 1:
             session.writer.write(_packet(PUBACK, 0, struct.pack("!H", mid)))
 
-    def _route(self, topic: str, payload: bytes, qos: int, retain: bool) -> None:
+    def _route(self, topic: str, payload: bytes, qos: int, retain: bool, props: bytes = b"\x00") -> None:
         if retain:
             if payload:
                 self._retained[topic] = (payload, qos)
@@ -258,10 +298,11 @@ class EmbeddedBroker:
         for s in list(self._sessions.values()):
             granted = max((q for f, q in s.subs.items() if matches(f, topic)), default=-1)
             if granted >= 0:
-                self._send(s, topic, payload, min(qos, granted), False)
+                self._send(s, topic, payload, min(qos, granted), False, props)
 
-    def _send(self, s: _Session, topic: str, payload: bytes, qos: int, retain: bool) -> None:
-        var = _str(topic) + (struct.pack("!H", s.mid()) if qos else b"") + (b"\x00" if s.v5 else b"")
+    def _send(self, s: _Session, topic: str, payload: bytes, qos: int, retain: bool,
+              props: bytes = b"\x00") -> None:
+        var = _str(topic) + (struct.pack("!H", s.mid()) if qos else b"") + (props if s.v5 else b"")
         s.writer.write(_packet(PUBLISH, qos << 1 | int(retain), var + payload))
 
     def _subscribe(self, session: _Session, body: bytes) -> None:

@@ -14,6 +14,7 @@ never retried in a loop.
 
 from __future__ import annotations
 
+import fcntl
 import sqlite3
 import threading
 import time
@@ -71,6 +72,17 @@ class Outbox:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
+        except OSError as exc:
+            raise StateError(f"{self.path.parent}: cannot create the state directory ({exc.strerror}); "
+                             "set [state] dir to a writable directory") from exc
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            self._lockfile.close()
+            raise StateError(f"{self.path}: another akida-edge process uses this outbox; stop it or give "
+                             "this one its own [state] dir") from exc
+        try:
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
                                        timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -188,3 +200,4 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+            self._lockfile.close()  # releases the flock

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 
+import numpy as np
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -119,3 +120,33 @@ def _regex_oracle(filt: str, topic: str) -> bool:
                                          ("a/+/#", "a/b"), ("+", "")])
 def test_topic_matching(filt, topic):
     assert matches(filt, topic) == _regex_oracle(filt, topic)
+
+
+def test_v5_properties_forwarded_and_garbage_survived(broker, rng):
+    import socket
+
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    for _ in range(5):  # random bytes, a CONNECT with a wrong protocol, a huge length: each costs one socket
+        with socket.create_connection(("127.0.0.1", broker.port)) as s:
+            s.sendall(rng.integers(0, 256, 64, dtype=np.uint8).tobytes())
+    with socket.create_connection(("127.0.0.1", broker.port)) as s:
+        s.sendall(b"\x10\xff\xff\xff\x7f")
+    sub = _client(broker.port, True, "sub5")
+    sub.subscribe("p/#", 1)
+    assert sub.subscribed.wait(5)
+    props = Properties(PacketTypes.PUBLISH)
+    props.ResponseTopic = "p/reply"
+    props.CorrelationData = b"\x00\x01corr"
+    props.UserProperty = ("k", "v")
+    pub = _client(broker.port, True, "pub5")
+    got_props = []
+    sub.on_message = lambda c, u, m: got_props.append(m.properties)
+    pub.publish("p/q", b"x", qos=1, properties=props).wait_for_publish(5)
+    assert _wait(lambda: got_props)
+    p = got_props[0]
+    assert (p.ResponseTopic, p.CorrelationData, p.UserProperty) == ("p/reply", b"\x00\x01corr", [("k", "v")])
+    for c in (pub, sub):
+        c.disconnect()
+        c.loop_stop()

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import uuid
 
 import pytest
 
-from akida_edge.errors import ConfigError
+from akida_edge.errors import ConfigError, MqttError, StateError
 from akida_edge.mqtt import commands, payloads
+from akida_edge.mqtt.broker import EmbeddedBroker
 from akida_edge.mqtt.outbox import KIND_DETECTION, KIND_TELEMETRY, Outbox
 from akida_edge.mqtt.topics import Topic, Topics
 
@@ -114,3 +116,21 @@ def test_request_transaction_echoed_and_handler_errors_contained():
     assert ok == {**ok, "status": "ok", "transaction": "t1", "data": {"x": 1}}
     bad = json.loads(table.handle(commands.Request("boom", b'{"transaction": 7}', "r")))
     assert bad["status"] == "error" and bad["transaction"] == 7 and "ZeroDivisionError" in bad["error"]
+
+
+def test_one_process_per_outbox(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    with pytest.raises(StateError, match="another akida-edge process"):
+        Outbox(tmp_path / "o.db")
+    box.close()
+    Outbox(tmp_path / "o.db").close()  # released on close
+
+
+def test_embedded_broker_port_in_use_is_one_clear_error():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        broker = EmbeddedBroker("127.0.0.1", port)
+        with pytest.raises(MqttError, match=f"127.0.0.1:{port}.*free port"):
+            broker.start()
