@@ -145,6 +145,7 @@ class Daemon:
         self.commands.add("ping", lambda args: {"pong": True})
         self.commands.add("status", self._cmd_status)
         self.commands.add("set_threshold", self._cmd_set_threshold)
+        self.commands.add("pipeline", self._cmd_pipeline)
         self._requests: queue.Queue = queue.Queue(maxsize=10_000)
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -374,3 +375,19 @@ class Daemon:
             raise cmd.CommandError(f"pipeline {name!r} has no adjustable threshold")
         runner.threshold = float(value)
         return {"pipeline": name, "threshold": runner.threshold}
+
+    def _cmd_pipeline(self, args: dict[str, Any]) -> Any:
+        """`{"pipeline": name, "command": cmd, ...}` -> the pipeline's `handle_command(cmd, args)`."""
+        name = cmd.require(args, "pipeline", str)
+        command = cmd.require(args, "command", str)
+        runner = self.runners.get(name)
+        if runner is None or runner.pipeline is None:
+            raise cmd.CommandError(f"no running pipeline {name[:64]!r}")
+        handler = getattr(runner.pipeline, "handle_command", None)
+        if handler is None:
+            raise cmd.CommandError(f"pipeline {name!r} takes no commands")
+        rest = {k: v for k, v in args.items() if k not in ("pipeline", "command")}
+        try:
+            return handler(command[:64], rest)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise cmd.CommandError(f"pipeline {name!r} refused {command[:64]!r}: {exc}") from exc

@@ -77,6 +77,15 @@ class Pipeline(Protocol):
         ...
 
 
+class CommandTarget(Protocol):
+    """Optional: a pipeline that takes commands over MQTT (`request/pipeline` with
+    `{"pipeline": name, "command": cmd, ...}`) implements `handle_command`. It runs in the daemon's
+    command thread (not the pipeline's): guard shared state. Raise `ValueError` (or `KeyError`,
+    `TypeError`) with a one-line reason to answer with an error; return JSON-able data."""
+
+    def handle_command(self, command: str, args: dict[str, Any]) -> Any: ...
+
+
 def set_threshold(pipeline: object, value: float) -> bool:
     """Change a running pipeline's threshold if it supports it (method `set_threshold`)."""
     method = getattr(pipeline, "set_threshold", None)

@@ -29,6 +29,11 @@ class Counter:
     def set_threshold(self, value: float) -> None:
         self.threshold = value
 
+    def handle_command(self, command: str, args: dict) -> dict:
+        if command != "count":
+            raise ValueError(f"unknown command {command!r}; known: count")
+        return {"count": self.count, "echo": args.get("echo")}
+
     def run(self, stop_event: threading.Event) -> Iterator[Detection | Activity]:
         t0 = time.monotonic()
         period = 1.0 / self.rate_hz

@@ -221,8 +221,8 @@ source = {{ type = "synthetic", rate_hz = {rate} }}
 """
 
 
-def start_daemon(config: Path, log: Path) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent), PYTHONUNBUFFERED="1")
+def start_daemon(config: Path, log: Path, **env_extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent), PYTHONUNBUFFERED="1", **env_extra)
     fh = open(log, "ab")
     proc = subprocess.Popen([str(ROOT / ".venv/bin/python") if (ROOT / ".venv/bin/python").exists()
                              else "python3", "-m", "akida_edge", "run", "--config", str(config)],

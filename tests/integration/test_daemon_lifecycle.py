@@ -172,14 +172,18 @@ def test_shipped_config_starts_on_a_fresh_machine(tmp_path):
                                                                  f'dir = "{tmp_path / "state"}"')
     cfg = tmp_path / "config.toml"
     cfg.write_text(text)
-    proc = start_daemon(cfg, tmp_path / "d.log")
+    proc = start_daemon(cfg, tmp_path / "d.log", JOURNAL_STREAM="8:1234")
     try:
         wait_listening(port)
         rec = Recorder(port, "akida/#")
-        assert rec.wait_for(lambda r: r.payloads("/status")[:1] == [b"online"])
+        assert rec.wait_for(lambda r: r.payloads("akida/edge-1/status")[:1] == [b"online"])
         info = rec.json("/info")
         assert info and info[0]["schema"] == "akida_edge.info/1" and len(info[0]["pipelines"]) == 3
         assert rec.wait_for(lambda r: all(r.payloads(f"/{p}/status") for p in ("kws", "pump", "cam0")))
     finally:
         assert stop_daemon(proc) == 0
     rec.close()
+    # under journald: no timestamps, one sd-daemon priority prefix per record (<6> info, <3> error)
+    lines = [ln for ln in (tmp_path / "d.log").read_text().splitlines() if ln.startswith("<")]
+    assert any(ln.startswith("<6>akida_edge.daemon: akida-edge") for ln in lines)
+    assert any(ln.startswith("<3>akida_edge.daemon: pipeline kws failed") for ln in lines)

@@ -44,8 +44,11 @@ def test_mqtt_311_delivers_and_warns(mosquitto, tmp_path, caplog):  # noqa: F811
 
 def test_v5_response_topic_and_correlation_data(tmp_path):
     port = free_port()
+    tick = {"name": "tick", "type": "custom", "factory": "daemon_pipelines:counter",
+            "source": {"type": "synthetic", "rate_hz": 50}}
     cfg = parse_config({"device": {"id": "n5"}, "mqtt": {"port": port, "discovery": False},
-                        "state": {"dir": str(tmp_path / "state")}}, str(tmp_path / "config.toml"))
+                        "state": {"dir": str(tmp_path / "state")}, "pipelines": [tick]},
+                       str(tmp_path / "config.toml"))
     daemon = Daemon(cfg)
     daemon.start()
     try:
@@ -73,6 +76,16 @@ def test_v5_response_topic_and_correlation_data(tmp_path):
         topic, body, corr = got[0]
         assert topic == "replies/asker" and corr == b"corr-42"
         assert body["status"] == "ok" and body["transaction"] == "t-9" and body["data"]["node"] == "n5"
+        # a pipeline's own commands, through `request/pipeline`
+        for i, command in enumerate(("count", "explode")):
+            done.clear()
+            props.CorrelationData = f"c{i}".encode()
+            req = {"transaction": i, "pipeline": "tick", "command": command, "echo": "hi"}
+            c.publish("akida/n5/request/pipeline", json.dumps(req), qos=1, properties=props)
+            assert done.wait(10)
+        ok, bad = got[1][1], got[2][1]
+        assert ok["status"] == "ok" and ok["data"]["echo"] == "hi" and ok["data"]["count"] >= 0
+        assert bad["status"] == "error" and "explode" in bad["error"] and bad["transaction"] == 1
         c.disconnect()
         c.loop_stop()
     finally:
