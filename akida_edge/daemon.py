@@ -138,7 +138,7 @@ class Daemon:
         self.config = config
         self.topics = Topics(config.mqtt.prefix, config.device.id, config.mqtt.discovery_prefix)
         self.outbox = Outbox(config.state_dir() / "outbox.db", config.state.telemetry_max_rows,
-                             config.state.telemetry_max_age_s)
+                             config.state.telemetry_max_age_s, int(config.state.outbox_max_mb * (1 << 20)))
         self.broker: EmbeddedBroker | None = None
         self.runners: dict[str, PipelineRunner] = {}
         self.commands = cmd.CommandTable()
@@ -257,6 +257,7 @@ class Daemon:
         figures.update({"mqtt_connected": st.connected, "outbox_pending": self.outbox.depth(),
                         "outbox_oldest_s": round(self.outbox.oldest_age_s(), 3),
                         "publish_rejected": st.rejected, "telemetry_dropped": self.outbox.telemetry_dropped,
+                        "outbox_over_budget": self.outbox.over_budget,
                         "detections": self.detections, "uptime_s": round(time.monotonic() - self.started, 1),
                         "pipelines_online": sum(r.status == "online" for r in self.runners.values())})
         body = payloads.telemetry_payload(self.topics.node, payloads.now_ms(),

@@ -65,10 +65,12 @@ class Outbox:
     ----------
     path : the database file (its directory is created).
     telemetry_max_rows, telemetry_max_age_s : bound on telemetry kept while the broker is away.
+    max_bytes : beyond this much live data, the oldest telemetry is dropped; detections never are
+        (`over_budget` turns true and the daemon reports it).
     """
 
     def __init__(self, path: str | Path, telemetry_max_rows: int = 10_000,
-                 telemetry_max_age_s: float = 3600.0) -> None:
+                 telemetry_max_age_s: float = 3600.0, max_bytes: int = 256 << 20) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,15 +90,22 @@ class Outbox:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            # the publisher reads on its own connection: WAL readers never wait for the writer
+            self._rdb = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
+                                        timeout=30.0)
         except sqlite3.DatabaseError as exc:
             raise StateError(f"{self.path}: cannot open the outbox database ({exc}); move the file "
                              "away to start a new outbox") from exc
         self._lock = threading.Lock()
+        self._rlock = threading.Lock()
         got = self._db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
         self._seq = int(got[0]) if got else 0  # this process is the file's only writer
         self.telemetry_max_rows = int(telemetry_max_rows)
         self.telemetry_max_age_ms = int(telemetry_max_age_s * 1000)
         self.telemetry_dropped = 0
+        self.max_bytes = int(max_bytes)
+        self.over_budget = False
+        self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
 
     # -- producers -------------------------------------------------------------------------------
     def add_detection(self, topic: str, node: str, pipeline: str, ts_ms: int,
@@ -105,19 +114,21 @@ class Outbox:
         msg_id = payloads.uuid7()
         with self._lock:
             cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
+            seq = self._seq + 1
+            body = payloads.detection_payload(msg_id=msg_id, seq=seq, node=node, pipeline=pipeline,
+                                              ts_ms=ts_ms, fields=fields)
             try:
-                seq = self._seq + 1
-                body = payloads.detection_payload(msg_id=msg_id, seq=seq, node=node, pipeline=pipeline,
-                                                  ts_ms=ts_ms, fields=fields)
+                cur.execute("BEGIN IMMEDIATE")
                 cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', ?)", (seq,))
                 cur.execute("INSERT INTO outbox(kind, topic, payload, qos, created_ms) VALUES(?,?,?,?,?)",
                             (KIND_DETECTION, topic, body, 1, payloads.now_ms()))
                 row = cur.lastrowid
                 cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise StateError(f"{self.path}: cannot store a detection ({exc}); free disk space "
+                                 "in the state directory") from exc
             self._seq = seq  # only once committed: a failed insert leaves no hole
         return int(row), seq, msg_id
 
@@ -126,25 +137,44 @@ class Outbox:
         now = payloads.now_ms()
         with self._lock:
             cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            cur.execute("INSERT INTO outbox(kind, topic, payload, qos, created_ms) VALUES(?,?,?,?,?)",
-                        (KIND_TELEMETRY, topic, payload, 1, now))
-            row = cur.lastrowid
-            n = cur.execute("DELETE FROM outbox WHERE kind=? AND created_ms < ?",
-                            (KIND_TELEMETRY, now - self.telemetry_max_age_ms)).rowcount
-            n += cur.execute(
-                "DELETE FROM outbox WHERE kind=? AND row NOT IN "
-                "(SELECT row FROM outbox WHERE kind=? ORDER BY row DESC LIMIT ?)",
-                (KIND_TELEMETRY, KIND_TELEMETRY, self.telemetry_max_rows)).rowcount
-            cur.execute("COMMIT")
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                cur.execute("INSERT INTO outbox(kind, topic, payload, qos, created_ms) VALUES(?,?,?,?,?)",
+                            (KIND_TELEMETRY, topic, payload, 1, now))
+                row = cur.lastrowid
+                n = cur.execute("DELETE FROM outbox WHERE kind=? AND created_ms < ?",
+                                (KIND_TELEMETRY, now - self.telemetry_max_age_ms)).rowcount
+                n += cur.execute(
+                    "DELETE FROM outbox WHERE kind=? AND row NOT IN "
+                    "(SELECT row FROM outbox WHERE kind=? ORDER BY row DESC LIMIT ?)",
+                    (KIND_TELEMETRY, KIND_TELEMETRY, self.telemetry_max_rows)).rowcount
+                while self._used_bytes() > self.max_bytes:
+                    got = cur.execute(
+                        "DELETE FROM outbox WHERE row IN (SELECT row FROM outbox WHERE kind=? "
+                        "ORDER BY row LIMIT 100)", (KIND_TELEMETRY,)).rowcount
+                    n += got
+                    if got == 0:
+                        break
+                self.over_budget = self._used_bytes() > self.max_bytes
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    cur.execute("ROLLBACK")
+                raise StateError(f"{self.path}: cannot store telemetry ({exc})") from exc
             self.telemetry_dropped += max(n, 0)
         return int(row)
+
+    def _used_bytes(self) -> int:
+        """Live bytes in the database (pages in use; deleted rows' pages are on the freelist)."""
+        pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+        return (pages - free) * self._page_size
 
     # -- the publisher -----------------------------------------------------------------------------
     def pending(self, after_row: int = 0, limit: int = 100) -> list[Message]:
         """Rows after `after_row`, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._rlock:
+            rows = self._rdb.execute(
                 "SELECT row, kind, topic, payload, qos, created_ms, attempts FROM outbox WHERE row > ? "
                 "ORDER BY row LIMIT ?", (after_row, limit)).fetchall()
         return [Message(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6]) for r in rows]
@@ -170,17 +200,17 @@ class Outbox:
 
     # -- figures -----------------------------------------------------------------------------------
     def last_row(self) -> int:
-        with self._lock:
-            got = self._db.execute("SELECT MAX(row) FROM outbox").fetchone()
+        with self._rlock:
+            got = self._rdb.execute("SELECT MAX(row) FROM outbox").fetchone()
         return int(got[0] or 0)
 
     def depth(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        with self._rlock:
+            return int(self._rdb.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
 
     def oldest_age_s(self) -> float:
-        with self._lock:
-            got = self._db.execute("SELECT MIN(created_ms) FROM outbox").fetchone()[0]
+        with self._rlock:
+            got = self._rdb.execute("SELECT MIN(created_ms) FROM outbox").fetchone()[0]
         return 0.0 if got is None else max(0.0, (time.time() * 1000 - got) / 1000.0)
 
     def rejected_count(self) -> int:
@@ -198,6 +228,7 @@ class Outbox:
         return int(got[0]) if got else 0
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._rlock:
+            self._rdb.close()
             self._db.close()
             self._lockfile.close()  # releases the flock

@@ -134,3 +134,20 @@ def test_embedded_broker_port_in_use_is_one_clear_error():
         broker = EmbeddedBroker("127.0.0.1", port)
         with pytest.raises(MqttError, match=f"127.0.0.1:{port}.*free port"):
             broker.start()
+
+
+def test_size_budget_drops_telemetry_first_never_detections(tmp_path):
+    budget = 256 * 1024
+    box = Outbox(tmp_path / "o.db", telemetry_max_rows=1_000_000, max_bytes=budget)
+    n_det = 20
+    for _ in range(n_det):
+        box.add_detection("t/d", "n", "k", 0, {"pad": "d" * 1000})
+    blob = b"t" * 2000
+    n_tel = 400  # 800 kB of telemetry: well over the budget
+    for _ in range(n_tel):
+        box.add_telemetry("t/telemetry", blob)
+    rows = box.pending(limit=100_000)
+    kept_tel = sum(m.kind == KIND_TELEMETRY for m in rows)
+    assert sum(m.kind == KIND_DETECTION for m in rows) == n_det
+    assert 0 < kept_tel < n_tel and box.telemetry_dropped == n_tel - kept_tel
+    assert kept_tel * len(blob) <= budget and not box.over_budget
