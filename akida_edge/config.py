@@ -123,6 +123,15 @@ SOURCE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 
 
+#: Bounds (inclusive) of the numeric source options, by key.
+SOURCE_BOUNDS: dict[str, tuple[float, float]] = {
+    "rate_hz": (1.0, 1.0e6), "fps": (0.1, 1000.0), "block_ms": (1.0, 60_000.0), "severity": (0.0, 1000.0),
+    "shaft_hz": (0.1, 10_000.0), "events_per_s": (0.0, 1.0e9), "fail_after_s": (0.0, 1.0e6),
+    "baud": (300, 10_000_000), "width": (1, 16384), "height": (1, 16384), "seed": (0, 2**63 - 1),
+    "device": (0, 1024),
+}
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """A pipeline's `source` table: `type` picks the driver; the other keys are its options."""
@@ -242,9 +251,10 @@ def _source(table: Any, file: str, where: str) -> SourceConfig:
         if key not in allowed:
             raise ConfigError(f"{file}: unknown key {where}.{key} for a {kind!r} source; allowed keys: "
                               + ", ".join(sorted(allowed)))
-        options[key] = _check_value(file, f"{where}.{key}", value, allowed[key], {})
-        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
-            raise ConfigError(f"{file}: {where}.{key} = {value!r} must not be negative")
+        lo, hi = SOURCE_BOUNDS.get(key, (None, None))
+        options[key] = _check_value(file, f"{where}.{key}", value, allowed[key], {"lo": lo, "hi": hi})
+        if isinstance(value, list) and not all(isinstance(v, str) and 0 < len(v) <= 64 for v in value):
+            raise ConfigError(f"{file}: {where}.{key} must be an array of strings of 1-64 characters")
     return SourceConfig(type=kind, options=options)
 
 
@@ -283,6 +293,8 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
         if p.type == "custom" and ":" not in p.factory:
             raise ConfigError(f"{file}: {where}.factory = {p.factory!r}: a custom pipeline needs "
                               "factory = \"package.module:function\"")
+        if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in p.labels):
+            raise ConfigError(f"{file}: {where}.labels must be an array of strings of 1-64 characters")
         if p.retry_max_s < p.retry_min_s:
             raise ConfigError(f"{file}: {where}.retry_max_s is below retry_min_s; raise it")
         pipelines.append(p)

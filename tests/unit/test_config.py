@@ -58,6 +58,9 @@ def test_values_are_typed_and_frozen(tmp_path):
     (("rate_hz = 16000", "rate_hz = 16000, colour = 1"), "pipelines[0].source.colour"),
     (("type = \"synthetic\"", "type = \"warp\""), "pipelines[0].source.type"),
     (("type = \"kws\"", "type = \"radar\""), "pipelines[0].type"),
+    (("rate_hz = 16000", "rate_hz = 0"), "pipelines[0].source.rate_hz"),
+    (("rate_hz = 16000", "rate_hz = 1e9"), "pipelines[0].source.rate_hz"),
+    (("type = \"kws\"", "type = \"kws\"\nlabels = [1]"), "pipelines[0].labels"),
     (("[device]", "[devise]"), "devise"),
 ])
 def test_errors_name_file_and_key(tmp_path, edit, key):
