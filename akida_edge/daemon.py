@@ -229,6 +229,10 @@ class Daemon:
             r.stop_event.set()
         for r in self.runners.values():
             r.stop(3.0)
+        try:
+            self._requests.put_nowait(None)  # ends the command thread
+        except queue.Full:
+            pass
         self.link.stop(STOP_DRAIN_S)
         left = self.outbox.depth()
         if left:
@@ -353,6 +357,8 @@ class Daemon:
     def _serve_commands(self) -> None:
         while True:
             req = self._requests.get()
+            if req is None:
+                return
             response = self.commands.handle(req)
             self.link.publish(req.response_topic, response, qos=1, correlation=req.correlation)
 

@@ -306,8 +306,8 @@ class MqttLink:
             replay = m.row <= self._backlog_row
             data = payloads.mark_replayed(m.payload) if (replay and m.kind == KIND_DETECTION) else m.payload
             info = client.publish(m.topic, data, qos=m.qos)
-            if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE):
-                break
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break  # not handed to the socket: the row stays and goes out on the next attempt
             self._inflight[info.mid] = (m.row, m.topic)
             self._cursor = m.row
             self.stats.published += 1

@@ -64,24 +64,39 @@ def test_broker_outage_of_15_s_loses_nothing(tmp_path):
 
 
 def test_sigkill_mid_stream_then_restart_loses_nothing(tmp_path):
-    broker = make_broker(tmp_path)
-    rec = Recorder(broker.port, "akida/n1/#")
+    broker = make_broker(tmp_path, persistence=True)
+    rec = Recorder(broker.port, "akida/n1/#", persistent=True)
     config = daemon_config(tmp_path, broker.port, pipelines=TICK.format(rate=50))
-    proc = start_daemon(config, tmp_path / "d.log")
+    log = tmp_path / "d.log"
+    proc = start_daemon(config, log)
     try:
+        # 1. killed while connected, with publishes in flight
         assert rec.wait_for(lambda r: len(r.json("/detection")) >= 50)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        # the broker sends the last will: offline, retained
-        assert rec.wait_for(lambda r: r.payloads("/n1/status")[-1:] == [b"offline"], 10)
+        assert rec.wait_for(lambda r: r.payloads("/n1/status")[-1:] == [b"offline"], 10)  # the last will
+        proc = start_daemon(config, log)
         killed_at = _last_seq(tmp_path)
-        proc = start_daemon(config, tmp_path / "d.log")
         assert rec.wait_for(lambda r: any(d["seq"] > killed_at + 50 for d in r.json("/detection")), 20)
+        # 2. killed while the broker is away: its backlog is only on disk
+        broker.stop()
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        stranded = _last_seq(tmp_path)
+        broker.start()
+        proc = start_daemon(config, log)
+        assert rec.wait_for(lambda r: any(d["seq"] > stranded + 20 for d in r.json("/detection")), 20)
     finally:
         assert stop_daemon(proc) == 0
     last = _last_seq(tmp_path)
     assert rec.wait_for(lambda r: len({d["seq"] for d in r.json("/detection")}) == last, 10)
-    _check_complete(rec.json("/detection"), last)
+    detections = rec.json("/detection")
+    _check_complete(detections, last)
+    # what was produced during the outage came from the disk after the restart, flagged replayed
+    replayed = {d["seq"] for d in detections if d["replayed"]}
+    outage = set(range(killed_at + 1, stranded + 1)) - {d["seq"] for d in detections if not d["replayed"]}
+    assert len(outage) >= 20 and outage <= replayed
     rec.close()
     broker.stop()
 
