@@ -149,3 +149,23 @@ def test_1000_malformed_commands_each_answered(tmp_path):
         assert stop_daemon(proc) == 0
     rec.close()
     broker.stop()
+
+
+def test_sigterm_without_broker_keeps_the_backlog_on_disk(tmp_path):
+    from mqtt_fixtures import free_port
+
+    config = daemon_config(tmp_path, free_port(), pipelines=TICK.format(rate=50))  # nothing listens there
+    proc = start_daemon(config, tmp_path / "d.log")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (tmp_path / "state" / "outbox.db").exists():
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert stop_daemon(proc) == 0
+    log = (tmp_path / "d.log").read_text()
+    db = sqlite3.connect(tmp_path / "state" / "outbox.db")
+    try:
+        waiting = db.execute("SELECT COUNT(*) FROM outbox WHERE kind = 0").fetchone()[0]
+    finally:
+        db.close()
+    assert waiting == _last_seq(tmp_path) > 0  # every detection is still there, none sent
+    assert "stay in the outbox" in log and "cannot connect" in log
