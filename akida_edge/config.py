@@ -276,6 +276,10 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
         raise ConfigError(f"{file}: mqtt.tls_cert and mqtt.tls_key go together; set both or neither")
     if mqtt.password_file and not mqtt.username:
         raise ConfigError(f"{file}: mqtt.password_file is set but mqtt.username is empty; set the username")
+    for key in ("password_file", "tls_ca", "tls_cert", "tls_key"):
+        value = getattr(mqtt, key)
+        if value and not Path(value).expanduser().is_file():
+            raise ConfigError(f"{file}: mqtt.{key} = {value!r}: no such file; fix the path or remove the key")
     if mqtt.broker == "external" and mqtt.port == 0:
         raise ConfigError(f"{file}: mqtt.port = 0 only makes sense for the embedded broker; "
                           "set the external broker's port")

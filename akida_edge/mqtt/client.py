@@ -187,7 +187,10 @@ class MqttLink:
                 if state == "down":
                     next_attempt, backoff = self._schedule_retry(backoff)
             if client is not None and state != "down":
-                rc = client.loop(timeout=0.002 if self._inflight else 0.05)
+                # short waits: a detection committed by a pipeline thread goes out within ~10 ms
+                busy = self._inflight or self._wake.is_set()
+                self._wake.clear()
+                rc = client.loop(timeout=0.0 if busy and not self._inflight else 0.002 if busy else 0.01)
                 if state == "connecting" and now - connect_started > max(self.cfg.keepalive_s, 10):
                     self._fail("no CONNACK from the broker", client)
                     rc = MQTTErrorCode.MQTT_ERR_CONN_LOST

@@ -51,6 +51,7 @@ def test_values_are_typed_and_frozen(tmp_path):
 
 @pytest.mark.parametrize("edit, key", [
     (("[mqtt]", "[mqtt]\nportt = 1"), "mqtt.portt"),
+    (("[mqtt]", "[mqtt]\ntls_ca = \"/nonexistent/ca.pem\""), "mqtt.tls_ca"),
     (("port = 8883", "port = 70000"), "mqtt.port"),
     (("port = 8883", "port = \"x\""), "mqtt.port"),
     (("port = 8883", "port = true"), "mqtt.port"),
