@@ -68,6 +68,7 @@ class PipelineRunner:
         self.restarts = 0
         self.last_error = ""
         self.threshold = cfg.threshold
+        self.description: dict[str, Any] = {}
         self._state: bytes | None = None
         self.thread = threading.Thread(target=self._run, name=f"pipeline-{cfg.name}", daemon=True)
 
@@ -94,6 +95,10 @@ class PipelineRunner:
                 self.pipeline = build_pipeline(self.cfg)
                 if self.threshold != self.cfg.threshold:
                     set_threshold(self.pipeline, self.threshold)
+                describe = getattr(self.pipeline, "describe", None)
+                if describe is not None and describe() != self.description:
+                    self.description = dict(describe())
+                    self.daemon.publish_info()
                 self._set_status("online")
                 for item in self.pipeline.run(self.stop_event):
                     self.meter.last_progress = time.monotonic()
@@ -280,16 +285,26 @@ class Daemon:
         return (f"{online}/{len(self.runners)} pipelines online; MQTT {mqtt}; "
                 f"outbox {self.outbox.depth()}; {self.detections} detections")
 
-    def _publish_retained_meta(self) -> None:
+    def publish_info(self) -> None:
+        """The retained `info`: version, chip, config hash, pipelines (with what each `describe()`s:
+        model name and sha256...)."""
         try:
             sha = hashlib.sha256(Path(self.config.path).read_bytes()).hexdigest()
         except OSError:
             sha = ""
-        pipes = [{"name": p.name, "type": p.type, "source": p.source.type, "enabled": p.enabled}
-                 for p in self.config.pipelines]
+        pipes = []
+        for p in self.config.pipelines:
+            entry = {"name": p.name, "type": p.type, "source": p.source.type, "enabled": p.enabled}
+            runner = self.runners.get(p.name)
+            if runner is not None:
+                entry.update({k: v for k, v in runner.description.items() if k not in entry})
+            pipes.append(entry)
         info = payloads.info_payload(self.topics.node, __version__, pipes, self.started_ms, sha,
                                      {"type": "virtual", "name": "AKD1000"})
         self.link.publish(str(self.topics.info), info, retain=True)
+
+    def _publish_retained_meta(self) -> None:
+        self.publish_info()
         if self.config.mqtt.discovery:
             self.send_discovery()
 

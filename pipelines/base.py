@@ -77,6 +77,13 @@ class Pipeline(Protocol):
         ...
 
 
+class Describable(Protocol):
+    """Optional: `describe()` returns flat facts merged into the pipeline's entry of the retained
+    `info` topic once built, e.g. `{"model": "dscnn_kws", "model_sha256": "...", "labels": [...]}`."""
+
+    def describe(self) -> Mapping[str, Any]: ...
+
+
 class CommandTarget(Protocol):
     """Optional: a pipeline that takes commands over MQTT (`request/pipeline` with
     `{"pipeline": name, "command": cmd, ...}`) implements `handle_command`. It runs in the daemon's

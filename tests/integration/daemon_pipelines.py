@@ -29,6 +29,9 @@ class Counter:
     def set_threshold(self, value: float) -> None:
         self.threshold = value
 
+    def describe(self) -> dict:
+        return {"model": "counter", "model_sha256": "0" * 64, "rate_hz": self.rate_hz}
+
     def handle_command(self, command: str, args: dict) -> dict:
         if command != "count":
             raise ValueError(f"unknown command {command!r}; known: count")

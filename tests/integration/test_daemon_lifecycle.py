@@ -75,6 +75,9 @@ def test_notify_watchdog_reload_and_failing_pipeline(tmp_path):
         wait_listening(port)
         rec = Recorder(port, "#")
         assert rec.wait_for(lambda r: r.payloads("/tick/status")[-1:] == [b"online"])
+        # the retained info carries what the built pipelines describe (model, hash)
+        assert rec.wait_for(lambda r: any(p.get("model") == "counter" and p["name"] == "tick"
+                                          for i in r.json("akida/n1/info") for p in i["pipelines"]))
         # the flaky pipeline fails every 0.3 s: reported offline with its error, tick goes on
         assert rec.wait_for(lambda r: any("unplugged" in s.get("error", "") for s in r.json("/flaky/state")))
         assert rec.wait_for(lambda r: len(r.json("akida/n1/telemetry")) >= 2)
