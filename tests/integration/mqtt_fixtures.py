@@ -111,6 +111,20 @@ def mosquitto(tmp_path):
     broker.stop()
 
 
+@pytest.fixture
+def brokers(tmp_path):
+    """`brokers(**options)` starts a Mosquitto; every one is stopped at teardown, pass or fail."""
+    started: list[Mosquitto] = []
+
+    def start(**options) -> Mosquitto:
+        started.append(make_broker(tmp_path, **options))
+        return started[-1]
+
+    yield start
+    for broker in started:
+        broker.stop()
+
+
 @dataclass
 class Recorder:
     """A v5 subscriber recording (topic, payload, retain) in arrival order."""

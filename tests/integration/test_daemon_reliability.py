@@ -8,7 +8,7 @@ import sqlite3
 import time
 
 import pytest
-from mqtt_fixtures import TICK, Recorder, daemon_config, make_broker, start_daemon, stop_daemon
+from mqtt_fixtures import TICK, Recorder, brokers, daemon_config, start_daemon, stop_daemon  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,8 +36,8 @@ def _online(rec: Recorder) -> bool:
     return bool(status) and status[-1] == b"online"
 
 
-def test_broker_outage_of_15_s_loses_nothing(tmp_path):
-    broker = make_broker(tmp_path, persistence=True)
+def test_broker_outage_of_15_s_loses_nothing(tmp_path, brokers):  # noqa: F811
+    broker = brokers(persistence=True)
     rec = Recorder(broker.port, "akida/n1/#", persistent=True)
     config = daemon_config(tmp_path, broker.port, pipelines=TICK.format(rate=20))
     proc = start_daemon(config, tmp_path / "d.log")
@@ -63,8 +63,8 @@ def test_broker_outage_of_15_s_loses_nothing(tmp_path):
     broker.stop()
 
 
-def test_sigkill_mid_stream_then_restart_loses_nothing(tmp_path):
-    broker = make_broker(tmp_path, persistence=True)
+def test_sigkill_mid_stream_then_restart_loses_nothing(tmp_path, brokers):  # noqa: F811
+    broker = brokers(persistence=True)
     rec = Recorder(broker.port, "akida/n1/#", persistent=True)
     config = daemon_config(tmp_path, broker.port, pipelines=TICK.format(rate=50))
     log = tmp_path / "d.log"
@@ -118,8 +118,8 @@ def _malformed(i: int) -> tuple[str, bytes]:
     return kinds[i % len(kinds)]
 
 
-def test_1000_malformed_commands_each_answered(tmp_path):
-    broker = make_broker(tmp_path)
+def test_1000_malformed_commands_each_answered(tmp_path, brokers):  # noqa: F811
+    broker = brokers()
     rec = Recorder(broker.port, "akida/n1/#")
     config = daemon_config(tmp_path, broker.port, pipelines=TICK.format(rate=5))
     proc = start_daemon(config, tmp_path / "d.log")
