@@ -16,10 +16,7 @@ for arg in "$@"; do
   esac
 done
 
-# System packages: PortAudio for sounddevice, Mosquitto for the integration tests and production,
-# espeak-ng for the keyword-spotting training data, sox for audio checks, chromium for the
-# dashboard's browser tests (driven by Playwright through its executable path, never downloaded).
-apt_pkgs=(libportaudio2 mosquitto espeak-ng sox chromium)
+apt_pkgs=(libportaudio2 mosquitto openssl espeak-ng sox chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -35,7 +35,7 @@ class BrokerSettings:
 
     host: str = "127.0.0.1"
     port: int = 1883
-    prefix: str = "akida-edge"
+    prefix: str = "akida"
     username: str | None = None
     password: str | None = None
     tls_ca: Path | None = None

@@ -1,0 +1,327 @@
+"""The daemon configuration: `config.toml` read with `tomllib` into typed, frozen models.
+
+One frozen dataclass per section (`[device]`, `[mqtt]`, `[state]`, `[telemetry]`, `[[pipelines]]`
+and each pipeline's `source` table). Every field declares its type and, for numbers, its bounds in
+the dataclass field metadata; `load_config` refuses unknown keys, wrong types and out-of-range
+values with a `ConfigError` naming the file, the key path (`pipelines[1].source.rate_hz`) and the
+fix. Secrets never live in the file: the MQTT password comes from `password_file`, from
+`$CREDENTIALS_DIRECTORY/mqtt_password` (systemd `LoadCredential=`) or from the environment variable
+`AKIDA_EDGE_MQTT_PASSWORD`, and is read only when the client connects (`MqttConfig.password`).
+The reference for every key is `docs/config.md`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from akida_edge.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+PASSWORD_ENV = "AKIDA_EDGE_MQTT_PASSWORD"
+
+
+def _f(default: Any = dataclasses.MISSING, *, lo: float | None = None, hi: float | None = None,
+       choices: tuple | None = None, name: bool = False, path: bool = False) -> Any:
+    """A dataclass field with its validation rules in `metadata` (bounds are inclusive)."""
+    meta = {"lo": lo, "hi": hi, "choices": choices, "name": name, "path": path}
+    if isinstance(default, dict | list):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """`[device]`: `id` is this node's name in every topic (`<prefix>/<id>/...`)."""
+
+    id: str = _f("", name=True)
+    name: str = _f("")
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    """`[mqtt]`: where detections and telemetry go (`broker = "embedded"` needs no broker)."""
+
+    broker: str = _f("embedded", choices=("embedded", "external"))
+    host: str = _f("127.0.0.1")
+    port: int = _f(1883, lo=0, hi=65535)
+    prefix: str = _f("akida", name=True)
+    protocol: str = _f("5", choices=("5", "3.1.1"))
+    client_id: str = _f("")
+    username: str = _f("")
+    password_file: str = _f("", path=True)
+    tls_ca: str = _f("", path=True)
+    tls_cert: str = _f("", path=True)
+    tls_key: str = _f("", path=True)
+    tls_insecure: bool = _f(False)
+    keepalive_s: int = _f(30, lo=5, hi=3600)
+    reconnect_min_s: float = _f(1.0, lo=0.05, hi=60.0)
+    reconnect_max_s: float = _f(60.0, lo=0.1, hi=3600.0)
+    max_inflight: int = _f(20, lo=1, hi=65535)
+    discovery: bool = _f(True)
+    discovery_prefix: str = _f("homeassistant", name=True)
+
+    def password(self) -> str | None:
+        """The broker password, read now from the file, the credential directory or the env.
+
+        Never stored on the object and never logged. Returns None when no password is configured.
+        """
+        if self.password_file:
+            try:
+                return Path(self.password_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"mqtt.password_file: cannot read {self.password_file!r} "
+                                  f"({exc.strerror}); fix the path or its permissions") from exc
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if creds and (Path(creds) / "mqtt_password").is_file():
+            return (Path(creds) / "mqtt_password").read_text(encoding="utf-8").strip()
+        return os.environ.get(PASSWORD_ENV) or None
+
+
+@dataclass(frozen=True)
+class StateConfig:
+    """`[state]`: where the outbox and learned state live (`$STATE_DIRECTORY` under systemd)."""
+
+    dir: str = _f("", path=True)
+    outbox_max_mb: float = _f(256.0, lo=1.0, hi=1_000_000.0)
+    telemetry_max_rows: int = _f(10_000, lo=10, hi=10_000_000)
+    telemetry_max_age_s: float = _f(3600.0, lo=1.0, hi=30 * 86400.0)
+
+
+@dataclass(frozen=True)
+class TelemetryConfig:
+    """`[telemetry]`: how often the flat telemetry JSON is published."""
+
+    interval_s: float = _f(10.0, lo=0.1, hi=86400.0)
+    enabled: bool = _f(True)
+
+
+#: Keys each source type accepts besides `type` (values are checked by the driver when opened).
+SOURCE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "synthetic": {"rate_hz": (int, float), "seed": int, "events_per_s": (int, float),
+                  "labels": list, "fail_after_s": (int, float)},
+    "synthetic_machine": {"rate_hz": (int, float), "seed": int, "fault": str, "severity": (int, float),
+                          "shaft_hz": (int, float), "block_ms": (int, float)},
+    "microphone": {"device": (str, int), "rate_hz": (int, float), "block_ms": (int, float)},
+    "audio_file": {"path": str, "loop": bool, "realtime": bool},
+    "camera": {"device": (str, int), "fps": (int, float), "width": int, "height": int},
+    "video_file": {"path": str, "loop": bool, "realtime": bool, "fps": (int, float)},
+    "vibration_file": {"path": str, "loop": bool, "realtime": bool, "rate_hz": (int, float)},
+    "serial": {"port": str, "baud": int, "rate_hz": (int, float)},
+    "evt": {"path": str, "loop": bool, "realtime": bool},
+}
+
+
+#: Bounds (inclusive) of the numeric source options, by key.
+SOURCE_BOUNDS: dict[str, tuple[float, float]] = {
+    "rate_hz": (1.0, 1.0e6), "fps": (0.1, 1000.0), "block_ms": (1.0, 60_000.0), "severity": (0.0, 1000.0),
+    "shaft_hz": (0.1, 10_000.0), "events_per_s": (0.0, 1.0e9), "fail_after_s": (0.0, 1.0e6),
+    "baud": (300, 10_000_000), "width": (1, 16384), "height": (1, 16384), "seed": (0, 2**63 - 1),
+    "device": (0, 1024),
+}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """A pipeline's `source` table: `type` picks the driver; the other keys are its options."""
+
+    type: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """One `[[pipelines]]` entry."""
+
+    name: str = _f(name=True)
+    type: str = _f(choices=("kws", "anomaly", "camera", "custom"))
+    source: SourceConfig = _f(None)
+    enabled: bool = _f(True)
+    threshold: float = _f(0.5, lo=0.0, hi=1.0e6)
+    model: str = _f("", path=True)
+    factory: str = _f("")
+    debounce_ms: float = _f(500.0, lo=0.0, hi=3_600_000.0)
+    labels: list = _f([])
+    retry_min_s: float = _f(1.0, lo=0.01, hi=600.0)
+    retry_max_s: float = _f(60.0, lo=0.01, hi=86400.0)
+    options: dict = _f({})
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole file; `path` is where it came from (for messages and SIGHUP reloads)."""
+
+    path: str
+    device: DeviceConfig
+    mqtt: MqttConfig
+    state: StateConfig
+    telemetry: TelemetryConfig
+    pipelines: tuple[PipelineConfig, ...]
+
+    def state_dir(self) -> Path:
+        """The state directory: `[state] dir`, else `$STATE_DIRECTORY`, else `~/.local/state/akida-edge`."""
+        if self.state.dir:
+            return Path(self.state.dir).expanduser()
+        env = os.environ.get("STATE_DIRECTORY")
+        if env:
+            return Path(env.split(":")[0])
+        return Path.home() / ".local" / "state" / "akida-edge"
+
+
+def _type_name(t: Any) -> str:
+    ts = t if isinstance(t, tuple) else (t,)
+    return " or ".join({int: "an integer", float: "a number", str: "a string", bool: "true/false",
+                        list: "an array", dict: "a table"}.get(x, x.__name__) for x in ts)
+
+
+def _check_value(file: str, key: str, value: Any, expected: Any, meta: dict) -> Any:
+    ok_types = expected if isinstance(expected, tuple) else (expected,)
+    if float in ok_types and int not in ok_types:
+        ok_types = (*ok_types, int)
+    if isinstance(value, bool) and bool not in ok_types:
+        ok = False
+    else:
+        ok = isinstance(value, ok_types)
+    if not ok:
+        raise ConfigError(f"{file}: {key} = {value!r} must be {_type_name(expected)}")
+    if float in ok_types and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value != value or (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ConfigError(f"{file}: {key} = {value!r} is out of range; use a value in [{lo}, {hi}]")
+    choices = meta.get("choices")
+    if choices and value not in choices:
+        raise ConfigError(f"{file}: {key} = {value!r} is not allowed; use one of "
+                          + ", ".join(repr(c) for c in choices))
+    if meta.get("name") and value and not NAME_RE.match(value):
+        raise ConfigError(f"{file}: {key} = {value!r} must be 1-64 characters of letters, digits, "
+                          "'_' or '-' (it becomes an MQTT topic level)")
+    return value
+
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
+
+
+def _build(cls: type, table: Any, file: str, where: str, skip: tuple[str, ...] = ()) -> Any:
+    """Instantiate the frozen dataclass `cls` from a TOML table, checking every key."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file}: {where} must be a table, got {table!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in skip}
+    unknown = sorted(set(table) - set(fields) - set(skip))
+    if unknown:
+        raise ConfigError(f"{file}: unknown key {where}.{unknown[0]}; allowed keys: "
+                          + ", ".join(sorted(fields)))
+    values = {}
+    for name, f in fields.items():
+        key = f"{where}.{name}"
+        if name not in table:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{file}: {key} is missing; add it (see docs/config.md)")
+            continue
+        expected = _TYPES.get(f.type, str) if isinstance(f.type, str) else f.type
+        values[name] = _check_value(file, key, table[name], expected, dict(f.metadata))
+    return cls(**values)
+
+
+def _source(table: Any, file: str, where: str) -> SourceConfig:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{file}: {where} must be a table with a 'type' key, e.g. "
+                          f"{where} = {{ type = \"synthetic\" }}")
+    kind = table.get("type")
+    if kind not in SOURCE_KEYS:
+        raise ConfigError(f"{file}: {where}.type = {kind!r} is not a known source; use one of "
+                          + ", ".join(sorted(SOURCE_KEYS)))
+    allowed = SOURCE_KEYS[kind]
+    options = {}
+    for key, value in table.items():
+        if key == "type":
+            continue
+        if key not in allowed:
+            raise ConfigError(f"{file}: unknown key {where}.{key} for a {kind!r} source; allowed keys: "
+                              + ", ".join(sorted(allowed)))
+        lo, hi = SOURCE_BOUNDS.get(key, (None, None))
+        options[key] = _check_value(file, f"{where}.{key}", value, allowed[key], {"lo": lo, "hi": hi})
+        if isinstance(value, list) and not all(isinstance(v, str) and 0 < len(v) <= 64 for v in value):
+            raise ConfigError(f"{file}: {where}.{key} must be an array of strings of 1-64 characters")
+    return SourceConfig(type=kind, options=options)
+
+
+def parse_config(data: dict, file: str = "<config>") -> Config:
+    """Validate an already-parsed TOML document (see `load_config`)."""
+    sections = {"device", "mqtt", "state", "telemetry", "pipelines"}
+    unknown = sorted(set(data) - sections)
+    if unknown:
+        raise ConfigError(f"{file}: unknown section [{unknown[0]}]; allowed: " + ", ".join(sorted(sections)))
+    device = _build(DeviceConfig, data.get("device", {}), file, "device")
+    if not device.id:
+        host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64] or "edge"
+        device = dataclasses.replace(device, id=host)
+    mqtt = _build(MqttConfig, data.get("mqtt", {}), file, "mqtt")
+    if mqtt.reconnect_max_s < mqtt.reconnect_min_s:
+        raise ConfigError(f"{file}: mqtt.reconnect_max_s = {mqtt.reconnect_max_s} is below "
+                          f"mqtt.reconnect_min_s = {mqtt.reconnect_min_s}; raise it")
+    if bool(mqtt.tls_cert) != bool(mqtt.tls_key):
+        raise ConfigError(f"{file}: mqtt.tls_cert and mqtt.tls_key go together; set both or neither")
+    if mqtt.password_file and not mqtt.username:
+        raise ConfigError(f"{file}: mqtt.password_file is set but mqtt.username is empty; set the username")
+    for key in ("password_file", "tls_ca", "tls_cert", "tls_key"):
+        value = getattr(mqtt, key)
+        if value and not Path(value).expanduser().is_file():
+            raise ConfigError(f"{file}: mqtt.{key} = {value!r}: no such file; fix the path or remove the key")
+    if mqtt.broker == "external" and mqtt.port == 0:
+        raise ConfigError(f"{file}: mqtt.port = 0 only makes sense for the embedded broker; "
+                          "set the external broker's port")
+    pipes_raw = data.get("pipelines", [])
+    if not isinstance(pipes_raw, list):
+        raise ConfigError(f"{file}: pipelines must be an array of tables ([[pipelines]])")
+    pipelines = []
+    for i, table in enumerate(pipes_raw):
+        where = f"pipelines[{i}]"
+        p = _build(PipelineConfig, table, file, where, skip=("source",))
+        if "source" not in table:
+            raise ConfigError(f"{file}: {where}.source is missing; add e.g. "
+                              f"source = {{ type = \"synthetic\" }}")
+        p = dataclasses.replace(p, source=_source(table["source"], file, f"{where}.source"))
+        if p.type == "custom" and ":" not in p.factory:
+            raise ConfigError(f"{file}: {where}.factory = {p.factory!r}: a custom pipeline needs "
+                              "factory = \"package.module:function\"")
+        if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in p.labels):
+            raise ConfigError(f"{file}: {where}.labels must be an array of strings of 1-64 characters")
+        if p.retry_max_s < p.retry_min_s:
+            raise ConfigError(f"{file}: {where}.retry_max_s is below retry_min_s; raise it")
+        pipelines.append(p)
+    names = [p.name for p in pipelines]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"{file}: pipeline name {dup[0]!r} is used twice; pipeline names must be unique")
+    return Config(path=file, device=device, mqtt=mqtt, state=_build(StateConfig, data.get("state", {}),
+                                                                   file, "state"),
+                  telemetry=_build(TelemetryConfig, data.get("telemetry", {}), file, "telemetry"),
+                  pipelines=tuple(pipelines))
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read and validate a `config.toml`; raise `ConfigError` (file, key path, fix) on any problem."""
+    file = str(path)
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{file}: no such file; pass --config with an existing config.toml") from exc
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    return parse_config(data, file)

@@ -1,0 +1,415 @@
+"""The edge daemon: pipelines in their own threads, one thread owning MQTT, a supervising main loop.
+
+Threads: one per pipeline (`PipelineRunner`: builds the pipeline, iterates `run(stop_event)`,
+retries a failing pipeline or sensor with exponential backoff and reports it `offline` on
+`<prefix>/<node>/<name>/status` while the others go on); `mqtt` (the `MqttLink`, owner of the
+paho client); `commands` (request/response handlers); optionally `mqtt-broker` (the embedded
+broker). The main thread supervises: telemetry every `interval_s`, systemd notifications
+(`READY=1`, `WATCHDOG=1` only while every pipeline and the MQTT thread make progress, `STATUS=`),
+SIGHUP (reload; an invalid new file is logged and the running configuration kept), SIGTERM/SIGINT
+(stop the pipelines, send what the outbox holds for a few seconds, publish `offline`, exit 0).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import logging
+import queue
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from akida_edge import __version__, sdnotify
+from akida_edge.config import Config, PipelineConfig, load_config
+from akida_edge.errors import AkidaEdgeError, ConfigError
+from akida_edge.mqtt import commands as cmd
+from akida_edge.mqtt import discovery, payloads
+from akida_edge.mqtt.broker import EmbeddedBroker
+from akida_edge.mqtt.client import MqttLink
+from akida_edge.mqtt.outbox import Outbox
+from akida_edge.mqtt.telemetry import HostProbe, PipelineMeter, pipeline_figures
+from akida_edge.mqtt.topics import Topics
+from akida_edge.pipelines.base import Activity, Detection, Pipeline, set_threshold
+
+log = logging.getLogger("akida_edge.daemon")
+
+STOP_DRAIN_S = 5.0
+
+
+class PipelineUnavailable(AkidaEdgeError, ImportError):
+    """The pipeline type has no builder in this installation."""
+
+
+def build_pipeline(cfg: PipelineConfig) -> Pipeline:
+    """`akida_edge.pipelines.<type>:build(cfg)`, or the `factory` of a custom pipeline."""
+    target = cfg.factory if cfg.type == "custom" else f"akida_edge.pipelines.{cfg.type}:build"
+    module_name, _, func_name = target.partition(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as exc:
+        raise PipelineUnavailable(f"pipeline {cfg.name!r}: {target} is not available ({exc})") from exc
+    return func(cfg)
+
+
+class PipelineRunner:
+    """One pipeline in its own thread, restarted with backoff when it fails."""
+
+    def __init__(self, cfg: PipelineConfig, daemon: Daemon) -> None:
+        self.cfg = cfg
+        self.daemon = daemon
+        self.meter = PipelineMeter()
+        self.stop_event = threading.Event()
+        self.pipeline: Pipeline | None = None
+        self.status = "starting"
+        self.restarts = 0
+        self.last_error = ""
+        self.threshold = cfg.threshold
+        self.description: dict[str, Any] = {}
+        self._state: bytes | None = None
+        self.thread = threading.Thread(target=self._run, name=f"pipeline-{cfg.name}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self, timeout_s: float) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout_s)
+        if self.thread.is_alive():
+            log.warning("pipeline %s did not stop within %.0f s", self.cfg.name, timeout_s)
+
+    def healthy(self, within_s: float) -> bool:
+        return self.thread.is_alive() and time.monotonic() - self.meter.last_progress < within_s
+
+    def _set_status(self, status: str) -> None:
+        self.status = status
+        self.daemon.link.publish(str(self.daemon.topics.pipeline_status(self.cfg.name)), status, retain=True)
+
+    def _run(self) -> None:
+        backoff = self.cfg.retry_min_s
+        while not self.stop_event.is_set():
+            try:
+                self.pipeline = build_pipeline(self.cfg)
+                if self.threshold != self.cfg.threshold:
+                    set_threshold(self.pipeline, self.threshold)
+                describe = getattr(self.pipeline, "describe", None)
+                if describe is not None and describe() != self.description:
+                    self.description = dict(describe())
+                    self.daemon.publish_info()
+                self._set_status("online")
+                for item in self.pipeline.run(self.stop_event):
+                    self.meter.last_progress = time.monotonic()
+                    if isinstance(item, Detection):
+                        self.daemon.record_detection(self, item)
+                    elif isinstance(item, Activity):
+                        self.meter.add(item)
+                        if item.state is not None:
+                            self._publish_state(dict(item.state))
+                    backoff = self.cfg.retry_min_s
+                    if self.stop_event.is_set():
+                        break
+                if not self.stop_event.is_set():
+                    log.info("pipeline %s: its source ended", self.cfg.name)
+                    self._set_status("offline")
+                return
+            except Exception as exc:  # a failing pipeline or sensor must not stop the others
+                self.restarts += 1
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("pipeline %s failed (%s); retrying in %.1f s", self.cfg.name, self.last_error,
+                          backoff)
+                self._set_status("offline")
+                self._publish_state({"error": self.last_error[:300], "restarts": self.restarts,
+                                     "retry_in_s": backoff})
+                deadline = time.monotonic() + backoff
+                while not self.stop_event.is_set() and time.monotonic() < deadline:
+                    self.meter.last_progress = time.monotonic()  # backing off on purpose is progress
+                    self.stop_event.wait(min(0.5, max(0.0, deadline - time.monotonic())))
+                backoff = min(backoff * 2.0, self.cfg.retry_max_s)
+
+    def _publish_state(self, state: dict[str, Any]) -> None:
+        body = payloads.state_payload(self.daemon.topics.node, self.cfg.name, state)
+        if body != self._state:
+            self._state = body
+            self.daemon.link.publish(str(self.daemon.topics.state(self.cfg.name)), body, retain=True)
+
+
+class Daemon:
+    """Build with a validated `Config`; `run()` blocks until SIGTERM/SIGINT (or `request_stop()`)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.topics = Topics(config.mqtt.prefix, config.device.id, config.mqtt.discovery_prefix)
+        self.outbox = Outbox(config.state_dir() / "outbox.db", config.state.telemetry_max_rows,
+                             config.state.telemetry_max_age_s, int(config.state.outbox_max_mb * (1 << 20)))
+        self.broker: EmbeddedBroker | None = None
+        self.runners: dict[str, PipelineRunner] = {}
+        self.commands = cmd.CommandTable()
+        self.commands.add("ping", lambda args: {"pong": True})
+        self.commands.add("status", self._cmd_status)
+        self.commands.add("set_threshold", self._cmd_set_threshold)
+        self.commands.add("pipeline", self._cmd_pipeline)
+        self._requests: queue.Queue = queue.Queue(maxsize=10_000)
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self.started_ms = payloads.now_ms()
+        self.started = time.monotonic()
+        self.detections = 0
+        self.ready = threading.Event()
+        self.link: MqttLink  # created in start()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        m = self.config.mqtt
+        host, port = m.host, m.port
+        if m.broker == "embedded":
+            self.broker = EmbeddedBroker(m.host, m.port)
+            self.broker.start()
+            port = self.broker.port
+        self.link = MqttLink(m, self.topics, self.outbox, host=host, port=port,
+                             on_message=self._on_message, subscriptions=(self.topics.ha_status,))
+        self._publish_retained_meta()
+        self.link.start()
+        self._command_thread = threading.Thread(target=self._serve_commands, name="commands", daemon=True)
+        self._command_thread.start()
+        for p in self.config.pipelines:
+            self._start_pipeline(p)
+        self.ready.set()
+        sdnotify.notify("READY=1")
+        log.info("akida-edge %s ready: node %s, %d pipeline(s), MQTT %s:%d, outbox %s (%d waiting)",
+                 __version__, self.topics.node, len(self.runners), host, port, self.outbox.path,
+                 self.outbox.depth())
+
+    def _start_pipeline(self, p: PipelineConfig) -> None:
+        if not p.enabled:
+            self.link.publish(str(self.topics.pipeline_status(p.name)), "disabled", retain=True)
+            return
+        runner = PipelineRunner(p, self)
+        self.runners[p.name] = runner
+        runner.start()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+
+    def run(self) -> int:
+        """Install signal handlers, start, supervise until stopped; exit code 0 on a clean stop."""
+        signal.signal(signal.SIGTERM, lambda s, f: self.request_stop())
+        signal.signal(signal.SIGINT, lambda s, f: self.request_stop())
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, lambda s, f: self.request_reload())
+        self.start()
+        self.supervise()
+        self.shutdown()
+        return 0
+
+    def supervise(self) -> None:
+        host = HostProbe()
+        last_tel = time.monotonic()
+        wd = sdnotify.watchdog_interval_s()
+        last_ping = 0.0
+        while not self._stop.wait(0.2):
+            now = time.monotonic()
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload()
+            interval = self.config.telemetry.interval_s
+            if self.config.telemetry.enabled and now - last_tel >= interval:
+                self.publish_telemetry(host, now - last_tel)
+                last_tel = now
+            if wd is not None and now - last_ping >= wd:
+                if self.healthy(2 * wd):
+                    sdnotify.notify("WATCHDOG=1")
+                    last_ping = now
+                sdnotify.notify(f"STATUS={self.status_line()}")
+
+    def shutdown(self) -> None:
+        sdnotify.notify("STOPPING=1")
+        log.info("stopping: pipelines first, then the outbox is sent for up to %.0f s", STOP_DRAIN_S)
+        for r in self.runners.values():
+            r.stop_event.set()
+        for r in self.runners.values():
+            r.stop(3.0)
+        try:
+            self._requests.put_nowait(None)  # ends the command thread
+        except queue.Full:
+            pass
+        self.link.stop(STOP_DRAIN_S)
+        left = self.outbox.depth()
+        if left:
+            log.warning("%d message(s) stay in the outbox %s and go out at the next start", left,
+                        self.outbox.path)
+        if self.broker is not None:
+            self.broker.stop()
+        self.outbox.close()
+        log.info("stopped")
+
+    # -- what the pipelines produce ------------------------------------------------------------------
+    def record_detection(self, runner: PipelineRunner, det: Detection) -> None:
+        fields = {"kind": det.kind, "label": det.label, "event_type": det.label, "score": det.score,
+                  "threshold": runner.threshold}
+        fields.update(det.fields)
+        self.outbox.add_detection(str(self.topics.detection(runner.cfg.name)), self.topics.node,
+                                  runner.cfg.name, det.ts_ms, fields)
+        runner.meter.detections += 1
+        self.detections += 1
+        self.link.wake()
+
+    def publish_telemetry(self, host: HostProbe, dt_s: float) -> None:
+        figures = host.sample()
+        figures.update(pipeline_figures({n: r.meter.take() for n, r in self.runners.items()}, dt_s))
+        st = self.link.stats
+        figures.update({"mqtt_connected": st.connected, "outbox_pending": self.outbox.depth(),
+                        "outbox_oldest_s": round(self.outbox.oldest_age_s(), 3),
+                        "publish_rejected": st.rejected, "telemetry_dropped": self.outbox.telemetry_dropped,
+                        "outbox_over_budget": self.outbox.over_budget,
+                        "detections": self.detections, "uptime_s": round(time.monotonic() - self.started, 1),
+                        "pipelines_online": sum(r.status == "online" for r in self.runners.values())})
+        body = payloads.telemetry_payload(self.topics.node, payloads.now_ms(),
+                                          self.config.telemetry.interval_s, figures)
+        self.outbox.add_telemetry(str(self.topics.telemetry), body)
+        self.link.wake()
+
+    def healthy(self, within_s: float) -> bool:
+        """Every pipeline thread progressed within `within_s` and the MQTT thread is alive."""
+        link_ok = self.link._thread is not None and self.link._thread.is_alive()
+        return link_ok and all(r.healthy(within_s) for r in self.runners.values())
+
+    def status_line(self) -> str:
+        online = sum(r.status == "online" for r in self.runners.values())
+        mqtt = "connected" if self.link.stats.connected else "disconnected"
+        return (f"{online}/{len(self.runners)} pipelines online; MQTT {mqtt}; "
+                f"outbox {self.outbox.depth()}; {self.detections} detections")
+
+    def publish_info(self) -> None:
+        """The retained `info`: version, chip, config hash, pipelines (with what each `describe()`s:
+        model name and sha256...)."""
+        try:
+            sha = hashlib.sha256(Path(self.config.path).read_bytes()).hexdigest()
+        except OSError:
+            sha = ""
+        pipes = []
+        for p in self.config.pipelines:
+            entry = {"name": p.name, "type": p.type, "source": p.source.type, "enabled": p.enabled}
+            runner = self.runners.get(p.name)
+            if runner is not None:
+                entry.update({k: v for k, v in runner.description.items() if k not in entry})
+            pipes.append(entry)
+        info = payloads.info_payload(self.topics.node, __version__, pipes, self.started_ms, sha,
+                                     {"type": "virtual", "name": "AKD1000"})
+        self.link.publish(str(self.topics.info), info, retain=True)
+
+    def _publish_retained_meta(self) -> None:
+        self.publish_info()
+        if self.config.mqtt.discovery:
+            self.send_discovery()
+
+    def send_discovery(self) -> None:
+        """(Re)send Home Assistant device discovery (retained; also on HA's `online` birth)."""
+        body = discovery.device_config(self.config, self.topics)
+        self.link.publish(str(self.topics.discovery), body, retain=True)
+
+    # -- SIGHUP ----------------------------------------------------------------------------------------
+    def reload(self) -> bool:
+        """Re-read the file; apply pipeline and telemetry changes; keep everything if it is invalid."""
+        sdnotify.notify("RELOADING=1")
+        try:
+            new = load_config(self.config.path)
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running configuration: %s", exc)
+            sdnotify.notify("READY=1")
+            return False
+        old = self.config
+        for section in ("device", "mqtt", "state"):
+            if getattr(new, section) != getattr(old, section):
+                log.warning("reload: [%s] changed; restart the daemon to apply it (kept the running one)",
+                            section)
+        new = dataclasses.replace(new, device=old.device, mqtt=old.mqtt, state=old.state)
+        old_p = {p.name: p for p in old.pipelines}
+        new_p = {p.name: p for p in new.pipelines}
+        for name, p in old_p.items():
+            if new_p.get(name) != p:
+                runner = self.runners.pop(name, None)
+                if runner is not None:
+                    runner.stop(3.0)
+                if name not in new_p:
+                    self.link.publish(str(self.topics.pipeline_status(name)), "disabled", retain=True)
+        self.config = new
+        for name, p in new_p.items():
+            if old_p.get(name) != p:
+                self._start_pipeline(p)
+        self._publish_retained_meta()
+        log.info("configuration reloaded from %s (%d pipelines)", new.path, len(self.runners))
+        sdnotify.notify("READY=1")
+        return True
+
+    # -- commands ------------------------------------------------------------------------------------
+    def _on_message(self, topic: str, payload: bytes, properties: object) -> None:
+        """Runs in the MQTT thread: only hands work over, never blocks."""
+        if topic == self.topics.ha_status:
+            if payload.strip() == b"online" and self.config.mqtt.discovery:
+                self.send_discovery()
+            return
+        name = self.topics.command_name(topic)
+        if name is None:
+            return
+        response_topic = getattr(properties, "ResponseTopic", None) or None
+        correlation = getattr(properties, "CorrelationData", None)
+        try:
+            valid = self.topics.response(name)
+        except ConfigError:
+            valid = None
+        target = response_topic or (str(valid) if valid else f"{self.topics.base}/response/_invalid")
+        try:
+            self._requests.put_nowait(cmd.Request(name, payload, target, correlation))
+        except queue.Full:
+            log.warning("command queue full; request %r dropped", name[:64])
+
+    def _serve_commands(self) -> None:
+        while True:
+            req = self._requests.get()
+            if req is None:
+                return
+            response = self.commands.handle(req)
+            self.link.publish(req.response_topic, response, qos=1, correlation=req.correlation)
+
+    def _cmd_status(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"node": self.topics.node, "version": __version__, "detections": self.detections,
+                "mqtt_connected": self.link.stats.connected, "outbox_pending": self.outbox.depth(),
+                "last_seq": self.outbox.last_seq(),
+                "pipelines": {n: {"status": r.status, "restarts": r.restarts, "last_error": r.last_error,
+                                  "threshold": r.threshold} for n, r in self.runners.items()}}
+
+    def _cmd_set_threshold(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = cmd.require(args, "pipeline", str)
+        value = cmd.require(args, "value", (int, float))
+        if not 0.0 <= value <= 1e6 or value != value:
+            raise cmd.CommandError(f"value {value!r} is out of range [0, 1e6]")
+        runner = self.runners.get(name)
+        if runner is None:
+            raise cmd.CommandError(f"no running pipeline {name[:64]!r}; running: "
+                                   + ", ".join(self.runners))
+        if runner.pipeline is not None and not set_threshold(runner.pipeline, value):
+            raise cmd.CommandError(f"pipeline {name!r} has no adjustable threshold")
+        runner.threshold = float(value)
+        return {"pipeline": name, "threshold": runner.threshold}
+
+    def _cmd_pipeline(self, args: dict[str, Any]) -> Any:
+        """`{"pipeline": name, "command": cmd, ...}` -> the pipeline's `handle_command(cmd, args)`."""
+        name = cmd.require(args, "pipeline", str)
+        command = cmd.require(args, "command", str)
+        runner = self.runners.get(name)
+        if runner is None or runner.pipeline is None:
+            raise cmd.CommandError(f"no running pipeline {name[:64]!r}")
+        handler = getattr(runner.pipeline, "handle_command", None)
+        if handler is None:
+            raise cmd.CommandError(f"pipeline {name!r} takes no commands")
+        rest = {k: v for k, v in args.items() if k not in ("pipeline", "command")}
+        try:
+            return handler(command[:64], rest)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise cmd.CommandError(f"pipeline {name!r} refused {command[:64]!r}: {exc}") from exc

@@ -1,0 +1,102 @@
+"""The pipeline protocol the daemon runs (DESIGN.md §2).
+
+A pipeline is built from its `[[pipelines]]` entry by `build(cfg) -> Pipeline`, found as
+`akida_edge.pipelines.<type>:build` (or `factory = "module:function"` for `type = "custom"`).
+The daemon runs each pipeline in its own thread and iterates `run(stop_event)`, which yields
+
+- `Detection` — something worth telling the world: goes to the disk outbox, then MQTT (QoS 1,
+  never lost); its `ts_ms` is the *capture* time of the data that caused it (epoch ms);
+- `Activity` — what was done since the last yield (inferences, latency, events, synaptic ops,
+  *estimated* chip energy from the power model): feeds telemetry, and every yield counts as
+  progress for the systemd watchdog. A pipeline should yield at least once per second, even
+  when it detects nothing.
+
+`run` returns when `stop_event` is set (drain quickly: the daemon waits a few seconds) or when a
+finite source ends. Raising an exception (a sensor unplugged, `SourceError`) makes the daemon
+report the pipeline `offline` on `<prefix>/<node>/<name>/status`, log the reason and call `run`
+again after a backoff (doubling from `retry_min_s` to `retry_max_s`) while other pipelines go on.
+Models do no I/O; a pipeline never touches MQTT.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detection.
+
+    Parameters
+    ----------
+    label : what was detected (`yes`, `anomaly`, `motion`...); HA's `event_type`.
+    score : the decoder's score (probability for kws, anomaly score for anomaly).
+    ts_ms : capture time of the data, epoch milliseconds UTC.
+    kind : `keyword` | `anomaly` | `motion` | `object`.
+    fields : extra flat JSON fields (`scores`, `window_ms`, `latency_ms`, `energy_uj`...), units in
+        the key names.
+    """
+
+    label: str
+    score: float
+    ts_ms: int
+    kind: str = "keyword"
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Work done since the previous yield (all counts are increments, not totals).
+
+    `chip_energy_uj` is *estimated* by the power model for those inferences; `chip_power_mw`, when
+    given, is the model's current estimate. `state`, when given, is published retained on
+    `<prefix>/<node>/<name>/state` (flat JSON; for anomaly pipelines e.g. `{"anomaly": "ON",
+    "score": 4.2}`).
+    """
+
+    inferences: int = 0
+    latency_ms: tuple[float, ...] = ()
+    events: int = 0
+    synops: int = 0
+    chip_energy_uj: float = 0.0
+    chip_power_mw: float | None = None
+    state: Mapping[str, Any] | None = None
+
+
+@runtime_checkable
+class Pipeline(Protocol):
+    """What the daemon needs from a pipeline."""
+
+    name: str
+
+    def run(self, stop_event: threading.Event) -> Iterator[Detection | Activity]:
+        """Read the source and yield detections and activity until `stop_event` is set."""
+        ...
+
+
+class Describable(Protocol):
+    """Optional: `describe()` returns flat facts merged into the pipeline's entry of the retained
+    `info` topic once built, e.g. `{"model": "dscnn_kws", "model_sha256": "...", "labels": [...]}`."""
+
+    def describe(self) -> Mapping[str, Any]: ...
+
+
+class CommandTarget(Protocol):
+    """Optional: a pipeline that takes commands over MQTT (`request/pipeline` with
+    `{"pipeline": name, "command": cmd, ...}`) implements `handle_command`. It runs in the daemon's
+    command thread (not the pipeline's): guard shared state. Raise `ValueError` (or `KeyError`,
+    `TypeError`) with a one-line reason to answer with an error; return JSON-able data."""
+
+    def handle_command(self, command: str, args: dict[str, Any]) -> Any: ...
+
+
+def set_threshold(pipeline: object, value: float) -> bool:
+    """Change a running pipeline's threshold if it supports it (method `set_threshold`)."""
+    method = getattr(pipeline, "set_threshold", None)
+    if method is None:
+        return False
+    method(float(value))
+    return True

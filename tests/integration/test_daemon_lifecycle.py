@@ -1,0 +1,192 @@
+"""The daemon with its embedded broker: systemd notify/watchdog, SIGHUP reloads, failing pipelines,
+telemetry and Home Assistant discovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+
+import pytest
+from mqtt_fixtures import ROOT, Recorder, free_port, start_daemon, stop_daemon, wait_listening
+
+pytestmark = pytest.mark.integration
+
+CONFIG = """
+[device]
+id = "n1"
+[mqtt]
+broker = "embedded"
+port = {port}
+prefix = "akida"
+[state]
+dir = "{state}"
+[telemetry]
+interval_s = 0.5
+[[pipelines]]
+name = "tick"
+type = "custom"
+factory = "daemon_pipelines:counter"
+source = {{ type = "synthetic", rate_hz = 20 }}
+[[pipelines]]
+name = "flaky"
+type = "custom"
+factory = "daemon_pipelines:counter"
+retry_min_s = 0.2
+retry_max_s = 0.4
+source = {{ type = "synthetic", rate_hz = 20, fail_after_s = 0.3 }}
+{extra}
+"""
+
+EXTRA = """
+[[pipelines]]
+name = "late"
+type = "custom"
+factory = "daemon_pipelines:counter"
+source = { type = "synthetic", rate_hz = 5 }
+"""
+
+
+def _recv_all(sock: socket.socket) -> list[str]:
+    out = []
+    while True:
+        try:
+            out.append(sock.recv(4096).decode())
+        except BlockingIOError:
+            return out
+
+
+def test_notify_watchdog_reload_and_failing_pipeline(tmp_path):
+    port = free_port()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(CONFIG.format(port=port, state=tmp_path / "state", extra=""))
+    notify_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(notify_path)
+    sock.setblocking(False)
+    os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"] = notify_path, "600000"
+    try:
+        proc = start_daemon(cfg, tmp_path / "d.log")
+    finally:
+        del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+    try:
+        wait_listening(port)
+        rec = Recorder(port, "#")
+        assert rec.wait_for(lambda r: r.payloads("/tick/status")[-1:] == [b"online"])
+        # the retained info carries what the built pipelines describe (model, hash)
+        assert rec.wait_for(lambda r: any(p.get("model") == "counter" and p["name"] == "tick"
+                                          for i in r.json("akida/n1/info") for p in i["pipelines"]))
+        # the flaky pipeline fails every 0.3 s: reported offline with its error, tick goes on
+        assert rec.wait_for(lambda r: any("unplugged" in s.get("error", "") for s in r.json("/flaky/state")))
+        assert rec.wait_for(lambda r: len(r.json("akida/n1/telemetry")) >= 2)
+        tel = rec.json("akida/n1/telemetry")[-1]
+        assert tel["schema"] == "akida_edge.telemetry/1" and tel["chip_figures"] == "estimated"
+        assert tel["inferences_per_s"] > 0 and tel["inference_ms_p95"] == pytest.approx(1.0)
+        # ticks yield 2 µJ per inference: the estimate is exactly that
+        assert tel["chip_energy_uj_per_inference"] == pytest.approx(2.0)
+        assert "process_cpu_pct" in tel and "outbox_pending" in tel
+        # Home Assistant: the retained device discovery, re-sent when HA comes online
+        disc = [json.loads(p) for t, p, _ in rec.messages if t == "homeassistant/device/akida_n1/config"]
+        assert disc and {"tick_event", "flaky_event", "chip_power"} <= set(disc[0]["cmps"])
+        n_disc = len(disc)
+        rec.client.publish("homeassistant/status", b"online", qos=1)
+        assert rec.wait_for(lambda r: len([1 for t, _, _ in r.messages
+                                           if t == "homeassistant/device/akida_n1/config"]) > n_disc)
+        # systemd: READY=1 then watchdog pings (the tick pipeline progresses; flaky backs off on purpose)
+        time.sleep(1.0)
+        notes = _recv_all(sock)
+        assert notes[0] == "READY=1" or "READY=1" in notes
+        assert notes.count("WATCHDOG=1") >= 2 and any(n.startswith("STATUS=") for n in notes)
+        # SIGHUP with a broken file: refused, the old configuration runs on
+        good = cfg.read_text()
+        cfg.write_text(good.replace("rate_hz = 20 }", "rate_hz = -20 }", 1))
+        proc.send_signal(signal.SIGHUP)
+        n_tick = len(rec.json("/tick/detection"))
+        assert rec.wait_for(lambda r: len(r.json("/tick/detection")) > n_tick + 10)
+        assert "reload refused" in (tmp_path / "d.log").read_text()
+        # SIGHUP with a valid file adding a pipeline: it starts
+        cfg.write_text(CONFIG.format(port=port, state=tmp_path / "state", extra=EXTRA))
+        proc.send_signal(signal.SIGHUP)
+        assert rec.wait_for(lambda r: len(r.json("/late/detection")) >= 2)
+        assert proc.poll() is None
+    finally:
+        _recv_all(sock)  # systemd reads continuously; a full queue would drop what comes next
+        code = stop_daemon(proc)
+    assert code == 0
+    assert rec.payloads("akida/n1/status")[-1:] == [b"offline"]
+    assert "STOPPING=1" in _recv_all(sock)
+    rec.close()
+    sock.close()
+
+
+STUCK = """
+[device]
+id = "n2"
+[mqtt]
+port = {port}
+[state]
+dir = "{state}"
+[[pipelines]]
+name = "wedged"
+type = "custom"
+factory = "daemon_pipelines:stuck"
+source = {{ type = "synthetic" }}
+"""
+
+
+def test_no_watchdog_ping_while_a_pipeline_is_wedged(tmp_path):
+    port = free_port()
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(STUCK.format(port=port, state=tmp_path / "state"))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "n.sock"))
+    sock.setblocking(False)
+    wd_usec = 400_000
+    os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"] = str(tmp_path / "n.sock"), str(wd_usec)
+    try:
+        proc = start_daemon(cfg, tmp_path / "d.log")
+    finally:
+        del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+    try:
+        wait_listening(port)
+        notes = []
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            notes += _recv_all(sock)
+            time.sleep(0.05)
+    finally:
+        code = stop_daemon(proc)
+    assert code == 0
+    # pings stop once the pipeline made no progress for WATCHDOG_USEC; the status line goes on
+    period_s = wd_usec / 2e6
+    assert "READY=1" in notes
+    assert notes.count("WATCHDOG=1") <= 2 * wd_usec / 1e6 / period_s + 1
+    assert sum(n.startswith("STATUS=") for n in notes) >= 2.5 / period_s / 2
+    sock.close()
+
+
+def test_shipped_config_starts_on_a_fresh_machine(tmp_path):
+    """The repository's config.toml: embedded broker, no sensor; pipelines not built yet report offline."""
+    text = (ROOT / "config.toml").read_text()
+    port = free_port()
+    text = text.replace("port = 1883", f"port = {port}").replace('dir = ".akida-edge-state"',
+                                                                 f'dir = "{tmp_path / "state"}"')
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(text)
+    proc = start_daemon(cfg, tmp_path / "d.log", JOURNAL_STREAM="8:1234")
+    try:
+        wait_listening(port)
+        rec = Recorder(port, "akida/#")
+        assert rec.wait_for(lambda r: r.payloads("akida/edge-1/status")[:1] == [b"online"])
+        info = rec.json("/info")
+        assert info and info[0]["schema"] == "akida_edge.info/1" and len(info[0]["pipelines"]) == 3
+        assert rec.wait_for(lambda r: all(r.payloads(f"/{p}/status") for p in ("kws", "pump", "cam0")))
+    finally:
+        assert stop_daemon(proc) == 0
+    rec.close()
+    # under journald: no timestamps, one sd-daemon priority prefix per record (<6> info, <3> error)
+    lines = [ln for ln in (tmp_path / "d.log").read_text().splitlines() if ln.startswith("<")]
+    assert any(ln.startswith("<6>akida_edge.daemon: akida-edge") for ln in lines)
+    assert any(ln.startswith("<3>akida_edge.daemon: pipeline kws failed") for ln in lines)
