@@ -8,13 +8,18 @@ fill), so memory follows the events actually produced:
 
 0. `gather_changed` lists the pixels whose input changed (only when low-pass, leak and shot
    noise are off: then an unchanged pixel cannot fire, as |D| < θ after every frame);
-1. `pixel_pass(fill=False)` visits the listed (or all) pixels in index order, updates the quiet
-   ones in place, keeps the active ones listed, and histograms the times of their events;
-2. the caller turns the histogram into bucket start offsets (a counting sort over the interval);
-3. `pixel_pass(fill=True)` recomputes the active pixels in the same order and writes each event
-   straight to its sorted place, so the output is sorted by t and, at equal t, by visit order
-   (pixel index y·W + x, then crossing k, then the pixel's shot-noise event). Without a
-   histogram (very long intervals) it writes in visit order and the caller sorts stably by t.
+1. `model_pass` runs the pixel model on the listed (or all) pixels in index order, updates their
+   levels, and keeps the active ones listed with what their events need (crossing count, time
+   ramp base + k·step, shot-noise time and polarity);
+2. `hist_pass` applies the refractory filter, lists the event times in visit order and
+   histograms them over the interval; the caller turns the histogram into bucket start offsets;
+3. `scatter_pass` writes every event straight to its sorted place (a counting sort), so the
+   output is sorted by t and, at equal t, by visit order (pixel index y·W + x, then crossing k,
+   then the pixel's shot-noise event). Without a histogram (very long intervals) it writes in
+   visit order and the caller sorts stably by t.
+
+The passes are separate small loops on purpose: a histogram update inside the big model loop
+ran several times slower than the same work split out.
 """
 
 from __future__ import annotations
@@ -58,23 +63,20 @@ def gather_changed(frame_w, prev_w, frame, prev, group, out):
 
 
 @njit(cache=True)
-def pixel_pass(fill, cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off, leak_rate, t_last,
-               t0, t1, dt_s, lpf_k, leak_jit, shot_k, refr_us, seed, frame_no, act_n, hist, width,
-               out_t, out_x, out_y, out_c, out_p):
-    """One pass over the candidate pixels (`cand[:n_cand]`, or all pixels when not `use_list`).
+def model_pass(cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off, leak_rate,
+               t0, t1, dt_s, lpf_k, leak_jit, shot_k, seed, frame_no, act_n, base, step, noise_t, noise_p):
+    """Pixel model over `cand[:n_cand]` (or all pixels when not `use_list`).
 
-    Count mode (`fill` False): count each pixel's events and add their times to `hist` (bucket
-    t - t0, when `hist` is not empty); update quiet pixels in place; list the active ones in
-    `cand` (overwritten from the front: safe, the write index never passes the read index).
-    Fill mode (`fill` True, `cand` = the active list, `hist` = bucket start offsets or empty):
-    write each event to its place in the output fields and update the state.
-    Returns (n_active, n_events). The per-pixel model is written out once, here, not in a helper:
-    numba does not inline a helper taking this many arrays, and the call costs more than a pixel.
+    Returns (n_active, an upper bound of the events: crossings plus shot-noise events).
+
+    Updates `lp` and `ref` of every visited pixel. Active pixels (a crossing or a shot-noise
+    event) are listed in `cand` (overwritten from the front: the write index never passes the read
+    index) with their crossing count `act_n` (negative for OFF crossings), time ramp
+    t_k = t0 + trunc(base + k·step) and shot-noise time `noise_t` (-1: none) and polarity `noise_p`.
     """
     n_act = 0
-    total = 0
+    n_upper = 0
     span = float(t1 - t0)
-    use_hist = hist.shape[0] > 0
     for a in range(n_cand):
         i = cand[a] if use_list else a
         v = frame[i]
@@ -113,80 +115,107 @@ def pixel_pass(fill, cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, t
         if shot_k > 0.0:
             u_shot = uniform(seed, frame_no, np.uint64(i), np.uint64(STREAM_SHOT))
             noisy = u_shot < shot_k * (1.0 - 0.75 * inten) / ton
+        lp[i] = l1
+        ref[i] = (rl + float(n_on) * ton) - float(n_off) * toff
         n_cross = n_on + n_off
-        if not fill and n_cross == 0 and not noisy:
-            lp[i] = l1
-            ref[i] = rl
+        if n_cross == 0 and not noisy:
             continue
-        x = np.uint16(0)
-        y = np.uint16(0)
-        if fill:
-            x = np.uint16(i % width)
-            y = np.uint16(i // width)
-        emitted = 0
         if n_cross > 0:
-            sign = 1.0 if n_on > 0 else -1.0
-            th = ton if n_on > 0 else toff
-            pol = np.int8(1) if n_on > 0 else np.int8(-1)
-            tl = t_last[i]
             # t_k = t0 + round(s_k * span), s_k = (sign*k*th - d0) / (d1 - d0), as base + k * step:
             # one division per pixel, not per event. Truncation equals floor after the clamp.
+            sign = 1.0 if n_on > 0 else -1.0
+            th = ton if n_on > 0 else toff
             scale = span / (d1 - d0)
-            step = (sign * th) * scale
-            base = 0.5 - d0 * scale
-            for k in range(1, n_cross + 1):
-                t = t0 + np.int64(base + float(k) * step)
-                if t < t0:
-                    t = t0
-                elif t > t1:
-                    t = t1
-                if refr_us > 0 and t - tl < refr_us:
-                    continue
-                tl = t
-                emitted += 1
-                if not fill:
-                    if use_hist:
-                        hist[t - t0] += 1
-                    continue
-                if use_hist:
-                    pos = hist[t - t0]
-                    hist[t - t0] = pos + 1
-                else:
-                    pos = total + emitted - 1
-                out_t[pos] = t
-                out_x[pos] = x
-                out_y[pos] = y
-                out_c[pos] = 0
-                out_p[pos] = pol
-            if fill:
-                t_last[i] = tl
+            step[n_act] = (sign * th) * scale
+            base[n_act] = 0.5 - d0 * scale
+        noise_t[n_act] = -1
         if noisy:
+            ref[i] = l1
             u_t = uniform(seed, frame_no, np.uint64(i), np.uint64(STREAM_SHOT_TIME))
-            t = t0 + 1 + np.int64(math.floor(u_t * span))
-            emitted += 1
-            if not fill:
-                if use_hist:
-                    hist[t - t0] += 1
-            else:
-                if use_hist:
-                    pos = hist[t - t0]
-                    hist[t - t0] = pos + 1
-                else:
-                    pos = total + emitted - 1
-                u_p = uniform(seed, frame_no, np.uint64(i), np.uint64(STREAM_SHOT_POLARITY))
-                out_t[pos] = t
-                out_x[pos] = x
-                out_y[pos] = y
-                out_c[pos] = 0
-                out_p[pos] = np.int8(1) if u_p < 0.5 else np.int8(-1)
-        if fill:
-            lp[i] = l1
-            ref[i] = (rl + float(n_on) * ton) - float(n_off) * toff
-            if noisy:
-                ref[i] = l1
-        else:
-            cand[n_act] = i
-            act_n[n_act] = emitted
+            u_p = uniform(seed, frame_no, np.uint64(i), np.uint64(STREAM_SHOT_POLARITY))
+            noise_t[n_act] = t0 + 1 + np.int64(math.floor(u_t * span))
+            noise_p[n_act] = np.int8(1) if u_p < 0.5 else np.int8(-1)
+        cand[n_act] = i
+        act_n[n_act] = n_on - n_off
         n_act += 1
-        total += emitted
-    return n_act, total
+        n_upper += n_cross + (1 if noisy else 0)
+    return n_act, n_upper
+
+
+@njit(cache=True)
+def hist_pass(cand, n_act, act_n, base, step, noise_t, t_last, t0, t1, refr_us, hist, tcol):
+    """Event times of the active pixels after the refractory filter, in visit order, into `tcol`.
+
+    Sets `act_n[a]` to the signed number of crossing events kept, updates `t_last`, and adds each
+    time to `hist` (length t1 - t0 + 1, zeroed; may be empty). Returns the number of events.
+    """
+    j = 0
+    use_hist = hist.shape[0] > 0
+    for a in range(n_act):
+        i = cand[a]
+        tl = t_last[i]
+        b = base[a]
+        st = step[a]
+        n = act_n[a]
+        kept = 0
+        for k in range(1, abs(n) + 1):
+            t = t0 + np.int64(b + float(k) * st)
+            if t < t0:
+                t = t0
+            elif t > t1:
+                t = t1
+            if refr_us > 0 and t - tl < refr_us:
+                continue
+            tl = t
+            tcol[j] = t
+            j += 1
+            kept += 1
+            if use_hist:
+                hist[np.uint64(t - t0)] += 1
+        t_last[i] = tl
+        act_n[a] = kept if n > 0 else -kept
+        tn = noise_t[a]
+        if tn >= 0:
+            tcol[j] = tn
+            j += 1
+            if use_hist:
+                hist[np.uint64(tn - t0)] += 1
+    return j
+
+
+@njit(cache=True)
+def scatter_pass(cand, n_act, act_n, noise_t, noise_p, tcol, t0, width, hist,
+                 out_t, out_x, out_y, out_c, out_p):
+    """Write the events to their sorted places (`hist` = bucket starts) or in visit order (empty).
+
+    `cand` is ascending, so the row of each pixel is tracked, not divided out.
+    """
+    use_hist = hist.shape[0] > 0
+    j = 0
+    row = 0
+    row_start = 0
+    for a in range(n_act):
+        i = cand[a]
+        while i >= row_start + width:
+            row += 1
+            row_start += width
+        x = np.uint16(i - row_start)
+        y = np.uint16(row)
+        n = act_n[a]
+        m = abs(n) + (1 if noise_t[a] >= 0 else 0)
+        pol = np.int8(1) if n > 0 else np.int8(-1)
+        for e in range(m):
+            t = tcol[j]
+            if use_hist:
+                b = np.uint64(t - t0)
+                pos = hist[b]
+                hist[b] = pos + 1
+            else:
+                pos = j
+            j += 1
+            out_t[pos] = t
+            out_x[pos] = x
+            out_y[pos] = y
+            out_c[pos] = 0
+            out_p[pos] = pol if e < abs(n) else noise_p[a]
+    return j

@@ -279,20 +279,24 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
         n_lead = n - n % group
         n_cand = K.gather_changed(flat[:n_lead].view(np.uint64), state.prev[:n_lead].view(np.uint64),
                                   flat, state.prev, group, cand)
-    args = (flat, logf, lut, state.lp, state.ref, state.th_on, state.th_off, state.leak_rate, state.t_last,
-            s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"], s["refr_us"],
-            s["seed"], s["frame_no"], state.act_n)
+    base = np.empty(n_cand)
+    step = np.empty(n_cand)
+    noise_t = np.empty(n_cand, np.int64)
+    noise_p = np.empty(n_cand, np.int8)
+    n_act, n_upper = K.model_pass(
+        cand, n_cand, not full, flat, logf, lut, state.lp, state.ref, state.th_on, state.th_off,
+        state.leak_rate, s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"],
+        s["seed"], s["frame_no"], state.act_n, base, step, noise_t, noise_p)
     span_us = int(s["t1"] - s["t0"])
     hist = np.zeros(span_us + 1 if span_us <= _COUNTING_SORT_MAX_SPAN_US else 0, np.int64)
-    width = np.int64(state.shape[1])
-    none = np.zeros(0, EVENT_DTYPE)
-    n_act, total = K.pixel_pass(False, cand, n_cand, not full, *args, hist, width,
-                                none["t"], none["x"], none["y"], none["c"], none["p"])
+    tcol = np.empty(n_upper, np.int64)
+    total = K.hist_pass(cand, n_act, state.act_n, base, step, noise_t, state.t_last, s["t0"], s["t1"],
+                        s["refr_us"], hist, tcol)
     if hist.size:
         hist[:] = np.cumsum(hist) - hist  # bucket start offsets
     out = np.empty(total, EVENT_DTYPE)
-    _, written = K.pixel_pass(True, cand, n_act, True, *args, hist, width,
-                              out["t"], out["x"], out["y"], out["c"], out["p"])
+    written = K.scatter_pass(cand, n_act, state.act_n, noise_t, noise_p, tcol, s["t0"],
+                             np.int64(state.shape[1]), hist, out["t"], out["x"], out["y"], out["c"], out["p"])
     assert written == total, "DVS count and fill passes disagree"
     if not hist.size:
         out = out[np.argsort(out["t"], kind="stable")]
