@@ -47,7 +47,14 @@ import numpy as np
 from numba import njit
 
 from akida_edge.errors import ConfigError, InputDataError
-from akida_edge.events import RANKED_EVENT_DTYPE, _check_events, flat_index, to_dense
+from akida_edge.events import (
+    POLARITY_MODES,
+    RANKED_EVENT_DTYPE,
+    _check_events,
+    _check_shape,
+    flat_index,
+    to_dense,
+)
 
 MODES = ("modulation", "linear")
 OUTPUTS = ("events", "dense")
@@ -108,51 +115,71 @@ def rank_values(n_kept: int, params: RocParams) -> np.ndarray:
 
 
 @njit(cache=True)
-def _strength_kernel(loc, weights, use_weights, n_loc):
-    """Per place: first event index and strength; places in order of first appearance."""
-    first = np.full(n_loc, -1, np.int64)
-    count = np.zeros(n_loc, np.int64)
-    strength = np.zeros(n_loc if use_weights else 0, np.float64)
-    appear = np.empty(loc.shape[0], np.int64)
+def _strength_kernel(x, y, c, p, h, w, ch, split, weights, use_weights):
+    """Places in order of first appearance, with their first event and strength.
+
+    A place is (y * w + x) * ch + channel, channel = 2c + (p < 0) when `split`, else c. Returns
+    (appear, first, count, strength, bad): per appearing place its index, first event index,
+    event count and summed weight (empty without weights); `bad` is the index of the first
+    event outside the grid, or -1. The per-place scratch is one int32 count (cache friendly).
+    """
+    n_loc = h * w * ch
+    count_at = np.zeros(n_loc, np.int32)
+    slot_at = np.empty(n_loc if use_weights else 0, np.int32)  # valid where count_at > 0
+    appear = np.empty(x.shape[0], np.int64)
+    first = np.empty(x.shape[0], np.int64)
+    strength = np.zeros(x.shape[0] if use_weights else 0, np.float64)
     m = 0
-    for j in range(loc.shape[0]):
-        lj = loc[j]
-        if first[lj] < 0:
-            first[lj] = j
+    for j in range(x.shape[0]):
+        xj = np.int64(x[j])
+        yj = np.int64(y[j])
+        cj = np.int64(c[j])
+        if split:
+            cj = 2 * cj + (1 if p[j] < 0 else 0)
+        if xj >= w or yj >= h or cj >= ch:
+            return appear[:m], first[:m], np.zeros(0, np.int64), strength[:0], j
+        lj = (yj * w + xj) * ch + cj
+        if count_at[lj] == 0:
+            if use_weights:
+                slot_at[lj] = m
             appear[m] = lj
+            first[m] = j
             m += 1
-        count[lj] += 1
+        count_at[lj] += 1
         if use_weights:
-            strength[lj] += weights[j]
-    return first, count, strength, appear[:m]
+            strength[slot_at[lj]] += weights[j]
+    count = np.empty(m, np.int64)
+    for a in range(m):
+        count[a] = count_at[appear[a]]
+    return appear[:m], first[:m], count, strength[:m], -1
 
 
 @njit(cache=True)
-def _order_by_count(appear, count):
-    """Stable counting sort of `appear` by count, descending: positions into `appear`."""
+def _order_by_count(count):
+    """Stable counting sort of positions 0..m-1 by count, descending."""
+    m = count.shape[0]
     cmax = 0
-    for a in range(appear.shape[0]):
-        c = count[appear[a]]
-        if c > cmax:
-            cmax = c
+    for a in range(m):
+        if count[a] > cmax:
+            cmax = count[a]
     start = np.zeros(cmax + 2, np.int64)
-    for a in range(appear.shape[0]):
-        start[cmax - count[appear[a]] + 1] += 1
+    for a in range(m):
+        start[cmax - count[a] + 1] += 1
     for b in range(cmax + 1):
         start[b + 1] += start[b]
-    order = np.empty(appear.shape[0], np.int64)
-    for a in range(appear.shape[0]):
-        b = cmax - count[appear[a]]
+    order = np.empty(m, np.int64)
+    for a in range(m):
+        b = cmax - count[a]
         order[start[b]] = a
         start[b] += 1
     return order
 
 
 @njit(cache=True)
-def _emit_kernel(t, x, y, c, p, first, appear, order, values, o_t, o_x, o_y, o_c, o_p, o_rank, o_value):
-    """Ranked output: for rank r, the first event of place appear[order[r]] with rank and value."""
+def _emit_kernel(t, x, y, c, p, first, order, values, o_t, o_x, o_y, o_c, o_p, o_rank, o_value):
+    """Ranked output: for rank r, the first event of place order[r] with rank and value."""
     for r in range(o_t.shape[0]):
-        j = first[appear[order[r]]]
+        j = first[order[r]]
         o_t[r] = t[j]
         o_x[r] = x[j]
         o_y[r] = y[j]
@@ -162,18 +189,16 @@ def _emit_kernel(t, x, y, c, p, first, appear, order, values, o_t, o_x, o_y, o_c
         o_value[r] = values[r]
 
 
-def _prepare(events: np.ndarray, shape: tuple[int, int, int], polarity: str,
-             weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _check_weights(events: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
     _check_events(events)
-    loc = flat_index(events, shape, polarity)
     if weights is None:
-        return loc, np.zeros(0)
+        return np.zeros(0)
     w = np.asarray(weights, dtype=np.float64)
     if w.shape != events.shape or not np.all(np.isfinite(w)) or (w.size and w.min() < 0):
         raise InputDataError(
             f"ROC weights must be finite, >= 0 and one per event ({events.size}); got shape {w.shape}"
         )
-    return loc, w
+    return w
 
 
 def _finish(ranked: np.ndarray, shape: tuple[int, int, int], params: RocParams, polarity: str,
@@ -200,16 +225,22 @@ def rank_events(
     """
     if output not in OUTPUTS:
         raise InputDataError(f"ROC output={output!r}: use one of {', '.join(OUTPUTS)}")
-    loc, w = _prepare(events, shape, polarity, weights)
-    n_loc = int(shape[0]) * int(shape[1]) * int(shape[2])
-    first, count, strength, appear = _strength_kernel(loc, w, weights is not None, n_loc)
+    w = _check_weights(events, weights)
+    h, wd, ch = _check_shape(shape)
+    if polarity not in POLARITY_MODES:
+        raise InputDataError(f"polarity={polarity!r} is not one of {POLARITY_MODES}")
+    fields = (events["x"], events["y"], events["c"], events["p"])
+    appear, first, count, strength, bad = _strength_kernel(
+        *fields, h, wd, ch, polarity == "split", w, weights is not None)
+    if bad >= 0:
+        flat_index(events[bad:bad + 1], shape, polarity)  # raises the one-line error naming the event
     if weights is None:
-        order = _order_by_count(appear, count)
+        order = _order_by_count(count)
     else:
-        order = np.argsort(-strength[appear], kind="stable")
+        order = np.argsort(-strength, kind="stable")
     k = params.n_keep(appear.size)
     ranked = np.empty(k, RANKED_EVENT_DTYPE)
-    _emit_kernel(*(events[f] for f in ("t", "x", "y", "c", "p")), first, appear, order[:k],
+    _emit_kernel(*(events[f] for f in ("t", "x", "y", "c", "p")), first, order[:k],
                  rank_values(k, params), *(ranked[f] for f in RANKED_EVENT_DTYPE.names))
     return _finish(ranked, shape, params, polarity, output)
 
@@ -220,7 +251,8 @@ def rank_events_numpy(events: np.ndarray, shape: tuple[int, int, int], params: R
     """Vectorised NumPy twin of `rank_events` (identical output; the benchmark baseline)."""
     if output not in OUTPUTS:
         raise InputDataError(f"ROC output={output!r}: use one of {', '.join(OUTPUTS)}")
-    loc, w = _prepare(events, shape, polarity, weights)
+    w = _check_weights(events, weights)
+    loc = flat_index(events, shape, polarity)
     places, first, count = np.unique(loc, return_index=True, return_counts=True)
     if weights is None:
         strength = count.astype(np.float64)
