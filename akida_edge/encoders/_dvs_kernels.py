@@ -64,7 +64,8 @@ def gather_changed(frame_w, prev_w, frame, prev, group, out):
 
 @njit(cache=True)
 def model_pass(cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off, leak_rate,
-               t0, t1, dt_s, lpf_k, leak_jit, shot_k, seed, frame_no, act_n, base, step, noise_t, noise_p):
+               t0, t1, dt_s, lpf_k, leak_jit, shot_k, seed, frame_no, fixed_inten,
+               act_n, base, step, noise_t, noise_p):
     """Pixel model over `cand[:n_cand]` (or all pixels when not `use_list`).
 
     Returns (n_active, an upper bound of the events: crossings plus shot-noise events).
@@ -84,8 +85,8 @@ def model_pass(cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off,
             lin = lut[np.int64(v)]
         else:
             lin = logf[i]
-        inten = 0.0
-        if lpf_k > 0.0 or shot_k > 0.0:
+        inten = fixed_inten  # >= 0 for log input (no intensity to scale by)
+        if fixed_inten < 0.0 and (lpf_k > 0.0 or shot_k > 0.0):
             inten = (float(v) + 20.0) * _INV_275
             if inten > 1.0:
                 inten = 1.0

@@ -43,6 +43,12 @@ and the NumPy twin (`dvs_numpy.py`). The state has a fixed size (a few arrays of
 stays bounded on endless streams; per-frame scratch is proportional to the events produced
 (count, then fill; no fixed pre-allocation of an event buffer).
 
+**Log-domain input** (`log_input=True`): frames are log levels already (e.g. log-mel band
+energies of an audio front-end, any real values), lin-log is skipped, and the low-pass and shot
+noise take every element as fully bright (i01 = 1). The emulator is then a generic per-element
+delta modulator with a reference that moves by one threshold per event (a silicon-cochlea-like
+change detector); give a band vector the shape (1, n_bands).
+
 Presets: `PRESETS["clean"]` and `PRESETS["noisy"]` carry the values of v2e's ``--dvs_params
 clean|noisy`` (``EventEmulator.set_dvs_params`` in SensorsINI/v2e `v2ecore/emulator.py`): clean =
 θ 0.2/0.2, σ 0.02, no low-pass, leak or shot noise, refractory 0; noisy = θ 0.2/0.2, σ 0.05,
@@ -84,6 +90,7 @@ class DvsParams:
     leak_jitter_fraction: float = 0.0
     noise_rate_cov_decades: float = 0.0
     lin_log_floor_dn: float = 20.0
+    log_input: bool = False
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
@@ -102,6 +109,8 @@ class DvsParams:
             raise bad("leak_jitter_fraction", "must be <= 0.5 (the leak factor must stay positive)")
         if self.noise_rate_cov_decades > 3:
             raise bad("noise_rate_cov_decades", "must be <= 3 decades")
+        if not isinstance(self.log_input, (bool, np.bool_)):
+            raise bad("log_input", "must be True or False")
         r = self.refractory_period_us
         if isinstance(r, bool) or not isinstance(r, (int, np.integer)) or r < 0:
             raise bad("refractory_period_us", "must be an integer number of µs >= 0")
@@ -208,13 +217,19 @@ def lin_log(frame_dn: np.ndarray, floor_dn: float) -> np.ndarray:
         return np.where(x <= floor_dn, x * (math.log(floor_dn) / floor_dn), np.log(np.maximum(x, floor_dn)))
 
 
-def prepare_frame(frame: np.ndarray, t_us: int, state: DvsState) -> np.ndarray:
+def prepare_frame(frame: np.ndarray, t_us: int, state: DvsState, log_input: bool = False) -> np.ndarray:
     """Validate one frame and its time against the state; return it flat (uint8 or float64)."""
     arr = np.asarray(frame)
     if arr.shape != state.shape:
         extra = " (colour? convert with cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))" if arr.ndim == 3 else ""
         raise InputDataError(f"DVS frame shape {arr.shape} does not match the sensor {state.shape}{extra}")
-    if arr.dtype == np.uint8:
+    if log_input:
+        if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+            raise InputDataError(f"DVS log-domain frames must be real numbers, got dtype {arr.dtype}")
+        flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1) + 0.0
+        if not np.all(np.isfinite(flat)):
+            raise InputDataError("DVS log-domain frames must be finite (no NaN or inf)")
+    elif arr.dtype == np.uint8:
         flat = np.ascontiguousarray(arr).reshape(-1)
     elif np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer):
         flat = np.ascontiguousarray(arr, dtype=np.float64).reshape(-1) + 0.0  # a copy, and -0.0 -> 0.0
@@ -229,10 +244,18 @@ def prepare_frame(frame: np.ndarray, t_us: int, state: DvsState) -> np.ndarray:
     return flat
 
 
+def log_levels(flat: np.ndarray, params: DvsParams) -> np.ndarray:
+    """The log level of every pixel of a prepared frame (float64)."""
+    if params.log_input:
+        return flat
+    if flat.dtype == np.uint8:
+        return lin_log_lut(params.lin_log_floor_dn)[flat]
+    return lin_log(flat, params.lin_log_floor_dn)
+
+
 def first_frame(flat: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -> np.ndarray:
     """Initialise the levels from the first frame (no events: nothing to compare with)."""
-    lin = lin_log(flat, params.lin_log_floor_dn) if flat.dtype != np.uint8 else lin_log_lut(
-        params.lin_log_floor_dn)[flat]
+    lin = log_levels(flat, params)
     state.lp[:] = lin
     state.ref += lin
     state.prev = flat.copy()
@@ -250,7 +273,7 @@ def kernel_settings(t_us: int, state: DvsState, params: DvsParams) -> dict[str, 
         leak_jit=params.leak_jitter_fraction * math.sqrt(3.0),
         shot_k=params.shot_noise_rate_hz * dt_s * max(params.pos_thres, MIN_THRESHOLD),
         refr_us=np.int64(params.refractory_period_us), seed=state.seed_key,
-        frame_no=np.uint64(state.frame_count),
+        frame_no=np.uint64(state.frame_count), fixed_inten=1.0 if params.log_input else -1.0,
     )
 
 
@@ -261,14 +284,14 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
     first frame only initialises the levels and gives no events. Events lie in
     [t_prev_us, t_us] and carry x, y, c = 0, p = ±1 (`EVENT_DTYPE`).
     """
-    flat = prepare_frame(frame, t_us, state)
+    flat = prepare_frame(frame, t_us, state, params.log_input)
     if state.frame_count == 0:
         return first_frame(flat, t_us, state, params), state
     s = kernel_settings(t_us, state, params)
     if flat.dtype == np.uint8:
         logf, lut = np.zeros(0), lin_log_lut(params.lin_log_floor_dn)
     else:
-        logf, lut = lin_log(flat, params.lin_log_floor_dn), np.zeros(0)
+        logf, lut = log_levels(flat, params), np.zeros(0)
     n = flat.size
     full = params.cutoff_hz > 0 or params.leak_rate_hz > 0 or params.shot_noise_rate_hz > 0
     cand = state.act_idx
@@ -286,7 +309,7 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
     n_act, n_upper = K.model_pass(
         cand, n_cand, not full, flat, logf, lut, state.lp, state.ref, state.th_on, state.th_off,
         state.leak_rate, s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"],
-        s["seed"], s["frame_no"], state.act_n, base, step, noise_t, noise_p)
+        s["seed"], s["frame_no"], s["fixed_inten"], state.act_n, base, step, noise_t, noise_p)
     span_us = int(s["t1"] - s["t0"])
     hist = np.zeros(span_us + 1 if span_us <= _COUNTING_SORT_MAX_SPAN_US else 0, np.int64)
     tcol = np.empty(n_upper, np.int64)

@@ -24,8 +24,8 @@ from akida_edge.encoders.dvs import (
     DvsState,
     first_frame,
     kernel_settings,
-    lin_log,
     lin_log_lut,
+    log_levels,
     prepare_frame,
 )
 from akida_edge.events import EVENT_DTYPE
@@ -35,7 +35,7 @@ def dvs_step_numpy(
     frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams
 ) -> tuple[np.ndarray, DvsState]:
     """Same contract as `akida_edge.encoders.dvs.dvs_step`, in vectorised NumPy."""
-    flat = prepare_frame(frame, t_us, state)
+    flat = prepare_frame(frame, t_us, state, params.log_input)
     if state.frame_count == 0:
         return first_frame(flat, t_us, state, params), state
     s = kernel_settings(t_us, state, params)
@@ -45,11 +45,11 @@ def dvs_step_numpy(
     idx = np.arange(flat.size) if full else np.flatnonzero(flat != state.prev)
 
     v = flat[idx]
-    if flat.dtype == np.uint8:
-        lin = lin_log_lut(params.lin_log_floor_dn)[v]
+    lin = lin_log_lut(params.lin_log_floor_dn)[v] if flat.dtype == np.uint8 else log_levels(flat, params)[idx]
+    if params.log_input:
+        inten = np.ones(idx.size)
     else:
-        lin = lin_log(flat, params.lin_log_floor_dn)[idx]
-    inten = np.minimum((v.astype(np.float64) + 20.0) * _INV_275, 1.0)
+        inten = np.minimum((v.astype(np.float64) + 20.0) * _INV_275, 1.0)
     l0 = state.lp[idx]
     if s["lpf_k"] > 0:
         eps = np.minimum(inten * dt_s * s["lpf_k"], 1.0)

@@ -54,6 +54,20 @@ def test_step_of_k_thresholds_gives_k_events_at_interpolated_times(k, direction)
     assert np.all(np.diff(ev["t"]) > 0)  # distinct times, not one shared frame time
 
 
+def test_log_domain_input_is_a_delta_modulator():
+    """log_input: values are log levels already (e.g. log-mel energies, negative allowed)."""
+    params = DvsParams(sigma_thres=0.0, log_input=True)
+    em = DvsEmulator(params, shape=(1, 3))
+    em.step(np.array([[-4.0, 0.0, 2.0]]), 0)
+    ev = em.step(np.array([[-4.0 + 0.65, 0.0 - 0.45, 2.0]]), 1000)
+    assert [(int(e["x"]), int(e["p"])) for e in ev if e["x"] == 0] == [(0, 1)] * 3
+    assert [(int(e["x"]), int(e["p"])) for e in ev if e["x"] == 1] == [(1, -1)] * 2
+    analytic = crossing_times(-4.0, -3.35, -4.0, 0.2, 0, 1000)
+    assert np.all(np.abs(ev[ev["x"] == 0]["t"] - analytic) <= 0.5 + 1e-6)
+    with pytest.raises(InputDataError, match="finite"):
+        em.step(np.array([[np.nan, 0.0, 0.0]]), 2000)
+
+
 def test_uint8_frames_use_lin_log_with_a_linear_floor():
     # 5 -> 15 DN lies in the linear part: L = I ln(20)/20, so the step is 10 ln(20)/20 = 1.498.
     em = DvsEmulator(EXACT, shape=(1, 2))
@@ -238,15 +252,17 @@ def test_state_size_stays_constant_on_a_long_stream(rng):
 
 @pytest.mark.parametrize("preset", ["clean", "noisy"])
 @pytest.mark.parametrize("refractory_us", [0, 4000])
-@pytest.mark.parametrize("kind", ["uint8", "float"])
+@pytest.mark.parametrize("kind", ["uint8", "float", "log"])
 def test_numba_equals_numpy(rng, preset, refractory_us, kind):
     shape = (13, 17)  # 221 pixels: exercises the tail after the 8-byte word comparison
-    params = DvsParams.preset(preset, refractory_period_us=refractory_us)
+    params = DvsParams.preset(preset, refractory_period_us=refractory_us, log_input=kind == "log")
     a, b = init_state(params, shape, seed=11), init_state(params, shape, seed=11)
     frames = rng.integers(0, 256, (6,) + shape).astype(np.uint8)
     frames[:, :6] = frames[0, :6]  # a still region
     if kind == "float":
         frames = frames * rng.uniform(0.5, 1.5, frames.shape)
+    elif kind == "log":
+        frames = frames / 40.0 - 3.0  # any real log levels, negative included
     for i, f in enumerate(frames):
         ea, a = dvs_step(f, 500 + i * 20_000, a, params)
         eb, b = dvs_step_numpy(f, 500 + i * 20_000, b, params)
