@@ -11,12 +11,12 @@ fill), so memory follows the events actually produced:
 1. `model_pass` runs the pixel model on the listed (or all) pixels in index order, updates their
    levels, and keeps the active ones listed with what their events need (crossing count, time
    ramp base + k·step, shot-noise time and polarity);
-2. `hist_pass` applies the refractory filter, lists the event times in visit order and
-   histograms them over the interval; the caller turns the histogram into bucket start offsets;
-3. `scatter_pass` writes every event straight to its sorted place (a counting sort), so the
-   output is sorted by t and, at equal t, by visit order (pixel index y·W + x, then crossing k,
-   then the pixel's shot-noise event). Without a histogram (very long intervals) it writes in
-   visit order and the caller sorts stably by t.
+2. `hist_pass` applies the refractory filter, lists the events in visit order (pixel index
+   y·W + x, then crossing k, then the pixel's shot-noise event) in flat columns and histograms
+   their times over the interval; the caller turns the histogram into bucket start offsets;
+3. `scatter_pass` moves every event to its place in the output (a stable counting sort), so the
+   output is sorted by t and, at equal t, by visit order. Without a histogram (very long
+   intervals) the caller sorts the columns stably by t instead.
 
 The passes are separate small loops on purpose: a histogram update inside the big model loop
 ran several times slower than the same work split out.
@@ -144,55 +144,15 @@ def model_pass(cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off,
 
 
 @njit(cache=True)
-def hist_pass(cand, n_act, act_n, base, step, noise_t, t_last, t0, t1, refr_us, hist, tcol):
-    """Event times of the active pixels after the refractory filter, in visit order, into `tcol`.
+def hist_pass(cand, n_act, act_n, base, step, noise_t, noise_p, t_last, t0, t1, refr_us, width, hist,
+              col_t, col_x, col_y, col_p):
+    """The events of the active pixels after the refractory filter, in visit order, into columns.
 
-    Sets `act_n[a]` to the signed number of crossing events kept, updates `t_last`, and adds each
-    time to `hist` (length t1 - t0 + 1, zeroed; may be empty). Returns the number of events.
+    Updates `t_last` and adds each time to `hist` (length t1 - t0 + 1, zeroed; may be empty).
+    `cand` is ascending, so each pixel's row is tracked, not divided out. Returns the count.
     """
     j = 0
     use_hist = hist.shape[0] > 0
-    for a in range(n_act):
-        i = cand[a]
-        tl = t_last[i]
-        b = base[a]
-        st = step[a]
-        n = act_n[a]
-        kept = 0
-        for k in range(1, abs(n) + 1):
-            t = t0 + np.int64(b + float(k) * st)
-            if t < t0:
-                t = t0
-            elif t > t1:
-                t = t1
-            if refr_us > 0 and t - tl < refr_us:
-                continue
-            tl = t
-            tcol[j] = t
-            j += 1
-            kept += 1
-            if use_hist:
-                hist[np.uint64(t - t0)] += 1
-        t_last[i] = tl
-        act_n[a] = kept if n > 0 else -kept
-        tn = noise_t[a]
-        if tn >= 0:
-            tcol[j] = tn
-            j += 1
-            if use_hist:
-                hist[np.uint64(tn - t0)] += 1
-    return j
-
-
-@njit(cache=True)
-def scatter_pass(cand, n_act, act_n, noise_t, noise_p, tcol, t0, width, hist,
-                 out_t, out_x, out_y, out_c, out_p):
-    """Write the events to their sorted places (`hist` = bucket starts) or in visit order (empty).
-
-    `cand` is ascending, so the row of each pixel is tracked, not divided out.
-    """
-    use_hist = hist.shape[0] > 0
-    j = 0
     row = 0
     row_start = 0
     for a in range(n_act):
@@ -202,21 +162,50 @@ def scatter_pass(cand, n_act, act_n, noise_t, noise_p, tcol, t0, width, hist,
             row_start += width
         x = np.uint16(i - row_start)
         y = np.uint16(row)
+        tl = t_last[i]
+        b = base[a]
+        st = step[a]
         n = act_n[a]
-        m = abs(n) + (1 if noise_t[a] >= 0 else 0)
         pol = np.int8(1) if n > 0 else np.int8(-1)
-        for e in range(m):
-            t = tcol[j]
-            if use_hist:
-                b = np.uint64(t - t0)
-                pos = hist[b]
-                hist[b] = pos + 1
-            else:
-                pos = j
+        for k in range(1, abs(n) + 1):
+            t = t0 + np.int64(b + float(k) * st)
+            if t < t0:
+                t = t0
+            elif t > t1:
+                t = t1
+            if refr_us > 0 and t - tl < refr_us:
+                continue
+            tl = t
+            col_t[j] = t
+            col_x[j] = x
+            col_y[j] = y
+            col_p[j] = pol
             j += 1
-            out_t[pos] = t
-            out_x[pos] = x
-            out_y[pos] = y
-            out_c[pos] = 0
-            out_p[pos] = pol if e < abs(n) else noise_p[a]
+            if use_hist:
+                hist[np.uint64(t - t0)] += 1
+        t_last[i] = tl
+        tn = noise_t[a]
+        if tn >= 0:
+            col_t[j] = tn
+            col_x[j] = x
+            col_y[j] = y
+            col_p[j] = noise_p[a]
+            j += 1
+            if use_hist:
+                hist[np.uint64(tn - t0)] += 1
     return j
+
+
+@njit(cache=True)
+def scatter_pass(n, t0, hist, col_t, col_x, col_y, col_p, out_t, out_x, out_y, out_c, out_p):
+    """Write the first n column entries to their sorted places (`hist` = bucket starts), stably."""
+    for j in range(n):
+        t = col_t[j]
+        b = np.uint64(t - t0)
+        pos = hist[b]
+        hist[b] = pos + 1
+        out_t[pos] = t
+        out_x[pos] = col_x[j]
+        out_y[pos] = col_y[j]
+        out_c[pos] = 0
+        out_p[pos] = col_p[j]

@@ -312,17 +312,19 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
         s["seed"], s["frame_no"], s["fixed_inten"], state.act_n, base, step, noise_t, noise_p)
     span_us = int(s["t1"] - s["t0"])
     hist = np.zeros(span_us + 1 if span_us <= _COUNTING_SORT_MAX_SPAN_US else 0, np.int64)
-    tcol = np.empty(n_upper, np.int64)
-    total = K.hist_pass(cand, n_act, state.act_n, base, step, noise_t, state.t_last, s["t0"], s["t1"],
-                        s["refr_us"], hist, tcol)
+    cols = (np.empty(n_upper, np.int64), np.empty(n_upper, np.uint16), np.empty(n_upper, np.uint16),
+            np.empty(n_upper, np.int8))
+    total = K.hist_pass(cand, n_act, state.act_n, base, step, noise_t, noise_p, state.t_last,
+                        s["t0"], s["t1"], s["refr_us"], np.int64(state.shape[1]), hist, *cols)
+    out = np.empty(total, EVENT_DTYPE)
     if hist.size:
         hist[:] = np.cumsum(hist) - hist  # bucket start offsets
-    out = np.empty(total, EVENT_DTYPE)
-    written = K.scatter_pass(cand, n_act, state.act_n, noise_t, noise_p, tcol, s["t0"],
-                             np.int64(state.shape[1]), hist, out["t"], out["x"], out["y"], out["c"], out["p"])
-    assert written == total, "DVS count and fill passes disagree"
-    if not hist.size:
-        out = out[np.argsort(out["t"], kind="stable")]
+        K.scatter_pass(total, s["t0"], hist, *cols, out["t"], out["x"], out["y"], out["c"], out["p"])
+    else:
+        order = np.argsort(cols[0][:total], kind="stable")
+        for name, col in zip(("t", "x", "y", "p"), cols, strict=True):
+            out[name] = col[:total][order]
+        out["c"] = 0
     state.prev[:] = flat
     state.t_prev_us = int(t_us)
     state.frame_count += 1
