@@ -40,8 +40,8 @@ Pixel model (per pixel, between two frames at t0 and t1 µs)
 Randomness is counter-based (`_hash.py`): a draw depends only on (seed, frame number, pixel,
 stream), so results are reproducible, independent of chunking, and equal between the numba kernels
 and the NumPy twin (`dvs_numpy.py`). The state has a fixed size (a few arrays of H·W), so memory
-stays bounded on endless streams; per-frame scratch is proportional to the events produced
-(count, then fill; no fixed pre-allocation of an event buffer).
+stays bounded on endless streams; per-frame scratch is proportional to the changed pixels and
+the events produced (count, then fill; no fixed pre-allocation of an event buffer).
 
 **Log-domain input** (`log_input=True`): frames are log levels already (e.g. log-mel band
 energies of an audio front-end, any real values), lin-log is skipped, and the low-pass and shot
