@@ -178,8 +178,8 @@ class DvsState:
 
 def init_state(params: DvsParams, shape: tuple[int, int], seed: int = 0) -> DvsState:
     """A fresh state for an (H, W) sensor: thresholds and leak rates drawn from `seed`."""
-    if len(shape) != 2 or int(shape[0]) < 1 or int(shape[1]) < 1 or int(shape[0]) * int(shape[1]) >= 2**31:
-        raise InputDataError(f"DVS sensor shape must be (H, W), positive, below 2^31 pixels; got {shape}")
+    if len(shape) != 2 or not (0 < int(shape[0]) <= 65535 and 0 < int(shape[1]) <= 65535):
+        raise InputDataError(f"DVS sensor shape must be (H, W), sizes in 1..65535 (uint16 x, y); got {shape}")
     h, w = int(shape[0]), int(shape[1])
     n = h * w
     rng = np.random.default_rng(seed)

@@ -313,3 +313,5 @@ def test_bad_frames_and_times_are_one_line_errors(rng):
         em.step(np.zeros((4, 5)), 2000)
     with pytest.raises(InputDataError, match="shape"):
         DvsEmulator(PRESETS["clean"], shape=(0, 5))
+    with pytest.raises(InputDataError, match="65535"):
+        DvsEmulator(PRESETS["clean"], shape=(2, 70_000))
