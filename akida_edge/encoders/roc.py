@@ -220,7 +220,8 @@ def rank_events(
     shape : (H, W, C) of the place grid / output tensor (C counts ON and OFF when split).
     params : truncation, value mode and input bits.
     weights : optional per-event magnitude (>= 0); strength is then its sum per place instead of
-        the event count. Ties in strength keep first-appearance order either way.
+        the event count (a place with events stays active even if its sum is 0: it ranks last).
+        Ties in strength keep first-appearance order either way.
     output : ``"events"`` (ranked list, rank order) or ``"dense"`` ((H, W, C) uint8 tensor).
     """
     if output not in OUTPUTS:
