@@ -38,6 +38,7 @@ from akida_edge.encoders._hash import (
 )
 
 _INV_275 = 1.0 / 275.0  # v2e's intensity scale: i01 = (I + 20) / 275
+NO_NOISE = -(1 << 63)  # "no shot-noise event" (times may be negative, so not -1)
 
 
 @njit(cache=True)
@@ -73,7 +74,8 @@ def model_pass(cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off,
     Updates `lp` and `ref` of every visited pixel. Active pixels (a crossing or a shot-noise
     event) are listed in `cand` (overwritten from the front: the write index never passes the read
     index) with their crossing count `act_n` (negative for OFF crossings), time ramp
-    t_k = t0 + trunc(base + k·step) and shot-noise time `noise_t` (-1: none) and polarity `noise_p`.
+    t_k = t0 + trunc(base + k·step) and shot-noise time `noise_t` (`NO_NOISE`: none) and
+    polarity `noise_p`.
     """
     n_act = 0
     n_upper = 0
@@ -129,7 +131,7 @@ def model_pass(cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off,
             scale = span / (d1 - d0)
             step[n_act] = (sign * th) * scale
             base[n_act] = 0.5 - d0 * scale
-        noise_t[n_act] = -1
+        noise_t[n_act] = NO_NOISE
         if noisy:
             ref[i] = l1
             u_t = uniform(seed, frame_no, np.uint64(i), np.uint64(STREAM_SHOT_TIME))
@@ -185,7 +187,7 @@ def hist_pass(cand, n_act, act_n, base, step, noise_t, noise_p, t_last, t0, t1, 
                 hist[np.uint64(t - t0)] += 1
         t_last[i] = tl
         tn = noise_t[a]
-        if tn >= 0:
+        if tn != NO_NOISE:
             col_t[j] = tn
             col_x[j] = x
             col_y[j] = y

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from akida_edge.encoders.dvs import (
     MIN_THRESHOLD,
@@ -250,6 +252,7 @@ def test_state_size_stays_constant_on_a_long_stream(rng):
     assert em.state.nbytes == size
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("preset", ["clean", "noisy"])
 @pytest.mark.parametrize("refractory_us", [0, 4000])
 @pytest.mark.parametrize("kind", ["uint8", "float", "log"])
@@ -268,6 +271,35 @@ def test_numba_equals_numpy(rng, preset, refractory_us, kind):
         eb, b = dvs_step_numpy(f, 500 + i * 20_000, b, params)
         assert np.array_equal(ea, eb)
         for name in ("lp", "ref", "t_last", "prev"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+@pytest.mark.kernel
+@settings(max_examples=25)
+@given(
+    pos=st.floats(0.05, 0.6), neg=st.floats(0.05, 0.6), sigma=st.sampled_from([0.0, 0.03]),
+    cutoff=st.sampled_from([0.0, 50.0]), leak=st.sampled_from([0.0, 2.0]), shot=st.sampled_from([0.0, 30.0]),
+    refr=st.sampled_from([0, 700]), log_input=st.booleans(), seed=st.integers(0, 2**32),
+    dts=st.lists(st.integers(1, 40_000), min_size=1, max_size=4),
+)
+def test_numba_equals_numpy_on_random_settings(pos, neg, sigma, cutoff, leak, shot, refr, log_input, seed,
+                                               dts):
+    params = DvsParams(pos_thres=pos, neg_thres=neg, sigma_thres=sigma, cutoff_hz=cutoff, leak_rate_hz=leak,
+                       shot_noise_rate_hz=shot, refractory_period_us=refr, leak_jitter_fraction=0.1,
+                       noise_rate_cov_decades=0.1, log_input=log_input)
+    rng = np.random.default_rng(seed)
+    shape = (int(rng.integers(1, 9)), int(rng.integers(1, 11)))
+    a, b = init_state(params, shape, seed=seed), init_state(params, shape, seed=seed)
+    t = int(rng.integers(-10_000, 10_000))
+    for dt in [1, *dts]:
+        t += dt
+        frame = rng.integers(0, 256, shape).astype(np.uint8)
+        if log_input:
+            frame = rng.normal(0.0, 1.5, shape)
+        ea, a = dvs_step(frame, t, a, params)
+        eb, b = dvs_step_numpy(frame, t, b, params)
+        assert np.array_equal(ea, eb)
+        for name in ("ref", "lp", "t_last"):
             assert np.array_equal(getattr(a, name), getattr(b, name)), name
 
 

@@ -129,6 +129,7 @@ def test_feature_maps_of_one_and_two_dimensions(rng):
     assert (top["y"], top["x"], top["c"]) == (*np.unravel_index(np.argmax(grid), grid.shape), 0)
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("polarity", ["split", "merge"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_numba_equals_numpy(rng, polarity, weighted):
