@@ -177,3 +177,26 @@ def test_bad_inputs_are_one_line_errors(rng):
         rank_features(np.array([1.0, math.nan]), RocParams())
     with pytest.raises(InputDataError, match="numeric"):
         rank_features(np.zeros((2, 2, 2, 2)), RocParams())
+
+
+def test_camera_frames_to_an_input_tensor(rng):
+    """The documented path: frames -> DVS events -> one window -> ROC dense tensor."""
+    from akida_edge.encoders import DvsEmulator
+    from akida_edge.events import slice_time
+
+    h, w = 24, 32
+    frames = np.full((3, h, w), 60, np.uint8)
+    frames[1, 5:10, 5:15] = 200  # a bright patch appears...
+    frames[2, 5:10, 5:15] = 60  # ...and goes
+    frames[2, 15:20, 20:30] = 200
+    em = DvsEmulator("clean", shape=(h, w), seed=0)
+    events = np.concatenate([em.step(f, i * 33_333) for i, f in enumerate(frames)])
+    window = slice_time(events, 33_334, 66_667)  # the second interval only
+    params = RocParams(bits=4, keep_fraction=0.5)
+    tensor = rank_events(window, (h, w, 2), params, output="dense")
+    assert tensor.shape == (h, w, 2) and tensor.dtype == np.uint8
+    assert tensor[5:10, 5:15, 1].any()  # OFF where the patch went
+    assert tensor[15:20, 20:30, 0].any()  # ON where it came
+    assert not tensor[0:5].any() and not tensor[:, :5].any()  # nothing where nothing changed
+    active = len({(e["y"], e["x"], e["p"]) for e in window})
+    assert np.count_nonzero(tensor) == params.n_keep(active)
