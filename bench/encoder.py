@@ -8,7 +8,7 @@ vectorised NumPy version; ``*_numpy_ratio`` = NumPy time / numba time:
   the v2e "clean" preset;
 - ``dvs_720p_fps`` (target >= 400): the same scene at 1280x720;
 - ``dvs_busy_mevents_per_s`` (target >= 100): VGA frames where every pixel changes every frame
-  (the scene's brightness alternates by a factor 2, about 3 events per pixel per frame);
+  (the scene's brightness alternates by a factor 2: ~2.5 events per pixel per frame);
 - ``roc_mevents_per_s`` (target >= 50): ranking one window of DVS events (three busy VGA frames,
   ~1.7 M events over all 614 400 ON/OFF places) by events per place, keeping the first 10 %,
   4-bit modulation values, ranked-event output; input events per second.
