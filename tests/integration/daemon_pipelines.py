@@ -6,10 +6,9 @@ import threading
 import time
 from collections.abc import Iterator
 
-from akida_edge.pipelines.base import Activity, Detection
-
 from akida_edge.config import PipelineConfig
 from akida_edge.errors import SourceError
+from akida_edge.pipelines.base import Activity, Detection
 
 
 class Counter:

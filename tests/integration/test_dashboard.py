@@ -34,7 +34,7 @@ pytestmark = pytest.mark.integration
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PREFIX = "akida-edge"
+PREFIX = "akida"  # the daemon's default prefix (config.toml)
 
 
 def free_port() -> int:
