@@ -138,6 +138,7 @@ def test_page_shows_device_and_live_detection(browser: Any, dashboard: Dashboard
     page.goto(dashboard.url)
     assert page.title() == "akida-edge dashboard"
     page.wait_for_selector("#stream.online", timeout=5000)
+    page.wait_for_selector("#broker.online", timeout=5000)  # the snapshot may land after the stream opens
     assert page.text_content("#broker") == "broker online"
 
     publisher.publish("info", {"schema": "akida_edge.info/1", "version": "0.1.0",
