@@ -16,8 +16,11 @@ Policy:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numba
@@ -48,3 +51,66 @@ def batch_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - non-Linux
         return max(1, os.cpu_count() or 1)
+
+
+# --- BLAS threads ---------------------------------------------------------------------------
+# The dense stages (float32 matrix products, exact below 2^24) run in NumPy's OpenBLAS. When the
+# engine already spreads a batch over the cores, OpenBLAS threads on top would oversubscribe them
+# (and its idle threads spin), so the executor asks for one BLAS thread while its pool runs.
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_saved: int | None = None
+
+
+def _openblas() -> Any:
+    """NumPy's OpenBLAS as a ctypes library with (get, set) thread functions, or None."""
+    global _OPENBLAS
+    if _OPENBLAS is not False:
+        return _OPENBLAS
+    _OPENBLAS = None
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as fh:
+            paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower()})
+        for path in paths:
+            lib = ctypes.CDLL(path)
+            for prefix in ("scipy_openblas_", "openblas_"):
+                for suffix in ("64_", ""):
+                    get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        _OPENBLAS = (get, put)
+                        return _OPENBLAS
+    except OSError:
+        pass
+    return _OPENBLAS
+
+
+_OPENBLAS: Any = False
+
+
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Limit NumPy's OpenBLAS to `n` threads inside the block (no-op where it cannot be found).
+
+    Process-wide while any caller is inside; the setting in force before the first caller is
+    restored when the last one leaves.
+    """
+    global _blas_users, _blas_saved
+    lib = _openblas()
+    if lib is None:
+        yield
+        return
+    get, put = lib
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_saved = int(get())
+        _blas_users += 1
+        put(int(n))
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_saved is not None:
+                put(_blas_saved)

@@ -88,11 +88,13 @@ def _step(layer, in_max: int) -> _Step:
     if isinstance(spec, L.SeparableConvolutional):
         bound = c * (kh * kw * in_max * wmax) * wmax
         kind = "separable"
+        return _Step(layer, kind, mode, (top, left), stride, (oh, ow, spec.filters), layer.output_shape,
+                     pool, K.accumulator_dtype(bound, dense_ok=True), pad_value)
     else:
         bound = kh * kw * c * max(in_max, pad_value) * wmax
         kind = "conv"
     return _Step(layer, kind, mode, (top, left), stride, (oh, ow, spec.filters), layer.output_shape,
-                 pool, K.accumulator_dtype(bound), pad_value)
+                 pool, K.accumulator_dtype(bound, dense_ok=True), pad_value)
 
 
 def _weight_bound(bits: int) -> tuple[int, int]:
@@ -165,8 +167,9 @@ def _run_kernels(steps: list[_Step], x: np.ndarray) -> tuple[np.ndarray, np.ndar
     bounds = np.linspace(0, n, workers + 1).astype(int)
     parts = [(x[a:b], np.zeros((len(steps), 3), np.int64))
              for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    futures = [_executor(workers).submit(_run_chain, steps, part, c) for part, c in parts]
-    outs = [f.result() for f in futures]
+    with numba_config.blas_threads(1):  # the pool already occupies the cores
+        futures = [_executor(workers).submit(_run_chain, steps, part, c) for part, c in parts]
+        outs = [f.result() for f in futures]
     return np.concatenate(outs), sum(c for _, c in parts)
 
 

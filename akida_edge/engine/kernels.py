@@ -33,8 +33,18 @@ MODE_AVG = 2  # global average pooling of the potentials, then the activation
 MODE_RAW = 3  # last layer without activation: int32 p − T
 
 
-def accumulator_dtype(bound: int) -> type:
-    """int32 when every partial sum is bounded by `bound` < 2^31, else int64 (exact either way)."""
+DENSE_ABOVE = 0.25  # share of non-zero inputs above which a dense (BLAS) stage beats scattering
+
+
+def accumulator_dtype(bound: int, dense_ok: bool = False) -> type:
+    """The potentials' dtype for partial sums bounded by `bound`, exact either way.
+
+    float32 (only where the caller can use a dense BLAS stage: `dense_ok`) while bound < 2^24,
+    where every integer and every partial sum is exact in float32 in any summation order; else
+    int32 below 2^31, else int64.
+    """
+    if dense_ok and bound < 2**24:
+        return np.float32
     return np.int32 if bound < 2**31 - 1 else np.int64
 
 
@@ -209,23 +219,69 @@ def _conv_layer_kernel(x, w, pad_value, pad_y, pad_x, sy, sx, thr, act_step, ama
 
 
 @kernel()
-def _separable_layer_kernel(x, w_dw, w_pw, pad_y, pad_x, sy, sx, thr, act_step, amax, mode, pool,
-                            dw, pot, out_u8, out_i32, counts):
-    """Depthwise scatter of the events into exact sums dw (OH, OW, C), then pointwise scatter.
+def _im2col_kernel(x, pad_value, pad_y, pad_x, sy, sx, kh, kw, f, oh, ow, cols, counts):
+    """Dense path of a convolution: receptive fields as the rows of cols (N·OH·OW, kh·kw·C).
 
-    Depthwise: a position with many events (≥ C/4) updates all C sums at once (vectorised; its
-    zeros add nothing), a position with few events updates only its events' sums, a position
-    without events costs one scan.
+    Padding positions hold `pad_value`. Counts the events and their fan-out (taps reaching an
+    output, times `f`) exactly as the event path does.
+    """
+    n_s, h, wd, c_in = x.shape
+    ytab = _taps(h, pad_y, kh, sy, oh)
+    xtab = _taps(wd, pad_x, kw, sx, ow)
+    events = 0
+    ops = 0
+    for n in range(n_s):
+        for iy in range(h):
+            fy = 0
+            for t in range(kh):
+                fy += ytab[iy, t] >= 0
+            for ix in range(wd):
+                fx = 0
+                for t in range(kw):
+                    fx += xtab[ix, t] >= 0
+                nz = 0
+                for c in range(c_in):
+                    nz += x[n, iy, ix, c] != 0
+                events += nz
+                ops += nz * fy * fx
+        for oy in range(oh):
+            for ox in range(ow):
+                row = (n * oh + oy) * ow + ox
+                col = 0
+                for ky in range(kh):
+                    iy = oy * sy - pad_y + ky
+                    for kx in range(kw):
+                        ix = ox * sx - pad_x + kx
+                        if 0 <= iy < h and 0 <= ix < wd:
+                            for c in range(c_in):
+                                cols[row, col + c] = x[n, iy, ix, c]
+                        else:
+                            for c in range(c_in):
+                                cols[row, col + c] = pad_value
+                        col += c_in
+    counts[0] += events
+    counts[1] += ops * f
+
+
+@kernel()
+def _depthwise_kernel(x, w_dw, pad_y, pad_x, sy, sx, f, dw, counts):
+    """Scatter the events into the exact depthwise sums dw (N, OH, OW, C); returns their non-zeros.
+
+    A position with many events (≥ C/4) updates all C sums at once (vectorised; its zeros add
+    nothing), a position with few events updates only its events' sums, a position without
+    events costs one scan. Adds the depthwise fan-out and the pointwise fan-out (`f` per non-zero
+    sum) to the synaptic ops.
     """
     h, wd, c_in = x.shape[1], x.shape[2], x.shape[3]
     kh, kw = w_dw.shape[0], w_dw.shape[1]
-    oh, ow, f = pot.shape
+    oh, ow = dw.shape[1], dw.shape[2]
     ytab = _taps(h, pad_y, kh, sy, oh)
     xtab = _taps(wd, pad_x, kw, sx, ow)
+    dw[:] = 0
+    row = np.empty(c_in, dw.dtype)  # one position's inputs, converted once for all its taps
+    events = 0
+    ops = 0
     for n in range(x.shape[0]):
-        dw[:] = 0
-        events = 0
-        ops = 0
         for iy in range(h):
             for ix in range(wd):
                 nz = 0
@@ -235,6 +291,9 @@ def _separable_layer_kernel(x, w_dw, w_pw, pad_y, pad_x, sy, sx, thr, act_step, 
                     continue
                 events += nz
                 dense = 4 * nz >= c_in
+                if dense:
+                    for c in range(c_in):
+                        row[c] = x[n, iy, ix, c]
                 for ky in range(kh):
                     oy = ytab[iy, ky]
                     if oy < 0:
@@ -246,25 +305,44 @@ def _separable_layer_kernel(x, w_dw, w_pw, pad_y, pad_x, sy, sx, thr, act_step, 
                         ops += nz
                         if dense:
                             for c in range(c_in):
-                                dw[oy, ox, c] += x[n, iy, ix, c] * w_dw[ky, kx, c]
+                                dw[n, oy, ox, c] += row[c] * w_dw[ky, kx, c]
                         else:
                             for c in range(c_in):
                                 v = x[n, iy, ix, c]
                                 if v != 0:
-                                    dw[oy, ox, c] += v * w_dw[ky, kx, c]
-        pot[:] = 0
-        for oy in range(oh):
-            for ox in range(ow):
+                                    dw[n, oy, ox, c] += v * w_dw[ky, kx, c]
+    nonzero = 0
+    for n in range(dw.shape[0]):
+        for i in range(oh):
+            for j in range(ow):
                 for c in range(c_in):
-                    d = dw[oy, ox, c]
+                    nonzero += dw[n, i, j, c] != 0
+    counts[0] += events
+    counts[1] += ops + nonzero * f
+    return nonzero
+
+
+@kernel()
+def _pointwise_kernel(dw, w_pw, pot):
+    """Event path of the pointwise stage: every non-zero depthwise sum scatters into its F outputs."""
+    f = w_pw.shape[1]
+    pot[:] = 0
+    for n in range(dw.shape[0]):
+        for oy in range(dw.shape[1]):
+            for ox in range(dw.shape[2]):
+                for c in range(dw.shape[3]):
+                    d = dw[n, oy, ox, c]
                     if d == 0:
                         continue
-                    ops += f
                     for k in range(f):
-                        pot[oy, ox, k] += d * w_pw[c, k]
-        counts[0] += events
-        counts[1] += ops
-        _output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_i32, counts)
+                        pot[n, oy, ox, k] += d * w_pw[c, k]
+
+
+@kernel()
+def _output_batch_kernel(pot, thr, act_step, amax, mode, pool, out_u8, out_i32, counts):
+    """The output stage for every sample of pot (N, OH, OW, F)."""
+    for n in range(pot.shape[0]):
+        _output_stage_kernel(pot[n], n, thr, act_step, amax, mode, pool, out_u8, out_i32, counts)
 
 
 @kernel()
@@ -311,17 +389,31 @@ def _check(x: np.ndarray, ndim: int, counts: np.ndarray) -> None:
 def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride: tuple[int, int],
                pot_shape: tuple[int, int, int], out_shape: tuple[int, int, int], threshold: np.ndarray,
                act_step: np.ndarray, act_bits: int, mode: int, pool: np.ndarray, acc_dtype: type,
-               counts: np.ndarray, pad_value: int = 0) -> np.ndarray:
+               counts: np.ndarray, pad_value: int = 0, dense_above: float = DENSE_ABOVE) -> np.ndarray:
     """Convolutional / InputConvolutional layer on (N, H, W, C) uint8 events.
 
     `weights` (kh, kw, C, F) integers; `pad` the padding before (top, left); `pot_shape` the
     potentials' (OH, OW, F); `out_shape` the output's (after pooling); `pool` int64
     [ph, pw, stride_y, stride_x]. Returns uint8 activations, or int32 p − T in `MODE_RAW`.
+
+    With `acc_dtype` float32 (the caller proved every partial sum < 2^24) and more than
+    `dense_above` of the inputs non-zero, the potentials come from one dense float32 product of
+    the receptive fields (im2col) with the weights (BLAS); otherwise events are scattered.
     """
     _check(x, 4, counts)
-    out, out_u8, out_i32 = _outputs(x.shape[0], out_shape, mode)
+    n = x.shape[0]
+    oh, ow, f = pot_shape
+    kh, kw, c, _ = weights.shape
+    out, out_u8, out_i32 = _outputs(n, out_shape, mode)
+    w = weights.astype(acc_dtype)  # products vectorise without int64 -> float casts
+    if acc_dtype == np.float32 and np.count_nonzero(x) > dense_above * x.size:
+        cols = np.empty((n * oh * ow, kh * kw * c), np.float32)
+        _im2col_kernel(x, pad_value, pad[0], pad[1], stride[0], stride[1], kh, kw, f, oh, ow, cols, counts)
+        pot = np.matmul(cols, w.reshape(kh * kw * c, f)).reshape(n, oh, ow, f)
+        _output_batch_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_i32, counts)
+        return out
     pot = np.empty(pot_shape, acc_dtype)
-    _conv_layer_kernel(x, weights, pad_value, pad[0], pad[1], stride[0], stride[1], threshold,
+    _conv_layer_kernel(x, w, pad_value, pad[0], pad[1], stride[0], stride[1], threshold,
                        act_step, 2**act_bits - 1, mode, pool, pot, out_u8, out_i32, counts)
     return out
 
@@ -330,14 +422,30 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
                     stride: tuple[int, int], pot_shape: tuple[int, int, int],
                     out_shape: tuple[int, int, int], threshold: np.ndarray, act_step: np.ndarray,
                     act_bits: int, mode: int, pool: np.ndarray, acc_dtype: type,
-                    counts: np.ndarray) -> np.ndarray:
-    """SeparableConvolutional: `weights_dw` (kh, kw, C), `weights_pw` (C, F); else as `conv_layer`."""
+                    counts: np.ndarray, dense_above: float = DENSE_ABOVE) -> np.ndarray:
+    """SeparableConvolutional: `weights_dw` (kh, kw, C), `weights_pw` (C, F); else as `conv_layer`.
+
+    With `acc_dtype` float32 (the caller proved every partial sum < 2^24, so float sums of
+    integers are exact in any order), the pointwise stage runs as one dense float32 matrix
+    product (BLAS) when more than `dense_above` of the depthwise sums are non-zero; otherwise
+    every non-zero sum is scattered (event path).
+    """
     _check(x, 4, counts)
-    out, out_u8, out_i32 = _outputs(x.shape[0], out_shape, mode)
-    pot = np.empty(pot_shape, acc_dtype)
-    dw = np.empty((pot_shape[0], pot_shape[1], x.shape[3]), acc_dtype)
-    _separable_layer_kernel(x, weights_dw, weights_pw, pad[0], pad[1], stride[0], stride[1], threshold,
-                            act_step, 2**act_bits - 1, mode, pool, dw, pot, out_u8, out_i32, counts)
+    n = x.shape[0]
+    oh, ow, f = pot_shape
+    c = x.shape[3]
+    out, out_u8, out_i32 = _outputs(n, out_shape, mode)
+    dw = np.empty((n, oh, ow, c), acc_dtype)
+    # weights in the accumulator dtype: the products then vectorise without int64 -> float casts
+    w_dw = weights_dw.astype(acc_dtype)
+    w_pw = weights_pw.astype(acc_dtype)
+    nonzero = _depthwise_kernel(x, w_dw, pad[0], pad[1], stride[0], stride[1], f, dw, counts)
+    if acc_dtype == np.float32 and nonzero > dense_above * dw.size:
+        pot = np.matmul(dw.reshape(-1, c), w_pw).reshape(n, oh, ow, f)
+    else:
+        pot = np.empty((n, oh, ow, f), acc_dtype)
+        _pointwise_kernel(dw, w_pw, pot)
+    _output_batch_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_i32, counts)
     return out
 
 

@@ -184,3 +184,29 @@ def test_wide_fan_in_uses_int64_and_matches_reference(rng):
     _assert_same(model, x)
     expected = x.reshape(2, -1).astype(np.int64) @ w.astype(np.int64)
     np.testing.assert_array_equal(execute.forward(model, x)[:, 0, 0, :], expected)
+
+
+@pytest.mark.parametrize("kind", ["conv", "separable"])
+def test_dense_blas_path_equals_event_path(rng, kind):
+    """float32 BLAS stages (chosen above a density) give the event path's outputs and counts."""
+    x = rng.integers(0, 16, size=(3, 8, 7, 5)).astype(np.uint8)
+    x[rng.random(x.shape) < 0.4] = 0
+    thr = rng.integers(-50, 200, size=6).astype(np.int32)
+    step = (rng.integers(1, 200, size=6) / 16).astype(np.float32)
+    pool = np.array([2, 3, 2, 1], np.int64)
+    w = rng.integers(-7, 8, size=(3, 3, 5, 6)).astype(np.int8)
+    wd = rng.integers(-7, 8, size=(3, 3, 5)).astype(np.int8)
+    wp = rng.integers(-7, 8, size=(5, 6)).astype(np.int8)
+    outs = []
+    for dense_above in (0.0, 2.0):  # always dense, never dense
+        counts = np.zeros(3, np.int64)
+        if kind == "conv":
+            y = K.conv_layer(x, w, (1, 0), (1, 2), (8, 3, 6), (4, 1, 6), thr, step, 4, K.MODE_MAX, pool,
+                             np.float32, counts, pad_value=0, dense_above=dense_above)
+        else:
+            y = K.separable_layer(x, wd, wp, (1, 1), (2, 2), (4, 4, 6), (1, 1, 6), thr, step, 2,
+                                  K.MODE_AVG, pool, np.float32, counts, dense_above=dense_above)
+        outs.append((y, counts))
+    np.testing.assert_array_equal(outs[0][0], outs[1][0])
+    np.testing.assert_array_equal(outs[0][1], outs[1][1])
+    assert outs[0][0].any()
