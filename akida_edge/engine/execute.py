@@ -29,6 +29,9 @@ from akida_edge.engine.activity import Activity, LayerActivity
 from akida_edge.errors import InputDataError, ModelError
 
 MIN_SPLIT = 4  # samples per worker below which splitting a batch costs more than it saves
+# Share of non-zero inputs above which a layer whose sums are exact in float32 runs its dense
+# stage as a BLAS product instead of scattering events (> 1 forces the event path everywhere).
+DENSE_ABOVE = K.DENSE_ABOVE
 
 _plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _pool: ThreadPoolExecutor | None = None
@@ -138,10 +141,10 @@ def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return K.separable_layer(x, w.reshape(w.shape[:3]), v["weights_pw"].reshape(w.shape[2], -1),
                                  step.pad, step.stride, step.pot_shape, step.out_shape, v["threshold"],
                                  v["act_step"], step.layer.spec.act_bits, step.mode, step.pool,
-                                 step.acc_dtype, counts)
+                                 step.acc_dtype, counts, DENSE_ABOVE)
     return K.conv_layer(x, w, step.pad, step.stride, step.pot_shape, step.out_shape, v["threshold"],
                         v["act_step"], step.layer.spec.act_bits, step.mode, step.pool, step.acc_dtype,
-                        counts, step.pad_value)
+                        counts, step.pad_value, DENSE_ABOVE)
 
 
 def _run_chain(steps: list[_Step], x: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -262,14 +265,18 @@ def predict(model, x, reference: bool = False) -> np.ndarray:
 def warm(model) -> None:
     """Compile (or load from the numba cache) every kernel the model uses, once.
 
-    Runs the kernels on one non-zero sample; `model.statistics` is left as it was.
+    Runs one dense sample (all ones: the dense BLAS stages) and one sample with a single event
+    (the event paths); `model.statistics` is left as it was.
     """
     if not model.layers:
         return
     saved = model.statistics
-    first = model.layers[0]
-    x = np.ones((1, *first.input_shape), np.uint8)
+    shape = model.layers[0].input_shape
+    dense = np.ones((1, *shape), np.uint8)
+    sparse = np.zeros((1, *shape), np.uint8)
+    sparse.flat[0] = 1
     try:
-        forward(model, x)
+        forward(model, dense)
+        forward(model, sparse)
     finally:
         model.statistics = saved

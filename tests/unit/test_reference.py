@@ -270,3 +270,12 @@ def test_last_layer_without_activation_cannot_pool():
                L.Convolutional(kernel_size=1, filters=1, activation=False, pool_type="average")])
     with pytest.raises(ModelError, match="cannot be combined with pool_type"):
         m.forward(np.zeros((1, 2, 2, 1)))
+
+
+def test_warm_compiles_without_touching_statistics():
+    m = _act_layer(2, 0, 1.0)
+    m.forward(np.array([[[[3]]]]))
+    before = m.statistics
+    execute.warm(m)
+    assert m.statistics is before
+    assert m.forward(np.array([[[[3]]]]))[0, 0, 0, 0] == 3
