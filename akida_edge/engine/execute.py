@@ -134,8 +134,8 @@ def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray) -> np.ndarray:
         counts[2] += nz
         return x
     if step.kind == "dense":
-        return K.dense_layer(x.reshape(x.shape[0], -1), v["weights"], v["threshold"], v["act_step"],
-                             step.layer.spec.act_bits, step.mode, step.acc_dtype, counts)
+        return K.dense_layer(x.reshape(x.shape[0], step.input_size), v["weights"], v["threshold"],
+                             v["act_step"], step.layer.spec.act_bits, step.mode, step.acc_dtype, counts)
     w = v["weights"]
     if step.kind == "separable":
         return K.separable_layer(x, w.reshape(w.shape[:3]), v["weights_pw"].reshape(w.shape[2], -1),
@@ -150,6 +150,10 @@ def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def _run_chain(steps: list[_Step], x: np.ndarray, counts: np.ndarray) -> np.ndarray:
     for i, step in enumerate(steps):
         x = _run_step(step, x, counts[i])
+        if step.mode == K.MODE_RAW:  # int64 p − T: refuse, never wrap, what int32 cannot hold
+            if x.size and (x.min() < R.INT32_MIN or x.max() > R.INT32_MAX):
+                raise ModelError(f"layer {step.name!r}: p - T leaves the int32 range; lower the weights")
+            x = x.astype(np.int32)
     return x
 
 

@@ -63,7 +63,7 @@ def _taps(n_in, pad, k, s, n_out):
 
 @kernel()
 def _conv_layer_kernel(x, w, pad_value, pad_y, pad_x, sy, sx, thr, act_step, amax, mode, pool,
-                       pot, out_u8, out_i32, counts):
+                       pot, out_u8, out_raw, counts):
     """Scatter every event (and non-zero padding) of each sample into pot (OH, OW, F).
 
     Rows/columns run over the padded extent [−pad, (OH−1)·s − pad + k) and the map; positions outside the
@@ -108,7 +108,7 @@ def _conv_layer_kernel(x, w, pad_value, pad_y, pad_x, sy, sx, thr, act_step, ama
                         ops += fan * f
         counts[0] += events
         counts[1] += ops
-        output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_i32, counts)
+        output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts)
 
 
 @kernel()
@@ -232,7 +232,7 @@ def _pointwise_kernel(dw, w_pw, pot):
 
 
 @kernel()
-def _dense_layer_kernel(x, w, thr, act_step, amax, mode, pot, out_u8, out_i32, counts):
+def _dense_layer_kernel(x, w, thr, act_step, amax, mode, pot, out_u8, out_raw, counts):
     """FullyConnected over x (N, n_in) flattened in (H, W, C) order; pot is (1, 1, units)."""
     f = w.shape[1]
     pool = np.zeros(4, np.int64)
@@ -248,21 +248,21 @@ def _dense_layer_kernel(x, w, thr, act_step, amax, mode, pot, out_u8, out_i32, c
                 pot[0, 0, k] += v * w[i, k]
         counts[0] += events
         counts[1] += events * f
-        output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_i32, counts)
+        output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts)
 
 
 # --- public wrappers: validate, allocate with explicit dtypes, call the kernels ----------------
 
 _NO_U8 = np.zeros((0, 0, 0, 0), np.uint8)
-_NO_I32 = np.zeros((0, 0, 0, 0), np.int32)
+_NO_I64 = np.zeros((0, 0, 0, 0), np.int64)
 
 
 def _outputs(n: int, shape: tuple[int, int, int], mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if mode == MODE_RAW:
-        out = np.empty((n, *shape), np.int32)
+        out = np.empty((n, *shape), np.int64)  # p − T exact; the caller checks the int32 range
         return out, _NO_U8, out
     out = np.empty((n, *shape), np.uint8)
-    return out, out, _NO_I32
+    return out, out, _NO_I64
 
 
 def _check(x: np.ndarray, ndim: int, counts: np.ndarray) -> None:
@@ -280,7 +280,7 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
 
     `weights` (kh, kw, C, F) integers; `pad` the padding before (top, left); `pot_shape` the
     potentials' (OH, OW, F); `out_shape` the output's (after pooling); `pool` int64
-    [ph, pw, stride_y, stride_x]. Returns uint8 activations, or int32 p − T in `MODE_RAW`.
+    [ph, pw, stride_y, stride_x]. Returns uint8 activations, or int64 p − T in `MODE_RAW`.
 
     With `acc_dtype` float32 (the caller proved every partial sum < 2^24) and more than
     `dense_above` of the inputs non-zero, the potentials come from one dense float32 product of
@@ -290,17 +290,17 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
     n = x.shape[0]
     oh, ow, f = pot_shape
     kh, kw, c, _ = weights.shape
-    out, out_u8, out_i32 = _outputs(n, out_shape, mode)
-    w = weights.astype(acc_dtype)  # products vectorise without int64 -> float casts
+    out, out_u8, out_raw = _outputs(n, out_shape, mode)
+    w = np.ascontiguousarray(weights, acc_dtype)  # products vectorise without int64 -> float casts
     if acc_dtype == np.float32 and np.count_nonzero(x) > dense_above * x.size:
         cols = np.empty((n * oh * ow, kh * kw * c), np.float32)
         _im2col_kernel(x, pad_value, pad[0], pad[1], stride[0], stride[1], kh, kw, f, oh, ow, cols, counts)
         pot = np.matmul(cols, w.reshape(kh * kw * c, f)).reshape(n, oh, ow, f)
-        output_batch_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_i32, counts)
+        output_batch_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
         return out
     pot = np.empty(pot_shape, acc_dtype)
     _conv_layer_kernel(x, w, pad_value, pad[0], pad[1], stride[0], stride[1], threshold,
-                       act_step, 2**act_bits - 1, mode, pool, pot, out_u8, out_i32, counts)
+                       act_step, 2**act_bits - 1, mode, pool, pot, out_u8, out_raw, counts)
     return out
 
 
@@ -320,11 +320,11 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
     n = x.shape[0]
     oh, ow, f = pot_shape
     c = x.shape[3]
-    out, out_u8, out_i32 = _outputs(n, out_shape, mode)
+    out, out_u8, out_raw = _outputs(n, out_shape, mode)
     dw = np.empty((n, oh, ow, c), acc_dtype)
     # weights in the accumulator dtype: the products then vectorise without int64 -> float casts
-    w_dw = weights_dw.astype(acc_dtype)
-    w_pw = weights_pw.astype(acc_dtype)
+    w_dw = np.ascontiguousarray(weights_dw, acc_dtype)
+    w_pw = np.ascontiguousarray(weights_pw, acc_dtype)
     nonzero = _depthwise_kernel(x, w_dw, pad[0], pad[1], stride[0], stride[1], f, dw, counts)
     # the pointwise product pays earlier than a convolution (measured: BLAS wins from ~10 % of
     # non-zero depthwise sums on the DS-CNN shapes), hence half the convolution's threshold
@@ -333,7 +333,7 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
     else:
         pot = np.empty((n, oh, ow, f), acc_dtype)
         _pointwise_kernel(dw, w_pw, pot)
-    output_batch_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_i32, counts)
+    output_batch_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
     return out
 
 
@@ -342,8 +342,8 @@ def dense_layer(x: np.ndarray, weights: np.ndarray, threshold: np.ndarray, act_s
     """FullyConnected on (N, n_in) uint8 inputs flattened in (H, W, C) order -> (N, 1, 1, units)."""
     _check(x, 2, counts)
     units = weights.shape[1]
-    out, out_u8, out_i32 = _outputs(x.shape[0], (1, 1, units), mode)
+    out, out_u8, out_raw = _outputs(x.shape[0], (1, 1, units), mode)
     pot = np.empty((1, 1, units), acc_dtype)
-    _dense_layer_kernel(x, weights, threshold, act_step, 2**act_bits - 1, mode, pot, out_u8, out_i32,
-                        counts)
+    _dense_layer_kernel(x, np.ascontiguousarray(weights), threshold, act_step, 2**act_bits - 1, mode, pot,
+                        out_u8, out_raw, counts)
     return out

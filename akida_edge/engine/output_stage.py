@@ -4,7 +4,7 @@ Given a sample's potentials p (OH, OW, F) — int32/int64, or float32 holding ex
 the stage writes uint8 activations y = min(2^b − 1, ceil(16·(p − T) / (16·act_step))) for p > T
 (else 0), after max pooling over valid windows (pooling the potentials equals pooling the
 activations, the activation being monotonic), or the exact global-average rule
-y = min(2^b − 1, ceil(16·(S − N·T) / (N·16·act_step))) on the spatial sum S, or int32 p − T for a
+y = min(2^b − 1, ceil(16·(S − N·T) / (N·16·act_step))) on the spatial sum S, or int64 p − T for a
 last layer without activation. It adds the non-zero outputs to counts[2].
 """
 
@@ -18,7 +18,7 @@ from akida_edge.numba_config import kernel
 MODE_ACT = 0  # activation, no pooling
 MODE_MAX = 1  # activation then max pooling (valid windows)
 MODE_AVG = 2  # global average pooling of the potentials, then the activation
-MODE_RAW = 3  # last layer without activation: int32 p − T
+MODE_RAW = 3  # last layer without activation: p − T into an int64 array (the executor checks the int32 range)
 
 
 @kernel(inline="always")
@@ -77,7 +77,7 @@ def _act_fast(pk, thr16, sf, inv, cap):
 
 
 @kernel()
-def output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_i32, counts):
+def output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts):
     """Write sample n's output from its potentials pot (OH, OW, F); add its output events.
 
     act_step is float32, an exact multiple of 1/16: 16·act_step converts to an exact integer.
@@ -90,7 +90,7 @@ def output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_i32
             for j in range(ow):
                 for k in range(f):
                     v = np.int64(pot[i, j, k]) - thr[k]
-                    out_i32[n, i, j, k] = v
+                    out_raw[n, i, j, k] = v
                     events += v != 0
     elif mode == MODE_AVG:
         npos = oh * ow
@@ -131,7 +131,7 @@ def output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_i32
 
 
 @kernel()
-def output_batch_kernel(pot, thr, act_step, amax, mode, pool, out_u8, out_i32, counts):
+def output_batch_kernel(pot, thr, act_step, amax, mode, pool, out_u8, out_raw, counts):
     """The output stage for every sample of pot (N, OH, OW, F)."""
     for n in range(pot.shape[0]):
-        output_stage_kernel(pot[n], n, thr, act_step, amax, mode, pool, out_u8, out_i32, counts)
+        output_stage_kernel(pot[n], n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts)

@@ -153,7 +153,7 @@ def layer_forward(layer, x: np.ndarray) -> tuple[np.ndarray, LayerActivity]:
         return y, act
     v = layer.variables
     if isinstance(spec, L.FullyConnected):
-        p = x.reshape(n, -1).astype(np.int64) @ v["weights"].astype(np.int64)
+        p = x.reshape(n, int(np.prod(layer.input_shape))).astype(np.int64) @ v["weights"].astype(np.int64)
         p = p.reshape(n, 1, 1, spec.units)
         act.synaptic_ops = act.input_events * spec.units
     else:

@@ -279,3 +279,35 @@ def test_warm_compiles_without_touching_statistics():
     execute.warm(m)
     assert m.statistics is before
     assert m.forward(np.array([[[[3]]]]))[0, 0, 0, 0] == 3
+
+
+def test_empty_batch_gives_an_empty_output():
+    m = Model([L.InputData(input_shape=(3, 3, 2), input_bits=4),
+               L.Convolutional(kernel_size=3, filters=4, weights_bits=4, act_bits=4),
+               L.FullyConnected(units=2, weights_bits=4, activation=False)])
+    for reference in (False, True):
+        y = execute.forward(m, np.zeros((0, 3, 3, 2)), reference=reference)
+        assert y.shape == (0, 1, 1, 2) and y.dtype == np.int32
+        assert m.statistics.samples == 0 and m.statistics.synaptic_ops == 0
+
+
+def test_raw_output_beyond_int32_is_refused_not_wrapped():
+    m = Model([L.InputData(input_shape=(1, 1, 1), input_bits=1),
+               L.FullyConnected(units=1, weights_bits=2, activation=False)])
+    fc = m.layers[1]
+    fc.set_variable("weights", np.ones((1, 1)))
+    fc.set_variable("threshold", np.array([-(2**31 - 1)]))  # p − T = 1 + 2^31 − 1 = 2^31
+    for reference in (False, True):
+        with pytest.raises(ModelError, match="int32 range"):
+            execute.forward(m, np.ones((1, 1, 1, 1)), reference=reference)
+
+
+def test_fortran_ordered_weights_give_the_same_result(rng):
+    m = Model([L.InputData(input_shape=(5, 4, 3), input_bits=4),
+               L.Convolutional(kernel_size=3, filters=4, weights_bits=4, activation=False)])
+    w = rng.integers(-7, 8, size=(3, 3, 3, 4))
+    x = rng.integers(0, 16, size=(2, 5, 4, 3))
+    m.layers[1].set_variable("weights", w)
+    y_c = _both(m, x)
+    m.layers[1].set_variable("weights", np.asfortranarray(w))
+    np.testing.assert_array_equal(_both(m, x), y_c)
