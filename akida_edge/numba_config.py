@@ -5,10 +5,13 @@ Policy:
 - every kernel is compiled with `cache=True` (compiled machine code is kept on disk next to the
   module, so a second process starts fast) and `nogil=True` (so a thread pool can run kernels on
   several cores at once: that is how batches use both cores);
-- `fastmath` is off: the engine's results must be bit-exact, and the kernels are integer code;
+- `fastmath` is off: the engine's results must be bit-exact. (The float32 dense stages hold
+  integers whose partial sums stay below 2^24, exact in any order, so reassociation would be
+  harmless there; keeping fastmath off keeps that argument the only one needed);
 - `parallel=True` is NOT used: combined with `cache=True` it ties the cached code to a thread
-  count, and measurements showed that a two-worker thread pool over batch halves scales as well
-  as `prange` on this engine (see `bench/engine.py`);
+  count. Batches use the cores through a thread pool over contiguous batch parts instead
+  (`engine/execute.py`), each part running single-threaded `nogil` kernels; `prange` was not
+  benchmarked against it;
 - settings reach kernels as arguments, never as module globals (numba freezes globals at
   compile time);
 - loading a model warms its kernels once (`execute.warm`).

@@ -1,20 +1,26 @@
 """Event-driven numba kernels of the virtual AKD1000, bit-exact with `reference.py`.
 
-Every processing layer runs as ONE kernel call over a batch: potentials, then the output stage
-(activation, max or global-average pooling, or p − T for a last layer without activation).
-Potentials are built by *scattering* every non-zero input (an event) into its fan-out, so the
-work is (events × fan-out) and zeros cost nothing:
+Every processing layer runs over a whole batch: potentials, then the output stage
+(`output_stage.py`: activation, max or global-average pooling, or p − T). Potentials are built by
+*scattering* every non-zero input (an event) into its fan-out, so the work is (events ×
+fan-out) and zeros cost nothing:
 
     for each event x[n, iy, ix, c] = v ≠ 0, each tap (ky, kx) that lands on an output (oy, ox):
         p[oy, ox, :] += v · w[ky, kx, c, :]          (vectorised over the output channels)
 
-Separable layers scatter events into the exact depthwise sums d, then scatter every non-zero
+Separable layers scatter events into the exact depthwise sums d, then every non-zero
 d[oy, ox, c] into the pointwise outputs: p[oy, ox, :] += d · w_pw[c, :].
 
-Accumulators are int32 when the layer's bit widths and fan-in bound every partial sum below
-2^31 (`accumulator_dtype`), int64 otherwise; the choice only changes the speed, never the result.
-Each kernel also adds the layer's activity to `counts` = [input events, synaptic ops, output
-events] (definitions in `activity.py`).
+Dense stages. Where the layer's bit widths and fan-in bound every partial sum below 2^24
+(`accumulator_dtype`), potentials are float32: integers and all their partial sums are then
+exact in float32 whatever the summation order, so a BLAS matrix product gives the same integers.
+When the inputs of such a layer are dense enough (`DENSE_ABOVE`), a convolution runs as im2col +
+one float32 product and a separable layer's pointwise stage as one product; sparser inputs take
+the event path. Otherwise potentials are int32 (bound < 2^31) or int64. The choice only changes
+the speed, never the result (tests/kernel checks both paths against the reference).
+
+Each kernel adds the layer's activity to `counts` = [input events, synaptic ops, output events]
+(definitions in `activity.py`); the dense stages count the same events and fan-outs.
 
 The public wrappers (`conv_layer`, `separable_layer`, `dense_layer`) validate shapes and dtypes
 and allocate outputs with explicit dtypes; the `_kernel` functions hold no policy (STYLE.md §3).
