@@ -18,6 +18,7 @@ import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,7 +27,11 @@ from akida_edge.engine import kernels as K
 from akida_edge.engine import layers as L
 from akida_edge.engine import reference as R
 from akida_edge.engine.activity import Activity, LayerActivity
+from akida_edge.engine.model import weight_range
 from akida_edge.errors import InputDataError, ModelError
+
+if TYPE_CHECKING:
+    from akida_edge.engine.model import Layer, Model
 
 MIN_SPLIT = 4  # samples per worker below which splitting a batch costs more than it saves
 # Share of non-zero inputs above which a layer whose sums are exact in float32 runs its dense
@@ -42,7 +47,7 @@ _pool_lock = threading.Lock()
 class _Step:
     """What one layer needs at run time besides its (live) variables."""
 
-    layer: object
+    layer: Layer
     kind: str  # "input", "conv", "separable", "dense"
     mode: int
     pad: tuple[int, int]
@@ -58,12 +63,12 @@ class _Step:
     output_size: int = 0
 
 
-def _input_max(layer) -> int:
+def _input_max(layer: Layer) -> int:
     """Largest input value a layer can receive (bounds the partial sums)."""
     return 2**layer.spec.input_bits - 1
 
 
-def _step(layer, in_max: int) -> _Step:
+def _step(layer: Layer, in_max: int) -> _Step:
     spec = layer.spec
     R.check_output_layer(layer)
     if isinstance(spec, L.InputData):
@@ -77,7 +82,7 @@ def _step(layer, in_max: int) -> _Step:
         mode = K.MODE_MAX
     else:
         mode = K.MODE_ACT
-    _, wmax = _weight_bound(spec.weights_bits)
+    wmax = max(abs(v) for v in weight_range(spec.weights_bits))
     h, w, c = layer.input_shape
     if isinstance(spec, L.FullyConnected):
         bound = h * w * c * in_max * wmax
@@ -88,11 +93,11 @@ def _step(layer, in_max: int) -> _Step:
     ow, left = L.conv_output_size(w, kw, stride[1], spec.padding)
     pool = np.array([*spec.pool_size, *spec.effective_pool_stride], np.int64)
     pad_value = int(getattr(spec, "padding_value", 0))
+    # largest |partial sum|: fan-in × largest input × largest |weight| (separable: of the
+    # pointwise sum over C depthwise sums, each bounded the same way)
     if isinstance(spec, L.SeparableConvolutional):
         bound = c * (kh * kw * in_max * wmax) * wmax
         kind = "separable"
-        return _Step(layer, kind, mode, (top, left), stride, (oh, ow, spec.filters), layer.output_shape,
-                     pool, K.accumulator_dtype(bound, dense_ok=True), pad_value)
     else:
         bound = kh * kw * c * max(in_max, pad_value) * wmax
         kind = "conv"
@@ -100,11 +105,7 @@ def _step(layer, in_max: int) -> _Step:
                  pool, K.accumulator_dtype(bound, dense_ok=True), pad_value)
 
 
-def _weight_bound(bits: int) -> tuple[int, int]:
-    return (0, 1) if bits == 1 else (-(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1)
-
-
-def plan(model) -> list[_Step]:
+def plan(model: Model) -> list[_Step]:
     """The run-time plan of a model, cached until its layers change (variables are read live)."""
     key = tuple(id(layer) for layer in model.layers)
     cached = _plans.get(model)
@@ -180,7 +181,7 @@ def _run_kernels(steps: list[_Step], x: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.concatenate(outs), sum(c for _, c in parts)
 
 
-def validate_input(model, x) -> np.ndarray:
+def validate_input(model: Model, x: np.ndarray) -> np.ndarray:
     """The batch as C-contiguous uint8 (N, H, W, C), or an `InputDataError` naming the problem."""
     first = model.layers[0] if model.layers else None
     if first is None:
@@ -219,7 +220,7 @@ def validate_input(model, x) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.uint8)
 
 
-def _stop(model, upto: int | None) -> int:
+def _stop(model: Model, upto: int | None) -> int:
     n = len(model.layers)
     if upto is None:
         return n
@@ -228,7 +229,7 @@ def _stop(model, upto: int | None) -> int:
     return int(upto)
 
 
-def forward(model, x, reference: bool = False, upto: int | None = None) -> np.ndarray:
+def forward(model: Model, x: np.ndarray, reference: bool = False, upto: int | None = None) -> np.ndarray:
     """Integer outputs (NHWC) of layer `upto` − 1 (the last layer by default).
 
     uint8 activations, or int32 p − T for a last layer without activation. `reference=True` runs
@@ -252,7 +253,7 @@ def forward(model, x, reference: bool = False, upto: int | None = None) -> np.nd
     return y
 
 
-def predict(model, x, reference: bool = False) -> np.ndarray:
+def predict(model: Model, x: np.ndarray, reference: bool = False) -> np.ndarray:
     """float32 (p − T) / act_step of a last layer without activation (the converted float logits)."""
     if not model.layers:
         raise ModelError("the model has no layers; add an input layer first")
@@ -266,7 +267,7 @@ def predict(model, x, reference: bool = False) -> np.ndarray:
     return (y.astype(np.float64) / last.variables["act_step"].astype(np.float64)).astype(np.float32)
 
 
-def warm(model) -> None:
+def warm(model: Model) -> None:
     """Compile (or load from the numba cache) every kernel the model uses, once.
 
     Runs one dense sample (all ones: the dense BLAS stages) and one sample with a single event

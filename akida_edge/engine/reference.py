@@ -37,11 +37,16 @@ might apply in global average pooling (the rule above is exact and rational, see
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from akida_edge.engine import layers as L
 from akida_edge.engine.activity import Activity, LayerActivity
 from akida_edge.errors import ModelError
+
+if TYPE_CHECKING:
+    from akida_edge.engine.model import Layer, Model
 
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
@@ -128,7 +133,7 @@ def max_pool(y: np.ndarray, size: tuple[int, int], stride: tuple[int, int]) -> n
     return out
 
 
-def check_output_layer(layer) -> None:
+def check_output_layer(layer: Layer) -> None:
     """A layer without activation is the last one and does not pool (DESIGN.md §3)."""
     spec = layer.spec
     if not isinstance(spec, L.InputData) and not spec.activation and spec.pool_type != "none":
@@ -138,7 +143,7 @@ def check_output_layer(layer) -> None:
         )
 
 
-def layer_forward(layer, x: np.ndarray) -> tuple[np.ndarray, LayerActivity]:
+def layer_forward(layer: Layer, x: np.ndarray) -> tuple[np.ndarray, LayerActivity]:
     """Run one bound layer (`model.Layer`) on an (N, H, W, C) integer batch."""
     spec = layer.spec
     check_output_layer(layer)
@@ -185,7 +190,7 @@ def layer_forward(layer, x: np.ndarray) -> tuple[np.ndarray, LayerActivity]:
     return y, act
 
 
-def forward(model, x: np.ndarray, upto: int | None = None) -> tuple[np.ndarray, Activity]:
+def forward(model: Model, x: np.ndarray, upto: int | None = None) -> tuple[np.ndarray, Activity]:
     """Run layers [0, upto) (all by default) on a validated (N, H, W, C) batch.
 
     Returns the outputs of the last run layer and the `Activity` summed over the batch.
