@@ -186,7 +186,7 @@ def test_wide_fan_in_uses_int64_and_matches_reference(rng):
     np.testing.assert_array_equal(execute.forward(model, x)[:, 0, 0, :], expected)
 
 
-@pytest.mark.parametrize("kind", ["conv", "separable"])
+@pytest.mark.parametrize("kind", ["conv", "separable", "separable_stride_1"])
 def test_dense_blas_path_equals_event_path(rng, kind):
     """float32 BLAS stages (chosen above a density) give the event path's outputs and counts."""
     x = rng.integers(0, 16, size=(3, 8, 7, 5)).astype(np.uint8)
@@ -203,9 +203,12 @@ def test_dense_blas_path_equals_event_path(rng, kind):
         if kind == "conv":
             y = K.conv_layer(x, w, (1, 0), (1, 2), (8, 3, 6), (4, 1, 6), thr, step, 4, K.MODE_MAX, pool,
                              np.float32, counts, pad_value=0, dense_above=dense_above)
-        else:
+        elif kind == "separable":
             y = K.separable_layer(x, wd, wp, (1, 1), (2, 2), (4, 4, 6), (1, 1, 6), thr, step, 2,
                                   K.MODE_AVG, pool, np.float32, counts, dense_above=dense_above)
+        else:  # stride 1: the dense path sweeps rows
+            y = K.separable_layer(x, wd, wp, (0, 1), (1, 1), (6, 7, 6), (6, 7, 6), thr, step, 4,
+                                  K.MODE_ACT, pool, np.float32, counts, dense_above=dense_above)
         outs.append((y, counts))
     np.testing.assert_array_equal(outs[0][0], outs[1][0])
     np.testing.assert_array_equal(outs[0][1], outs[1][1])
