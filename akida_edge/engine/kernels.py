@@ -235,19 +235,25 @@ def _depthwise_kernel(x, w_dw, pad_y, pad_x, sy, sx, f, dw, counts):
 
 
 @kernel()
-def _depthwise_rows_kernel(x, x_rows, w_tile, pad_y, pad_x, f, dw, dw_rows, counts):
+def _depthwise_rows_kernel(x, x_rows, w_dw, pad_y, pad_x, f, dw, dw_rows, counts):
     """Dense path of a stride-1 depthwise stage: long vectorised sweeps over whole rows.
 
     For an output row oy and a tap (ky, kx), the outputs ox whose input column ox − pad_x + kx
     exists read one contiguous span of input row oy − pad_y + ky, so
     dw[oy, ox, c] += x[iy, ox − pad_x + kx, c] · w[ky, kx, c] is one loop over (ox, c). `x_rows`
-    (N·H, W·C) and `dw_rows` (N·OH, OW·C) are 2-d views of x and dw; `w_tile` (kh, kw, OW·C)
-    holds w[ky, kx, :] repeated for every ox. Counts events and fan-outs as the event path
-    does; returns the number of non-zero sums.
+    (N·H, W·C) and `dw_rows` (N·OH, OW·C) are 2-d views of x and dw; the weights are tiled to
+    (kh, kw, OW·C), w[ky, kx, :] repeated for every ox. Counts events and fan-outs as the event
+    path does; returns the number of non-zero sums.
     """
     n_s, h, wd, c_in = x.shape
-    kh, kw = w_tile.shape[0], w_tile.shape[1]
+    kh, kw = w_dw.shape[0], w_dw.shape[1]
     oh, ow = dw.shape[1], dw.shape[2]
+    w_tile = np.empty((kh, kw, ow * c_in), w_dw.dtype)
+    for ky in range(kh):
+        for kx in range(kw):
+            for ox in range(ow):
+                for c in range(c_in):
+                    w_tile[ky, kx, ox * c_in + c] = w_dw[ky, kx, c]
     ytab = _taps(h, pad_y, kh, 1, oh)
     xtab = _taps(wd, pad_x, kw, 1, ow)
     dw[:] = 0
@@ -414,8 +420,7 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
     w_dw = np.ascontiguousarray(weights_dw, acc_dtype)
     w_pw = np.ascontiguousarray(weights_pw, acc_dtype)
     if stride == (1, 1) and np.count_nonzero(x) > ROWS_ABOVE * x.size and dense_above <= 1.0:
-        w_tile = np.tile(w_dw, (1, 1, ow))
-        nonzero = _depthwise_rows_kernel(x, x.reshape(n * x.shape[1], -1), w_tile, pad[0], pad[1], f, dw,
+        nonzero = _depthwise_rows_kernel(x, x.reshape(n * x.shape[1], -1), w_dw, pad[0], pad[1], f, dw,
                                          dw.reshape(n * oh, ow * c), counts)
     else:
         nonzero = _depthwise_kernel(x, w_dw, pad[0], pad[1], stride[0], stride[1], f, dw, counts)
