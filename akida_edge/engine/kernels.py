@@ -16,8 +16,10 @@ Dense stages. Where the layer's bit widths and fan-in bound every partial sum be
 exact in float32 whatever the summation order, so a BLAS matrix product gives the same integers.
 When the inputs of such a layer are dense enough (`DENSE_ABOVE`), a convolution runs as im2col +
 one float32 product and a separable layer's pointwise stage as one product; sparser inputs take
-the event path. Otherwise potentials are int32 (bound < 2^31) or int64. The choice only changes
-the speed, never the result (tests/kernel checks both paths against the reference).
+the event path. A stride-1 depthwise stage on inputs that are not nearly silent (`ROWS_ABOVE`)
+sweeps whole rows instead of scattering (long vector loops; exact in any dtype). Where the bound
+is 2^24 or more, potentials are int32 (bound < 2^31) or int64. The choice only changes the
+speed, never the result (tests/kernel checks both paths against the reference).
 
 Each kernel adds the layer's activity to `counts` = [input events, synaptic ops, output events]
 (definitions in `activity.py`); the dense stages count the same events and fan-outs.
