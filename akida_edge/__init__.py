@@ -22,11 +22,16 @@ from akida_edge.engine.model import Layer, Model
 from akida_edge.errors import AkidaEdgeError
 
 
-def load_model(path: str) -> Model:
-    """Load a model file written by `Model.save` (validated; see `engine/modelfile.py`)."""
+def load_model(path: str, warm: bool = True) -> Model:
+    """Load a model file written by `Model.save` (validated; see `engine/modelfile.py`) and, unless
+    `warm=False`, compile or load its kernels once so the first inference is not slow."""
+    from akida_edge.engine import execute
     from akida_edge.engine.modelfile import load_model as _load
 
-    return _load(path)
+    model = _load(path)
+    if warm:
+        execute.warm(model)
+    return model
 
 
 def AKD1000(**kwargs):  # noqa: N802 - MetaTF's name

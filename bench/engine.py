@@ -31,9 +31,9 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import numpy as np
-from akida_edge.bench.timing import best_seconds
 
 from akida_edge import numba_config
+from akida_edge.bench.timing import best_seconds
 from akida_edge.engine import execute, zoo
 from akida_edge.engine import layers as L
 from akida_edge.engine import reference as R

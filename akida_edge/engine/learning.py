@@ -229,11 +229,8 @@ def features(model: Model, x: Any) -> np.ndarray:
     if len(model.layers) == 2 and isinstance(model.layers[0].spec, L.InputData):
         feats = x.reshape(len(x), -1)
     else:
-        try:
-            from akida_edge.engine import execute
-        except ImportError as exc:
-            raise LearningError("learning behind a backbone needs the executor "
-                                f"(akida_edge.engine.execute), which is not available: {exc}") from None
+        from akida_edge.engine import execute
+
         feats = np.asarray(execute.forward(model, x, upto=len(model.layers) - 1)).reshape(len(x), -1)
     if feats.size and (feats.min() < 0 or feats.max() > 1):
         raise InputDataError(f"the learning layer's inputs must be 0 or 1, got values up to "

@@ -189,12 +189,13 @@ class Model:
             raise ModelError("the model has no layers; add an input layer first")
 
     # --- execution (execute.py) ---
-    def forward(self, x: np.ndarray, *, reference: bool = False) -> np.ndarray:
+    def forward(self, x: np.ndarray, *, reference: bool = False, upto: int | None = None) -> np.ndarray:
         """Integer outputs, NHWC: activations (uint8), or int32 p - T for a last layer without
-        activation. `reference=True` runs the literal NumPy reference instead of the kernels."""
+        activation. `reference=True` runs the literal NumPy reference instead of the kernels;
+        `upto=k` stops after layer k - 1 (e.g. the backbone's features before a learning layer)."""
         from akida_edge.engine import execute
 
-        return execute.forward(self, x, reference=reference)
+        return execute.forward(self, x, reference=reference, upto=upto)
 
     def predict(self, x: np.ndarray, num_classes: int | None = None, *,
                 reference: bool = False) -> np.ndarray:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from akida_edge.bench import engine as B
 
+from akida_edge.bench import engine as B
 from akida_edge.engine import execute
 from akida_edge.engine import layers as L
 from akida_edge.engine.model import Model
