@@ -5,10 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from akida_edge.encoders.feature_roc import audio_roc_step, vibration_roc_step
+from akida_edge.encoders.feature_roc import (
+    audio_roc_step,
+    delta_rank_step,
+    rank_band_windows,
+    vibration_roc_step,
+)
 from akida_edge.encoders.roc import RocParams, rank_events
 from akida_edge.frontends.audio import LogMelParams, audio_events_step, audio_init
-from akida_edge.frontends.delta import DeltaParams
+from akida_edge.frontends.delta import DeltaParams, DeltaState, delta_step
 from akida_edge.frontends.vibration import VibrationParams, vibration_events_step, vibration_init
 
 pytestmark = pytest.mark.unit
@@ -74,3 +79,20 @@ def test_vibration_roc_layout_and_streaming(rng):
         rows.append(d)
     np.testing.assert_array_equal(np.concatenate(parts), ranked)
     np.testing.assert_array_equal(np.concatenate(rows), dense)
+
+
+@pytest.mark.parametrize("delta, roc", [
+    (DeltaParams(threshold=1.5), RocParams(bits=8, mode="linear", max_events=7)),
+    (DeltaParams(threshold=0.7, max_events=2), RocParams(bits=2, mod=0.6)),
+])
+def test_fused_delta_rank_equals_events_then_ranking(rng, delta, roc):
+    values = np.cumsum(rng.normal(scale=1.5, size=(30, 3, 11)), axis=0).astype(np.float32)
+    t_us = 1_000 + 20_000 * np.arange(30, dtype=np.int64)
+    state = DeltaState(None)
+    ranked, dense, fused_state = delta_rank_step(values, t_us, 70_000, state, delta, roc)
+    events, ref_state = delta_step(values, t_us, 70_000, state, delta)
+    ranked_ref, dense_ref = rank_band_windows(events, t_us, 11, 3, roc)
+    np.testing.assert_array_equal(ranked, ranked_ref)
+    np.testing.assert_array_equal(dense, dense_ref)
+    np.testing.assert_array_equal(fused_state.ref, ref_state.ref)
+    assert ranked.size > 30 and set(np.unique(ranked["p"])) == {-1, 1}
