@@ -73,13 +73,15 @@ def _tables(params: RocParams, n_places: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @kernel()
-def _delta_rank_kernel(values, ref, theta, max_events, keep, value, o_frame, o_elem, o_n, o_rank, o_value):
+def _delta_rank_kernel(values, ref, theta, max_events, keep, value, t_us, x0, n_bands,
+                       o_t, o_x, o_y, o_c, o_p, o_rank, o_value, dense):
     """Delta modulation (`frontends.delta.delta_step`, same float64 operations) and ROC per frame.
 
     values (n_frames, n_elem) float64, element e = channel·n_bands + band; ref (n_elem,) updated.
     Per frame the elements that fired (n != 0) are ranked by |n| (their event count) descending,
     ties by element order (the order of their first events in `delta_step`), a stable insertion
-    sort (n_elem is small); the first keep[m] are written out. Returns the number written.
+    sort (n_elem is small); the first keep[m] are written to the ranked columns and to `dense`
+    (n_frames, n_bands, 2·channels). Returns the number of ranked events written.
     """
     n_elem = values.shape[1]
     n = np.empty(n_elem, np.int64)
@@ -104,11 +106,17 @@ def _delta_rank_kernel(values, ref, theta, max_events, keep, value, o_frame, o_e
         k = keep[m]
         for r in range(k):
             e = active[r]
-            o_frame[j] = i
-            o_elem[j] = e
-            o_n[j] = n[e]
+            band = e % n_bands
+            ch = e // n_bands
+            off = 1 if n[e] < 0 else 0
+            o_t[j] = t_us[i]
+            o_x[j] = (x0 + i) & 0xFFFF
+            o_y[j] = band
+            o_c[j] = ch
+            o_p[j] = -1 if off else 1
             o_rank[j] = r
             o_value[j] = value[k, r]
+            dense[i, band, 2 * ch + off] = value[k, r]
             j += 1
     return j
 
@@ -132,21 +140,11 @@ def delta_rank_step(
         ref, skip = v[0].copy(), 1  # the first frame only sets the reference
     ref = np.array(ref, np.float64).reshape(-1)
     keep, value = _tables(roc, n_ch * n_bands)
-    cap = (n_frames - skip) * n_ch * n_bands
-    frame, elem, n, rank = (np.empty(cap, np.int64) for _ in range(4))
-    vals = np.empty(cap, np.uint8)
+    ranked = np.zeros((n_frames - skip) * n_ch * n_bands, RANKED_EVENT_DTYPE)
     k = _delta_rank_kernel(v[skip:], ref, float(delta.threshold), int(delta.max_events), keep, value,
-                           frame, elem, n, rank, vals)
-    frame, elem, n, rank, vals = frame[:k] + skip, elem[:k], n[:k], rank[:k], vals[:k]
-    band, ch = elem % n_bands, elem // n_bands
-    ranked = np.zeros(k, RANKED_EVENT_DTYPE)
-    ranked["t"] = np.asarray(t_us, np.int64)[frame]
-    ranked["x"] = (x0 + frame) & 0xFFFF
-    ranked["y"], ranked["c"] = band, ch
-    ranked["p"] = np.where(n > 0, 1, -1)
-    ranked["rank"], ranked["value"] = rank, vals
-    dense[frame, band, 2 * ch + (n < 0)] = vals
-    return ranked, dense, DeltaState(ref.reshape(n_ch, n_bands))
+                           np.asarray(t_us, np.int64)[skip:], int(x0) + skip, n_bands,
+                           *(ranked[f] for f in RANKED_EVENT_DTYPE.names), dense[skip:])
+    return ranked[:k].copy(), dense, DeltaState(ref.reshape(n_ch, n_bands))
 
 
 def audio_roc_step(
