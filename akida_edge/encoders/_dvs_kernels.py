@@ -76,6 +76,7 @@ def model_pass(cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off,
     """Pixel model over `cand[:n_cand]` (or all pixels when not `use_list`).
 
     Returns (n_active, an upper bound of the events: crossings plus shot-noise events).
+    `noise_t` / `noise_p` may be empty when shot noise is off (`shot_k` = 0).
 
     Updates `lp` and `ref` of every visited pixel. Active pixels (a crossing or a shot-noise
     event) are listed in `cand` (overwritten from the front: the write index never passes the read
@@ -137,7 +138,8 @@ def model_pass(cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off,
             scale = span / (d1 - d0)
             step[n_act] = (sign * th) * scale
             base[n_act] = 0.5 - d0 * scale
-        noise_t[n_act] = NO_NOISE
+        if shot_k > 0.0:  # noise_t is empty when shot noise is off (its traffic is saved)
+            noise_t[n_act] = NO_NOISE
         if noisy:
             ref[i] = l1
             u_t = uniform(seed, frame_no, np.uint64(i), np.uint64(STREAM_SHOT_TIME))
@@ -192,7 +194,7 @@ def hist_pass(cand, n_act, act_n, base, step, noise_t, noise_p, t_last, t0, t1, 
             if use_hist:
                 hist[np.uint64(t - t0)] += 1
         t_last[i] = tl
-        tn = noise_t[a]
+        tn = noise_t[a] if noise_t.shape[0] > 0 else NO_NOISE
         if tn != NO_NOISE:
             col_t[j] = tn
             col_x[j] = x
@@ -248,7 +250,7 @@ def key_pass(cand, n_act, act_n, base, step, noise_t, noise_p, t_last, t0, t1, r
             for d in range(n_digits):
                 hist[d, (rel >> (d * digit_bits)) & mask] += 1
         t_last[i] = tl
-        tn = noise_t[a]
+        tn = noise_t[a] if noise_t.shape[0] > 0 else NO_NOISE
         if tn != NO_NOISE:
             rel = tn - t0
             keys[j] = (np.uint64(rel) << np.uint64(KEY_T_SHIFT)) | xy | (

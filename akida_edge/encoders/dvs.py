@@ -305,8 +305,9 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
                                   flat, state.prev, group, cand)
     base = np.empty(n_cand)
     step = np.empty(n_cand)
-    noise_t = np.empty(n_cand, np.int64)
-    noise_p = np.empty(n_cand, np.int8)
+    n_noise = n_cand if s["shot_k"] > 0 else 0  # no shot noise: no per-pixel noise slots
+    noise_t = np.empty(n_noise, np.int64)
+    noise_p = np.empty(n_noise, np.int8)
     n_act, n_upper = K.model_pass(
         cand, n_cand, not full, flat, logf, lut, state.lp, state.ref, state.th_on, state.th_off,
         state.leak_rate, s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"],
