@@ -12,6 +12,13 @@ vectorised NumPy version; ``*_numpy_ratio`` = NumPy time / numba time:
 - ``roc_mevents_per_s`` (target >= 50): ranking one window of DVS events (three busy VGA frames,
   ~1.7 M events over all 614 400 ON/OFF places) by events per place, keeping the first 10 %,
   4-bit modulation values, ranked-event output; input events per second.
+- ``audio_rtf``, ``vibration_rtf`` (target >= 500, seconds of signal per second of compute): the
+  `frontends` suite's measurement (`bench/frontends.py`, one implementation) run through the whole
+  encoder path: log-mel (40 bands) or vibration features (3 axes at 12 kHz), the delta event view
+  (1 dB threshold) and ROC per hop / window (`encoders.feature_roc`, 4 bits, first half kept).
+  The `frontends` suite keeps the front-end-only figures. Wall clock, best of 5 runs (``*_cpu``:
+  thread CPU time); the ``*_naive_ratio`` baseline is the frame-by-frame NumPy front-end without
+  event view.
 
 Times are wall clock, best of several repeats (DVS: best block of consecutive frames), one thread;
 each ``*_cpu`` twin is the same figure from the thread's CPU time (what one core gives when the
@@ -30,6 +37,7 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
+from akida_edge.bench import frontends
 from akida_edge.encoders.dvs import DvsParams, dvs_step, init_state
 from akida_edge.encoders.dvs_numpy import dvs_step_numpy
 from akida_edge.encoders.roc import RocParams, rank_events, rank_events_numpy
@@ -162,11 +170,29 @@ def _roc_figures(progress: IO[str] | None) -> dict[str, Any]:
     }
 
 
+def _feature_figures(progress: IO[str] | None) -> dict[str, Any]:
+    """Audio and vibration through front-end, event view and ROC (the `frontends` suite's code)."""
+    audio_rtf, audio_naive = frontends._audio(20.0, roc=True)
+    vib_rtf, vib_naive = frontends._vibration(20.0, 12000.0, True, roc=True)
+    audio_cpu, _ = frontends._audio(20.0, roc=True, clock=time.thread_time)
+    vib_cpu, _ = frontends._vibration(20.0, 12000.0, False, roc=True, clock=time.thread_time)
+    if progress:
+        print(f"bench: encoder audio {audio_rtf:.0f}x, vibration {vib_rtf:.0f}x real time", file=progress,
+              flush=True)
+    return {
+        "audio_rtf": round(audio_rtf, 1),
+        "audio_naive_ratio": round(audio_rtf / audio_naive, 2),
+        "vibration_rtf": round(vib_rtf, 1),
+        "vibration_naive_ratio": round(vib_rtf / vib_naive, 2),
+        "audio_rtf_cpu": round(audio_cpu, 1),
+        "vibration_rtf_cpu": round(vib_cpu, 1),
+    }
+
+
 def run(progress: IO[str] | None = None) -> dict[str, Any]:
     """All encoder figures (one core: numba kernels here are serial)."""
     figures: dict[str, Any] = {"threads": 1, "load_avg_1min": round(os.getloadavg()[0], 2)}
     figures.update(_dvs_figures(progress))
     figures.update(_roc_figures(progress))
-    # Audio and vibration front-ends: the lead adds `audio_rtf` / `vibration_rtf` (seconds of signal
-    # per second of compute, one core, target >= 500) here, from akida_edge.frontends.
+    figures.update(_feature_figures(progress))
     return figures

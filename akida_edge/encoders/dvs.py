@@ -73,7 +73,8 @@ from akida_edge.events import EVENT_DTYPE
 
 MIN_THRESHOLD = 0.01  # v2e and Metavision clip drawn thresholds here (log units)
 _T_NEVER = -(1 << 62)  # "no event yet" for the refractory clock (µs)
-_COUNTING_SORT_MAX_SPAN_US = 1 << 22  # above this interval a stable argsort orders the events
+_RADIX_MAX_SPAN_US = 1 << 31  # packed keys hold 31 time bits; longer intervals sort by argsort
+_RADIX_DIGIT_BITS = 12  # at most 4096 output streams per radix pass: one pass up to 4095 µs
 
 
 @dataclass(frozen=True)
@@ -304,23 +305,23 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
                                   flat, state.prev, group, cand)
     base = np.empty(n_cand)
     step = np.empty(n_cand)
-    noise_t = np.empty(n_cand, np.int64)
-    noise_p = np.empty(n_cand, np.int8)
+    n_noise = n_cand if s["shot_k"] > 0 else 0  # no shot noise: no per-pixel noise slots
+    noise_t = np.empty(n_noise, np.int64)
+    noise_p = np.empty(n_noise, np.int8)
     n_act, n_upper = K.model_pass(
         cand, n_cand, not full, flat, logf, lut, state.lp, state.ref, state.th_on, state.th_off,
         state.leak_rate, s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"],
         s["seed"], s["frame_no"], s["fixed_inten"], state.act_n, base, step, noise_t, noise_p)
     span_us = int(s["t1"] - s["t0"])
-    hist = np.zeros(span_us + 1 if span_us <= _COUNTING_SORT_MAX_SPAN_US else 0, np.int64)
-    cols = (np.empty(n_upper, np.int64), np.empty(n_upper, np.uint16), np.empty(n_upper, np.uint16),
-            np.empty(n_upper, np.int8))
-    total = K.hist_pass(cand, n_act, state.act_n, base, step, noise_t, noise_p, state.t_last,
-                        s["t0"], s["t1"], s["refr_us"], np.int64(state.shape[1]), hist, *cols)
-    out = np.empty(total, EVENT_DTYPE)
-    if hist.size:
-        hist[:] = np.cumsum(hist) - hist  # bucket start offsets
-        K.scatter_pass(total, s["t0"], hist, *cols, out["t"], out["x"], out["y"], out["c"], out["p"])
-    else:
+    if span_us < _RADIX_MAX_SPAN_US:
+        out = _sorted_by_radix(cand, n_act, n_upper, base, step, noise_t, noise_p, state, s, span_us)
+    else:  # frames more than 35 minutes apart: columns and a stable argsort
+        cols = (np.empty(n_upper, np.int64), np.empty(n_upper, np.uint16), np.empty(n_upper, np.uint16),
+                np.empty(n_upper, np.int8))
+        total = K.hist_pass(cand, n_act, state.act_n, base, step, noise_t, noise_p, state.t_last,
+                            s["t0"], s["t1"], s["refr_us"], np.int64(state.shape[1]), np.zeros(0, np.int64),
+                            *cols)
+        out = np.empty(total, EVENT_DTYPE)
         order = np.argsort(cols[0][:total], kind="stable")
         for name, col in zip(("t", "x", "y", "p"), cols, strict=True):
             out[name] = col[:total][order]
@@ -329,6 +330,27 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
     state.t_prev_us = int(t_us)
     state.frame_count += 1
     return out, state
+
+
+def _sorted_by_radix(cand, n_act, n_upper, base, step, noise_t, noise_p, state, s, span_us) -> np.ndarray:
+    """Events of the active pixels as packed keys, stably radix-sorted by time (`_dvs_kernels`)."""
+    bits = max(1, int(span_us).bit_length())
+    n_digits = -(-bits // _RADIX_DIGIT_BITS)
+    digit_bits = -(-bits // n_digits)  # 1 kHz frames: one pass of 10 bits; 30 fps: two of 8 bits
+    hist = np.zeros((n_digits, 1 << digit_bits), np.int64)
+    keys = np.empty(n_upper, np.uint64)
+    total = K.key_pass(cand, n_act, state.act_n, base, step, noise_t, noise_p, state.t_last, s["t0"], s["t1"],
+                       s["refr_us"], np.int64(state.shape[1]), np.int64(digit_bits), n_digits, hist, keys)
+    starts = np.cumsum(hist, axis=1) - hist  # each digit's first slot
+    mask = (1 << digit_bits) - 1
+    tmp = np.empty(total if n_digits > 1 else 0, np.uint64)
+    src = keys
+    for d in range(n_digits - 1):
+        K.radix_pass(total, src, tmp, starts[d], d * digit_bits, mask)
+        src, tmp = tmp, src
+    out = np.empty(total, EVENT_DTYPE)
+    K.radix_emit(total, src, starts[n_digits - 1], (n_digits - 1) * digit_bits, mask, s["t0"], out)
+    return out
 
 
 class DvsEmulator:
