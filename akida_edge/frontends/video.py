@@ -1,0 +1,81 @@
+"""Video front-end: grey frames at a target rate, resized, for the event-camera emulator.
+
+`grey_step(frame, t_us, state, params)` converts a BGR (or grey) uint8 frame to grey
+(ITU-R BT.601 luma, OpenCV's `COLOR_BGR2GRAY`), resizes it with area averaging when a size is
+set, and keeps frames on a 1/fps schedule of their media or capture times `t_us` (`rate_gate`),
+so a 30 fps camera feeds a 10 fps pipeline evenly, jitter or not. Returns None for a
+dropped frame. The emulator (`akida_edge.encoders.dvs`) takes the grey frames and their times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class GreyParams:
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.width is None) != (self.height is None):
+            raise ValueError("give both width and height for resizing, or neither")
+        if self.fps is not None and not self.fps > 0:
+            raise ValueError(f"target fps must be > 0, got {self.fps}")
+
+
+@dataclass(frozen=True)
+class GreyState:
+    next_due_us: float | None = None
+    dropped: int = 0
+
+
+def rate_gate(
+    t_us: float, next_due_us: float | None, period_us: float, slack_us: float | None = None
+) -> tuple[bool, float | None]:
+    """Keep frames on a schedule of one per `period_us`: (keep?, next due time).
+
+    A frame is kept when it is no earlier than `slack_us` (default a quarter period) before the
+    next due time; the schedule then advances by one period (or restarts from this frame after a
+    gap), so arrival jitter does not lower the rate: 30 → 10 fps keeps every third frame, 30 → 20
+    two of every three.
+    """
+    slack = period_us / 4 if slack_us is None else slack_us
+    if next_due_us is not None and t_us < next_due_us - slack:
+        return False, next_due_us
+    late = next_due_us is None or t_us - next_due_us >= period_us
+    return True, (t_us + period_us if late else next_due_us + period_us)
+
+
+def to_grey(frame: np.ndarray, params: GreyParams) -> np.ndarray:
+    """Grey uint8 (H, W) of a BGR (H, W, 3), BGRA or grey frame, resized if asked."""
+    import cv2
+
+    if frame.ndim == 3 and frame.shape[2] == 3:
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    elif frame.ndim == 3 and frame.shape[2] == 4:
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY)
+    elif frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
+        grey = frame.reshape(frame.shape[0], frame.shape[1])
+    else:
+        raise ValueError(f"expected an (H, W), (H, W, 3) or (H, W, 4) frame, got shape {frame.shape}")
+    if grey.dtype != np.uint8:
+        raise ValueError(f"expected uint8 frames, got {grey.dtype}")
+    if params.width and (grey.shape[1], grey.shape[0]) != (params.width, params.height):
+        grey = cv2.resize(grey, (params.width, params.height), interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(grey)
+
+
+def grey_step(
+    frame: np.ndarray, t_us: int, state: GreyState, params: GreyParams
+) -> tuple[np.ndarray | None, GreyState]:
+    """The grey frame, or None when the target rate drops it; and the new state."""
+    if not params.fps:
+        return to_grey(frame, params), state
+    keep, due = rate_gate(t_us, state.next_due_us, 1e6 / params.fps)
+    if not keep:
+        return None, GreyState(due, state.dropped + 1)
+    return to_grey(frame, params), GreyState(due, state.dropped)

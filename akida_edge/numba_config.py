@@ -1,0 +1,116 @@
+"""The one place that configures numba for akida-edge (STYLE.md §4).
+
+Policy:
+
+- every kernel is compiled with `cache=True` (compiled machine code is kept on disk next to the
+  module, so a second process starts fast) and `nogil=True` (so a thread pool can run kernels on
+  several cores at once: that is how batches use both cores);
+- `fastmath` is off: the engine's results must be bit-exact, and the kernels are integer code;
+- `parallel=True` is NOT used: combined with `cache=True` it ties the cached code to a thread
+  count, and measurements showed that a two-worker thread pool over batch halves scales as well
+  as `prange` on this engine (see `bench/engine.py`);
+- settings reach kernels as arguments, never as module globals (numba freezes globals at
+  compile time);
+- loading a model warms its kernels once (`execute.warm`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numba
+
+KERNEL_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": False, "boundscheck": False}
+
+
+def kernel(*signatures: Any, **overrides: Any) -> Callable:
+    """`numba.njit` with the project policy; `overrides` may only tighten it (e.g. `inline`)."""
+    bad = {k for k in overrides if k in ("fastmath", "parallel", "cache")}
+    if bad:
+        raise ValueError(f"numba policy: {sorted(bad)} may not be overridden per kernel")
+    options = {**KERNEL_OPTIONS, **overrides}
+    if signatures:
+        return numba.njit(list(signatures) if len(signatures) > 1 else signatures[0], **options)
+    return numba.njit(**options)
+
+
+def batch_workers() -> int:
+    """Threads a batch is split over: the usable cores, or `AKIDA_EDGE_THREADS` when set (≥ 1)."""
+    env = os.environ.get("AKIDA_EDGE_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# --- BLAS threads ---------------------------------------------------------------------------
+# The dense stages (float32 matrix products, exact below 2^24) run in NumPy's OpenBLAS. When the
+# engine already spreads a batch over the cores, OpenBLAS threads on top would oversubscribe them
+# (and its idle threads spin), so the executor asks for one BLAS thread while its pool runs.
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_saved: int | None = None
+
+
+def _openblas() -> Any:
+    """NumPy's OpenBLAS as a ctypes library with (get, set) thread functions, or None."""
+    global _OPENBLAS
+    if _OPENBLAS is not False:
+        return _OPENBLAS
+    _OPENBLAS = None
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as fh:
+            paths = sorted({line.split()[-1] for line in fh if "openblas" in line.lower()})
+        for path in paths:
+            lib = ctypes.CDLL(path)
+            for prefix in ("scipy_openblas_", "openblas_"):
+                for suffix in ("64_", ""):
+                    get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                    put = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+                    if get is not None and put is not None:
+                        _OPENBLAS = (get, put)
+                        return _OPENBLAS
+    except OSError:
+        pass
+    return _OPENBLAS
+
+
+_OPENBLAS: Any = False
+
+
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """Limit NumPy's OpenBLAS to `n` threads inside the block (no-op where it cannot be found).
+
+    Process-wide while any caller is inside; the setting in force before the first caller is
+    restored when the last one leaves.
+    """
+    global _blas_users, _blas_saved
+    lib = _openblas()
+    if lib is None:
+        yield
+        return
+    get, put = lib
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_saved = int(get())
+        _blas_users += 1
+        put(int(n))
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_saved is not None:
+                put(_blas_saved)
