@@ -10,10 +10,14 @@ classifier is a means: its 1-bit hidden layer becomes the binary feature layer i
 device's learning layer, which then learns one machine's normal without labels.
 
 Network (`build`; Akida 1.0 blocks, akida-facts §1.3): 4-bit data (InputData (1, 1, 51)) ->
-FullyConnected 128, 4-bit weights, 4-bit activations -> FullyConnected `FEATURES`, 4-bit weights,
-**1-bit activations** (the binary features) -> FullyConnected 6 logits (training only; removed
-from the shipped backbone). Recipe: float training (Adam, cross-entropy, `epochs`), `calibrate`
-on training data, quantized fine-tuning with straight-through gradients (`qat_epochs`), then
+FullyConnected `HIDDEN`, 4-bit weights, 4-bit activations -> FullyConnected `FEATURES`, 4-bit
+weights, **1-bit activations** (the binary features) -> FullyConnected 6 logits (training only;
+removed from the shipped backbone). Loss: class-balanced cross-entropy plus `recon_weight` ×
+the mean squared error of a linear decoder (training only) reconstructing the input deviations
+from the binary features — a fault classifier alone keeps only what separates the known fault
+types, while the learning layer must see *any* departure from normal. Recipe: float training
+(Adam, `epochs`), `calibrate` on training data, quantized fine-tuning with straight-through
+gradients (`qat_epochs`), then
 `convert` (bit-exact with the quantized PyTorch model). Deterministic for a given seed
 (torch.manual_seed, single thread). Progress goes to stderr.
 """
@@ -30,11 +34,17 @@ import numpy as np
 
 from akida_edge.apps.anomaly import dataset, features, machines
 
-FEATURES = 128
+FEATURES = 512
+HIDDEN = 256
+RECON_WEIGHT = 2.0
+COMPACT_WEIGHT = 0.0
+COMPACT_MARGIN = 0.2
+FEATURE_MODULE = 6  # index in `build()` of the 1-bit StepReLU (the binary features)
+FEATURE_BLOCK = 1  # the same as an Akida block index
 DEFAULT_OUT = Path(__file__).parent / "model" / "backbone.aem"
 
 
-def build(n_in: int = features.N_FEATURES, hidden: int = 128, n_features: int = FEATURES):
+def build(n_in: int = features.N_FEATURES, hidden: int = HIDDEN, n_features: int = FEATURES):
     """The QAT model (see the module docstring)."""
     from torch import nn
 
@@ -49,23 +59,72 @@ def build(n_in: int = features.N_FEATURES, hidden: int = 128, n_features: int = 
     )
 
 
-def _epochs(model, x, y, epochs: int, lr: float, seed: int, label: str, log) -> None:
+def forward_with_features(model, x):
+    """(logits, binary-layer output) of the QAT model, float or quantized, with gradients."""
+    if not model.quantized:
+        feats = None
+        for i, module in enumerate(model):
+            x = module(x)
+            if i == FEATURE_MODULE:
+                feats = x
+        return x, feats
     import torch
 
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    from akida_edge.convert.blocks import parse_blocks
+    from akida_edge.convert.fakequant import block_forward
+
+    inp, blocks = parse_blocks(model)
+    a, s = inp.check(x), torch.tensor(inp.scale)
+    outs = []
+    for block in blocks:
+        out, a, s = block_forward(block, a, s)
+        outs.append(out)
+    return outs[-1], outs[FEATURE_BLOCK]
+
+
+def _normal_center(model, x, y):
+    """Mean binary code of (up to 4096) normal training windows."""
+    import torch
+
+    with torch.no_grad():
+        idx = torch.nonzero(y == 0).flatten()[:4096]
+        _, f = forward_with_features(model, x[idx])
+        return (f / f.amax().clamp_min(1e-6)).mean(0)
+
+
+def _epochs(model, decoder, x, y, epochs: int, lr: float, seed: int, label: str, log,
+            recon_weight: float, compact_weight: float = 0.0) -> None:
+    import torch
+
+    params = list(model.parameters()) + list(decoder.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     gen = torch.Generator().manual_seed(seed)
     counts = torch.bincount(y, minlength=len(machines.CLASSES)).clamp_min(1).float()
     weight = counts.sum() / (len(counts) * counts)  # balance normal against the fault types
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     for epoch in range(epochs):
+        center = _normal_center(model, x, y) if compact_weight else None
         model.train()
         order = torch.randperm(len(x), generator=gen)
         total, correct, t0 = 0.0, 0, time.perf_counter()
         for start in range(0, len(x), 256):
             idx = order[start:start + 256]
-            out = model(x[idx])
+            out, feats = forward_with_features(model, x[idx])
             loss = loss_fn(out, y[idx])
+            if recon_weight:
+                # the binary features must keep the input's deviations, not only the fault type
+                target = (x[idx] - features.CENTER) / features.CENTER
+                loss = loss + recon_weight * torch.nn.functional.mse_loss(decoder(feats), target)
+            if compact_weight:
+                # normal codes close to the normal centre, fault codes at least COMPACT_MARGIN away
+                # (mean squared difference per feature: the Hamming distance / features for bits)
+                f = feats / feats.detach().amax().clamp_min(1e-6)
+                d = ((f - center) ** 2).mean(1)
+                normal = y[idx] == 0
+                pull = d[normal].mean() if normal.any() else d.sum() * 0
+                push = torch.relu(COMPACT_MARGIN - d[~normal]).mean() if (~normal).any() else d.sum() * 0
+                loss = loss + compact_weight * (pull + push)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -77,7 +136,8 @@ def _epochs(model, x, y, epochs: int, lr: float, seed: int, label: str, log) -> 
 
 
 def train(n_machines: int = 1000, n_val: int = 60, epochs: int = 30, qat_epochs: int = 15,
-          seed: int = 0, log=print):
+          seed: int = 0, log=print, cache: str | None = None, recon_weight: float = RECON_WEIGHT,
+          compact_weight: float = COMPACT_WEIGHT):
     """Train, convert and return (backbone Model, metadata dict)."""
     import torch
 
@@ -91,20 +151,30 @@ def train(n_machines: int = 1000, n_val: int = 60, epochs: int = 30, qat_epochs:
         if done == total or done % max(total // 10, 1) == 0:
             log(f"  machines {done}/{total} ({time.perf_counter() - t0:.0f} s)")
 
-    log(f"rendering {n_machines} training machines ...")
-    xv, y, _ = dataset.make(range(n_machines), progress=bar)
-    log(f"rendering {n_val} validation machines (held out) ...")
-    xv_val, y_val, _ = dataset.make(range(machines.HELD_OUT_SEED0 + 500_000,
-                                          machines.HELD_OUT_SEED0 + 500_000 + n_val), progress=bar)
+    key = f"{n_machines}-{n_val}-{features.STEP_SIGMA}"
+    if cache and Path(cache).is_file() and str(np.load(cache)["key"]) == key:
+        data = np.load(cache)
+        xv, y, xv_val, y_val = data["x"], data["y"], data["x_val"], data["y_val"]
+        log(f"loaded the rendered data set from {cache}")
+    else:
+        log(f"rendering {n_machines} training machines ...")
+        xv, y, _ = dataset.make(range(n_machines), progress=bar)
+        log(f"rendering {n_val} validation machines (held out) ...")
+        xv_val, y_val, _ = dataset.make(range(machines.HELD_OUT_SEED0 + 500_000,
+                                              machines.HELD_OUT_SEED0 + 500_000 + n_val), progress=bar)
+        if cache:
+            np.savez(cache, key=key, x=xv, y=y, x_val=xv_val, y_val=y_val)
     x = torch.from_numpy(xv.astype(np.float32))
     xt = torch.from_numpy(y)
     x_val = xv_val.reshape(len(xv_val), 1, 1, -1)
     model = build()
-    _epochs(model, x, xt, epochs, 3e-3, seed, "float", log)
+    decoder = torch.nn.Linear(FEATURES, features.N_FEATURES)
+    _epochs(model, decoder, x, xt, epochs, 3e-3, seed, "float", log, recon_weight, compact_weight)
     model.eval()
     calibrate(model, x[:4096])
     set_quantized(model)
-    _epochs(model, x, xt, qat_epochs, 5e-4, seed + 1, "quantized", log)
+    _epochs(model, decoder, x, xt, qat_epochs, 5e-4, seed + 1, "quantized", log, recon_weight,
+            compact_weight)
     model.eval()
     akida = convert(model, sample=x[:256])
     logits = akida.predict(x_val)
@@ -117,11 +187,15 @@ def train(n_machines: int = 1000, n_val: int = 60, epochs: int = 30, qat_epochs:
         "app": "anomaly",
         "encoder": {"type": "deviation", "bits": features.INPUT_BITS,
                     "step_floor": features.STEP_FLOOR.tolist(), "center": features.CENTER,
+                    "step_sigma": features.STEP_SIGMA,
                     "rate_hz": features.RATE_HZ, "window_s": features.PARAMS.window_s,
                     "hop_s": features.PARAMS.hop_s, "n_bands": features.PARAMS.n_bands,
                     "n_env_bands": features.PARAMS.n_env_bands,
                     "env_max_hz": features.PARAMS.env_max_hz},
-        "training": {"task": "fault-type classification", "classes": list(machines.CLASSES),
+        "training": {"task": "fault-type classification + input reconstruction from the binary features",
+                     "recon_weight": recon_weight, "compact_weight": compact_weight,
+                     "compact_margin": COMPACT_MARGIN, "hidden": HIDDEN, "features": FEATURES,
+                     "classes": list(machines.CLASSES),
                      "machines": n_machines, "windows": int(len(xv)), "epochs": epochs,
                      "qat_epochs": qat_epochs, "seed": seed, "val_machines": n_val,
                      "val_accuracy": round(acc, 4), "active_features_median": float(np.median(active)),
@@ -148,6 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--qat-epochs", type=int, default=15)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--recon-weight", type=float, default=RECON_WEIGHT,
+                   help=f"weight of the reconstruction loss (default {RECON_WEIGHT})")
+    p.add_argument("--compact-weight", type=float, default=COMPACT_WEIGHT,
+                   help=f"weight of the normal-compactness loss (default {COMPACT_WEIGHT})")
+    p.add_argument("--cache", help="keep the rendered data set in this .npz file and reuse it")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="the backbone file to write")
     p.add_argument("--small", action="store_true", help="smoke mode: 12 machines, 2+1 epochs")
     args = p.parse_args(argv)
@@ -159,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    backbone, meta = train(args.machines, n_val, args.epochs, args.qat_epochs, args.seed, log)
+    backbone, meta = train(args.machines, n_val, args.epochs, args.qat_epochs, args.seed, log,
+                           cache=args.cache, recon_weight=args.recon_weight,
+                           compact_weight=args.compact_weight)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     backbone.save(args.out)
     log(f"wrote {args.out}")

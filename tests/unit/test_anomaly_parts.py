@@ -81,8 +81,8 @@ def test_reference_is_median_and_floored_std(rng):
     np.testing.assert_allclose(med, np.median(values, axis=0))
     assert np.allclose(step[:, 5], features.STEP_FLOOR[5])
     others = np.delete(np.arange(features.N_FEATURES), 5)
-    np.testing.assert_allclose(step[:, others], np.maximum(values.std(0), features.STEP_FLOOR)[:, others],
-                               rtol=1e-6)
+    expected = np.maximum(features.STEP_SIGMA * values.std(0), features.STEP_FLOOR)
+    np.testing.assert_allclose(step[:, others], expected[:, others], rtol=1e-6)
 
 
 def test_auc_counts_ties_half(rng):
