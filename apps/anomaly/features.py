@@ -63,8 +63,10 @@ def windows(samples: np.ndarray, rate_hz: float) -> np.ndarray:
 
 CENTER = 2 ** (INPUT_BITS - 1)  # the level of "no deviation from the reference"
 STEP_SIGMA = 1.0  # one encoder level = this many standard deviations of normal running
-#: smallest step per feature: 0.5 dB for levels (RMS, bands), 0.05 for log2 kurtosis and crest
-STEP_FLOOR = np.array([0.5, 0.05, 0.05] + [0.5] * (PARAMS.n_bands + PARAMS.n_env_bands), np.float32)
+#: smallest step per feature: 0.1 dB for levels (RMS, bands), 0.005 for log2 kurtosis, 0.01 for the
+#: crest factor — below the spread of normal running (log2 kurtosis of 0.5 s of Gaussian noise
+#: varies by ~0.02: a coarser floor hid mild bearing faults, whose first sign is kurtosis)
+STEP_FLOOR = np.array([0.1, 0.005, 0.01] + [0.1] * (PARAMS.n_bands + PARAMS.n_env_bands), np.float32)
 
 
 def reference(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -37,8 +37,6 @@ from akida_edge.apps.anomaly import dataset, features, machines
 FEATURES = 512
 HIDDEN = 256
 RECON_WEIGHT = 2.0
-COMPACT_WEIGHT = 0.0
-COMPACT_MARGIN = 0.2
 FEATURE_MODULE = 6  # index in `build()` of the 1-bit StepReLU (the binary features)
 FEATURE_BLOCK = 1  # the same as an Akida block index
 DEFAULT_OUT = Path(__file__).parent / "model" / "backbone.aem"
@@ -82,18 +80,8 @@ def forward_with_features(model, x):
     return outs[-1], outs[FEATURE_BLOCK]
 
 
-def _normal_center(model, x, y):
-    """Mean binary code of (up to 4096) normal training windows."""
-    import torch
-
-    with torch.no_grad():
-        idx = torch.nonzero(y == 0).flatten()[:4096]
-        _, f = forward_with_features(model, x[idx])
-        return (f / f.amax().clamp_min(1e-6)).mean(0)
-
-
 def _epochs(model, decoder, x, y, epochs: int, lr: float, seed: int, label: str, log,
-            recon_weight: float, compact_weight: float = 0.0) -> None:
+            recon_weight: float) -> None:
     import torch
 
     params = list(model.parameters()) + list(decoder.parameters())
@@ -104,7 +92,6 @@ def _epochs(model, decoder, x, y, epochs: int, lr: float, seed: int, label: str,
     weight = counts.sum() / (len(counts) * counts)  # balance normal against the fault types
     loss_fn = torch.nn.CrossEntropyLoss(weight=weight)
     for epoch in range(epochs):
-        center = _normal_center(model, x, y) if compact_weight else None
         model.train()
         order = torch.randperm(len(x), generator=gen)
         total, correct, t0 = 0.0, 0, time.perf_counter()
@@ -116,15 +103,6 @@ def _epochs(model, decoder, x, y, epochs: int, lr: float, seed: int, label: str,
                 # the binary features must keep the input's deviations, not only the fault type
                 target = (x[idx] - features.CENTER) / features.CENTER
                 loss = loss + recon_weight * torch.nn.functional.mse_loss(decoder(feats), target)
-            if compact_weight:
-                # normal codes close to the normal centre, fault codes at least COMPACT_MARGIN away
-                # (mean squared difference per feature: the Hamming distance / features for bits)
-                f = feats / feats.detach().amax().clamp_min(1e-6)
-                d = ((f - center) ** 2).mean(1)
-                normal = y[idx] == 0
-                pull = d[normal].mean() if normal.any() else d.sum() * 0
-                push = torch.relu(COMPACT_MARGIN - d[~normal]).mean() if (~normal).any() else d.sum() * 0
-                loss = loss + compact_weight * (pull + push)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -136,8 +114,7 @@ def _epochs(model, decoder, x, y, epochs: int, lr: float, seed: int, label: str,
 
 
 def train(n_machines: int = 1000, n_val: int = 60, epochs: int = 30, qat_epochs: int = 15,
-          seed: int = 0, log=print, cache: str | None = None, recon_weight: float = RECON_WEIGHT,
-          compact_weight: float = COMPACT_WEIGHT):
+          seed: int = 0, log=print, cache: str | None = None, recon_weight: float = RECON_WEIGHT):
     """Train, convert and return (backbone Model, metadata dict)."""
     import torch
 
@@ -151,7 +128,7 @@ def train(n_machines: int = 1000, n_val: int = 60, epochs: int = 30, qat_epochs:
         if done == total or done % max(total // 10, 1) == 0:
             log(f"  machines {done}/{total} ({time.perf_counter() - t0:.0f} s)")
 
-    key = f"{n_machines}-{n_val}-{features.STEP_SIGMA}"
+    key = f"{n_machines}-{n_val}-{features.STEP_SIGMA}-{features.STEP_FLOOR.tobytes().hex()[:16]}"
     if cache and Path(cache).is_file() and str(np.load(cache)["key"]) == key:
         data = np.load(cache)
         xv, y, xv_val, y_val = data["x"], data["y"], data["x_val"], data["y_val"]
@@ -169,12 +146,11 @@ def train(n_machines: int = 1000, n_val: int = 60, epochs: int = 30, qat_epochs:
     x_val = xv_val.reshape(len(xv_val), 1, 1, -1)
     model = build()
     decoder = torch.nn.Linear(FEATURES, features.N_FEATURES)
-    _epochs(model, decoder, x, xt, epochs, 3e-3, seed, "float", log, recon_weight, compact_weight)
+    _epochs(model, decoder, x, xt, epochs, 3e-3, seed, "float", log, recon_weight)
     model.eval()
     calibrate(model, x[:4096])
     set_quantized(model)
-    _epochs(model, decoder, x, xt, qat_epochs, 5e-4, seed + 1, "quantized", log, recon_weight,
-            compact_weight)
+    _epochs(model, decoder, x, xt, qat_epochs, 5e-4, seed + 1, "quantized", log, recon_weight)
     model.eval()
     akida = convert(model, sample=x[:256])
     logits = akida.predict(x_val)
@@ -193,8 +169,7 @@ def train(n_machines: int = 1000, n_val: int = 60, epochs: int = 30, qat_epochs:
                     "n_env_bands": features.PARAMS.n_env_bands,
                     "env_max_hz": features.PARAMS.env_max_hz},
         "training": {"task": "fault-type classification + input reconstruction from the binary features",
-                     "recon_weight": recon_weight, "compact_weight": compact_weight,
-                     "compact_margin": COMPACT_MARGIN, "hidden": HIDDEN, "features": FEATURES,
+                     "recon_weight": recon_weight, "hidden": HIDDEN, "features": FEATURES,
                      "classes": list(machines.CLASSES),
                      "machines": n_machines, "windows": int(len(xv)), "epochs": epochs,
                      "qat_epochs": qat_epochs, "seed": seed, "val_machines": n_val,
@@ -224,8 +199,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--recon-weight", type=float, default=RECON_WEIGHT,
                    help=f"weight of the reconstruction loss (default {RECON_WEIGHT})")
-    p.add_argument("--compact-weight", type=float, default=COMPACT_WEIGHT,
-                   help=f"weight of the normal-compactness loss (default {COMPACT_WEIGHT})")
     p.add_argument("--cache", help="keep the rendered data set in this .npz file and reuse it")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="the backbone file to write")
     p.add_argument("--small", action="store_true", help="smoke mode: 12 machines, 2+1 epochs")
@@ -239,8 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     backbone, meta = train(args.machines, n_val, args.epochs, args.qat_epochs, args.seed, log,
-                           cache=args.cache, recon_weight=args.recon_weight,
-                           compact_weight=args.compact_weight)
+                           cache=args.cache, recon_weight=args.recon_weight)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     backbone.save(args.out)
     log(f"wrote {args.out}")
