@@ -122,3 +122,23 @@ def test_train_small_smoke(tmp_path):
     assert len(model.metadata["encoder"]["step_floor"]) == features.N_FEATURES
     assert model.layers[-1].act_bits == 1  # ends at the binary feature layer
     assert model.input_shape == (1, 1, features.N_FEATURES)
+
+
+def test_detector_refuses_what_it_cannot_score(fitted, tmp_path):
+    from akida_edge.errors import InputDataError, StateError
+    from akida_edge.state import IncompatibleStateError
+
+    values = features.windows(_render(seconds=4.0), MACHINE.rate_hz)
+    with pytest.raises(StateError, match="anomaly fit"):
+        AnomalyDetector().score(values)
+    with pytest.raises(InputDataError, match="axes"):
+        fitted.score(np.concatenate([values, values], axis=1))  # two axes, learned on one
+    with pytest.raises(InputDataError, match="at least"):
+        AnomalyDetector().fit(values[:3])
+    store = StateStore(tmp_path / "state")
+    fitted.save(store)
+    other = AnomalyDetector()
+    other.encoder = {**other.encoder, "step_sigma": 2.0}  # a backbone file with other encoder settings
+    with pytest.raises(IncompatibleStateError, match="encoder"):
+        other.load(store)
+    assert other.model.learning is None  # nothing half-installed
