@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument("--backbone", metavar="FILE", help="backbone model file (default: the shipped one)")
     fit = sub.add_parser("fit", parents=[common], help="learn normal running from vibration recordings")
     fit.add_argument("files", nargs="+", metavar="FILE", help="WAV or CSV recordings of normal running")
-    fit.add_argument("--neurons", type=int, default=16, help="learning-layer neurons (default 16)")
+    fit.add_argument("--neurons", type=int, default=32, help="learning-layer neurons (default 32)")
     fit.add_argument("--json", action="store_true", help="print the fit report as JSON")
     fit.set_defaults(func=_fit)
     score = sub.add_parser("score", parents=[common], help="anomaly scores of vibration recordings")

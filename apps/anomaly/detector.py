@@ -8,8 +8,10 @@ chip's edge-learning rule (`Model.compile/fit`, `akida_edge.engine.learning`):
 1. The binary features of every normal window (each axis is a sample) are computed once;
    ``num_weights`` = round(1.2 × median count of active features) (MetaTF's rule of thumb,
    akida-facts §3.2), at most half the features.
-2. The first (1 − `calibration_fraction`) of the windows (in time order) are learned with
-   `learning_competition` and `rule` (defaults below); each sample moves one neuron.
+2. A share `calibration_fraction` (0.2) of the windows is held out for calibration, in blocks
+   of `calibration_block` (4) consecutive windows spread over the whole recording
+   (`calibration_mask`); the others are learned in time order with `learning_competition` and
+   `rule` (defaults below); each sample moves one neuron.
 3. The anomaly score of a window compares its binary features x (|x| active) with every learned
    neuron j (num_weights ones, potential p_j = popcount(x AND w_j), the learning layer's output):
 
@@ -21,14 +23,11 @@ chip's edge-learning rule (`Model.compile/fit`, `akida_edge.engine.learning`):
    window activates features that normal running never does (a pattern containing a prototype
    plus extra features is not "normal"). With several axes the window's score is the largest
    axis score.
-4. The threshold is calibrated on the held-out last `calibration_fraction` of the normal
-   windows, which were not learned: with q their `quantile` (default 0.995, "higher" method,
-   i.e. about their maximum) and m their median, threshold = q + `margin`·(q − m), margin 0.5 —
-   the held-out windows are few (about 24 of a minute) and come from the end of the recording,
-   so the margin covers normal variation they missed (on the benchmark machines it brings the
-   false-alarm rate per window on new normal running from ~8 % to ~1-2 %, at a few percent of
-   detection rate); ``is_anomaly = score > threshold``. Episodes then need `on_windows`
-   consecutive anomalous windows (`episodes.py`).
+4. The threshold is calibrated on the held-out windows, which were not learned: with q their
+   `quantile` (default 0.995, "higher" method, i.e. about their maximum) and m their median,
+   threshold = q + `margin`·(q − m), margin 0.5 — the held-out windows are few (about 24 of a
+   minute), so the margin covers normal variation they missed; ``is_anomaly = score > threshold``.
+   Episodes then need `on_windows` consecutive anomalous windows (`episodes.py`).
 
 The learned state (the learning layer's `LearningState`, the threshold and the calibration
 scores) is saved and reloaded through `akida_edge.state.StateStore` under the name ``anomaly``,
@@ -56,13 +55,14 @@ DEFAULT_BACKBONE = Path(__file__).parent / "model" / "backbone.aem"
 class FitParams:
     """Settings of learning normal on the device (see the module docstring)."""
 
-    neurons: int = 16
+    neurons: int = 32
     learning_competition: float = 0.5
     rule: str = "akd1000"
     initial_plasticity: float = 1.0
     min_plasticity: float = 0.1
     plasticity_decay: float = 0.25
     calibration_fraction: float = 0.2
+    calibration_block: int = 4
     quantile: float = 0.995
     margin: float = 0.5
     weights_factor: float = 1.2
@@ -152,9 +152,11 @@ class AnomalyDetector:
                 f"learning normal needs at least {self.MIN_WINDOWS} windows "
                 f"({(self.MIN_WINDOWS - 1) * features.PARAMS.hop_s + features.PARAMS.window_s:g} s of "
                 f"running), got {n_win}; record longer")
-        n_cal = max(int(round(n_win * p.calibration_fraction)), 2)
-        learn, cal = values[: n_win - n_cal], values[n_win - n_cal:]
-        self.reference, self.step = features.reference(learn)
+        is_cal = calibration_mask(n_win, p.calibration_fraction, p.calibration_block)
+        learn, cal = values[~is_cal], values[is_cal]
+        self.reference, self.step = features.reference(
+            learn, float(self.encoder.get("step_sigma", features.STEP_SIGMA)),
+            np.asarray(self.encoder.get("step_floor", features.STEP_FLOOR), np.float32))
         x_learn = self.inputs(learn)
         active = learning.features(self.model, x_learn).sum(axis=1)
         num_weights = int(np.clip(round(p.weights_factor * float(np.median(active))), 1,
@@ -243,6 +245,19 @@ class AnomalyDetector:
                                              np.float32)
         self.saved_extra = entry.extra
         return True
+
+
+def calibration_mask(n_windows: int, fraction: float, block: int) -> np.ndarray:
+    """bool (n_windows,): the held-out calibration windows — whole blocks of `block` consecutive
+    windows, every round(1/fraction)-th block starting with the last one, so that they sample
+    the whole recording (slow changes of normal running included), not only its end."""
+    every = max(int(round(1.0 / fraction)), 2)
+    blocks = (n_windows - 1 - np.arange(n_windows)) // max(block, 1)
+    mask = blocks % every == 0
+    if mask.all() or not mask.any():  # too short for blocks: hold out the last windows
+        mask = np.zeros(n_windows, bool)
+        mask[-max(int(round(n_windows * fraction)), 1):] = True
+    return mask
 
 
 def _with_learning_layer(backbone: Any, neurons: int) -> Any:

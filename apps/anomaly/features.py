@@ -69,16 +69,19 @@ STEP_SIGMA = 1.0  # one encoder level = this many standard deviations of normal 
 STEP_FLOOR = np.array([0.1, 0.005, 0.01] + [0.1] * (PARAMS.n_bands + PARAMS.n_env_bands), np.float32)
 
 
-def reference(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def reference(values: np.ndarray, step_sigma: float = STEP_SIGMA,
+              step_floor: np.ndarray = STEP_FLOOR) -> tuple[np.ndarray, np.ndarray]:
     """The per-axis reference of normal windows (windows, axes, F): (median, step), each (axes, F).
 
-    step = max(`STEP_SIGMA` × standard deviation over the windows, `STEP_FLOOR`): one level of
+    step = max(`step_sigma` × standard deviation over the windows, `step_floor`) (the defaults
+    `STEP_SIGMA`, `STEP_FLOOR`; a backbone file states those it was trained with): one level of
     the encoder is one standard deviation of the machine's own normal running (a per-device
     standardization, as Edge Impulse's scaler, but fitted on the device); 4 bits then span
     −8..+7 standard deviations, beyond which a feature saturates (0.5 was tried: finer steps
     but earlier saturation scored lower on the benchmark)."""
     med = np.median(values, axis=0).astype(np.float32)
-    step = np.maximum(STEP_SIGMA * values.std(axis=0), STEP_FLOOR[None]).astype(np.float32)
+    floor = np.asarray(step_floor, np.float32)[None]
+    step = np.maximum(step_sigma * values.std(axis=0), floor).astype(np.float32)
     return med, step
 
 

@@ -101,3 +101,17 @@ def test_windows_of_a_short_or_resampled_recording(rng):
     v = features.windows(y, 24000)
     expected = (2 * features.RATE_HZ - features.PARAMS.window) // features.PARAMS.hop + 1
     assert v.shape == (expected, 2, features.N_FEATURES)
+
+
+def test_calibration_windows_are_blocks_spread_over_the_recording():
+    from akida_edge.apps.anomaly.detector import calibration_mask
+
+    n, block, fraction = 119, 4, 0.2
+    mask = calibration_mask(n, fraction, block)
+    idx = np.flatnonzero(mask)
+    assert idx[-1] == n - 1 and idx[0] < n // 2  # from the end back to the first half
+    runs = np.split(idx, np.flatnonzero(np.diff(idx) > 1) + 1)
+    assert all(len(r) == block for r in runs)
+    assert abs(mask.mean() - fraction) <= block / n
+    short = calibration_mask(5, fraction, block)  # one block would be everything
+    assert 0 < short.sum() < 5 and short[-1]
