@@ -1,0 +1,1 @@
+"""The anomaly app's committed model: `backbone.aem` (package data) and its `REPORT.md`."""
