@@ -62,7 +62,8 @@ def _list(args: argparse.Namespace) -> int:
         if "error" in row:
             print(f"{row['name']}: {row['error']}")
             continue
-        learned = (f"{row['neurons_learned']}/{row['neurons']} neurons learned, {row['classes']} classes"
+        classes = "unlabelled" if row.get("classes") is None else f"{row['classes']} classes"
+        learned = (f"{row['neurons_learned']}/{row['neurons']} neurons learned, {classes}"
                    if "neurons" in row else "no learning layer")
         print(f"{row['name']}: revision {row['revision']}, {learned}, saved {row['saved_at']} on "
               f"{row['device']}, model {row['model_hash']}")
