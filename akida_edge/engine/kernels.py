@@ -30,6 +30,9 @@ and allocate outputs with explicit dtypes; the `_kernel` functions hold no polic
 
 from __future__ import annotations
 
+import math
+import threading
+
 import numpy as np
 
 from akida_edge.engine.output_stage import (  # noqa: F401 - MODE_* re-exported
@@ -237,25 +240,19 @@ def _depthwise_kernel(x, w_dw, pad_y, pad_x, sy, sx, f, dw, counts):
 
 
 @kernel()
-def _depthwise_rows_kernel(x, x_rows, w_dw, pad_y, pad_x, f, dw, dw_rows, counts):
+def _depthwise_rows_kernel(x, x_rows, w_tile, pad_y, pad_x, f, dw, dw_rows, counts):
     """Dense path of a stride-1 depthwise stage: long vectorised sweeps over whole rows.
 
     For an output row oy and a tap (ky, kx), the outputs ox whose input column ox − pad_x + kx
     exists read one contiguous span of input row oy − pad_y + ky, so
     dw[oy, ox, c] += x[iy, ox − pad_x + kx, c] · w[ky, kx, c] is one loop over (ox, c). `x_rows`
     (N·H, W·C) and `dw_rows` (N·OH, OW·C) are 2-d views of x and dw; the weights are tiled to
-    (kh, kw, OW·C), w[ky, kx, :] repeated for every ox. Counts events and fan-outs as the event
-    path does; returns the number of non-zero sums.
+    (kh, kw, OW·C), w[ky, kx, :] repeated for every ox (`tile_depthwise`). Counts events and
+    fan-outs as the event path does; returns the number of non-zero sums.
     """
     n_s, h, wd, c_in = x.shape
-    kh, kw = w_dw.shape[0], w_dw.shape[1]
+    kh, kw = w_tile.shape[0], w_tile.shape[1]
     oh, ow = dw.shape[1], dw.shape[2]
-    w_tile = np.empty((kh, kw, ow * c_in), w_dw.dtype)
-    for ky in range(kh):
-        for kx in range(kw):
-            for ox in range(ow):
-                for c in range(c_in):
-                    w_tile[ky, kx, ox * c_in + c] = w_dw[ky, kx, c]
     ytab = _taps(h, pad_y, kh, 1, oh)
     xtab = _taps(wd, pad_x, kw, 1, ow)
     dw[:] = 0
@@ -345,6 +342,29 @@ def _dense_layer_kernel(x, w, thr, act_step, amax, mode, pot, out_u8, out_raw, c
 
 # --- public wrappers: validate, allocate with explicit dtypes, call the kernels ----------------
 
+_scratch = threading.local()
+SCRATCH_MAX_BYTES = 64 * 2**20  # larger scratch arrays are allocated per call, not kept
+
+
+def scratch(role: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+    """A per-thread scratch array for intermediate stages (depthwise sums, potentials, im2col).
+
+    Kept between calls (per thread, one per role and dtype, regrown when the shape changes), so a
+    stream of same-sized batches does not pay fresh allocations and page faults on every layer.
+    Never returned to callers: only layer outputs leave the wrappers, and those are fresh arrays.
+    """
+    size = math.prod(shape)
+    if size * np.dtype(dtype).itemsize > SCRATCH_MAX_BYTES:
+        return np.empty(shape, dtype)
+    store = getattr(_scratch, "arrays", None)
+    if store is None:
+        store = _scratch.arrays = {}
+    key = (role, np.dtype(dtype).char)
+    buf = store.get(key)
+    if buf is None or buf.size < size:
+        buf = store[key] = np.empty(size, dtype)
+    return buf[:size].reshape(shape)
+
 _NO_U8 = np.zeros((0, 0, 0, 0), np.uint8)
 _NO_I64 = np.zeros((0, 0, 0, 0), np.int64)
 
@@ -364,15 +384,37 @@ def _check(x: np.ndarray, ndim: int, counts: np.ndarray) -> None:
         raise TypeError("counts must be an int64 array of shape (3,)")
 
 
+def tile_depthwise(w_dw: np.ndarray, ow: int) -> np.ndarray:
+    """Depthwise weights (kh, kw, C) repeated for every output column: (kh, kw, OW·C), C-contiguous."""
+    kh, kw, c = w_dw.shape
+    return np.ascontiguousarray(np.broadcast_to(w_dw[:, :, None, :], (kh, kw, ow, c)).reshape(kh, kw, ow * c))
+
+
+def prepare_conv(weights: np.ndarray, acc_dtype: type) -> np.ndarray:
+    """Convolution weights (kh, kw, C, F) in the accumulator dtype, C-contiguous (products then
+    vectorise without int -> float casts); the executor keeps them until the variable changes."""
+    return np.ascontiguousarray(weights, acc_dtype)
+
+
+def prepare_separable(weights_dw: np.ndarray, weights_pw: np.ndarray, acc_dtype: type,
+                      ow: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(w_dw (kh, kw, C), w_tile (kh, kw, OW·C), w_pw (C, F)) in the accumulator dtype."""
+    w_dw = np.ascontiguousarray(weights_dw, acc_dtype)
+    return w_dw, tile_depthwise(w_dw, ow), np.ascontiguousarray(weights_pw, acc_dtype)
+
+
 def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride: tuple[int, int],
                pot_shape: tuple[int, int, int], out_shape: tuple[int, int, int], threshold: np.ndarray,
                act_step: np.ndarray, act_bits: int, mode: int, pool: np.ndarray, acc_dtype: type,
-               counts: np.ndarray, pad_value: int = 0, dense_above: float = DENSE_ABOVE) -> np.ndarray:
+               counts: np.ndarray, pad_value: int = 0, dense_above: float = DENSE_ABOVE,
+               prepared: np.ndarray | None = None, in_events: int = -1) -> np.ndarray:
     """Convolutional / InputConvolutional layer on (N, H, W, C) uint8 events.
 
     `weights` (kh, kw, C, F) integers; `pad` the padding before (top, left); `pot_shape` the
     potentials' (OH, OW, F); `out_shape` the output's (after pooling); `pool` int64
     [ph, pw, stride_y, stride_x]. Returns uint8 activations, or int64 p − T in `MODE_RAW`.
+    `prepared` is `prepare_conv(weights, acc_dtype)` when the caller keeps it; `in_events` the
+    number of non-zero inputs when the caller knows it (else counted here).
 
     With `acc_dtype` float32 (the caller proved every partial sum < 2^24) and more than
     `dense_above` of the inputs non-zero, the potentials come from one dense float32 product of
@@ -383,11 +425,13 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
     oh, ow, f = pot_shape
     kh, kw, c, _ = weights.shape
     out, out_u8, out_raw = _outputs(n, out_shape, mode)
-    w = np.ascontiguousarray(weights, acc_dtype)  # products vectorise without int64 -> float casts
-    if acc_dtype == np.float32 and np.count_nonzero(x) > dense_above * x.size:
-        cols = np.empty((n * oh * ow, kh * kw * c), np.float32)
+    w = prepare_conv(weights, acc_dtype) if prepared is None else prepared
+    nz = np.count_nonzero(x) if in_events < 0 else in_events
+    if acc_dtype == np.float32 and nz > dense_above * x.size:
+        cols = scratch("cols", (n * oh * ow, kh * kw * c), np.float32)
         _im2col_kernel(x, pad_value, pad[0], pad[1], stride[0], stride[1], kh, kw, f, oh, ow, cols, counts)
-        pot = np.matmul(cols, w.reshape(kh * kw * c, f)).reshape(n, oh, ow, f)
+        pot = scratch("pot", (n, oh, ow, f), np.float32)
+        np.matmul(cols, w.reshape(kh * kw * c, f), out=pot.reshape(n * oh * ow, f))
         output_batch_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
         return out
     pot = np.empty(pot_shape, acc_dtype)
@@ -400,8 +444,11 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
                     stride: tuple[int, int], pot_shape: tuple[int, int, int],
                     out_shape: tuple[int, int, int], threshold: np.ndarray, act_step: np.ndarray,
                     act_bits: int, mode: int, pool: np.ndarray, acc_dtype: type,
-                    counts: np.ndarray, dense_above: float = DENSE_ABOVE) -> np.ndarray:
-    """SeparableConvolutional: `weights_dw` (kh, kw, C), `weights_pw` (C, F); else as `conv_layer`.
+                    counts: np.ndarray, dense_above: float = DENSE_ABOVE,
+                    prepared: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                    in_events: int = -1) -> np.ndarray:
+    """SeparableConvolutional: `weights_dw` (kh, kw, C), `weights_pw` (C, F); else as `conv_layer`
+    (`prepared` is `prepare_separable(...)`).
 
     A stride-1 depthwise stage on inputs with more than `ROWS_ABOVE` non-zeros sweeps whole rows
     (dense, vectorised; exact in any dtype) unless dense stages are disabled (`dense_above` > 1);
@@ -417,21 +464,23 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
     oh, ow, f = pot_shape
     c = x.shape[3]
     out, out_u8, out_raw = _outputs(n, out_shape, mode)
-    dw = np.empty((n, oh, ow, c), acc_dtype)
-    # weights in the accumulator dtype: the products then vectorise without int64 -> float casts
-    w_dw = np.ascontiguousarray(weights_dw, acc_dtype)
-    w_pw = np.ascontiguousarray(weights_pw, acc_dtype)
-    if stride == (1, 1) and np.count_nonzero(x) > ROWS_ABOVE * x.size and dense_above <= 1.0:
-        nonzero = _depthwise_rows_kernel(x, x.reshape(n * x.shape[1], -1), w_dw, pad[0], pad[1], f, dw,
+    dw = scratch("dw", (n, oh, ow, c), acc_dtype)
+    if prepared is None:
+        prepared = prepare_separable(weights_dw, weights_pw, acc_dtype, ow)
+    w_dw, w_tile, w_pw = prepared
+    nz = np.count_nonzero(x) if in_events < 0 else in_events
+    if stride == (1, 1) and nz > ROWS_ABOVE * x.size and dense_above <= 1.0:
+        nonzero = _depthwise_rows_kernel(x, x.reshape(n * x.shape[1], -1), w_tile, pad[0], pad[1], f, dw,
                                          dw.reshape(n * oh, ow * c), counts)
     else:
         nonzero = _depthwise_kernel(x, w_dw, pad[0], pad[1], stride[0], stride[1], f, dw, counts)
     # the pointwise product pays earlier than a convolution (measured: BLAS wins from ~10 % of
     # non-zero depthwise sums on the DS-CNN shapes), hence half the convolution's threshold
     if acc_dtype == np.float32 and nonzero > 0.5 * dense_above * dw.size:
-        pot = np.matmul(dw.reshape(-1, c), w_pw).reshape(n, oh, ow, f)
+        pot = scratch("pot", (n, oh, ow, f), np.float32)
+        np.matmul(dw.reshape(-1, c), w_pw, out=pot.reshape(n * oh * ow, f))
     else:
-        pot = np.empty((n, oh, ow, f), acc_dtype)
+        pot = scratch("pot", (n, oh, ow, f), acc_dtype)
         _pointwise_kernel(dw, w_pw, pot)
     output_batch_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
     return out
