@@ -57,6 +57,7 @@ class _Step:
     pool: np.ndarray
     acc_dtype: type
     pad_value: int
+    dw_dtype: type = np.int32  # separable: the depthwise sums' dtype (`kernels.depthwise_dtype`)
     name: str = ""
     kind_name: str = ""
     input_size: int = 0
@@ -95,14 +96,17 @@ def _step(layer: Layer, in_max: int) -> _Step:
     pad_value = int(getattr(spec, "padding_value", 0))
     # largest |partial sum|: fan-in × largest input × largest |weight| (separable: of the
     # pointwise sum over C depthwise sums, each bounded the same way)
+    dw_bound = 0
     if isinstance(spec, L.SeparableConvolutional):
-        bound = c * (kh * kw * in_max * wmax) * wmax
+        dw_bound = kh * kw * in_max * wmax
+        bound = c * dw_bound * wmax
         kind = "separable"
     else:
         bound = kh * kw * c * max(in_max, pad_value) * wmax
         kind = "conv"
+    acc = K.accumulator_dtype(bound, dense_ok=True)
     return _Step(layer, kind, mode, (top, left), stride, (oh, ow, spec.filters), layer.output_shape,
-                 pool, K.accumulator_dtype(bound, dense_ok=True), pad_value)
+                 pool, acc, pad_value, K.depthwise_dtype(dw_bound, acc))
 
 
 def plan(model: Model) -> list[_Step]:
@@ -149,7 +153,7 @@ def _prepared(step: _Step, cache: list) -> object:
     if step.kind == "separable":
         w = arrays[0]
         value: object = K.prepare_separable(w.reshape(w.shape[:3]), arrays[1].reshape(w.shape[2], -1),
-                                            step.acc_dtype, step.pot_shape[1])
+                                            step.acc_dtype, step.pot_shape[1], step.dw_dtype)
     elif step.kind == "conv":
         value = K.prepare_conv(arrays[0], step.acc_dtype)
     else:

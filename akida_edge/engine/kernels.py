@@ -92,6 +92,8 @@ def _conv_layer_kernel(x, w, pad_value, pad_y, pad_x, sy, sx, thr, act_step, ama
     x_hi = max((ow - 1) * sx - pad_x + kw, wd)
     ytab = _taps(y_hi - y_lo, pad_y + y_lo, kh, sy, oh)
     xtab = _taps(x_hi - x_lo, pad_x + x_lo, kw, sx, ow)
+    vals = np.empty(c_in, w.dtype)  # one position's events: values (in the weights' dtype) ...
+    chans = np.empty(c_in, np.int64)  # ... and channels
     for n in range(x.shape[0]):
         pot[:] = 0
         events = 0
@@ -101,25 +103,51 @@ def _conv_layer_kernel(x, w, pad_value, pad_y, pad_x, sy, sx, thr, act_step, ama
                 inside = 0 <= iy < h and 0 <= ix < wd
                 if not inside and pad_value == 0:
                     continue
-                for c in range(c_in):
-                    v = x[n, iy, ix, c] if inside else pad_value
-                    if v == 0:
+                m = 0
+                if inside:
+                    xrow = x[n, iy, ix]
+                    for c in range(c_in):
+                        if xrow[c] != 0:
+                            vals[m] = xrow[c]
+                            chans[m] = c
+                            m += 1
+                else:
+                    for c in range(c_in):
+                        vals[m] = pad_value
+                        chans[m] = c
+                        m += 1
+                if m == 0:
+                    continue
+                fan = 0
+                for ky in range(kh):
+                    oy = ytab[iy - y_lo, ky]
+                    if oy < 0:
                         continue
-                    fan = 0
-                    for ky in range(kh):
-                        oy = ytab[iy - y_lo, ky]
-                        if oy < 0:
+                    for kx in range(kw):
+                        ox = xtab[ix - x_lo, kx]
+                        if ox < 0:
                             continue
-                        for kx in range(kw):
-                            ox = xtab[ix - x_lo, kx]
-                            if ox < 0:
-                                continue
-                            fan += 1
+                        fan += 1
+                        # 1-d views and plain range indices: LLVM vectorises over the F outputs
+                        prow = pot[oy, ox]
+                        wtap = w[ky, kx]
+                        # two events per pass: half the loads and stores of the potentials
+                        # (the pair's sum is an exact integer in any accumulator dtype)
+                        for j in range(0, m - 1, 2):
+                            v0 = vals[j]
+                            v1 = vals[j + 1]
+                            w0 = wtap[chans[j]]
+                            w1 = wtap[chans[j + 1]]
                             for k in range(f):
-                                pot[oy, ox, k] += v * w[ky, kx, c, k]
-                    if inside:
-                        events += 1
-                        ops += fan * f
+                                prow[k] += v0 * w0[k] + v1 * w1[k]
+                        if m % 2 == 1:
+                            v = vals[m - 1]
+                            wrow = wtap[chans[m - 1]]
+                            for k in range(f):
+                                prow[k] += v * wrow[k]
+                if inside:
+                    events += m
+                    ops += fan * f * m
         counts[0] += events
         counts[1] += ops
         output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts)
@@ -396,10 +424,18 @@ def prepare_conv(weights: np.ndarray, acc_dtype: type) -> np.ndarray:
     return np.ascontiguousarray(weights, acc_dtype)
 
 
-def prepare_separable(weights_dw: np.ndarray, weights_pw: np.ndarray, acc_dtype: type,
-                      ow: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(w_dw (kh, kw, C), w_tile (kh, kw, OW·C), w_pw (C, F)) in the accumulator dtype."""
-    w_dw = np.ascontiguousarray(weights_dw, acc_dtype)
+def depthwise_dtype(bound: int, acc_dtype: type) -> type:
+    """The depthwise sums' dtype: int16 when every partial sum is below 2^15 (`bound`) and the
+    layer's potentials are float32 (16 lanes per AVX2 instruction instead of 8, exactly; the sums
+    are converted to float32 for the pointwise product), else `acc_dtype`."""
+    return np.int16 if bound < 2**15 and acc_dtype == np.float32 else acc_dtype
+
+
+def prepare_separable(weights_dw: np.ndarray, weights_pw: np.ndarray, acc_dtype: type, ow: int,
+                      dw_dtype: type | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(w_dw (kh, kw, C), w_tile (kh, kw, OW·C)) in `dw_dtype` (default `acc_dtype`, see
+    `depthwise_dtype`) and w_pw (C, F) in the accumulator dtype."""
+    w_dw = np.ascontiguousarray(weights_dw, acc_dtype if dw_dtype is None else dw_dtype)
     return w_dw, tile_depthwise(w_dw, ow), np.ascontiguousarray(weights_pw, acc_dtype)
 
 
@@ -448,7 +484,7 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
                     prepared: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
                     in_events: int = -1) -> np.ndarray:
     """SeparableConvolutional: `weights_dw` (kh, kw, C), `weights_pw` (C, F); else as `conv_layer`
-    (`prepared` is `prepare_separable(...)`).
+    (`prepared` is `prepare_separable(...)`; its depthwise weights' dtype is the depthwise sums').
 
     A stride-1 depthwise stage on inputs with more than `ROWS_ABOVE` non-zeros sweeps whole rows
     (dense, vectorised; exact in any dtype) unless dense stages are disabled (`dense_above` > 1);
@@ -464,16 +500,20 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
     oh, ow, f = pot_shape
     c = x.shape[3]
     out, out_u8, out_raw = _outputs(n, out_shape, mode)
-    dw = scratch("dw", (n, oh, ow, c), acc_dtype)
     if prepared is None:
         prepared = prepare_separable(weights_dw, weights_pw, acc_dtype, ow)
     w_dw, w_tile, w_pw = prepared
+    dw = scratch("dw", (n, oh, ow, c), w_dw.dtype)
     nz = np.count_nonzero(x) if in_events < 0 else in_events
     if stride == (1, 1) and nz > ROWS_ABOVE * x.size and dense_above <= 1.0:
         nonzero = _depthwise_rows_kernel(x, x.reshape(n * x.shape[1], -1), w_tile, pad[0], pad[1], f, dw,
                                          dw.reshape(n * oh, ow * c), counts)
     else:
         nonzero = _depthwise_kernel(x, w_dw, pad[0], pad[1], stride[0], stride[1], f, dw, counts)
+    if dw.dtype != acc_dtype:  # int16 depthwise sums: exact in the float32 accumulator
+        dw_acc = scratch("dw_acc", dw.shape, acc_dtype)
+        dw_acc[...] = dw
+        dw = dw_acc
     # the pointwise product pays earlier than a convolution (measured: BLAS wins from ~10 % of
     # non-zero depthwise sums on the DS-CNN shapes), hence half the convolution's threshold
     if acc_dtype == np.float32 and nonzero > 0.5 * dense_above * dw.size:
