@@ -206,7 +206,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 def _run_kernels(steps: list[_Step], caches: list[list], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = x.shape[0]
-    workers = min(numba_config.batch_workers(), n // MIN_SPLIT)
+    workers = min(numba_config.batch_workers(), n // MIN_SPLIT) if n >= 2 * MIN_SPLIT else 1
     if workers <= 1:
         counts = np.zeros((len(steps), 3), np.int64)
         return _run_chain(steps, caches, x, counts), counts

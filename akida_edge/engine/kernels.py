@@ -30,7 +30,6 @@ and allocate outputs with explicit dtypes; the `_kernel` functions hold no polic
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -163,6 +162,10 @@ def _im2col_kernel(x, pad_value, pad_y, pad_x, sy, sx, kh, kw, f, oh, ow, cols, 
     n_s, h, wd, c_in = x.shape
     ytab = _taps(h, pad_y, kh, sy, oh)
     xtab = _taps(wd, pad_x, kw, sx, ow)
+    hp = max((oh - 1) * sy + kh, h + pad_y)
+    wpc = max((ow - 1) * sx + kw, wd + pad_x) * c_in
+    kc = kw * c_in
+    xp = np.empty((hp, wpc), cols.dtype)
     events = 0
     ops = 0
     for n in range(n_s):
@@ -179,21 +182,24 @@ def _im2col_kernel(x, pad_value, pad_y, pad_x, sy, sx, kh, kw, f, oh, ow, cols, 
                     nz += x[n, iy, ix, c] != 0
                 events += nz
                 ops += nz * fy * fx
+        # the padded sample as rows (Hp, Wp·C): every receptive-field row is then one contiguous
+        # run of kw·C values, copied with plain range indices (no per-value bounds tests)
+        xp.reshape(hp * wpc)[:] = pad_value
+        for iy in range(h):
+            r = xp[iy + pad_y]
+            xr = x[n, iy].reshape(wd * c_in)
+            b = pad_x * c_in
+            for t in range(wd * c_in):
+                r[b + t] = xr[t]
         for oy in range(oh):
             for ox in range(ow):
-                row = (n * oh + oy) * ow + ox
-                col = 0
+                crow = cols[(n * oh + oy) * ow + ox]
+                a = ox * sx * c_in
                 for ky in range(kh):
-                    iy = oy * sy - pad_y + ky
-                    for kx in range(kw):
-                        ix = ox * sx - pad_x + kx
-                        if 0 <= iy < h and 0 <= ix < wd:
-                            for c in range(c_in):
-                                cols[row, col + c] = x[n, iy, ix, c]
-                        else:
-                            for c in range(c_in):
-                                cols[row, col + c] = pad_value
-                        col += c_in
+                    src = xp[oy * sy + ky]
+                    base = ky * kc
+                    for t in range(kc):
+                        crow[base + t] = src[a + t]
     counts[0] += events
     counts[1] += ops * f
 
@@ -377,21 +383,22 @@ SCRATCH_MAX_BYTES = 64 * 2**20  # larger scratch arrays are allocated per call, 
 def scratch(role: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
     """A per-thread scratch array for intermediate stages (depthwise sums, potentials, im2col).
 
-    Kept between calls (per thread, one per role and dtype, regrown when the shape changes), so a
-    stream of same-sized batches does not pay fresh allocations and page faults on every layer.
+    Kept between calls (per thread, one per role and dtype, replaced when the shape changes), so
+    a stream of same-sized inputs does not pay fresh allocations and page faults on every layer.
     Never returned to callers: only layer outputs leave the wrappers, and those are fresh arrays.
     """
-    size = math.prod(shape)
-    if size * np.dtype(dtype).itemsize > SCRATCH_MAX_BYTES:
-        return np.empty(shape, dtype)
     store = getattr(_scratch, "arrays", None)
     if store is None:
         store = _scratch.arrays = {}
-    key = (role, np.dtype(dtype).char)
+    key = (role, dtype)
     buf = store.get(key)
-    if buf is None or buf.size < size:
-        buf = store[key] = np.empty(size, dtype)
-    return buf[:size].reshape(shape)
+    if buf is not None and buf.shape == shape:
+        return buf
+    buf = np.empty(shape, dtype)
+    if buf.nbytes <= SCRATCH_MAX_BYTES:
+        store[key] = buf
+    return buf
+
 
 _NO_U8 = np.zeros((0, 0, 0, 0), np.uint8)
 _NO_I64 = np.zeros((0, 0, 0, 0), np.int64)
