@@ -75,24 +75,28 @@ def _taps(n_in, pad, k, s, n_out):
 
 
 @kernel()
-def _conv_layer_kernel(x, w, pad_value, pad_y, pad_x, sy, sx, thr, act_step, amax, mode, pool,
+def _conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_step, amax, mode, pool,
                        pot, out_u8, out_raw, counts):
     """Scatter every event (and non-zero padding) of each sample into pot (OH, OW, F).
 
-    Rows/columns run over the padded extent [−pad, (OH−1)·s − pad + k) and the map; positions outside the
-    map hold `pad_value` (0 skips them). Only real inputs count as events and synaptic ops.
+    Rows/columns run over the padded extent [−pad, (OH−1)·s − pad + k) and the map; positions
+    outside the map hold `pad_value` (0 skips them). Only real inputs count as events and synaptic
+    ops. `wt` (C, kh·kw·F) holds each input channel's weights for all taps in one row, so a
+    position's events first build their combined contribution to every tap,
+    g[(ky, kx), :] = Σ_events v · w[ky, kx, c, :] (one long vectorised loop per event), then each
+    tap adds its F values to the output it reaches (sums of integers: exact in the accumulator).
     """
     h, wd, c_in = x.shape[1], x.shape[2], x.shape[3]
-    kh, kw, f = w.shape[0], w.shape[1], w.shape[3]
-    oh, ow = pot.shape[0], pot.shape[1]
+    oh, ow, f = pot.shape[0], pot.shape[1], pot.shape[2]
     y_lo, x_lo = -pad_y, -pad_x
     # the padded extent, and every real input even when no window reaches it (its events count)
     y_hi = max((oh - 1) * sy - pad_y + kh, h)
     x_hi = max((ow - 1) * sx - pad_x + kw, wd)
     ytab = _taps(y_hi - y_lo, pad_y + y_lo, kh, sy, oh)
     xtab = _taps(x_hi - x_lo, pad_x + x_lo, kw, sx, ow)
-    vals = np.empty(c_in, w.dtype)  # one position's events: values (in the weights' dtype) ...
+    vals = np.empty(c_in, wt.dtype)  # one position's events: values (in the weights' dtype) ...
     chans = np.empty(c_in, np.int64)  # ... and channels
+    g = np.empty(kh * kw * f, wt.dtype)  # their contribution to every tap
     for n in range(x.shape[0]):
         pot[:] = 0
         events = 0
@@ -105,6 +109,11 @@ def _conv_layer_kernel(x, w, pad_value, pad_y, pad_x, sy, sx, thr, act_step, ama
                 m = 0
                 if inside:
                     xrow = x[n, iy, ix]
+                    nz = 0
+                    for c in range(c_in):  # vectorised test first: most positions are silent
+                        nz += xrow[c] != 0
+                    if nz == 0:
+                        continue
                     for c in range(c_in):
                         if xrow[c] != 0:
                             vals[m] = xrow[c]
@@ -117,6 +126,16 @@ def _conv_layer_kernel(x, w, pad_value, pad_y, pad_x, sy, sx, thr, act_step, ama
                         m += 1
                 if m == 0:
                     continue
+                # 1-d views and plain range indices: LLVM vectorises these loops
+                v = vals[0]
+                wrow = wt[chans[0]]
+                for t in range(g.shape[0]):
+                    g[t] = v * wrow[t]
+                for j in range(1, m):
+                    v = vals[j]
+                    wrow = wt[chans[j]]
+                    for t in range(g.shape[0]):
+                        g[t] += v * wrow[t]
                 fan = 0
                 for ky in range(kh):
                     oy = ytab[iy - y_lo, ky]
@@ -127,23 +146,10 @@ def _conv_layer_kernel(x, w, pad_value, pad_y, pad_x, sy, sx, thr, act_step, ama
                         if ox < 0:
                             continue
                         fan += 1
-                        # 1-d views and plain range indices: LLVM vectorises over the F outputs
                         prow = pot[oy, ox]
-                        wtap = w[ky, kx]
-                        # two events per pass: half the loads and stores of the potentials
-                        # (the pair's sum is an exact integer in any accumulator dtype)
-                        for j in range(0, m - 1, 2):
-                            v0 = vals[j]
-                            v1 = vals[j + 1]
-                            w0 = wtap[chans[j]]
-                            w1 = wtap[chans[j + 1]]
-                            for k in range(f):
-                                prow[k] += v0 * w0[k] + v1 * w1[k]
-                        if m % 2 == 1:
-                            v = vals[m - 1]
-                            wrow = wtap[chans[m - 1]]
-                            for k in range(f):
-                                prow[k] += v * wrow[k]
+                        base = (ky * kw + kx) * f
+                        for k in range(f):
+                            prow[k] += g[base + k]
                 if inside:
                     events += m
                     ops += fan * f * m
@@ -425,10 +431,13 @@ def tile_depthwise(w_dw: np.ndarray, ow: int) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(w_dw[:, :, None, :], (kh, kw, ow, c)).reshape(kh, kw, ow * c))
 
 
-def prepare_conv(weights: np.ndarray, acc_dtype: type) -> np.ndarray:
-    """Convolution weights (kh, kw, C, F) in the accumulator dtype, C-contiguous (products then
-    vectorise without int -> float casts); the executor keeps them until the variable changes."""
-    return np.ascontiguousarray(weights, acc_dtype)
+def prepare_conv(weights: np.ndarray, acc_dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Convolution weights in the accumulator dtype (products then vectorise without int -> float
+    casts): (kh, kw, C, F) for the dense stage and (C, kh·kw·F) for the event path; the executor
+    keeps them until the variable changes."""
+    w = np.ascontiguousarray(weights, acc_dtype)
+    kh, kw, c, f = w.shape
+    return w, np.ascontiguousarray(w.transpose(2, 0, 1, 3)).reshape(c, kh * kw * f)
 
 
 def depthwise_dtype(bound: int, acc_dtype: type) -> type:
@@ -450,7 +459,7 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
                pot_shape: tuple[int, int, int], out_shape: tuple[int, int, int], threshold: np.ndarray,
                act_step: np.ndarray, act_bits: int, mode: int, pool: np.ndarray, acc_dtype: type,
                counts: np.ndarray, pad_value: int = 0, dense_above: float = DENSE_ABOVE,
-               prepared: np.ndarray | None = None, in_events: int = -1) -> np.ndarray:
+               prepared: tuple[np.ndarray, np.ndarray] | None = None, in_events: int = -1) -> np.ndarray:
     """Convolutional / InputConvolutional layer on (N, H, W, C) uint8 events.
 
     `weights` (kh, kw, C, F) integers; `pad` the padding before (top, left); `pot_shape` the
@@ -468,7 +477,7 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
     oh, ow, f = pot_shape
     kh, kw, c, _ = weights.shape
     out, out_u8, out_raw = _outputs(n, out_shape, mode)
-    w = prepare_conv(weights, acc_dtype) if prepared is None else prepared
+    w, wt = prepare_conv(weights, acc_dtype) if prepared is None else prepared
     nz = np.count_nonzero(x) if in_events < 0 else in_events
     if acc_dtype == np.float32 and nz > dense_above * x.size:
         cols = scratch("cols", (n * oh * ow, kh * kw * c), np.float32)
@@ -478,7 +487,7 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
         output_batch_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
         return out
     pot = np.empty(pot_shape, acc_dtype)
-    _conv_layer_kernel(x, w, pad_value, pad[0], pad[1], stride[0], stride[1], threshold,
+    _conv_layer_kernel(x, wt, kh, kw, pad_value, pad[0], pad[1], stride[0], stride[1], threshold,
                        act_step, 2**act_bits - 1, mode, pool, pot, out_u8, out_raw, counts)
     return out
 
