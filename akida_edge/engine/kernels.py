@@ -210,8 +210,26 @@ def _im2col_kernel(x, pad_value, pad_y, pad_x, sy, sx, kh, kw, f, oh, ow, cols, 
     counts[1] += ops * f
 
 
+@kernel(inline="always")
+def _count_convert(dw, dw_acc):
+    """Non-zero depthwise sums; also copies them into dw_acc (the accumulator dtype) unless it is
+    empty (the sums already are in that dtype). Integers: the copy is exact."""
+    flat = dw.reshape(dw.size)
+    nonzero = 0
+    if dw_acc.size == 0:
+        for t in range(flat.shape[0]):
+            nonzero += flat[t] != 0
+        return nonzero
+    out = dw_acc.reshape(dw_acc.size)
+    for t in range(flat.shape[0]):
+        v = flat[t]
+        out[t] = v
+        nonzero += v != 0
+    return nonzero
+
+
 @kernel()
-def _depthwise_kernel(x, w_dw, pad_y, pad_x, sy, sx, f, dw, counts):
+def _depthwise_kernel(x, w_dw, pad_y, pad_x, sy, sx, f, dw, dw_acc, counts):
     """Scatter the events into the exact depthwise sums dw (N, OH, OW, C); returns their non-zeros.
 
     A position with many events (≥ C/4) updates all C sums at once (vectorised; its zeros add
@@ -268,19 +286,14 @@ def _depthwise_kernel(x, w_dw, pad_y, pad_x, sy, sx, f, dw, counts):
                             for j in range(nz):
                                 c = idx[j]
                                 out[c] += xrow[c] * wrow[c]
-    nonzero = 0
-    for n in range(dw.shape[0]):
-        for i in range(oh):
-            for j in range(ow):
-                for c in range(c_in):
-                    nonzero += dw[n, i, j, c] != 0
+    nonzero = _count_convert(dw, dw_acc)
     counts[0] += events
     counts[1] += ops + nonzero * f
     return nonzero
 
 
 @kernel()
-def _depthwise_rows_kernel(x, x_rows, w_tile, pad_y, pad_x, f, dw, dw_rows, counts):
+def _depthwise_rows_kernel(x, x_rows, w_tile, pad_y, pad_x, f, dw, dw_rows, dw_acc, counts):
     """Dense path of a stride-1 depthwise stage: long vectorised sweeps over whole rows.
 
     For an output row oy and a tap (ky, kx), the outputs ox whose input column ox − pad_x + kx
@@ -332,13 +345,7 @@ def _depthwise_rows_kernel(x, x_rows, w_tile, pad_y, pad_x, f, dw, dw_rows, coun
                     wts = w_tile[ky, kx, a:a + span]
                     for t in range(span):
                         out[t] += src[t] * wts[t]
-    nonzero = 0
-    for n in range(n_s):
-        for i in range(oh):
-            for j in range(ow):
-                d = dw[n, i, j]
-                for c in range(c_in):
-                    nonzero += d[c] != 0
+    nonzero = _count_convert(dw, dw_acc)
     counts[0] += events
     counts[1] += ops + nonzero * f
     return nonzero
@@ -408,6 +415,7 @@ def scratch(role: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
 
 _NO_U8 = np.zeros((0, 0, 0, 0), np.uint8)
 _NO_I64 = np.zeros((0, 0, 0, 0), np.int64)
+_NO_ACC = {t: np.zeros((0, 0, 0, 0), t) for t in (np.float32, np.int32, np.int64)}
 
 
 def _outputs(n: int, shape: tuple[int, int, int], mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -520,15 +528,15 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
         prepared = prepare_separable(weights_dw, weights_pw, acc_dtype, ow)
     w_dw, w_tile, w_pw = prepared
     dw = scratch("dw", (n, oh, ow, c), w_dw.dtype)
+    # int16 depthwise sums are also written as acc_dtype (exact) for the pointwise stage
+    dw_acc = scratch("dw_acc", dw.shape, acc_dtype) if dw.dtype != acc_dtype else _NO_ACC[acc_dtype]
     nz = np.count_nonzero(x) if in_events < 0 else in_events
     if stride == (1, 1) and nz > ROWS_ABOVE * x.size and dense_above <= 1.0:
         nonzero = _depthwise_rows_kernel(x, x.reshape(n * x.shape[1], -1), w_tile, pad[0], pad[1], f, dw,
-                                         dw.reshape(n * oh, ow * c), counts)
+                                         dw.reshape(n * oh, ow * c), dw_acc, counts)
     else:
-        nonzero = _depthwise_kernel(x, w_dw, pad[0], pad[1], stride[0], stride[1], f, dw, counts)
-    if dw.dtype != acc_dtype:  # int16 depthwise sums: exact in the float32 accumulator
-        dw_acc = scratch("dw_acc", dw.shape, acc_dtype)
-        dw_acc[...] = dw
+        nonzero = _depthwise_kernel(x, w_dw, pad[0], pad[1], stride[0], stride[1], f, dw, dw_acc, counts)
+    if dw_acc.size:
         dw = dw_acc
     # the pointwise product pays earlier than a convolution (measured: BLAS wins from ~10 % of
     # non-zero depthwise sums on the DS-CNN shapes), hence half the convolution's threshold
