@@ -74,6 +74,16 @@ def _taps(n_in, pad, k, s, n_out):
     return tab
 
 
+@kernel(inline="always")
+def _fans(tab):
+    """Per input index, how many taps of `_taps` reach an output (its fan-out along that axis)."""
+    fan = np.zeros(tab.shape[0], np.int64)
+    for i in range(tab.shape[0]):
+        for t in range(tab.shape[1]):
+            fan[i] += tab[i, t] >= 0
+    return fan
+
+
 @kernel()
 def _conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_step, amax, mode, pool,
                        pot, out_u8, out_raw, counts):
@@ -174,20 +184,16 @@ def _im2col_kernel(x, pad_value, pad_y, pad_x, sy, sx, kh, kw, f, oh, ow, cols, 
     xp = np.empty((hp, wpc), cols.dtype)
     events = 0
     ops = 0
+    fy, fx = _fans(ytab), _fans(xtab)
     for n in range(n_s):
         for iy in range(h):
-            fy = 0
-            for t in range(kh):
-                fy += ytab[iy, t] >= 0
             for ix in range(wd):
-                fx = 0
-                for t in range(kw):
-                    fx += xtab[ix, t] >= 0
+                xrow = x[n, iy, ix]
                 nz = 0
                 for c in range(c_in):
-                    nz += x[n, iy, ix, c] != 0
+                    nz += xrow[c] != 0
                 events += nz
-                ops += nz * fy * fx
+                ops += nz * fy[iy] * fx[ix]
         # the padded sample as rows (Hp, Wp·C): every receptive-field row is then one contiguous
         # run of kw·C values, copied with plain range indices (no per-value bounds tests)
         xp.reshape(hp * wpc)[:] = pad_value
@@ -308,24 +314,21 @@ def _depthwise_rows_kernel(x, x_rows, w_tile, pad_y, pad_x, f, dw, dw_rows, dw_a
     oh, ow = dw.shape[1], dw.shape[2]
     ytab = _taps(h, pad_y, kh, 1, oh)
     xtab = _taps(wd, pad_x, kw, 1, ow)
-    dw[:] = 0
     events = 0
     ops = 0
-    for n in range(n_s):
+    nonzero = 0
+    fy, fx = _fans(ytab), _fans(xtab)
+    convert = dw_acc.size > 0
+    for n in range(n_s):  # one sample at a time: its sums stay in cache until converted
+        dw[n] = 0
         for iy in range(h):
-            fy = 0
-            for t in range(kh):
-                fy += ytab[iy, t] >= 0
             for ix in range(wd):
-                fx = 0
-                for t in range(kw):
-                    fx += xtab[ix, t] >= 0
-                nz = 0
                 xrow = x[n, iy, ix]
+                nz = 0
                 for c in range(c_in):
                     nz += xrow[c] != 0
                 events += nz
-                ops += nz * fy * fx
+                ops += nz * fy[iy] * fx[ix]
         for oy in range(oh):
             for ky in range(kh):
                 iy = oy - pad_y + ky
@@ -345,7 +348,10 @@ def _depthwise_rows_kernel(x, x_rows, w_tile, pad_y, pad_x, f, dw, dw_rows, dw_a
                     wts = w_tile[ky, kx, a:a + span]
                     for t in range(span):
                         out[t] += src[t] * wts[t]
-    nonzero = _count_convert(dw, dw_acc)
+        if convert:
+            nonzero += _count_convert(dw[n], dw_acc[n])
+        else:
+            nonzero += _count_convert(dw[n], dw_acc)  # empty: count only
     counts[0] += events
     counts[1] += ops + nonzero * f
     return nonzero
