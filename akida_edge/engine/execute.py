@@ -8,6 +8,11 @@ without activation; FullyConnected gives (N, 1, 1, units)); `predict` returns th
 Batches are split into contiguous parts run by a thread pool (the kernels release the GIL), one
 part per usable core (`numba_config.batch_workers`); a batch of fewer than `MIN_SPLIT` samples per
 worker runs in the calling thread.
+
+The plan of a model (`plan`) is cached until its layers change; each step keeps its weights in
+kernel form (`_prepared`: converted, transposed, tiled) until `set_variable` replaces a variable.
+Per layer, the path follows the measured input density: the previous layer's output events
+decide between dense (BLAS, row sweeps) and event-driven stages, so cost follows events.
 """
 
 from __future__ import annotations

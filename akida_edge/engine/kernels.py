@@ -8,6 +8,9 @@ fan-out) and zeros cost nothing:
     for each event x[n, iy, ix, c] = v ≠ 0, each tap (ky, kx) that lands on an output (oy, ox):
         p[oy, ox, :] += v · w[ky, kx, c, :]          (vectorised over the output channels)
 
+(a convolution first sums a position's events over all its taps in one long loop, then adds each
+tap's F values to its output; silent positions cost one vectorised test).
+
 Separable layers scatter events into the exact depthwise sums d, then every non-zero
 d[oy, ox, c] into the pointwise outputs: p[oy, ox, :] += d · w_pw[c, :].
 
@@ -17,9 +20,16 @@ exact in float32 whatever the summation order, so a BLAS matrix product gives th
 When the inputs of such a layer are dense enough (`DENSE_ABOVE`), a convolution runs as im2col +
 one float32 product and a separable layer's pointwise stage as one product; sparser inputs take
 the event path. A stride-1 depthwise stage on inputs that are not nearly silent (`ROWS_ABOVE`)
-sweeps whole rows instead of scattering (long vector loops; exact in any dtype). Where the bound
-is 2^24 or more, potentials are int32 (bound < 2^31) or int64. The choice only changes the
-speed, never the result (tests/kernel checks both paths against the reference).
+sweeps whole rows instead of scattering (long vector loops; exact in any dtype). Depthwise sums
+bounded below 2^15 are int16 (`depthwise_dtype`: 16 lanes per AVX2 instruction), converted to
+float32 for the pointwise product. Where the bound is 2^24 or more, potentials are int32
+(bound < 2^31) or int64. The choice only changes the speed, never the result (tests/kernel
+checks every path against the reference).
+
+Speed notes (measured as CPU time on the DS-CNN shapes): the weights in kernel form come from
+`prepare_conv` / `prepare_separable` (the executor keeps them per variable); intermediate arrays
+are per-thread `scratch` buffers reused between calls; the project's numba error model has no
+zero-division branch, which lets the output stage's divisions vectorise.
 
 Each kernel adds the layer's activity to `counts` = [input events, synaptic ops, output events]
 (definitions in `activity.py`); the dense stages count the same events and fan-outs.
