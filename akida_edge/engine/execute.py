@@ -121,7 +121,7 @@ def plan(model: Model) -> list[_Step]:
 
 def _plan(model: Model) -> tuple[list[_Step], list[list]]:
     """The plan and, per step, its cache of prepared weights (`_prepared`)."""
-    key = tuple(id(layer) for layer in model.layers)
+    key = tuple(map(id, model.layers))
     cached = _plans.get(model)
     if cached is not None and cached[0] == key:
         return cached[1], cached[2]
@@ -150,9 +150,16 @@ def _prepared(step: _Step, cache: list) -> object:
     otherwise go unseen) raises instead of silently using stale weights.
     """
     v = step.layer.variables
-    arrays = (v["weights"], v["weights_pw"]) if step.kind == "separable" else (v["weights"],)
-    if cache and len(cache[0]) == len(arrays) and all(a is b for a, b in zip(cache[0], arrays, strict=True)):
-        return cache[1]
+    w = v["weights"]
+    if step.kind == "separable":
+        w_pw = v["weights_pw"]
+        if cache and cache[0][0] is w and cache[0][1] is w_pw:
+            return cache[1]
+        arrays: tuple = (w, w_pw)
+    else:
+        if cache and cache[0][0] is w:
+            return cache[1]
+        arrays = (w,)
     for a in arrays:
         a.flags.writeable = False
     if step.kind == "separable":
@@ -255,7 +262,8 @@ def validate_input(model: Model, x: np.ndarray) -> np.ndarray:
         raise InputDataError(
             f"input dtype {arr.dtype} is not numeric; the {what} take integers in [0, {top}]")
     if arr.dtype != np.uint8 or bits < 8:
-        if arr.size and (arr.min() < 0 or arr.max() > top):
+        # unsigned integers cannot be negative: one reduction instead of two
+        if arr.size and ((arr.dtype.kind not in "ub" and arr.min() < 0) or arr.max() > top):
             bad = (arr.min() if arr.min() < 0 else arr.max()).item()
             need = next((b for b in L.INPUT_BITS if 0 <= bad <= 2**b - 1), None)
             fix = f"rescale the data to [0, {top}]"
