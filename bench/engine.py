@@ -8,10 +8,11 @@ Figures (times are best-of-N wall times on this machine; the suite reports the m
   a dense float32 ONNX graph (Conv, depthwise Conv, Relu, GlobalAveragePool, Gemm), one thread
   each, batch 1 and 256;
 - `density_ratio_10pct`: time at 10 % input density / time at 100 % on a conv stack (InputData
-  4-bit + three Convolutional layers of zero-sum filters): cost should follow events; the engine
-  picks its dense BLAS stage at 100 %, so `density_ratio_10pct_event_path` also gives the ratio
-  with the event path forced at both densities, and `stack_synaptic_ops_ratio_10pct` the ratio
-  of synaptic operations it should follow (the later layers stay partly active);
+  4-bit + three Convolutional layers whose activity follows their input, see `conv_stack`): cost
+  should follow events; the engine picks its path per layer from the measured input density (the
+  dense BLAS stage at 100 %, scattering events at 10 %), so `density_ratio_10pct_event_path`
+  also gives the ratio with the event path forced at both densities, and
+  `stack_synaptic_ops_ratio_10pct` the ratio of synaptic operations it should follow;
 - `gsops_per_core`: synaptic operations per second on one core, event path forced (DS-CNN,
   batch 256); `gsops_per_core_with_dense_stages` the same with the engine's own path choice;
 - `reference_ratio`: NumPy reference time / engine time, batch 1;
@@ -43,6 +44,7 @@ SUITE = "engine"
 SEED = 20261127
 TARGET_DENSITY = 0.3  # share of non-zero activations per layer after calibration
 CALIBRATION_SAMPLES = 48
+ROUNDS = 12  # interleaved rounds of the engine/onnxruntime timings (best of): steadier under load
 
 
 def logmel_like(rng: np.random.Generator, n: int, frames: int = 49, bands: int = 10) -> np.ndarray:
@@ -195,17 +197,25 @@ def onnx_session(model: Model):
 
 
 def conv_stack(rng: np.random.Generator) -> Model:
-    """InputData 24×24×16 (4-bit) + three 3×3 Convolutional layers of 32 filters (4-bit)."""
+    """InputData 24×24×16 (4-bit) + three 3×3 Convolutional layers of 32 filters (4-bit).
+
+    The weights are random integers in [−6, 7] (of the 4-bit [−7, 7]): a slight excitatory bias
+    (mean +0.5), so a filter's potential grows with the number of events in its field, as a
+    trained event-camera feature detector's does. With thresholds calibrated at full input
+    density (`calibrate`, 30 % of the outputs fire), the deeper layers then follow the input:
+    in the suite's seeded run about 29 % of their inputs are active at 100 % input density and
+    2.7 % and 0 % at 10 % (other seeds: 5 % and 3 %), so the whole stack's synaptic operations
+    scale with the input events (`stack_synaptic_ops_ratio_10pct` 0.07; 0.13 with those other
+    seeds). The 10 % figure thus measures the event path of the first layer plus the cost of
+    nearly silent layers (scanning their inputs, the output stage). Zero-sum filters, by
+    contrast, keep the deeper layers 15-19 % active whatever the input density (their
+    potentials' spread shrinks only as the square root of the density).
+    """
     m = Model([L.InputData(input_shape=(24, 24, 16), input_bits=4)])
     for _ in range(3):
         m.add(L.Convolutional(kernel_size=3, filters=32, weights_bits=4, act_bits=4))
-    zoo.randomize(m, rng)
-    for layer in m.layers[1:]:  # zero-sum filters: potentials shrink with the input density
-        w = layer.variables["weights"]
-        kh, kw, c, f = w.shape
-        half = rng.integers(-7, 8, size=(kh * kw * c // 2, f))
-        flat = np.concatenate([half, -half, np.zeros((kh * kw * c % 2, f), np.int64)])
-        layer.set_variable("weights", rng.permuted(flat, axis=0).reshape(w.shape))
+    for layer in m.layers[1:]:
+        layer.set_variable("weights", rng.integers(-6, 8, size=layer.variables["weights"].shape))
     return m
 
 
@@ -272,7 +282,7 @@ def run(progress: IO[str] | None = None) -> dict[str, Any]:
             "engine_1": one_by_one, "ort_1": ort_one_by_one,
             "engine_256": lambda: execute.forward(model, samples),
             "ort_256": lambda: sess.run(None, {"x": nchw}), "event_256": event_path_batch,
-        }, rounds=4)
+        }, rounds=ROUNDS)
     engine_1 = best["engine_1"] / len(singles)
     ort_1 = best["ort_1"] / len(singles)
     figures["dscnn_ms"] = round(engine_1 * 1e3, 4)

@@ -8,6 +8,11 @@ without activation; FullyConnected gives (N, 1, 1, units)); `predict` returns th
 Batches are split into contiguous parts run by a thread pool (the kernels release the GIL), one
 part per usable core (`numba_config.batch_workers`); a batch of fewer than `MIN_SPLIT` samples per
 worker runs in the calling thread.
+
+The plan of a model (`plan`) is cached until its layers change; each step keeps its weights in
+kernel form (`_prepared`: converted, transposed, tiled) until `set_variable` replaces a variable.
+Per layer, the path follows the measured input density: the previous layer's output events
+decide between dense (BLAS, row sweeps) and event-driven stages, so cost follows events.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ class _Step:
     pool: np.ndarray
     acc_dtype: type
     pad_value: int
+    dw_dtype: type = np.int32  # separable: the depthwise sums' dtype (`kernels.depthwise_dtype`)
     name: str = ""
     kind_name: str = ""
     input_size: int = 0
@@ -95,22 +101,30 @@ def _step(layer: Layer, in_max: int) -> _Step:
     pad_value = int(getattr(spec, "padding_value", 0))
     # largest |partial sum|: fan-in × largest input × largest |weight| (separable: of the
     # pointwise sum over C depthwise sums, each bounded the same way)
+    dw_bound = 0
     if isinstance(spec, L.SeparableConvolutional):
-        bound = c * (kh * kw * in_max * wmax) * wmax
+        dw_bound = kh * kw * in_max * wmax
+        bound = c * dw_bound * wmax
         kind = "separable"
     else:
         bound = kh * kw * c * max(in_max, pad_value) * wmax
         kind = "conv"
+    acc = K.accumulator_dtype(bound, dense_ok=True)
     return _Step(layer, kind, mode, (top, left), stride, (oh, ow, spec.filters), layer.output_shape,
-                 pool, K.accumulator_dtype(bound, dense_ok=True), pad_value)
+                 pool, acc, pad_value, K.depthwise_dtype(dw_bound, acc))
 
 
 def plan(model: Model) -> list[_Step]:
     """The run-time plan of a model, cached until its layers change (variables are read live)."""
-    key = tuple(id(layer) for layer in model.layers)
+    return _plan(model)[0]
+
+
+def _plan(model: Model) -> tuple[list[_Step], list[list]]:
+    """The plan and, per step, its cache of prepared weights (`_prepared`)."""
+    key = tuple(map(id, model.layers))
     cached = _plans.get(model)
     if cached is not None and cached[0] == key:
-        return cached[1]
+        return cached[1], cached[2]
     if not model.layers:
         raise ModelError("the model has no layers; add an input layer first")
     steps, in_max = [], 0
@@ -123,34 +137,70 @@ def plan(model: Model) -> list[_Step]:
                              output_size=math.prod(layer.output_shape)))
         if not isinstance(layer.spec, L.InputData):
             in_max = 2**layer.spec.act_bits - 1
-    _plans[model] = (key, steps)
-    return steps
+    caches: list[list] = [[] for _ in steps]
+    _plans[model] = (key, steps, caches)
+    return steps, caches
 
 
-def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def _prepared(step: _Step, cache: list) -> object:
+    """The step's weights in kernel form (`kernels.prepare_*`), rebuilt only when a variable changes.
+
+    `set_variable` replaces a variable's array, so identity tells whether the weights changed; the
+    arrays the cache was built from are made read-only, so writing into them in place (which would
+    otherwise go unseen) raises instead of silently using stale weights.
+    """
+    v = step.layer.variables
+    w = v["weights"]
+    if step.kind == "separable":
+        w_pw = v["weights_pw"]
+        if cache and cache[0][0] is w and cache[0][1] is w_pw:
+            return cache[1]
+        arrays: tuple = (w, w_pw)
+    else:
+        if cache and cache[0][0] is w:
+            return cache[1]
+        arrays = (w,)
+    for a in arrays:
+        a.flags.writeable = False
+    if step.kind == "separable":
+        w = arrays[0]
+        value: object = K.prepare_separable(w.reshape(w.shape[:3]), arrays[1].reshape(w.shape[2], -1),
+                                            step.acc_dtype, step.pot_shape[1], step.dw_dtype)
+    elif step.kind == "conv":
+        value = K.prepare_conv(arrays[0], step.acc_dtype)
+    else:
+        value = np.ascontiguousarray(arrays[0])
+    cache[:] = [arrays, value]
+    return value
+
+
+def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_events: int) -> np.ndarray:
     v = step.layer.variables
     if step.kind == "input":
         nz = int(np.count_nonzero(x))
         counts[0] += nz
         counts[2] += nz
         return x
+    prep = _prepared(step, cache)
+    spec = step.layer.spec
     if step.kind == "dense":
-        return K.dense_layer(x.reshape(x.shape[0], step.input_size), v["weights"], v["threshold"],
-                             v["act_step"], step.layer.spec.act_bits, step.mode, step.acc_dtype, counts)
+        return K.dense_layer(x.reshape(x.shape[0], step.input_size), prep, v["threshold"],
+                             v["act_step"], spec.act_bits, step.mode, step.acc_dtype, counts)
     w = v["weights"]
     if step.kind == "separable":
-        return K.separable_layer(x, w.reshape(w.shape[:3]), v["weights_pw"].reshape(w.shape[2], -1),
-                                 step.pad, step.stride, step.pot_shape, step.out_shape, v["threshold"],
-                                 v["act_step"], step.layer.spec.act_bits, step.mode, step.pool,
-                                 step.acc_dtype, counts, DENSE_ABOVE)
+        return K.separable_layer(x, w, None, step.pad, step.stride, step.pot_shape, step.out_shape,
+                                 v["threshold"], v["act_step"], spec.act_bits, step.mode, step.pool,
+                                 step.acc_dtype, counts, DENSE_ABOVE, prep, in_events)
     return K.conv_layer(x, w, step.pad, step.stride, step.pot_shape, step.out_shape, v["threshold"],
-                        v["act_step"], step.layer.spec.act_bits, step.mode, step.pool, step.acc_dtype,
-                        counts, step.pad_value, DENSE_ABOVE)
+                        v["act_step"], spec.act_bits, step.mode, step.pool, step.acc_dtype,
+                        counts, step.pad_value, DENSE_ABOVE, prep, in_events)
 
 
-def _run_chain(steps: list[_Step], x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def _run_chain(steps: list[_Step], caches: list[list], x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    in_events = -1
     for i, step in enumerate(steps):
-        x = _run_step(step, x, counts[i])
+        x = _run_step(step, x, counts[i], caches[i], in_events)
+        in_events = int(counts[i, 2]) if x.dtype == np.uint8 else -1
         if step.mode == K.MODE_RAW:  # int64 p − T: refuse, never wrap, what int32 cannot hold
             if x.size and (x.min() < R.INT32_MIN or x.max() > R.INT32_MAX):
                 raise ModelError(f"layer {step.name!r}: p - T leaves the int32 range; lower the weights")
@@ -166,17 +216,20 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def _run_kernels(steps: list[_Step], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _run_kernels(steps: list[_Step], caches: list[list], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = x.shape[0]
-    workers = min(numba_config.batch_workers(), n // MIN_SPLIT)
+    workers = min(numba_config.batch_workers(), n // MIN_SPLIT) if n >= 2 * MIN_SPLIT else 1
     if workers <= 1:
         counts = np.zeros((len(steps), 3), np.int64)
-        return _run_chain(steps, x, counts), counts
+        return _run_chain(steps, caches, x, counts), counts
+    for step, cache in zip(steps, caches, strict=True):  # build the weights once, not per thread
+        if step.kind != "input":
+            _prepared(step, cache)
     bounds = np.linspace(0, n, workers + 1).astype(int)
     parts = [(x[a:b], np.zeros((len(steps), 3), np.int64))
              for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     with numba_config.blas_threads(1):  # the pool already occupies the cores
-        futures = [_executor(workers).submit(_run_chain, steps, part, c) for part, c in parts]
+        futures = [_executor(workers).submit(_run_chain, steps, caches, part, c) for part, c in parts]
         outs = [f.result() for f in futures]
     return np.concatenate(outs), sum(c for _, c in parts)
 
@@ -209,7 +262,8 @@ def validate_input(model: Model, x: np.ndarray) -> np.ndarray:
         raise InputDataError(
             f"input dtype {arr.dtype} is not numeric; the {what} take integers in [0, {top}]")
     if arr.dtype != np.uint8 or bits < 8:
-        if arr.size and (arr.min() < 0 or arr.max() > top):
+        # unsigned integers cannot be negative: one reduction instead of two
+        if arr.size and ((arr.dtype.kind not in "ub" and arr.min() < 0) or arr.max() > top):
             bad = (arr.min() if arr.min() < 0 else arr.max()).item()
             need = next((b for b in L.INPUT_BITS if 0 <= bad <= 2**b - 1), None)
             fix = f"rescale the data to [0, {top}]"
@@ -237,13 +291,14 @@ def forward(model: Model, x: np.ndarray, reference: bool = False, upto: int | No
     `Activity` in `model.statistics`.
     """
     stop = _stop(model, upto)
-    steps = plan(model)[:stop]
+    steps, caches = _plan(model)
+    steps, caches = steps[:stop], caches[:stop]
     t0 = time.perf_counter()
     batch = validate_input(model, x)
     if reference:
         y, activity = R.forward(model, batch, stop)
     else:
-        y, counts = _run_kernels(steps, batch)
+        y, counts = _run_kernels(steps, caches, batch)
         activity = Activity(samples=int(batch.shape[0]))
         activity.layers = [LayerActivity(step.name, step.kind_name, step.input_size, step.output_size,
                                          c[0], c[1], c[2])

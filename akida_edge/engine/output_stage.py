@@ -2,8 +2,9 @@
 
 Given a sample's potentials p (OH, OW, F) — int32/int64, or float32 holding exact integers —
 the stage writes uint8 activations y = min(2^b − 1, ceil(16·(p − T) / (16·act_step))) for p > T
-(else 0), after max pooling over valid windows (pooling the potentials equals pooling the
-activations, the activation being monotonic), or the exact global-average rule
+(else 0; one branch-free float64 division per value, exact, see `_act_div`), after max pooling
+over valid windows (pooling the potentials equals pooling the activations, the activation being
+monotonic), or the exact global-average rule
 y = min(2^b − 1, ceil(16·(S − N·T) / (N·16·act_step))) on the spatial sum S, or int64 p − T for a
 last layer without activation. It adds the non-zero outputs to counts[2].
 """
@@ -49,41 +50,52 @@ def _steps16(act_step, amax):
 
 @kernel(inline="always")
 def _act_params(thr, s16, amax):
-    """Per channel, in float64 (all exact integers < 2^53): 16·T, s16, 1/s16 and amax·s16."""
+    """Per channel, in float64 (all exact integers < 2^53): 16·T, s16 and amax·s16."""
     f = thr.shape[0]
-    p = np.empty((4, f), np.float64)
+    p = np.empty((3, f), np.float64)
     for k in range(f):
         p[0, k] = 16.0 * thr[k]
         p[1, k] = s16[k]
-        p[2, k] = 1.0 / s16[k]
-        p[3, k] = amax * p[1, k]
+        p[2, k] = amax * p[1, k]
     return p
 
 
 @kernel(inline="always")
-def _act_fast(pk, thr16, sf, inv, cap):
-    """min(amax, ceil(16·(p − T)/s16)) for p > T else 0, vectorisable and exact.
+def _act_div(pk, thr16, sf, cap):
+    """min(amax, ceil(16·(p − T)/s16)) for p > T else 0 (as float64): branch-free and exact.
 
-    num = 16p − 16T is an exact float64 integer, clamped to [0, amax·s16]. The quotient by
-    multiplication, q̃ = num·fl(1/s16), is within 2^-47 of q = num/s16 ≤ 15. A non-integer q lies
-    at least 1/s16 ≥ 2^-16 from any integer, so ceil(q̃) = ceil(q); an integer q may round up to
-    q + 1, which the exact test (y − 1)·s16 ≥ num undoes.
+    num = 16p − 16T is an exact float64 integer (|16p| < 2^53), clamped to [0, amax·s16]. The
+    correctly rounded quotient q̃ = fl(num / s16) of q = num/s16 ≤ amax ≤ 15 is within
+    15·2^-53 of q. An integer q is exactly representable (q̃ = q); a non-integer q lies at least
+    1/s16 ≥ 2^-16 from any integer (s16 ≤ 65535), so ceil(q̃) = ceil(q). No correction needed,
+    and the loop vectorises (the project's numba error model has no zero-division branch).
     """
     num = min(max(16.0 * pk - thr16, 0.0), cap)
-    y = np.ceil(num * inv)
-    if y > 0.0 and (y - 1.0) * sf >= num:
-        y -= 1.0
-    return np.uint8(y)
+    return np.ceil(num / sf)
 
 
-@kernel()
-def output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts):
-    """Write sample n's output from its potentials pot (OH, OW, F); add its output events.
+@kernel(inline="always")
+def _activate_rows(pot2, thr16, sf, cap, out2):
+    """Activation of every row of pot2 (P, F) into out2 (P, F) uint8; returns the non-zeros.
 
-    act_step is float32, an exact multiple of 1/16: 16·act_step converts to an exact integer.
+    thr16, sf, cap: per channel 16·T, s16 and amax·s16 as float64 (rows of `_act_params`).
     """
+    f = pot2.shape[1]
+    events = 0
+    for i in range(pot2.shape[0]):
+        prow = pot2[i]
+        orow = out2[i]
+        for k in range(f):
+            y = _act_div(np.float64(prow[k]), thr16[k], sf[k], cap[k])
+            orow[k] = np.uint8(y)
+            events += y != 0.0
+    return events
+
+
+@kernel(inline="always")
+def _stage(pot, n, q, s16, cap16, thr, mode, pool, out_u8, out_raw):
+    """Sample n's output from pot (OH, OW, F) with precomputed parameters; returns its events."""
     oh, ow, f = pot.shape
-    s16, cap = _steps16(act_step, amax)
     events = 0
     if mode == MODE_RAW:
         for i in range(oh):
@@ -100,38 +112,53 @@ def output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw
                 for k in range(f):
                     sums[k] += pot[i, j, k]
         for k in range(f):
-            y = _activate_one(sums[k], npos * np.int64(thr[k]), npos * s16[k], npos * cap[k])
+            y = _activate_one(sums[k], npos * np.int64(thr[k]), npos * s16[k], npos * cap16[k])
             out_u8[n, 0, 0, k] = y
             events += y != 0
+    elif mode == MODE_MAX:
+        ph, pw, psy, psx = pool[0], pool[1], pool[2], pool[3]
+        best = np.empty(f, pot.dtype)
+        for i in range(out_u8.shape[1]):
+            for j in range(out_u8.shape[2]):
+                for k in range(f):
+                    best[k] = pot[i * psy, j * psx, k]
+                for a in range(ph):
+                    for b in range(pw):
+                        prow = pot[i * psy + a, j * psx + b]
+                        for k in range(f):
+                            best[k] = max(best[k], prow[k])
+                orow = out_u8[n, i, j]
+                for k in range(f):
+                    y = _act_div(np.float64(best[k]), q[0, k], q[1, k], q[2, k])
+                    orow[k] = np.uint8(y)
+                    events += y != 0.0
     else:
-        q = _act_params(thr, s16, amax)
-        if mode == MODE_MAX:
-            ph, pw, psy, psx = pool[0], pool[1], pool[2], pool[3]
-            best = np.empty(f, pot.dtype)
-            for i in range(out_u8.shape[1]):
-                for j in range(out_u8.shape[2]):
-                    for k in range(f):
-                        best[k] = pot[i * psy, j * psx, k]
-                    for a in range(ph):
-                        for b in range(pw):
-                            for k in range(f):
-                                best[k] = max(best[k], pot[i * psy + a, j * psx + b, k])
-                    for k in range(f):
-                        y = _act_fast(np.float64(best[k]), q[0, k], q[1, k], q[2, k], q[3, k])
-                        out_u8[n, i, j, k] = y
-                        events += y != 0
-        else:
-            for i in range(oh):
-                for j in range(ow):
-                    for k in range(f):
-                        y = _act_fast(np.float64(pot[i, j, k]), q[0, k], q[1, k], q[2, k], q[3, k])
-                        out_u8[n, i, j, k] = y
-                        events += y != 0
-    counts[2] += events
+        events += _activate_rows(pot.reshape(oh * ow, f), q[0], q[1], q[2], out_u8[n].reshape(oh * ow, f))
+    return events
+
+
+@kernel()
+def output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts):
+    """Write sample n's output from its potentials pot (OH, OW, F); add its output events.
+
+    act_step is float32, an exact multiple of 1/16: 16·act_step converts to an exact integer.
+    """
+    s16, cap = _steps16(act_step, amax)
+    q = _act_params(thr, s16, amax)
+    counts[2] += _stage(pot, n, q, s16, cap, thr, mode, pool, out_u8, out_raw)
 
 
 @kernel()
 def output_batch_kernel(pot, thr, act_step, amax, mode, pool, out_u8, out_raw, counts):
-    """The output stage for every sample of pot (N, OH, OW, F)."""
-    for n in range(pot.shape[0]):
-        output_stage_kernel(pot[n], n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts)
+    """The output stage for every sample of pot (N, OH, OW, F) (C-contiguous)."""
+    n_s, oh, ow, f = pot.shape
+    s16, cap = _steps16(act_step, amax)
+    q = _act_params(thr, s16, amax)
+    if mode == MODE_ACT:  # one sweep over all rows of the batch
+        counts[2] += _activate_rows(pot.reshape(n_s * oh * ow, f), q[0], q[1], q[2],
+                                    out_u8.reshape(n_s * oh * ow, f))
+        return
+    events = 0
+    for n in range(n_s):
+        events += _stage(pot[n], n, q, s16, cap, thr, mode, pool, out_u8, out_raw)
+    counts[2] += events
