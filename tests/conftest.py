@@ -7,7 +7,10 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
-    "akida", derandomize=True, deadline=None, max_examples=60,
+    "akida",
+    derandomize=True,
+    deadline=None,
+    max_examples=60,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("akida")

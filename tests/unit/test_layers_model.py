@@ -14,11 +14,29 @@ pytestmark = pytest.mark.unit
 
 def dscnn_head() -> ae.Model:
     m = ae.Model()
-    m.add(ae.InputConvolutional(input_shape=(49, 10, 1), kernel_size=(5, 5), filters=64,
-                                padding="same", kernel_stride=(2, 2), weights_bits=8,
-                                activation=True, act_bits=4))
-    m.add(ae.SeparableConvolutional(kernel_size=(3, 3), filters=64, padding="same",
-                                    weights_bits=4, pool_type="max", pool_size=(2, 2), act_bits=4))
+    m.add(
+        ae.InputConvolutional(
+            input_shape=(49, 10, 1),
+            kernel_size=(5, 5),
+            filters=64,
+            padding="same",
+            kernel_stride=(2, 2),
+            weights_bits=8,
+            activation=True,
+            act_bits=4,
+        )
+    )
+    m.add(
+        ae.SeparableConvolutional(
+            kernel_size=(3, 3),
+            filters=64,
+            padding="same",
+            weights_bits=4,
+            pool_type="max",
+            pool_size=(2, 2),
+            act_bits=4,
+        )
+    )
     m.add(ae.FullyConnected(units=12, weights_bits=4, activation=False))
     return m
 
@@ -31,8 +49,10 @@ def test_shapes_follow_tensorflow_padding():
     assert m.layers[1].get_variable("weights_pw").shape == (1, 1, 64, 64)
 
 
-@pytest.mark.parametrize("size,k,s,pad", [(49, 5, 2, "same"), (10, 5, 2, "same"), (7, 3, 3, "same"),
-                                          (8, 3, 2, "valid"), (5, 5, 1, "valid")])
+@pytest.mark.parametrize(
+    "size,k,s,pad",
+    [(49, 5, 2, "same"), (10, 5, 2, "same"), (7, 3, 3, "same"), (8, 3, 2, "valid"), (5, 5, 1, "valid")],
+)
 def test_conv_output_size_matches_definition(size, k, s, pad):
     out, before = conv_output_size(size, k, s, pad)
     if pad == "same":
@@ -68,8 +88,9 @@ def test_structure_errors_name_the_layer():
 
 @pytest.mark.parametrize("bits", [1, 2, 4, 8])
 def test_set_variable_checks_weight_range(bits, rng):
-    m = ae.Model([ae.InputData(input_shape=(1, 1, 5), input_bits=4),
-                  ae.FullyConnected(units=3, weights_bits=bits)])
+    m = ae.Model(
+        [ae.InputData(input_shape=(1, 1, 5), input_bits=4), ae.FullyConnected(units=3, weights_bits=bits)]
+    )
     layer = m.layers[1]
     lo, hi = (0, 1) if bits == 1 else (-(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1)
     w = rng.integers(lo, hi + 1, size=(5, 3))

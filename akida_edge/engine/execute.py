@@ -1,0 +1,272 @@
+"""Running a `Model`: input validation, the layer-by-layer plan over the kernels, activity.
+
+`forward` returns integer NHWC outputs (uint8 activations, or int32 p − T for a last layer
+without activation; FullyConnected gives (N, 1, 1, units)); `predict` returns the float logits
+(p − T) / act_step; `warm` compiles and loads the kernels once. Every forward stores the batch's
+`Activity` in `model.statistics`.
+
+Batches are split into contiguous parts run by a thread pool (the kernels release the GIL), one
+part per usable core (`numba_config.batch_workers`); a batch of fewer than `MIN_SPLIT` samples per
+worker runs in the calling thread.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from akida_edge import numba_config
+from akida_edge.engine import kernels as K
+from akida_edge.engine import layers as L
+from akida_edge.engine import reference as R
+from akida_edge.engine.activity import Activity, LayerActivity
+from akida_edge.errors import InputDataError, ModelError
+
+MIN_SPLIT = 4  # samples per worker below which splitting a batch costs more than it saves
+
+_plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Step:
+    """What one layer needs at run time besides its (live) variables."""
+
+    layer: object
+    kind: str  # "input", "conv", "separable", "dense"
+    mode: int
+    pad: tuple[int, int]
+    stride: tuple[int, int]
+    pot_shape: tuple[int, int, int]
+    out_shape: tuple[int, int, int]
+    pool: np.ndarray
+    acc_dtype: type
+    pad_value: int
+    name: str = ""
+    kind_name: str = ""
+    input_size: int = 0
+    output_size: int = 0
+
+
+def _input_max(layer) -> int:
+    """Largest input value a layer can receive (bounds the partial sums)."""
+    return 2**layer.spec.input_bits - 1
+
+
+def _step(layer, in_max: int) -> _Step:
+    spec = layer.spec
+    R.check_output_layer(layer)
+    if isinstance(spec, L.InputData):
+        return _Step(layer, "input", 0, (0, 0), (1, 1), layer.output_shape, layer.output_shape,
+                     np.zeros(4, np.int64), np.int32, 0)
+    if not spec.activation:
+        mode = K.MODE_RAW
+    elif spec.pool_type == "average":
+        mode = K.MODE_AVG
+    elif spec.pool_type == "max":
+        mode = K.MODE_MAX
+    else:
+        mode = K.MODE_ACT
+    _, wmax = _weight_bound(spec.weights_bits)
+    h, w, c = layer.input_shape
+    if isinstance(spec, L.FullyConnected):
+        bound = h * w * c * in_max * wmax
+        return _Step(layer, "dense", mode, (0, 0), (1, 1), (1, 1, spec.units), layer.output_shape,
+                     np.zeros(4, np.int64), K.accumulator_dtype(bound), 0)
+    (kh, kw), stride = spec.kernel_size, spec.kernel_stride
+    oh, top = L.conv_output_size(h, kh, stride[0], spec.padding)
+    ow, left = L.conv_output_size(w, kw, stride[1], spec.padding)
+    pool = np.array([*spec.pool_size, *spec.effective_pool_stride], np.int64)
+    pad_value = int(getattr(spec, "padding_value", 0))
+    if isinstance(spec, L.SeparableConvolutional):
+        bound = c * (kh * kw * in_max * wmax) * wmax
+        kind = "separable"
+    else:
+        bound = kh * kw * c * max(in_max, pad_value) * wmax
+        kind = "conv"
+    return _Step(layer, kind, mode, (top, left), stride, (oh, ow, spec.filters), layer.output_shape,
+                 pool, K.accumulator_dtype(bound), pad_value)
+
+
+def _weight_bound(bits: int) -> tuple[int, int]:
+    return (0, 1) if bits == 1 else (-(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1)
+
+
+def plan(model) -> list[_Step]:
+    """The run-time plan of a model, cached until its layers change (variables are read live)."""
+    key = tuple(id(layer) for layer in model.layers)
+    cached = _plans.get(model)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    if not model.layers:
+        raise ModelError("the model has no layers; add an input layer first")
+    steps, in_max = [], 0
+    for layer in model.layers:
+        if layer.spec.is_input:
+            in_max = 255 if isinstance(layer.spec, L.InputConvolutional) else _input_max(layer)
+        step = _step(layer, in_max)
+        steps.append(replace(step, name=layer.name, kind_name=layer.spec.kind,
+                             input_size=math.prod(layer.input_shape),
+                             output_size=math.prod(layer.output_shape)))
+        if not isinstance(layer.spec, L.InputData):
+            in_max = 2**layer.spec.act_bits - 1
+    _plans[model] = (key, steps)
+    return steps
+
+
+def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    v = step.layer.variables
+    if step.kind == "input":
+        nz = int(np.count_nonzero(x))
+        counts[0] += nz
+        counts[2] += nz
+        return x
+    if step.kind == "dense":
+        return K.dense_layer(x.reshape(x.shape[0], -1), v["weights"], v["threshold"], v["act_step"],
+                             step.layer.spec.act_bits, step.mode, step.acc_dtype, counts)
+    w = v["weights"]
+    if step.kind == "separable":
+        return K.separable_layer(x, w.reshape(w.shape[:3]), v["weights_pw"].reshape(w.shape[2], -1),
+                                 step.pad, step.stride, step.pot_shape, step.out_shape, v["threshold"],
+                                 v["act_step"], step.layer.spec.act_bits, step.mode, step.pool,
+                                 step.acc_dtype, counts)
+    return K.conv_layer(x, w, step.pad, step.stride, step.pot_shape, step.out_shape, v["threshold"],
+                        v["act_step"], step.layer.spec.act_bits, step.mode, step.pool, step.acc_dtype,
+                        counts, step.pad_value)
+
+
+def _run_chain(steps: list[_Step], x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    for i, step in enumerate(steps):
+        x = _run_step(step, x, counts[i])
+    return x
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers != workers:
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="akida-edge-engine")
+        return _pool
+
+
+def _run_kernels(steps: list[_Step], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = x.shape[0]
+    workers = min(numba_config.batch_workers(), n // MIN_SPLIT)
+    if workers <= 1:
+        counts = np.zeros((len(steps), 3), np.int64)
+        return _run_chain(steps, x, counts), counts
+    bounds = np.linspace(0, n, workers + 1).astype(int)
+    parts = [(x[a:b], np.zeros((len(steps), 3), np.int64))
+             for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    futures = [_executor(workers).submit(_run_chain, steps, part, c) for part, c in parts]
+    outs = [f.result() for f in futures]
+    return np.concatenate(outs), sum(c for _, c in parts)
+
+
+def validate_input(model, x) -> np.ndarray:
+    """The batch as C-contiguous uint8 (N, H, W, C), or an `InputDataError` naming the problem."""
+    first = model.layers[0] if model.layers else None
+    if first is None:
+        raise ModelError("the model has no layers; add an input layer first")
+    arr = np.asarray(x)
+    shape = tuple(first.input_shape)
+    if arr.ndim == 3 and arr.shape == shape:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[1:] != shape:
+        raise InputDataError(
+            f"input of shape {arr.shape} does not match the model input {shape}; pass (N, {shape[0]}, "
+            f"{shape[1]}, {shape[2]}) or a single ({shape[0]}, {shape[1]}, {shape[2]}) sample"
+        )
+    spec = first.spec
+    bits = spec.input_bits
+    top = 2**bits - 1
+    what = (f"uint8 pixels of layer {first.name!r}" if isinstance(spec, L.InputConvolutional)
+            else f"input_bits={bits} of layer {first.name!r}")
+    if arr.dtype.kind == "f":
+        if arr.size and not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
+            bad = arr[~(np.isfinite(arr) & (arr == np.floor(arr)))][0].item()
+            raise InputDataError(f"input value {bad!r} is not an integer; the {what} take integers in "
+                                 f"[0, {top}]: quantize the data first")
+    elif arr.dtype.kind not in "iub":
+        raise InputDataError(
+            f"input dtype {arr.dtype} is not numeric; the {what} take integers in [0, {top}]")
+    if arr.dtype != np.uint8 or bits < 8:
+        if arr.size and (arr.min() < 0 or arr.max() > top):
+            bad = (arr.min() if arr.min() < 0 else arr.max()).item()
+            need = next((b for b in L.INPUT_BITS if 0 <= bad <= 2**b - 1), None)
+            fix = f"rescale the data to [0, {top}]"
+            if need is not None and not isinstance(spec, L.InputConvolutional):
+                fix += f" or build the input layer with input_bits={need}"
+            raise InputDataError(
+                f"input value {bad!r} does not fit the {what} (integers in [0, {top}]); {fix}")
+    return np.ascontiguousarray(arr, dtype=np.uint8)
+
+
+def _stop(model, upto: int | None) -> int:
+    n = len(model.layers)
+    if upto is None:
+        return n
+    if isinstance(upto, bool) or not isinstance(upto, (int, np.integer)) or not 1 <= upto <= n:
+        raise ModelError(f"upto={upto!r} must be a layer count in [1, {n}]")
+    return int(upto)
+
+
+def forward(model, x, reference: bool = False, upto: int | None = None) -> np.ndarray:
+    """Integer outputs (NHWC) of layer `upto` − 1 (the last layer by default).
+
+    uint8 activations, or int32 p − T for a last layer without activation. `reference=True` runs
+    the literal NumPy reference (`reference.py`) instead of the kernels. Stores the batch's
+    `Activity` in `model.statistics`.
+    """
+    stop = _stop(model, upto)
+    steps = plan(model)[:stop]
+    t0 = time.perf_counter()
+    batch = validate_input(model, x)
+    if reference:
+        y, activity = R.forward(model, batch, stop)
+    else:
+        y, counts = _run_kernels(steps, batch)
+        activity = Activity(samples=int(batch.shape[0]))
+        activity.layers = [LayerActivity(step.name, step.kind_name, step.input_size, step.output_size,
+                                         c[0], c[1], c[2])
+                           for step, c in zip(steps, counts.tolist(), strict=True)]
+    activity.seconds = time.perf_counter() - t0
+    model.statistics = activity
+    return y
+
+
+def predict(model, x, reference: bool = False) -> np.ndarray:
+    """float32 (p − T) / act_step of a last layer without activation (the converted float logits)."""
+    if not model.layers:
+        raise ModelError("the model has no layers; add an input layer first")
+    last = model.layers[-1]
+    if isinstance(last.spec, L.InputData) or last.spec.activation:
+        raise ModelError(
+            f"predict needs a last layer without activation, but {last.name!r} has activation=True; "
+            "use forward() for its integer outputs, or rebuild it with activation=False"
+        )
+    y = forward(model, x, reference=reference)
+    return (y.astype(np.float64) / last.variables["act_step"].astype(np.float64)).astype(np.float32)
+
+
+def warm(model) -> None:
+    """Compile (or load from the numba cache) every kernel the model uses, once.
+
+    Runs the kernels on one non-zero sample; `model.statistics` is left as it was.
+    """
+    if not model.layers:
+        return
+    saved = model.statistics
+    first = model.layers[0]
+    x = np.ones((1, *first.input_shape), np.uint8)
+    try:
+        forward(model, x)
+    finally:
+        model.statistics = saved
