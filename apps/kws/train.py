@@ -69,10 +69,13 @@ def load_features(data: Path, split: str, progress=sys.stderr) -> dict[str, np.n
 
 
 def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, workers: int = 2,
-        threads: int = 1, epochs: int = 24, qat_epochs: int = 3, batch: int = 128,
-        train_per_class: int = TRAIN_PER_CLASS, progress=sys.stderr) -> dict:
+        threads: int = 1, epochs: int = 24, qat_epochs: int = 8, batch: int = 128,
+        train_per_class: int = TRAIN_PER_CLASS, float_from: str | Path | None = None,
+        progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
-    `metrics.json` under `out` and returns the metrics."""
+    `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
+    earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
+    run)."""
     data, out = Path(data), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -85,8 +88,14 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     epochs, q_epochs = (1, 1) if small else (epochs, qat_epochs)
     model = network.build(len(dataset.CLASSES), width=width, features=n_feat)
     t0 = time.monotonic()
-    logs = network.fit(model, *t["train"], epochs=epochs, lr=3e-3, seed=seed, batch=batch,
-                       x_val=t["validation"][0], y_val=t["validation"][1], what="float", progress=progress)
+    if float_from is not None:
+        saved = torch.load(Path(float_from), weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        logs: list[dict] = []
+    else:
+        logs = network.fit(model, *t["train"], epochs=epochs, lr=3e-3, seed=seed, batch=batch,
+                           x_val=t["validation"][0], y_val=t["validation"][1], what="float",
+                           progress=progress)
     float_pred = {s: network.predict(model, t[s][0]).argmax(1) for s in ("test", "cross_family")}
     torch.save({"width": width, "features": n_feat,
                 "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}, out / "kws_float.pt")
@@ -111,7 +120,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                   for s in ("test", "cross_family")}
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
     metrics.update(train_seconds=round(train_s, 1), epochs_float=epochs, epochs_quantized=q_epochs,
-                   batch=batch, small=small, seed=seed, data_config_hash=config.digest(), history=logs,
+                   batch=batch, float_reused=float_from is not None, small=small, seed=seed,
+                   data_config_hash=config.digest(), history=logs,
                    clips={s: int(len(v["y"])) for s, v in splits.items()})
     path = akida.save(str(out / "kws.aem"))
     report.write(out, metrics, dataset.CLASSES)
@@ -132,15 +142,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="processes generating data")
     ap.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
     ap.add_argument("--epochs", type=int, default=24, help="float training epochs (default 24)")
-    ap.add_argument("--qat-epochs", type=int, default=3, help="quantization-aware epochs (default 3)")
+    ap.add_argument("--qat-epochs", type=int, default=8, help="quantization-aware epochs (default 8)")
     ap.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
+    ap.add_argument("--float-from", metavar="FILE", help="reuse the float network of an earlier run "
+                    "(its kws_float.pt): calibrate, fine-tune and convert only")
     ap.add_argument("--train-per-class", type=int, default=TRAIN_PER_CLASS,
                     help=f"training clips per class (default {TRAIN_PER_CLASS})")
     args = ap.parse_args(argv)
     try:
         metrics = run(args.data, args.out, small=args.small, seed=args.seed, workers=args.workers,
                       threads=args.threads, epochs=args.epochs, qat_epochs=args.qat_epochs,
-                      batch=args.batch, train_per_class=args.train_per_class)
+                      batch=args.batch, train_per_class=args.train_per_class,
+                      float_from=args.float_from)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code
