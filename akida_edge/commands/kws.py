@@ -1,0 +1,187 @@
+"""`akida-edge kws classify|detect|listen`: keyword spotting with the shipped model (`apps/kws`).
+
+classify: one result per file (text, or one JSON object per line with `--json`); a bad file
+(missing, not audio, empty, truncated) gives one line for that file on stderr (and an `error`
+object with `--json`), the others are still classified, and the exit code is 1.
+detect: keywords in a long recording with their times. listen: the same on a microphone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+
+from akida_edge.errors import AkidaEdgeError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("kws", help="keyword spotting: classify clips, detect in recordings, listen")
+    sub = p.add_subparsers(dest="kws_command", metavar="ACTION", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--model", metavar="FILE", help="a model made by akida_edge.apps.kws.train "
+                        "(default: the shipped apps/kws/model/kws.aem)")
+    common.add_argument("--state", metavar="DIR", help="per-device learned state (default: "
+                        "$AKIDA_EDGE_STATE_DIR or the user data directory)")
+    c = sub.add_parser("classify", parents=[common], help="one keyword label per WAV file")
+    c.add_argument("files", nargs="+", metavar="FILE.wav")
+    c.add_argument("--json", action="store_true", help="one JSON object per file")
+    c.set_defaults(func=_classify)
+    d = sub.add_parser("detect", parents=[common], help="keywords and their times in a long recording")
+    d.add_argument("file", metavar="FILE.wav")
+    d.add_argument("--json", action="store_true", help="one JSON object per detection")
+    _detect_options(d)
+    d.set_defaults(func=_detect)
+    ls = sub.add_parser("listen", parents=[common], help="keywords on the live microphone (Ctrl-C stops)")
+    ls.add_argument("--device", metavar="NAME|INDEX", help="input device (default: the system default)")
+    ls.add_argument("--json", action="store_true", help="one JSON object per detection")
+    _detect_options(ls)
+    ls.set_defaults(func=_listen)
+    lr = sub.add_parser("learn", parents=[common], help="learn a new word (or improve one) from a few clips")
+    lr.add_argument("--label", required=True, metavar="WORD", help="the word the clips say")
+    lr.add_argument("files", nargs="+", metavar="FILE.wav")
+    lr.set_defaults(func=_learn)
+    fg = sub.add_parser("forget", parents=[common], help="forget a learned word")
+    fg.add_argument("word", metavar="WORD")
+    fg.set_defaults(func=_forget)
+    ld = sub.add_parser("learned", parents=[common], help="list the learned words")
+    ld.add_argument("--json", action="store_true", help="one JSON object")
+    ld.set_defaults(func=_learned)
+
+
+def _detect_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threshold", type=float, default=None, help="smoothed probability to fire (default 0.8)")
+
+
+def _params(args: argparse.Namespace):
+    from akida_edge.apps.kws.app import DetectParams
+    from akida_edge.errors import ConfigError
+
+    if args.threshold is None:
+        return DetectParams()
+    if not 0 < args.threshold <= 1:
+        raise ConfigError(f"--threshold {args.threshold}: must be a probability in (0, 1]")
+    return DetectParams(threshold=args.threshold)
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from akida_edge.apps.kws.app import Spotter
+
+    spotter = Spotter(args.model, args.state)
+    failed = 0
+    for path in args.files:
+        try:
+            result = spotter.classify_file(path)
+        except (AkidaEdgeError, OSError) as exc:
+            failed += 1
+            print(f"akida-edge: error: {exc}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"file": path, "error": str(exc)}), flush=True)
+            continue
+        if args.json:
+            print(json.dumps(result), flush=True)
+        else:
+            print(f"{path}: {result['label']} ({result['score']:.2f})", flush=True)
+    return 1 if failed else 0
+
+
+def _print_detection(args: argparse.Namespace, file: str, det) -> None:
+    if args.json:
+        print(json.dumps({"file": file, "label": det.label, "t_ms": round(det.t_ms, 1),
+                          "score": round(det.score, 4)}), flush=True)
+    else:
+        print(f"{det.t_ms / 1000:8.2f} s  {det.label:<6} ({det.score:.2f})", flush=True)
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from akida_edge.apps.kws.app import Spotter
+    from akida_edge.drivers.audio_file import load_audio
+
+    spotter = Spotter(args.model, args.state)
+    params = _params(args)
+    x = load_audio(args.file)
+    for det in spotter.detect_audio(x, params):
+        _print_detection(args, args.file, det)
+    return 0
+
+
+def _listen(args: argparse.Namespace) -> int:
+    from akida_edge.apps.kws.app import Spotter, Stream
+    from akida_edge.drivers.microphone import MicrophoneConfig, MicrophoneSource
+
+    spotter = Spotter(args.model, args.state)
+    stream = Stream(spotter, _params(args))
+    source = MicrophoneSource(MicrophoneConfig(device=args.device))
+    with source:
+        where = args.device or "the default input"
+        print(f"listening on {where} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        for chunk in source:
+            for det in stream.push(chunk.data[:, 0]):
+                _print_detection(args, "microphone", det)
+    return 0
+
+
+_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'-]{0,31}$")
+
+
+def _learn(args: argparse.Namespace) -> int:
+    from akida_edge.apps.kws import features as F
+    from akida_edge.apps.kws.app import NOT_WORDS, Spotter
+    from akida_edge.drivers.audio_file import load_audio
+    from akida_edge.errors import ConfigError, InputDataError
+
+    if not _WORD.match(args.label) or args.label in NOT_WORDS:
+        raise ConfigError(f"--label {args.label!r}: use a word of letters, digits, ' _ - (at most 32), "
+                          "not _unknown_ or _silence_")
+    spotter = Spotter(args.model, args.state)
+    if spotter.learned is None:
+        raise _incompatible("learn")
+    mels, failed = [], 0
+    for path in args.files:
+        try:
+            x = load_audio(path)
+            if x.size == 0:
+                raise InputDataError(f"{path} holds no audio samples (empty recording)")
+        except (AkidaEdgeError, OSError) as exc:
+            failed += 1
+            print(f"akida-edge: error: {exc}", file=sys.stderr)
+            continue
+        mels.append(F.logmel(x, F.PARAMS))
+    if not mels:
+        raise InputDataError(f"no usable clip to learn '{args.label}' from; give WAV files of the word")
+    n = spotter.learned.learn(args.label, mels)
+    print(f"learned '{args.label}' from {len(mels)} clip(s) ({n} samples); learned words: "
+          f"{', '.join(spotter.learned.words)} (state: {spotter.learned.store.directory})")
+    return 1 if failed else 0
+
+
+def _forget(args: argparse.Namespace) -> int:
+    from akida_edge.apps.kws.app import Spotter
+
+    spotter = Spotter(args.model, args.state)
+    if spotter.learned is None:
+        raise _incompatible("forget")
+    spotter.learned.forget(args.word)
+    print(f"forgot '{args.word}'; learned words: {', '.join(spotter.learned.words) or 'none'}")
+    return 0
+
+
+def _learned(args: argparse.Namespace) -> int:
+    from akida_edge.apps.kws.app import Spotter
+
+    spotter = Spotter(args.model, args.state)
+    words = spotter.learned.words if spotter.learned is not None else []
+    if args.json:
+        print(json.dumps({"words": words, "state": str(spotter.learned.store.directory) if spotter.learned
+                          else None}))
+    else:
+        print("\n".join(words) if words else "no learned words")
+    return 0
+
+
+def _incompatible(what: str) -> AkidaEdgeError:
+    from akida_edge.errors import ConfigError
+
+    return ConfigError(f"cannot {what}: the learned state of this directory belongs to another model "
+                       "version (kept); use another --state DIR")

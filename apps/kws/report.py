@@ -1,0 +1,145 @@
+"""Evaluation figures and the training report of the keyword model (`REPORT.md`, `confusion.png`).
+
+Accuracies are top-1 over 12 classes. `accuracy` is the converted (integer) model on the virtual
+AKD1000 on the `test` split (voices never used in training); `cross_family_accuracy` the same on
+`cross_family` (languages and variant groups never used in training); `float_accuracy` the float
+network before quantization on `test`; `quantization_drop` = float − quantized; `agreement` the
+share of test clips where the converted model's top-1 equals the fake-quantized PyTorch model's.
+Energy: the power model of `akida_edge.engine.power` (estimated, not measured) on the activity of
+the test clips.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from akida_edge.engine import statistics
+
+RATE_HZ = 10.0  # inferences per second while detecting (a window every 100 ms)
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n: int) -> np.ndarray:
+    """Counts (n, n): row = true class, column = predicted class."""
+    m = np.zeros((n, n), np.int64)
+    np.add.at(m, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    return m
+
+
+def evaluate(akida: Any, splits: dict, float_pred: dict, quant_pred: dict, fq_pred: np.ndarray,
+             classes: tuple[str, ...]) -> dict:
+    """The figures of the module docstring (plus per-class recall, the confusion and the chip cost)."""
+    y, y_cf = splits["test"]["y"], splits["cross_family"]["y"]
+
+    def mean(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.mean(a == b)) if len(b) else float("nan")
+
+    acc, f_acc = mean(quant_pred["test"], y), mean(float_pred["test"], y)
+    cm = confusion(y, quant_pred["test"], len(classes))
+    cm_cf = confusion(y_cf, quant_pred["cross_family"], len(classes))
+    akida.forward(splits["test"]["x"])  # activity of the test clips for the power model
+    stats = statistics.report(akida, rate_hz=RATE_HZ)
+    power = stats.power.as_dict() if stats.power is not None else {}
+    return {
+        "accuracy": acc, "float_accuracy": f_acc, "quantization_drop": f_acc - acc,
+        "cross_family_accuracy": mean(quant_pred["cross_family"], y_cf),
+        "float_cross_family_accuracy": mean(float_pred["cross_family"], y_cf),
+        "agreement": mean(quant_pred["test"], fq_pred),
+        "per_class": {c: _recall(cm, i) for i, c in enumerate(classes)},
+        "per_class_cross_family": {c: _recall(cm_cf, i) for i, c in enumerate(classes)},
+        "confusion": cm.tolist(), "confusion_cross_family": cm_cf.tolist(),
+        "nps": int(akida.mapping.np_count), "sram_bytes": int(akida.mapping.sram_bytes),
+        "layers": {m.name: len(m.nps) for m in akida.mapping.layers},
+        "dynamic_uj_per_inference": power.get("dynamic_uj_per_inference"),
+        "energy_uj_per_inference_at_10hz": power.get("energy_uj_per_inference"),
+        "total_mw_at_10hz": power.get("total_mw"),
+    }
+
+
+def _recall(cm: np.ndarray, i: int) -> float | None:
+    n = int(cm[i].sum())
+    return float(cm[i, i] / n) if n else None
+
+
+def confusion_png(path: Path, cm: np.ndarray, classes: tuple[str, ...], title: str) -> None:
+    """Row-normalized confusion matrix as a picture (OpenCV; darker = more), counts in the cells."""
+    n, cell, left, top = len(classes), 46, 100, 70
+    img = np.full((top + n * cell + 20, left + n * cell + 20, 3), 255, np.uint8)
+    rows = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    font, aa = cv2.FONT_HERSHEY_SIMPLEX, cv2.LINE_AA
+    cv2.putText(img, title, (10, 22), font, 0.55, (0, 0, 0), 1, aa)
+    cv2.putText(img, "true (rows) / predicted (columns)", (10, 44), font, 0.45, (80, 80, 80), 1, aa)
+    for i in range(n):
+        cv2.putText(img, classes[i], (4, top + i * cell + cell // 2 + 5), font, 0.42, (0, 0, 0), 1, aa)
+        cv2.putText(img, classes[i][:5], (left + i * cell + 3, top - 6), font, 0.36, (0, 0, 0), 1, aa)
+        for j in range(n):
+            shade = int(255 - 215 * rows[i, j])
+            color = (shade, shade, 255) if i != j else (shade, 255 if shade > 128 else 200, shade)
+            x0, y0 = left + j * cell, top + i * cell
+            cv2.rectangle(img, (x0, y0), (x0 + cell - 1, y0 + cell - 1), color, -1)
+            cv2.rectangle(img, (x0, y0), (x0 + cell - 1, y0 + cell - 1), (200, 200, 200), 1)
+            if cm[i, j]:
+                ink = (255, 255, 255) if rows[i, j] > 0.6 else (0, 0, 0)
+                cv2.putText(img, str(int(cm[i, j])), (x0 + 6, y0 + cell // 2 + 5), font, 0.45, ink, 1, aa)
+    if not cv2.imwrite(str(path), img):
+        raise OSError(f"could not write {path}")
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "n/a"
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
+    """`metrics.json`, `confusion.png` and `REPORT.md` under `out`."""
+    (out / "metrics.json").write_text(json.dumps(m, indent=1))
+    n = sum(map(sum, m["confusion"]))
+    confusion_png(out / "confusion.png", np.array(m["confusion"]), classes,
+                  f"KWS, held-out voices: accuracy {m['accuracy']:.3f} ({n} clips)")
+    rows = "\n".join(f"| `{c}` | {_fmt(m['per_class'][c])} | {_fmt(m['per_class_cross_family'][c])} |"
+                     for c in classes)
+    reused = "; the float phase reused from an earlier run (`--float-from`)" if m.get("float_reused") else ""
+    text = f"""# Keyword-spotting model: training report
+
+Generated by `python -m akida_edge.apps.kws.train` ({'SMOKE run, --small' if m['small'] else 'full run'};
+training seed {m['seed']}, data set config {m['data_config_hash']}, {m['epochs_float']} float +
+{m['epochs_quantized']} quantization-aware epochs, {m['train_seconds']:.0f} s of training{reused}).
+Clips per split: {', '.join(f'{k} {v}' for k, v in m['clips'].items())} (espeak-ng only; `test` =
+voices never used in training; `cross_family` = languages and variant groups never used in training).
+
+| figure | value |
+|---|---|
+| accuracy (converted model, virtual AKD1000, held-out voices, 12 classes) | {_fmt(m['accuracy'])} |
+| float accuracy (before quantization, same clips) | {_fmt(m['float_accuracy'])} |
+| quantization drop (float − quantized) | {_fmt(m['quantization_drop'])} |
+| cross_family_accuracy (held-out voice families, quantized) | {_fmt(m['cross_family_accuracy'])} |
+| cross-family accuracy of the float model | {_fmt(m['float_cross_family_accuracy'])} |
+| converted vs fake-quantized PyTorch: same top-1 | {_fmt(m['agreement'])} |
+| NPs on the AKD1000 | {m['nps']} ({', '.join(f'{k} {v}' for k, v in m['layers'].items())}) |
+| SRAM | {m['sram_bytes'] / 1024:.1f} KB |
+| dynamic energy per inference (estimated) | {_fmt(m['dynamic_uj_per_inference'])} µJ |
+| energy/inference at 10/s, static included (est.) | {_fmt(m['energy_uj_per_inference_at_10hz'])} µJ |
+
+Per-class recall (quantized):
+
+| class | held-out voices | held-out families |
+|---|---|---|
+{rows}
+
+![confusion matrix](confusion.png)
+
+## What these numbers do and do not say
+
+All clips are synthetic (espeak-ng), augmented with noise, gain and time shifts. Held-out *voices*
+are other espeak-ng voices of the same synthesizer; held-out *families* are languages/variants
+never trained on, the closest thing here to a new speaker. Human voices and other synthesizers
+were not measured: a model trained only on espeak-ng learns part of the synthesizer, and earlier
+experiments (issue 4) saw under 40 % on a different synthesizer. Expect noticeably lower accuracy
+on real people; the few-shot learning (`kws learn`, issue 5) is the remedy for what remains.
+"""
+    (out / "REPORT.md").write_text(text)

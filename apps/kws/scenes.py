@@ -1,0 +1,86 @@
+"""Long synthetic recordings with keywords at known times, for detection tests and benchmarks.
+
+A scene alternates stretches of non-keyword speech (`dataset.UNKNOWN_WORDS`, 3–8 words per
+espeak-ng utterance, which include near misses such as "top", "now", "light") and isolated
+keywords, in one voice, with pauses of 0.3–1.0 s, then background noise (`noise.KINDS`) at an
+SNR over the whole signal. Each keyword's onset and offset (ms, after trimming its silence) are
+returned, and how many seconds of non-keyword speech there are (the false-alarm exposure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from akida_edge.apps.kws import noise, synth
+from akida_edge.apps.kws.dataset import KEYWORDS, UNKNOWN_WORDS
+
+RATE_HZ = synth.SAMPLE_RATE_HZ
+
+
+@dataclass(frozen=True)
+class Scene:
+    audio: np.ndarray  # float32 mono at 16 kHz
+    keywords: list[tuple[str, float, float]]  # (word, onset_ms, offset_ms)
+    filler_speech_s: float
+    voice: str
+
+
+def _say(rng: np.random.Generator, voice: str, text: str) -> np.ndarray:
+    x = synth.trim(synth.synthesize(synth.random_speech(rng, voice, text)))
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    return x / peak * 10 ** (rng.uniform(-12, -3) / 20) if peak > 0 else x
+
+
+def make_scene(rng: np.random.Generator, voice: str, words: list[str], filler_utterances: int = 2,
+               snr_db: float | None = 20.0, noise_kind: str | None = None) -> Scene:
+    """Keywords `words` (in order), each after `filler_utterances` non-keyword utterances."""
+    parts: list[np.ndarray] = []
+    keywords, filler_s, t = [], 0.0, 0
+
+    def pause() -> None:
+        nonlocal t
+        n = int(rng.uniform(0.3, 1.0) * RATE_HZ)
+        parts.append(np.zeros(n, np.float32))
+        t += n
+
+    pause()
+    for word in words:
+        for _ in range(filler_utterances):
+            text = " ".join(rng.choice(UNKNOWN_WORDS, int(rng.integers(3, 9))))
+            x = _say(rng, voice, text)
+            parts.append(x)
+            t += x.size
+            filler_s += x.size / RATE_HZ
+            pause()
+        x = _say(rng, voice, word)
+        keywords.append((word, 1000.0 * t / RATE_HZ, 1000.0 * (t + x.size) / RATE_HZ))
+        parts.append(x)
+        t += x.size
+        pause()
+    audio = np.concatenate(parts).astype(np.float32)
+    if snr_db is not None and audio.size:
+        kind = noise_kind or noise.KINDS[int(rng.integers(0, len(noise.KINDS) - 1))]  # no babble track here
+        bed = noise.generate(kind, audio.size, rng, None)
+        audio = noise.mix_at_snr(audio, bed, snr_db, slice(0, audio.size)).astype(np.float32)
+    return Scene(audio, keywords, filler_s, voice)
+
+
+def score(detections: list, scene: Scene, slack_ms: float = 500.0) -> tuple[int, int]:
+    """(hits, false alarms): a detection hits an unmatched keyword of the same label whose
+    [onset − slack, offset + slack] contains its time; every other detection is a false alarm."""
+    used = [False] * len(scene.keywords)
+    hits = false = 0
+    for det in detections:
+        for i, (word, on, off) in enumerate(scene.keywords):
+            if not used[i] and det.label == word and on - slack_ms <= det.t_ms <= off + slack_ms:
+                used[i] = True
+                hits += 1
+                break
+        else:
+            false += 1
+    return hits, false
+
+
+__all__ = ["KEYWORDS", "Scene", "make_scene", "score"]

@@ -1,0 +1,166 @@
+"""Train, quantize, convert and check the keyword-spotting model: one reproducible command.
+
+    python -m akida_edge.apps.kws.train --data data/kws --out apps/kws/model [--small]
+
+Steps (each with a progress line on stderr):
+
+1. the data set (`dataset.py`, espeak-ng; built or resumed under `--data`; 1200 training clips
+   per class instead of the generator's 600, ~17.8k clips in all);
+2. features with the run-time code path (`features.batch_features`: log-mel of
+   `frontends.audio`, MFCCs with per-utterance mean removal, 8-bit), cached under `--data`;
+3. float training of the DS-CNN (`network.py`) with SpecAugment;
+4. calibration of every activation on training data, then quantization-aware fine-tuning;
+5. conversion to Akida 1.0 layers (`akida_edge.convert`), the AKD1000 check (`mapping.check`
+   and `model.map`), and the evaluation: float vs quantized accuracy, held-out voices (`test`)
+   and held-out voice families (`cross_family`), per class, the confusion matrix, the agreement
+   of the converted model with the fake-quantized one, NPs and estimated energy (`report.py`).
+
+Writes `kws.aem` (the converted model), `kws_float.pt` (the float network, for the benchmark's
+float accuracy), `metrics.json`, `REPORT.md` and `confusion.png` under `--out`.
+
+`--small` is the CI smoke run (a tiny data set, a narrow network, one epoch each): it goes through
+every step in well under a minute; its accuracy means nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from akida_edge.apps.kws import dataset, features, network, report
+from akida_edge.convert import calibrate, convert, integer_forward, set_quantized
+from akida_edge.engine.device import AKD1000
+from akida_edge.engine.mapping import check
+from akida_edge.errors import AkidaEdgeError, MappingError
+
+FEATURE_VERSION = "f2"  # bump when features.py changes (invalidates the cache)
+TRAIN_PER_CLASS = 1200
+
+
+def data_config(train_per_class: int = TRAIN_PER_CLASS) -> dataset.DatasetConfig:
+    """The generator's default settings with `train_per_class` training clips per class (the
+    other splits, hence the held-out test sets, stay the generator's defaults)."""
+    per_class = {**dataset.DatasetConfig().per_class, "train": int(train_per_class)}
+    return dataset.DatasetConfig(per_class=per_class)
+
+
+def load_features(data: Path, split: str, progress=sys.stderr) -> dict[str, np.ndarray]:
+    """Features, labels and metadata of one split, cached as `<data>/features-<version>-<split>.npz`."""
+    manifest = json.loads((data / "manifest.json").read_text())
+    cache = data / f"features-{FEATURE_VERSION}-{manifest['config_hash']}-{split}.npz"
+    if cache.exists():
+        return dict(np.load(cache))
+    t0 = time.monotonic()
+    raw = dataset.load_split(data, split)
+    out = {"x": features.batch_features(raw["audio"]), "y": raw["label"].astype(np.int64),
+           "voice": raw["voice"], "word": raw["word"]}
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, **out)
+    tmp.replace(cache)
+    if progress is not None:
+        progress.write(f"kws features  {split}: {len(out['y'])} clips in {time.monotonic() - t0:.0f} s\n")
+    return out
+
+
+def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, workers: int = 2,
+        threads: int = 1, epochs: int = 24, qat_epochs: int = 8, batch: int = 128,
+        train_per_class: int = TRAIN_PER_CLASS, float_from: str | Path | None = None,
+        progress=sys.stderr) -> dict:
+    """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
+    `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
+    earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
+    run)."""
+    data, out = Path(data), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    torch.set_num_threads(max(1, threads))
+    config = dataset.DatasetConfig.small() if small else data_config(train_per_class)
+    dataset.build(data, config, workers=workers, progress=progress)
+    splits = {s: load_features(data, s, progress) for s in dataset.SPLITS}
+    t = {s: (network.to_nchw(v["x"]), torch.from_numpy(v["y"])) for s, v in splits.items()}
+    width, n_feat = (16, 32) if small else (64, 256)
+    epochs, q_epochs = (1, 1) if small else (epochs, qat_epochs)
+    model = network.build(len(dataset.CLASSES), width=width, features=n_feat)
+    t0 = time.monotonic()
+    if float_from is not None:
+        saved = torch.load(Path(float_from), weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        logs: list[dict] = []
+    else:
+        logs = network.fit(model, *t["train"], epochs=epochs, lr=3e-3, seed=seed, batch=batch,
+                           x_val=t["validation"][0], y_val=t["validation"][1], what="float",
+                           progress=progress)
+    float_pred = {s: network.predict(model, t[s][0]).argmax(1) for s in ("test", "cross_family")}
+    torch.save({"width": width, "features": n_feat,
+                "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}, out / "kws_float.pt")
+    gen = torch.Generator().manual_seed(seed)
+    sample = t["train"][0][torch.randperm(len(t["train"][0]), generator=gen)[:2000]]
+    calibrate(model, sample)
+    set_quantized(model)
+    logs += network.fit(model, *t["train"], epochs=q_epochs, lr=3e-4, seed=seed + 1, batch=batch,
+                        x_val=t["validation"][0], y_val=t["validation"][1], what="quantized",
+                        progress=progress)
+    train_s = time.monotonic() - t0
+    akida = convert(model, sample=sample)
+    violations = check(akida)
+    if violations:
+        raise MappingError("the converted model breaks AKD1000 limits: " + "; ".join(map(str, violations)))
+    device = AKD1000()
+    device.soc.power_measurement_enabled = True
+    akida.map(device)
+    with torch.no_grad():
+        fq_pred = integer_forward(model, t["test"][0]).output.numpy().argmax(1)
+    quant_pred = {s: akida.predict(splits[s]["x"]).reshape(len(splits[s]["y"]), -1).argmax(1)
+                  for s in ("test", "cross_family")}
+    metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
+    metrics.update(train_seconds=round(train_s, 1), epochs_float=epochs, epochs_quantized=q_epochs,
+                   batch=batch, float_reused=float_from is not None, small=small, seed=seed,
+                   data_config_hash=config.digest(), history=logs,
+                   clips={s: int(len(v["y"])) for s, v in splits.items()})
+    path = akida.save(str(out / "kws.aem"))
+    report.write(out, metrics, dataset.CLASSES)
+    if progress is not None:
+        progress.write(f"kws model     {path}: accuracy {metrics['accuracy']:.4f} (float "
+                       f"{metrics['float_accuracy']:.4f}), cross-family "
+                       f"{metrics['cross_family_accuracy']:.4f}, {metrics['nps']} NPs\n")
+    return metrics
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m akida_edge.apps.kws.train",
+                                 description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="data/kws", help="data set directory (built if missing)")
+    ap.add_argument("--out", default="apps/kws/model", help="where the model and its report go")
+    ap.add_argument("--small", action="store_true", help="CI smoke run: tiny data, one epoch")
+    ap.add_argument("--seed", type=int, default=1, help="training seed (the data set has its own)")
+    ap.add_argument("--workers", type=int, default=2, help="processes generating data")
+    ap.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
+    ap.add_argument("--epochs", type=int, default=24, help="float training epochs (default 24)")
+    ap.add_argument("--qat-epochs", type=int, default=8, help="quantization-aware epochs (default 8)")
+    ap.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
+    ap.add_argument("--float-from", metavar="FILE", help="reuse the float network of an earlier run "
+                    "(its kws_float.pt): calibrate, fine-tune and convert only")
+    ap.add_argument("--train-per-class", type=int, default=TRAIN_PER_CLASS,
+                    help=f"training clips per class (default {TRAIN_PER_CLASS})")
+    args = ap.parse_args(argv)
+    try:
+        metrics = run(args.data, args.out, small=args.small, seed=args.seed, workers=args.workers,
+                      threads=args.threads, epochs=args.epochs, qat_epochs=args.qat_epochs,
+                      batch=args.batch, train_per_class=args.train_per_class,
+                      float_from=args.float_from)
+    except AkidaEdgeError as exc:
+        print(f"akida-edge: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(json.dumps({k: metrics[k] for k in ("accuracy", "float_accuracy", "quantization_drop",
+                                              "cross_family_accuracy", "agreement", "nps")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

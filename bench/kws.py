@@ -1,0 +1,138 @@
+"""Keyword-spotting benchmark: the shipped model (`apps/kws/model/kws.aem`) on the virtual AKD1000.
+
+Everything is rebuilt here, deterministically (seeded), with the espeak-ng generator:
+
+- held-out clips: `dataset.build` with the training run's seed (hence the same voice split) but
+  only the `test` split (voices never used in training) and the `cross_family` split (languages
+  and variant groups never used in training), `PER_CLASS` clips per class each, i.e.
+  12 × 25 = 300 clips per split;
+- detection scenes (`scenes.py`): `SCENES` recordings, each in one test voice, with 10 keywords
+  (one of each) between stretches of non-keyword speech (two 3–8-word utterances before each
+  keyword), background noise at 10–30 dB SNR.
+
+Figures:
+- ``accuracy`` — 12-class top-1 of the converted model on the held-out voices (target ≥ 0.97);
+- ``float_accuracy`` — the float network (`kws_float.pt`, needs PyTorch; else null) on the same
+  clips; ``quantization_drop`` = float − quantized (target ≤ 0.01);
+- ``cross_family_accuracy`` — quantized, held-out families (target ≥ 0.90);
+- ``ms_per_clip`` — `Spotter.classify_file` on a 1-s WAV (read, resample, features, model),
+  warm, best of 20 (target ≤ 20 ms);
+- ``detect_recall`` — keywords found with the right label within 0.5 s of the word (≥ 0.95);
+  ``false_alarms_per_hour`` — other detections per hour of non-keyword speech (≤ 2);
+- ``listen_cpu_pct`` — process CPU time / wall time × 100 while a 10-s recording is fed in real
+  time (`AudioFileSource(realtime=True)`, blocks of 100 ms, as a microphone) through the
+  streaming detector (≤ 10).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from akida_edge.apps.kws import dataset, features, scenes
+from akida_edge.apps.kws.app import MODEL_PATH, Spotter, Stream
+from akida_edge.apps.kws.voices import available_languages, available_variants, split_voices
+from akida_edge.bench.timing import best_seconds
+from akida_edge.drivers.audio_file import AudioFileConfig, AudioFileSource
+from akida_edge.drivers.wavfile import write_wav
+
+SUITE = "kws"
+PER_CLASS = 25
+SCENES = 12
+SEED = 20261127
+
+
+def held_out(out: Path, progress: IO[str] | None) -> dict[str, dict[str, np.ndarray]]:
+    config = dataset.DatasetConfig(seed=SEED, per_class={"train": 0, "validation": 0, "test": PER_CLASS,
+                                                         "cross_family": PER_CLASS}, shard_size=50)
+    dataset.build(out, config, workers=2, progress=progress)
+    return {s: dataset.load_split(out, s) for s in ("test", "cross_family")}
+
+
+def float_accuracy(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Top-1 of the float network shipped next to the model, or None without PyTorch/weights."""
+    path = MODEL_PATH.with_name("kws_float.pt")
+    try:
+        import torch
+
+        from akida_edge.apps.kws import network
+    except ImportError:
+        return None
+    if not path.exists():
+        return None
+    saved = torch.load(path, weights_only=True)
+    model = network.build(len(dataset.CLASSES), width=saved["width"], features=saved["features"])
+    model.load_state_dict(saved["state_dict"])
+    return float(np.mean(network.predict(model, network.to_nchw(x)).argmax(1) == y))
+
+
+def detection(spotter: Spotter, progress: IO[str] | None) -> tuple[float, float, dict]:
+    voices = split_voices(available_languages(), available_variants(), SEED)["test"]
+    rng = np.random.default_rng([SEED, 99])
+    hits = false = total = 0
+    filler_s = 0.0
+    for i in range(SCENES):
+        voice = voices[int(rng.integers(0, len(voices)))].name
+        words = list(rng.permutation(dataset.KEYWORDS))
+        scene = scenes.make_scene(rng, voice, words, snr_db=float(rng.uniform(10, 30)))
+        h, f = scenes.score(spotter.detect_audio(scene.audio), scene)
+        hits, false, total = hits + h, false + f, total + len(words)
+        filler_s += scene.filler_speech_s
+        if progress:
+            print(f"bench: kws scene {i + 1}/{SCENES}: {h}/{len(words)} found, {f} false", file=progress,
+                  flush=True)
+    return hits / total, false / (filler_s / 3600), {"detect_keywords": total,
+                                                     "detect_filler_speech_s": round(filler_s, 1),
+                                                     "detect_false_alarms": false}
+
+
+def listen_cpu(spotter: Spotter, path: Path) -> float:
+    stream = Stream(spotter)
+    source = AudioFileSource(AudioFileConfig(str(path), block_s=0.1, realtime=True))
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    with source:
+        for chunk in source:
+            stream.push(chunk.data[:, 0])
+    return 100.0 * (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+
+
+def run(progress: IO[str] | None = None) -> dict[str, Any]:
+    spotter = Spotter()
+    with tempfile.TemporaryDirectory(prefix="kws-bench-") as tmp:
+        tmp = Path(tmp)
+        data = held_out(tmp / "data", progress)
+        x = {s: features.batch_features(v["audio"]) for s, v in data.items()}
+        acc = {s: float(np.mean(spotter.probabilities(x[s]).argmax(1) == data[s]["label"])) for s in x}
+        f_acc = float_accuracy(x["test"], data["test"]["label"].astype(np.int64))
+        clip = tmp / "clip.wav"
+        write_wav(clip, data["test"]["audio"][0].astype(np.float32) / 32768.0, 16000)
+        spotter.classify_file(clip)
+        ms = best_seconds(lambda: spotter.classify_file(clip), repeat=20) * 1e3
+        recall, fa_h, extra = detection(spotter, progress)
+        rng = np.random.default_rng([SEED, 7])
+        voice = split_voices(available_languages(), available_variants(), SEED)["test"][0].name
+        scene = scenes.make_scene(rng, voice, ["yes", "stop", "go"], snr_db=20.0)
+        long = tmp / "listen.wav"
+        reps = int(np.ceil(10 * 16000 / scene.audio.size))
+        write_wav(long, np.tile(scene.audio, reps)[: 10 * 16000], 16000)
+        cpu = listen_cpu(spotter, long)
+    return {
+        "accuracy": round(acc["test"], 4),
+        "float_accuracy": None if f_acc is None else round(f_acc, 4),
+        "quantization_drop": None if f_acc is None else round(f_acc - acc["test"], 4),
+        "cross_family_accuracy": round(acc["cross_family"], 4),
+        "ms_per_clip": round(ms, 3),
+        "detect_recall": round(recall, 4),
+        "false_alarms_per_hour": round(fa_h, 2),
+        "listen_cpu_pct": round(cpu, 2),
+        "held_out_clips": int(len(x["test"])),
+        "cross_family_clips": int(len(x["cross_family"])),
+        **extra,
+        "targets": {"accuracy": ">= 0.97", "quantization_drop": "<= 0.01", "cross_family_accuracy": ">= 0.90",
+                    "ms_per_clip": "<= 20", "detect_recall": ">= 0.95", "false_alarms_per_hour": "<= 2",
+                    "listen_cpu_pct": "<= 10"},
+    }

@@ -1,0 +1,208 @@
+"""The keyword app end to end: espeak-ng clips in held-out voices, bad files, any rate/channels,
+detection in a long recording, the streaming path, and the smoke training run."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from akida_edge import cli
+from akida_edge.apps.kws import dataset, scenes, synth
+from akida_edge.apps.kws.app import CLASSES, KEYWORDS, MODEL_PATH, Spotter, Stream
+from akida_edge.apps.kws.voices import available_languages, available_variants, split_voices
+from akida_edge.drivers.audio_file import load_audio
+from akida_edge.drivers.wavfile import write_wav
+from akida_edge.frontends.resample import resample
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                       reason="espeak-ng and sox are needed (scripts/setup.sh installs them)"),
+]
+
+
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path, monkeypatch):
+    """No test reads or writes the user's learned state."""
+    monkeypatch.setenv("AKIDA_EDGE_STATE_DIR", str(tmp_path / "default-state"))
+
+
+@pytest.fixture(scope="module")
+def spotter() -> Spotter:
+    return Spotter(learned=False)
+
+
+@pytest.fixture(scope="module")
+def test_voices() -> list[str]:
+    return [v.name for v in split_voices(available_languages(), available_variants(), 20261127)["test"]]
+
+
+@pytest.fixture(scope="module")
+def keyword_clips(tmp_path_factory, test_voices):
+    """The ten keywords, each in a held-out voice, 16 kHz mono WAVs, with a little noise."""
+    out = tmp_path_factory.mktemp("kws-clips")
+    rng = np.random.default_rng(4)
+    paths = []
+    for i, word in enumerate(KEYWORDS):
+        x = synth.trim(synth.synthesize(synth.random_speech(rng, test_voices[i % len(test_voices)], word)))
+        clip, _ = synth.fit(x, 16000, rng)
+        clip = 0.3 * clip / np.abs(clip).max() + 0.001 * rng.standard_normal(16000)
+        path = out / f"{word}.wav"
+        write_wav(path, clip.astype(np.float32), 16000)
+        paths.append((word, path, clip.astype(np.float32)))
+    return paths
+
+
+def _bar(n: int) -> int:
+    """Clips of `n` the shipped model must get right: its reported keyword recall on held-out
+    voices minus three binomial standard deviations, and at least a clear majority."""
+    metrics = json.loads(MODEL_PATH.with_name("metrics.json").read_text())
+    p = float(np.mean([metrics["per_class"][k] for k in KEYWORDS]))
+    return max(n // 2 + 1, math.floor(n * p - 3 * math.sqrt(n * p * (1 - p))))
+
+
+def test_model_is_shipped_and_fits_the_chip():
+    from akida_edge.engine.mapping import check
+    from akida_edge.engine.modelfile import load_model
+
+    model = load_model(MODEL_PATH)
+    assert check(model) == []
+    assert model.output_shape[-1] == len(CLASSES) == len(dataset.CLASSES)
+    assert CLASSES == dataset.CLASSES
+
+
+def test_keywords_in_held_out_voices(spotter, keyword_clips):
+    right = [spotter.classify_file(path)["label"] == word for word, path, _ in keyword_clips]
+    assert sum(right) >= _bar(len(right)), right
+
+
+def test_any_rate_and_channel_count(spotter, keyword_clips, tmp_path):
+    agree = 0
+    for i, (word, path, clip) in enumerate(keyword_clips):
+        rate = (8000, 22050, 44100, 48000)[i % 4]
+        x = resample(clip, 16000, rate)
+        stereo = np.stack([x, 0.5 * x], axis=1) if i % 2 else x
+        other = tmp_path / f"{word}-{rate}.wav"
+        write_wav(other, stereo, rate, bits=32 if i % 3 == 0 else 16)
+        base, res = spotter.classify_file(path), spotter.classify_file(other)
+        assert res["duration_s"] == pytest.approx(1.0, abs=0.01)
+        # 8 kHz loses the 4-8 kHz half, but the model only looks below 4 kHz
+        agree += res["label"] == base["label"]
+    assert agree >= len(keyword_clips) - 1
+
+
+def test_bad_files_get_one_line_each_and_the_rest_are_classified(keyword_clips, tmp_path, capsys):
+    good = str(keyword_clips[0][1])
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio\n")
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    no_samples = tmp_path / "silent.wav"
+    write_wav(no_samples, np.zeros(0, np.float32), 16000)
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(keyword_clips[1][1].read_bytes()[:5001])
+    bad = [str(text), str(empty), str(no_samples), str(truncated), str(tmp_path / "missing.wav")]
+    code = cli.main(["kws", "classify", "--json", bad[0], good, *bad[1:]])
+    out, err = capsys.readouterr()
+    assert code == 1
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["file"] for r in rows] == [bad[0], good, *bad[1:]]
+    assert set(rows[1]) >= {"file", "label", "score"} and "error" not in rows[1]
+    assert all("error" in r for i, r in enumerate(rows) if i != 1)
+    lines = err.splitlines()
+    assert len(lines) == len(bad)
+    for path, line in zip(bad, lines, strict=True):
+        assert path in line and "Traceback" not in line
+
+
+def test_text_output_and_exit_code(keyword_clips, capsys):
+    paths = [str(p) for _, p, _ in keyword_clips[:3]]
+    assert cli.main(["kws", "classify", *paths]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == paths
+
+
+def test_detect_finds_words_at_their_times(spotter, test_voices, tmp_path, capsys):
+    rng = np.random.default_rng(11)
+    words = ["yes", "stop", "left", "go"]
+    scene = scenes.make_scene(rng, test_voices[1], words, filler_utterances=1, snr_db=25.0, noise_kind="pink")
+    path = tmp_path / "long.wav"
+    write_wav(path, scene.audio, 16000)
+    assert cli.main(["kws", "detect", "--json", str(path)]) == 0
+    dets = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert all(set(d) >= {"file", "label", "t_ms", "score"} for d in dets)
+    found = spotter.detect_audio(load_audio(path))  # the CLI reads the 16-bit file
+    assert [(d.label, round(d.t_ms, 1)) for d in found] == [(d["label"], d["t_ms"]) for d in dets]
+    hits, _ = scenes.score(found, scene)
+    assert hits >= len(words) - 1, (found, scene.keywords)
+
+
+def test_streaming_gives_the_same_detections_as_the_file(spotter, test_voices, rng):
+    scene = scenes.make_scene(np.random.default_rng(12), test_voices[2], ["no", "up", "off"],
+                              filler_utterances=1, snr_db=20.0, noise_kind="white")
+    stream, got, i = Stream(spotter), [], 0
+    while i < scene.audio.size:
+        n = int(rng.integers(1, 4000))
+        got += stream.push(scene.audio[i: i + n])
+        i += n
+    got += stream.flush()
+    assert got == spotter.detect_audio(scene.audio)
+
+
+def test_listen_without_that_microphone_is_one_line(capsys):
+    assert cli.main(["kws", "listen", "--device", "no-such-microphone-xyz"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no-such-microphone-xyz" in err[0] and "input devices" in err[0]
+
+
+@pytest.mark.slow
+def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_clips):
+    pytest.importorskip("torch")
+    from akida_edge.apps.kws import train
+
+    metrics = train.run(tmp_path / "data", tmp_path / "model", small=True, threads=1, progress=None)
+    assert metrics["agreement"] == 1.0 and metrics["nps"] > 0
+    assert (tmp_path / "model" / "confusion.png").stat().st_size > 0
+    model = tmp_path / "model" / "kws.aem"
+    res = Spotter(model).classify_file(keyword_clips[0][1])
+    assert res["label"] in CLASSES and 0 < res["score"] <= 1
+
+
+def _word_clips(out, rng, voice: str, word: str, n: int) -> list[str]:
+    paths = []
+    for i in range(n):
+        x = synth.trim(synth.synthesize(synth.random_speech(rng, voice, word)))
+        clip, _ = synth.fit(x, 16000, rng)
+        clip = 0.3 * clip / np.abs(clip).max() + 0.001 * rng.standard_normal(16000)
+        path = out / f"{word}-{i}.wav"
+        write_wav(path, clip.astype(np.float32), 16000)
+        paths.append(str(path))
+    return paths
+
+
+def test_learn_a_new_word_keep_it_across_restarts_and_forget_it(tmp_path, test_voices, keyword_clips, capsys):
+    state = str(tmp_path / "state")
+    rng = np.random.default_rng(21)
+    voice = test_voices[3]
+    shots = _word_clips(tmp_path, rng, voice, "backward", 5)
+    others = _word_clips(tmp_path, rng, voice, "backward", 6)
+    base = [r["label"] for r in map(Spotter(state_dir=state).classify_file, others)]
+    assert "backward" not in base
+    assert cli.main(["kws", "learn", "--label", "backward", *shots, "--state", state]) == 0
+    assert cli.main(["kws", "learned", "--json", "--state", state]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert json.loads(out[-1])["words"] == ["backward"]
+    fresh = Spotter(state_dir=state)  # a restart: the state comes from the store
+    after = [fresh.classify_file(p)["label"] for p in others]
+    assert after.count("backward") > len(others) // 2, after
+    kept = [fresh.classify_file(p)["label"] == w for w, p, _ in keyword_clips]
+    was = [Spotter(learned=False).classify_file(p)["label"] == w for w, p, _ in keyword_clips]
+    assert sum(kept) >= sum(was) - 1
+    assert cli.main(["kws", "forget", "backward", "--state", state]) == 0
+    assert Spotter(state_dir=state).learned.words == []
+    assert cli.main(["kws", "forget", "backward", "--state", state]) == 2
+    assert "not a learned word" in capsys.readouterr().err
