@@ -220,7 +220,7 @@ def _source(table: Any, file: str, where: str, pipeline_type: str) -> SourceConf
     """Check a `source` table against the driver registry (`akida_edge.drivers`): the keys, their
     types and the driver config's own bounds are the ones `make_source` accepts. A custom pipeline
     may name a source type of its own (its factory reads the table); its values must then be TOML
-    scalars or arrays of strings."""
+    scalars (numbers finite and >= 0) or arrays of strings."""
     from akida_edge import drivers
 
     if not isinstance(table, dict):
@@ -233,9 +233,12 @@ def _source(table: Any, file: str, where: str, pipeline_type: str) -> SourceConf
             for key, value in options.items():
                 ok = isinstance(value, str | int | float | bool) or (
                     isinstance(value, list) and all(isinstance(v, str) and 0 < len(v) <= 64 for v in value))
-                if not ok or (isinstance(value, float) and value != value):
+                if not ok:
                     raise ConfigError(f"{file}: {where}.{key} = {value!r}: a custom source takes numbers, "
                                       "strings, true/false or arrays of strings")
+                if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value < 1e18:
+                    raise ConfigError(f"{file}: {where}.{key} = {value!r} is out of range; numbers of a "
+                                      "custom source must be finite and >= 0")
             return SourceConfig(type=kind, options=options)
         raise ConfigError(f"{file}: {where}.type = {kind!r} is not a known source; use one of "
                           + ", ".join(sorted(drivers.SOURCE_TYPES)))

@@ -151,7 +151,8 @@ def check_dataclass(cls: type, table: Any, where: str) -> Any:
     return _build(cls, _dataclass_settings(cls), table, where)
 
 
-def check_settings(type_name: str, settings: dict[str, Any], where: str = "source") -> tuple[Any, dict[str, Any]]:
+def check_settings(type_name: str, settings: dict[str, Any],
+                   where: str = "source") -> tuple[Any, dict[str, Any]]:
     """Validate a source table: (the driver's config object, the constructor arguments).
 
     Unknown keys, wrong types and values the driver's config refuses raise one-line `ConfigError`s

@@ -117,7 +117,8 @@ class SyntheticScene:
         x0, y0 = int(round(x - c.object_px / 2)), int(round(y - c.object_px / 2))
         frame[y0:y0 + c.object_px, x0:x0 + c.object_px] = self.sprite
         if c.noise_dn > 0:
-            frame += np.random.default_rng((c.seed, i)).normal(0.0, c.noise_dn, frame.shape).astype(np.float32)
+            noise = np.random.default_rng((c.seed, i)).normal(0.0, c.noise_dn, frame.shape)
+            frame += noise.astype(np.float32)
         return frame
 
     def bgr(self, i: int) -> np.ndarray:

@@ -31,7 +31,6 @@ from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.drivers.base import Chunk
 from akida_edge.encoders.dvs import DvsEmulator
 from akida_edge.encoders.roc import RocParams, rank_events
-from akida_edge.errors import ConfigError
 from akida_edge.frontends.video import GreyParams, GreyState, grey_step
 from akida_edge.pipelines.base import Detection
 from akida_edge.pipelines.compose import Composed, DeviceStage, Encoded
@@ -126,7 +125,8 @@ class MotionDecoder:
         rate_hz = self.window_events / (span_us * 1e-6)
         return rate_hz, rate_hz / self.pixels
 
-    def __call__(self, enc: Encoded, outputs: np.ndarray | None, ts_ms: int) -> tuple[list[Detection], dict | None]:
+    def __call__(self, enc: Encoded, outputs: np.ndarray | None,
+                 ts_ms: int) -> tuple[list[Detection], dict | None]:
         rate_hz, rate_px = self.rate(enc.t_us, enc.events)
         facts = {"event_rate_hz": round(rate_hz, 1), "event_rate_px_hz": round(rate_px, 5),
                  "ranked_places": enc.info.get("ranked_places", 0)}
@@ -172,7 +172,9 @@ class CameraPipeline(Composed):
         self.roc = RocParams(bits=o.roc_bits, keep_fraction=o.roc_keep_fraction)
         self.motion = MotionDecoder(cfg.threshold, o.width * o.height, o.window_ms, o.release_ratio,
                                     cfg.debounce_ms, o.state_interval_s)
-        device = DeviceStage(motion_map_model(o.height, o.width, o.roc_bits), "motion_map") if o.on_chip else None
+        device = None
+        if o.on_chip:
+            device = DeviceStage(motion_map_model(o.height, o.width, o.roc_bits), "motion_map")
         super().__init__(cfg.name, self._open, self._frontend, self._encoder, self.motion, device)
 
     def _open(self):
@@ -188,8 +190,7 @@ class CameraPipeline(Composed):
             t_us = self.emulator.state.t_prev_us + 1  # a replay that loops restarts its media time
         events = self.emulator.step(grey, t_us)
         shape = (self.options.height, self.options.width, 2)
-        tensor = rank_events(events, shape, self.roc, output="dense") if self.device is not None or events.size \
-            else np.zeros(shape, np.uint8)
+        tensor = rank_events(events, shape, self.roc, output="dense")
         return Encoded(t_us, int(events.size), tensor, {"ranked_places": int(np.count_nonzero(tensor))})
 
     def set_threshold(self, value: float) -> None:
@@ -197,8 +198,8 @@ class CameraPipeline(Composed):
 
     def describe(self) -> dict[str, Any]:
         o = self.options
-        out = {"model": "motion_map" if self.device is not None else "none", "sensor": f"{o.width}x{o.height}",
-               "dvs": o.dvs, "threshold_unit": "events/pixel/s"}
+        out = {"model": "motion_map" if self.device is not None else "none",
+               "sensor": f"{o.width}x{o.height}", "dvs": o.dvs, "threshold_unit": "events/pixel/s"}
         if self.device is not None:
             out["nps"] = self.device.nps
         return out
@@ -206,8 +207,4 @@ class CameraPipeline(Composed):
 
 def build(cfg: PipelineConfig) -> CameraPipeline:
     """The camera pipeline of a `[[pipelines]]` entry with `type = "camera"`."""
-    try:
-        options = check_options(cfg.options, f"pipelines.{cfg.name}.options")
-    except ConfigError:
-        raise
-    return CameraPipeline(cfg, options)
+    return CameraPipeline(cfg, check_options(cfg.options, f"pipelines.{cfg.name}.options"))

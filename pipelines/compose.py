@@ -161,8 +161,8 @@ class Composed:
             extra = {"latency_ms": round(max(now_ms - det.ts_ms, 0.0), 3),
                      "processing_ms": round(latency_ms, 3)}
             if result is not None:
-                extra.update({"energy_uj": round(result.energy_uj, 3), "chip_power_mw": round(result.power_mw, 3),
-                              "power_label": "estimated"})
+                extra.update({"energy_uj": round(result.energy_uj, 3), "power_label": "estimated",
+                              "chip_power_mw": round(result.power_mw, 3)})
             out.append(dataclasses.replace(det, fields={**extra, **det.fields}))
         return activity, out
 
