@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 from mqtt_fixtures import ROOT, Recorder, free_port, wait_listening
@@ -32,8 +33,9 @@ def test_shipped_config_runs_and_publishes(tmp_path):
     assert cameras and shipped.mqtt.broker == "embedded"
     node, prefix = shipped.device.id, shipped.mqtt.prefix
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    web_port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "akida_edge", "run", "--config", str(cfg),
-                             "--duration", str(DURATION_S)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "--duration", str(DURATION_S), "--dashboard", str(web_port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, cwd=str(tmp_path), text=True)
     rec = None
     try:
@@ -43,6 +45,15 @@ def test_shipped_config_runs_and_publishes(tmp_path):
         assert rec.wait_for(lambda r: r.payloads(f"{base}/status")[:1] == [b"online"], 10)
         info = rec.json(f"{base}/info")
         assert info and {p["name"] for p in info[-1]["pipelines"]} >= set(cameras)
+        # the dashboard beside the daemon shows a detection of the camera pipeline
+        def dashboard_detections() -> list:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/state", timeout=2) as r:
+                    return json.loads(r.read())["detections"]
+            except OSError:
+                return []
+        assert rec.wait_for(lambda r: any(d.get("pipeline") == cameras[0] for d in dashboard_detections()),
+                            DURATION_S)
         stdout, stderr = proc.communicate(timeout=DURATION_S + 40)
     finally:
         if proc.poll() is None:

@@ -103,3 +103,14 @@ def test_camera_options_checked_by_validation():
         parse_config(_config(src, "camera", options={"widht": 64}), "c.toml")
     with pytest.raises(ConfigError, match=r"pipelines\[0\]\.options: dvs = 'fancy'"):
         parse_config(_config(src, "camera", options={"dvs": "fancy"}), "c.toml")
+
+
+def test_docs_list_every_source_type_and_key():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "config.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `"): line for line in text.splitlines() if line.startswith("| `")}
+    for source_type in drivers.SOURCE_TYPES:
+        assert source_type in rows, f"docs/config.md has no row for source type {source_type!r}"
+        missing = [k for k in drivers.source_settings(source_type) if f"`{k}`" not in rows[source_type]]
+        assert not missing, f"docs/config.md: source {source_type!r} does not list {missing}"
