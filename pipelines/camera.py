@@ -176,6 +176,16 @@ class CameraPipeline(Composed):
         if o.on_chip:
             device = DeviceStage(motion_map_model(o.height, o.width, o.roc_bits), "motion_map")
         super().__init__(cfg.name, self._open, self._frontend, self._encoder, self.motion, device)
+        self._warm()
+
+    def _warm(self) -> None:
+        """Compile / load the emulator's and the ranking's kernels on a tiny throwaway sensor, so
+        the first frames do not carry it in their latency."""
+        emulator = DvsEmulator(self.options.dvs, shape=(8, 8), seed=0)
+        frames = np.zeros((2, 8, 8), np.uint8)
+        frames[1, 2:6, 2:6] = 200
+        events = emulator.run(frames, np.array([0, 33_333]))
+        rank_events(events, (8, 8, 2), self.roc, output="dense")
 
     def _open(self):
         return make_source(self.cfg.source.type, **self.cfg.source.options).open()

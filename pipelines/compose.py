@@ -68,7 +68,7 @@ class DeviceResult:
 
 
 class DeviceStage:
-    """A `Model` mapped on a virtual AKD1000 with power measurement enabled."""
+    """A `Model` mapped on a virtual AKD1000 with power measurement enabled, kernels warmed."""
 
     def __init__(self, model: Any, name: str = "model") -> None:
         from akida_edge.engine.device import AKD1000
@@ -78,6 +78,9 @@ class DeviceStage:
         model.map(device)
         self.model = model
         self.name = name
+        from akida_edge.engine.execute import warm
+
+        warm(model)  # compile / load the kernels now, not inside the first frame's latency
 
     @property
     def nps(self) -> int:

@@ -35,8 +35,9 @@ def test_shipped_config_runs_and_publishes(tmp_path):
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     web_port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "akida_edge", "run", "--config", str(cfg),
-                             "--duration", str(DURATION_S), "--dashboard", str(web_port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, cwd=str(tmp_path), text=True)
+                             "--duration", str(DURATION_S), "--dashboard", str(web_port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(tmp_path),
+                            text=True)
     rec = None
     try:
         wait_listening(port, timeout_s=30.0)

@@ -84,7 +84,7 @@ def test_nested_table_becomes_the_driver_dataclass():
 
 
 def test_source_kind_must_fit_the_pipeline():
-    with pytest.raises(ConfigError, match=r"pipelines\[0\]\.source\.type = 'synthetic_machine' gives vibration"):
+    with pytest.raises(ConfigError, match=r"source\.type = 'synthetic_machine' gives vibration data"):
         parse_config(_config({"type": "synthetic_machine"}, "camera"))
 
 
