@@ -87,11 +87,8 @@ class SyntheticScene:
         self.tint = np.array([0.95, 1.0, 1.05], np.float32)  # B, G, R
 
     def moving(self, i: int) -> bool:
-        """Is the object moving between frame i − 1 and frame i?"""
-        c = self.config
-        period = c.move_s + c.still_s
-        t = i / c.fps
-        return c.move_s > 0 and (t % period) < c.move_s and i > 0
+        """Did the object move between frame i − 1 and frame i?"""
+        return i > 0 and self.moving_time_s(i) > self.moving_time_s(i - 1)
 
     def moving_time_s(self, i: int) -> float:
         """τ: the time spent moving up to frame i."""
@@ -161,3 +158,22 @@ class SyntheticCameraSource(Source):
         frame = self.scene.bgr(i)
         self._i += 1
         return self._chunk(self._t0_us + round(i * 1e6 / self.config.fps), frame, self.config.fps)
+
+
+def write_video(path: str, config: SyntheticCameraConfig, seconds: float, fourcc: str = "MJPG") -> int:
+    """Write `seconds` of the scene to a video file with OpenCV (Motion-JPEG AVI by default), for
+    `video_file` replays without a camera; returns the number of frames written."""
+    import cv2
+
+    scene = SyntheticScene(config)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), config.fps,
+                             (config.width, config.height))
+    if not writer.isOpened():
+        raise OSError(f"OpenCV cannot write {path} with codec {fourcc!r}; try a .avi file with MJPG")
+    n = int(round(seconds * config.fps))
+    try:
+        for i in range(n):
+            writer.write(scene.bgr(i))
+    finally:
+        writer.release()
+    return n
