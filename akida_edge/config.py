@@ -1,7 +1,10 @@
 """The daemon configuration: `config.toml` read with `tomllib` into typed, frozen models.
 
 One frozen dataclass per section (`[device]`, `[mqtt]`, `[state]`, `[telemetry]`, `[[pipelines]]`
-and each pipeline's `source` table). Every field declares its type and, for numbers, its bounds in
+and each pipeline's `source` table). Source tables are checked against the driver registry
+(`akida_edge.drivers.check_settings`: the keys, types and bounds of each driver's own config
+dataclass), so this loader accepts exactly what `make_source` accepts; a pipeline module's
+`check_options` checks its `options` table. Every field declares its type and, for numbers, its bounds in
 the dataclass field metadata; `load_config` refuses unknown keys, wrong types and out-of-range
 values with a `ConfigError` naming the file, the key path (`pipelines[1].source.rate_hz`) and the
 fix. Secrets never live in the file: the MQTT password comes from `password_file`, from
