@@ -40,13 +40,13 @@ def _duration(text: str) -> float:
     except ValueError:
         value = float("nan")
     if not 0 < value <= 10 * 365 * 86400:
-        raise argparse.ArgumentTypeError(f"--duration {text!r}: give a number of seconds > 0")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
     return value
 
 
 def _port(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"--dashboard {text!r}: give a TCP port, 1-65535")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
     return int(text)
 
 
