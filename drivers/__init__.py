@@ -36,7 +36,8 @@ SOURCE_TYPES: dict[str, tuple[str, str, str]] = {
 
 #: Settings that go to a source's constructor instead of its config dataclass.
 SOURCE_ARGS: dict[str, dict[str, Any]] = {
-    "synthetic_machine": {"block_s": float, "duration_s": float, "realtime": bool},
+    "synthetic_machine": {"block_s": float, "duration_s": float, "realtime": bool, "fault_after_s": float,
+                          "start_us": int},
 }
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true/false", dict: "a table"}
@@ -174,8 +175,8 @@ def check_settings(type_name: str, settings: dict[str, Any],
 def make_source(type_name: str, **settings: Any):
     """A source of `type_name` configured from `settings` (the config section's keys).
 
-    For `synthetic_machine` the keys `block_s`, `duration_s` and `realtime` go to the source and
-    the rest to its `MachineConfig` (`SOURCE_ARGS`).
+    For `synthetic_machine` the keys `block_s`, `duration_s`, `realtime`, `fault_after_s` and
+    `start_us` go to the source and the rest to its `MachineConfig` (`SOURCE_ARGS`).
     """
     cls, _ = _classes(type_name)
     known = source_settings(type_name)
