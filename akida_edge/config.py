@@ -1,7 +1,10 @@
 """The daemon configuration: `config.toml` read with `tomllib` into typed, frozen models.
 
 One frozen dataclass per section (`[device]`, `[mqtt]`, `[state]`, `[telemetry]`, `[[pipelines]]`
-and each pipeline's `source` table). Every field declares its type and, for numbers, its bounds in
+and each pipeline's `source` table). Source tables are checked against the driver registry
+(`akida_edge.drivers.check_settings`: the keys, types and bounds of each driver's own config
+dataclass), so this loader accepts exactly what `make_source` accepts; a pipeline module's
+`check_options` checks its `options` table. Every field declares its type and, for numbers, its bounds in
 the dataclass field metadata; `load_config` refuses unknown keys, wrong types and out-of-range
 values with a `ConfigError` naming the file, the key path (`pipelines[1].source.rate_hz`) and the
 fix. Secrets never live in the file: the MQTT password comes from `password_file`, from
@@ -107,28 +110,9 @@ class TelemetryConfig:
     enabled: bool = _f(True)
 
 
-#: Keys each source type accepts besides `type` (values are checked by the driver when opened).
-SOURCE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "synthetic": {"rate_hz": (int, float), "seed": int, "events_per_s": (int, float),
-                  "labels": list, "fail_after_s": (int, float)},
-    "synthetic_machine": {"rate_hz": (int, float), "seed": int, "fault": str, "severity": (int, float),
-                          "shaft_hz": (int, float), "block_ms": (int, float)},
-    "microphone": {"device": (str, int), "rate_hz": (int, float), "block_ms": (int, float)},
-    "audio_file": {"path": str, "loop": bool, "realtime": bool},
-    "camera": {"device": (str, int), "fps": (int, float), "width": int, "height": int},
-    "video_file": {"path": str, "loop": bool, "realtime": bool, "fps": (int, float)},
-    "vibration_file": {"path": str, "loop": bool, "realtime": bool, "rate_hz": (int, float)},
-    "serial": {"port": str, "baud": int, "rate_hz": (int, float)},
-    "evt": {"path": str, "loop": bool, "realtime": bool},
-}
-
-
-#: Bounds (inclusive) of the numeric source options, by key.
-SOURCE_BOUNDS: dict[str, tuple[float, float]] = {
-    "rate_hz": (1.0, 1.0e6), "fps": (0.1, 1000.0), "block_ms": (1.0, 60_000.0), "severity": (0.0, 1000.0),
-    "shaft_hz": (0.1, 10_000.0), "events_per_s": (0.0, 1.0e9), "fail_after_s": (0.0, 1.0e6),
-    "baud": (300, 10_000_000), "width": (1, 16384), "height": (1, 16384), "seed": (0, 2**63 - 1),
-    "device": (0, 1024),
+#: What each built-in pipeline type reads (`Source.kind` of the drivers in `akida_edge.drivers`).
+PIPELINE_SOURCE_KINDS: dict[str, tuple[str, ...]] = {
+    "kws": ("audio",), "anomaly": ("vibration",), "camera": ("video",),
 }
 
 
@@ -235,27 +219,63 @@ def _build(cls: type, table: Any, file: str, where: str, skip: tuple[str, ...] =
     return cls(**values)
 
 
-def _source(table: Any, file: str, where: str) -> SourceConfig:
+def _source(table: Any, file: str, where: str, pipeline_type: str) -> SourceConfig:
+    """Check a `source` table against the driver registry (`akida_edge.drivers`): the keys, their
+    types and the driver config's own bounds are the ones `make_source` accepts. A custom pipeline
+    may name a source type of its own (its factory reads the table); its values must then be TOML
+    scalars (numbers finite and >= 0) or arrays of strings."""
+    from akida_edge import drivers
+
     if not isinstance(table, dict):
         raise ConfigError(f"{file}: {where} must be a table with a 'type' key, e.g. "
-                          f"{where} = {{ type = \"synthetic\" }}")
+                          f"{where} = {{ type = \"synthetic_camera\" }}")
     kind = table.get("type")
-    if kind not in SOURCE_KEYS:
+    options = {k: v for k, v in table.items() if k != "type"}
+    if kind not in drivers.SOURCE_TYPES:
+        if pipeline_type == "custom" and isinstance(kind, str) and NAME_RE.match(kind):
+            for key, value in options.items():
+                ok = isinstance(value, str | int | float | bool) or (
+                    isinstance(value, list) and all(isinstance(v, str) and 0 < len(v) <= 64 for v in value))
+                if not ok:
+                    raise ConfigError(f"{file}: {where}.{key} = {value!r}: a custom source takes numbers, "
+                                      "strings, true/false or arrays of strings")
+                if isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value < 1e18:
+                    raise ConfigError(f"{file}: {where}.{key} = {value!r} is out of range; numbers of a "
+                                      "custom source must be finite and >= 0")
+            return SourceConfig(type=kind, options=options)
         raise ConfigError(f"{file}: {where}.type = {kind!r} is not a known source; use one of "
-                          + ", ".join(sorted(SOURCE_KEYS)))
-    allowed = SOURCE_KEYS[kind]
-    options = {}
-    for key, value in table.items():
-        if key == "type":
-            continue
-        if key not in allowed:
-            raise ConfigError(f"{file}: unknown key {where}.{key} for a {kind!r} source; allowed keys: "
-                              + ", ".join(sorted(allowed)))
-        lo, hi = SOURCE_BOUNDS.get(key, (None, None))
-        options[key] = _check_value(file, f"{where}.{key}", value, allowed[key], {"lo": lo, "hi": hi})
-        if isinstance(value, list) and not all(isinstance(v, str) and 0 < len(v) <= 64 for v in value):
-            raise ConfigError(f"{file}: {where}.{key} must be an array of strings of 1-64 characters")
+                          + ", ".join(sorted(drivers.SOURCE_TYPES)))
+    try:
+        drivers.check_settings(kind, options, where)
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    allowed = PIPELINE_SOURCE_KINDS.get(pipeline_type)
+    got = drivers.source_kind(kind)
+    if allowed is not None and got not in allowed:
+        fits = sorted(t for t in drivers.SOURCE_TYPES if drivers.source_kind(t) in allowed)
+        raise ConfigError(f"{file}: {where}.type = {kind!r} gives {got} data but a {pipeline_type} pipeline "
+                          f"reads {' or '.join(allowed)}; use one of " + ", ".join(fits))
     return SourceConfig(type=kind, options=options)
+
+
+def _pipeline_options(p: PipelineConfig, file: str, where: str) -> None:
+    """A built-in pipeline module that declares `Options` (a frozen dataclass) gets its `options`
+    table checked here, so `validate-config` refuses what `build(cfg)` would."""
+    if p.type == "custom":
+        return
+    import importlib
+
+    try:
+        module = importlib.import_module(f"akida_edge.pipelines.{p.type}")
+    except ImportError:
+        return  # reported by the daemon as unavailable
+    check = getattr(module, "check_options", None)
+    if check is None:
+        return
+    try:
+        check(p.options, f"{where}.options")
+    except ConfigError as exc:
+        raise ConfigError(f"{file}: {exc}") from None
 
 
 def parse_config(data: dict, file: str = "<config>") -> Config:
@@ -293,7 +313,8 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
         if "source" not in table:
             raise ConfigError(f"{file}: {where}.source is missing; add e.g. "
                               f"source = {{ type = \"synthetic\" }}")
-        p = dataclasses.replace(p, source=_source(table["source"], file, f"{where}.source"))
+        p = dataclasses.replace(p, source=_source(table["source"], file, f"{where}.source", p.type))
+        _pipeline_options(p, file, where)
         if p.type == "custom" and ":" not in p.factory:
             raise ConfigError(f"{file}: {where}.factory = {p.factory!r}: a custom pipeline needs "
                               "factory = \"package.module:function\"")

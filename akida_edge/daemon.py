@@ -157,7 +157,13 @@ class Daemon:
         self.started_ms = payloads.now_ms()
         self.started = time.monotonic()
         self.detections = 0
+        self.telemetry_sent = 0
+        self.last_telemetry: dict[str, Any] = {}
+        self.totals = {"inferences": 0, "events": 0, "synops": 0}
+        self._host: HostProbe | None = None
+        self._last_tel = time.monotonic()
         self.ready = threading.Event()
+        self.on_stop: list[Any] = []  # callables run first on shutdown (e.g. the `run --dashboard` server)
         self.link: MqttLink  # created in start()
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -208,8 +214,8 @@ class Daemon:
         return 0
 
     def supervise(self) -> None:
-        host = HostProbe()
-        last_tel = time.monotonic()
+        self._host = host = HostProbe()
+        self._last_tel = time.monotonic()
         wd = sdnotify.watchdog_interval_s()
         last_ping = 0.0
         while not self._stop.wait(0.2):
@@ -218,9 +224,9 @@ class Daemon:
                 self._reload.clear()
                 self.reload()
             interval = self.config.telemetry.interval_s
-            if self.config.telemetry.enabled and now - last_tel >= interval:
-                self.publish_telemetry(host, now - last_tel)
-                last_tel = now
+            if self.config.telemetry.enabled and now - self._last_tel >= interval:
+                self.publish_telemetry(host, now - self._last_tel)
+                self._last_tel = now
             if wd is not None and now - last_ping >= wd:
                 if self.healthy(2 * wd):
                     sdnotify.notify("WATCHDOG=1")
@@ -229,11 +235,19 @@ class Daemon:
 
     def shutdown(self) -> None:
         sdnotify.notify("STOPPING=1")
+        for hook in self.on_stop:
+            try:
+                hook()
+            except Exception as exc:  # a helper failing to stop must not keep the daemon up
+                log.warning("on-stop hook failed: %s", exc)
         log.info("stopping: pipelines first, then the outbox is sent for up to %.0f s", STOP_DRAIN_S)
         for r in self.runners.values():
             r.stop_event.set()
         for r in self.runners.values():
             r.stop(3.0)
+        if self.config.telemetry.enabled and self._host is not None:
+            # the last period's figures, so a short run (`run --duration`) reports them too
+            self.publish_telemetry(self._host, time.monotonic() - self._last_tel)
         try:
             self._requests.put_nowait(None)  # ends the command thread
         except queue.Full:
@@ -261,7 +275,11 @@ class Daemon:
 
     def publish_telemetry(self, host: HostProbe, dt_s: float) -> None:
         figures = host.sample()
-        figures.update(pipeline_figures({n: r.meter.take() for n, r in self.runners.items()}, dt_s))
+        taken = {n: r.meter.take() for n, r in self.runners.items()}
+        for sample in taken.values():
+            for key in self.totals:
+                self.totals[key] += sample[key]
+        figures.update(pipeline_figures(taken, dt_s))
         st = self.link.stats
         figures.update({"mqtt_connected": st.connected, "outbox_pending": self.outbox.depth(),
                         "outbox_oldest_s": round(self.outbox.oldest_age_s(), 3),
@@ -272,7 +290,23 @@ class Daemon:
         body = payloads.telemetry_payload(self.topics.node, payloads.now_ms(),
                                           self.config.telemetry.interval_s, figures)
         self.outbox.add_telemetry(str(self.topics.telemetry), body)
+        self.telemetry_sent += 1
+        self.last_telemetry = figures
         self.link.wake()
+
+    def summary(self) -> dict[str, Any]:
+        """What this run did (after `shutdown()`): detections per pipeline, totals and the last
+        telemetry figures (chip figures estimated, host figures measured)."""
+        uptime_s = time.monotonic() - self.started
+        energy_j = sum(r.meter.total_energy_uj for r in self.runners.values()) / 1e6
+        return {"uptime_s": round(uptime_s, 1), "detections": self.detections,
+                "telemetry_messages": self.telemetry_sent,
+                "pipelines": {n: {"status": r.status, "detections": r.meter.detections,
+                                  "restarts": r.restarts, "last_error": r.last_error}
+                              for n, r in self.runners.items()},
+                **self.totals, "chip_energy_j": round(energy_j, 6),
+                "chip_power_mw_mean": round(energy_j / uptime_s * 1e3, 3) if uptime_s > 0 else None,
+                "last_telemetry": dict(self.last_telemetry)}
 
     def healthy(self, within_s: float) -> bool:
         """Every pipeline thread progressed within `within_s` and the MQTT thread is alive."""

@@ -28,7 +28,7 @@ one long render. `SyntheticMachineSource` streams it as a `Source` of vibration 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -221,7 +221,9 @@ class SyntheticMachine:
 
 class SyntheticMachineSource(Source):
     """A `SyntheticMachine` streamed in blocks of `block_s`, optionally for `duration_s` only,
-    paced in real time or as fast as possible."""
+    paced in real time or as fast as possible. With `fault_after_s` the machine runs healthy
+    (``fault = "none"``) until then and with its configured fault afterwards (a fault that
+    develops in service; same seed, so the healthy part equals a healthy machine's)."""
 
     kind = "vibration"
 
@@ -233,6 +235,7 @@ class SyntheticMachineSource(Source):
         realtime: bool = False,
         start_us: int | None = None,
         pacer: Pacer | None = None,
+        fault_after_s: float | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -240,10 +243,14 @@ class SyntheticMachineSource(Source):
         self.total = None if duration_s is None else int(round(duration_s * config.rate_hz))
         self.pacer = pacer or Pacer(realtime)
         self.start_us = start_us
+        if fault_after_s is not None and not fault_after_s >= 0:
+            raise ValueError(f"fault_after_s must be >= 0, got {fault_after_s}")
+        self.fault_n = None if fault_after_s is None else int(round(fault_after_s * config.rate_hz))
         self._n = 0
 
     def open(self) -> SyntheticMachineSource:
         self.machine = SyntheticMachine(self.config)
+        self.healthy = SyntheticMachine(replace(self.config, fault="none")) if self.fault_n else None
         self._n = 0
         self._t0 = int(time.time() * 1e6) if self.start_us is None else int(self.start_us)
         self.pacer.wait(0.0)
@@ -259,7 +266,12 @@ class SyntheticMachineSource(Source):
             return None
         rate = self.config.rate_hz
         self.pacer.wait(n1 / rate)
-        data = self.machine.render(self._n, n1)
+        if self.healthy is not None and self._n < self.fault_n:
+            cut = min(n1, self.fault_n)
+            parts = [self.healthy.render(self._n, cut)] + ([self.machine.render(cut, n1)] if cut < n1 else [])
+            data = np.concatenate(parts)
+        else:
+            data = self.machine.render(self._n, n1)
         chunk = self._chunk(self._t0 + round(self._n * 1e6 / rate), data, rate)
         self._n = n1
         return chunk

@@ -1,4 +1,10 @@
-"""`akida-edge run [--config FILE]`: the daemon (see `akida_edge/daemon.py`)."""
+"""`akida-edge run [--config FILE] [--duration S] [--dashboard [PORT]]`: the daemon
+(see `akida_edge/daemon.py`).
+
+`--duration S` stops cleanly after S seconds (as SIGTERM would); `--dashboard [PORT]` also serves
+the web dashboard (http://127.0.0.1:PORT/, default 8080) fed from the daemon's broker and prefix.
+On stop a short summary goes to stdout: detections per pipeline and the telemetry figures.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,18 @@ import argparse
 import logging
 import os
 import sys
+import threading
+from pathlib import Path
+from typing import Any
 
-from akida_edge.config import load_config
+from akida_edge.config import Config, load_config
+from akida_edge.errors import ConfigError
 
 #: sd-daemon(3) priority prefixes journald understands.
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+DASHBOARD_PORT = 8080
+
+log = logging.getLogger("akida_edge.run")
 
 
 class JournalFormatter(logging.Formatter):
@@ -21,10 +34,30 @@ class JournalFormatter(logging.Formatter):
         return f"<{_PRIORITY.get(record.levelno, 6)}>" + text.replace("\n", "\n" + " ")
 
 
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value <= 10 * 365 * 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds > 0")
+    return value
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
+    return int(text)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="run the edge daemon (pipelines, MQTT, telemetry)")
     p.add_argument("--config", default="config.toml", metavar="FILE",
                    help="config file (default: config.toml)")
+    p.add_argument("--duration", type=_duration, default=None, metavar="S",
+                   help="stop cleanly after S seconds and print a summary (default: run until stopped)")
+    p.add_argument("--dashboard", type=_port, nargs="?", const=DASHBOARD_PORT, default=None, metavar="PORT",
+                   help=f"also serve the web dashboard on 127.0.0.1:PORT (default {DASHBOARD_PORT})")
     p.set_defaults(func=_run)
 
 
@@ -37,9 +70,67 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
 
 
+def _start_dashboard(config: Config, port: int, broker_port: int) -> Any:
+    """The dashboard server, serving in the background and reading the daemon's broker."""
+    from akida_edge.dashboard.feed import BrokerSettings
+    from akida_edge.dashboard.server import DashboardServer
+
+    m = config.mqtt
+    broker = BrokerSettings(host=m.host, port=broker_port, prefix=m.prefix, username=m.username or None,
+                            password=m.password() if m.username else None,
+                            tls_ca=Path(m.tls_ca) if m.tls_ca else None)
+    server = DashboardServer("127.0.0.1", port, broker).start()
+    print(f"akida-edge dashboard: {server.url}", file=sys.stderr, flush=True)
+    return server
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """A few human lines: detections per pipeline, telemetry figures (estimated / measured)."""
+    lines = [f"akida-edge: ran {summary['uptime_s']:.1f} s, {summary['detections']} detection(s), "
+             f"{summary['telemetry_messages']} telemetry message(s)"]
+    for name, p in summary["pipelines"].items():
+        extra = f", last error: {p['last_error']}" if p["last_error"] else ""
+        lines.append(f"  {name}: {p['detections']} detection(s), {p['status']}, "
+                     f"{p['restarts']} restart(s){extra}")
+    lines.append(f"  inferences {summary['inferences']}, events {summary['events']}, "
+                 f"synaptic ops {summary['synops']}")
+    if summary["chip_power_mw_mean"] is not None:
+        lines.append(f"  chip (estimated): {summary['chip_energy_j'] * 1e3:.2f} mJ, "
+                     f"mean {summary['chip_power_mw_mean']:.2f} mW over the run")
+    t = summary["last_telemetry"]
+    host = [f"{k} {t[k]}" for k in ("inference_ms_p50", "inference_ms_p95", "process_cpu_pct", "rss_mb")
+            if k in t]
+    if host:
+        lines.append("  last telemetry: " + ", ".join(host) + " (latency and host figures measured)")
+    return "\n".join(lines)
+
+
 def _run(args: argparse.Namespace) -> int:
     _setup_logging(getattr(args, "verbose", False))
     config = load_config(args.config)
     from akida_edge.daemon import Daemon
 
-    return Daemon(config).run()
+    daemon = Daemon(config)
+    stop_timer = None
+    if args.duration is not None:
+        stop_timer = threading.Timer(args.duration, daemon.request_stop)
+        stop_timer.daemon = True
+        stop_timer.start()
+    if args.dashboard is not None:
+        def _when_ready() -> None:
+            daemon.ready.wait()
+            port = daemon.broker.port if daemon.broker is not None else config.mqtt.port
+            try:
+                server = _start_dashboard(config, args.dashboard, port)
+                daemon.on_stop.append(server.close)
+            except ConfigError as exc:
+                log.error("dashboard not started: %s", exc)
+
+        threading.Thread(target=_when_ready, name="dashboard-start", daemon=True).start()
+    try:
+        code = daemon.run()
+    finally:
+        if stop_timer is not None:
+            stop_timer.cancel()
+    print(format_summary(daemon.summary()), flush=True)
+    return code

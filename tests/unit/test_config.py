@@ -23,9 +23,9 @@ broker = "external"
 host = "broker.local"
 port = 8883
 [[pipelines]]
-name = "kws"
-type = "kws"
-source = { type = "synthetic", rate_hz = 16000 }
+name = "pump"
+type = "anomaly"
+source = { type = "synthetic_machine", rate_hz = 16000 }
 """
 
 
@@ -57,11 +57,11 @@ def test_values_are_typed_and_frozen(tmp_path):
     (("port = 8883", "port = true"), "mqtt.port"),
     (("id = \"n1\"", "id = \"a/b\""), "device.id"),
     (("rate_hz = 16000", "rate_hz = 16000, colour = 1"), "pipelines[0].source.colour"),
-    (("type = \"synthetic\"", "type = \"warp\""), "pipelines[0].source.type"),
-    (("type = \"kws\"", "type = \"radar\""), "pipelines[0].type"),
-    (("rate_hz = 16000", "rate_hz = 0"), "pipelines[0].source.rate_hz"),
-    (("rate_hz = 16000", "rate_hz = 1e9"), "pipelines[0].source.rate_hz"),
-    (("type = \"kws\"", "type = \"kws\"\nlabels = [1]"), "pipelines[0].labels"),
+    (("type = \"synthetic_machine\"", "type = \"warp\""), "pipelines[0].source.type"),
+    (("type = \"anomaly\"", "type = \"radar\""), "pipelines[0].type"),
+    (("rate_hz = 16000", "rate_hz = \"fast\""), "pipelines[0].source.rate_hz"),
+    (("rate_hz = 16000", "rate_hz = 16000, severity = 2"), "severity"),
+    (("type = \"anomaly\"", "type = \"anomaly\"\nlabels = [1]"), "pipelines[0].labels"),
     (("[device]", "[devise]"), "devise"),
 ])
 def test_errors_name_file_and_key(tmp_path, edit, key):

@@ -1,0 +1,179 @@
+"""A synthetic camera scene: a textured object moving over a textured background, seeded.
+
+The scene is a pure function of the frame index, so a replay is reproducible and does not depend
+on how it is read. Frame i is at media time i / `fps` from the start. Motion comes in episodes: the
+object moves for `move_s`, then rests for `still_s`, and so on (``still_s = 0``: it never stops;
+``move_s = 0``: a still scene). While it moves, its centre runs along a Lissajous path
+
+    x(τ) = c_x + a_x·sin(2π·f·τ),   y(τ) = c_y + a_y·sin(2π·f·τ·3/2 + π/2)
+
+in "moving time" τ (the time spent moving so far), with f chosen so that the mean speed along x
+is `speed_px_s` (|dx/dτ| averages 4·a_x·f); at rest it keeps its last position. The background
+and the object's texture are seeded low-frequency noise (bilinear upsampling of a coarse random
+grid), so edges everywhere on the object produce events while it moves, and a still scene produces
+none (no sensor noise unless `noise_dn` > 0, seeded per frame).
+
+Frames are BGR uint8 (H, W, 3), a grey scene with a slight colour tint; chunk times are epoch µs
+(wall clock at `open()` plus media time) unless `start_us` is given.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from akida_edge.drivers.base import Chunk, Pacer, Source
+
+
+@dataclass(frozen=True)
+class SyntheticCameraConfig:
+    """The scene: size, rate, motion schedule, object, seed (see the module docstring)."""
+
+    width: int = 160
+    height: int = 120
+    fps: float = 30.0
+    seed: int = 0
+    move_s: float = 2.0  # length of a motion episode (0: a still scene)
+    still_s: float = 3.0  # rest between episodes (0: moves all the time)
+    speed_px_s: float = 60.0  # mean horizontal speed while moving
+    object_px: int = 24  # side of the square object
+    noise_dn: float = 0.0  # sensor noise (Gaussian, digital numbers), 0 = none
+    realtime: bool = True  # pace frames at `fps` as a camera would
+    duration_s: float | None = None  # end after this much media time (None: endless)
+    start_us: int | None = None  # time of frame 0 (None: the wall clock at open)
+
+    def __post_init__(self) -> None:
+        if not (8 <= self.width <= 4096 and 8 <= self.height <= 4096):
+            raise ValueError(f"width and height must lie in 8..4096, got {self.width}x{self.height}")
+        if not 0.1 <= self.fps <= 1000:
+            raise ValueError(f"fps must lie in 0.1..1000, got {self.fps}")
+        if self.move_s < 0 or self.still_s < 0 or self.move_s + self.still_s <= 0:
+            raise ValueError(f"move_s and still_s must be >= 0 and not both 0, got {self.move_s}, "
+                             f"{self.still_s}")
+        if not 0 <= self.speed_px_s <= 10_000:
+            raise ValueError(f"speed_px_s must lie in 0..10000, got {self.speed_px_s}")
+        if not 2 <= self.object_px <= min(self.width, self.height) // 2:
+            raise ValueError(f"object_px must lie in 2..{min(self.width, self.height) // 2} for a "
+                             f"{self.width}x{self.height} scene, got {self.object_px}")
+        if not 0 <= self.noise_dn <= 64:
+            raise ValueError(f"noise_dn must lie in 0..64, got {self.noise_dn}")
+        if self.duration_s is not None and not self.duration_s > 0:
+            raise ValueError(f"duration_s must be > 0 (or absent: endless), got {self.duration_s}")
+
+
+def _texture(rng: np.random.Generator, height: int, width: int, cell_px: int, lo: int, hi: int) -> np.ndarray:
+    """Low-frequency noise in [lo, hi] DN: a coarse random grid upsampled bilinearly."""
+    import cv2
+
+    gh, gw = max(2, height // cell_px + 1), max(2, width // cell_px + 1)
+    grid = rng.uniform(lo, hi, size=(gh, gw)).astype(np.float32)
+    return cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+class SyntheticScene:
+    """Renders frame i of a `SyntheticCameraConfig` (grey float32 and BGR uint8)."""
+
+    def __init__(self, config: SyntheticCameraConfig) -> None:
+        self.config = c = config
+        rng = np.random.default_rng(c.seed)
+        self.background = _texture(rng, c.height, c.width, 12, 40, 200)
+        self.sprite = _texture(rng, c.object_px, c.object_px, 4, 0, 255)
+        margin = c.object_px / 2 + 1
+        self.amp_px = (c.width / 2 - margin, c.height / 2 - margin)
+        self.freq_hz = c.speed_px_s / (4 * self.amp_px[0]) if c.speed_px_s > 0 else 0.0
+        self.tint = np.array([0.95, 1.0, 1.05], np.float32)  # B, G, R
+
+    def moving(self, i: int) -> bool:
+        """Did the object move between frame i − 1 and frame i?"""
+        return i > 0 and self.moving_time_s(i) > self.moving_time_s(i - 1)
+
+    def moving_time_s(self, i: int) -> float:
+        """τ: the time spent moving up to frame i."""
+        c = self.config
+        period = c.move_s + c.still_s
+        t = i / c.fps
+        full, rest = divmod(t, period)
+        return full * c.move_s + min(rest, c.move_s)
+
+    def position(self, i: int) -> tuple[float, float]:
+        """Centre (x, y) of the object in frame i, pixels."""
+        c = self.config
+        tau = self.moving_time_s(i)
+        w = 2 * math.pi * self.freq_hz * tau
+        return (c.width / 2 + self.amp_px[0] * math.sin(w),
+                c.height / 2 + self.amp_px[1] * math.sin(1.5 * w + math.pi / 2))
+
+    def grey(self, i: int) -> np.ndarray:
+        """Frame i as grey float32 (H, W) in DN."""
+        c = self.config
+        frame = self.background.copy()
+        x, y = self.position(i)
+        x0, y0 = int(round(x - c.object_px / 2)), int(round(y - c.object_px / 2))
+        frame[y0:y0 + c.object_px, x0:x0 + c.object_px] = self.sprite
+        if c.noise_dn > 0:
+            noise = np.random.default_rng((c.seed, i)).normal(0.0, c.noise_dn, frame.shape)
+            frame += noise.astype(np.float32)
+        return frame
+
+    def bgr(self, i: int) -> np.ndarray:
+        """Frame i as BGR uint8 (H, W, 3)."""
+        grey = self.grey(i)
+        return np.clip(np.rint(grey[:, :, None] * self.tint), 0, 255).astype(np.uint8)
+
+
+class SyntheticCameraSource(Source):
+    """Frames of a `SyntheticScene`, paced at `fps` (`realtime`) or as fast as they are read."""
+
+    kind = "video"
+
+    def __init__(self, config: SyntheticCameraConfig = SyntheticCameraConfig(),
+                 pacer: Pacer | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.pacer = pacer or Pacer(config.realtime)
+        self.rate_hz = float(config.fps)
+        self._i = 0
+
+    def open(self) -> SyntheticCameraSource:
+        self.scene = SyntheticScene(self.config)
+        self._i = 0
+        c = self.config
+        self._t0_us = int(time.time() * 1e6) if c.start_us is None else int(c.start_us)
+        self._last = None if c.duration_s is None else int(math.floor(c.duration_s * c.fps))
+        self.pacer.wait(0.0)
+        self.health.state = "open"
+        return self
+
+    def read(self, timeout_s: float | None = None) -> Chunk | None:
+        if self.health.state != "open":
+            return None
+        if self._last is not None and self._i >= self._last:
+            self.health.state = "ended"
+            return None
+        i = self._i
+        self.pacer.wait(i / self.config.fps)
+        frame = self.scene.bgr(i)
+        self._i += 1
+        return self._chunk(self._t0_us + round(i * 1e6 / self.config.fps), frame, self.config.fps)
+
+
+def write_video(path: str, config: SyntheticCameraConfig, seconds: float, fourcc: str = "MJPG") -> int:
+    """Write `seconds` of the scene to a video file with OpenCV (Motion-JPEG AVI by default), for
+    `video_file` replays without a camera; returns the number of frames written."""
+    import cv2
+
+    scene = SyntheticScene(config)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), config.fps,
+                             (config.width, config.height))
+    if not writer.isOpened():
+        raise OSError(f"OpenCV cannot write {path} with codec {fourcc!r}; try a .avi file with MJPG")
+    n = int(round(seconds * config.fps))
+    try:
+        for i in range(n):
+            writer.write(scene.bgr(i))
+    finally:
+        writer.release()
+    return n

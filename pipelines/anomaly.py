@@ -1,0 +1,177 @@
+"""The vibration anomaly pipeline: the anomaly app's on-device normal model on a live source.
+
+Vibration blocks (any rate; resampled to the app's analysis rate in a stream) → the app's
+streaming front-end (`frontends.vibration`, windows of `PARAMS.window_s` every `hop_s`) → feature
+values → `apps.anomaly.detector.AnomalyDetector` (4-bit deviation encoder, backbone and learning
+layer on the virtual AKD1000) → anomaly score per window → `EpisodeTracker` (`on_windows`
+anomalous windows start an episode, `off_windows` normal ones end it).
+
+Learning normal: the learned normal is loaded from the state store (`options.state_dir`, else
+`$AKIDA_EDGE_STATE_DIR`, else the default); when there is none (or `relearn`), the first
+`learn_s` seconds of the source are learned as normal on the device, calibrated and saved, then
+scoring starts. The threshold is the calibrated one (the `[[pipelines]] threshold` key is not
+used: scores are in [0, 1] and the calibration knows the machine); `set_threshold` overrides it
+at run time.
+
+Yields per window an `Activity` (one inference, latency, the model's events and synaptic ops, the
+*estimated* chip energy at one window per hop) whose state is the retained `{"anomaly": "ON"|"OFF",
+"score", "threshold"}` Home Assistant reads, and an `anomaly` detection (`phase` start/end) per
+episode.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from akida_edge.config import PipelineConfig
+from akida_edge.drivers import check_dataclass, make_source
+from akida_edge.pipelines.base import Activity, Detection
+from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US
+
+
+@dataclass(frozen=True)
+class Options:
+    """The `options` table of an anomaly pipeline."""
+
+    learn_s: float = 20.0  # learn this much running as normal when no normal is saved
+    relearn: bool = False  # learn again at every start even when a normal is saved
+    on_windows: int = 2
+    off_windows: int = 4
+    state_dir: str = ""  # learned-normal store ("": $AKIDA_EDGE_STATE_DIR or the default)
+
+    def __post_init__(self) -> None:
+        if not 5.0 <= self.learn_s <= 86400:
+            raise ValueError(f"learn_s must lie in 5..86400 s (at least 10 windows), got {self.learn_s}")
+        if not (1 <= self.on_windows <= 1000 and 1 <= self.off_windows <= 1000):
+            raise ValueError(f"on_windows and off_windows must lie in 1..1000, got {self.on_windows}, "
+                             f"{self.off_windows}")
+
+
+def check_options(table: Any, where: str) -> Options:
+    """The validated `Options` (the config loader calls this for `validate-config`)."""
+    return check_dataclass(Options, table, where)
+
+
+class AnomalyPipeline:
+    """Learn normal (when needed), then score windows and track episodes (module docstring)."""
+
+    def __init__(self, cfg: PipelineConfig, options: Options) -> None:
+        from akida_edge.apps.anomaly.detector import AnomalyDetector
+        from akida_edge.engine.execute import warm
+        from akida_edge.state import StateStore
+
+        self.name = cfg.name
+        self.cfg = cfg
+        self.options = options
+        self.detector = AnomalyDetector(cfg.model or None)
+        self.store = StateStore(options.state_dir or None)
+        self.loaded = False if options.relearn else self.detector.load(self.store)
+        self.mapping = self.detector.model.map()
+        warm(self.detector.model)
+        self._override: float | None = None
+        self.lock = threading.Lock()
+
+    def set_threshold(self, value: float) -> None:
+        with self.lock:
+            self._override = float(value)
+            if self.detector.threshold is not None:
+                self.detector.threshold = self._override
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.detector.backbone_path.name, "nps": int(self.mapping.np_count),
+                "normal": "loaded" if self.loaded else "learning"}
+
+    def _windows(self, stop_event: threading.Event) -> Iterator[tuple[int, np.ndarray]]:
+        """(capture time of the window start in epoch µs, feature values (1, axes, F))."""
+        from akida_edge.apps.anomaly import features
+        from akida_edge.frontends.resample import ResampleParams, resample_init, resample_step
+        from akida_edge.frontends.vibration import vibration_init, vibration_step
+
+        source = make_source(self.cfg.source.type, **self.cfg.source.options).open()
+        vstate = rs = rparams = None
+        n_done, t0_us = 0, None
+        try:
+            while not stop_event.is_set():
+                chunk = source.read(timeout_s=0.5)
+                if chunk is None:
+                    if source.ended:
+                        return
+                    continue
+                if t0_us is None:
+                    t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
+                x = np.asarray(chunk.data, np.float32)
+                rate = int(round(chunk.rate_hz))
+                if rate != features.RATE_HZ:
+                    if rparams is None or rparams.rate_in_hz != rate:
+                        rparams = ResampleParams(rate, features.RATE_HZ)
+                        rs = resample_init(rparams, x.shape[1])
+                    x, rs = resample_step(x, rs, rparams)
+                if vstate is None:
+                    vstate = vibration_init(x.shape[1])
+                feats, vstate = vibration_step(x, 0, vstate, features.PARAMS)
+                for v in features.feature_values(feats):
+                    yield t0_us + round(n_done * features.PARAMS.hop_s * 1e6), v[None]
+                    n_done += 1
+        finally:
+            source.close()
+
+    def run(self, stop_event: threading.Event) -> Iterator[Detection | Activity]:
+        from akida_edge.apps.anomaly import features
+        from akida_edge.apps.anomaly.episodes import EpisodeTracker
+        from akida_edge.engine.power import power_report
+
+        hop_s, win_s = features.PARAMS.hop_s, features.PARAMS.window_s
+        windows = self._windows(stop_event)
+        if not self.loaded:
+            learn = []
+            for _, v in windows:
+                learn.append(v)
+                yield Activity(state={"anomaly": "OFF", "learning": True,
+                                      "learned_s": round(len(learn) * hop_s, 2)})
+                if len(learn) * hop_s + (win_s - hop_s) >= self.options.learn_s:
+                    break
+            if len(learn) < self.detector.MIN_WINDOWS:
+                return  # stopped (or the source ended) before enough running was seen
+            with self.lock:
+                self.detector.fit(np.concatenate(learn))
+                if self._override is not None:
+                    self.detector.threshold = self._override
+                self.detector.save(self.store, extra={"files": [f"daemon:{self.name}"]})
+            self.loaded = True
+        tracker = EpisodeTracker(on_windows=self.options.on_windows, off_windows=self.options.off_windows)
+        for t_us, v in windows:
+            t_start = time.perf_counter()
+            with self.lock:
+                score = float(self.detector.score(v)[0])
+                flag = bool(self.detector.is_anomaly(np.array([score]))[0])
+                threshold = float(self.detector.threshold)
+            act = self.detector.model.statistics
+            report = power_report(self.mapping, act, rate_hz=1.0 / hop_s) if act is not None else None
+            latency_ms = (time.perf_counter() - t_start) * 1e3
+            start_s = t_us / 1e6  # epoch seconds of the window start (capture time)
+            episodes = tracker.step(start_s, start_s + win_s, score, flag)
+            on = tracker.current is not None
+            yield Activity(inferences=1, latency_ms=(latency_ms,),
+                           events=0 if act is None else int(sum(la.input_events for la in act.layers[:1])),
+                           synops=0 if act is None else int(sum(la.synaptic_ops for la in act.layers)),
+                           chip_energy_uj=0.0 if report is None else report.energy_uj_per_inference,
+                           chip_power_mw=None if report is None else report.total_mw,
+                           state={"anomaly": "ON" if on else "OFF", "score": round(score, 4),
+                                  "threshold": round(threshold, 4)})
+            for kind, ep in episodes:
+                ts_ms = int(round(ep.start_s * 1000)) if kind == "start" else int(round(ep.end_s * 1000))
+                fields = {"phase": kind, "anomaly_score": round(score, 4), "threshold": round(threshold, 4)}
+                if kind == "end":
+                    fields["duration_ms"] = int(round((ep.end_s - ep.start_s) * 1000))
+                yield Detection("anomaly", float(ep.peak_score), ts_ms, "anomaly", fields)
+
+
+def build(cfg: PipelineConfig) -> AnomalyPipeline:
+    """The anomaly pipeline of a `[[pipelines]]` entry with `type = "anomaly"`."""
+    return AnomalyPipeline(cfg, check_options(cfg.options, f"pipelines.{cfg.name}.options"))

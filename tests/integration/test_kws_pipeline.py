@@ -1,0 +1,49 @@
+"""The keyword pipeline: a synthetic scene (espeak-ng speech with keywords at known times) written
+to a WAV and replayed through `pipelines.kws` (needs apps/kws and espeak-ng)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+pytest.importorskip("akida_edge.apps.kws.scenes", reason="the kws app is not installed")
+if shutil.which("espeak-ng") is None:
+    pytest.skip("espeak-ng is not installed", allow_module_level=True)
+
+from akida_edge.apps.kws.scenes import make_scene  # noqa: E402
+from akida_edge.config import parse_config  # noqa: E402
+from akida_edge.drivers.wavfile import write_wav  # noqa: E402
+from akida_edge.pipelines.base import Activity, Detection  # noqa: E402
+from akida_edge.pipelines.kws import build  # noqa: E402
+
+pytestmark = pytest.mark.integration
+START_US = 1_700_000_000_000_000
+
+
+def test_wav_replay_detects_the_keywords_at_their_times(tmp_path):
+    scene = make_scene(np.random.default_rng(1), "en-us", ["yes", "stop", "go"], filler_utterances=1,
+                       snr_db=30.0)
+    write_wav(tmp_path / "scene.wav", scene.audio[:, None], 16000)
+    table = {"name": "kws", "type": "kws", "threshold": 0.7,
+             "source": {"type": "audio_file", "path": str(tmp_path / "scene.wav"), "start_us": START_US},
+             "options": {"state_dir": str(tmp_path / "state"), "hop_ms": 100.0}}
+    p = build(parse_config({"pipelines": [table]}).pipelines[0])
+    assert "yes" in p.describe()["labels"] and p.describe()["nps"] > 0
+    items = list(p.run(threading.Event()))
+    dets = [i for i in items if isinstance(i, Detection)]
+    acts = [i for i in items if isinstance(i, Activity)]
+    hits = 0
+    for word, on_ms, off_ms in scene.keywords:  # the app's scoring rule: ±500 ms around the word
+        t_ms = [d.ts_ms - START_US / 1000 for d in dets if d.label == word]
+        hits += any(on_ms - 500 <= t <= off_ms + 500 for t in t_ms)
+    assert hits >= 2 and all(d.kind == "keyword" and d.score >= 0.7 for d in dets)
+    # one classified window per hop once the first second is buffered; each with activity and power
+    duration_ms = 1000 * scene.audio.size / 16000
+    assert abs(sum(a.inferences for a in acts) - (duration_ms - 1000) / 100) <= 2
+    busy = [a for a in acts if a.inferences]
+    assert busy and all(a.synops > 0 and a.chip_power_mw >= 30.0 for a in busy)
+    p.set_threshold(0.99)
+    assert p.params.threshold == 0.99
