@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from akida_edge.engine.power import CHIP_STATIC_MW
 from akida_edge.pipelines.base import Activity
 
 
@@ -139,15 +140,18 @@ def pipeline_figures(samples: dict[str, dict[str, Any]], dt_s: float) -> dict[st
     """Sum the pipelines' samples over `dt_s` seconds into the flat telemetry keys.
 
     inferences_per_s = Σ inferences / dt; latency p50/p95 over every inference's latency (ms);
-    chip_power_mw = Σ (reported power, else energy_uj / dt / 1000); energy per inference (µJ) =
-    Σ energy_uj / Σ inferences.
+    chip_power_mw: all pipelines share one (virtual) chip, so its static floor counts once:
+    CHIP_STATIC_MW + Σ (reported power − CHIP_STATIC_MW, else energy_uj / dt / 1000) when any
+    pipeline reports power; energy per inference (µJ) = Σ energy_uj / Σ inferences.
     """
     dt = max(dt_s, 1e-6)
     inf = sum(s["inferences"] for s in samples.values())
     lat = [x for s in samples.values() for x in s["latencies"]]
     energy = sum(s["energy_uj"] for s in samples.values())
-    power = sum(s["power_mw"] if s["power_mw"] is not None else s["energy_uj"] / dt / 1000.0
-                for s in samples.values())
+    reported = [s["power_mw"] for s in samples.values() if s["power_mw"] is not None]
+    power = sum(s["energy_uj"] / dt / 1000.0 for s in samples.values() if s["power_mw"] is None)
+    if reported:
+        power += CHIP_STATIC_MW + sum(max(p - CHIP_STATIC_MW, 0.0) for p in reported)
     out: dict[str, Any] = {
         "chip_figures": "estimated",
         "inferences_per_s": round(inf / dt, 3),
