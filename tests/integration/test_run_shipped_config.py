@@ -44,6 +44,7 @@ def test_shipped_config_runs_and_publishes(tmp_path):
         rec = Recorder(port, f"{prefix}/#")
         base = f"{prefix}/{node}"
         assert rec.wait_for(lambda r: r.payloads(f"{base}/status")[:1] == [b"online"], 10)
+        assert rec.wait_for(lambda r: r.json(f"{base}/info"), 10)  # info follows status
         info = rec.json(f"{base}/info")
         assert info and {p["name"] for p in info[-1]["pipelines"]} >= set(cameras)
         # the dashboard beside the daemon shows a detection of the camera pipeline

@@ -228,6 +228,12 @@ def case_video_file(tmp_path, rng, monkeypatch):
     return lambda: video_pipeline(make_source("video_file", path=str(path)))
 
 
+def case_synthetic_camera(tmp_path, rng, monkeypatch):
+    return lambda: video_pipeline(make_source(
+        "synthetic_camera", width=SENSOR[1], height=SENSOR[0], fps=30.0, move_s=1.0, still_s=0.5,
+        object_px=12, realtime=False, duration_s=1.5, start_us=0, seed=3))
+
+
 def case_audio_file(tmp_path, rng, monkeypatch):
     path = tmp_path / "speech.wav"
     write_wav(path, bursts(rng, 44100 + 4410, 44100, 2), 44100)  # 1.1 s, stereo, 44.1 kHz
