@@ -1,2 +1,3 @@
-"""Keyword spotting on the virtual AKD1000: data made with espeak-ng (`dataset.py`), and later the
-model, its training recipe and the `kws` commands."""
+"""Keyword spotting on the virtual AKD1000: data made with espeak-ng (`dataset.py`), the DS-CNN
+model's training recipe (`train.py`, shipped in `model/`), the app behind the `kws` commands
+(`app.py`) and few-shot keyword learning (`learn.py`)."""

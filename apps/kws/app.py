@@ -27,6 +27,7 @@ import numpy as np
 from akida_edge.apps.kws import features as F
 from akida_edge.apps.kws.learn import MATCH
 from akida_edge.drivers.audio_file import load_audio
+from akida_edge.engine import execute
 from akida_edge.engine.modelfile import load_model
 from akida_edge.errors import InputDataError
 from akida_edge.frontends.audio import audio_init, logmel, logmel_step
@@ -84,12 +85,7 @@ class Spotter:
             raise InputDataError(f"{self.path}: a KWS model takes {(F.FRAMES, F.BANDS, 1)} and gives "
                                  f"{len(CLASSES)} classes, this one {self.model.input_shape} -> {out}; "
                                  "use a model made by akida_edge.apps.kws.train")
-        try:
-            from akida_edge.engine import execute
-        except ImportError:  # pragma: no cover - the executor is part of the engine
-            execute = None
-        if execute is not None and hasattr(execute, "warm"):
-            execute.warm(self.model)
+        execute.warm(self.model)
         if learned:
             from akida_edge.apps.kws.learn import Learned
             from akida_edge.state import IncompatibleStateError

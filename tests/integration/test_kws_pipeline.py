@@ -3,8 +3,10 @@ to a WAV and replayed through `pipelines.kws` (needs apps/kws and espeak-ng)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ pytest.importorskip("akida_edge.apps.kws.scenes", reason="the kws app is not ins
 if shutil.which("espeak-ng") is None:
     pytest.skip("espeak-ng is not installed", allow_module_level=True)
 
+import akida_edge.apps.kws.model as kws_model  # noqa: E402
 from akida_edge.apps.kws.scenes import make_scene  # noqa: E402
 from akida_edge.config import parse_config  # noqa: E402
 from akida_edge.drivers.wavfile import write_wav  # noqa: E402
@@ -39,7 +42,14 @@ def test_wav_replay_detects_the_keywords_at_their_times(tmp_path):
     for word, on_ms, off_ms in scene.keywords:  # the app's scoring rule: ±500 ms around the word
         t_ms = [d.ts_ms - START_US / 1000 for d in dets if d.label == word]
         hits += any(on_ms - 500 <= t <= off_ms + 500 for t in t_ms)
-    assert hits >= 2 and all(d.kind == "keyword" and d.score >= 0.7 for d in dets)
+    # The bar comes from the shipped model's measured accuracy: the interim model (metrics.json,
+    # 0.78 held-out accuracy, short of the 0.97 target; apps/kws/model/REPORT.md) is expected to
+    # recognise round(sum of its per-class accuracies) of the scene's keywords: 2 of yes/stop/go
+    # today (0.88 + 0.75 + 0.75), all 3 once a retrained model meets the target.
+    metrics = json.loads((Path(kws_model.__file__).parent / "metrics.json").read_text())
+    need = round(sum(metrics["per_class"][word] for word, _, _ in scene.keywords))
+    assert 1 <= need <= len(scene.keywords)
+    assert hits >= need and all(d.kind == "keyword" and d.score >= 0.7 for d in dets)
     # one classified window per hop once the first second is buffered; each with activity and power
     duration_ms = 1000 * scene.audio.size / 16000
     assert abs(sum(a.inferences for a in acts) - (duration_ms - 1000) / 100) <= 2

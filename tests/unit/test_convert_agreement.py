@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
-
-from _int_forward import int_forward  # noqa: E402
 
 from akida_edge.convert import (  # noqa: E402
     GlobalAvgPool,
@@ -78,9 +74,16 @@ def nhwc(t) -> np.ndarray:
     return a.transpose(0, 2, 3, 1) if a.ndim == 4 else a[:, None, None, :]
 
 
+def layer_outputs(model, x: np.ndarray) -> list[np.ndarray]:
+    """Integer NHWC outputs (int64) of every layer after an InputData layer, from `Model.forward`."""
+    start = 2 if isinstance(model.layers[0].spec, L.InputData) else 1
+    batch = x.astype(np.uint8)
+    return [model.forward(batch, upto=k).astype(np.int64) for k in range(start, len(model.layers) + 1)]
+
+
 def assert_layerwise_equal(qmodel: QSequential, akida, x: torch.Tensor) -> None:
     fq = integer_forward(qmodel, x, keep=True)
-    ours = int_forward(akida, nhwc(x))
+    ours = layer_outputs(akida, nhwc(x))
     assert len(ours) == len(fq.per_block)
     for i, (a, b) in enumerate(zip(ours, fq.per_block, strict=True)):
         np.testing.assert_array_equal(a, np.rint(nhwc(b)).astype(np.int64), err_msg=f"layer {i}")
@@ -162,7 +165,7 @@ def test_trained_model_top1_agrees(rng):
     with torch.no_grad():
         logits_q = qmodel(xte_t).numpy()
     akida = convert(qmodel, sample=xte_t)
-    out = int_forward(akida, nhwc(xte_t))[-1].reshape(len(xte), -1)
+    out = layer_outputs(akida, nhwc(xte_t))[-1].reshape(len(xte), -1)
     logits_a = out / akida.layers[-1].get_variable("act_step")  # what Model.predict returns
     agree = np.mean(logits_a.argmax(1) == logits_q.argmax(1))
     assert agree >= 0.995
@@ -197,8 +200,6 @@ def test_dscnn_converts_to_the_zoo_architecture(rng):
     assert_layerwise_equal(qmodel, akida, x)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("akida_edge.engine.execute") is None,
-                    reason="akida_edge.engine.execute is not merged yet (the lead un-skips after merging)")
 def test_engine_executor_agrees(rng):
     qmodel = kws_like()
     randomize_bn(qmodel, torch.manual_seed(3))

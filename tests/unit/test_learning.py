@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
@@ -386,11 +385,6 @@ def test_deep_model_calls_the_executor_for_its_features(rng, monkeypatch):
         deep.fit(x, y)
 
 
-HAS_EXECUTOR = importlib.util.find_spec("akida_edge.engine.execute") is not None
-
-
-@pytest.mark.skipif(not HAS_EXECUTOR, reason="akida_edge.engine.execute (the executor) is not on this "
-                    "branch yet; deep-model learning needs it for the backbone's features")
 def test_deep_model_learns_from_backbone_features(rng):
     from akida_edge.engine import execute
 
