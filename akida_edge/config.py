@@ -33,6 +33,8 @@ else:  # pragma: no cover - Python 3.10
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PASSWORD_ENV = "AKIDA_EDGE_MQTT_PASSWORD"
+#: Topic levels the daemon uses under `<prefix>/<id>/` (`mqtt/topics.py`): no pipeline may be named so.
+RESERVED_PIPELINE_NAMES = ("request", "response", "status", "info", "telemetry")
 
 
 def _f(default: Any = dataclasses.MISSING, *, lo: float | None = None, hi: float | None = None,
@@ -310,6 +312,9 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
     for i, table in enumerate(pipes_raw):
         where = f"pipelines[{i}]"
         p = _build(PipelineConfig, table, file, where, skip=("source",))
+        if p.name.lower() in RESERVED_PIPELINE_NAMES:
+            raise ConfigError(f"{file}: {where}.name = {p.name!r} is a reserved topic level; use another "
+                              f"name (not {', '.join(RESERVED_PIPELINE_NAMES)})")
         if "source" not in table:
             raise ConfigError(f"{file}: {where}.source is missing; add e.g. "
                               f"source = {{ type = \"synthetic\" }}")

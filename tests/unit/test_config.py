@@ -109,3 +109,9 @@ def test_validate_config_cli(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode != 0
     assert out.stderr.count("\n") == 1 and "mqtt.port" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("name", ["request", "response", "status", "info", "telemetry"])
+def test_reserved_pipeline_names_refused(tmp_path, name):
+    with pytest.raises(ConfigError, match=rf"pipelines\[0\]\.name = '{name}' is a reserved"):
+        load_config(_write(tmp_path, BASE.replace('name = "pump"', f'name = "{name}"')))
