@@ -260,24 +260,34 @@ def _source(table: Any, file: str, where: str, pipeline_type: str) -> SourceConf
     return SourceConfig(type=kind, options=options)
 
 
-def _pipeline_options(p: PipelineConfig, file: str, where: str) -> None:
+def _pipeline_options(p: PipelineConfig, table: dict, file: str, where: str) -> PipelineConfig:
     """A built-in pipeline module that declares `Options` (a frozen dataclass) gets its `options`
-    table checked here, so `validate-config` refuses what `build(cfg)` would."""
+    table checked here, so `validate-config` refuses what `build(cfg)` would. A module may also
+    declare `DEFAULT_THRESHOLD` (used when the entry sets no `threshold`) and
+    `check_threshold(value) -> str | None` (the reason a threshold is refused)."""
     if p.type == "custom":
-        return
+        return p
     import importlib
 
     try:
         module = importlib.import_module(f"akida_edge.pipelines.{p.type}")
     except ImportError:
-        return  # reported by the daemon as unavailable
+        return p  # reported by the daemon as unavailable
+    default = getattr(module, "DEFAULT_THRESHOLD", None)
+    if default is not None and "threshold" not in table:
+        p = dataclasses.replace(p, threshold=float(default))
+    check_threshold = getattr(module, "check_threshold", None)
+    problem = check_threshold(p.threshold) if check_threshold is not None else None
+    if problem:
+        raise ConfigError(f"{file}: {where}.threshold = {p.threshold!r}: {problem}")
     check = getattr(module, "check_options", None)
     if check is None:
-        return
+        return p
     try:
         check(p.options, f"{where}.options")
     except ConfigError as exc:
         raise ConfigError(f"{file}: {exc}") from None
+    return p
 
 
 def parse_config(data: dict, file: str = "<config>") -> Config:
@@ -319,7 +329,7 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
             raise ConfigError(f"{file}: {where}.source is missing; add e.g. "
                               f"source = {{ type = \"synthetic\" }}")
         p = dataclasses.replace(p, source=_source(table["source"], file, f"{where}.source", p.type))
-        _pipeline_options(p, file, where)
+        p = _pipeline_options(p, table, file, where)
         if p.type == "custom" and ":" not in p.factory:
             raise ConfigError(f"{file}: {where}.factory = {p.factory!r}: a custom pipeline needs "
                               "factory = \"package.module:function\"")

@@ -115,3 +115,31 @@ def test_validate_config_cli(tmp_path):
 def test_reserved_pipeline_names_refused(tmp_path, name):
     with pytest.raises(ConfigError, match=rf"pipelines\[0\]\.name = '{name}' is a reserved"):
         load_config(_write(tmp_path, BASE.replace('name = "pump"', f'name = "{name}"')))
+
+
+KWS = """
+[[pipelines]]
+name = "kw"
+type = "kws"
+source = { type = "microphone" }
+"""
+
+
+@pytest.mark.parametrize("value", ["0", "1.5"])
+def test_kws_threshold_outside_unit_interval_refused(tmp_path, value):
+    text = KWS.replace('type = "kws"', f'type = "kws"\nthreshold = {value}')
+    with pytest.raises(ConfigError, match=r"pipelines\[0\]\.threshold = .*\(0, 1\]"):
+        load_config(_write(tmp_path, text))
+
+
+def test_kws_defaults_are_the_apps_operating_point(tmp_path):
+    from akida_edge.apps.kws.app import DetectParams
+    from akida_edge.pipelines.kws import check_options
+
+    cfg = load_config(_write(tmp_path, KWS))
+    assert cfg.pipelines[0].threshold == DetectParams().threshold
+    opts = check_options(cfg.pipelines[0].options, "options")
+    assert (opts.hop_ms, opts.smooth, opts.refractory_ms) == (
+        DetectParams().hop_ms, DetectParams().smooth, DetectParams().refractory_ms)
+    explicit = load_config(_write(tmp_path, KWS.replace('type = "kws"', 'type = "kws"\nthreshold = 0.6')))
+    assert explicit.pipelines[0].threshold == 0.6
