@@ -156,13 +156,33 @@ class Config:
     pipelines: tuple[PipelineConfig, ...]
 
     def state_dir(self) -> Path:
-        """The state directory: `[state] dir`, else `$STATE_DIRECTORY`, else `~/.local/state/akida-edge`."""
+        """The state directory (outbox and learned state): `[state] dir` (a relative path is taken
+        from the config file's folder), else `$STATE_DIRECTORY` (systemd), else the learned-state
+        default of `akida_edge.state.resolve_state_dir` (`$AKIDA_EDGE_STATE_DIR`, else
+        `~/.local/share/akida-edge/state`): one default for the daemon and the CLI."""
         if self.state.dir:
-            return Path(self.state.dir).expanduser()
+            return self.resolve_path(self.state.dir)
         env = os.environ.get("STATE_DIRECTORY")
         if env:
             return Path(env.split(":")[0])
-        return Path.home() / ".local" / "state" / "akida-edge"
+        from akida_edge.state import resolve_state_dir
+
+        return resolve_state_dir()
+
+    def resolve_path(self, value: str) -> Path:
+        """`value` with `~` expanded; relative to the config file's folder (the CWD without a file)."""
+        return _resolve(value, self.path)
+
+
+def _resolve(value: str, config_path: str) -> Path:
+    path = Path(value).expanduser()
+    if path.is_absolute() or config_path.startswith("<"):
+        return path
+    return Path(config_path).resolve().parent / path
+
+
+#: Pipeline types whose `options.state_dir` holds learned state (default: `Config.state_dir()`).
+LEARNING_PIPELINES = ("kws", "anomaly")
 
 
 def _type_name(t: Any) -> str:
@@ -342,10 +362,21 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ConfigError(f"{file}: pipeline name {dup[0]!r} is used twice; pipeline names must be unique")
-    return Config(path=file, device=device, mqtt=mqtt, state=_build(StateConfig, data.get("state", {}),
-                                                                   file, "state"),
-                  telemetry=_build(TelemetryConfig, data.get("telemetry", {}), file, "telemetry"),
-                  pipelines=tuple(pipelines))
+    config = Config(path=file, device=device, mqtt=mqtt,
+                    state=_build(StateConfig, data.get("state", {}), file, "state"),
+                    telemetry=_build(TelemetryConfig, data.get("telemetry", {}), file, "telemetry"),
+                    pipelines=tuple(pipelines))
+    return dataclasses.replace(config, pipelines=tuple(_with_state_dir(p, config) for p in pipelines))
+
+
+def _with_state_dir(p: PipelineConfig, config: Config) -> PipelineConfig:
+    """A learning pipeline keeps its learned state in `options.state_dir` resolved against the
+    config file's folder, by default in the daemon's state directory (`Config.state_dir()`)."""
+    if p.type not in LEARNING_PIPELINES:
+        return p
+    value = p.options.get("state_dir") or ""
+    resolved = config.resolve_path(value) if value else config.state_dir()
+    return dataclasses.replace(p, options={**p.options, "state_dir": str(resolved)})
 
 
 def load_config(path: str | os.PathLike) -> Config:

@@ -146,6 +146,11 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.topics = Topics(config.mqtt.prefix, config.device.id, config.mqtt.discovery_prefix)
+        legacy = Path.home() / ".local" / "state" / "akida-edge" / "outbox.db"  # the old default
+        if (legacy.is_file() and legacy.parent != config.state_dir()
+                and not (config.state_dir() / "outbox.db").exists()):
+            log.warning("an outbox from the old default state directory is left at %s; set [state] dir = "
+                        "\"%s\" to send what it holds", legacy, legacy.parent)
         self.outbox = Outbox(config.state_dir() / "outbox.db", config.state.telemetry_max_rows,
                              config.state.telemetry_max_age_s, int(config.state.outbox_max_mb * (1 << 20)))
         self.broker: EmbeddedBroker | None = None

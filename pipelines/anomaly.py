@@ -6,12 +6,12 @@ values → `apps.anomaly.detector.AnomalyDetector` (4-bit deviation encoder, bac
 layer on the virtual AKD1000) → anomaly score per window → `EpisodeTracker` (`on_windows`
 anomalous windows start an episode, `off_windows` normal ones end it).
 
-Learning normal: the learned normal is loaded from the state store (`options.state_dir`, else
-`$AKIDA_EDGE_STATE_DIR`, else the default); when there is none (or `relearn`), the first
-`learn_s` seconds of the source are learned as normal on the device, calibrated and saved, then
-scoring starts. The threshold is the calibrated one (the `[[pipelines]] threshold` key is not
-used: scores are in [0, 1] and the calibration knows the machine); `set_threshold` overrides it
-at run time.
+Learning normal: the learned normal is loaded from the state store (`options.state_dir`; the
+config loader sets it to the daemon's `[state] dir` unless the entry names another folder); when
+there is none (or `relearn`), the first `learn_s` seconds of the source are learned as normal on
+the device, calibrated and saved, then scoring starts. The threshold is the calibrated one (the
+`[[pipelines]] threshold` key is not used: scores are in [0, 1] and the calibration knows the
+machine); `set_threshold` overrides it at run time.
 
 Yields per window an `Activity` (one inference, latency, the model's events and synaptic ops, the
 *estimated* chip energy at one window per hop) whose state is the retained `{"anomaly": "ON"|"OFF",
@@ -43,7 +43,7 @@ class Options:
     relearn: bool = False  # learn again at every start even when a normal is saved
     on_windows: int = 2
     off_windows: int = 4
-    state_dir: str = ""  # learned-normal store ("": $AKIDA_EDGE_STATE_DIR or the default)
+    state_dir: str = ""  # learned-normal store (the config loader fills in the daemon's state dir)
 
     def __post_init__(self) -> None:
         if not 5.0 <= self.learn_s <= 86400:

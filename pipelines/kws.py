@@ -46,7 +46,7 @@ class Options:
     smooth: int = DetectParams.smooth
     refractory_ms: float = DetectParams.refractory_ms
     learned: bool = True  # also spot the words learned on this device
-    state_dir: str = ""  # learned words ("": $AKIDA_EDGE_STATE_DIR or the default)
+    state_dir: str = ""  # learned words (the config loader fills in the daemon's state dir)
 
     def __post_init__(self) -> None:
         if not 20.0 <= self.hop_ms <= 1000.0:

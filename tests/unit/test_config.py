@@ -143,3 +143,29 @@ def test_kws_defaults_are_the_apps_operating_point(tmp_path):
         DetectParams().hop_ms, DetectParams().smooth, DetectParams().refractory_ms)
     explicit = load_config(_write(tmp_path, KWS.replace('type = "kws"', 'type = "kws"\nthreshold = 0.6')))
     assert explicit.pipelines[0].threshold == 0.6
+
+
+def test_relative_state_dirs_follow_the_config_file_and_pipelines_default_to_it(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the CWD (systemd: /) must not matter
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    text = BASE + '[state]\ndir = "var/state"\n' + KWS.replace('"microphone" }', '"microphone" }\n'
+                                                                'options = { state_dir = "words" }')
+    cfg = load_config(_write(folder, text))
+    assert cfg.state_dir() == folder.resolve() / "var" / "state"
+    pump, kw = cfg.pipelines
+    assert Path(pump.options["state_dir"]) == cfg.state_dir()  # learned normal next to the outbox
+    assert Path(kw.options["state_dir"]) == folder.resolve() / "words"
+
+
+def test_default_state_dir_is_the_learned_state_default(tmp_path, monkeypatch):
+    from akida_edge import state
+
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.delenv(state.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    cfg = load_config(_write(tmp_path, BASE))
+    assert cfg.state_dir() == state.resolve_state_dir()
+    assert Path(cfg.pipelines[0].options["state_dir"]) == cfg.state_dir()
