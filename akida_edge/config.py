@@ -33,6 +33,8 @@ else:  # pragma: no cover - Python 3.10
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 PASSWORD_ENV = "AKIDA_EDGE_MQTT_PASSWORD"
+#: Topic levels the daemon uses under `<prefix>/<id>/` (`mqtt/topics.py`): no pipeline may be named so.
+RESERVED_PIPELINE_NAMES = ("request", "response", "status", "info", "telemetry")
 
 
 def _f(default: Any = dataclasses.MISSING, *, lo: float | None = None, hi: float | None = None,
@@ -154,13 +156,33 @@ class Config:
     pipelines: tuple[PipelineConfig, ...]
 
     def state_dir(self) -> Path:
-        """The state directory: `[state] dir`, else `$STATE_DIRECTORY`, else `~/.local/state/akida-edge`."""
+        """The state directory (outbox and learned state): `[state] dir` (a relative path is taken
+        from the config file's folder), else `$STATE_DIRECTORY` (systemd), else the learned-state
+        default of `akida_edge.state.resolve_state_dir` (`$AKIDA_EDGE_STATE_DIR`, else
+        `~/.local/share/akida-edge/state`): one default for the daemon and the CLI."""
         if self.state.dir:
-            return Path(self.state.dir).expanduser()
+            return self.resolve_path(self.state.dir)
         env = os.environ.get("STATE_DIRECTORY")
         if env:
             return Path(env.split(":")[0])
-        return Path.home() / ".local" / "state" / "akida-edge"
+        from akida_edge.state import resolve_state_dir
+
+        return resolve_state_dir()
+
+    def resolve_path(self, value: str) -> Path:
+        """`value` with `~` expanded; relative to the config file's folder (the CWD without a file)."""
+        return _resolve(value, self.path)
+
+
+def _resolve(value: str, config_path: str) -> Path:
+    path = Path(value).expanduser()
+    if path.is_absolute() or config_path.startswith("<"):
+        return path
+    return Path(config_path).resolve().parent / path
+
+
+#: Pipeline types whose `options.state_dir` holds learned state (default: `Config.state_dir()`).
+LEARNING_PIPELINES = ("kws", "anomaly")
 
 
 def _type_name(t: Any) -> str:
@@ -258,24 +280,34 @@ def _source(table: Any, file: str, where: str, pipeline_type: str) -> SourceConf
     return SourceConfig(type=kind, options=options)
 
 
-def _pipeline_options(p: PipelineConfig, file: str, where: str) -> None:
+def _pipeline_options(p: PipelineConfig, table: dict, file: str, where: str) -> PipelineConfig:
     """A built-in pipeline module that declares `Options` (a frozen dataclass) gets its `options`
-    table checked here, so `validate-config` refuses what `build(cfg)` would."""
+    table checked here, so `validate-config` refuses what `build(cfg)` would. A module may also
+    declare `DEFAULT_THRESHOLD` (used when the entry sets no `threshold`) and
+    `check_threshold(value) -> str | None` (the reason a threshold is refused)."""
     if p.type == "custom":
-        return
+        return p
     import importlib
 
     try:
         module = importlib.import_module(f"akida_edge.pipelines.{p.type}")
     except ImportError:
-        return  # reported by the daemon as unavailable
+        return p  # reported by the daemon as unavailable
+    default = getattr(module, "DEFAULT_THRESHOLD", None)
+    if default is not None and "threshold" not in table:
+        p = dataclasses.replace(p, threshold=float(default))
+    check_threshold = getattr(module, "check_threshold", None)
+    problem = check_threshold(p.threshold) if check_threshold is not None else None
+    if problem:
+        raise ConfigError(f"{file}: {where}.threshold = {p.threshold!r}: {problem}")
     check = getattr(module, "check_options", None)
     if check is None:
-        return
+        return p
     try:
         check(p.options, f"{where}.options")
     except ConfigError as exc:
         raise ConfigError(f"{file}: {exc}") from None
+    return p
 
 
 def parse_config(data: dict, file: str = "<config>") -> Config:
@@ -310,11 +342,14 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
     for i, table in enumerate(pipes_raw):
         where = f"pipelines[{i}]"
         p = _build(PipelineConfig, table, file, where, skip=("source",))
+        if p.name.lower() in RESERVED_PIPELINE_NAMES:
+            raise ConfigError(f"{file}: {where}.name = {p.name!r} is a reserved topic level; use another "
+                              f"name (not {', '.join(RESERVED_PIPELINE_NAMES)})")
         if "source" not in table:
             raise ConfigError(f"{file}: {where}.source is missing; add e.g. "
                               f"source = {{ type = \"synthetic\" }}")
         p = dataclasses.replace(p, source=_source(table["source"], file, f"{where}.source", p.type))
-        _pipeline_options(p, file, where)
+        p = _pipeline_options(p, table, file, where)
         if p.type == "custom" and ":" not in p.factory:
             raise ConfigError(f"{file}: {where}.factory = {p.factory!r}: a custom pipeline needs "
                               "factory = \"package.module:function\"")
@@ -327,10 +362,21 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise ConfigError(f"{file}: pipeline name {dup[0]!r} is used twice; pipeline names must be unique")
-    return Config(path=file, device=device, mqtt=mqtt, state=_build(StateConfig, data.get("state", {}),
-                                                                   file, "state"),
-                  telemetry=_build(TelemetryConfig, data.get("telemetry", {}), file, "telemetry"),
-                  pipelines=tuple(pipelines))
+    config = Config(path=file, device=device, mqtt=mqtt,
+                    state=_build(StateConfig, data.get("state", {}), file, "state"),
+                    telemetry=_build(TelemetryConfig, data.get("telemetry", {}), file, "telemetry"),
+                    pipelines=tuple(pipelines))
+    return dataclasses.replace(config, pipelines=tuple(_with_state_dir(p, config) for p in pipelines))
+
+
+def _with_state_dir(p: PipelineConfig, config: Config) -> PipelineConfig:
+    """A learning pipeline keeps its learned state in `options.state_dir` resolved against the
+    config file's folder, by default in the daemon's state directory (`Config.state_dir()`)."""
+    if p.type not in LEARNING_PIPELINES:
+        return p
+    value = p.options.get("state_dir") or ""
+    resolved = config.resolve_path(value) if value else config.state_dir()
+    return dataclasses.replace(p, options={**p.options, "state_dir": str(resolved)})
 
 
 def load_config(path: str | os.PathLike) -> Config:

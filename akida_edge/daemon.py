@@ -75,11 +75,15 @@ class PipelineRunner:
     def start(self) -> None:
         self.thread.start()
 
-    def stop(self, timeout_s: float) -> None:
+    def stop(self, timeout_s: float) -> bool:
+        """Ask the pipeline to stop and wait up to `timeout_s`; True when its thread has ended."""
         self.stop_event.set()
-        self.thread.join(timeout_s)
+        if self.thread.ident is not None:
+            self.thread.join(timeout_s)
         if self.thread.is_alive():
             log.warning("pipeline %s did not stop within %.0f s", self.cfg.name, timeout_s)
+            return False
+        return True
 
     def healthy(self, within_s: float) -> bool:
         return self.thread.is_alive() and time.monotonic() - self.meter.last_progress < within_s
@@ -142,10 +146,18 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.topics = Topics(config.mqtt.prefix, config.device.id, config.mqtt.discovery_prefix)
+        legacy = Path.home() / ".local" / "state" / "akida-edge" / "outbox.db"  # the old default
+        if (legacy.is_file() and legacy.parent != config.state_dir()
+                and not (config.state_dir() / "outbox.db").exists()):
+            log.warning("an outbox from the old default state directory is left at %s; set [state] dir = "
+                        "\"%s\" to send what it holds", legacy, legacy.parent)
         self.outbox = Outbox(config.state_dir() / "outbox.db", config.state.telemetry_max_rows,
                              config.state.telemetry_max_age_s, int(config.state.outbox_max_mb * (1 << 20)))
         self.broker: EmbeddedBroker | None = None
+        # replaced, never mutated in place (copy on write under the lock), so the command, telemetry
+        # and watchdog threads can iterate the dict they read while a reload swaps runners
         self.runners: dict[str, PipelineRunner] = {}
+        self._runners_lock = threading.Lock()
         self.commands = cmd.CommandTable()
         self.commands.add("ping", lambda args: {"pong": True})
         self.commands.add("status", self._cmd_status)
@@ -193,7 +205,8 @@ class Daemon:
             self.link.publish(str(self.topics.pipeline_status(p.name)), "disabled", retain=True)
             return
         runner = PipelineRunner(p, self)
-        self.runners[p.name] = runner
+        with self._runners_lock:
+            self.runners = {**self.runners, p.name: runner}
         runner.start()
 
     def request_stop(self) -> None:
@@ -365,16 +378,28 @@ class Daemon:
         new = dataclasses.replace(new, device=old.device, mqtt=old.mqtt, state=old.state)
         old_p = {p.name: p for p in old.pipelines}
         new_p = {p.name: p for p in new.pipelines}
+        stuck: dict[str, PipelineConfig] = {}
         for name, p in old_p.items():
             if new_p.get(name) != p:
-                runner = self.runners.pop(name, None)
-                if runner is not None:
-                    runner.stop(3.0)
+                runner = self.runners.get(name)
+                if runner is not None and not runner.stop(3.0):
+                    # never two instances of one pipeline on one sensor: keep the old one listed (it
+                    # was asked to stop) and its configuration, so the next SIGHUP tries again
+                    log.error("reload: pipeline %s did not stop; kept its old configuration and did not "
+                              "start the new one (send SIGHUP again, or restart the daemon)", name)
+                    stuck[name] = p
+                    continue
+                with self._runners_lock:
+                    self.runners = {n: r for n, r in self.runners.items() if n != name}
                 if name not in new_p:
                     self.link.publish(str(self.topics.pipeline_status(name)), "disabled", retain=True)
+        if stuck:
+            kept = [stuck.get(p.name, p) for p in new.pipelines]
+            kept += [p for n, p in stuck.items() if n not in new_p]
+            new = dataclasses.replace(new, pipelines=tuple(kept))
         self.config = new
         for name, p in new_p.items():
-            if old_p.get(name) != p:
+            if old_p.get(name) != p and name not in stuck:
                 self._start_pipeline(p)
         self._publish_retained_meta()
         log.info("configuration reloaded from %s (%d pipelines)", new.path, len(self.runners))

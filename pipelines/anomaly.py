@@ -6,12 +6,12 @@ values → `apps.anomaly.detector.AnomalyDetector` (4-bit deviation encoder, bac
 layer on the virtual AKD1000) → anomaly score per window → `EpisodeTracker` (`on_windows`
 anomalous windows start an episode, `off_windows` normal ones end it).
 
-Learning normal: the learned normal is loaded from the state store (`options.state_dir`, else
-`$AKIDA_EDGE_STATE_DIR`, else the default); when there is none (or `relearn`), the first
-`learn_s` seconds of the source are learned as normal on the device, calibrated and saved, then
-scoring starts. The threshold is the calibrated one (the `[[pipelines]] threshold` key is not
-used: scores are in [0, 1] and the calibration knows the machine); `set_threshold` overrides it
-at run time.
+Learning normal: the learned normal is loaded from the state store (`options.state_dir`; the
+config loader sets it to the daemon's `[state] dir` unless the entry names another folder); when
+there is none (or `relearn`), the first `learn_s` seconds of the source are learned as normal on
+the device, calibrated and saved, then scoring starts. The threshold is the calibrated one (the
+`[[pipelines]] threshold` key is not used: scores are in [0, 1] and the calibration knows the
+machine); `set_threshold` overrides it at run time.
 
 Yields per window an `Activity` (one inference, latency, the model's events and synaptic ops, the
 *estimated* chip energy at one window per hop) whose state is the retained `{"anomaly": "ON"|"OFF",
@@ -32,7 +32,7 @@ import numpy as np
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.pipelines.base import Activity, Detection
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US
+from akida_edge.pipelines.compose import IDLE_YIELD_S, MEDIA_TIME_LIMIT_US
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Options:
     relearn: bool = False  # learn again at every start even when a normal is saved
     on_windows: int = 2
     off_windows: int = 4
-    state_dir: str = ""  # learned-normal store ("": $AKIDA_EDGE_STATE_DIR or the default)
+    state_dir: str = ""  # learned-normal store (the config loader fills in the daemon's state dir)
 
     def __post_init__(self) -> None:
         if not 5.0 <= self.learn_s <= 86400:
@@ -87,8 +87,10 @@ class AnomalyPipeline:
         return {"model": self.detector.backbone_path.name, "nps": int(self.mapping.np_count),
                 "normal": "loaded" if self.loaded else "learning"}
 
-    def _windows(self, stop_event: threading.Event) -> Iterator[tuple[int, np.ndarray]]:
-        """(capture time of the window start in epoch µs, feature values (1, axes, F))."""
+    def _windows(self, stop_event: threading.Event) -> Iterator[tuple[int, np.ndarray] | None]:
+        """(capture time of the window start in epoch µs, feature values (1, axes, F)), or None
+        every `IDLE_YIELD_S` while the source gives nothing (e.g. a serial port reconnecting), so
+        the daemon's runner keeps its watchdog alive (as `compose.SourcePipeline.run` does)."""
         from akida_edge.apps.anomaly import features
         from akida_edge.frontends.resample import ResampleParams, resample_init, resample_step
         from akida_edge.frontends.vibration import vibration_init, vibration_step
@@ -96,13 +98,18 @@ class AnomalyPipeline:
         source = make_source(self.cfg.source.type, **self.cfg.source.options).open()
         vstate = rs = rparams = None
         n_done, t0_us = 0, None
+        last_yield = time.monotonic()
         try:
             while not stop_event.is_set():
                 chunk = source.read(timeout_s=0.5)
                 if chunk is None:
                     if source.ended:
                         return
+                    if time.monotonic() - last_yield >= IDLE_YIELD_S:
+                        last_yield = time.monotonic()
+                        yield None
                     continue
+                last_yield = time.monotonic()
                 if t0_us is None:
                     t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
                 x = np.asarray(chunk.data, np.float32)
@@ -130,8 +137,11 @@ class AnomalyPipeline:
         windows = self._windows(stop_event)
         if not self.loaded:
             learn = []
-            for _, v in windows:
-                learn.append(v)
+            for item in windows:
+                if item is None:
+                    yield Activity()
+                    continue
+                learn.append(item[1])
                 yield Activity(state={"anomaly": "OFF", "learning": True,
                                       "learned_s": round(len(learn) * hop_s, 2)})
                 if len(learn) * hop_s + (win_s - hop_s) >= self.options.learn_s:
@@ -145,7 +155,11 @@ class AnomalyPipeline:
                 self.detector.save(self.store, extra={"files": [f"daemon:{self.name}"]})
             self.loaded = True
         tracker = EpisodeTracker(on_windows=self.options.on_windows, off_windows=self.options.off_windows)
-        for t_us, v in windows:
+        for item in windows:
+            if item is None:
+                yield Activity()
+                continue
+            t_us, v = item
             t_start = time.perf_counter()
             with self.lock:
                 score = float(self.detector.score(v)[0])

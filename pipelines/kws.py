@@ -21,21 +21,32 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from akida_edge.apps.kws.app import DetectParams
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.pipelines.base import Activity, Detection
 from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US
 
+#: The pipeline's `threshold` when the entry sets none: the kws app's measured operating point.
+DEFAULT_THRESHOLD = DetectParams.threshold
+
+
+def check_threshold(value: float) -> str | None:
+    """Why `value` is not a kws threshold (None when it is one)."""
+    if not 0.0 < value <= 1.0:
+        return "a kws threshold is the smoothed keyword probability; use a value in (0, 1]"
+    return None
+
 
 @dataclass(frozen=True)
 class Options:
-    """The `options` table of a kws pipeline."""
+    """The `options` table of a kws pipeline (defaults: the kws app's `DetectParams`)."""
 
-    hop_ms: float = 100.0
-    smooth: int = 3
-    refractory_ms: float = 800.0
+    hop_ms: float = DetectParams.hop_ms
+    smooth: int = DetectParams.smooth
+    refractory_ms: float = DetectParams.refractory_ms
     learned: bool = True  # also spot the words learned on this device
-    state_dir: str = ""  # learned words ("": $AKIDA_EDGE_STATE_DIR or the default)
+    state_dir: str = ""  # learned words (the config loader fills in the daemon's state dir)
 
     def __post_init__(self) -> None:
         if not 20.0 <= self.hop_ms <= 1000.0:
@@ -55,11 +66,11 @@ class KwsPipeline:
     """`Spotter` + `Stream` over a source (module docstring)."""
 
     def __init__(self, cfg: PipelineConfig, options: Options) -> None:
-        from akida_edge.apps.kws.app import DetectParams, Spotter
+        from akida_edge.apps.kws.app import Spotter
 
-        if not 0.0 < cfg.threshold <= 1.0:
-            raise ValueError(f"pipeline {cfg.name!r}: a kws threshold is a probability in (0, 1], "
-                             f"got {cfg.threshold}")
+        problem = check_threshold(cfg.threshold)
+        if problem:
+            raise ValueError(f"pipeline {cfg.name!r}: threshold = {cfg.threshold}: {problem}")
         self.name = cfg.name
         self.cfg = cfg
         self.options = options
@@ -70,8 +81,9 @@ class KwsPipeline:
         self.lock = threading.Lock()
 
     def set_threshold(self, value: float) -> None:
-        if not 0.0 < value <= 1.0:
-            raise ValueError(f"a kws threshold is a probability in (0, 1], got {value}")
+        problem = check_threshold(value)
+        if problem:
+            raise ValueError(f"threshold = {value}: {problem}")
         with self.lock:
             self.params = dataclasses.replace(self.params, threshold=float(value))
             if getattr(self, "stream", None) is not None:

@@ -53,7 +53,7 @@ def parse(prefix: str, topic: str) -> ParsedTopic | None:
 
     Parameters
     ----------
-    prefix : the configured topic prefix (one level, e.g. `akida-edge`).
+    prefix : the configured topic prefix (one level, e.g. `akida`).
     topic : the topic of a received message.
     """
     levels = topic.split("/")

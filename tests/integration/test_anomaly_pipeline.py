@@ -48,3 +48,35 @@ def test_learns_normal_then_reports_the_fault_once(tmp_path, seed):
     again = build(_cfg(tmp_path, seed))
     assert again.describe()["normal"] == "loaded"
     assert again.detector.threshold == pytest.approx(dets[0].fields["threshold"], abs=1e-4)
+
+
+class _SilentSource:
+    """A source that gives nothing for a while (a serial port reconnecting), then ends."""
+
+    def __init__(self, empty_reads: int) -> None:
+        self.left = empty_reads
+        self.ended = False
+
+    def open(self):
+        return self
+
+    def read(self, timeout_s=None):
+        self.left -= 1
+        self.ended = self.left < 0
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("relearn", [True, False])
+def test_yields_idle_activity_while_the_source_is_silent(tmp_path, monkeypatch, relearn):
+    import akida_edge.pipelines.anomaly as anomaly
+
+    cfg = _cfg(tmp_path, 2)
+    p = build(cfg)
+    p.loaded = not relearn  # learning phase, or scoring phase (the detector then needs no normal)
+    monkeypatch.setattr(anomaly, "IDLE_YIELD_S", 0.0)
+    monkeypatch.setattr(anomaly, "make_source", lambda *a, **k: _SilentSource(3))
+    items = list(p.run(threading.Event()))
+    assert len(items) == 3 and all(isinstance(i, Activity) and i.inferences == 0 for i in items)

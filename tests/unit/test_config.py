@@ -109,3 +109,63 @@ def test_validate_config_cli(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode != 0
     assert out.stderr.count("\n") == 1 and "mqtt.port" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("name", ["request", "response", "status", "info", "telemetry"])
+def test_reserved_pipeline_names_refused(tmp_path, name):
+    with pytest.raises(ConfigError, match=rf"pipelines\[0\]\.name = '{name}' is a reserved"):
+        load_config(_write(tmp_path, BASE.replace('name = "pump"', f'name = "{name}"')))
+
+
+KWS = """
+[[pipelines]]
+name = "kw"
+type = "kws"
+source = { type = "microphone" }
+"""
+
+
+@pytest.mark.parametrize("value", ["0", "1.5"])
+def test_kws_threshold_outside_unit_interval_refused(tmp_path, value):
+    text = KWS.replace('type = "kws"', f'type = "kws"\nthreshold = {value}')
+    with pytest.raises(ConfigError, match=r"pipelines\[0\]\.threshold = .*\(0, 1\]"):
+        load_config(_write(tmp_path, text))
+
+
+def test_kws_defaults_are_the_apps_operating_point(tmp_path):
+    from akida_edge.apps.kws.app import DetectParams
+    from akida_edge.pipelines.kws import check_options
+
+    cfg = load_config(_write(tmp_path, KWS))
+    assert cfg.pipelines[0].threshold == DetectParams().threshold
+    opts = check_options(cfg.pipelines[0].options, "options")
+    assert (opts.hop_ms, opts.smooth, opts.refractory_ms) == (
+        DetectParams().hop_ms, DetectParams().smooth, DetectParams().refractory_ms)
+    explicit = load_config(_write(tmp_path, KWS.replace('type = "kws"', 'type = "kws"\nthreshold = 0.6')))
+    assert explicit.pipelines[0].threshold == 0.6
+
+
+def test_relative_state_dirs_follow_the_config_file_and_pipelines_default_to_it(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the CWD (systemd: /) must not matter
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    text = BASE + '[state]\ndir = "var/state"\n' + KWS.replace('"microphone" }', '"microphone" }\n'
+                                                                'options = { state_dir = "words" }')
+    cfg = load_config(_write(folder, text))
+    assert cfg.state_dir() == folder.resolve() / "var" / "state"
+    pump, kw = cfg.pipelines
+    assert Path(pump.options["state_dir"]) == cfg.state_dir()  # learned normal next to the outbox
+    assert Path(kw.options["state_dir"]) == folder.resolve() / "words"
+
+
+def test_default_state_dir_is_the_learned_state_default(tmp_path, monkeypatch):
+    from akida_edge import state
+
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.delenv(state.ENV_VAR, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    cfg = load_config(_write(tmp_path, BASE))
+    assert cfg.state_dir() == state.resolve_state_dir()
+    assert Path(cfg.pipelines[0].options["state_dir"]) == cfg.state_dir()
