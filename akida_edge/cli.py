@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     from akida_edge import commands
 
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):  # shared helpers (_args), not a command group
+            continue
         module = importlib.import_module(f"akida_edge.commands.{info.name}")
         module.register(subparsers)
     return parser

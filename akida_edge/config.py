@@ -391,4 +391,6 @@ def load_config(path: str | os.PathLike) -> Config:
         raise ConfigError(f"{file}: cannot read ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML") from exc
     return parse_config(data, file)

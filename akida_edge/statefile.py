@@ -22,6 +22,7 @@ naming the file and what is wrong.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -184,9 +185,36 @@ def atomic_write(path: str | os.PathLike, data: bytes,
     A temporary file in the same directory is written and fsynced, `before_rename` runs (the
     store keeps the previous file as a backup there), then the temporary file replaces `path`
     and the directory is fsynced. On any error the temporary file is removed and `path` is left
-    untouched; a crash leaves at most a stray ``.*.tmp`` file, which readers ignore.
+    untouched; a crash leaves at most a stray ``.*.tmp`` file, which readers ignore. An `OSError`
+    (the path is a directory, a parent is a file, read-only, full disk...) becomes a `StateError`
+    naming the path and the fix.
     """
     path = Path(path)
+    try:
+        return _atomic_write(path, data, before_rename)
+    except OSError as exc:
+        raise StateError(_write_problem(path, exc)) from exc
+
+
+def _write_problem(path: Path, exc: OSError) -> str:
+    """One line saying why `path` cannot be written and what would fix it."""
+    reason = exc.strerror or str(exc)
+    head = f"cannot write learned state {path}: {reason}"
+    if os.path.isdir(path):
+        return f"{head}; {path} is a directory, give a file path instead"
+    for parent in path.parents:
+        if os.path.lexists(parent):
+            if not os.path.isdir(parent):
+                return (f"{head}; {parent} is a file, not a directory: choose another state "
+                        f"directory (--state) or file path")
+            break
+    if exc.errno == errno.ENOSPC:
+        return f"{head}; free disk space on {path.parent}"
+    return (f"{head}; make {path.parent} a writable directory or choose another state "
+            f"directory (--state) or file path")
+
+
+def _atomic_write(path: Path, data: bytes, before_rename: Callable[[], None] | None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -12,23 +12,38 @@ from typing import IO, Any
 
 from akida_edge.errors import AkidaEdgeError
 
-
-def _suite_modules() -> dict[str, ModuleType]:
-    import akida_edge.bench as pkg
-
-    suites: dict[str, ModuleType] = {}
-    for info in pkgutil.iter_modules(pkg.__path__):
-        if info.name.startswith("_") or info.name in {"runner", "timing"}:
-            continue
-        module = importlib.import_module(f"akida_edge.bench.{info.name}")
-        name = getattr(module, "SUITE", None)
-        if name:
-            suites[name] = module
-    return suites
+_HELPERS = {"runner", "timing"}
+# optional dependencies a suite may need, and the setup.sh option that installs each
+_OPTIONAL = {"onnx": "--dev", "onnxruntime": "--dev", "torch": "--train"}
 
 
 def suite_names() -> list[str]:
-    return sorted(_suite_modules())
+    """The suites, WITHOUT importing them: a suite is the module ``bench/<name>.py`` whose
+    ``SUITE`` equals its file name (so building the CLI parser never imports cv2, numba or apps)."""
+    import akida_edge.bench as pkg
+
+    return sorted(info.name for info in pkgutil.iter_modules(pkg.__path__)
+                  if not info.name.startswith("_") and info.name not in _HELPERS)
+
+
+def _missing_optional(name: str, exc: ImportError) -> AkidaEdgeError | None:
+    """The one-line error for a suite that needs an optional dependency that is not installed."""
+    root = (exc.name or "").split(".")[0]
+    if root not in _OPTIONAL:
+        return None
+    return AkidaEdgeError(f"benchmark suite {name} needs {root}, an optional dependency that is not "
+                          f"installed; bash scripts/setup.sh {_OPTIONAL[root]} installs it")
+
+
+def load_suite(name: str) -> ModuleType:
+    """Import the suite `name` (its module's ``SUITE`` must equal its file name)."""
+    try:
+        module = importlib.import_module(f"akida_edge.bench.{name}")
+    except ImportError as exc:
+        raise (_missing_optional(name, exc) or exc) from exc
+    if getattr(module, "SUITE", None) != name:
+        raise AkidaEdgeError(f"bench/{name}.py must set SUITE = {name!r} (a suite is named after its file)")
+    return module
 
 
 def machine() -> dict[str, Any]:
@@ -46,18 +61,22 @@ def machine() -> dict[str, Any]:
 
 
 def run_suites(names: list[str], progress: IO[str] | None = None) -> dict[str, Any]:
-    modules = _suite_modules()
-    unknown = [n for n in names if n not in modules]
+    known = suite_names()
+    unknown = [n for n in names if n not in known]
     if unknown:
         raise AkidaEdgeError(
-            f"unknown benchmark suite {', '.join(unknown)}; choose from {', '.join(sorted(modules))}"
+            f"unknown benchmark suite {', '.join(unknown)}; choose from {', '.join(known)}"
         )
     results: dict[str, Any] = {}
-    for name in names or sorted(modules):
+    for name in names or known:
+        module = load_suite(name)
         if progress:
             print(f"bench: running {name} ...", file=progress, flush=True)
         t0 = time.perf_counter()
-        figures = modules[name].run(progress=progress)
+        try:
+            figures = module.run(progress=progress)
+        except ImportError as exc:
+            raise (_missing_optional(name, exc) or exc) from exc
         figures["suite_seconds"] = round(time.perf_counter() - t0, 2)
         results[name] = figures
     results["machine"] = machine()

@@ -65,7 +65,7 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, WavInfo]:
     tag, channels, rate, _, block, bits = struct.unpack("<HHIIHH", fmt[:16])
     if tag == _EXTENSIBLE and len(fmt) >= 26:
         tag = struct.unpack("<H", fmt[24:26])[0]
-    if channels < 1 or rate < 1 or block != channels * ((bits + 7) // 8):
+    if channels < 1 or rate < 1 or bits < 1 or block == 0 or block != channels * ((bits + 7) // 8):
         raise SourceError(
             f"{path} has an inconsistent header ({channels} channels, {bits} bits, block {block})"
         )

@@ -4,21 +4,25 @@
 #   bash scripts/setup.sh          runtime (the daemon, the apps, the CLI)
 #   bash scripts/setup.sh --dev    runtime + test and benchmark tools
 #   bash scripts/setup.sh --train  runtime + PyTorch CPU for the training recipes
+# The runtime needs only PortAudio (and python3-venv to create .venv): the daemon embeds its MQTT
+# broker. Tests and benchmarks also use mosquitto, openssl, chromium, espeak-ng and sox; training
+# synthesises its keyword data set with espeak-ng and sox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
+apt_pkgs=(libportaudio2 python3-venv)
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="${extras:+$extras,}dev" ;;
-    --train) extras="${extras:+$extras,}train" ;;
+    --dev) extras="${extras:+$extras,}dev"; apt_pkgs+=(mosquitto openssl chromium espeak-ng sox) ;;
+    --train) extras="${extras:+$extras,}train"; apt_pkgs+=(espeak-ng sox) ;;
     *) echo "setup.sh: unknown option $arg (use --dev and/or --train)" >&2; exit 2 ;;
   esac
 done
 
-apt_pkgs=(libportaudio2 mosquitto openssl espeak-ng sox chromium)
 missing=()
 for p in "${apt_pkgs[@]}"; do
+  [[ " ${missing[*]} " == *" $p "* ]] && continue  # listed twice (--dev --train)
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -46,8 +50,14 @@ fi
 if [ "$extras" = "" ] || [[ "$extras" != *train* ]]; then
   spec=".${extras:+[$extras]}"
 else
-  # PyTorch CPU build: pin the version that installs from local wheels where available.
-  .venv/bin/python -m pip install -q "torch==2.13.0" || .venv/bin/python -m pip install -q torch
+  # PyTorch CPU build: pin the version that installs from local wheels where available. Never fall
+  # back to a bare `pip install torch`: on Linux that pulls the multi-GB CUDA build.
+  if ! .venv/bin/python -m pip install -q "torch==2.13.0"; then
+    echo "setup: could not install the PyTorch CPU build torch==2.13.0; install a CPU wheel into .venv" >&2
+    echo "       (.venv/bin/python -m pip install torch --index-url https://download.pytorch.org/whl/cpu)" >&2
+    echo "       and run bash scripts/setup.sh $* again" >&2
+    exit 1
+  fi
   spec=".[$extras]"
 fi
 echo "setup: installing akida-edge $spec into .venv"

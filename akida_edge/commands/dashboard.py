@@ -7,6 +7,7 @@ import signal
 import sys
 from pathlib import Path
 
+from akida_edge.commands._args import check_port
 from akida_edge.errors import ConfigError
 
 
@@ -50,18 +51,13 @@ def _check_ca(path: Path) -> None:
                           "that signed the broker's certificate") from None
 
 
-def _check_port(name: str, value: int) -> None:
-    if not 0 <= value <= 65535:
-        raise ConfigError(f"{name} {value}: not a TCP port; use 1-65535")
-
-
 def _run(args: argparse.Namespace) -> int:
     from akida_edge.dashboard.feed import BrokerSettings
     from akida_edge.dashboard.server import DashboardServer
     from akida_edge.dashboard.topics import is_level
 
-    _check_port("--port", args.port)
-    _check_port("--broker-port", args.broker_port)
+    check_port("--port", args.port)
+    check_port("--broker-port", args.broker_port)
     if not is_level(args.prefix):
         raise ConfigError(f"--prefix {args.prefix!r}: must be one topic level of 1-64 letters, digits, "
                           "'_' or '-'")

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from akida_edge.commands._args import check_port
 from akida_edge.config import Config, load_config
 from akida_edge.errors import ConfigError
 
@@ -44,19 +45,13 @@ def _duration(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
-    return int(text)
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="run the edge daemon (pipelines, MQTT, telemetry)")
     p.add_argument("--config", default="config.toml", metavar="FILE",
                    help="config file (default: config.toml)")
     p.add_argument("--duration", type=_duration, default=None, metavar="S",
                    help="stop cleanly after S seconds and print a summary (default: run until stopped)")
-    p.add_argument("--dashboard", type=_port, nargs="?", const=DASHBOARD_PORT, default=None, metavar="PORT",
+    p.add_argument("--dashboard", type=int, nargs="?", const=DASHBOARD_PORT, default=None, metavar="PORT",
                    help=f"also serve the web dashboard on 127.0.0.1:PORT (default {DASHBOARD_PORT})")
     p.set_defaults(func=_run)
 
@@ -107,6 +102,8 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def _run(args: argparse.Namespace) -> int:
     _setup_logging(getattr(args, "verbose", False))
+    if args.dashboard is not None:
+        check_port("--dashboard", args.dashboard)
     config = load_config(args.config)
     from akida_edge.daemon import Daemon
 

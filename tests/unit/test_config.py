@@ -78,6 +78,14 @@ def test_duplicate_pipeline_names_refused(tmp_path):
         load_config(_write(tmp_path, text))
 
 
+def test_non_utf8_config_is_a_config_error(tmp_path):
+    path = tmp_path / "config.toml"
+    raw = BASE.encode() + "# caf\u00e9\n".encode("latin-1")
+    path.write_bytes(raw)
+    with pytest.raises(ConfigError, match=rf"{path}: not UTF-8 text \(byte {raw.index(0xE9)}\)"):
+        load_config(path)
+
+
 def test_float_bound_and_int_promotion():
     cfg = parse_config({"telemetry": {"interval_s": 2}})
     assert cfg.telemetry.interval_s == 2.0 and isinstance(cfg.telemetry.interval_s, float)

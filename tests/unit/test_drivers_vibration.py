@@ -48,6 +48,19 @@ def test_wav_24_bit_pcm(tmp_path, rng):
     np.testing.assert_array_equal(x[:, 0], (v / float(1 << 23)).astype(np.float32))
 
 
+@pytest.mark.parametrize("bits, block", [(0, 0), (0, 2), (16, 0)])
+def test_wav_with_zero_bits_or_block_is_refused(tmp_path, bits, block):
+    import struct
+
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, block, bits)
+    body = b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", 4) + bytes(4)
+    path = tmp_path / "zero.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    with pytest.raises(SourceError, match=rf"zero\.wav has an inconsistent header \(1 channels, {bits} bits, "
+                                          rf"block {block}\)"):
+        read_wav(path)
+
+
 def test_streamed_wav_without_length_reads_to_the_end(tmp_path, rng):
     x = rng.uniform(-0.5, 0.5, size=(300, 2)).astype(np.float32)
     write_wav(tmp_path / "s.wav", x, 8000, bits=32)

@@ -80,7 +80,7 @@ def test_interrupted_write_leaves_the_old_file_intact(tmp_path, rng, monkeypatch
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(statefile, "_write_all", half_then_fail)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(StateError, match=r"No space.*free disk space"):
         store.save_model("kws", learned(rng, n=9))
     assert (tmp_path / "kws.learned").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kws.learned"]  # no temporary file left
@@ -250,6 +250,37 @@ def test_cli_lists_exports_and_imports(tmp_path, rng, capsys):
     assert main(["state", "import", str(tmp_path / "missing.state"), "--state", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("akida-edge: error: cannot read learned state") and err.count("\n") == 1
+
+
+def test_unwritable_targets_are_a_clear_state_error(tmp_path, rng):
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("x")
+    with pytest.raises(StateError, match=rf"{a_file} is a file, not a directory"):
+        S.StateStore(a_file).save_model("kws", learned(rng))
+    store = S.StateStore(tmp_path / "a")
+    store.save_model("kws", learned(rng))
+    target = tmp_path / "exports"
+    target.mkdir()
+    with pytest.raises(StateError, match=rf"{target} is a directory, give a file path"):
+        store.export(target)
+    assert list(target.iterdir()) == []  # no temporary file left behind
+
+
+def test_cli_reports_an_unwritable_state_in_one_line(tmp_path, rng, capsys):
+    from akida_edge.cli import main
+
+    S.StateStore(tmp_path / "a").save_model("kws", learned(rng))
+    bundle = tmp_path / "fleet.state"
+    assert main(["state", "export", str(bundle), "--state", str(tmp_path / "a")]) == 0
+    a_file = tmp_path / "plain"
+    a_file.write_text("x")
+    capsys.readouterr()
+    assert main(["state", "import", str(bundle), "--state", str(a_file)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("akida-edge: error: cannot write learned state") and err.count("\n") == 1
+    assert main(["state", "export", str(tmp_path), "--state", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "is a directory" in err and err.count("\n") == 1
 
 
 def test_missing_current_file_restores_the_backup(tmp_path, rng):

@@ -1,0 +1,55 @@
+"""The bench runner: suites are listed without importing them; a missing optional dependency is one line."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from akida_edge.bench import runner
+
+pytestmark = pytest.mark.unit
+
+
+def test_suites_are_named_after_their_files():
+    import akida_edge.bench as pkg
+
+    names = runner.suite_names()
+    assert names and "runner" not in names and "timing" not in names
+    for name in names:
+        tree = ast.parse((Path(pkg.__path__[0]) / f"{name}.py").read_text(encoding="utf-8"))
+        suite = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                 and any(getattr(t, "id", None) == "SUITE" for t in node.targets)]
+        assert suite == [name]
+
+
+def test_building_the_cli_imports_no_suite():
+    code = ("import json, sys\nfrom akida_edge.cli import build_parser\nbuild_parser()\n"
+            "print(json.dumps(sorted(m for m in sys.modules if m.startswith('akida_edge.bench.'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == ["akida_edge.bench.runner"]
+    assert not set(runner.suite_names()) & {m.rsplit(".", 1)[1] for m in json.loads(out)}
+
+
+def test_missing_optional_dependency_is_one_line(monkeypatch, capsys):
+    from akida_edge.bench import engine
+    from akida_edge.cli import main
+
+    monkeypatch.setitem(sys.modules, "onnx", None)  # as if the dev extras were not installed
+    monkeypatch.setattr(engine, "run", lambda progress=None: engine.onnx_session(None))
+    assert main(["bench", "engine"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert "Traceback" not in "\n".join(err)
+    assert err[-1].startswith("akida-edge: error: benchmark suite engine")
+    assert "needs onnx" in err[-1] and "bash scripts/setup.sh --dev" in err[-1]
+
+
+def test_unknown_suite_lists_the_known_ones(capsys):
+    from akida_edge.cli import main
+
+    assert main(["bench", "nosuch"]) == 2
+    assert ", ".join(runner.suite_names()) in capsys.readouterr().err
