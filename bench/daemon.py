@@ -147,9 +147,9 @@ def publish_rate(tmp: Path, port: int) -> dict[str, float]:
     return out
 
 
-def _daemon_config(tmp: Path, port: int) -> Path:
-    path = tmp / "config.toml"
-    path.write_text(f"""
+def _config_head(port: int, state_dir: Path) -> str:
+    """The [device], [mqtt] and [state] sections every benchmark daemon uses."""
+    return f"""
 [device]
 id = "bench"
 [mqtt]
@@ -158,7 +158,13 @@ port = {port}
 prefix = "bench"
 discovery = false
 [state]
-dir = "{tmp / 'state'}"
+dir = "{state_dir}"
+"""
+
+
+def _daemon_config(tmp: Path, port: int) -> Path:
+    path = tmp / "config.toml"
+    path.write_text(_config_head(port, tmp / "state") + f"""
 [[pipelines]]
 name = "tick"
 type = "custom"
@@ -224,16 +230,7 @@ def _kws_config(tmp: Path, port: int) -> Path:
     wav = tmp / "kws-scene.wav"
     write_wav(wav, scene.audio.reshape(-1, 1), 16000)
     path = tmp / "kws.toml"
-    path.write_text(f"""
-[device]
-id = "bench"
-[mqtt]
-broker = "external"
-port = {port}
-prefix = "bench"
-discovery = false
-[state]
-dir = "{tmp / 'kws-state'}"
+    path.write_text(_config_head(port, tmp / "kws-state") + f"""
 [[pipelines]]
 name = "kws"
 type = "kws"
