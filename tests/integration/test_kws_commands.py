@@ -118,6 +118,14 @@ def test_learn_from_the_last_detection_window(tmp_path):
     assert np.array_equal(window, audio[start: start + kws.RATE_HZ, 0])
     out = p.handle_command("learn", {"label": "hello", "source": "last_detection"})
     assert out["source"] == f"last_detection ({label})" and out["words"] == ["hello"]
+    # learning while the stream runs: its detector takes the longer label list and the run goes on
+    run = p.run(threading.Event())
+    next(run)
+    assert p.handle_command("learn", {"label": "world", "source": "last_detection"})["words"] == \
+        ["hello", "world"]
+    rest = list(run)
+    assert p.stream.detector.classes == p.spotter.classes and p.spotter.classes[-2:] == ("hello", "world")
+    assert any(isinstance(i, Detection) for i in rest)
 
 
 def test_learn_over_mqtt_through_mosquitto(tmp_path, mosquitto, clips):  # noqa: F811
