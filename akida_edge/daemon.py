@@ -162,7 +162,7 @@ class Daemon:
         self.commands.add("ping", lambda args: {"pong": True})
         self.commands.add("status", self._cmd_status)
         self.commands.add("set_threshold", self._cmd_set_threshold)
-        self.commands.add("pipeline", self._cmd_pipeline)
+        self.commands.add("pipeline", self._cmd_pipeline, max_bytes=cmd.MAX_UPLOAD_REQUEST_BYTES)
         self._requests: queue.Queue = queue.Queue(maxsize=10_000)
         self._stop = threading.Event()
         self._reload = threading.Event()

@@ -38,6 +38,11 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, WavInfo]:
         raw = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read WAV file {path}: {exc.strerror or exc}") from None
+    return parse_wav(raw, str(path))
+
+
+def parse_wav(raw: bytes, path: str = "WAV data") -> tuple[np.ndarray, WavInfo]:
+    """`read_wav` of bytes in memory (an upload); `path` names them in errors."""
     if len(raw) < 12 or raw[:4] != b"RIFF" or raw[8:12] != b"WAVE":
         raise SourceError(f"{path} is not a WAV file (no RIFF/WAVE header)")
     pos, fmt, data = 12, None, None

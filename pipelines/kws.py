@@ -10,10 +10,19 @@ capture time of the peak window's centre.
 
 Yields per processed block an `Activity` (the windows classified, their host latency, the model's
 events and synaptic ops, the *estimated* chip energy at one window per hop) and the detections.
+
+Commands (`handle_command`, over MQTT `request/pipeline`): `learn` a word from the last
+detection's 1-s window (`source: "last_detection"`) or from uploaded WAV clips
+(`audio_wav_b64`: one base64 string or a list, any rate and channel count, at most
+`MAX_UPLOAD_BYTES` decoded in all), `forget` a word, list the `learned` words. Learning goes
+through `apps.kws.learn.Learned.learn_audio`, as `akida-edge kws learn` does, and is saved in the
+pipeline's state dir. The last `RING_S` seconds of audio are kept to cut the detection's window.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import threading
 import time
@@ -21,14 +30,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from akida_edge.apps.kws.app import DetectParams
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
+from akida_edge.errors import InputDataError, LearningError
 from akida_edge.pipelines.base import Activity, Detection
 from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US
 
 #: The pipeline's `threshold` when the entry sets none: the kws app's measured operating point.
 DEFAULT_THRESHOLD = DetectParams.threshold
+RATE_HZ = 16000
+RING_S = 4.0  # audio kept to cut the last detection's window (a detection is emitted < 2 s late)
+MAX_UPLOAD_BYTES = 512 * 1024  # decoded WAV bytes per learn command (all clips)
+MAX_CLIPS = 16
+COMMANDS = ("learn", "forget", "learned")
 
 
 def check_threshold(value: float) -> str | None:
@@ -78,7 +95,10 @@ class KwsPipeline:
         self.mapping = self.spotter.model.map()
         self.params = DetectParams(hop_ms=options.hop_ms, smooth=options.smooth, threshold=cfg.threshold,
                                    refractory_ms=options.refractory_ms)
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # guards the stream and the learned store
+        self._ring = np.zeros(int(RING_S * RATE_HZ), np.float32)
+        self._pushed = 0  # samples pushed into the stream (its time axis)
+        self.last_window: tuple[str, np.ndarray] | None = None  # (label, 1 s at 16 kHz)
 
     def set_threshold(self, value: float) -> None:
         problem = check_threshold(value)
@@ -108,7 +128,10 @@ class KwsPipeline:
                 chunk = source.read(timeout_s=0.5)
                 if chunk is None:
                     if source.ended:
-                        for d in self.stream.flush():
+                        with self.lock:
+                            found = self.stream.flush()
+                            self._remember(np.zeros(0, np.float32), found)
+                        for d in found:
                             yield self._detection(d, t0_us or 0)
                         return
                     if time.monotonic() - last_yield >= 1.0:
@@ -119,8 +142,10 @@ class KwsPipeline:
                     t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
                 before = self.stream._next
                 t_start = time.perf_counter()
+                x = chunk.data[:, 0] if chunk.data.ndim == 2 else chunk.data
                 with self.lock:
-                    found = self.stream.push(chunk.data[:, 0] if chunk.data.ndim == 2 else chunk.data)
+                    found = self.stream.push(x)
+                    self._remember(x, found)
                 latency_ms = (time.perf_counter() - t_start) * 1e3
                 windows = (self.stream._next - before) // self.params.hop_frames
                 act = self.spotter.model.statistics if windows else None
@@ -136,6 +161,100 @@ class KwsPipeline:
                     yield self._detection(d, t0_us)
         finally:
             source.close()
+
+    def _remember(self, x: np.ndarray, found: list) -> None:
+        """Keep the last `RING_S` s of audio and the 1-s window of the latest detection (locked)."""
+        x = np.asarray(x, np.float32).reshape(-1)[-len(self._ring):]
+        self._ring = np.concatenate([self._ring[len(x):], x])
+        self._pushed += len(x)
+        for d in found[-1:]:
+            first = self._pushed - len(self._ring)  # stream sample index of self._ring[0]
+            start = int(round((d.t_ms - 500.0) * RATE_HZ / 1000)) - first
+            window = self._ring[max(start, 0): max(start + RATE_HZ, 0)]
+            if window.size:
+                self.last_window = (d.label, window.copy())
+
+    # -- commands (the daemon's command thread) --------------------------------------------------
+    def handle_command(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
+        """`learn` / `forget` / `learned` (module docstring); a one-line `ValueError` otherwise."""
+        if command not in COMMANDS:
+            raise ValueError(f"unknown command {command[:64]!r}; known: {', '.join(COMMANDS)}")
+        learned = self.spotter.learned
+        if learned is None:
+            raise LearningError(f"pipeline {self.name!r} does not learn (options.learned = false, or its "
+                                "state dir holds another model's state)")
+        if command == "learned":
+            with self.lock:
+                return {"words": learned.words}
+        from akida_edge.apps.kws.learn import check_word
+
+        if "label" not in args:
+            raise InputDataError(f"{command} needs a label (the word)")
+        label = args["label"]
+        problem = check_word(label)
+        if problem:
+            raise InputDataError(f"label {str(label)[:40]!r}: {problem}")
+        if command == "forget":
+            with self.lock:
+                learned.forget(label)
+                self._classes_changed()
+                return {"forgot": label, "words": learned.words}
+        clips, source = self._clips(args)
+        with self.lock:
+            n = learned.learn_audio(label, clips)
+            self._classes_changed()
+            return {"learned": label, "clips": len(clips), "samples": n, "source": source,
+                    "words": learned.words}
+
+    def _clips(self, args: dict[str, Any]) -> tuple[list[np.ndarray], str]:
+        """The 16 kHz clips a `learn` command names."""
+        from akida_edge.drivers.wavfile import parse_wav
+        from akida_edge.errors import SourceError
+        from akida_edge.frontends.resample import resample
+
+        has_audio, source = "audio_wav_b64" in args, args.get("source")
+        if has_audio == (source is not None):
+            raise InputDataError('learn needs either source: "last_detection" or audio_wav_b64 (one '
+                                 "base64 WAV or a list)")
+        if source is not None:
+            if source != "last_detection":
+                raise InputDataError(f'source {str(source)[:40]!r}: the only source is "last_detection"')
+            with self.lock:
+                last = self.last_window
+            if last is None:
+                raise InputDataError(f"pipeline {self.name!r} has detected nothing yet; "
+                                     "send audio_wav_b64 instead")
+            return [last[1]], f"last_detection ({last[0]})"
+        items = args["audio_wav_b64"]
+        items = [items] if isinstance(items, str) else items
+        if not isinstance(items, list) or not items or len(items) > MAX_CLIPS \
+                or not all(isinstance(i, str) for i in items):
+            raise InputDataError(f"audio_wav_b64 must be a base64 string or a list of 1..{MAX_CLIPS} of them")
+        if sum(len(i) for i in items) * 3 // 4 > MAX_UPLOAD_BYTES + 3 * len(items):
+            raise InputDataError(f"audio_wav_b64 decodes to more than {MAX_UPLOAD_BYTES} bytes; "
+                                 "send shorter clips (about 1 s each)")
+        clips = []
+        for k, item in enumerate(items):
+            try:
+                raw = base64.b64decode(item, validate=True)
+            except (binascii.Error, ValueError):
+                raise InputDataError(f"audio_wav_b64[{k}] is not valid base64") from None
+            try:
+                x, info = parse_wav(raw, f"audio_wav_b64[{k}]")
+            except SourceError as exc:
+                raise InputDataError(str(exc)) from None
+            if info.frames == 0:
+                raise InputDataError(f"audio_wav_b64[{k}] holds no audio samples")
+            mono = x.mean(axis=1) if info.channels > 1 else x[:, 0]
+            clips.append(resample(mono, info.rate_hz, RATE_HZ))
+        return clips, "upload"
+
+    def _classes_changed(self) -> None:
+        """A running stream's detector learns the new label list (its smoothing restarts)."""
+        stream = getattr(self, "stream", None)
+        if stream is not None and stream.detector.classes != self.spotter.classes:
+            stream.detector.classes = self.spotter.classes
+            stream.detector._recent.clear()
 
     def _detection(self, d: Any, t0_us: int) -> Detection:
         ts_ms = int(round(t0_us / 1000 + d.t_ms))

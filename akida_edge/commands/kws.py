@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 
 from akida_edge.errors import AkidaEdgeError
@@ -122,22 +121,19 @@ def _listen(args: argparse.Namespace) -> int:
     return 0
 
 
-_WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'-]{0,31}$")
-
-
 def _learn(args: argparse.Namespace) -> int:
-    from akida_edge.apps.kws import features as F
-    from akida_edge.apps.kws.app import NOT_WORDS, Spotter
+    from akida_edge.apps.kws.app import Spotter
+    from akida_edge.apps.kws.learn import check_word
     from akida_edge.drivers.audio_file import load_audio
     from akida_edge.errors import ConfigError, InputDataError
 
-    if not _WORD.match(args.label) or args.label in NOT_WORDS:
-        raise ConfigError(f"--label {args.label!r}: use a word of letters, digits, ' _ - (at most 32), "
-                          "not _unknown_ or _silence_")
+    problem = check_word(args.label)
+    if problem:
+        raise ConfigError(f"--label {args.label!r}: {problem}")
     spotter = Spotter(args.model, args.state)
     if spotter.learned is None:
         raise _incompatible("learn")
-    mels, failed = [], 0
+    clips, failed = [], 0
     for path in args.files:
         try:
             x = load_audio(path)
@@ -147,11 +143,11 @@ def _learn(args: argparse.Namespace) -> int:
             failed += 1
             print(f"akida-edge: error: {exc}", file=sys.stderr)
             continue
-        mels.append(F.logmel(x, F.PARAMS))
-    if not mels:
+        clips.append(x)
+    if not clips:
         raise InputDataError(f"no usable clip to learn '{args.label}' from; give WAV files of the word")
-    n = spotter.learned.learn(args.label, mels)
-    print(f"learned '{args.label}' from {len(mels)} clip(s) ({n} samples); learned words: "
+    n = spotter.learned.learn_audio(args.label, clips)
+    print(f"learned '{args.label}' from {len(clips)} clip(s) ({n} samples); learned words: "
           f"{', '.join(spotter.learned.words)} (state: {spotter.learned.store.directory})")
     return 1 if failed else 0
 

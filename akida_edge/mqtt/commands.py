@@ -22,6 +22,9 @@ from akida_edge.mqtt import payloads
 log = logging.getLogger("akida_edge.commands")
 
 MAX_REQUEST_BYTES = 64 * 1024
+#: The limit for commands that carry uploads (`pipeline` learn with audio): under the embedded
+#: broker's 1 MiB packet limit.
+MAX_UPLOAD_REQUEST_BYTES = 1000 * 1024
 MAX_TRANSACTION_CHARS = 128
 
 Handler = Callable[[dict[str, Any]], Any]
@@ -39,10 +42,10 @@ class Request:
     correlation: bytes | None = None
 
 
-def parse(payload: bytes) -> tuple[Any, dict[str, Any]]:
+def parse(payload: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> tuple[Any, dict[str, Any]]:
     """(transaction, arguments) from a request payload, or `CommandError`."""
-    if len(payload) > MAX_REQUEST_BYTES:
-        raise CommandError(f"request of {len(payload)} bytes exceeds the {MAX_REQUEST_BYTES}-byte limit")
+    if len(payload) > max_bytes:
+        raise CommandError(f"request of {len(payload)} bytes exceeds the {max_bytes}-byte limit")
     try:
         body = json.loads(payload.decode("utf-8")) if payload else {}
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -71,14 +74,16 @@ class CommandTable:
 
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
+        self.max_bytes: dict[str, int] = {}
 
-    def add(self, name: str, handler: Handler) -> None:
+    def add(self, name: str, handler: Handler, max_bytes: int = MAX_REQUEST_BYTES) -> None:
         self.handlers[name] = handler
+        self.max_bytes[name] = max_bytes
 
     def handle(self, request: Request) -> bytes:
         tx = None
         try:
-            tx, args = parse(request.payload)
+            tx, args = parse(request.payload, self.max_bytes.get(request.name, MAX_REQUEST_BYTES))
             handler = self.handlers.get(request.name)
             if handler is None:
                 raise CommandError(f"unknown command {request.name!r}; known: "

@@ -20,6 +20,7 @@ active features of the clips (MetaTF's advice), at most half the features.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,15 @@ NEURONS_PER_CLASS = 8
 COMPETITION = 0.1
 MATCH = 0.66  # same-voice repeats of a learned word: 0.66-0.84; other words mostly below (some to 0.73)
 SHIFT_FRAMES = 3
+WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'-]{0,31}$")
+NOT_WORDS = ("_unknown_", "_silence_", "")
+
+
+def check_word(word: object) -> str | None:
+    """Why `word` cannot name a learned word (None when it can): the CLI's and MQTT's rule."""
+    if not isinstance(word, str) or not WORD.match(word) or word in NOT_WORDS:
+        return "use a word of letters, digits, ' _ - (at most 32), not _unknown_ or _silence_"
+    return None
 
 
 def learning_model(base: Model) -> Model:
@@ -102,6 +112,11 @@ class Learned:
         self.model.fit(x, self.labels.index(word))
         self.save()
         return len(x)
+
+    def learn_audio(self, word: str, clips_16k: list[np.ndarray]) -> int:
+        """`learn` from mono 16 kHz clips (their log-mel by the project's front-end)."""
+        mels = [F.logmel(np.asarray(x, np.float32).reshape(-1), F.PARAMS) for x in clips_16k]
+        return self.learn(word, mels)
 
     def forget(self, word: str) -> None:
         if word not in self.words:
