@@ -177,3 +177,41 @@ def test_default_state_dir_is_the_learned_state_default(tmp_path, monkeypatch):
     cfg = load_config(_write(tmp_path, BASE))
     assert cfg.state_dir() == state.resolve_state_dir()
     assert Path(cfg.pipelines[0].options["state_dir"]) == cfg.state_dir()
+
+
+def _pipeline(kind: str, source: str) -> str:
+    head = '[[pipelines]]\nname = "p"\n'
+    if kind == "custom":
+        return head + f'type = "custom"\nfactory = "m:f"\nsource = {{ {source} }}\n'
+    return head + f'type = "{kind}"\nsource = {{ {source} }}\n'
+
+
+#: One bad value per driver config (its `__post_init__` bounds): (pipeline type, source table, key).
+DRIVER_BAD = [
+    ("kws", 'type = "audio_file", path = "a.wav", block_s = 0', "block_s"),
+    ("anomaly", 'type = "vibration_file", path = "v.csv", rate_hz = -1', "rate_hz"),
+    ("camera", 'type = "video_file", path = "v.mp4", fps = 0', "fps"),
+    ("anomaly", 'type = "serial_vibration", port = "/dev/ttyUSB0", rate_hz = 3200, axes = 0', "axes"),
+    ("custom", 'type = "evt_file", path = "e.raw", chunk_words = 0', "chunk_words"),
+    ("camera", 'type = "camera", backoff_initial_s = -1', "backoff_initial_s"),
+    ("kws", 'type = "microphone", block_s = 0', "block_s"),
+]
+
+
+@pytest.mark.parametrize("kind, source, key", DRIVER_BAD)
+def test_driver_bounds_refused_with_the_key_path(tmp_path, kind, source, key):
+    path = _write(tmp_path, _pipeline(kind, source))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert f"pipelines[0].source.{key} = " in msg and "use a value in" in msg and "\n" not in msg
+    good = source.rsplit(",", 1)[0]  # the same table without the bad key: the driver's default is valid
+    assert load_config(_write(tmp_path, _pipeline(kind, good))).pipelines[0].source.type in good
+
+
+def test_validate_config_refuses_a_driver_bound(tmp_path):
+    bad = _write(tmp_path, _pipeline("kws", 'type = "audio_file", path = "a.wav", rate_hz = -1'))
+    out = subprocess.run([sys.executable, "-m", "akida_edge", "validate-config", str(bad)],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "pipelines[0].source.rate_hz = -1 is out of range" in out.stderr
