@@ -118,6 +118,16 @@ PIPELINE_SOURCE_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: `[[pipelines]]` keys only some pipeline types read, and those types (a `custom` factory gets the
+#: whole entry, so it may read any of them). A key set on another type is refused: it would do nothing.
+PIPELINE_KEY_TYPES: dict[str, tuple[str, ...]] = {
+    "threshold": ("kws", "camera", "custom"),  # anomaly: the calibrated threshold (set_threshold at run time)
+    "model": ("kws", "anomaly", "custom"),  # camera: a fixed motion map, no model file
+    "debounce_ms": ("camera", "custom"),  # the hold time of a motion episode
+    "factory": ("custom",),
+}
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """A pipeline's `source` table: `type` picks the driver; the other keys are its options."""
@@ -342,6 +352,10 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
     for i, table in enumerate(pipes_raw):
         where = f"pipelines[{i}]"
         p = _build(PipelineConfig, table, file, where, skip=("source",))
+        for key, users in PIPELINE_KEY_TYPES.items():
+            if key in table and p.type not in users:
+                raise ConfigError(f"{file}: {where}.{key} does nothing in a {p.type} pipeline (used by "
+                                  f"{', '.join(users)} pipelines); remove it")
         if p.name.lower() in RESERVED_PIPELINE_NAMES:
             raise ConfigError(f"{file}: {where}.name = {p.name!r} is a reserved topic level; use another "
                               f"name (not {', '.join(RESERVED_PIPELINE_NAMES)})")

@@ -277,6 +277,10 @@ class Daemon:
 
     # -- what the pipelines produce ------------------------------------------------------------------
     def record_detection(self, runner: PipelineRunner, det: Detection) -> None:
+        """Publish a detection (through the outbox) unless the entry's non-empty `labels` list leaves its
+        label out: such a detection is dropped here, not published nor counted."""
+        if runner.cfg.labels and det.label not in runner.cfg.labels:
+            return
         fields = {"kind": det.kind, "label": det.label, "event_type": det.label, "score": det.score,
                   "threshold": runner.threshold}
         fields.update(det.fields)

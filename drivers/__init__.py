@@ -141,7 +141,11 @@ def _build(cls: type, settings: dict[str, Setting], table: dict[str, Any], where
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{where}: {exc}; fix the value".replace("\n", " ")) from None
+        text = str(exc).replace("\n", " ")
+        key = text.split(" = ", 1)[0]
+        if key in settings:  # "field = value ...; use ...": name the key path
+            raise ConfigError(f"{where}.{text}") from None
+        raise ConfigError(f"{where}: {text}; fix the value") from None
 
 
 def check_dataclass(cls: type, table: Any, where: str) -> Any:

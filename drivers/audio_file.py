@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from akida_edge.drivers.base import Chunk, Pacer, Source
+from akida_edge.drivers.base import Chunk, Pacer, Source, check_range
 from akida_edge.drivers.wavfile import read_wav
 from akida_edge.frontends.resample import resample
 
@@ -33,6 +33,12 @@ class AudioFileConfig:
     rate_hz: int = 16000
     loop: bool = False
     start_us: int = 0
+
+    def __post_init__(self) -> None:
+        check_range("block_s", self.block_s, 0.0, 60.0, lo_open=True)
+        check_range("rate_hz", self.rate_hz, 1000, 384_000)
+        check_range("start_us", self.start_us, 0, 2**62)
+
 
 
 class AudioFileSource(Source):

@@ -29,6 +29,28 @@ import numpy as np
 STATES = ("closed", "open", "reconnecting", "ended", "failed")
 
 
+def check_range(name: str, value: float | None, lo: float, hi: float, *, optional: bool = False,
+                lo_open: bool = False) -> None:
+    """Refuse a config value outside [lo, hi] (`lo_open`: (lo, hi]) with a ValueError naming the field,
+    the value and the allowed range; `optional`: None means "not set" and is accepted.
+
+    Driver config dataclasses call it from `__post_init__`; the registry (`akida_edge.drivers`) turns
+    the ValueError into a one-line `ConfigError` with the key path.
+    """
+    if value is None and optional:
+        return
+    ok = value is not None and value == value and (value > lo if lo_open else value >= lo) and value <= hi
+    if not ok:
+        low = "(" if lo_open else "["
+        none = " (or leave it out)" if optional else ""
+        allowed = f"{low}{_num(lo)}, {_num(hi)}]"
+        raise ValueError(f"{name} = {value!r} is out of range; use a value in {allowed}{none}")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
 @dataclass(frozen=True, eq=False)
 class Chunk:
     """One timestamped piece of sensor data.

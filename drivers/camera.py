@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, reconnect
+from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, check_range, reconnect
 from akida_edge.errors import SourceError
 from akida_edge.frontends.video import rate_gate
 
@@ -40,6 +40,17 @@ class CameraConfig:
     realtime: bool = True  # files: deliver at the file's frame rate, as a camera would
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.device, int) and not 0 <= self.device <= 255:
+            raise ValueError(f"device = {self.device!r} is out of range; use a camera index in [0, 255], "
+                             "a file path or a URL")
+        check_range("fps", self.fps, 0.0, 1000.0, optional=True, lo_open=True)
+        check_range("width", self.width, 8, 16384, optional=True)
+        check_range("height", self.height, 8, 16384, optional=True)
+        check_range("backoff_initial_s", self.backoff_initial_s, 0.0, 3600.0, lo_open=True)
+        check_range("backoff_max_s", self.backoff_max_s, self.backoff_initial_s, 86400.0)
+
 
 
 def parse_device(device: int | str) -> int | str:

@@ -36,7 +36,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from akida_edge.drivers.base import Chunk, Source
+from akida_edge.drivers.base import Chunk, Source, check_range
 from akida_edge.errors import SourceError
 from akida_edge.events import EVENT_DTYPE
 
@@ -239,6 +239,14 @@ class EvtConfig:
     path: str
     format: str | None = None  # "evt2" / "evt3"; None: from the header
     chunk_words: int = 1 << 18  # EVT 3.0 vectors: at most 12 events per word
+
+    def __post_init__(self) -> None:
+        if self.format is not None and self.format.lower().replace(".", "").replace(" ", "") not in (
+                "evt2", "evt20", "evt3", "evt30"):
+            raise ValueError(f"format = {self.format!r} is not an event format; use \"evt2\" or \"evt3\" "
+                             "(or leave it out: from the header)")
+        check_range("chunk_words", self.chunk_words, 1, 1 << 26)
+
 
 
 class EvtFileSource(Source):

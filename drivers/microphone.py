@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from akida_edge.drivers.base import Backoff, Chunk, Source, reconnect
+from akida_edge.drivers.base import Backoff, Chunk, Source, check_range, reconnect
 from akida_edge.errors import SourceError
 from akida_edge.frontends.resample import ResampleParams, resample_init, resample_step
 
@@ -34,6 +34,17 @@ class MicrophoneConfig:
     block_s: float = 0.1
     buffer_s: float = 5.0
     out_rate_hz: int = 16000
+
+    def __post_init__(self) -> None:
+        if isinstance(self.device, int) and not 0 <= self.device <= 1024:
+            raise ValueError(f"device = {self.device!r} is out of range; use a device index in [0, 1024] "
+                             "or a name (or leave it out: the system default)")
+        check_range("rate_hz", self.rate_hz, 1000, 384_000, optional=True)
+        check_range("channels", self.channels, 1, 32)
+        check_range("block_s", self.block_s, 0.001, 10.0)
+        check_range("buffer_s", self.buffer_s, self.block_s, 600.0)
+        check_range("out_rate_hz", self.out_rate_hz, 1000, 384_000)
+
 
 
 def _input_devices(sd) -> str:

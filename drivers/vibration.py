@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, reconnect
+from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, check_range, reconnect
 from akida_edge.drivers.wavfile import read_wav
 from akida_edge.errors import SourceError
 
@@ -153,6 +153,12 @@ class VibrationFileConfig:
     loop: bool = False
     start_us: int = 0
 
+    def __post_init__(self) -> None:
+        check_range("rate_hz", self.rate_hz, 1.0, 1_000_000.0, optional=True)
+        check_range("block_s", self.block_s, 0.0, 60.0, lo_open=True)
+        check_range("start_us", self.start_us, 0, 2**62)
+
+
 
 class VibrationFileSource(Source):
     """Blocks (n, axes) float32 of a WAV or CSV recording."""
@@ -199,6 +205,14 @@ class SerialConfig:
     axes: int = 3
     block_samples: int = 100
     line_timeout_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_range("rate_hz", self.rate_hz, 1.0, 100_000.0)
+        check_range("baudrate", self.baudrate, 300, 4_000_000)
+        check_range("axes", self.axes, 1, 16)
+        check_range("block_samples", self.block_samples, 1, 1_000_000)
+        check_range("line_timeout_s", self.line_timeout_s, 0.0, 3600.0, lo_open=True)
+
 
 
 class SerialVibrationSource(Source):

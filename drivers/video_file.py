@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from akida_edge.drivers.base import Chunk, Pacer, Source
+from akida_edge.drivers.base import Chunk, Pacer, Source, check_range
 from akida_edge.drivers.camera import open_capture
 from akida_edge.frontends.video import rate_gate
 
@@ -25,6 +25,11 @@ class VideoFileConfig:
     realtime: bool = False
     loop: bool = False
     start_us: int = 0
+
+    def __post_init__(self) -> None:
+        check_range("fps", self.fps, 0.0, 1000.0, optional=True, lo_open=True)
+        check_range("start_us", self.start_us, 0, 2**62)
+
 
 
 class VideoFileSource(Source):

@@ -6,11 +6,14 @@ import dataclasses
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from akida_edge.config import MqttConfig, load_config, parse_config
+from akida_edge.config import PIPELINE_KEY_TYPES, MqttConfig, load_config, parse_config
+from akida_edge.daemon import Daemon
 from akida_edge.errors import ConfigError
+from akida_edge.pipelines.base import Detection
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
@@ -177,3 +180,82 @@ def test_default_state_dir_is_the_learned_state_default(tmp_path, monkeypatch):
     cfg = load_config(_write(tmp_path, BASE))
     assert cfg.state_dir() == state.resolve_state_dir()
     assert Path(cfg.pipelines[0].options["state_dir"]) == cfg.state_dir()
+
+
+def _pipeline(kind: str, source: str) -> str:
+    head = '[[pipelines]]\nname = "p"\n'
+    if kind == "custom":
+        return head + f'type = "custom"\nfactory = "m:f"\nsource = {{ {source} }}\n'
+    return head + f'type = "{kind}"\nsource = {{ {source} }}\n'
+
+
+#: One bad value per driver config (its `__post_init__` bounds): (pipeline type, source table, key).
+DRIVER_BAD = [
+    ("kws", 'type = "audio_file", path = "a.wav", block_s = 0', "block_s"),
+    ("anomaly", 'type = "vibration_file", path = "v.csv", rate_hz = -1', "rate_hz"),
+    ("camera", 'type = "video_file", path = "v.mp4", fps = 0', "fps"),
+    ("anomaly", 'type = "serial_vibration", port = "/dev/ttyUSB0", rate_hz = 3200, axes = 0', "axes"),
+    ("custom", 'type = "evt_file", path = "e.raw", chunk_words = 0', "chunk_words"),
+    ("camera", 'type = "camera", backoff_initial_s = -1', "backoff_initial_s"),
+    ("kws", 'type = "microphone", block_s = 0', "block_s"),
+]
+
+
+@pytest.mark.parametrize("kind, source, key", DRIVER_BAD)
+def test_driver_bounds_refused_with_the_key_path(tmp_path, kind, source, key):
+    path = _write(tmp_path, _pipeline(kind, source))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert f"pipelines[0].source.{key} = " in msg and "use a value in" in msg and "\n" not in msg
+    good = source.rsplit(",", 1)[0]  # the same table without the bad key: the driver's default is valid
+    assert load_config(_write(tmp_path, _pipeline(kind, good))).pipelines[0].source.type in good
+
+
+def test_validate_config_refuses_a_driver_bound(tmp_path):
+    bad = _write(tmp_path, _pipeline("kws", 'type = "audio_file", path = "a.wav", rate_hz = -1'))
+    out = subprocess.run([sys.executable, "-m", "akida_edge", "validate-config", str(bad)],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert "pipelines[0].source.rate_hz = -1 is out of range" in out.stderr
+
+
+#: A valid entry per built-in type (a source each type reads), to add one key to.
+TYPE_SOURCE = {"kws": 'type = "audio_file", path = "a.wav"', "anomaly": 'type = "synthetic_machine"',
+               "camera": 'type = "synthetic_camera"', "custom": 'type = "synthetic_machine"'}
+KEY_VALUE = {"threshold": "0.5", "model": '"m.fbz"', "debounce_ms": "100", "factory": '"m:f"'}
+
+
+@pytest.mark.parametrize("kind", sorted(TYPE_SOURCE))
+@pytest.mark.parametrize("key", sorted(PIPELINE_KEY_TYPES))
+def test_keys_a_pipeline_type_does_not_use_are_refused(tmp_path, kind, key):
+    text = _pipeline(kind, TYPE_SOURCE[kind])
+    if not (kind == "custom" and key == "factory"):
+        text += f"{key} = {KEY_VALUE[key]}\n"
+    path = _write(tmp_path, text)
+    if kind in PIPELINE_KEY_TYPES[key]:
+        assert load_config(path).pipelines[0].type == kind
+        return
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    msg = str(info.value)
+    assert f"pipelines[0].{key} does nothing in a {kind} pipeline" in msg and "\n" not in msg
+    assert all(t in msg for t in PIPELINE_KEY_TYPES[key])
+
+
+@pytest.mark.parametrize("labels", [[], ["yes"], ["yes", "no"]])
+def test_labels_filter_what_the_daemon_publishes(labels):
+    cfg = parse_config({"pipelines": [{"name": "kws", "type": "kws", "labels": labels,
+                                       "source": {"type": "audio_file", "path": "a.wav"}}]}).pipelines[0]
+    published = []
+    daemon = SimpleNamespace(
+        outbox=SimpleNamespace(add_detection=lambda topic, node, name, ts, fields: published.append(fields)),
+        topics=SimpleNamespace(detection=lambda name: f"akida/n1/{name}/detection", node="n1"),
+        link=SimpleNamespace(wake=lambda: None), detections=0)
+    runner = SimpleNamespace(cfg=cfg, threshold=cfg.threshold, meter=SimpleNamespace(detections=0))
+    said = ["yes", "no", "stop", "yes"]
+    for i, word in enumerate(said):
+        Daemon.record_detection(daemon, runner, Detection(word, 0.9, i))
+    expected = [w for w in said if not labels or w in labels]
+    assert [f["label"] for f in published] == expected
+    assert daemon.detections == runner.meter.detections == len(expected)
