@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, check_range, reconnect
+from akida_edge.drivers.replay import ArrayReplaySource
 from akida_edge.drivers.wavfile import read_wav
 from akida_edge.errors import SourceError
 
@@ -159,42 +160,17 @@ class VibrationFileConfig:
         check_range("start_us", self.start_us, 0, 2**62)
 
 
-
-class VibrationFileSource(Source):
-    """Blocks (n, axes) float32 of a WAV or CSV recording."""
+class VibrationFileSource(ArrayReplaySource):
+    """Blocks (n, axes) float32 of a WAV or CSV recording (replay: `drivers.replay`)."""
 
     kind = "vibration"
+    config: VibrationFileConfig
 
     def __init__(self, config: VibrationFileConfig, pacer: Pacer | None = None) -> None:
-        super().__init__()
-        self.config = config
-        self.pacer = pacer or Pacer(config.realtime)
+        super().__init__(config, pacer)
 
-    def open(self) -> VibrationFileSource:
-        self.samples, self.rate_hz = load_vibration(self.config.path, self.config.rate_hz)
-        self._n = 0
-        self._media_n = 0
-        self.pacer.wait(0.0)  # media time 0 is now: a block comes out when its last sample is due
-        self.health.state = "open"
-        return self
-
-    def read(self, timeout_s: float | None = None) -> Chunk | None:
-        if self.health.state != "open":
-            return None
-        if self._n >= self.samples.shape[0]:
-            if not self.config.loop:
-                self.health.state = "ended"
-                return None
-            self._n = 0
-        block = max(1, int(round(self.config.block_s * self.rate_hz)))
-        data = self.samples[self._n : self._n + block]
-        self.pacer.wait((self._media_n + data.shape[0]) / self.rate_hz)
-        chunk = self._chunk(
-            self.config.start_us + round(self._media_n * 1e6 / self.rate_hz), data, self.rate_hz
-        )
-        self._n += data.shape[0]
-        self._media_n += data.shape[0]
-        return chunk
+    def _load(self) -> tuple[np.ndarray, float]:
+        return load_vibration(self.config.path, self.config.rate_hz)
 
 
 @dataclass(frozen=True)
@@ -212,7 +188,6 @@ class SerialConfig:
         check_range("axes", self.axes, 1, 16)
         check_range("block_samples", self.block_samples, 1, 1_000_000)
         check_range("line_timeout_s", self.line_timeout_s, 0.0, 3600.0, lo_open=True)
-
 
 
 class SerialVibrationSource(Source):

@@ -172,3 +172,14 @@ def test_real_portaudio_names_a_missing_device():
     with pytest.raises(SourceError, match=r"^no input device 'no-such-mic-\w+'; input devices: ") as info:
         MicrophoneSource(MicrophoneConfig(device="no-such-mic-akida")).open()
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_empty_audio_file_is_refused_on_open(tmp_path, loop):
+    path = tmp_path / "silent_none.wav"
+    write_wav(path, np.zeros((0, 1), np.float32), 44100)
+    src = AudioFileSource(AudioFileConfig(str(path), loop=loop))
+    with pytest.raises(SourceError) as err:
+        src.open()
+    assert str(path) in str(err.value) and "no samples" in str(err.value) and "\n" not in str(err.value)
+    assert src.health.state == "closed"

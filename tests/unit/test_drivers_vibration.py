@@ -186,3 +186,27 @@ def test_serial_port_lost_is_reopened_with_backoff(monkeypatch):
     np.testing.assert_array_equal(chunk.data, [[1, 1, 1], [2, 2, 2]])
     assert src.health.reconnects == 2 and src.health.state == "open"
     assert now[0] == 0.5 + 1.0
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_empty_vibration_file_is_refused_on_open(tmp_path, loop):
+    path = tmp_path / "none.wav"
+    write_wav(path, np.zeros((0, 3), np.float32), 25600)
+    src = VibrationFileSource(VibrationFileConfig(str(path), loop=loop))
+    with pytest.raises(SourceError) as err:
+        src.open()
+    assert str(path) in str(err.value) and "no samples" in str(err.value) and "\n" not in str(err.value)
+    assert src.health.state == "closed"
+
+
+def test_looping_vibration_replay_wraps_and_keeps_media_time(tmp_path, rng):
+    x = rng.uniform(-0.9, 0.9, size=(300, 2)).astype(np.float32)
+    path = tmp_path / "loop.wav"
+    write_wav(path, x, 1000, bits=32)
+    src = VibrationFileSource(VibrationFileConfig(str(path), block_s=0.1, loop=True)).open()
+    chunks = [src.read() for _ in range(7)]
+    block = round(0.1 * 1000)
+    assert all(c.data.shape == (block, 2) for c in chunks)
+    got = np.concatenate([c.data for c in chunks])
+    np.testing.assert_array_equal(got, np.concatenate([x, x, x])[: 7 * block])
+    assert [c.t_us for c in chunks] == [round(i * block * 1e6 / 1000) for i in range(7)]

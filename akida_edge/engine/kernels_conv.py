@@ -1,0 +1,171 @@
+"""Convolution and fully-connected kernel bodies of the virtual AKD1000 (bit-exact with
+`reference.py`; policy, dtype choices and validation live in the wrappers of `kernels.py`).
+
+- `conv_layer_kernel`: event path; scatters every event of a position into all the outputs its
+  taps reach, p[oy, ox, :] += v · w[ky, kx, c, :], then runs the output stage;
+- `im2col_kernel`: dense path; receptive fields as rows for one float32 BLAS product;
+- `dense_layer_kernel`: FullyConnected over flattened inputs.
+
+Each adds the layer's activity to `counts` = [input events, synaptic ops, output events]
+(definitions in `activity.py`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from akida_edge.engine.kernels_taps import fans, taps
+from akida_edge.engine.output_stage import output_stage_kernel
+from akida_edge.numba_config import kernel
+
+
+@kernel()
+def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_step, amax, mode, pool,
+                       pot, out_u8, out_raw, counts):
+    """Scatter every event (and non-zero padding) of each sample into pot (OH, OW, F).
+
+    Rows/columns run over the padded extent [−pad, (OH−1)·s − pad + k) and the map; positions
+    outside the map hold `pad_value` (0 skips them). Only real inputs count as events and synaptic
+    ops. `wt` (C, kh·kw·F) holds each input channel's weights for all taps in one row, so a
+    position's events first build their combined contribution to every tap,
+    g[(ky, kx), :] = Σ_events v · w[ky, kx, c, :] (one long vectorised loop per event), then each
+    tap adds its F values to the output it reaches (sums of integers: exact in the accumulator).
+    """
+    h, wd, c_in = x.shape[1], x.shape[2], x.shape[3]
+    oh, ow, f = pot.shape[0], pot.shape[1], pot.shape[2]
+    y_lo, x_lo = -pad_y, -pad_x
+    # the padded extent, and every real input even when no window reaches it (its events count)
+    y_hi = max((oh - 1) * sy - pad_y + kh, h)
+    x_hi = max((ow - 1) * sx - pad_x + kw, wd)
+    ytab = taps(y_hi - y_lo, pad_y + y_lo, kh, sy, oh)
+    xtab = taps(x_hi - x_lo, pad_x + x_lo, kw, sx, ow)
+    vals = np.empty(c_in, wt.dtype)  # one position's events: values (in the weights' dtype) ...
+    chans = np.empty(c_in, np.int64)  # ... and channels
+    g = np.empty(kh * kw * f, wt.dtype)  # their contribution to every tap
+    for n in range(x.shape[0]):
+        pot[:] = 0
+        events = 0
+        ops = 0
+        for iy in range(y_lo, y_hi):
+            for ix in range(x_lo, x_hi):
+                inside = 0 <= iy < h and 0 <= ix < wd
+                if not inside and pad_value == 0:
+                    continue
+                m = 0
+                if inside:
+                    xrow = x[n, iy, ix]
+                    nz = 0
+                    for c in range(c_in):  # vectorised test first: most positions are silent
+                        nz += xrow[c] != 0
+                    if nz == 0:
+                        continue
+                    for c in range(c_in):
+                        if xrow[c] != 0:
+                            vals[m] = xrow[c]
+                            chans[m] = c
+                            m += 1
+                else:
+                    for c in range(c_in):
+                        vals[m] = pad_value
+                        chans[m] = c
+                        m += 1
+                if m == 0:
+                    continue
+                # 1-d views and plain range indices: LLVM vectorises these loops
+                v = vals[0]
+                wrow = wt[chans[0]]
+                for t in range(g.shape[0]):
+                    g[t] = v * wrow[t]
+                for j in range(1, m):
+                    v = vals[j]
+                    wrow = wt[chans[j]]
+                    for t in range(g.shape[0]):
+                        g[t] += v * wrow[t]
+                fan = 0
+                for ky in range(kh):
+                    oy = ytab[iy - y_lo, ky]
+                    if oy < 0:
+                        continue
+                    for kx in range(kw):
+                        ox = xtab[ix - x_lo, kx]
+                        if ox < 0:
+                            continue
+                        fan += 1
+                        prow = pot[oy, ox]
+                        base = (ky * kw + kx) * f
+                        for k in range(f):
+                            prow[k] += g[base + k]
+                if inside:
+                    events += m
+                    ops += fan * f * m
+        counts[0] += events
+        counts[1] += ops
+        output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts)
+
+
+@kernel()
+def im2col_kernel(x, pad_value, pad_y, pad_x, sy, sx, kh, kw, f, oh, ow, cols, counts):
+    """Dense path of a convolution: receptive fields as the rows of cols (N·OH·OW, kh·kw·C).
+
+    Padding positions hold `pad_value`. Counts the events and their fan-out (taps reaching an
+    output, times `f`) exactly as the event path does.
+    """
+    n_s, h, wd, c_in = x.shape
+    ytab = taps(h, pad_y, kh, sy, oh)
+    xtab = taps(wd, pad_x, kw, sx, ow)
+    hp = max((oh - 1) * sy + kh, h + pad_y)
+    wpc = max((ow - 1) * sx + kw, wd + pad_x) * c_in
+    kc = kw * c_in
+    xp = np.empty((hp, wpc), cols.dtype)
+    events = 0
+    ops = 0
+    fy, fx = fans(ytab), fans(xtab)
+    for n in range(n_s):
+        for iy in range(h):
+            for ix in range(wd):
+                xrow = x[n, iy, ix]
+                nz = 0
+                for c in range(c_in):
+                    nz += xrow[c] != 0
+                events += nz
+                ops += nz * fy[iy] * fx[ix]
+        # the padded sample as rows (Hp, Wp·C): every receptive-field row is then one contiguous
+        # run of kw·C values, copied with plain range indices (no per-value bounds tests)
+        xp.reshape(hp * wpc)[:] = pad_value
+        for iy in range(h):
+            r = xp[iy + pad_y]
+            xr = x[n, iy].reshape(wd * c_in)
+            b = pad_x * c_in
+            for t in range(wd * c_in):
+                r[b + t] = xr[t]
+        for oy in range(oh):
+            for ox in range(ow):
+                crow = cols[(n * oh + oy) * ow + ox]
+                a = ox * sx * c_in
+                for ky in range(kh):
+                    src = xp[oy * sy + ky]
+                    base = ky * kc
+                    for t in range(kc):
+                        crow[base + t] = src[a + t]
+    counts[0] += events
+    counts[1] += ops * f
+
+
+@kernel()
+def dense_layer_kernel(x, w, thr, act_step, amax, mode, pot, out_u8, out_raw, counts):
+    """FullyConnected over x (N, n_in) flattened in (H, W, C) order; pot is (1, 1, units)."""
+    f = w.shape[1]
+    pool = np.zeros(4, np.int64)
+    for n in range(x.shape[0]):
+        pot[:] = 0
+        events = 0
+        for i in range(x.shape[1]):
+            v = x[n, i]
+            if v == 0:
+                continue
+            events += 1
+            for k in range(f):
+                pot[0, 0, k] += v * w[i, k]
+        counts[0] += events
+        counts[1] += events * f
+        output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts)

@@ -1,0 +1,35 @@
+"""Tap tables shared by the convolution and depthwise kernels (`kernels_conv.py`,
+`kernels_depthwise.py`): which output each input index feeds through each tap, without div/mod in
+the hot loops.
+
+Along one axis with padding `pad` before, kernel size `k` and stride `s`, input index i feeds
+output u // s through tap t when u = i + pad − t ≥ 0, u ≡ 0 (mod s) and u // s < n_out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from akida_edge.numba_config import kernel
+
+
+@kernel(inline="always")
+def taps(n_in, pad, k, s, n_out):
+    """tab[i, t] = output index fed by input i through tap t, or −1 (no div/mod in hot loops)."""
+    tab = np.full((n_in, k), -1, np.int64)
+    for i in range(n_in):
+        for t in range(k):
+            u = i + pad - t
+            if u >= 0 and u % s == 0 and u // s < n_out:
+                tab[i, t] = u // s
+    return tab
+
+
+@kernel(inline="always")
+def fans(tab):
+    """Per input index, how many taps of `taps` reach an output (its fan-out along that axis)."""
+    fan = np.zeros(tab.shape[0], np.int64)
+    for i in range(tab.shape[0]):
+        for t in range(tab.shape[1]):
+            fan[i] += tab[i, t] >= 0
+    return fan
