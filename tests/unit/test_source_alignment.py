@@ -101,7 +101,7 @@ def test_camera_options_checked_by_validation():
     src = {"type": "synthetic_camera"}
     with pytest.raises(ConfigError, match=r"unknown key pipelines\[0\]\.options\.widht"):
         parse_config(_config(src, "camera", options={"widht": 64}), "c.toml")
-    with pytest.raises(ConfigError, match=r"pipelines\[0\]\.options: dvs = 'fancy'"):
+    with pytest.raises(ConfigError, match=r"pipelines\[0\]\.options\.dvs = 'fancy'"):
         parse_config(_config(src, "camera", options={"dvs": "fancy"}), "c.toml")
 
 
