@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from akida_edge.errors import ConfigError
+from akida_edge.mqtt.topics import DEFAULT_PREFIX, LEVEL_RE
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+NAME_RE = LEVEL_RE  # device ids, pipeline names and the prefix are topic levels
 PASSWORD_ENV = "AKIDA_EDGE_MQTT_PASSWORD"
 #: Topic levels the daemon uses under `<prefix>/<id>/` (`mqtt/topics.py`): no pipeline may be named so.
 RESERVED_PIPELINE_NAMES = ("request", "response", "status", "info", "telemetry")
@@ -61,7 +62,7 @@ class MqttConfig:
     broker: str = _f("embedded", choices=("embedded", "external"))
     host: str = _f("127.0.0.1")
     port: int = _f(1883, lo=0, hi=65535)
-    prefix: str = _f("akida", name=True)
+    prefix: str = _f(DEFAULT_PREFIX, name=True)
     protocol: str = _f("5", choices=("5", "3.1.1"))
     client_id: str = _f("")
     username: str = _f("")

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,46 +61,24 @@ def ticker(cfg: Any) -> _Ticker:
     return _Ticker(cfg)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"no broker on port {port}")
-
-
 def _start_broker(tmp: Path) -> tuple[Any, int, str]:
-    port = _free_port()
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if os.path.exists(exe):
-        conf = tmp / "mosquitto.conf"
-        conf.write_text(f"user root\nallow_anonymous true\npersistence false\nmax_inflight_messages 100\n"
-                        f"listener {port} 127.0.0.1\n")
-        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _wait_port(port)
-        return proc, port, "mosquitto"
+    """A Mosquitto on a free loopback port, else (not installed) the embedded broker."""
+    from akida_edge.mqtt.testbroker import Mosquitto, find_mosquitto, free_port
+
+    if find_mosquitto() is not None:
+        mosquitto = Mosquitto(tmp)
+        mosquitto.start()
+        return mosquitto, mosquitto.port, "mosquitto"
     from akida_edge.mqtt.broker import EmbeddedBroker
 
+    port = free_port()
     broker = EmbeddedBroker("127.0.0.1", port)
     broker.start()
     return broker, port, "embedded"
 
 
 def _stop_broker(broker: Any) -> None:
-    if isinstance(broker, subprocess.Popen):
-        broker.terminate()
-        broker.wait(5)
-    else:
-        broker.stop()
+    broker.stop()
 
 
 def publish_rate(tmp: Path, port: int) -> dict[str, float]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from akida_edge.commands._args import check_port
 from akida_edge.errors import ConfigError
+from akida_edge.mqtt.topics import DEFAULT_PREFIX
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,8 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
     p.add_argument("--broker-host", default="127.0.0.1", help="MQTT broker host (default 127.0.0.1)")
     p.add_argument("--broker-port", type=int, default=1883, help="MQTT broker port (default 1883)")
-    p.add_argument("--prefix", default="akida",
-                   help="topic prefix the daemons use (default akida, as config.toml)")
+    p.add_argument("--prefix", default=DEFAULT_PREFIX,
+                   help=f"topic prefix the daemons use (default {DEFAULT_PREFIX}, as config.toml)")
     p.add_argument("--username", default=None, help="MQTT user name")
     p.add_argument("--password-file", type=Path, default=None,
                    help="file whose first line is the MQTT password (never pass it on the command line)")

@@ -24,6 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from akida_edge.dashboard.hub import Hub
 from akida_edge.dashboard.state import DashboardState
 from akida_edge.dashboard.topics import subscription
+from akida_edge.mqtt.topics import DEFAULT_PREFIX
 
 log = logging.getLogger("akida_edge.dashboard")
 
@@ -35,7 +36,7 @@ class BrokerSettings:
 
     host: str = "127.0.0.1"
     port: int = 1883
-    prefix: str = "akida"
+    prefix: str = DEFAULT_PREFIX
     username: str | None = None
     password: str | None = None
     tls_ca: Path | None = None

@@ -19,11 +19,10 @@ is the single place to change if the daemon's layout moves.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-#: One topic level the daemon builds from configuration (node ids, pipeline names).
-_LEVEL_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+from akida_edge.mqtt.topics import LEVEL_RE as _LEVEL_RE
+
 _NODE_LEAVES = {"status": "status", "info": "info", "telemetry": "telemetry"}
 _PIPELINE_LEAVES = {"detection": "detection", "state": "state", "status": "pipeline"}
 _COMMAND_LEVELS = {"request", "response"}

@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from akida_edge import __version__
+from akida_edge.apps.kws.labels import KEYWORDS
 from akida_edge.config import Config
 from akida_edge.mqtt import payloads
 from akida_edge.mqtt.topics import Topics
 
-KWS_EVENT_TYPES = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+KWS_EVENT_TYPES = list(KEYWORDS)
 
 
 def _sensor(uid: str, name: str, topic: str, key: str, unit: str | None, device_class: str | None,

@@ -12,7 +12,11 @@ from dataclasses import dataclass
 
 from akida_edge.errors import ConfigError
 
+#: One topic level built from configuration: the prefix, node ids, pipeline names (the only definition;
+#: `config.py` and `dashboard/topics.py` import it).
 LEVEL_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: The topic prefix when `[mqtt] prefix` is not set (`<prefix>/<node>/...`); the dashboard's default too.
+DEFAULT_PREFIX = "akida"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from akida_edge.apps.kws import features as F
+from akida_edge.apps.kws.labels import CLASSES, KEYWORDS, SILENCE, UNKNOWN
 from akida_edge.apps.kws.learn import MATCH
 from akida_edge.drivers.audio_file import load_audio
 from akida_edge.engine import execute
@@ -32,9 +33,7 @@ from akida_edge.engine.modelfile import load_model
 from akida_edge.errors import InputDataError
 from akida_edge.frontends.audio import audio_init, logmel, logmel_step
 
-CLASSES = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_unknown_", "_silence_")
-KEYWORDS = CLASSES[:10]
-NOT_WORDS = ("_unknown_", "_silence_", "")
+NOT_WORDS = (UNKNOWN, SILENCE, "")
 MODEL_PATH = Path(__file__).with_name("model") / "kws.aem"
 FRAME_MS = 1000.0 * F.PARAMS.hop / F.PARAMS.rate_hz  # 20 ms
 

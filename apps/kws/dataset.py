@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from akida_edge.apps.kws import noise, synth
+from akida_edge.apps.kws.labels import CLASSES, KEYWORDS  # noqa: F401 (dataset.KEYWORDS: bench/kws.py)
 from akida_edge.apps.kws.voices import (
     SPLITS,
     Voice,
@@ -47,8 +48,6 @@ from akida_edge.apps.kws.voices import (
 )
 from akida_edge.errors import AkidaEdgeError, ConfigError
 
-KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
-CLASSES = (*KEYWORDS, "_unknown_", "_silence_")
 UNKNOWN_WORDS = (
     "bed", "bird", "cat", "dog", "happy", "house", "marvin", "sheila", "tree", "wow", "zero", "one",
     "two", "three", "four", "five", "six", "seven", "eight", "nine", "learn", "visual", "yet", "yeah",

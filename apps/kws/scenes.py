@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from akida_edge.apps.kws import noise, synth
-from akida_edge.apps.kws.dataset import KEYWORDS, UNKNOWN_WORDS
+from akida_edge.apps.kws.dataset import UNKNOWN_WORDS
+from akida_edge.apps.kws.labels import KEYWORDS
 
 RATE_HZ = synth.SAMPLE_RATE_HZ
 

@@ -1,8 +1,8 @@
 """A real Mosquitto per test: its own config in tmp_path, a free loopback port, killed afterwards.
 
-Also a small paho subscriber that records what arrives. Used by the `*mqtt*` and `*daemon*`
-integration tests (reference edge-daemon-mqtt.md §5.1: `user root` so a root-run broker can read
-0600 password files; listeners from the config file, never `-p`).
+The broker is `akida_edge.mqtt.testbroker.Mosquitto` (re-exported here with `free_port` and
+`wait_listening`). Also a small paho subscriber that records what arrives. Used by the `*mqtt*`
+and `*daemon*` integration tests (reference edge-daemon-mqtt.md §5.1).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -24,63 +23,18 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists()
-                                           else None)
+from akida_edge.mqtt.testbroker import Mosquitto, find_mosquitto, free_port, wait_listening
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_listening(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout_s} s")
-
-
-@dataclass
-class Mosquitto:
-    """One broker process; `stop()`/`start()` keep the same port and config."""
-
-    conf: Path
-    port: int
-    log: Path
-    proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        fh = open(self.log, "ab")
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=fh, stderr=fh)
-        fh.close()
-        wait_listening(self.port)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.proc = None
+__all__ = ["ROOT", "TICK", "Mosquitto", "Recorder", "brokers", "daemon_config", "free_port", "make_broker",
+           "make_tls", "mosquitto", "start_daemon", "stop_daemon", "wait_listening"]
 
 
 def make_broker(tmp_path: Path, *, users: dict[str, str] | None = None, acl: str | None = None,
                 tls: dict[str, Path] | None = None, persistence: bool = False) -> Mosquitto:
-    if MOSQUITTO is None:
+    """A started Mosquitto in `tmp_path`: password users, an ACL, TLS and persistence optional."""
+    if find_mosquitto() is None:
         pytest.skip("mosquitto is not installed (bash scripts/setup.sh installs it)")
-    port = free_port()
-    store = (["persistence true", f"persistence_location {tmp_path}/", "autosave_interval 1"]
-             if persistence else ["persistence false"])
-    lines = ["user root", "per_listener_settings false", *store, "log_dest stdout",
-             "log_type error", "log_type warning", "log_type notice", "log_type information",
-             "max_inflight_messages 100", "max_queued_messages 100000"]
+    lines: list[str] = []
     if users:
         pw = tmp_path / "passwd"
         pw.write_text("")
@@ -94,12 +48,10 @@ def make_broker(tmp_path: Path, *, users: dict[str, str] | None = None, acl: str
     if acl is not None:
         (tmp_path / "acl").write_text(acl)
         lines.append(f"acl_file {tmp_path / 'acl'}")
-    lines.append(f"listener {port} 127.0.0.1")
     if tls:
         lines += [f"cafile {tls['ca']}", f"certfile {tls['cert']}", f"keyfile {tls['key']}"]
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text("\n".join(lines) + "\n")
-    broker = Mosquitto(conf=conf, port=port, log=tmp_path / "mosquitto.log")
+    broker = Mosquitto(tmp_path)
+    broker.configure(lines, persistence=persistence)
     broker.start()
     return broker
 

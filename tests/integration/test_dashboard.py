@@ -28,6 +28,7 @@ from akida_edge.cli import main as cli_main
 from akida_edge.dashboard import DashboardServer
 from akida_edge.dashboard.feed import BrokerSettings
 from akida_edge.errors import ConfigError
+from akida_edge.mqtt.testbroker import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -35,12 +36,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PREFIX = "akida"  # the daemon's default prefix (config.toml)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _poll(predicate: Any, timeout_s: float = 5.0) -> Any:
