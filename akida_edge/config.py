@@ -401,7 +401,7 @@ def load_config(path: str | os.PathLike) -> Config:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError as exc:
-        raise ConfigError(f"{file}: no such file; pass --config with an existing config.toml") from exc
+        raise ConfigError(f"{file}: no such file; check the path, or copy the shipped config.toml") from exc
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read ({exc.strerror})") from exc
     except tomllib.TOMLDecodeError as exc:
