@@ -32,7 +32,7 @@ import numpy as np
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.pipelines.base import Activity, Detection
-from akida_edge.pipelines.compose import IDLE_YIELD_S, MEDIA_TIME_LIMIT_US
+from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,8 @@ class AnomalyPipeline:
 
     def _windows(self, stop_event: threading.Event) -> Iterator[tuple[int, np.ndarray] | None]:
         """(capture time of the window start in epoch µs, feature values (1, axes, F)), or None
-        every `IDLE_YIELD_S` while the source gives nothing (e.g. a serial port reconnecting), so
-        the daemon's runner keeps its watchdog alive (as `compose.SourcePipeline.run` does)."""
+        as `compose.read_chunks` gives it while the source gives nothing (e.g. a serial port
+        reconnecting), so the daemon's runner keeps its watchdog alive."""
         from akida_edge.apps.anomaly import features
         from akida_edge.frontends.resample import ResampleParams, resample_init, resample_step
         from akida_edge.frontends.vibration import vibration_init, vibration_step
@@ -98,35 +98,25 @@ class AnomalyPipeline:
         source = make_source(self.cfg.source.type, **self.cfg.source.options).open()
         vstate = rs = rparams = None
         n_done, t0_us = 0, None
-        last_yield = time.monotonic()
-        try:
-            while not stop_event.is_set():
-                chunk = source.read(timeout_s=0.5)
-                if chunk is None:
-                    if source.ended:
-                        return
-                    if time.monotonic() - last_yield >= IDLE_YIELD_S:
-                        last_yield = time.monotonic()
-                        yield None
-                    continue
-                last_yield = time.monotonic()
-                if t0_us is None:
-                    t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
-                x = np.asarray(chunk.data, np.float32)
-                rate = int(round(chunk.rate_hz))
-                if rate != features.RATE_HZ:
-                    if rparams is None or rparams.rate_in_hz != rate:
-                        rparams = ResampleParams(rate, features.RATE_HZ)
-                        rs = resample_init(rparams, x.shape[1])
-                    x, rs = resample_step(x, rs, rparams)
-                if vstate is None:
-                    vstate = vibration_init(x.shape[1])
-                feats, vstate = vibration_step(x, 0, vstate, features.PARAMS)
-                for v in features.feature_values(feats):
-                    yield t0_us + round(n_done * features.PARAMS.hop_s * 1e6), v[None]
-                    n_done += 1
-        finally:
-            source.close()
+        for chunk in read_chunks(source, stop_event):
+            if chunk is None:
+                yield None
+                continue
+            if t0_us is None:
+                t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
+            x = np.asarray(chunk.data, np.float32)
+            rate = int(round(chunk.rate_hz))
+            if rate != features.RATE_HZ:
+                if rparams is None or rparams.rate_in_hz != rate:
+                    rparams = ResampleParams(rate, features.RATE_HZ)
+                    rs = resample_init(rparams, x.shape[1])
+                x, rs = resample_step(x, rs, rparams)
+            if vstate is None:
+                vstate = vibration_init(x.shape[1])
+            feats, vstate = vibration_step(x, 0, vstate, features.PARAMS)
+            for v in features.feature_values(feats):
+                yield t0_us + round(n_done * features.PARAMS.hop_s * 1e6), v[None]
+                n_done += 1
 
     def run(self, stop_event: threading.Event) -> Iterator[Detection | Activity]:
         from akida_edge.apps.anomaly import features

@@ -171,27 +171,40 @@ class Composed:
 
     def run(self, stop_event: threading.Event) -> Iterator[Detection | Activity]:
         """Read the source until it ends or `stop_event` is set; yield activity and detections."""
-        source = self.open_source()
         last_yield = time.monotonic()
-        try:
-            while not stop_event.is_set():
-                chunk = source.read(timeout_s=0.5)
-                if chunk is None:
-                    if source.ended:
-                        return
-                    if time.monotonic() - last_yield >= IDLE_YIELD_S:
-                        last_yield = time.monotonic()
-                        yield Activity()
-                    continue
-                done = self.step(chunk)
-                if done is None:
-                    if time.monotonic() - last_yield >= IDLE_YIELD_S:
-                        last_yield = time.monotonic()
-                        yield Activity()
-                    continue
-                activity, detections = done
-                last_yield = time.monotonic()
-                yield activity
-                yield from detections
-        finally:
-            source.close()
+        for chunk in read_chunks(self.open_source(), stop_event):
+            done = None if chunk is None else self.step(chunk)
+            if done is None:  # no data, or data without a result yet: a sign of life now and then
+                if time.monotonic() - last_yield >= IDLE_YIELD_S:
+                    last_yield = time.monotonic()
+                    yield Activity()
+                continue
+            activity, detections = done
+            last_yield = time.monotonic()
+            yield activity
+            yield from detections
+
+
+def read_chunks(source: Any, stop_event: threading.Event,
+                heartbeat_s: float | None = None) -> Iterator[Any | None]:
+    """The chunks of an open `source` until it ends or `stop_event` is set, then close it.
+
+    While the source gives nothing (a sensor reconnecting, a paced replay between blocks), `None`
+    comes every `heartbeat_s` so that a pipeline can show the daemon it is alive: the daemon's
+    watchdog pings systemd only while every pipeline makes progress. Every pipeline reads its
+    source through this loop. `heartbeat_s` defaults to `IDLE_YIELD_S`, read at call time."""
+    heartbeat_s = IDLE_YIELD_S if heartbeat_s is None else heartbeat_s
+    last = time.monotonic()
+    try:
+        while not stop_event.is_set():
+            chunk = source.read(timeout_s=0.5)
+            if chunk is not None:
+                last = time.monotonic()
+                yield chunk
+            elif source.ended:
+                return
+            elif time.monotonic() - last >= heartbeat_s:
+                last = time.monotonic()
+                yield None
+    finally:
+        source.close()

@@ -37,7 +37,7 @@ from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.errors import InputDataError, LearningError
 from akida_edge.pipelines.base import Activity, Detection
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US
+from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
 
 #: The pipeline's `threshold` when the entry sets none: the kws app's measured operating point.
 DEFAULT_THRESHOLD = DetectParams.threshold
@@ -122,45 +122,36 @@ class KwsPipeline:
             self.stream = Stream(self.spotter, self.params)
         source = make_source(self.cfg.source.type, **self.cfg.source.options).open()
         t0_us = None
-        last_yield = time.monotonic()
-        try:
-            while not stop_event.is_set():
-                chunk = source.read(timeout_s=0.5)
-                if chunk is None:
-                    if source.ended:
-                        with self.lock:
-                            found = self.stream.flush()
-                            self._remember(np.zeros(0, np.float32), found)
-                        for d in found:
-                            yield self._detection(d, t0_us or 0)
-                        return
-                    if time.monotonic() - last_yield >= 1.0:
-                        last_yield = time.monotonic()
-                        yield Activity()
-                    continue
-                if t0_us is None:  # epoch µs of the stream's first sample (media time mapped to now)
-                    t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
-                before = self.stream._next
-                t_start = time.perf_counter()
-                x = chunk.data[:, 0] if chunk.data.ndim == 2 else chunk.data
-                with self.lock:
-                    found = self.stream.push(x)
-                    self._remember(x, found)
-                latency_ms = (time.perf_counter() - t_start) * 1e3
-                windows = (self.stream._next - before) // self.params.hop_frames
-                act = self.spotter.model.statistics if windows else None
-                report = power_report(self.mapping, act, rate_hz=1000.0 / self.params.hop_ms) if act else None
-                last_yield = time.monotonic()
-                yield Activity(  # the batch's activity counts are totals over its windows
-                    inferences=int(windows), latency_ms=(latency_ms / max(windows, 1),) * int(windows),
-                    events=0 if act is None else int(sum(la.input_events for la in act.layers[:1])),
-                    synops=0 if act is None else int(sum(la.synaptic_ops for la in act.layers)),
-                    chip_energy_uj=0.0 if report is None else report.energy_uj_per_inference * windows,
-                    chip_power_mw=None if report is None else report.total_mw)
-                for d in found:
-                    yield self._detection(d, t0_us)
-        finally:
-            source.close()
+        for chunk in read_chunks(source, stop_event):
+            if chunk is None:
+                yield Activity()  # alive while the source gives nothing
+                continue
+            if t0_us is None:  # epoch µs of the stream's first sample (media time mapped to now)
+                t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
+            before = self.stream._next
+            t_start = time.perf_counter()
+            x = chunk.data[:, 0] if chunk.data.ndim == 2 else chunk.data
+            with self.lock:
+                found = self.stream.push(x)
+                self._remember(x, found)
+            latency_ms = (time.perf_counter() - t_start) * 1e3
+            windows = (self.stream._next - before) // self.params.hop_frames
+            act = self.spotter.model.statistics if windows else None
+            report = power_report(self.mapping, act, rate_hz=1000.0 / self.params.hop_ms) if act else None
+            yield Activity(  # the batch's activity counts are totals over its windows
+                inferences=int(windows), latency_ms=(latency_ms / max(windows, 1),) * int(windows),
+                events=0 if act is None else int(sum(la.input_events for la in act.layers[:1])),
+                synops=0 if act is None else int(sum(la.synaptic_ops for la in act.layers)),
+                chip_energy_uj=0.0 if report is None else report.energy_uj_per_inference * windows,
+                chip_power_mw=None if report is None else report.total_mw)
+            for d in found:
+                yield self._detection(d, t0_us)
+        if not stop_event.is_set():  # the source ended: the last words still count
+            with self.lock:
+                found = self.stream.flush()
+                self._remember(np.zeros(0, np.float32), found)
+            for d in found:
+                yield self._detection(d, t0_us or 0)
 
     def _remember(self, x: np.ndarray, found: list) -> None:
         """Keep the last `RING_S` s of audio and the 1-s window of the latest detection (locked)."""

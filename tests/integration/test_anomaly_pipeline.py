@@ -72,11 +72,12 @@ class _SilentSource:
 @pytest.mark.parametrize("relearn", [True, False])
 def test_yields_idle_activity_while_the_source_is_silent(tmp_path, monkeypatch, relearn):
     import akida_edge.pipelines.anomaly as anomaly
+    import akida_edge.pipelines.compose as compose
 
     cfg = _cfg(tmp_path, 2)
     p = build(cfg)
     p.loaded = not relearn  # learning phase, or scoring phase (the detector then needs no normal)
-    monkeypatch.setattr(anomaly, "IDLE_YIELD_S", 0.0)
+    monkeypatch.setattr(compose, "IDLE_YIELD_S", 0.0)  # the shared source loop
     monkeypatch.setattr(anomaly, "make_source", lambda *a, **k: _SilentSource(3))
     items = list(p.run(threading.Event()))
     assert len(items) == 3 and all(isinstance(i, Activity) and i.inferences == 0 for i in items)
