@@ -27,6 +27,10 @@ from akida_edge.engine import statistics
 from akida_edge.engine.power import nominal_activity
 
 RATE_HZ = 10.0  # inferences per second while watching (a window every 100 ms)
+#: Short names for the confusion picture (its column headers hold five characters).
+SHORT = {"swipe_left": "left", "swipe_right": "right", "swipe_up": "up", "swipe_down": "down",
+         "circle_cw": "cw", "circle_ccw": "ccw", "approach": "appr", "recede": "reced",
+         "_background_": "bg"}
 
 
 def _recall(cm: np.ndarray, i: int) -> float | None:
@@ -111,7 +115,7 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
     """`metrics.json`, `confusion.png` and `REPORT.md` under `out`."""
     (out / "metrics.json").write_text(json.dumps(m, indent=1))
     n = sum(map(sum, m["confusion"]))
-    confusion_png(out / "confusion.png", np.array(m["confusion"]), classes,
+    confusion_png(out / "confusion.png", np.array(m["confusion"]), tuple(SHORT.get(c, c) for c in classes),
                   f"Gestures, held-out scenes: accuracy {m['accuracy']:.3f} ({n} clips)")
     rows = "\n".join(f"| `{c}` | {_fmt(m['per_class'][c])} |" for c in classes)
     factors = "\n".join(f"| {f} | {', '.join(f'{k} {v:.3f}' for k, v in d.items())} |"
@@ -140,7 +144,8 @@ backgrounds, gesture speeds and hand shapes never used in training (`dataset.py`
 | dynamic energy per inference, gestures (estimated) | {_fmt(g['dynamic_uj_per_inference'], 3)} µJ |
 | energy/inference at 10/s, static included (est.) | {_fmt(g['energy_uj_per_inference_at_10hz'], 2)} µJ |
 | work skipped thanks to sparsity, gestures (1 − synaptic ops / dense MACs) | {_fmt(g['work_skipped'], 3)} |
-| `_background_` clips (still scenes, flicker, noise) | {still} |
+| `_background_` clips (resting hands, flicker, noise, distractors) | {still} |
+| a still scene without sensor noise (no events) | 0 µJ dynamic: the static floor only |
 
 Per-class recall (quantized):
 
@@ -148,14 +153,18 @@ Per-class recall (quantized):
 |---|---|
 {rows}
 
-Quantized accuracy by held-out factor (`mitten`/`object` shapes and `rects` backgrounds are never
-in training; `hand` in test has finger lengths never in training):
+Quantized accuracy by held-out factor (the `object` shape and the `rects` backgrounds are never in
+training; test hands and mittens have finger lengths never in training; `none`: background clips
+without a shape):
 
 | factor | accuracy |
 |---|---|
 {factors}
 
 ![confusion matrix](confusion.png)
+
+(In the picture: left/right/up/down = the swipes, cw/ccw = the circles, appr = approach, reced =
+recede, bg = `_background_`.)
 
 ## Sparsity: what the event-based engine skipped (gesture clips, per inference)
 
