@@ -15,9 +15,11 @@ Each clip is a `scenes.render` scene of 1 s (0.2 s for the sensor to settle, the
   ellipse, never in training).
 
 Sizes, start positions and times (a motion may begin before the window or end after it, by up to
-10 % of its length), lighting ramps, flicker, camera noise and distractors vary in every split.
+20 % of its length), lighting ramps, flicker, camera noise and distractors vary in every split.
 `_background_` clips are still scenes (a resting hand with tremor), global flicker or light ramps
-on an empty scene, sensor noise, and small irrelevant moving objects.
+on an empty scene, sensor noise, small irrelevant moving objects, and gestures cut short: at most
+30 % of one of the eight gestures inside the window (so that the sliding windows of the app name
+a gesture when it is (nearly) whole, and not from its first or last quarter).
 
 Clips are seeded by (split, label, index) only: `make_clips` and the cached splits under `--data`
 (``<split>-<digest>.npz``, git-ignored) agree, and a clip does not depend on how many are drawn.
@@ -37,12 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from akida_edge.apps.vision import scenes
-from akida_edge.apps.vision.labels import BACKGROUND, CLASSES, NOVEL
+from akida_edge.apps.vision.labels import BACKGROUND, CLASSES, GESTURES, NOVEL
 from akida_edge.apps.vision.representation import ViewParams, clip_tensor, video_events
 from akida_edge.apps.vision.scenes import SceneParams
 from akida_edge.errors import ConfigError
 
-VERSION = "v1"  # bump when the sampling or rendering changes (invalidates the cache)
+VERSION = "v2"  # bump when the sampling or rendering changes (invalidates the cache)
 SPLITS = ("train", "validation", "test")
 PER_LABEL = {"train": 400, "validation": 30, "test": 120}
 SMALL_PER_LABEL = {"train": 3, "validation": 1, "test": 2}
@@ -102,7 +104,7 @@ def sample_clip(label: str, split: str, index: int, view: ViewParams | None = No
     if label.startswith("circle") or label in NOVEL:
         d = min(1.3 * d, window_s * 0.95)
     kw["gesture_s"] = d
-    kw["start_s"] = _u(rng, PRE_S - 0.1 * d, PRE_S + window_s - 0.9 * d)
+    kw["start_s"] = _u(rng, PRE_S - 0.2 * d, PRE_S + window_s - 0.8 * d)
     kw["extent"] = _u(rng, 0.3, 0.55) if label.startswith("circle") else _u(rng, 0.35, 0.65)
     kw["centre"] = (_u(rng, 0.3, 0.7), _u(rng, 0.3, 0.7))
     kw["turns"] = _u(rng, 0.75, 1.0)
@@ -119,6 +121,13 @@ def sample_clip(label: str, split: str, index: int, view: ViewParams | None = No
     preset = "noisy" if rng.random() < 0.3 else "clean"
     if label == BACKGROUND:
         kind = rng.random()
+        if kind < 0.25:  # a gesture cut short: at most 30 % of it inside the window
+            kw["motion"] = str(rng.choice(GESTURES))
+            inside = _u(rng, 0.0, 0.3) * d
+            after = rng.random() < 0.5
+            kw["start_s"] = PRE_S + window_s - inside if after else PRE_S + inside - d
+            return Clip(label, SceneParams(**kw), preset)
+        kind = (kind - 0.25) / 0.75
         kw["start_s"], kw["gesture_s"] = 0.0, 0.0
         if kind < 0.3:  # a resting hand
             kw["tremor_px"] = _u(rng, 0, 1.5)

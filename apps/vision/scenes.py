@@ -17,6 +17,10 @@ rests at the path's start, after it at the path's end.
 * z_shape (novel): top-left → top-right → bottom-left → bottom-right at constant speed;
 * `_background_`: no path; the shape (if any) rests with an optional tremor.
 
+`motion` names the path to draw when it is not the label's own: the data set's `_background_`
+clips include gestures that mostly lie outside the model's window (a gesture cut short is not
+that gesture).
+
 **The shape.** ``"hand"``: an elliptic palm with `fingers` rounded fingers fanned by `spread_deg`
 and a thumb; ``"mitten"``: the fingers together; ``"fist"``: short fingers; ``"object"``: a
 textured ellipse (a held object); ``"none"``: no shape. Drawn anti-aliased at 1/16 px, filled
@@ -73,6 +77,7 @@ class SceneParams:
     noise_dn: float = 0.0
     distractors: int = 0
     tremor_px: float = 0.0
+    motion: str = ""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -198,6 +203,7 @@ def pose(label: str, p: SceneParams, t_s: float) -> tuple[float, float, float, f
     side = min(h, w)
     cx, cy = p.centre[0] * w, p.centre[1] * h
     u = progress(t_s, p)
+    label = p.motion or label
     e = p.extent * side
     scale, angle = 1.0, p.angle_deg
     if label in SWIPES:
@@ -251,8 +257,9 @@ def render(label: str, params: SceneParams | None = None) -> tuple[np.ndarray, f
     import cv2
 
     p = params or SceneParams()
-    if label not in CLASSES + NOVEL:
-        raise ConfigError(f"unknown gesture {label!r}; use one of {CLASSES + NOVEL}")
+    for name in (label, p.motion or label):
+        if name not in CLASSES + NOVEL:
+            raise ConfigError(f"unknown gesture {name!r}; use one of {CLASSES + NOVEL}")
     h, w = p.size
     rng = np.random.default_rng((p.seed, 7))
     bg = background(p.background, p.size, p.bg_seed, p.bg_contrast)

@@ -91,7 +91,23 @@ def test_splits_hold_out_speeds_shapes_and_backgrounds():
     assert all(c.scene.background != "rects" for c in train)
     assert not {c.scene.bg_seed for c in train} & {c.scene.bg_seed for c in test}
     assert dataset.sample_clip("wave", "train", 5) == dataset.sample_clip("wave", "train", 5)
-    assert all(c.scene.gesture_s == 0.0 for c in draw("train", BACKGROUND))
+
+
+def inside_share(scene: SceneParams) -> float:
+    """Share of the motion [start, start + d) inside the model's window [PRE_S, PRE_S + 0.8 s)."""
+    w0, w1 = dataset.PRE_S, dataset.PRE_S + 0.8
+    s0, s1 = scene.start_s, scene.start_s + scene.gesture_s
+    return max(0.0, min(s1, w1) - max(s0, w0)) / scene.gesture_s
+
+
+def test_gestures_lie_in_the_window_and_cut_ones_are_background():
+    for split in ("train", "test"):
+        assert all(inside_share(dataset.sample_clip("circle_cw", split, i).scene) >= 0.8 - 1e-9
+                   for i in range(40))
+        bg = [dataset.sample_clip(BACKGROUND, split, i).scene for i in range(80)]
+        cut = [s for s in bg if s.motion]
+        assert cut and all(s.motion in CLASSES[:-1] and inside_share(s) <= 0.3 + 1e-9 for s in cut)
+        assert all(s.gesture_s == 0.0 for s in bg if not s.motion)
 
 
 def test_make_clips_is_label_major_and_reproducible():
