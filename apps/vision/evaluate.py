@@ -51,3 +51,44 @@ def accuracy_figures(progress: IO[str] | None = None, n_per_label: int = N_PER_L
     f = float_logits(path.with_name("gestures_float.pt"), x, gm.view.to_dict())
     return {"accuracy": acc, "float_accuracy": None if f is None else float(np.mean(f.argmax(1) == y)),
             "clips": int(len(y)), "placeholder": gm.placeholder}
+
+
+def sliding_windows(gm: GestureModel, n_per_label: int = 6, progress: IO[str] | None = None,
+                    lead_s: float = 1.0, tail_s: float = 0.8) -> dict[str, dict[str, float]]:
+    """What the sliding windows of a stream say around a gesture, by the share of it they hold.
+
+    Test-split scenes of each gesture are rendered for lead_s + gesture + tail_s with the motion
+    starting at `lead_s`, streamed through `ViewStream` (a window every hop) and classified. Every
+    window is binned by the share of the motion inside it (0, 0.25, 0.5, 0.75, 1: nearest
+    quarter); per bin: the share of windows naming the gesture (`correct`), `_background_`
+    (`background`) or another gesture (`other`)."""
+    from dataclasses import replace
+
+    from akida_edge.apps.vision import scenes
+    from akida_edge.apps.vision.labels import BACKGROUND
+    from akida_edge.apps.vision.representation import ViewStream, video_events
+
+    bins: dict[float, list[tuple[bool, bool]]] = {}
+    labels = [c for c in gm.labels if c != BACKGROUND]
+    for a, label in enumerate(labels):
+        for i in range(n_per_label):
+            clip = dataset.sample_clip(label, "test", 10**5 + i, gm.view)
+            sc = replace(clip.scene, start_s=lead_s, duration_s=lead_s + clip.scene.gesture_s + tail_s)
+            frames, fps = scenes.render(label, sc)
+            events, shape = video_events(frames, fps, clip.dvs_preset, sc.seed)
+            x, ends = ViewStream(shape, gm.view, t0_us=0).push(events, int(round(sc.duration_s * 1e6)))
+            pred = gm.logits(x).argmax(1)
+            g0, g1 = sc.start_s, sc.start_s + sc.gesture_s
+            for k, end_s in zip(pred, ends / 1e6, strict=True):
+                share = max(0.0, min(end_s, g1) - max(end_s - gm.view.window_ms / 1000, g0)) / sc.gesture_s
+                b = round(share * 4) / 4
+                bins.setdefault(b, []).append((gm.labels[k] == label, gm.labels[k] == BACKGROUND))
+        if progress is not None:
+            progress.write(f"vision windows   {a + 1}/{len(labels)} gestures\n")
+    out = {}
+    for b in sorted(bins):
+        r = np.asarray(bins[b], float)
+        out[f"{b:.2f}"] = {"windows": int(len(r)), "correct": float(r[:, 0].mean()),
+                           "background": float(r[:, 1].mean()),
+                           "other": float(1 - r[:, 0].mean() - r[:, 1].mean())}
+    return out

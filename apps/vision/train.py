@@ -12,7 +12,9 @@ Steps (each with a progress line on stderr):
    `model.map`), and the evaluation on the held-out `test` split: float vs quantized accuracy,
    per class and per held-out factor, the confusion matrix, the agreement of the converted model
    with the fake-quantized one, NPs, estimated energy and the work skipped thanks to sparsity
-   (`report.py`).
+   (`report.py`);
+5. the sliding-window behaviour: longer test scenes streamed through `ViewStream`, each window
+   classified, tallied by the share of the gesture inside it (`evaluate.sliding_windows`).
 
 Writes `gestures.aem` (the converted model, with its labels, view and feature layer in the
 metadata), `gestures_float.pt` (the float network, for the benchmark's float accuracy),
@@ -32,8 +34,9 @@ from pathlib import Path
 
 import torch
 
-from akida_edge.apps.vision import dataset, network, report
+from akida_edge.apps.vision import dataset, evaluate, network, report
 from akida_edge.apps.vision.labels import CLASSES
+from akida_edge.apps.vision.model import GestureModel
 from akida_edge.apps.vision.representation import ViewParams
 from akida_edge.convert import calibrate, integer_forward, set_quantized
 from akida_edge.engine.device import AKD1000
@@ -92,6 +95,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, t
                                                      view),
                    history=logs, clips={s: int(len(v["y"])) for s, v in splits.items()})
     path = network.save(akida, out / "gestures.aem")
+    metrics["windows"] = evaluate.sliding_windows(GestureModel.load(path), 1 if small else 6, progress)
     report.write(out, metrics, CLASSES)
     if progress is not None:
         progress.write(f"vision model     {path}: accuracy {metrics['accuracy']:.4f} (float "

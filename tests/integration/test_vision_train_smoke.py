@@ -41,6 +41,11 @@ def test_small_run_writes_a_checked_gesture_model(smoke):
     pred = gm.logits(test["x"]).argmax(1)
     assert saved["accuracy"] == pytest.approx(float(np.mean(pred == test["y"])))
     assert "SMOKE" in (out / "REPORT.md").read_text()
+    # sliding windows: every window of the streamed scenes is tallied once
+    w = saved["windows"]
+    assert sum(v["windows"] for v in w.values()) > len(CLASSES) - 1
+    for v in w.values():
+        assert v["correct"] + v["background"] + v["other"] == pytest.approx(1.0)
 
 
 def test_accuracy_figures_of_a_model(smoke):

@@ -160,3 +160,19 @@ def test_video_events_of_frames():
     ev, shape = video_events(iter(frames), fps=30.0)
     assert shape == (40, 60) and ev.size > 0
     assert ev["t"].max() <= round(9 * 1e6 / 30) and np.all(np.diff(ev["t"]) >= 0)
+
+
+def test_video_events_of_a_file(tmp_path):
+    import cv2
+
+    path = tmp_path / "bar.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (60, 40))
+    for i in range(8):
+        frame = np.zeros((40, 60, 3), np.uint8)
+        frame[:, 6 * i: 6 * i + 8] = 220
+        writer.write(frame)
+    writer.release()
+    ev, shape = video_events(path, None)
+    assert shape == (40, 60) and ev.size > 0
+    assert ev["t"].max() <= round(7 * 1e6 / 20)  # the container's 20 fps
+    assert ev["t"].max() > round(6 * 1e6 / 20)
