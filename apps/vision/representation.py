@@ -16,10 +16,12 @@ A gesture is seen through a sliding **window** of `window_ms` (800 ms), a new on
    should not have to learn.
 3. **ROC per slice** (`akida_edge.encoders.roc_windows.rank_places`, the same ranking as
    `encoders.roc.rank_events`): the places of one slice are ranked by their number of events
-   (ties: first event first) and given `bits`-bit values in ``"linear"`` mode,
-   value_r = 1 + ⌊(v_max − 1)(K − 1 − r)/(K − 1)⌋, v_max = 2^bits − 1: with 2 bits the busiest
-   third of the active pixels reads 3, the next third 2, the quietest third 1; 0 means no event.
-   All active places are kept (no truncation): the motion's extent is the signal.
+   (ties: first event first); the first K = min(active, `keep`) are kept (rank order coding's
+   truncation: a moving hand makes many events per place and ranks first, sensor noise and
+   flicker make one or two per place and fill the tail) and get `bits`-bit values by rank
+   quantile, value_r = v_max − ⌊v_max·r/K⌋, v_max = 2^bits − 1: with 2 bits the first third of
+   the kept places reads 3, the next third 2, the last third 1; 0 means no event. (The encoder's
+   ``"linear"`` mode would give v_max to rank 0 alone and split the rest in halves.)
 
 `ViewStream` gives, window by window, exactly `clip_tensor` of the same events (the tests check it)
 while holding only the events of the open slice and the last `bins` slice tensors (bounded memory):
@@ -61,6 +63,7 @@ class ViewParams:
     window_ms: int = 800
     hop_ms: int = 100
     bits: int = 2
+    keep: int | None = 512
 
     def __post_init__(self) -> None:
         size = tuple(self.size)
@@ -74,6 +77,9 @@ class ViewParams:
                 raise ConfigError(f"ViewParams.{name}={v!r}: a positive integer")
         if self.bits not in (1, 2, 4) or isinstance(self.bits, bool):
             raise ConfigError(f"ViewParams.bits={self.bits!r}: the model's input bits, 1, 2 or 4")
+        k = self.keep
+        if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1):
+            raise ConfigError(f"ViewParams.keep={k!r}: places kept per slice, an integer >= 1 or None")
         if self.window_us % self.bins:
             raise ConfigError(f"ViewParams.window_ms={self.window_ms}: must split into bins={self.bins} "
                               "slices of whole µs")
@@ -101,7 +107,8 @@ class ViewParams:
 
     @property
     def roc(self) -> RocParams:
-        return RocParams(bits=int(self.bits), mode="linear")
+        """Ranking and truncation (values: `quantile_values`)."""
+        return RocParams(bits=int(self.bits), mode="linear", max_events=self.keep)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -113,7 +120,7 @@ class ViewParams:
         """The inverse of `to_dict`; unknown keys are a `ConfigError` (a newer model file)."""
         if not isinstance(d, dict):
             raise ConfigError(f"view parameters must be a mapping, got {type(d).__name__}")
-        known = {"size", "bins", "window_ms", "hop_ms", "bits"}
+        known = {"size", "bins", "window_ms", "hop_ms", "bits", "keep"}
         extra = sorted(set(d) - known)
         if extra:
             raise ConfigError(f"view parameters: unknown key(s) {', '.join(extra)}; known: {sorted(known)}")
@@ -146,8 +153,18 @@ def _slices_to_tensor(slice_id: np.ndarray, place: np.ndarray, n_slices: int,
                       params: ViewParams) -> np.ndarray:
     """(n_slices, H, W) uint8: the ROC of each slice's events (slice ids non-decreasing)."""
     h, w = params.size
-    first, _rank, value = rank_places(slice_id, place, params.roc)
-    return dense_windows(slice_id[first], place[first], value, n_slices, (h, w))
+    first, rank, _ = rank_places(slice_id, place, params.roc)
+    sid = slice_id[first]
+    kept = np.bincount(sid, minlength=n_slices)[sid]
+    value = quantile_values(rank, kept, params.bits)
+    return dense_windows(sid, place[first], value, n_slices, (h, w))
+
+
+def quantile_values(rank: np.ndarray, kept: np.ndarray, bits: int) -> np.ndarray:
+    """uint8 v_max − ⌊v_max·r/K⌋ of rank r among K kept places: never 0, non-increasing in r."""
+    vmax = (1 << int(bits)) - 1
+    r, k = np.asarray(rank, np.int64), np.maximum(np.asarray(kept, np.int64), 1)
+    return (vmax - (vmax * r) // k).astype(np.uint8)
 
 
 def clip_tensor(events: np.ndarray, sensor_shape: tuple[int, int], params: ViewParams,

@@ -12,7 +12,6 @@ from akida_edge.apps.vision.representation import (
     places,
     video_events,
 )
-from akida_edge.encoders.roc import rank_values
 from akida_edge.errors import ConfigError, InputDataError
 from akida_edge.events import EVENT_DTYPE
 
@@ -67,18 +66,24 @@ def test_crop_and_bin_of_a_vga_sensor():
 
 def test_slices_hold_roc_values(rng):
     p = ViewParams()
-    ev = random_events(rng, 3000, (64, 64), 0, p.window_us)
+    ev = random_events(rng, 8000, (64, 64), 0, p.window_us)  # ~900 places a slice: truncated
     x = clip_tensor(ev, (64, 64), p, 0, p.window_us)
     assert x.shape == p.tensor_shape and x.dtype == np.uint8
     for k in range(p.bins):
         sl = ev[(ev["t"] >= k * p.slice_us) & (ev["t"] < (k + 1) * p.slice_us)]
         counts = np.bincount(sl["y"].astype(int) * 64 + sl["x"], minlength=64 * 64).reshape(64, 64)
-        active = counts > 0
-        assert np.array_equal(x[..., k] > 0, active)
+        active = x[..., k] > 0
+        assert np.all(counts[active] > 0)
+        # the kept places are the busiest: none left out has more events than one kept
+        assert counts[~active].max(initial=0) <= counts[active].min()
         # the values are those of the ranks 0..K-1, and busier pixels never read less
-        expected = rank_values(int(active.sum()), p.roc).tolist()
+        kept = int(active.sum())
+        assert kept == min(int((counts > 0).sum()), p.keep)
+        vmax = 2**p.bits - 1
+        expected = [vmax - vmax * r // kept for r in range(kept)]  # thirds of the ranks at 2 bits
         assert sorted(x[..., k][active].tolist(), reverse=True) == expected
         c, v = counts[active], x[..., k][active].astype(int)
+        assert c.size == 0 or v.max() == vmax
         v_by_count = v[np.lexsort((-v, -c))]  # busiest first; a busier pixel never reads less
         assert np.all(np.diff(v_by_count) <= 0)
 
@@ -155,3 +160,19 @@ def test_video_events_of_frames():
     ev, shape = video_events(iter(frames), fps=30.0)
     assert shape == (40, 60) and ev.size > 0
     assert ev["t"].max() <= round(9 * 1e6 / 30) and np.all(np.diff(ev["t"]) >= 0)
+
+
+def test_video_events_of_a_file(tmp_path):
+    import cv2
+
+    path = tmp_path / "bar.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 20.0, (60, 40))
+    for i in range(8):
+        frame = np.zeros((40, 60, 3), np.uint8)
+        frame[:, 6 * i: 6 * i + 8] = 220
+        writer.write(frame)
+    writer.release()
+    ev, shape = video_events(path, None)
+    assert shape == (40, 60) and ev.size > 0
+    assert ev["t"].max() <= round(7 * 1e6 / 20)  # the container's 20 fps
+    assert ev["t"].max() > round(6 * 1e6 / 20)
