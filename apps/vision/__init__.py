@@ -1,0 +1,1 @@
+"""Event-based gestures on the virtual AKD1000 (issue #7)."""
