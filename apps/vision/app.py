@@ -57,6 +57,7 @@ class Recognizer:
         self.view = self.gm.view
         self.learned = None
         self._empty: np.ndarray | None = None
+        self.last_activity = None  # `Model.statistics` of the latest inputs run on the chip
         if learned:
             from akida_edge.apps.vision.learn import LearnedGestures
             from akida_edge.state import IncompatibleStateError
@@ -101,6 +102,7 @@ class Recognizer:
 
     def _rows(self, x: np.ndarray) -> np.ndarray:
         p = np.asarray(self.gm.probabilities(x), np.float64)
+        self.last_activity = self.gm.model.statistics  # the chip's work for these inputs
         if self.learned is None or not self.learned.gestures:
             return np.concatenate([p, np.zeros((len(p), len(self.classes) - p.shape[1]))], axis=1)
         return self.learned.decide(self.gm.features(x), p)
