@@ -9,8 +9,8 @@ the recording's own clock (a video: from its first frame; an EVT recording: its 
 Sources of events, one code path after them:
 
 * a Prophesee EVT 2.0/3.0 ``.raw`` recording (`drivers.evt`, read in chunks: bounded memory);
-* a video file (OpenCV), or live frames: grey frames through the project's DVS emulator
-  (`FrameEvents`, the same preparation as `representation.video_events`).
+* a video file (OpenCV), or live frames: grey frames, shrunk to the training scenes' scale,
+  through the project's DVS emulator (`FrameEvents`).
 
 A window with no event at all is not run on the chip: its probabilities are those of the empty
 input, computed once (an event camera looking at a still scene costs nothing but the static
@@ -30,7 +30,7 @@ from akida_edge.errors import InputDataError
 from akida_edge.events import EVENT_DTYPE
 
 EVENT_SUFFIXES = (".raw",)
-FILE_CHUNK_FRAMES = 64  # frames decoded and emulated per step when reading a video file
+SENSOR_SIDE_PX = 128  # frames are shrunk to this shorter side before the emulator (`FrameEvents`)
 
 
 class Recognizer:
@@ -193,9 +193,14 @@ def load_events(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
 
             events, header = read_evt(path)
             return events, (header.height, header.width)
-        from akida_edge.apps.vision.representation import video_events
+        from akida_edge.drivers.video_file import VideoFileConfig, VideoFileSource
 
-        return video_events(path, None)
+        frames = FrameEvents()
+        with VideoFileSource(VideoFileConfig(str(path))) as source:
+            parts = [frames.step(chunk.data, chunk.t_us) for chunk in source]
+        if not parts:
+            raise InputDataError("holds no video frame (empty or not a video)")
+        return np.concatenate(parts), frames.sensor_shape
     except SourceError as exc:  # names the file
         raise InputDataError(f"{exc}; give a video file or an EVT 2.0/3.0 .raw recording") from None
     except InputDataError as exc:
@@ -203,12 +208,17 @@ def load_events(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
 
 
 class FrameEvents:
-    """Frames → DVS events one frame at a time, prepared as `representation.video_events` does (grey
-    by BT.601, the emulator at the frame's own size, preset and seed), for video files and live
-    cameras. Times are the frames' media or capture times (µs)."""
+    """Frames → DVS events one frame at a time, for video files and live cameras.
 
-    def __init__(self, dvs_preset: str = "clean", seed: int = 0) -> None:
-        self.dvs_preset, self.seed = dvs_preset, seed
+    A frame is made grey (BT.601) and, when its shorter side exceeds `side_px`, shrunk (area
+    averaging) so that the shorter side is `side_px`: the training scenes are 128 × 128
+    (`dataset.SIZE`), so a VGA camera gives events at about the scale the model learned, and the
+    emulator's cost does not grow with the camera's resolution. With ``side_px=None`` the emulator
+    sees the frames as they are, exactly as `representation.video_events` does. Times are the
+    frames' media or capture times (µs)."""
+
+    def __init__(self, dvs_preset: str = "clean", seed: int = 0, side_px: int | None = SENSOR_SIDE_PX) -> None:
+        self.dvs_preset, self.seed, self.side_px = dvs_preset, seed, side_px
         self.emulator = None
 
     @property
@@ -219,7 +229,13 @@ class FrameEvents:
         from akida_edge.encoders.dvs import DvsEmulator
         from akida_edge.frontends.video import GreyParams, to_grey
 
-        grey = to_grey(np.asarray(frame), GreyParams())
+        frame = np.asarray(frame)
+        h, w = frame.shape[:2]
+        params = GreyParams()
+        if self.side_px is not None and min(h, w) > self.side_px:
+            k = self.side_px / min(h, w)
+            params = GreyParams(width=max(1, int(round(w * k))), height=max(1, int(round(h * k))))
+        grey = to_grey(frame, params)
         if self.emulator is None or self.emulator.shape != grey.shape:
             self.emulator = DvsEmulator(self.dvs_preset, shape=grey.shape, seed=self.seed)
         if self.emulator.state.frame_count and t_us <= self.emulator.state.t_prev_us:

@@ -101,6 +101,16 @@ def test_video_events_and_the_streaming_path_agree(tmp_path):
     np.testing.assert_array_equal(whole, parts)
 
 
+def test_large_frames_are_shrunk_to_the_training_scale():
+    fe = FrameEvents()
+    fe.step(np.zeros((480, 640, 3), np.uint8), 0)
+    side = min(fe.sensor_shape)
+    assert side == 128 and fe.sensor_shape[1] == round(640 * side / 480)
+    raw = FrameEvents(side_px=None)
+    raw.step(np.zeros((480, 640), np.uint8), 0)
+    assert raw.sensor_shape == (480, 640)
+
+
 def test_bad_files_are_one_line_each_naming_the_file(tmp_path, gm):
     rec = Recognizer(gm=gm, state_dir=tmp_path)
     junk = tmp_path / "junk.avi"

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from vision_fakes import FakeGestureModel, swipe_frames, write_video
 
+from akida_edge.apps.vision.learn import LearnedGestures
 from akida_edge.config import parse_config
 from akida_edge.engine.power import CHIP_STATIC_MW
 from akida_edge.errors import ConfigError, InputDataError
@@ -29,6 +30,7 @@ def fake_model(monkeypatch):
     module.GestureModel = types.SimpleNamespace(load=lambda path=None: gm)
     module.DEFAULT_MODEL = "apps/vision/model/gestures.aem"
     monkeypatch.setitem(sys.modules, "akida_edge.apps.vision.model", module)
+    monkeypatch.setattr(LearnedGestures, "base_examples", staticmethod(lambda view: None))  # no data set
     return gm
 
 
