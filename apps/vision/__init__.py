@@ -1,1 +1,1 @@
-"""Event-based gestures on the virtual AKD1000 (issue #7)."""
+"""The camera app: event-based gestures on the virtual AKD1000 (labels, representation, model)."""
