@@ -99,3 +99,17 @@ def test_gestures_in_a_video_replay_are_published_with_times_and_can_be_learned(
         p.handle_command("learn", {"label": "swipe_left"})
     with pytest.raises(ValueError, match="unknown command"):
         p.handle_command("dance", {})
+
+
+def test_home_assistant_discovery_lists_the_gestures_of_a_gesture_camera(tmp_path):
+    import json
+
+    from akida_edge.apps.vision.labels import GESTURES
+    from akida_edge.mqtt.discovery import device_config
+    from akida_edge.mqtt.topics import Topics
+
+    src = {"type": "synthetic_camera"}
+    cfg = parse_config({"pipelines": [_table(src, tmp_path), {"name": "m", "type": "camera", "source": src}]})
+    cmps = json.loads(device_config(cfg, Topics("akida", "edge")))["cmps"]
+    assert cmps["cam_event"]["event_types"] == list(GESTURES)
+    assert cmps["m_event"]["event_types"] == ["motion"]
