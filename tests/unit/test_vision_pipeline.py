@@ -113,3 +113,26 @@ def test_home_assistant_discovery_lists_the_gestures_of_a_gesture_camera(tmp_pat
     cmps = json.loads(device_config(cfg, Topics("akida", "edge")))["cmps"]
     assert cmps["cam_event"]["event_types"] == list(GESTURES)
     assert cmps["m_event"]["event_types"] == ["motion"]
+
+
+def test_the_synthetic_camera_gesture_scene_cycles_the_gestures_and_can_be_still():
+    pytest.importorskip("akida_edge.apps.vision.scenes")  # the model engineer's renderer
+    from akida_edge.apps.vision.labels import BACKGROUND, GESTURES
+    from akida_edge.drivers.synthetic_camera import GestureScene, SyntheticCameraConfig
+
+    size = {"width": 64, "height": 48}
+    c = SyntheticCameraConfig(scene="gestures", fps=10.0, move_s=0.5, still_s=1.0, seed=3, **size)
+    scene = GestureScene(c)
+    period = round((c.move_s + c.still_s) * c.fps)
+    assert [scene.label(k) for k in range(len(GESTURES))] == [GESTURES[(3 + k) % 8] for k in range(8)]
+    frames = np.stack([scene.grey(i) for i in range(period)])
+    assert frames.shape == (period, 48, 64) and scene.bgr(0).shape == (48, 64, 3)
+    moving = [i for i in range(1, period) if np.any(frames[i] != frames[i - 1])]
+    t_moving = np.array(moving) / c.fps  # the hand moves in the middle of the period only
+    assert moving and t_moving.min() >= c.still_s / 2
+    assert t_moving.max() <= c.still_s / 2 + c.move_s + 1 / c.fps
+    still = GestureScene(SyntheticCameraConfig(scene="gestures", move_s=0.0, still_s=1.0, **size))
+    assert still.label(5) == BACKGROUND
+    np.testing.assert_array_equal(still.grey(0), still.grey(7))
+    with pytest.raises(ValueError, match="scene"):
+        SyntheticCameraConfig(scene="disco")
