@@ -87,6 +87,10 @@ def run(source: Any, recognizer: Any, params: Any, out: IO[str], as_json: bool =
             cv2.imshow(WINDOW, event_view(stream.last_inputs[-1], last))
             if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
                 break
+    else:  # the source ended (a video file ran out): its last windows still count
+        for g in stream.flush() if stream is not None and not stop.is_set() else []:
+            found += 1
+            print(gesture_line("camera", g, as_json), file=out, flush=True)
     return found
 
 

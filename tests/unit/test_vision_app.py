@@ -139,3 +139,28 @@ def test_cli_classify_json_reports_every_file_and_fails_for_the_bad_one(tmp_path
     assert err.count("akida-edge: error:") == 1 and "nope.avi" in err
     assert main(["vision", "classify", "--state", str(tmp_path / "s"), str(good)]) == 0
     assert "swipe_right" in capsys.readouterr().out
+
+
+def test_watch_prints_gestures_of_a_camera_as_they_happen(tmp_path, gm):
+    import io
+
+    from akida_edge.apps.vision.watch import run
+    from akida_edge.drivers.camera import CameraConfig, CameraSource
+
+    frames, a_s, b_s = swipe_frames(-1, FPS)
+    path = write_video(tmp_path / "cam.avi", frames)
+    rec = Recognizer(gm=gm, state_dir=tmp_path)
+    out = io.StringIO()
+    source = CameraSource(CameraConfig(device=str(path))).open()  # a file paced like a camera
+    assert run(source, rec, rec.segment_params(), out, as_json=True) == 1
+    row = json.loads(out.getvalue())
+    assert row["file"] == "camera" and row["label"] == "swipe_left"
+    assert a_s * 1000 < row["t_end_ms"] <= b_s * 1000 + VIEW.window_ms
+
+
+def test_watch_preview_without_a_display_is_one_clear_line(monkeypatch, capsys, fake_model_module):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert main(["vision", "watch", "--preview", "--duration", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("akida-edge: error: --preview needs a display") and "\n" not in err
