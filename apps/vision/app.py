@@ -217,7 +217,8 @@ class FrameEvents:
     sees the frames as they are, exactly as `representation.video_events` does. Times are the
     frames' media or capture times (µs)."""
 
-    def __init__(self, dvs_preset: str = "clean", seed: int = 0, side_px: int | None = SENSOR_SIDE_PX) -> None:
+    def __init__(self, dvs_preset: str = "clean", seed: int = 0,
+                 side_px: int | None = SENSOR_SIDE_PX) -> None:
         self.dvs_preset, self.seed, self.side_px = dvs_preset, seed, side_px
         self.emulator = None
 

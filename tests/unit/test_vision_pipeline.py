@@ -136,3 +136,14 @@ def test_the_synthetic_camera_gesture_scene_cycles_the_gestures_and_can_be_still
     np.testing.assert_array_equal(still.grey(0), still.grey(7))
     with pytest.raises(ValueError, match="scene"):
         SyntheticCameraConfig(scene="disco")
+
+
+def test_the_shipped_model_on_a_still_scene_costs_the_static_floor(tmp_path):
+    src = {"type": "synthetic_camera", "realtime": False, "fps": 30.0, "move_s": 0.0, "still_s": 1.0,
+           "duration_s": 1.5, "start_us": START_US}
+    p = build(parse_config({"pipelines": [_table(src, tmp_path, width=160, height=120)]}).pipelines[0])
+    assert p.describe()["model"] == "gestures.aem" and p.describe()["nps"] > 0
+    dets, acts = _run(p)
+    classified = [a for a in acts if a.inferences]
+    assert dets == [] and classified
+    assert all(a.chip_power_mw == CHIP_STATIC_MW and a.synops == 0 for a in classified)
