@@ -107,6 +107,14 @@ class Recognizer:
             return np.concatenate([p, np.zeros((len(p), len(self.classes) - p.shape[1]))], axis=1)
         return self.learned.decide(self.gm.features(x), p)
 
+    def learned_thresholds(self, params: SegmentParams) -> dict[str, float]:
+        """Minimum scores of the learned gestures: their score is a match (`learn.py`), whose floor
+        `MATCH` already decided that they win, so the threshold is at most that floor."""
+        if self.learned is None or not self.learned.gestures:
+            return {}
+        floor = min(params.threshold, self.learned.match)
+        return {g: floor for g in self.learned.gestures}
+
     def classes_changed(self) -> None:
         """Call after learning or forgetting: the empty-input row is recomputed."""
         self._empty = None
@@ -271,6 +279,7 @@ class GestureStream:
         if len(x) == 0:
             return []
         self.segmenter.set_classes(self.recognizer.classes)
+        self.segmenter.class_thresholds = self.recognizer.learned_thresholds(self.segmenter.params)
         p = self.recognizer.probabilities(x)
         self.last_probabilities = p
         self.windows += len(x)

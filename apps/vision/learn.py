@@ -25,7 +25,8 @@ few-shot prototypes). Without base prototypes (the data set unavailable) a learn
 m ≥ `MATCH` alone.
 
 Each clip is learned as its busiest window (the `window_ms` span with the most events) and the
-two windows one hop before and after it (a gesture is not always centred). `num_weights` (ones
+windows one and two hops before and after it (`SHIFTS`: a gesture is not always centred, and the
+windows that see it at run time are shifted likewise). `num_weights` (ones
 per neuron) is set at the first `learn`: 1.2 × the median number of active features of the
 samples (MetaTF's advice), at most half the features.
 """
@@ -45,8 +46,10 @@ from akida_edge.errors import ConfigError, LearningError
 from akida_edge.state import StateStore
 
 STATE_NAME = "vision"
-NEURONS_PER_CLASS = 8
+NEURONS_PER_CLASS = 16
+SHIFTS = (0, -1, 1, -2, 2)  # hops around a clip's busiest window, each learned as a sample
 COMPETITION = 0.1
+RULE = "akd1000"
 MATCH = 0.6
 BASE_SHOTS = 8
 BASE_SEED = 7
@@ -82,8 +85,8 @@ def learning_model(base: Model, feature_layer: str, classes: int = 1) -> Model:
 
 
 def busiest_windows(events: np.ndarray, sensor_shape: tuple[int, int], view: Any) -> np.ndarray:
-    """(3, H, W, bins) uint8: the clip's busiest window (most events in `window_ms`, on the slice
-    grid; the middle of a tie) and the windows one hop before and after it."""
+    """(len(SHIFTS), H, W, bins) uint8: the clip's busiest window (most events in `window_ms`, on
+    the slice grid; the middle of a tie) and the windows `SHIFTS` hops from it."""
     from akida_edge.apps.vision.representation import clip_tensor
     from akida_edge.errors import InputDataError
 
@@ -95,8 +98,8 @@ def busiest_windows(events: np.ndarray, sensor_shape: tuple[int, int], view: Any
     counts = np.searchsorted(t, starts + w_us, side="left") - np.searchsorted(t, starts, side="left")
     best = np.flatnonzero(counts == counts.max())
     s0 = int(starts[best[len(best) // 2]])
-    return np.stack([clip_tensor(events, sensor_shape, view, s, s + w_us)
-                     for s in (s0, s0 - view.hop_us, s0 + view.hop_us)])
+    starts = [s0 + k * view.hop_us for k in SHIFTS]
+    return np.stack([clip_tensor(events, sensor_shape, view, s, s + w_us) for s in starts])
 
 
 def base_examples(view: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -149,7 +152,7 @@ class LearnedGestures:
         n_base = 0 if base is None else len(self.gm.labels)
         self.model = learning_model(self.gm.model, self.gm.feature_layer, max(n_base, 1))
         self.model.compile(num_weights=num_weights, num_classes=max(n_base, 1),
-                           learning_competition=COMPETITION)
+                           learning_competition=COMPETITION, rule=RULE)
         if base is not None:
             self.model.fit(base[0], base[1])
             self.classes, self.n_base = list(self.gm.labels), n_base

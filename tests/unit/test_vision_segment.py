@@ -95,3 +95,11 @@ def test_forgotten_class_is_ignored_and_classes_can_grow(rng):
 def test_bad_params_are_refused_with_the_key(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         SegmentParams(**bad)
+
+
+def test_a_class_threshold_applies_to_its_label_only():
+    params = SegmentParams(smooth=1, threshold=0.8)
+    seg = Segmenter(CLASSES, IGNORE, params, class_thresholds={"circle_cw": 0.5})
+    found = seg.run(np.array([900.0, 1000.0]), np.stack([row("swipe_left", 0.7), row("circle_cw", 0.6)]))
+    assert [g.label for g in found] == ["circle_cw"]
+    assert seg.threshold("circle_cw") == 0.5 and seg.threshold("swipe_left") == params.threshold
