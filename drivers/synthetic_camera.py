@@ -19,8 +19,8 @@ Frames are BGR uint8 (H, W, 3), a grey scene with a slight colour tint; chunk ti
 ``scene = "gestures"`` replaces the object by the vision app's rendered hand
 (`akida_edge.apps.vision.scenes.render`, the scenes the gesture model was trained on): period k
 (of `move_s` + `still_s`) shows gesture ``GESTURES[(seed + k) % 8]`` lasting `move_s`, centred in
-the period, on a background seeded by `seed` (the same in every period; the hand starts each
-period where its gesture begins). ``move_s = 0`` gives a still scene (the hand at rest).
+the period, on a background seeded by `seed` (the same in every period); each gesture starts where
+the previous one ended (`GestureScene`). ``move_s = 0`` gives a still scene (the hand at rest).
 """
 
 from __future__ import annotations
@@ -137,7 +137,15 @@ class SyntheticScene:
 
 class GestureScene:
     """Renders frame i of a ``scene = "gestures"`` configuration (module docstring), one period of
-    frames at a time."""
+    frames at a time.
+
+    Consecutive gestures are chained, so the hand never jumps (a jump is motion too, and would be
+    seen as a gesture): period k's path is placed (`centre`) to start where period k − 1 ended;
+    circles make whole turns; a swipe's length is chosen so that it ends `EXTENT`/2 from the
+    middle of the frame on its side, which pulls the hand back to the middle every cycle; the
+    order of `GESTURES` puts `recede` (which starts large) right after `approach`."""
+
+    EXTENT = 0.5
 
     def __init__(self, config: SyntheticCameraConfig) -> None:
         from akida_edge.apps.vision.labels import BACKGROUND, GESTURES
@@ -146,21 +154,49 @@ class GestureScene:
         self.config = c = config
         self.period = max(1, int(round((c.move_s + c.still_s) * c.fps)))
         self.labels = GESTURES if c.move_s > 0 else (BACKGROUND,)
-        self.params = SceneParams(size=(c.height, c.width), fps=c.fps, duration_s=(self.period - 1) / c.fps,
-                                  bg_seed=c.seed, seed=c.seed, start_s=c.still_s / 2,
-                                  gesture_s=c.move_s, noise_dn=c.noise_dn)
+        self.base = SceneParams(size=(c.height, c.width), fps=c.fps, duration_s=(self.period - 1) / c.fps,
+                                bg_seed=c.seed, seed=c.seed, start_s=c.still_s / 2, gesture_s=c.move_s,
+                                noise_dn=c.noise_dn, extent=self.EXTENT, turns=1.0)
+        self._params: list = []
         self._k, self._frames = -1, None
 
     def label(self, k: int) -> str:
         """The gesture of period k."""
         return self.labels[(self.config.seed + k) % len(self.labels)]
 
+    def params(self, k: int):
+        """The `SceneParams` of period k (chained from period 0)."""
+        import dataclasses
+
+        from akida_edge.apps.vision.scenes import SWIPES, pose
+
+        h, w = self.base.size
+        side = min(h, w)
+        while len(self._params) <= k:
+            j = len(self._params)
+            label, p = self.label(j), self.base
+            if j > 0:
+                prev = self._params[-1]
+                x_end, y_end, _, _ = pose(self.label(j - 1), prev, prev.duration_s)
+                if label in SWIPES:  # end EXTENT/2 from the middle, on the swipe's side
+                    d = SWIPES[label]
+                    start, mid = (x_end, w / 2) if d[0] else (y_end, h / 2)
+                    sign = d[0] or d[1]
+                    extent = min(max(sign * (mid - start) / side + self.EXTENT / 2, 0.2), 0.7)
+                    p = dataclasses.replace(p, extent=extent)
+                ox, oy, _, _ = pose(label, dataclasses.replace(p, centre=(0.0, 0.0)), 0.0)
+                centre = ((x_end - ox) / w, (y_end - oy) / h)
+                if all(0.1 <= v <= 0.9 for v in centre):  # else start again from the middle
+                    p = dataclasses.replace(p, centre=centre)
+            self._params.append(p)
+        return self._params[k]
+
     def grey(self, i: int) -> np.ndarray:
         from akida_edge.apps.vision.scenes import render
 
         k, j = divmod(i, self.period)
         if k != self._k:
-            self._frames, _ = render(self.label(k), self.params)
+            self._frames, _ = render(self.label(k), self.params(k))
             self._k = k
         return self._frames[min(j, len(self._frames) - 1)]
 

@@ -131,6 +131,13 @@ def test_the_synthetic_camera_gesture_scene_cycles_the_gestures_and_can_be_still
     t_moving = np.array(moving) / c.fps  # the hand moves in the middle of the period only
     assert moving and t_moving.min() >= c.still_s / 2
     assert t_moving.max() <= c.still_s / 2 + c.move_s + 1 / c.fps
+    # gestures are chained: across every period boundary the hand does not jump (no motion there)
+    c2 = SyntheticCameraConfig(scene="gestures", fps=10.0, move_s=0.5, still_s=1.0, seed=3)
+    chained = GestureScene(c2)
+    moved = [np.count_nonzero(np.abs(chained.grey(i).astype(int) - chained.grey(i - 1)) > 8)
+             for k in range(1, 10) for i in (k * period,)]
+    in_motion = np.count_nonzero(np.abs(chained.grey(period + 9).astype(int) - chained.grey(period + 8)) > 8)
+    assert in_motion > 0 and max(moved) <= in_motion // 20
     still = GestureScene(SyntheticCameraConfig(scene="gestures", move_s=0.0, still_s=1.0, **size))
     assert still.label(5) == BACKGROUND
     np.testing.assert_array_equal(still.grey(0), still.grey(7))
