@@ -51,8 +51,11 @@ class Recognizer:
         self.gm = gm
         self.base_classes = tuple(self.gm.labels)
         if self.base_classes != CLASSES:
-            raise InputDataError(f"{path}: a gesture model gives the classes {CLASSES}, this one "
-                                 f"{self.base_classes}; use a model made by akida_edge.apps.vision")
+            raise InputDataError(f"{getattr(gm, 'path', path)}: a gesture model gives the classes {CLASSES}, "
+                                 f"this one {self.base_classes}; use a model made by akida_edge.apps.vision")
+        from akida_edge.engine import execute
+
+        execute.warm(self.gm.model)  # compile / load the kernels now, not in the first window
         self.ignore = (BACKGROUND, "")
         self.view = self.gm.view
         self.learned = None
