@@ -164,3 +164,13 @@ def test_watch_preview_without_a_display_is_one_clear_line(monkeypatch, capsys, 
     assert main(["vision", "watch", "--preview", "--duration", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("akida-edge: error: --preview needs a display") and "\n" not in err
+
+
+def test_a_model_with_other_classes_and_a_bad_threshold_are_refused(tmp_path, gm, capsys, fake_model_module):
+    other = types.SimpleNamespace(**{**vars(gm), "labels": ("a", "b")})
+    with pytest.raises(InputDataError, match="gesture model gives the classes"):
+        Recognizer(gm=other, state_dir=tmp_path)
+    assert main(["vision", "classify", "--threshold", "1.5", "--state", str(tmp_path), "x.avi"]) == 2
+    assert "--threshold 1.5" in capsys.readouterr().err
+    params = Recognizer(gm=gm, state_dir=tmp_path).segment_params(threshold=0.7)
+    assert params.threshold == 0.7 and params.window_ms == gm.view.window_ms
