@@ -174,3 +174,13 @@ def test_a_model_with_other_classes_and_a_bad_threshold_are_refused(tmp_path, gm
     assert "--threshold 1.5" in capsys.readouterr().err
     params = Recognizer(gm=gm, state_dir=tmp_path).segment_params(threshold=0.7)
     assert params.threshold == 0.7 and params.window_ms == gm.view.window_ms
+
+
+def test_load_events_reads_an_evt_clip_and_a_video_clip(tmp_path):
+    events, shape, _ = swipe_events(1)
+    got, got_shape = load_events(write_evt(tmp_path / "c.raw", events, shape))
+    assert got_shape == shape
+    np.testing.assert_array_equal(got[["t", "x", "y"]], events[["t", "x", "y"]])
+    frames, _, _ = swipe_frames(1, FPS)
+    ev, sh = load_events(write_video(tmp_path / "c.avi", frames))
+    assert sh == shape and ev.size > 0 and np.all(np.diff(ev["t"]) >= 0)
