@@ -131,7 +131,7 @@ PIPELINE_SOURCE_KINDS: dict[str, tuple[str, ...]] = {
 #: whole entry, so it may read any of them). A key set on another type is refused: it would do nothing.
 PIPELINE_KEY_TYPES: dict[str, tuple[str, ...]] = {
     "threshold": ("kws", "camera", "custom"),  # anomaly: the calibrated threshold (set_threshold at run time)
-    "model": ("kws", "anomaly", "custom"),  # camera: a fixed motion map, no model file
+    "model": ("kws", "anomaly", "camera", "custom"),  # camera: the gesture model (gestures mode only)
     "debounce_ms": ("camera", "custom"),  # the hold time of a motion episode
     "factory": ("custom",),
 }
@@ -201,7 +201,7 @@ def _resolve(value: str, config_path: str) -> Path:
 
 
 #: Pipeline types whose `options.state_dir` holds learned state (default: `Config.state_dir()`).
-LEARNING_PIPELINES = ("kws", "anomaly")
+LEARNING_PIPELINES = ("kws", "anomaly", "camera")  # camera: learned gestures (gestures mode)
 
 
 def _type_name(t: Any) -> str:

@@ -15,6 +15,12 @@ none (no sensor noise unless `noise_dn` > 0, seeded per frame).
 
 Frames are BGR uint8 (H, W, 3), a grey scene with a slight colour tint; chunk times are epoch µs
 (wall clock at `open()` plus media time) unless `start_us` is given.
+
+``scene = "gestures"`` replaces the object by the vision app's rendered hand
+(`akida_edge.apps.vision.scenes.render`, the scenes the gesture model was trained on): period k
+(of `move_s` + `still_s`) shows gesture ``GESTURES[(seed + k) % 8]`` lasting `move_s`, centred in
+the period, on a background seeded by `seed` (the same in every period); each gesture starts where
+the previous one ended (`GestureScene`). ``move_s = 0`` gives a still scene (the hand at rest).
 """
 
 from __future__ import annotations
@@ -44,8 +50,13 @@ class SyntheticCameraConfig:
     realtime: bool = True  # pace frames at `fps` as a camera would
     duration_s: float | None = None  # end after this much media time (None: endless)
     start_us: int | None = None  # time of frame 0 (None: the wall clock at open)
+    scene: str = "object"  # "object" (the Lissajous object) or "gestures" (apps.vision.scenes)
 
     def __post_init__(self) -> None:
+        if self.scene not in ("object", "gestures"):
+            raise ValueError(f"scene = {self.scene!r}: use 'object' or 'gestures'")
+        if self.scene == "gestures" and self.move_s > 2.0:
+            raise ValueError(f"move_s = {self.move_s}: a gesture lasts at most 2 s")
         if not (8 <= self.width <= 4096 and 8 <= self.height <= 4096):
             raise ValueError(f"width and height must lie in 8..4096, got {self.width}x{self.height}")
         if not 0.1 <= self.fps <= 1000:
@@ -124,6 +135,75 @@ class SyntheticScene:
         return np.clip(np.rint(grey[:, :, None] * self.tint), 0, 255).astype(np.uint8)
 
 
+class GestureScene:
+    """Renders frame i of a ``scene = "gestures"`` configuration (module docstring), one period of
+    frames at a time.
+
+    Consecutive gestures are chained, so the hand never jumps (a jump is motion too, and would be
+    seen as a gesture): period k's path is placed (`centre`) to start where period k − 1 ended;
+    circles make whole turns; a swipe's length is chosen so that it ends `EXTENT`/2 from the
+    middle of the frame on its side, which pulls the hand back to the middle every cycle; the
+    order of `GESTURES` puts `recede` (which starts large) right after `approach`."""
+
+    EXTENT = 0.5
+
+    def __init__(self, config: SyntheticCameraConfig) -> None:
+        from akida_edge.apps.vision.labels import BACKGROUND, GESTURES
+        from akida_edge.apps.vision.scenes import SceneParams
+
+        self.config = c = config
+        self.period = max(1, int(round((c.move_s + c.still_s) * c.fps)))
+        self.labels = GESTURES if c.move_s > 0 else (BACKGROUND,)
+        self.base = SceneParams(size=(c.height, c.width), fps=c.fps, duration_s=(self.period - 1) / c.fps,
+                                bg_seed=c.seed, seed=c.seed, start_s=c.still_s / 2, gesture_s=c.move_s,
+                                noise_dn=c.noise_dn, extent=self.EXTENT, turns=1.0)
+        self._params: list = []
+        self._k, self._frames = -1, None
+
+    def label(self, k: int) -> str:
+        """The gesture of period k."""
+        return self.labels[(self.config.seed + k) % len(self.labels)]
+
+    def params(self, k: int):
+        """The `SceneParams` of period k (chained from period 0)."""
+        import dataclasses
+
+        from akida_edge.apps.vision.scenes import SWIPES, pose
+
+        h, w = self.base.size
+        side = min(h, w)
+        while len(self._params) <= k:
+            j = len(self._params)
+            label, p = self.label(j), self.base
+            if j > 0:
+                prev = self._params[-1]
+                x_end, y_end, _, _ = pose(self.label(j - 1), prev, prev.duration_s)
+                if label in SWIPES:  # end EXTENT/2 from the middle, on the swipe's side
+                    d = SWIPES[label]
+                    start, mid = (x_end, w / 2) if d[0] else (y_end, h / 2)
+                    sign = d[0] or d[1]
+                    extent = min(max(sign * (mid - start) / side + self.EXTENT / 2, 0.2), 0.7)
+                    p = dataclasses.replace(p, extent=extent)
+                ox, oy, _, _ = pose(label, dataclasses.replace(p, centre=(0.0, 0.0)), 0.0)
+                centre = ((x_end - ox) / w, (y_end - oy) / h)
+                if all(0.1 <= v <= 0.9 for v in centre):  # else start again from the middle
+                    p = dataclasses.replace(p, centre=centre)
+            self._params.append(p)
+        return self._params[k]
+
+    def grey(self, i: int) -> np.ndarray:
+        from akida_edge.apps.vision.scenes import render
+
+        k, j = divmod(i, self.period)
+        if k != self._k:
+            self._frames, _ = render(self.label(k), self.params(k))
+            self._k = k
+        return self._frames[min(j, len(self._frames) - 1)]
+
+    def bgr(self, i: int) -> np.ndarray:
+        return np.repeat(self.grey(i)[:, :, None], 3, axis=2)
+
+
 class SyntheticCameraSource(Source):
     """Frames of a `SyntheticScene`, paced at `fps` (`realtime`) or as fast as they are read."""
 
@@ -138,7 +218,8 @@ class SyntheticCameraSource(Source):
         self._i = 0
 
     def open(self) -> SyntheticCameraSource:
-        self.scene = SyntheticScene(self.config)
+        gestures = self.config.scene == "gestures"
+        self.scene = GestureScene(self.config) if gestures else SyntheticScene(self.config)
         self._i = 0
         c = self.config
         self._t0_us = int(time.time() * 1e6) if c.start_us is None else int(c.start_us)

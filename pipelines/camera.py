@@ -1,4 +1,7 @@
-"""The camera pipeline: motion activity from an emulated event camera (until a vision model exists).
+"""The camera pipeline: motion activity (`mode = "motion"`, the default) or gestures (`mode = "gestures"`).
+
+`options.mode` picks what the camera pipeline computes. ``"gestures"`` runs the vision app's
+gesture model (`akida_edge.pipelines.vision`, built from here); ``"motion"`` is described below.
 
 Camera, video file or synthetic scene frames → grey frames (`frontends.video`, resized to
 `width`×`height`, optional target `fps`) → DVS emulator (`encoders.dvs`, preset `dvs`) → the frame's
@@ -35,6 +38,8 @@ from akida_edge.frontends.video import GreyParams, GreyState, grey_step
 from akida_edge.pipelines.base import Detection
 from akida_edge.pipelines.compose import Composed, DeviceStage, Encoded
 
+MODES = ("motion", "gestures")
+
 
 @dataclass(frozen=True)
 class Options:
@@ -51,8 +56,20 @@ class Options:
     roc_keep_fraction: float = 1.0  # ROC: share of the active places kept per frame
     on_chip: bool = True  # run the motion map on the virtual AKD1000 (power estimate)
     state_interval_s: float = 1.0
+    mode: str = "motion"  # "motion" (this module) or "gestures" (pipelines/vision.py)
+    # gestures mode only (pipelines/vision.py; defaults: apps/vision/segment.py):
+    smooth: int = 2  # windows averaged
+    refractory_ms: float = 400.0  # after a gesture, no other for this long
+    learned: bool = True  # also recognise the gestures learned on this device
+    state_dir: str = ""  # learned gestures (the config loader fills in the daemon's state dir)
 
     def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode = {self.mode!r}: use one of {', '.join(repr(m) for m in MODES)}")
+        if not 1 <= self.smooth <= 50:
+            raise ValueError(f"smooth must lie in 1..50 windows, got {self.smooth}")
+        if not 0 <= self.refractory_ms <= 60_000:
+            raise ValueError(f"refractory_ms must lie in 0..60000, got {self.refractory_ms}")
         if not (8 <= self.width <= 1024 and 8 <= self.height <= 1024):
             raise ValueError(f"width and height must lie in 8..1024, got {self.width}x{self.height}")
         if self.fps is not None and not 0.1 <= self.fps <= 1000:
@@ -71,9 +88,22 @@ class Options:
             raise ValueError(f"state_interval_s must lie in 0.1..3600, got {self.state_interval_s}")
 
 
+#: Options only one mode reads: setting one in the other mode is refused (it would do nothing).
+MODE_KEYS = {"motion": ("window_ms", "roc_bits", "roc_keep_fraction", "on_chip"),
+             "gestures": ("smooth", "refractory_ms", "learned")}
+
+
 def check_options(table: Any, where: str) -> Options:
     """The validated `Options` (the config loader calls this for `validate-config`)."""
-    return check_dataclass(Options, table, where)
+    from akida_edge.errors import ConfigError
+
+    options = check_dataclass(Options, table, where)
+    for mode, keys in MODE_KEYS.items():
+        given = [k for k in keys if isinstance(table, dict) and k in table]
+        if given and options.mode != mode:
+            raise ConfigError(f"{where}.{given[0]} does nothing in {options.mode} mode (a {mode} option); "
+                              f"remove it, or set {where}.mode = \"{mode}\"")
+    return options
 
 
 def motion_map_model(height: int, width: int, input_bits: int) -> Any:
@@ -215,6 +245,15 @@ class CameraPipeline(Composed):
         return out
 
 
-def build(cfg: PipelineConfig) -> CameraPipeline:
-    """The camera pipeline of a `[[pipelines]]` entry with `type = "camera"`."""
-    return CameraPipeline(cfg, check_options(cfg.options, f"pipelines.{cfg.name}.options"))
+def build(cfg: PipelineConfig) -> Any:
+    """The camera pipeline of a `[[pipelines]]` entry with `type = "camera"`: `CameraPipeline`
+    (motion) or `vision.GesturePipeline` (gestures)."""
+    options = check_options(cfg.options, f"pipelines.{cfg.name}.options")
+    if options.mode == "gestures":
+        from akida_edge.pipelines.vision import GesturePipeline
+
+        return GesturePipeline(cfg, options)
+    if cfg.model:
+        raise ValueError(f"pipeline {cfg.name!r}: model = {cfg.model!r} does nothing in motion mode (a "
+                         "fixed motion map); remove it, or set options.mode = \"gestures\"")
+    return CameraPipeline(cfg, options)

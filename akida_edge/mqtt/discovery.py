@@ -4,7 +4,7 @@ One retained device-discovery message on `homeassistant/device/<prefix>_<node>/c
 device (`dev`), the required origin (`o`), availability on the node's `status` topic and one
 component per entity: an `event` per keyword pipeline (reads the detection JSON directly: it has
 `event_type`), a `binary_sensor` and a score `sensor` per anomaly pipeline (from the retained
-`<pipeline>/state`), an `event` for camera motion, and diagnostic sensors for estimated chip
+`<pipeline>/state`), an `event` for camera motion or gestures, and diagnostic sensors for estimated chip
 power, latency and the outbox depth from `telemetry`. The daemon re-sends it whenever Home
 Assistant's birth message (`homeassistant/status` = `online`) arrives.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 from akida_edge import __version__
 from akida_edge.apps.kws.labels import KEYWORDS
+from akida_edge.apps.vision.labels import GESTURES
 from akida_edge.config import Config
 from akida_edge.mqtt import payloads
 from akida_edge.mqtt.topics import Topics
@@ -44,7 +45,8 @@ def device_config(cfg: Config, topics: Topics) -> bytes:
             continue
         uid = f"{dev_id}_{p.name}"
         if p.type in ("kws", "camera", "custom"):
-            types = list(p.labels) or (KWS_EVENT_TYPES if p.type == "kws" else ["motion"])
+            types = list(p.labels) or (KWS_EVENT_TYPES if p.type == "kws" else
+                                       list(GESTURES) if p.options.get("mode") == "gestures" else ["motion"])
             cmps[f"{p.name}_event"] = {"p": "event", "unique_id": f"{uid}_event", "name": p.name,
                                        "state_topic": str(topics.detection(p.name)),
                                        "event_types": types,

@@ -1,0 +1,225 @@
+"""Gesture learning on the device: new gestures (or objects) from a few clips, on binary features.
+
+The gesture model's layer before its 9-way head is a FullyConnected with 1-bit activations
+(`GestureModel.feature_layer`). The learning model is the backbone up to that layer plus a
+learning FullyConnected (1-bit weights, the AKD1000 rule of `akida_edge.engine.learning`) with
+`NEURONS_PER_CLASS` neurons per class, `learning_competition` `COMPETITION`. Its state (weights,
+thresholds, plasticity, the class list) lives in the per-device store (`akida_edge.state`, name
+``vision``), tied to the backbone's hash, so it survives restarts and is ignored (kept) when the
+model changes.
+
+**One competition.** A softmax head is confident on inputs it was never trained on, so "the base
+model first, a learned class only when the base is unsure" lets the base classes win against a
+learned gesture (KWS found so). Here the base gestures compete *in the same layer*: at the first
+`learn`, `BASE_SHOTS` clips of each base class (`dataset.make_clips`, seeded: the same on every
+device) are learned as prototype classes, and a user's classes are added after them. For a
+window with binary features x (|x| active), the *match* of a class is the cosine between x and
+its best learned neuron w:
+
+    m = popcount(x AND w) / sqrt(num_weights · |x|)      (1: the same set of active features)
+
+A learned class wins the window when it has the highest match of all classes (base prototypes
+included) and m ≥ `MATCH`; its score is then m and the base probabilities are scaled by 1 − m.
+Otherwise the base model's probabilities stand (its head is more accurate on the base classes than
+few-shot prototypes). Without base prototypes (the data set unavailable) a learned class wins on
+m ≥ `MATCH` alone.
+
+Each clip is learned as its busiest window (the `window_ms` span with the most events) and the
+windows one and two hops before and after it (`SHIFTS`: a gesture is not always centred, and the
+windows that see it at run time are shifted likewise). `num_weights` (ones
+per neuron) is set at the first `learn`: 1.2 × the median number of active features of the
+samples (MetaTF's advice), at most half the features.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from akida_edge.engine import layers as L
+from akida_edge.engine import learning
+from akida_edge.engine.model import Model
+from akida_edge.errors import ConfigError, LearningError
+from akida_edge.state import StateStore
+
+STATE_NAME = "vision"
+NEURONS_PER_CLASS = 16
+SHIFTS = (0, -1, 1, -2, 2)  # hops around a clip's busiest window, each learned as a sample
+COMPETITION = 0.1
+RULE = "akd1000"
+MATCH = 0.6
+BASE_SHOTS = 8
+BASE_SEED = 7
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'-]{0,31}$")
+
+
+def check_name(name: object, reserved: tuple[str, ...]) -> str | None:
+    """Why `name` cannot name a learned gesture (None when it can): the CLI's and MQTT's rule."""
+    if not isinstance(name, str) or not NAME.match(name) or name in reserved:
+        return ("use a name of letters, digits, ' _ - (at most 32), not a base class "
+                f"({', '.join(reserved)})")
+    return None
+
+
+def learning_model(base: Model, feature_layer: str, classes: int = 1) -> Model:
+    """The base model's layers up to its binary feature layer, plus a fresh learning layer of
+    `classes` × `NEURONS_PER_CLASS` neurons."""
+    names = [layer.name for layer in base.layers]
+    if feature_layer not in names:
+        raise LearningError(f"the gesture model has no layer {feature_layer!r}")
+    feat = base.layers[names.index(feature_layer)]
+    if not (feat.spec.activation and feat.spec.act_bits == 1):
+        raise LearningError(f"the gesture model's layer {feature_layer!r} is not binary (act_bits="
+                            f"{feat.spec.act_bits}); learning needs binary features")
+    m = Model()
+    for layer in base.layers[: names.index(feature_layer) + 1]:
+        m.add(layer.spec)
+        for name, value in layer.variables.items():
+            m.layers[-1].set_variable(name, value)
+    m.add(L.FullyConnected(units=classes * NEURONS_PER_CLASS, weights_bits=1, activation=False,
+                           name="learned"))
+    return m
+
+
+def busiest_windows(events: np.ndarray, sensor_shape: tuple[int, int], view: Any) -> np.ndarray:
+    """(len(SHIFTS), H, W, bins) uint8: the clip's busiest window (most events in `window_ms`, on
+    the slice grid; the middle of a tie) and the windows `SHIFTS` hops from it."""
+    from akida_edge.apps.vision.representation import clip_tensor
+    from akida_edge.errors import InputDataError
+
+    t = np.sort(events["t"].astype(np.int64))
+    if t.size == 0:
+        raise InputDataError("the clip holds no events (nothing moves); record the gesture")
+    w_us, s_us = view.window_us, view.slice_us
+    starts = np.arange(t[0] - w_us + s_us, t[-1] + 1, s_us, dtype=np.int64)
+    counts = np.searchsorted(t, starts + w_us, side="left") - np.searchsorted(t, starts, side="left")
+    best = np.flatnonzero(counts == counts.max())
+    s0 = int(starts[best[len(best) // 2]])
+    starts = [s0 + k * view.hop_us for k in SHIFTS]
+    return np.stack([clip_tensor(events, sensor_shape, view, s, s + w_us) for s in starts])
+
+
+def base_examples(view: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """(x, y): `BASE_SHOTS` rendered clips of each base class (`dataset.make_clips`, training-split
+    scenes from clip index `BASE_SEED`·10^6 on: the same on every device), one window each; None
+    when the data set cannot be made here."""
+    try:
+        from akida_edge.apps.vision import dataset
+        from akida_edge.apps.vision.labels import CLASSES
+    except ImportError:
+        return None
+    x, names = dataset.make_clips(CLASSES, "train", BASE_SHOTS, seed=BASE_SEED, view=view)
+    return x, np.array([CLASSES.index(n) for n in names], np.int64)
+
+
+class LearnedGestures:
+    """The learned gestures of one device for one gesture model (loaded from / saved to the store).
+
+    `classes` lists every class of the learning layer: the `n_base` base prototypes, then the
+    user's gestures ('' for a forgotten one); `labels` is the user's part."""
+
+    def __init__(self, gm: Any, state_dir: str | Path | None = None, use_base: bool = True) -> None:
+        self.gm = gm
+        self.use_base = use_base
+        self.match = MATCH
+        self.store = StateStore(state_dir)
+        self.model = learning_model(gm.model, gm.feature_layer)
+        entry = self.store.load_into(STATE_NAME, self.model)
+        extra = entry.extra if entry is not None else {}
+        self.classes: list[str] = list(extra.get("classes", []))
+        self.n_base = int(extra.get("n_base", 0))
+
+    @property
+    def labels(self) -> list[str]:
+        return self.classes[self.n_base:]
+
+    @property
+    def gestures(self) -> list[str]:
+        return [g for g in self.labels if g]
+
+    base_examples = staticmethod(base_examples)
+
+    def _first(self, x: np.ndarray) -> None:
+        """Compile the learning layer (num_weights from `x`) and learn the base prototypes."""
+        base = self.base_examples(self.gm.view) if self.use_base else None
+        sample = x if base is None else np.concatenate([x, base[0]])
+        active = learning.features(self.model, sample).sum(axis=1)
+        n_in = int(np.prod(self.model.layers[-1].input_shape))
+        num_weights = int(np.clip(round(1.2 * float(np.median(active))), 1, n_in // 2))
+        n_base = 0 if base is None else len(self.gm.labels)
+        self.model = learning_model(self.gm.model, self.gm.feature_layer, max(n_base, 1))
+        self.model.compile(num_weights=num_weights, num_classes=max(n_base, 1),
+                           learning_competition=COMPETITION, rule=RULE)
+        if base is not None:
+            self.model.fit(base[0], base[1])
+            self.classes, self.n_base = list(self.gm.labels), n_base
+        else:
+            self.classes, self.n_base = [""], 0  # one placeholder class, reused by the first gesture
+
+    def learn(self, label: str, x_u8: np.ndarray) -> int:
+        """Learn `label` from model inputs (n, H, W, bins); returns the number of samples learned."""
+        x = np.asarray(x_u8, np.uint8)
+        if self.model.learning is None:
+            self._first(x)
+        if label in self.labels:
+            pass
+        elif "" in self.labels:  # reuse a forgotten class's neurons
+            self.classes[self.n_base + self.labels.index("")] = label
+        else:
+            self.model.add_classes(1)
+            self.classes.append(label)
+        self.model.fit(x, self.n_base + self.labels.index(label))
+        self.save()
+        return len(x)
+
+    def learn_clips(self, label: str, clips: list[tuple[np.ndarray, tuple[int, int]]]) -> int:
+        """`learn` from clips given as (events, sensor_shape): each one's busiest windows."""
+        x = np.concatenate([busiest_windows(ev, shape, self.gm.view) for ev, shape in clips])
+        return self.learn(label, x)
+
+    def forget(self, label: str) -> None:
+        if label not in self.gestures:
+            raise ConfigError(f"'{label}' is not a learned gesture (learned: "
+                              f"{', '.join(self.gestures) or 'none'}); see 'akida-edge vision learned'")
+        k = self.n_base + self.labels.index(label)
+        learning.reset_classes(self.model, k)
+        self.classes[k] = ""
+        self.save()
+
+    def save(self) -> Path:
+        return self.store.save_model(STATE_NAME, self.model,
+                                     extra={"classes": self.classes, "n_base": self.n_base})
+
+    def matches(self, feats: np.ndarray) -> np.ndarray:
+        """(n, len(classes)) match in [0, 1] of binary features (n, F) to every class (0: forgotten
+        or never learned)."""
+        state = self.model.learning
+        if state is None or len(feats) == 0:
+            return np.zeros((len(feats), len(self.classes)))
+        f = np.asarray(feats, np.float32).reshape(len(feats), -1)
+        pot = (f @ state.weights.astype(np.float32)).astype(np.float64)
+        pot[:, ~state.learned] = 0.0  # fresh neurons carry no knowledge
+        best = pot.reshape(len(pot), len(self.classes), -1).max(axis=2)
+        active = np.maximum(f.sum(axis=1, dtype=np.float64), 1.0)[:, None]
+        out = np.clip(best / np.sqrt(state.num_weights * active), 0.0, 1.0)
+        out[:, [i for i, c in enumerate(self.classes) if not c]] = 0.0
+        return out
+
+    def decide(self, feats: np.ndarray, p_base: np.ndarray) -> np.ndarray:
+        """(n, n_base_classes + len(labels)): the base probabilities, or a learned gesture's match
+        where it wins the one competition (module docstring)."""
+        p = np.asarray(p_base, np.float64)
+        extra = np.zeros((len(p), len(self.labels)))
+        if not self.gestures:
+            return np.concatenate([p, extra], axis=1)
+        m = self.matches(feats)
+        k = m.argmax(axis=1)
+        best = m[np.arange(len(m)), k]
+        wins = (k >= self.n_base) & (best >= self.match)
+        rows = np.flatnonzero(wins)
+        extra[rows, k[wins] - self.n_base] = best[wins]
+        p = p * np.where(wins, 1.0 - best, 1.0)[:, None]
+        return np.concatenate([p, extra], axis=1)
