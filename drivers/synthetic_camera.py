@@ -141,8 +141,9 @@ class GestureScene:
 
     Consecutive gestures are chained, so the hand never jumps (a jump is motion too, and would be
     seen as a gesture): period k's path is placed (`centre`) to start where period k − 1 ended;
-    circles make whole turns; a swipe's length is chosen so that it ends `EXTENT`/2 from the
-    middle of the frame on its side, which pulls the hand back to the middle every cycle; the
+    circles make whole turns; a swipe's length is chosen so that it ends `EXTENT`/4 from the
+    middle of the frame on its side (at least 0.35 of the side long), which pulls the hand back
+    towards the middle every cycle; the
     order of `GESTURES` puts `recede` (which starts large) right after `approach`."""
 
     EXTENT = 0.5
@@ -178,11 +179,11 @@ class GestureScene:
             if j > 0:
                 prev = self._params[-1]
                 x_end, y_end, _, _ = pose(self.label(j - 1), prev, prev.duration_s)
-                if label in SWIPES:  # end EXTENT/2 from the middle, on the swipe's side
+                if label in SWIPES:  # end EXTENT/4 from the middle, on the swipe's side
                     d = SWIPES[label]
                     start, mid = (x_end, w / 2) if d[0] else (y_end, h / 2)
                     sign = d[0] or d[1]
-                    extent = min(max(sign * (mid - start) / side + self.EXTENT / 2, 0.2), 0.7)
+                    extent = min(max(sign * (mid - start) / side + self.EXTENT / 4, 0.35), 0.7)
                     p = dataclasses.replace(p, extent=extent)
                 ox, oy, _, _ = pose(label, dataclasses.replace(p, centre=(0.0, 0.0)), 0.0)
                 centre = ((x_end - ox) / w, (y_end - oy) / h)

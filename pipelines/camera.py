@@ -59,7 +59,7 @@ class Options:
     mode: str = "motion"  # "motion" (this module) or "gestures" (pipelines/vision.py)
     # gestures mode only (pipelines/vision.py; defaults: apps/vision/segment.py):
     smooth: int = 2  # windows averaged
-    refractory_ms: float = 400.0  # after a gesture, no other for this long
+    refractory_ms: float = 800.0  # after a gesture, no other for this long
     learned: bool = True  # also recognise the gestures learned on this device
     state_dir: str = ""  # learned gestures (the config loader fills in the daemon's state dir)
 

@@ -25,10 +25,17 @@ few-shot prototypes). Without base prototypes (the data set unavailable) a learn
 m ≥ `MATCH` alone.
 
 Each clip is learned as its busiest window (the `window_ms` span with the most events) and the
-windows one and two hops before and after it (`SHIFTS`: a gesture is not always centred, and the
-windows that see it at run time are shifted likewise). `num_weights` (ones
-per neuron) is set at the first `learn`: 1.2 × the median number of active features of the
-samples (MetaTF's advice), at most half the features.
+windows one to three hops before and after it (`SHIFTS`: a gesture is not always centred, and the
+windows that see it at run time are shifted likewise). `num_weights` (ones per neuron) is set at
+the first `learn`: `WEIGHTS_PER_ACTIVE` × the median number of active features of the samples,
+at most half the features.
+
+The settings were measured with the shipped model on the two `NOVEL` gestures (5 training-split
+clips each; 20 validation-split clips each to score, plus 4 of each base class), varying one at a
+time: 7 windows per clip / 40 neurons per class / 0.8 gave 0.83 on the novel clips and 0.94 on
+the base ones; 3 windows and 8 neurons 0.33-0.47; MetaTF's 1.2 × 0.68. Nearest neighbour on the
+same binary features (cosine, every sample kept) reaches 0.73-0.80: the backbone's features, not
+the rule, bound what 5 shots can do.
 """
 
 from __future__ import annotations
@@ -46,10 +53,11 @@ from akida_edge.errors import ConfigError, LearningError
 from akida_edge.state import StateStore
 
 STATE_NAME = "vision"
-NEURONS_PER_CLASS = 16
-SHIFTS = (0, -1, 1, -2, 2)  # hops around a clip's busiest window, each learned as a sample
+NEURONS_PER_CLASS = 40  # ≥ the samples of 5 clips: at the first learning each sample gets a neuron
+SHIFTS = (0, -1, 1, -2, 2, -3, 3)  # hops around a clip's busiest window, each learned as a sample
 COMPETITION = 0.1
 RULE = "akd1000"
+WEIGHTS_PER_ACTIVE = 0.8  # num_weights / the median number of active features (MetaTF: 1.2)
 MATCH = 0.6
 BASE_SHOTS = 8
 BASE_SEED = 7
@@ -148,7 +156,7 @@ class LearnedGestures:
         sample = x if base is None else np.concatenate([x, base[0]])
         active = learning.features(self.model, sample).sum(axis=1)
         n_in = int(np.prod(self.model.layers[-1].input_shape))
-        num_weights = int(np.clip(round(1.2 * float(np.median(active))), 1, n_in // 2))
+        num_weights = int(np.clip(round(WEIGHTS_PER_ACTIVE * float(np.median(active))), 1, n_in // 2))
         n_base = 0 if base is None else len(self.gm.labels)
         self.model = learning_model(self.gm.model, self.gm.feature_layer, max(n_base, 1))
         self.model.compile(num_weights=num_weights, num_classes=max(n_base, 1),
