@@ -303,7 +303,9 @@ def _pipeline_options(p: PipelineConfig, table: dict, file: str, where: str) -> 
     """A built-in pipeline module that declares `Options` (a frozen dataclass) gets its `options`
     table checked here, so `validate-config` refuses what `build(cfg)` would. A module may also
     declare `DEFAULT_THRESHOLD` (used when the entry sets no `threshold`) and
-    `check_threshold(value) -> str | None` (the reason a threshold is refused)."""
+    `check_threshold(value) -> str | None` (the reason a threshold is refused); a module whose
+    threshold depends on its options (the camera's modes) declares `threshold_rule(options_table)
+    -> (default or None, check_threshold or None)` instead."""
     if p.type == "custom":
         return p
     import importlib
@@ -312,10 +314,14 @@ def _pipeline_options(p: PipelineConfig, table: dict, file: str, where: str) -> 
         module = importlib.import_module(f"akida_edge.pipelines.{p.type}")
     except ImportError:
         return p  # reported by the daemon as unavailable
-    default = getattr(module, "DEFAULT_THRESHOLD", None)
+    rule = getattr(module, "threshold_rule", None)
+    if rule is not None:
+        default, check_threshold = rule(p.options)
+    else:
+        default = getattr(module, "DEFAULT_THRESHOLD", None)
+        check_threshold = getattr(module, "check_threshold", None)
     if default is not None and "threshold" not in table:
         p = dataclasses.replace(p, threshold=float(default))
-    check_threshold = getattr(module, "check_threshold", None)
     problem = check_threshold(p.threshold) if check_threshold is not None else None
     if problem:
         raise ConfigError(f"{file}: {where}.threshold = {p.threshold!r}: {problem}")

@@ -93,6 +93,18 @@ MODE_KEYS = {"motion": ("window_ms", "roc_bits", "roc_keep_fraction", "on_chip")
              "gestures": ("smooth", "refractory_ms", "learned")}
 
 
+def threshold_rule(table: Any) -> tuple[float | None, Any]:
+    """(default threshold, its check) for the mode the `options` table selects (the config loader
+    calls this): gestures — a minimum score in (0, 1], default `segment.SegmentParams`'s; motion —
+    a rate in events/pixel/s with the generic bounds."""
+    if isinstance(table, dict) and table.get("mode") == "gestures":
+        from akida_edge.apps.vision.segment import SegmentParams
+        from akida_edge.pipelines.vision import check_threshold
+
+        return SegmentParams().threshold, check_threshold
+    return None, None
+
+
 def check_options(table: Any, where: str) -> Options:
     """The validated `Options` (the config loader calls this for `validate-config`)."""
     from akida_edge.errors import ConfigError

@@ -147,6 +147,25 @@ def test_kws_threshold_outside_unit_interval_refused(tmp_path, value):
         load_config(_write(tmp_path, text))
 
 
+GESTURES = """
+[[pipelines]]
+name = "cam"
+type = "camera"
+source = { type = "synthetic_camera" }
+options = { mode = "gestures" }
+"""
+
+
+def test_gesture_camera_threshold_is_checked_and_defaulted_by_validate_config(tmp_path):
+    from akida_edge.apps.vision.segment import SegmentParams
+
+    assert load_config(_write(tmp_path, GESTURES)).pipelines[0].threshold == SegmentParams().threshold
+    with pytest.raises(ConfigError, match=r"pipelines\[0\]\.threshold = 2\.0.*\(0, 1\]"):
+        load_config(_write(tmp_path, GESTURES.replace('type = "camera"', 'type = "camera"\nthreshold = 2.0')))
+    motion = GESTURES.replace('options = { mode = "gestures" }', "threshold = 2.0")
+    assert load_config(_write(tmp_path, motion)).pipelines[0].threshold == 2.0  # events/pixel/s
+
+
 def test_kws_defaults_are_the_apps_operating_point(tmp_path):
     from akida_edge.apps.kws.app import DetectParams
     from akida_edge.pipelines.kws import check_options
