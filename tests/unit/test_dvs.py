@@ -280,6 +280,33 @@ def test_numba_equals_numpy(rng, preset, refractory_us, kind):
 
 
 @pytest.mark.kernel
+@pytest.mark.parametrize("kind", ["uint8", "float"])
+@pytest.mark.parametrize("refractory_us", [0, 300])
+@pytest.mark.parametrize("dt_us", [1000, 33_333])
+def test_numba_equals_numpy_on_busy_frames(rng, kind, refractory_us, dt_us):
+    """Nearly every pixel changes (the kernel's dense, vectorised chunks), with a few still pixels
+    among them and steps of more than four thresholds (beyond its branch-free key path)."""
+    shape = (40, 64)  # 2 560 pixels: whole chunks and a partial last one
+    params = DvsParams.preset("clean", refractory_period_us=refractory_us)
+    a, b = init_state(params, shape, seed=4), init_state(params, shape, seed=4)
+    frames = rng.integers(30, 120, (5,) + shape).astype(np.uint8)
+    frames[2] = np.minimum(frames[1].astype(np.int64) * 3, 255)  # up to ln 3 / 0.2 = 5 crossings
+    still = rng.random(shape) < 0.03
+    for i in range(1, len(frames)):
+        frames[i][still] = frames[0][still]
+    big_steps = 0
+    for i, f in enumerate(frames.astype(np.float64) * 1.01 if kind == "float" else frames):
+        ea, a = dvs_step(f, i * dt_us, a, params)
+        eb, b = dvs_step_numpy(f, i * dt_us, b, params)
+        assert np.array_equal(ea, eb)
+        for name in ("lp", "ref", "t_last"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+        if ea.size:
+            big_steps += int(np.bincount(ea["y"].astype(np.int64) * shape[1] + ea["x"]).max() > 4)
+    assert big_steps > 0 or refractory_us > 0  # (the refractory period drops most of them)
+
+
+@pytest.mark.kernel
 @settings(max_examples=25)
 @given(
     pos=st.floats(0.05, 0.6), neg=st.floats(0.05, 0.6), sigma=st.sampled_from([0.0, 0.03]),
