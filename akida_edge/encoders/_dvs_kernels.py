@@ -7,27 +7,28 @@ One frame is two kernels: `model_keys` runs the pixel model and lists the events
 keys, then `radix_pass` (zero or more times) and `radix_emit` (once) sort the keys stably by time
 and unpack them into the output (count, then fill: the output is allocated once its size is known).
 
-`model_keys` walks the pixels in chunks of `CHUNK_PX` in index order; each chunk is two short
-loops whose working set stays in the L1 cache:
+`model_keys` walks the pixels in chunks of `CHUNK_PX` in index order, in two short loops per
+batch of pixels whose hand-over (a few arrays of at most 2·CHUNK_PX) stays in the core's caches:
 
 1. **model**: the pixel model over the chunk, updating `lp` and `ref` and listing each active
    pixel with its crossing count (negative: OFF), its time ramp t_k = t0 + trunc(base + k·step)
    and its shot-noise event. Without low-pass, leak and shot noise an unchanged pixel cannot fire
    (|D| < θ after every frame), so only changed pixels are visited: a chunk with no changed
-   8-byte word is skipped, a sparse one is listed pixel by pixel, and a dense one (at least a
-   quarter of its words changed) runs `_model_dense`, a branch-free loop that LLVM vectorises
-   (its divisions, four pixels at a time, are the same IEEE operations as the scalar ones);
+   8-byte word is skipped, the changed pixels of sparse chunks are listed (over several chunks,
+   up to CHUNK_PX of them) and modelled pixel by pixel, and a dense chunk (at least 3/4 of its
+   pixels changed) runs `_model_dense`, a branch-free loop that LLVM vectorises (its divisions,
+   four pixels at a time, are the same IEEE operations as the scalar ones);
 2. **keys**: the refractory filter and one packed uint64 key per event, in visit order (pixel
-   index y·W + x, then crossing k, then the pixel's shot-noise event), histogramming the time
-   digits for the radix sort. Pixels with at most four crossings (refractory off) take a
-   branch-free path: four candidate keys are written and the write index advances only over
-   the real ones.
+   index y·W + x, then crossing k, then the pixel's shot-noise event); then the time digits of
+   the new keys are counted for the radix sort (four interleaved count copies, so repeated bins
+   do not serialise). Pixels with at most four crossings (refractory off) take a branch-free
+   path: four candidate keys are written and the write index advances only over the real ones.
 
 Why chunks: the model's long dependency chains (two divisions per pixel) and the data-dependent
 event loop do not mix. In one fused loop every mispredicted event-loop exit flushed the next
 pixels' divisions (the fused loop ran about twice as slow as the two passes apart), while two
 full-frame passes stream ~24 bytes per active pixel through memory and back. Chunked, each loop
-runs at its own pace and the hand-over stays in L1.
+runs at its own pace and the hand-over stays in cache.
 
 Packed key: t - t0 in bits [63:33] (31 bits, intervals < 2^31 µs), y in [32:17], x in [16:1],
 OFF polarity in bit 0. The LSD radix sort on the time bits only (digits of `digit_bits` bits)
@@ -315,22 +316,20 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
         else:
             w0 = p0 // group
             w1 = min(p1 // group, n_words)
-            n_changed = 0
+            m0 = m
             for w in range(w0, w1):
-                n_changed += np.int64(frame_w[w] != prev_w[w])
-            dense = w1 > w0 and w1 * group == p1 and 8 * n_changed >= 7 * (w1 - w0)
-            if not dense:
-                if n_changed > 0:
-                    for w in range(w0, w1):
-                        if frame_w[w] != prev_w[w]:
-                            for i in range(w * group, (w + 1) * group):
-                                if frame[i] != prev[i]:
-                                    idx[m] = i
-                                    m += 1
-                for i in range(max(p0, w1 * group), p1):  # the tail after the last whole word
-                    if frame[i] != prev[i]:
-                        idx[m] = i
-                        m += 1
+                if frame_w[w] != prev_w[w]:
+                    for i in range(w * group, (w + 1) * group):
+                        if frame[i] != prev[i]:
+                            idx[m] = i
+                            m += 1
+            for i in range(max(p0, w1 * group), p1):  # the tail after the last whole word
+                if frame[i] != prev[i]:
+                    idx[m] = i
+                    m += 1
+            dense = w1 > w0 and w1 * group == p1 and 4 * (m - m0) >= 3 * (p1 - p0)
+            if dense:
+                m = m0  # modelled below, all pixels at once
         if m > 0 and (dense or m >= CHUNK_PX or p1 == n_px):  # the list, before any later pixel
             n_act, bound = _model_list(m, idx, frame, logf, lut, lp, ref, th_on, th_off, leak_rate, t0, t1,
                                        dt_s, lpf_k, leak_jit, shot_k, seed, frame_no, fixed_inten, cnt, base,

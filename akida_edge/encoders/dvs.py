@@ -40,8 +40,9 @@ Pixel model (per pixel, between two frames at t0 and t1 µs)
 Randomness is counter-based (`_hash.py`): a draw depends only on (seed, frame number, pixel,
 stream), so results are reproducible, independent of chunking, and equal between the numba kernels
 and the NumPy twin (`dvs_numpy.py`). The state has a fixed size (a few arrays of H·W), so memory
-stays bounded on endless streams; per-frame scratch is proportional to the changed pixels and
-the events produced (count, then fill; no fixed pre-allocation of an event buffer).
+stays bounded on endless streams; per-frame scratch is proportional to the events produced (the
+packed sort keys, sized from the last frame's count and grown when needed; the output is
+allocated once its size is known; no fixed pre-allocation of an event buffer).
 
 **Log-domain input** (`log_input=True`): frames are log levels already (e.g. log-mel band
 energies of an audio front-end, any real values), lin-log is skipped, and the low-pass and shot
@@ -147,7 +148,8 @@ class DvsState:
     `lp` (float64, ln units): the last (filtered) log intensity; `ref` (float64): the reference
     level; `th_on`, `th_off` (float64): per-pixel thresholds; `leak_rate` (float64 Hz, empty when
     leak is off); `t_last` (int64 µs): last emitted event per pixel; `prev`: the last input frame
-    (uint8 or float64, empty before the first frame).
+    (uint8 or float64, empty before the first frame); `events_last`: the number of events of the
+    last frame (only sizes the next frame's key buffer).
     """
 
     shape: tuple[int, int]
@@ -161,6 +163,7 @@ class DvsState:
     prev: np.ndarray
     t_prev_us: int = 0
     frame_count: int = 0
+    events_last: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -304,7 +307,8 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
         state.prev, logf, lut, state.lp, state.ref, state.th_on, state.th_off, state.leak_rate, state.t_last,
         s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"], s["refr_us"], s["seed"],
         s["frame_no"], s["fixed_inten"], np.int64(state.shape[1]), np.int64(digit_bits), np.int64(n_digits),
-        hist, np.empty(_first_key_capacity(n), np.uint64), wide)
+        hist, np.empty(state.events_last + state.events_last // 4 + 4096, np.uint64), wide)
+    state.events_last = int(total)
     if wide:
         out = _sorted_by_argsort(keys[:total], times[:total])
     else:
@@ -313,12 +317,6 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
     state.t_prev_us = int(t_us)
     state.frame_count += 1
     return out, state
-
-
-def _first_key_capacity(n_pixels: int) -> int:
-    """Keys allocated before a frame: room for 3 events per pixel (the kernel grows it if needed;
-    untouched pages of a large allocation cost nothing)."""
-    return 3 * n_pixels + 64
 
 
 def _sorted_by_radix(keys: np.ndarray, total: int, hist: np.ndarray, digit_bits: int, t0: int) -> np.ndarray:
