@@ -208,6 +208,19 @@ def test_long_intervals_sort_like_the_twin(rng, long_us):
     assert ev.size > 10 and np.array_equal(ev, dvs_step_numpy(frames[1], long_us, b, EXACT)[0])
 
 
+def test_key_buffers_grow_on_a_burst(rng):
+    """A frame with far more events than the last one (the kernel's key buffer starts from the
+    last frame's count and grows), in both the radix and the long-interval (argsort) paths."""
+    frames = rng.integers(0, 256, (3, 48, 64)).astype(np.uint8)
+    for t2 in (2_000, 3_000_000_000):
+        a, b = init_state(EXACT, (48, 64)), init_state(EXACT, (48, 64))
+        for t, f in zip((0, 1_000, t2), (frames[0], frames[0], frames[1]), strict=True):
+            ea, a = dvs_step(f, t, a, EXACT)
+            eb, b = dvs_step_numpy(f, t, b, EXACT)
+            assert np.array_equal(ea, eb)
+        assert ea.size > 3 * 4096  # several times the first buffer
+
+
 def test_photoreceptor_low_pass_delays_events():
     shape = (1, 1)
     l0, l1 = math.log(100.0), math.log(100.0) + 10.5 * 0.2
