@@ -33,12 +33,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numba
 import numpy as np
+from numba import types as nt
 
 from akida_edge.drivers.base import Chunk, Source, check_range
 from akida_edge.errors import SourceError
 from akida_edge.events import EVENT_DTYPE
+from akida_edge.numba_config import kernel
 
 WORD_BYTES = {"evt2": 4, "evt3": 2}
 
@@ -117,8 +118,15 @@ def read_header(path: Path, fmt: str | None = None) -> EvtHeader:
 #        7 skipped, 8 other words, 9 reserved words
 _STATE = 10
 
+# Explicit signatures: the types are fixed by the formats, so the decoders compile (or load from
+# the cache) when this module is imported, not inside the first read. Words may be read-only
+# (np.frombuffer of the file's bytes); a writable array converts to that type.
+_WORDS32 = nt.Array(nt.uint32, 1, "C", readonly=True)
+_WORDS16 = nt.Array(nt.uint16, 1, "C", readonly=True)
+_OUT = (nt.int64[::1], nt.int64[::1], nt.uint16[::1], nt.uint16[::1], nt.int8[::1])
 
-@numba.njit(cache=True)
+
+@kernel(nt.int64(_WORDS32, *_OUT, nt.int64, nt.int64))
 def _decode_evt2(words, state, t, x, y, p, width, height):
     n = 0
     for i in range(words.size):
@@ -150,7 +158,7 @@ def _decode_evt2(words, state, t, x, y, p, width, height):
     return n
 
 
-@numba.njit(cache=True)
+@kernel(nt.int64(_WORDS16, *_OUT, nt.int64, nt.int64, nt.boolean))
 def _decode_evt3(words, state, t, x, y, p, width, height, fill):
     """Decode 16-bit words; with fill=False only count events (state is not kept)."""
     n = 0

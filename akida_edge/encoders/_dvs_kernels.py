@@ -3,29 +3,42 @@
 The pixel model is documented in `akida_edge.encoders.dvs`; `dvs_numpy.py` is its vectorised
 twin and must stay bit-identical (same floating-point operations in the same order).
 
-One frame is processed in passes; the output is allocated once its size is known (count, then
-fill), so memory follows the events actually produced:
+One frame is two kernels: `model_keys` runs the pixel model and lists the events as packed sort
+keys, then `radix_pass` (zero or more times) and `radix_emit` (once) sort the keys stably by time
+and unpack them into the output (count, then fill: the output is allocated once its size is known).
 
-0. `gather_changed` lists the pixels whose input changed (only when low-pass, leak and shot
-   noise are off: then an unchanged pixel cannot fire, as |D| < θ after every frame);
-1. `model_pass` runs the pixel model on the listed (or all) pixels in index order, updates their
-   levels, and keeps the active ones listed with what their events need (crossing count, time
-   ramp base + k·step, shot-noise time and polarity);
-2. `key_pass` applies the refractory filter and lists the events in visit order (pixel index
-   y·W + x, then crossing k, then the pixel's shot-noise event) as packed uint64 keys (time
-   offset, y, x, polarity), histogramming the digits of their time offsets;
-3. `radix_pass` (zero or more times) and `radix_emit` (once) sort the keys stably by time, an
-   LSD radix sort on the time bits only, and `radix_emit` unpacks them into the output, so the
-   output is sorted by t and, at equal t, by visit order. Intervals up to 4095 µs take a single
-   pass (one bucket per µs), 30 fps frames two. For intervals of 2^31 µs and more, `hist_pass`
-   lists the events in flat columns and the caller sorts them stably by t instead.
+`model_keys` walks the pixels in chunks of `CHUNK_PX` in index order, in two short loops per
+batch of pixels whose hand-over (a few arrays of at most 2·CHUNK_PX) stays in the core's caches:
 
-Busy scenes (every pixel firing) are limited by memory traffic: the output is written once,
-record by record (whole-record stores are about twice as fast as five strided field views), and
-the earlier per-µs counting sort over separate columns cost about a third more per frame.
+1. **model**: the pixel model over the chunk, updating `lp` and `ref` and listing each active
+   pixel with its crossing count (negative: OFF), its time ramp t_k = t0 + trunc(base + k·step)
+   and its shot-noise event. Without low-pass, leak and shot noise an unchanged pixel cannot fire
+   (|D| < θ after every frame), so only changed pixels are visited: a chunk with no changed
+   8-byte word is skipped, the changed pixels of sparse chunks are listed (over several chunks,
+   up to CHUNK_PX of them) and modelled pixel by pixel, and a dense chunk (at least 3/4 of its
+   pixels changed) runs `_model_dense`, a branch-free loop that LLVM vectorises (its divisions,
+   four pixels at a time, are the same IEEE operations as the scalar ones);
+2. **keys**: the refractory filter and one packed uint64 key per event, in visit order (pixel
+   index y·W + x, then crossing k, then the pixel's shot-noise event); then the time digits of
+   the new keys are counted for the radix sort (four interleaved count copies, so repeated bins
+   do not serialise). Pixels with at most four crossings (refractory off) take a branch-free
+   path: four candidate keys are written and the write index advances only over the real ones.
 
-The passes are separate small loops on purpose: a histogram update inside the big model loop
-ran several times slower than the same work split out.
+Why chunks: the model's long dependency chains (two divisions per pixel) and the data-dependent
+event loop do not mix. In one fused loop every mispredicted event-loop exit flushed the next
+pixels' divisions (the fused loop ran about twice as slow as the two passes apart), while two
+full-frame passes stream ~24 bytes per active pixel through memory and back. Chunked, each loop
+runs at its own pace and the hand-over stays in cache.
+
+Packed key: t - t0 in bits [63:33] (31 bits, intervals < 2^31 µs), y in [32:17], x in [16:1],
+OFF polarity in bit 0. The LSD radix sort on the time bits only (digits of `digit_bits` bits)
+keeps the visit order among equal times; intervals up to 4095 µs take a single pass (one bucket
+per µs), 30 fps frames two. For intervals of 2^31 µs and more (`wide`), the keys hold only
+(y, x, polarity), the times go to a separate int64 column, and the caller sorts stably by t.
+
+Busy scenes (every pixel firing) are limited by memory traffic and the scatter of `radix_emit`:
+the output is written once, record by record (whole-record stores are about twice as fast as
+five strided field views); two radix passes of 5 bits were slower than one of 10.
 """
 
 from __future__ import annotations
@@ -33,7 +46,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
 from akida_edge.encoders._hash import (
     STREAM_LEAK,
@@ -42,53 +54,26 @@ from akida_edge.encoders._hash import (
     STREAM_SHOT_TIME,
     uniform,
 )
+from akida_edge.numba_config import kernel
 
 _INV_275 = 1.0 / 275.0  # v2e's intensity scale: i01 = (I + 20) / 275
 NO_NOISE = -(1 << 63)  # "no shot-noise event" (times may be negative, so not -1)
+KEY_T_SHIFT = 33
+CHUNK_PX = 1024  # pixels per chunk (a multiple of 8: whole uint64 words of uint8 pixels)
+_FAST_MAX_CROSSINGS = 4  # crossings handled by the branch-free key path
 
 
-@njit(cache=True)
-def gather_changed(frame_w, prev_w, frame, prev, group, out):
-    """Indices of the pixels whose input changed, into `out`; returns their count.
-
-    `frame_w`, `prev_w` view the leading pixels as uint64 words (`group` pixels per word), so
-    unchanged stretches are skipped 8 bytes at a time; the tail is compared pixel by pixel.
-    """
-    n = 0
-    n_words = frame_w.shape[0]
-    for w in range(n_words):
-        if frame_w[w] != prev_w[w]:
-            for i in range(w * group, (w + 1) * group):
-                if frame[i] != prev[i]:
-                    out[n] = i
-                    n += 1
-    for i in range(n_words * group, frame.shape[0]):
-        if frame[i] != prev[i]:
-            out[n] = i
-            n += 1
-    return n
-
-
-@njit(cache=True)
-def model_pass(cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off, leak_rate,
-               t0, t1, dt_s, lpf_k, leak_jit, shot_k, seed, frame_no, fixed_inten,
-               act_n, base, step, noise_t, noise_p):
-    """Pixel model over `cand[:n_cand]` (or all pixels when not `use_list`).
-
-    Returns (n_active, an upper bound of the events: crossings plus shot-noise events).
-    `noise_t` / `noise_p` may be empty when shot noise is off (`shot_k` = 0).
-
-    Updates `lp` and `ref` of every visited pixel. Active pixels (a crossing or a shot-noise
-    event) are listed in `cand` (overwritten from the front: the write index never passes the read
-    index) with their crossing count `act_n` (negative for OFF crossings), time ramp
-    t_k = t0 + trunc(base + k·step) and shot-noise time `noise_t` (`NO_NOISE`: none) and
-    polarity `noise_p`.
-    """
+@kernel()
+def _model_list(m, idx, frame, logf, lut, lp, ref, th_on, th_off, leak_rate, t0, t1, dt_s, lpf_k, leak_jit,
+                shot_k, seed, frame_no, fixed_inten, cnt, base, step, nz_t, nz_p):
+    """Pixel model over `idx[:m]`; the active ones are compacted to the front of idx, cnt, base,
+    step, nz_t, nz_p (the write index never passes the read index). Returns (n_active, events upper
+    bound). Updates `lp` and `ref` of every visited pixel."""
     n_act = 0
-    n_upper = 0
+    bound = 0
     span = float(t1 - t0)
-    for a in range(n_cand):
-        i = cand[a] if use_list else a
+    for a in range(m):
+        i = idx[a]
         v = frame[i]
         if lut.shape[0] > 0:
             lin = lut[np.int64(v)]
@@ -138,130 +123,237 @@ def model_pass(cand, n_cand, use_list, frame, logf, lut, lp, ref, th_on, th_off,
             scale = span / (d1 - d0)
             step[n_act] = (sign * th) * scale
             base[n_act] = 0.5 - d0 * scale
-        if shot_k > 0.0:  # noise_t is empty when shot noise is off (its traffic is saved)
-            noise_t[n_act] = NO_NOISE
+        nz_t[n_act] = NO_NOISE
         if noisy:
             ref[i] = l1
             u_t = uniform(seed, frame_no, np.uint64(i), np.uint64(STREAM_SHOT_TIME))
             u_p = uniform(seed, frame_no, np.uint64(i), np.uint64(STREAM_SHOT_POLARITY))
-            noise_t[n_act] = t0 + 1 + np.int64(math.floor(u_t * span))
-            noise_p[n_act] = np.int8(1) if u_p < 0.5 else np.int8(-1)
-        cand[n_act] = i
-        act_n[n_act] = n_on - n_off
+            nz_t[n_act] = t0 + 1 + np.int64(math.floor(u_t * span))
+            nz_p[n_act] = np.uint64(0) if u_p < 0.5 else np.uint64(1)
+        idx[n_act] = i
+        cnt[n_act] = float(n_on - n_off)
         n_act += 1
-        n_upper += n_cross + (1 if noisy else 0)
-    return n_act, n_upper
+        bound += n_cross + (1 if noisy else 0)
+    return n_act, bound
 
 
-@njit(cache=True)
-def hist_pass(cand, n_act, act_n, base, step, noise_t, noise_p, t_last, t0, t1, refr_us, width, hist,
-              col_t, col_x, col_y, col_p):
-    """The events of the active pixels after the refractory filter, in visit order, into columns.
+@kernel()
+def _model_dense(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, idx, cnt, base, step, nz_t):
+    """The pixel model without low-pass, leak or noise over every pixel of [p0, p1); unchanged
+    pixels get no crossing and keep their state. `lin` holds the chunk's log levels. Returns the
+    events upper bound; entries with cnt = 0 are inactive."""
+    n = p1 - p0
+    for q in range(n):  # vectorised by LLVM: no branch, only local arrays written
+        i = p0 + q
+        changed = frame[i] != prev[i]
+        r0 = ref[i]
+        ton = th_on[i]
+        toff = th_off[i]
+        d0 = lp[i] - r0
+        d1 = lin[q] - r0
+        up = d1 >= ton
+        down = d1 <= -toff
+        n_on = math.floor(d1 / ton)  # the same divisions as `_model_list`, for every lane
+        n_off = math.floor(-d1 / toff)
+        c = n_on if up else (-n_off if down else 0.0)
+        cnt[q] = c if changed else 0.0
+        scale = span / (d1 - d0)
+        step[q] = (ton if up else -toff) * scale  # (sign * th) * scale
+        base[q] = 0.5 - d0 * scale
+    bound = 0
+    for q in range(n):
+        i = p0 + q
+        idx[q] = i
+        nz_t[q] = NO_NOISE
+        if frame[i] != prev[i]:
+            c = cnt[q]
+            n_on = c if c > 0.0 else 0.0
+            n_off = -c if c < 0.0 else 0.0
+            lp[i] = lin[q]
+            ref[i] = (ref[i] + n_on * th_on[i]) - n_off * th_off[i]
+            bound += np.int64(n_on + n_off)
+    return bound
 
-    Updates `t_last` and adds each time to `hist` (length t1 - t0 + 1, zeroed; may be empty).
-    `cand` is ascending, so each pixel's row is tracked, not divided out. Returns the count.
-    """
-    j = 0
-    use_hist = hist.shape[0] > 0
-    row = 0
-    row_start = 0
+
+@kernel()
+def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, width, row, row_start, keys,
+               wide_t, j):
+    """Keys of the listed pixels' events after the refractory filter, from `keys[j]` on (with 4
+    slots of slack); updates `t_last`. Returns (j, row, row_start)."""
+    wide = wide_t.shape[0] > 0
+    fast = refr_us <= 0 and not wide
+    span_i = t1 - t0
+    span_f = float(span_i)
     for a in range(n_act):
-        i = cand[a]
-        while i >= row_start + width:
-            row += 1
-            row_start += width
-        x = np.uint16(i - row_start)
-        y = np.uint16(row)
-        tl = t_last[i]
-        b = base[a]
-        st = step[a]
-        n = act_n[a]
-        pol = np.int8(1) if n > 0 else np.int8(-1)
-        for k in range(1, abs(n) + 1):
-            t = t0 + np.int64(b + float(k) * st)
-            if t < t0:
-                t = t0
-            elif t > t1:
-                t = t1
-            if refr_us > 0 and t - tl < refr_us:
-                continue
-            tl = t
-            col_t[j] = t
-            col_x[j] = x
-            col_y[j] = y
-            col_p[j] = pol
-            j += 1
-            if use_hist:
-                hist[np.uint64(t - t0)] += 1
-        t_last[i] = tl
-        tn = noise_t[a] if noise_t.shape[0] > 0 else NO_NOISE
-        if tn != NO_NOISE:
-            col_t[j] = tn
-            col_x[j] = x
-            col_y[j] = y
-            col_p[j] = noise_p[a]
-            j += 1
-            if use_hist:
-                hist[np.uint64(tn - t0)] += 1
-    return j
-
-
-# ---------------------------------------------------------------------- packed keys, radix sort
-# An event packed in one uint64: t - t0 in bits [63:33] (31 bits, intervals < 2^31 µs), y in
-# [32:17], x in [16:1], OFF polarity in bit 0. A stable LSD radix sort on the time bits only
-# (digits of `digit_bits` bits, each pass a scatter into 2^digit_bits streams, few enough to stay
-# in cache) keeps the visit order among equal times, as the one-pass counting sort with one
-# bucket per µs did; that one scattered into ~1000 streams and was limited by cache misses.
-KEY_T_SHIFT = 33
-
-
-@njit(cache=True)
-def key_pass(cand, n_act, act_n, base, step, noise_t, noise_p, t_last, t0, t1, refr_us, width,
-             digit_bits, n_digits, hist, keys):
-    """As `hist_pass`, but each event is one packed key (see above) and `hist` (n_digits,
-    2^digit_bits, zeroed) counts every time digit. Returns the number of events."""
-    j = 0
-    mask = (np.int64(1) << digit_bits) - 1
-    row = 0
-    row_start = 0
-    for a in range(n_act):
-        i = cand[a]
-        while i >= row_start + width:
+        c = cnt[a]
+        tn = nz_t[a]
+        if c == 0.0 and tn == NO_NOISE:
+            continue
+        i = idx[a]
+        while i >= row_start + width:  # idx ascends: track the row, no division
             row += 1
             row_start += width
         xy = (np.uint64(row) << np.uint64(17)) | (np.uint64(i - row_start) << np.uint64(1))
-        tl = t_last[i]
-        b = base[a]
-        st = step[a]
-        n = act_n[a]
-        off = np.uint64(0) if n > 0 else np.uint64(1)
-        for k in range(1, abs(n) + 1):
-            t = t0 + np.int64(b + float(k) * st)
-            if t < t0:
-                t = t0
-            elif t > t1:
-                t = t1
-            if refr_us > 0 and t - tl < refr_us:
-                continue
-            tl = t
-            rel = t - t0
-            keys[j] = (np.uint64(rel) << np.uint64(KEY_T_SHIFT)) | xy | off
-            j += 1
-            for d in range(n_digits):
-                hist[d, (rel >> (d * digit_bits)) & mask] += 1
-        t_last[i] = tl
-        tn = noise_t[a] if noise_t.shape[0] > 0 else NO_NOISE
+        nc = np.int64(c)
+        n = abs(nc)
+        if n > 0:
+            xyo = xy | (np.uint64(0) if nc > 0 else np.uint64(1))
+            b = base[a]
+            st = step[a]
+            tl = t_last[i]
+            if fast and n <= _FAST_MAX_CROSSINGS:
+                # clamped in float, then truncated: equal to truncating, then clamping (0 <= t - t0
+                # <= span < 2^31), and no conversion overflows for the unused candidates
+                x1 = min(max(b + 1.0 * st, 0.0), span_f)
+                x2 = min(max(b + 2.0 * st, 0.0), span_f)
+                x3 = min(max(b + 3.0 * st, 0.0), span_f)
+                x4 = min(max(b + 4.0 * st, 0.0), span_f)
+                keys[j] = (np.uint64(np.uint32(x1)) << np.uint64(KEY_T_SHIFT)) | xyo
+                keys[j + 1] = (np.uint64(np.uint32(x2)) << np.uint64(KEY_T_SHIFT)) | xyo
+                keys[j + 2] = (np.uint64(np.uint32(x3)) << np.uint64(KEY_T_SHIFT)) | xyo
+                keys[j + 3] = (np.uint64(np.uint32(x4)) << np.uint64(KEY_T_SHIFT)) | xyo
+                j += n
+                tl = t0 + min(max(np.int64(b + float(n) * st), 0), span_i)
+            else:
+                for k in range(1, n + 1):
+                    t = t0 + np.int64(b + float(k) * st)
+                    if t < t0:
+                        t = t0
+                    elif t > t1:
+                        t = t1
+                    if refr_us > 0 and t - tl < refr_us:
+                        continue
+                    tl = t
+                    if wide:
+                        wide_t[j] = t
+                        keys[j] = xyo
+                    else:
+                        rel = t - t0
+                        keys[j] = (np.uint64(rel) << np.uint64(KEY_T_SHIFT)) | xyo
+                    j += 1
+            t_last[i] = tl
         if tn != NO_NOISE:
-            rel = tn - t0
-            keys[j] = (np.uint64(rel) << np.uint64(KEY_T_SHIFT)) | xy | (
-                np.uint64(1) if noise_p[a] < 0 else np.uint64(0))
+            if wide:
+                wide_t[j] = tn
+                keys[j] = xy | nz_p[a]
+            else:
+                rel = tn - t0
+                keys[j] = (np.uint64(rel) << np.uint64(KEY_T_SHIFT)) | xy | nz_p[a]
             j += 1
-            for d in range(n_digits):
-                hist[d, (rel >> (d * digit_bits)) & mask] += 1
-    return j
+    return j, row, row_start
 
 
-@njit(cache=True)
+@kernel()
+def _count_digits(keys, j0, j1, digit_bits, n_digits, counts):
+    """Counts the time digits of keys[j0:j1] into `counts` (n_digits, 4, 2^digit_bits): four
+    interleaved copies, so that consecutive increments of one bin do not wait for each other."""
+    mask = np.uint64((1 << digit_bits) - 1)
+    for d in range(n_digits):
+        shift = np.uint64(KEY_T_SHIFT + d * digit_bits)
+        for jj in range(j0, j1):
+            counts[d, jj & 3, (keys[jj] >> shift) & mask] += 1
+
+
+@kernel()
+def _keys_of(n_act, bound, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, width, row, row_start,
+             digit_bits, n_digits, counts, keys, wide_t, j):
+    """`_emit_keys` after growing `keys` (and `wide_t`) to fit `bound` more events, then the digit
+    counts of the new keys. Returns (keys, wide_t, j, row, row_start)."""
+    wide = wide_t.shape[0] > 0
+    if j + bound + _FAST_MAX_CROSSINGS > keys.shape[0]:
+        size = max(2 * keys.shape[0], j + bound + _FAST_MAX_CROSSINGS)
+        grown = np.empty(size, np.uint64)
+        grown[:j] = keys[:j]
+        keys = grown
+        if wide:
+            grown_t = np.empty(size, np.int64)
+            grown_t[:j] = wide_t[:j]
+            wide_t = grown_t
+    j0 = j
+    j, row, row_start = _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, width,
+                                   row, row_start, keys, wide_t, j)
+    if not wide:
+        _count_digits(keys, j0, j, digit_bits, n_digits, counts)
+    return keys, wide_t, j, row, row_start
+
+
+@kernel()
+def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th_on, th_off, leak_rate,
+               t_last, t0, t1, dt_s, lpf_k, leak_jit, shot_k, refr_us, seed, frame_no, fixed_inten, width,
+               digit_bits, n_digits, hist, keys, wide):
+    """The pixel model over one frame and its events as packed keys in visit order (module doc).
+
+    `skip`: visit only changed pixels (no low-pass, leak or shot noise); `frame_w`, `prev_w` view
+    the leading pixels as uint64 words of `group` pixels. `keys` is the first key buffer; a larger
+    one replaces it when the events outgrow it. `hist` (n_digits, 2^digit_bits, zeroed) counts
+    the time digits. `wide`: intervals of 2^31 µs or more (see the module doc). Returns (keys,
+    times, n): the first n keys, and when `wide` their times.
+    """
+    n_px = frame.shape[0]
+    n_words = frame_w.shape[0]
+    cap = 2 * CHUNK_PX  # a list of changed pixels gathers over several chunks
+    idx = np.empty(cap, np.int64)
+    cnt = np.empty(cap)
+    base = np.empty(cap)
+    step = np.empty(cap)
+    nz_t = np.empty(cap, np.int64)
+    nz_p = np.empty(cap, np.uint64)
+    lin = np.empty(CHUNK_PX)
+    wide_t = np.empty(keys.shape[0] if wide else 0, np.int64)
+    counts = np.zeros((n_digits, 4, hist.shape[1]), np.int64)
+    span = float(t1 - t0)
+    j = 0
+    row = np.int64(0)
+    row_start = np.int64(0)
+    m = 0
+    for p0 in range(0, n_px, CHUNK_PX):
+        p1 = min(p0 + CHUNK_PX, n_px)
+        dense = False
+        if not skip:
+            for i in range(p0, p1):
+                idx[m] = i
+                m += 1
+        else:
+            w0 = p0 // group
+            w1 = min(p1 // group, n_words)
+            m0 = m
+            for w in range(w0, w1):
+                if frame_w[w] != prev_w[w]:
+                    for i in range(w * group, (w + 1) * group):
+                        if frame[i] != prev[i]:
+                            idx[m] = i
+                            m += 1
+            for i in range(max(p0, w1 * group), p1):  # the tail after the last whole word
+                if frame[i] != prev[i]:
+                    idx[m] = i
+                    m += 1
+            dense = w1 > w0 and w1 * group == p1 and 4 * (m - m0) >= 3 * (p1 - p0)
+            if dense:
+                m = m0  # modelled below, all pixels at once
+        if m > 0 and (dense or m >= CHUNK_PX or p1 == n_px):  # the list, before any later pixel
+            n_act, bound = _model_list(m, idx, frame, logf, lut, lp, ref, th_on, th_off, leak_rate, t0, t1,
+                                       dt_s, lpf_k, leak_jit, shot_k, seed, frame_no, fixed_inten, cnt, base,
+                                       step, nz_t, nz_p)
+            keys, wide_t, j, row, row_start = _keys_of(n_act, bound, idx, cnt, base, step, nz_t, nz_p, t_last,
+                                                       t0, t1, refr_us, width, row, row_start, digit_bits,
+                                                       n_digits, counts, keys, wide_t, j)
+            m = 0
+        if dense:
+            for q in range(p1 - p0):
+                lin[q] = lut[np.int64(frame[p0 + q])] if lut.shape[0] > 0 else logf[p0 + q]
+            bound = _model_dense(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, idx, cnt, base, step,
+                                 nz_t)
+            keys, wide_t, j, row, row_start = _keys_of(p1 - p0, bound, idx, cnt, base, step, nz_t, nz_p,
+                                                       t_last, t0, t1, refr_us, width, row, row_start,
+                                                       digit_bits, n_digits, counts, keys, wide_t, j)
+    for d in range(n_digits):
+        for r in range(4):
+            for q in range(hist.shape[1]):
+                hist[d, q] += counts[d, r, q]
+    return keys, wide_t, j
+
+
+@kernel()
 def radix_pass(n, src, dst, starts, shift, mask):
     """One stable scatter of src[:n] into dst by the time digit (key >> (33 + shift)) & mask;
     `starts` holds each digit's first output slot (advanced in place)."""
@@ -275,7 +367,7 @@ def radix_pass(n, src, dst, starts, shift, mask):
         dst[pos] = key
 
 
-@njit(cache=True)
+@kernel()
 def radix_emit(n, src, starts, shift, mask, t0, out):
     """The last radix pass, unpacking each key into its sorted place of `out` (`EVENT_DTYPE`).
 

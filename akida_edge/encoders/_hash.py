@@ -11,7 +11,8 @@ depend on the order pixels are visited, on how frames are chunked, or on which i
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from akida_edge.numba_config import kernel
 
 _K_FRAME = np.uint64(0x9E3779B97F4A7C15)
 _K_PIXEL = np.uint64(0xD1B54A32D192ED03)
@@ -31,7 +32,7 @@ STREAM_SHOT_TIME = 2
 STREAM_SHOT_POLARITY = 3
 
 
-@njit(cache=True)
+@kernel()
 def uniform(seed: np.uint64, frame: np.uint64, pixel: np.uint64, stream: np.uint64) -> float:
     """u in [0, 1) from the four counters (numba; all arguments uint64)."""
     x = seed + frame * _K_FRAME + pixel * _K_PIXEL + stream * _K_STREAM

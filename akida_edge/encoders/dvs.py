@@ -40,8 +40,9 @@ Pixel model (per pixel, between two frames at t0 and t1 µs)
 Randomness is counter-based (`_hash.py`): a draw depends only on (seed, frame number, pixel,
 stream), so results are reproducible, independent of chunking, and equal between the numba kernels
 and the NumPy twin (`dvs_numpy.py`). The state has a fixed size (a few arrays of H·W), so memory
-stays bounded on endless streams; per-frame scratch is proportional to the changed pixels and
-the events produced (count, then fill; no fixed pre-allocation of an event buffer).
+stays bounded on endless streams; per-frame scratch is proportional to the events produced (the
+packed sort keys, sized from the last frame's count and grown when needed; the output is
+allocated once its size is known; no fixed pre-allocation of an event buffer).
 
 **Log-domain input** (`log_input=True`): frames are log levels already (e.g. log-mel band
 energies of an audio front-end, any real values), lin-log is skipped, and the low-pass and shot
@@ -147,8 +148,8 @@ class DvsState:
     `lp` (float64, ln units): the last (filtered) log intensity; `ref` (float64): the reference
     level; `th_on`, `th_off` (float64): per-pixel thresholds; `leak_rate` (float64 Hz, empty when
     leak is off); `t_last` (int64 µs): last emitted event per pixel; `prev`: the last input frame
-    (uint8 or float64, empty before the first frame); `act_idx`, `act_n` (int32): per-frame
-    scratch of the candidate / active-pixel list, kept here so no frame allocates it again.
+    (uint8 or float64, empty before the first frame); `events_last`: the number of events of the
+    last frame (only sizes the next frame's key buffer).
     """
 
     shape: tuple[int, int]
@@ -160,10 +161,9 @@ class DvsState:
     leak_rate: np.ndarray
     t_last: np.ndarray
     prev: np.ndarray
-    act_idx: np.ndarray
-    act_n: np.ndarray
     t_prev_us: int = 0
     frame_count: int = 0
+    events_last: int = 0
 
     @property
     def nbytes(self) -> int:
@@ -199,7 +199,6 @@ def init_state(params: DvsParams, shape: tuple[int, int], seed: int = 0) -> DvsS
     return DvsState(
         shape=(h, w), seed_key=mix_seed(seed), lp=np.zeros(n), ref=ref, th_on=th_on, th_off=th_off,
         leak_rate=leak_rate, t_last=np.full(n, _T_NEVER, np.int64), prev=np.zeros(0, np.uint8),
-        act_idx=np.zeros(n, np.int32), act_n=np.zeros(n, np.int32),
     )
 
 
@@ -294,53 +293,35 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
     else:
         logf, lut = log_levels(flat, params), np.zeros(0)
     n = flat.size
-    full = params.cutoff_hz > 0 or params.leak_rate_hz > 0 or params.shot_noise_rate_hz > 0
-    cand = state.act_idx
-    if full:
-        n_cand = n
-    else:
-        group = 8 // flat.itemsize
-        n_lead = n - n % group
-        n_cand = K.gather_changed(flat[:n_lead].view(np.uint64), state.prev[:n_lead].view(np.uint64),
-                                  flat, state.prev, group, cand)
-    base = np.empty(n_cand)
-    step = np.empty(n_cand)
-    n_noise = n_cand if s["shot_k"] > 0 else 0  # no shot noise: no per-pixel noise slots
-    noise_t = np.empty(n_noise, np.int64)
-    noise_p = np.empty(n_noise, np.int8)
-    n_act, n_upper = K.model_pass(
-        cand, n_cand, not full, flat, logf, lut, state.lp, state.ref, state.th_on, state.th_off,
-        state.leak_rate, s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"],
-        s["seed"], s["frame_no"], s["fixed_inten"], state.act_n, base, step, noise_t, noise_p)
+    skip = not (params.cutoff_hz > 0 or params.leak_rate_hz > 0 or params.shot_noise_rate_hz > 0)
+    group = 8 // flat.itemsize
+    n_lead = n - n % group if skip else 0
     span_us = int(s["t1"] - s["t0"])
-    if span_us < _RADIX_MAX_SPAN_US:
-        out = _sorted_by_radix(cand, n_act, n_upper, base, step, noise_t, noise_p, state, s, span_us)
-    else:  # frames more than 35 minutes apart: columns and a stable argsort
-        cols = (np.empty(n_upper, np.int64), np.empty(n_upper, np.uint16), np.empty(n_upper, np.uint16),
-                np.empty(n_upper, np.int8))
-        total = K.hist_pass(cand, n_act, state.act_n, base, step, noise_t, noise_p, state.t_last,
-                            s["t0"], s["t1"], s["refr_us"], np.int64(state.shape[1]), np.zeros(0, np.int64),
-                            *cols)
-        out = np.empty(total, EVENT_DTYPE)
-        order = np.argsort(cols[0][:total], kind="stable")
-        for name, col in zip(("t", "x", "y", "p"), cols, strict=True):
-            out[name] = col[:total][order]
-        out["c"] = 0
+    wide = span_us >= _RADIX_MAX_SPAN_US  # frames more than 35 minutes apart: columns and a stable argsort
+    bits = max(1, span_us.bit_length())
+    n_digits = 1 if wide else -(-bits // _RADIX_DIGIT_BITS)
+    digit_bits = 1 if wide else -(-bits // n_digits)  # 1 kHz frames: one pass of 10 bits; 30 fps: two of 8
+    hist = np.zeros((n_digits, 1 << digit_bits), np.int64)
+    keys, times, total = K.model_keys(
+        skip, flat[:n_lead].view(np.uint64), state.prev[:n_lead].view(np.uint64), np.int64(group), flat,
+        state.prev, logf, lut, state.lp, state.ref, state.th_on, state.th_off, state.leak_rate, state.t_last,
+        s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"], s["refr_us"], s["seed"],
+        s["frame_no"], s["fixed_inten"], np.int64(state.shape[1]), np.int64(digit_bits), np.int64(n_digits),
+        hist, np.empty(state.events_last + state.events_last // 4 + 4096, np.uint64), wide)
+    state.events_last = int(total)
+    if wide:
+        out = _sorted_by_argsort(keys[:total], times[:total])
+    else:
+        out = _sorted_by_radix(keys, total, hist, digit_bits, int(s["t0"]))
     state.prev[:] = flat
     state.t_prev_us = int(t_us)
     state.frame_count += 1
     return out, state
 
 
-def _sorted_by_radix(cand, n_act, n_upper, base, step, noise_t, noise_p, state, s, span_us) -> np.ndarray:
-    """Events of the active pixels as packed keys, stably radix-sorted by time (`_dvs_kernels`)."""
-    bits = max(1, int(span_us).bit_length())
-    n_digits = -(-bits // _RADIX_DIGIT_BITS)
-    digit_bits = -(-bits // n_digits)  # 1 kHz frames: one pass of 10 bits; 30 fps: two of 8 bits
-    hist = np.zeros((n_digits, 1 << digit_bits), np.int64)
-    keys = np.empty(n_upper, np.uint64)
-    total = K.key_pass(cand, n_act, state.act_n, base, step, noise_t, noise_p, state.t_last, s["t0"], s["t1"],
-                       s["refr_us"], np.int64(state.shape[1]), np.int64(digit_bits), n_digits, hist, keys)
+def _sorted_by_radix(keys: np.ndarray, total: int, hist: np.ndarray, digit_bits: int, t0: int) -> np.ndarray:
+    """The first `total` packed keys stably radix-sorted by time and unpacked (`_dvs_kernels`)."""
+    n_digits = hist.shape[0]
     starts = np.cumsum(hist, axis=1) - hist  # each digit's first slot
     mask = (1 << digit_bits) - 1
     tmp = np.empty(total if n_digits > 1 else 0, np.uint64)
@@ -349,7 +330,20 @@ def _sorted_by_radix(cand, n_act, n_upper, base, step, noise_t, noise_p, state, 
         K.radix_pass(total, src, tmp, starts[d], d * digit_bits, mask)
         src, tmp = tmp, src
     out = np.empty(total, EVENT_DTYPE)
-    K.radix_emit(total, src, starts[n_digits - 1], (n_digits - 1) * digit_bits, mask, s["t0"], out)
+    K.radix_emit(total, src, starts[n_digits - 1], (n_digits - 1) * digit_bits, mask, np.int64(t0), out)
+    return out
+
+
+def _sorted_by_argsort(keys: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Events from keys holding (y, x, polarity) and their times, stably sorted by time."""
+    order = np.argsort(times, kind="stable")
+    keys = keys[order]
+    out = np.empty(keys.size, EVENT_DTYPE)
+    out["t"] = times[order]
+    out["x"] = (keys >> np.uint64(1)) & np.uint64(0xFFFF)
+    out["y"] = (keys >> np.uint64(17)) & np.uint64(0xFFFF)
+    out["c"] = 0
+    out["p"] = np.where(keys & np.uint64(1), -1, 1)
     return out
 
 

@@ -44,7 +44,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from akida_edge.errors import ConfigError, InputDataError
 from akida_edge.events import (
@@ -55,6 +54,7 @@ from akida_edge.events import (
     flat_index,
     to_dense,
 )
+from akida_edge.numba_config import kernel
 
 MODES = ("modulation", "linear")
 OUTPUTS = ("events", "dense")
@@ -114,7 +114,7 @@ def rank_values(n_kept: int, params: RocParams) -> np.ndarray:
 # ----------------------------------------------------------------------------------------- events
 
 
-@njit(cache=True)
+@kernel()
 def _strength_kernel(x, y, c, p, h, w, ch, split, weights, use_weights):
     """Places in order of first appearance, with their first event and strength.
 
@@ -154,7 +154,7 @@ def _strength_kernel(x, y, c, p, h, w, ch, split, weights, use_weights):
     return appear[:m], first[:m], count, strength[:m], -1
 
 
-@njit(cache=True)
+@kernel()
 def _order_by_count(count):
     """Stable counting sort of positions 0..m-1 by count, descending."""
     m = count.shape[0]
@@ -175,7 +175,7 @@ def _order_by_count(count):
     return order
 
 
-@njit(cache=True)
+@kernel()
 def _emit_kernel(t, x, y, c, p, first, order, values, o_t, o_x, o_y, o_c, o_p, o_rank, o_value):
     """Ranked output: for rank r, the first event of place order[r] with rank and value."""
     for r in range(o_t.shape[0]):

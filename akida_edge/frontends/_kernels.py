@@ -7,11 +7,12 @@ results do not depend on how many windows are processed together (streaming == b
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from akida_edge.numba_config import kernel
 
-@numba.njit(cache=True)
+
+@kernel()
 def window_stats(frames, hann, xw, stats):
     """For each window (n, W, A) and axis: remove the mean, write the Hann-windowed signal to
     xw (n, A, W) and [RMS, kurtosis, crest factor] to stats (n, A, 3); zeros for a flat window."""
@@ -44,7 +45,7 @@ def window_stats(frames, hann, xw, stats):
                 stats[i, a, 2] = 0.0
 
 
-@numba.njit(cache=True)
+@kernel()
 def band_db(spec, starts, stops, scale, floor, out):
     """out[..., b] = 10·log10(scale · Σ_{k in band b} |spec[..., k]|² + floor) for spec (R, K)."""
     rows = spec.shape[0]
@@ -57,7 +58,7 @@ def band_db(spec, starts, stops, scale, floor, out):
             out[r, b] = 10.0 * np.log10(s * scale + floor)
 
 
-@numba.njit(cache=True)
+@kernel()
 def centred_magnitude(z, out):
     """out = |z| − mean(|z|) per row of z (R, m)."""
     rows, m = z.shape
@@ -72,7 +73,7 @@ def centred_magnitude(z, out):
             out[r, k] -= mean
 
 
-@numba.njit(cache=True)
+@kernel()
 def mel_db(spec, idx, wts, starts, inv_norm, floor, out):
     """out[r, b] = 10·log10(inv_norm · Σ_j wts[j]·|spec[r, idx[j]]|² + floor) over the nonzeros j of
     band b (starts[b] .. starts[b + 1]; the last band runs to the end of idx)."""

@@ -208,6 +208,19 @@ def test_long_intervals_sort_like_the_twin(rng, long_us):
     assert ev.size > 10 and np.array_equal(ev, dvs_step_numpy(frames[1], long_us, b, EXACT)[0])
 
 
+def test_key_buffers_grow_on_a_burst(rng):
+    """A frame with far more events than the last one (the kernel's key buffer starts from the
+    last frame's count and grows), in both the radix and the long-interval (argsort) paths."""
+    frames = rng.integers(0, 256, (3, 48, 64)).astype(np.uint8)
+    for t2 in (2_000, 3_000_000_000):
+        a, b = init_state(EXACT, (48, 64)), init_state(EXACT, (48, 64))
+        for t, f in zip((0, 1_000, t2), (frames[0], frames[0], frames[1]), strict=True):
+            ea, a = dvs_step(f, t, a, EXACT)
+            eb, b = dvs_step_numpy(f, t, b, EXACT)
+            assert np.array_equal(ea, eb)
+        assert ea.size > 3 * 4096  # several times the first buffer
+
+
 def test_photoreceptor_low_pass_delays_events():
     shape = (1, 1)
     l0, l1 = math.log(100.0), math.log(100.0) + 10.5 * 0.2
@@ -277,6 +290,33 @@ def test_numba_equals_numpy(rng, preset, refractory_us, kind):
         assert np.array_equal(ea, eb)
         for name in ("lp", "ref", "t_last", "prev"):
             assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("kind", ["uint8", "float"])
+@pytest.mark.parametrize("refractory_us", [0, 300])
+@pytest.mark.parametrize("dt_us", [1000, 33_333])
+def test_numba_equals_numpy_on_busy_frames(rng, kind, refractory_us, dt_us):
+    """Nearly every pixel changes (the kernel's dense, vectorised chunks), with a few still pixels
+    among them and steps of more than four thresholds (beyond its branch-free key path)."""
+    shape = (40, 64)  # 2 560 pixels: whole chunks and a partial last one
+    params = DvsParams.preset("clean", refractory_period_us=refractory_us)
+    a, b = init_state(params, shape, seed=4), init_state(params, shape, seed=4)
+    frames = rng.integers(30, 120, (5,) + shape).astype(np.uint8)
+    frames[2] = np.minimum(frames[1].astype(np.int64) * 3, 255)  # up to ln 3 / 0.2 = 5 crossings
+    still = rng.random(shape) < 0.03
+    for i in range(1, len(frames)):
+        frames[i][still] = frames[0][still]
+    big_steps = 0
+    for i, f in enumerate(frames.astype(np.float64) * 1.01 if kind == "float" else frames):
+        ea, a = dvs_step(f, i * dt_us, a, params)
+        eb, b = dvs_step_numpy(f, i * dt_us, b, params)
+        assert np.array_equal(ea, eb)
+        for name in ("lp", "ref", "t_last"):
+            assert np.array_equal(getattr(a, name), getattr(b, name)), name
+        if ea.size:
+            big_steps += int(np.bincount(ea["y"].astype(np.int64) * shape[1] + ea["x"]).max() > 4)
+    assert big_steps > 0 or refractory_us > 0  # (the refractory period drops most of them)
 
 
 @pytest.mark.kernel
