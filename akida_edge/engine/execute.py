@@ -33,6 +33,7 @@ from akida_edge.engine import layers as L
 from akida_edge.engine import reference as R
 from akida_edge.engine.activity import Activity, LayerActivity
 from akida_edge.engine.model import weight_range
+from akida_edge.engine.plan import compile_plan
 from akida_edge.errors import InputDataError, ModelError
 
 if TYPE_CHECKING:
@@ -44,6 +45,8 @@ MIN_SPLIT = 4  # samples per worker below which splitting a batch costs more tha
 DENSE_ABOVE = K.DENSE_ABOVE
 
 _plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_local = threading.local()  # per thread: compiled plans (`_runners`)
+MAX_PLANS = 8  # per thread; a plan holds its batch size's buffers
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -63,6 +66,7 @@ class _Step:
     acc_dtype: type
     pad_value: int
     dw_dtype: type = np.int32  # separable: the depthwise sums' dtype (`kernels.depthwise_dtype`)
+    f32: bool = False  # partial sums < 2^23: the float32-exact stages (`kernels.f32_ok`)
     name: str = ""
     kind_name: str = ""
     input_size: int = 0
@@ -110,8 +114,9 @@ def _step(layer: Layer, in_max: int) -> _Step:
         bound = kh * kw * c * max(in_max, pad_value) * wmax
         kind = "conv"
     acc = K.accumulator_dtype(bound, dense_ok=True)
+    f32 = K.f32_ok(bound)
     return _Step(layer, kind, mode, (top, left), stride, (oh, ow, spec.filters), layer.output_shape,
-                 pool, acc, pad_value, K.depthwise_dtype(dw_bound, acc))
+                 pool, acc, pad_value, np.float32 if f32 else K.depthwise_dtype(dw_bound, acc), f32)
 
 
 def plan(model: Model) -> list[_Step]:
@@ -174,8 +179,11 @@ def _prepared(step: _Step, cache: list) -> object:
     return value
 
 
-def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_events: int) -> np.ndarray:
+def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_events: int,
+              dense_above: float | None = None) -> np.ndarray:
+    """One layer through the validating wrappers of `kernels.py` (the plan's generic path)."""
     v = step.layer.variables
+    dense_above = DENSE_ABOVE if dense_above is None else dense_above
     if step.kind == "input":
         nz = int(np.count_nonzero(x))
         counts[0] += nz
@@ -187,19 +195,47 @@ def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_ev
         return K.dense_layer(x.reshape(x.shape[0], step.input_size), prep, v["threshold"],
                              v["act_step"], spec.act_bits, step.mode, step.acc_dtype, counts)
     w = v["weights"]
+    if step.f32 and step.kind == "separable":
+        return K.separable_f32(x, prep, step.pad, step.stride, step.pot_shape, step.out_shape,
+                               v["threshold"], v["act_step"], spec.act_bits, step.mode, step.pool, counts,
+                               dense_above, in_events)
     if step.kind == "separable":
         return K.separable_layer(x, w, None, step.pad, step.stride, step.pot_shape, step.out_shape,
                                  v["threshold"], v["act_step"], spec.act_bits, step.mode, step.pool,
-                                 step.acc_dtype, counts, DENSE_ABOVE, prep, in_events)
+                                 step.acc_dtype, counts, dense_above, prep, in_events)
     return K.conv_layer(x, w, step.pad, step.stride, step.pot_shape, step.out_shape, v["threshold"],
                         v["act_step"], spec.act_bits, step.mode, step.pool, step.acc_dtype,
-                        counts, step.pad_value, DENSE_ABOVE, prep, in_events)
+                        counts, step.pad_value, dense_above, prep, in_events, step.f32)
+
+
+def _fallback(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_events: int,
+              dense_above: float) -> np.ndarray:
+    return _run_step(step, x, counts, cache, in_events, dense_above)
+
+
+def _runners(steps: list[_Step], caches: list[list], n: int) -> list:
+    """The compiled plan (`plan.compile_plan`) of these steps for batches of n, kept per thread
+    (its buffers are the thread's own) until the model's plan changes."""
+    store = getattr(_local, "runners", None)
+    if store is None:
+        store = _local.runners = {}
+    key = (id(steps[0]), len(steps), n)
+    entry = store.get(key)
+    if entry is not None and entry[0] is steps[0] and entry[1] is caches[0]:
+        return entry[2]
+    if len(store) > MAX_PLANS:  # models come and go: keep the newest plans only
+        store.pop(next(iter(store)))
+    runners = compile_plan(steps, caches, n, _prepared, _fallback)
+    store[key] = (steps[0], caches[0], runners)
+    return runners
 
 
 def _run_chain(steps: list[_Step], caches: list[list], x: np.ndarray, counts: np.ndarray) -> np.ndarray:
     in_events = -1
-    for i, step in enumerate(steps):
-        x = _run_step(step, x, counts[i], caches[i], in_events)
+    dense_above = DENSE_ABOVE
+    for i, run in enumerate(_runners(steps, caches, x.shape[0])):
+        step = steps[i]
+        x = run(x, counts[i], in_events, dense_above)
         in_events = int(counts[i, 2]) if x.dtype == np.uint8 else -1
         if step.mode == K.MODE_RAW:  # int64 p − T: refuse, never wrap, what int32 cannot hold
             if x.size and (x.min() < R.INT32_MIN or x.max() > R.INT32_MAX):

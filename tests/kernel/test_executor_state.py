@@ -105,9 +105,11 @@ def test_int16_depthwise_sums_equal_float32(rng, stride, density):
     assert outs[0][0].any()
 
 
-def test_dscnn_plan_uses_int16_depthwise_sums():
-    """The DS-CNN's separable layers (4-bit inputs and weights, 3×3) take the int16 depthwise path."""
+def test_dscnn_plan_uses_float32_exact_stages():
+    """The DS-CNN's layers (8/4-bit, 3×3 and 5×5 kernels: partial sums below 2^23) all take the
+    float32-exact stages (`kernels_f32.py`), depthwise sums included."""
     from akida_edge.engine import zoo
 
     steps = execute.plan(zoo.dscnn_kws())
-    assert [s.dw_dtype for s in steps if s.kind == "separable"] == [np.int16] * 4
+    assert all(s.f32 for s in steps if s.kind in ("conv", "separable"))
+    assert [s.dw_dtype for s in steps if s.kind == "separable"] == [np.float32] * 4
