@@ -33,6 +33,7 @@ from akida_edge.engine import layers as L
 from akida_edge.engine import reference as R
 from akida_edge.engine.activity import Activity, LayerActivity
 from akida_edge.engine.model import weight_range
+from akida_edge.engine.output_stage import to_int32
 from akida_edge.engine.plan import compile_plan
 from akida_edge.errors import InputDataError, ModelError
 
@@ -238,9 +239,10 @@ def _run_chain(steps: list[_Step], caches: list[list], x: np.ndarray, counts: np
         x = run(x, counts[i], in_events, dense_above)
         in_events = int(counts[i, 2]) if x.dtype == np.uint8 else -1
         if step.mode == K.MODE_RAW:  # int64 p − T: refuse, never wrap, what int32 cannot hold
-            if x.size and (x.min() < R.INT32_MIN or x.max() > R.INT32_MAX):
+            y = np.empty(x.shape, np.int32)
+            if not to_int32(x, y):
                 raise ModelError(f"layer {step.name!r}: p - T leaves the int32 range; lower the weights")
-            x = x.astype(np.int32)
+            x = y
     return x
 
 

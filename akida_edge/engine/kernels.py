@@ -128,7 +128,7 @@ def _check(x: np.ndarray, ndim: int, counts: np.ndarray) -> None:
 def tile_depthwise(w_dw: np.ndarray, ow: int) -> np.ndarray:
     """Depthwise weights (kh, kw, C) repeated for every output column: (kh, kw, OW·C), C-contiguous."""
     kh, kw, c = w_dw.shape
-    return np.ascontiguousarray(np.broadcast_to(w_dw[:, :, None, :], (kh, kw, ow, c)).reshape(kh, kw, ow * c))
+    return np.broadcast_to(w_dw[:, :, None, :], (kh, kw, ow, c)).reshape(kh, kw, ow * c).copy()  # writable
 
 
 def prepare_conv(weights: np.ndarray, acc_dtype: type) -> tuple[np.ndarray, np.ndarray]:

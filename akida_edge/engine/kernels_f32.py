@@ -25,6 +25,7 @@ the other paths (`activity.py`).
 
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from akida_edge.engine.kernels_taps import fans, taps
@@ -156,7 +157,16 @@ def depthwise_events_f32(xs, w_dw, ytab, xtab, idx, dw):
     return events, ops
 
 
-@kernel()
+# Explicit signatures (STYLE.md §4): compiled (or loaded from the cache) at import, so no layer
+# stalls on a first call; the wrappers and the plan pass exactly these types (C-contiguous arrays).
+# A separable layer right after InputData reads the caller's array, which may be read-only.
+_U8_4 = "uint8[:, :, :, ::1]"
+_F32_4 = "float32[:, :, :, ::1]"
+_DW_ARGS = (nb.types.float32[:, :, ::1], nb.types.float32[:, :, ::1], nb.int64, nb.int64, nb.int64, nb.int64,
+            nb.boolean, nb.int64, nb.types.float32[:, :, :, ::1], nb.types.int64[::1])
+
+
+@kernel(*(nb.int64(nb.types.Array(nb.uint8, 4, "C", readonly=ro), *_DW_ARGS) for ro in (False, True)))
 def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, counts):
     """Depthwise sums of the batch x (N, H, W, C) uint8 into dw (N, OH, OW, C) float32; returns
     their non-zeros. Row sweeps when `rows` (stride 1 only), else scattered events. Adds the
@@ -189,7 +199,7 @@ def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, cou
     return nonzero
 
 
-@kernel()
+@kernel(f"void({_F32_4}, float32[:, ::1], {_F32_4})")
 def pointwise_f32_kernel(dw, w_pw, pot):
     """Event path of the pointwise product: pot[n, oy, ox, :] = Σ_c dw[n, oy, ox, c] · w_pw[c, :]
     over the non-zero eights of sums (`product8`), float32 (exact integers)."""
@@ -199,7 +209,8 @@ def pointwise_f32_kernel(dw, w_pw, pot):
                 product8(dw[n, oy, ox], w_pw, pot[n, oy, ox])
 
 
-@kernel()
+@kernel(f"void({_F32_4}, int32[::1], float32[::1], int64, int64, int64[::1], {_U8_4}, int64[:, :, :, ::1], "
+        "int64[::1])")
 def output_f32_kernel(pot, thr, act_step, amax, mode, pool, out_u8, out_raw, counts):
     """The output stage of every sample of float32 potentials pot (N, OH, OW, F), |p| < 2^23:
     `act_f32` for activation and max pooling, the exact integer stage otherwise."""

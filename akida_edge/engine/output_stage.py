@@ -243,3 +243,17 @@ def stage_f32(pot, n, q32, mode, pool, out_u8):
             orow[k] = np.uint8(y)
             events += y > np.float32(0.0)
     return events
+
+
+@kernel("boolean(int64[:, :, :, ::1], int32[:, :, :, ::1])")
+def to_int32(raw, out):
+    """Copy int64 p − T into int32 `out` (same shape, C-contiguous); False (out partly written) if
+    a value leaves the int32 range: the caller refuses, never wraps."""
+    src = raw.reshape(raw.size)
+    dst = out.reshape(out.size)
+    ok = True
+    for t in range(src.shape[0]):
+        v = src[t]
+        ok &= -2147483648 <= v <= 2147483647
+        dst[t] = np.int32(v)
+    return ok

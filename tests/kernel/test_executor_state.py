@@ -113,3 +113,27 @@ def test_dscnn_plan_uses_float32_exact_stages():
     steps = execute.plan(zoo.dscnn_kws())
     assert all(s.f32 for s in steps if s.kind in ("conv", "separable"))
     assert [s.dw_dtype for s in steps if s.kind == "separable"] == [np.float32] * 4
+
+
+def test_outputs_are_not_reused_between_forwards(rng):
+    """The compiled plan reuses its intermediate buffers, never an output already returned."""
+    model = _model(rng, (7, 6, 4), 5)
+    xa, xb = _inputs(rng, model, 2, 0.6), _inputs(rng, model, 2, 0.6)
+    for upto in (2, 3, 4):
+        ya = execute.forward(model, xa, upto=upto)
+        kept = ya.copy()
+        execute.forward(model, xb, upto=upto)
+        np.testing.assert_array_equal(ya, kept)
+        np.testing.assert_array_equal(ya, execute.forward(model, xa, reference=True, upto=upto))
+
+
+def test_read_only_input_into_a_separable_layer(rng):
+    """A separable layer right after InputData reads the caller's (here read-only) array."""
+    m = Model([L.InputData(input_shape=(6, 5, 8), input_bits=4),
+               L.SeparableConvolutional(kernel_size=3, filters=4, weights_bits=4, act_bits=4)])
+    layer = m.layers[1]
+    for name in ("weights", "weights_pw"):
+        layer.set_variable(name, rng.integers(-7, 8, size=layer.variables[name].shape))
+    x = _inputs(rng, m, 3, 0.5)
+    x.flags.writeable = False
+    _check(m, x)
