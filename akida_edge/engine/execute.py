@@ -288,6 +288,8 @@ def validate_input(model: Model, x: np.ndarray) -> np.ndarray:
         )
     spec = first.spec
     bits = spec.input_bits
+    if arr.dtype == np.uint8 and bits == 8:  # the common case: nothing to check
+        return np.ascontiguousarray(arr)
     top = 2**bits - 1
     what = (f"uint8 pixels of layer {first.name!r}" if isinstance(spec, L.InputConvolutional)
             else f"input_bits={bits} of layer {first.name!r}")
@@ -337,13 +339,32 @@ def forward(model: Model, x: np.ndarray, reference: bool = False, upto: int | No
         y, activity = R.forward(model, batch, stop)
     else:
         y, counts = _run_kernels(steps, caches, batch)
-        activity = Activity(samples=int(batch.shape[0]))
-        activity.layers = [LayerActivity(step.name, step.kind_name, step.input_size, step.output_size,
-                                         c[0], c[1], c[2])
-                           for step, c in zip(steps, counts.tolist(), strict=True)]
+        activity = _CountedActivity(int(batch.shape[0]), steps, counts)
     activity.seconds = time.perf_counter() - t0
     model.statistics = activity
     return y
+
+
+class _CountedActivity(Activity):
+    """The `Activity` of a kernel run: its per-layer records are built from the kernels' counts
+    (an (L, 3) int64 array owned by this record) when first read, not on every forward."""
+
+    def __init__(self, samples: int, steps: list[_Step], counts: np.ndarray) -> None:
+        self._steps, self._counts, self._layers = steps, counts, None
+        super().__init__(samples=samples)
+
+    @property  # type: ignore[override]
+    def layers(self) -> list[LayerActivity]:
+        if self._layers is None:
+            self._layers = [LayerActivity(step.name, step.kind_name, step.input_size, step.output_size,
+                                          c[0], c[1], c[2])
+                            for step, c in zip(self._steps, self._counts.tolist(), strict=True)]
+        return self._layers
+
+    @layers.setter
+    def layers(self, value: list[LayerActivity]) -> None:
+        if value or self._layers is not None:  # the dataclass __init__ assigns an empty default
+            self._layers = value
 
 
 def predict(model: Model, x: np.ndarray, reference: bool = False) -> np.ndarray:

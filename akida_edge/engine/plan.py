@@ -39,18 +39,45 @@ def _outputs(n: int, shape: tuple[int, int, int], mode: int) -> tuple[np.ndarray
     return (out, _NO_U8, out) if mode == K.MODE_RAW else (out, out, _NO_RAW)
 
 
-def _conv_runner(step: Any, cache: list, n: int, last: bool, prepared: Callable, fallback: Runner) -> Runner:
+class _Buffers:
+    """A plan's arrays, shared between its runners by role, shape and dtype: the scratch of every
+    layer (depthwise sums, potentials, im2col rows) is one array, and layer outputs alternate
+    between two, so a batch's working set stays that of one layer (at batch 256 per-layer
+    buffers would add up to ~80 MB and fall out of the cache)."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[tuple, np.ndarray] = {}
+
+    def get(self, role: str, shape: tuple[int, ...], dtype: type) -> np.ndarray:
+        key = (role, shape, np.dtype(dtype).str)
+        arr = self._arrays.get(key)
+        if arr is None:
+            arr = self._arrays[key] = np.empty(shape, dtype)
+        return arr
+
+    def outputs(self, i: int, n: int, shape: tuple[int, int, int], mode: int) -> tuple[np.ndarray, np.ndarray,
+                                                                                      np.ndarray]:
+        """Layer i's kept output buffers (one of two, alternating with the layer before)."""
+        if mode == K.MODE_RAW:
+            out = self.get(f"out{i % 2}", (n, *shape), np.int64)
+            return out, _NO_U8, out
+        out = self.get(f"out{i % 2}", (n, *shape), np.uint8)
+        return out, out, _NO_RAW
+
+
+def _conv_runner(step: Any, cache: list, n: int, last: bool, prepared: Callable, fallback: Runner,
+                 buf: _Buffers, i: int) -> Runner:
     layer = step.layer
     v = layer.variables
     kh, kw, c, f = v["weights"].shape
     oh, ow, _ = step.pot_shape
     (pad_y, pad_x), (sy, sx) = step.pad, step.stride
     amax, mode, pool, pad_value = 2**layer.spec.act_bits - 1, step.mode, step.pool, step.pad_value
-    cols = np.empty((n * oh * ow, kh * kw * c), np.float32)
-    pot = np.empty((n, oh, ow, f), np.float32)
+    cols = buf.get("cols", (n * oh * ow, kh * kw * c), np.float32)
+    pot = buf.get("pot", (n, oh, ow, f), np.float32)
     pot2 = pot.reshape(n * oh * ow, f)
     size = n * step.input_size
-    keep = _outputs(n, step.out_shape, mode)
+    keep = buf.outputs(i, n, step.out_shape, mode)
 
     def run(x: np.ndarray, counts: np.ndarray, in_events: int, dense_above: float) -> np.ndarray:
         nz = in_events if in_events >= 0 else int(np.count_nonzero(x))
@@ -66,19 +93,20 @@ def _conv_runner(step: Any, cache: list, n: int, last: bool, prepared: Callable,
     return run
 
 
-def _separable_runner(step: Any, cache: list, n: int, last: bool, prepared: Callable) -> Runner:
+def _separable_runner(step: Any, cache: list, n: int, last: bool, prepared: Callable, buf: _Buffers,
+                      i: int) -> Runner:
     layer = step.layer
     v = layer.variables
     oh, ow, f = step.pot_shape
     c = layer.input_shape[2]
     (pad_y, pad_x), (sy, sx) = step.pad, step.stride
     amax, mode, pool = 2**layer.spec.act_bits - 1, step.mode, step.pool
-    dw = np.empty((n, oh, ow, c), np.float32)
+    dw = buf.get("dw", (n, oh, ow, c), np.float32)
     dw2 = dw.reshape(n * oh * ow, c)
-    pot = np.empty((n, oh, ow, f), np.float32)
+    pot = buf.get("pot", (n, oh, ow, f), np.float32)
     pot2 = pot.reshape(n * oh * ow, f)
     size = n * step.input_size
-    keep = _outputs(n, step.out_shape, mode)
+    keep = buf.outputs(i, n, step.out_shape, mode)
     stride_1 = step.stride == (1, 1)
 
     def run(x: np.ndarray, counts: np.ndarray, in_events: int, dense_above: float) -> np.ndarray:
@@ -98,12 +126,13 @@ def _separable_runner(step: Any, cache: list, n: int, last: bool, prepared: Call
     return run
 
 
-def _dense_runner(step: Any, cache: list, n: int, last: bool, prepared: Callable) -> Runner:
+def _dense_runner(step: Any, cache: list, n: int, last: bool, prepared: Callable, buf: _Buffers,
+                  i: int) -> Runner:
     layer = step.layer
     v = layer.variables
     amax, mode = 2**layer.spec.act_bits - 1, step.mode
     pot = np.empty((1, 1, layer.spec.units), step.acc_dtype)
-    keep = _outputs(n, step.out_shape, mode)
+    keep = buf.outputs(i, n, step.out_shape, mode)
 
     def run(x: np.ndarray, counts: np.ndarray, in_events: int, dense_above: float) -> np.ndarray:
         out, out_u8, out_raw = _outputs(n, step.out_shape, mode) if last else keep
@@ -122,6 +151,7 @@ def compile_plan(steps: list, caches: list[list], n: int, prepared: Callable,
     in_events, dense_above)` runs any step generically.
     """
     runners: list[Runner] = []
+    buf = _Buffers()
     for i, (step, cache) in enumerate(zip(steps, caches, strict=True)):
         last = i == len(steps) - 1
 
@@ -130,11 +160,11 @@ def compile_plan(steps: list, caches: list[list], n: int, prepared: Callable,
             return fallback(step, x, counts, cache, in_events, dense_above)
 
         if step.kind == "dense":
-            runners.append(_dense_runner(step, cache, n, last, prepared))
+            runners.append(_dense_runner(step, cache, n, last, prepared, buf, i))
         elif step.kind == "separable" and step.f32:
-            runners.append(_separable_runner(step, cache, n, last, prepared))
+            runners.append(_separable_runner(step, cache, n, last, prepared, buf, i))
         elif step.kind == "conv" and step.f32:
-            runners.append(_conv_runner(step, cache, n, last, prepared, generic))
+            runners.append(_conv_runner(step, cache, n, last, prepared, generic, buf, i))
         else:
             runners.append(generic)
     return runners
