@@ -18,7 +18,9 @@ Policy:
   16·act_step, which the layer descriptions and `set_variable` already guarantee;
 - settings reach kernels as arguments, never as module globals (numba freezes globals at
   compile time);
-- loading a model warms its kernels once (`execute.warm`).
+- loading a model warms its kernels once (`execute.warm`); the hot float32 kernels of the
+  engine (`engine/kernels_f32.py`, `output_stage.to_int32`) carry explicit signatures, so they
+  are compiled or loaded from the cache at import and never stall a first call.
 """
 
 from __future__ import annotations

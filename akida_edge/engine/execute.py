@@ -11,8 +11,12 @@ worker runs in the calling thread.
 
 The plan of a model (`plan`) is cached until its layers change; each step keeps its weights in
 kernel form (`_prepared`: converted, transposed, tiled) until `set_variable` replaces a variable.
-Per layer, the path follows the measured input density: the previous layer's output events
-decide between dense (BLAS, row sweeps) and event-driven stages, so cost follows events.
+Per (model, batch size, thread) the steps are compiled once into runners (`plan.compile_plan`:
+buffers preallocated, kernels called directly), so a forward after the first runs no per-layer
+validation or allocation. Per layer, the path follows the measured input density: the previous
+layer's output events decide between dense (BLAS, row sweeps) and event-driven stages, so cost
+follows events. The per-layer `Activity` records are built from the kernels' counts when first
+read (`_CountedActivity`).
 """
 
 from __future__ import annotations
