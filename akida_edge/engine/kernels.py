@@ -203,7 +203,8 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
         return out
     pot = np.empty(pot_shape, acc_dtype)
     conv_layer_kernel(x, wt, kh, kw, pad_value, pad[0], pad[1], stride[0], stride[1], threshold,
-                       act_step, 2**act_bits - 1, mode, pool, pot, out_u8, out_raw, counts)
+                       act_step, 2**act_bits - 1, mode, pool, pot, out_u8, out_raw, counts,
+                       f32 and acc_dtype == np.float32)
     return out
 
 

@@ -40,8 +40,10 @@ def _boundary_potentials(thr: int, s16: int, amax: int, lo: int, hi: int) -> np.
 def test_float32_activation_is_exact_on_every_boundary(rng, act_bits):
     amax = 2**act_bits - 1
     bound = 2**23 - 1
-    steps16 = np.unique(np.concatenate([np.arange(1, 49), [255, 256, 4095, 65533, 65534, 65535],
-                                        rng.integers(1, 65536, size=40)]))
+    # every act_step up to 64 (s16 ≤ 1024: e.g. s16 = 112, p − T = 21 is where a plain ceil(num·(1/s16))
+    # would give 4 instead of 3), the largest ones, and random ones
+    steps16 = np.unique(np.concatenate([np.arange(1, 1025), [4095, 4096, 65533, 65534, 65535],
+                                        rng.integers(1, 65536, size=200)]))
     thresholds = [0, 1, -1, 7, -1000, 123457, bound, -bound, 2**24, -(2**24), 2**31 - 1, -(2**31) + 1]
     for thr in thresholds + list(rng.integers(-(2**22), 2**22, size=6)):
         pots, s16s = [], []
@@ -125,3 +127,55 @@ def test_every_separable_path_matches_reference(case):
             got = model.statistics.layers
             assert [(a.input_events, a.synaptic_ops, a.output_events) for a in got] == [
                 (b.input_events, b.synaptic_ops, b.output_events) for b in ref]
+
+
+@st.composite
+def conv_cases(draw):
+    h, w, c = draw(st.integers(1, 8)), draw(st.integers(1, 8)), draw(st.integers(1, 12))
+    padding = draw(st.sampled_from(L.PADDINGS))
+    kh = draw(st.integers(1, 5 if padding == "same" else min(5, h)))
+    kw = draw(st.integers(1, 5 if padding == "same" else min(5, w)))
+    stride = draw(st.sampled_from([(1, 1), (2, 1), (2, 2), (3, 3)]))
+    activation = draw(st.booleans())
+    pool = draw(st.sampled_from(["none", "max", "average"])) if activation else "none"
+    oh = L.conv_output_size(h, kh, stride[0], padding)[0]
+    ow = L.conv_output_size(w, kw, stride[1], padding)[0]
+    extra = {"pool_type": pool}
+    if pool == "max":
+        extra["pool_size"] = (min(2, oh), min(3, ow))
+    spec = L.Convolutional(kernel_size=(kh, kw), kernel_stride=stride, padding=padding,
+                           filters=draw(st.integers(1, 24)),
+                           weights_bits=draw(st.sampled_from(L.WEIGHT_BITS)),
+                           activation=activation, act_bits=draw(st.sampled_from(L.ACT_BITS)), **extra)
+    bits = draw(st.sampled_from(L.INPUT_BITS))
+    return Model([L.InputData(input_shape=(h, w, c), input_bits=bits), spec]), bits, draw(
+        st.integers(0, 2**32 - 1)), draw(st.sampled_from([1, 4])), draw(st.floats(0.0, 1.0))
+
+
+@given(conv_cases())
+def test_convolution_event_and_dense_paths_match_reference(case):
+    """A float32-exact convolution, its event path (float32 output stage) and its im2col + BLAS
+    path each forced on, against the reference: outputs and activity."""
+    model, bits, seed, n, density = case
+    rng = np.random.default_rng(seed)
+    layer = model.layers[1]
+    lo, hi = weight_range(layer.spec.weights_bits)
+    layer.set_variable("weights", rng.integers(lo, hi + 1, size=layer.variables["weights"].shape))
+    f = layer.variables["threshold"].shape
+    scale = max(1, int(np.sqrt(np.prod(layer.spec.kernel_size) * model.input_shape[2]) * (2**bits - 1) * hi))
+    layer.set_variable("threshold", rng.integers(-scale, scale + 1, size=f))
+    layer.set_variable("act_step", rng.integers(1, 16 * max(2, scale // 4), size=f).clip(1, 65535) / 16)
+    x = rng.integers(1, 2**bits, size=(n, *model.input_shape))
+    x[rng.random(x.shape) >= density] = 0
+    assume(execute.plan(model)[1].f32)
+    y_ref = execute.forward(model, x, reference=True)
+    ref = [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers]
+    saved = execute.DENSE_ABOVE
+    try:
+        for dense_above in (-1.0, 2.0):  # always dense, never dense
+            execute.DENSE_ABOVE = dense_above
+            y = execute.forward(model, x)
+            np.testing.assert_array_equal(y, y_ref)
+            assert [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers] == ref
+    finally:
+        execute.DENSE_ABOVE = saved
