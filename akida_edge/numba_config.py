@@ -18,7 +18,13 @@ Policy:
   16·act_step, which the layer descriptions and `set_variable` already guarantee;
 - settings reach kernels as arguments, never as module globals (numba freezes globals at
   compile time);
-- loading a model warms its kernels once (`execute.warm`).
+- loading a model warms its kernels once (`execute.warm`); the hot float32 kernels of the
+  engine (`engine/kernels_f32.py`, `output_stage.to_int32`) carry explicit signatures, so they
+  are compiled or loaded from the cache at import and never stall a first call;
+- numba's cache is checked against the *defining* file only: a kernel that inlines helpers from
+  another module (`inline="always"`, e.g. `output_stage.stage_f32` inside `kernels_f32.py`) keeps
+  its old machine code after an edit of that other module until its own file changes or the
+  `__pycache__/*.nbi|*.nbc` files are deleted (fresh installs and CI are not affected).
 """
 
 from __future__ import annotations

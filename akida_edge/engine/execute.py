@@ -11,8 +11,12 @@ worker runs in the calling thread.
 
 The plan of a model (`plan`) is cached until its layers change; each step keeps its weights in
 kernel form (`_prepared`: converted, transposed, tiled) until `set_variable` replaces a variable.
-Per layer, the path follows the measured input density: the previous layer's output events
-decide between dense (BLAS, row sweeps) and event-driven stages, so cost follows events.
+Per (model, batch size, thread) the steps are compiled once into runners (`plan.compile_plan`:
+buffers preallocated, kernels called directly), so a forward after the first runs no per-layer
+validation or allocation. Per layer, the path follows the measured input density: the previous
+layer's output events decide between dense (BLAS, row sweeps) and event-driven stages, so cost
+follows events. The per-layer `Activity` records are built from the kernels' counts when first
+read (`_CountedActivity`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from akida_edge.engine import layers as L
 from akida_edge.engine import reference as R
 from akida_edge.engine.activity import Activity, LayerActivity
 from akida_edge.engine.model import weight_range
+from akida_edge.engine.output_stage import to_int32
+from akida_edge.engine.plan import compile_plan
 from akida_edge.errors import InputDataError, ModelError
 
 if TYPE_CHECKING:
@@ -44,6 +50,8 @@ MIN_SPLIT = 4  # samples per worker below which splitting a batch costs more tha
 DENSE_ABOVE = K.DENSE_ABOVE
 
 _plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_local = threading.local()  # per thread: compiled plans (`_runners`)
+MAX_PLANS = 8  # per thread; a plan holds its batch size's buffers
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
@@ -63,6 +71,7 @@ class _Step:
     acc_dtype: type
     pad_value: int
     dw_dtype: type = np.int32  # separable: the depthwise sums' dtype (`kernels.depthwise_dtype`)
+    f32: bool = False  # partial sums < 2^23: the float32-exact stages (`kernels.f32_ok`)
     name: str = ""
     kind_name: str = ""
     input_size: int = 0
@@ -110,8 +119,9 @@ def _step(layer: Layer, in_max: int) -> _Step:
         bound = kh * kw * c * max(in_max, pad_value) * wmax
         kind = "conv"
     acc = K.accumulator_dtype(bound, dense_ok=True)
+    f32 = K.f32_ok(bound)
     return _Step(layer, kind, mode, (top, left), stride, (oh, ow, spec.filters), layer.output_shape,
-                 pool, acc, pad_value, K.depthwise_dtype(dw_bound, acc))
+                 pool, acc, pad_value, np.float32 if f32 else K.depthwise_dtype(dw_bound, acc), f32)
 
 
 def plan(model: Model) -> list[_Step]:
@@ -174,8 +184,11 @@ def _prepared(step: _Step, cache: list) -> object:
     return value
 
 
-def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_events: int) -> np.ndarray:
+def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_events: int,
+              dense_above: float | None = None) -> np.ndarray:
+    """One layer through the validating wrappers of `kernels.py` (the plan's generic path)."""
     v = step.layer.variables
+    dense_above = DENSE_ABOVE if dense_above is None else dense_above
     if step.kind == "input":
         nz = int(np.count_nonzero(x))
         counts[0] += nz
@@ -187,24 +200,53 @@ def _run_step(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_ev
         return K.dense_layer(x.reshape(x.shape[0], step.input_size), prep, v["threshold"],
                              v["act_step"], spec.act_bits, step.mode, step.acc_dtype, counts)
     w = v["weights"]
+    if step.f32 and step.kind == "separable":
+        return K.separable_f32(x, prep, step.pad, step.stride, step.pot_shape, step.out_shape,
+                               v["threshold"], v["act_step"], spec.act_bits, step.mode, step.pool, counts,
+                               dense_above, in_events)
     if step.kind == "separable":
         return K.separable_layer(x, w, None, step.pad, step.stride, step.pot_shape, step.out_shape,
                                  v["threshold"], v["act_step"], spec.act_bits, step.mode, step.pool,
-                                 step.acc_dtype, counts, DENSE_ABOVE, prep, in_events)
+                                 step.acc_dtype, counts, dense_above, prep, in_events)
     return K.conv_layer(x, w, step.pad, step.stride, step.pot_shape, step.out_shape, v["threshold"],
                         v["act_step"], spec.act_bits, step.mode, step.pool, step.acc_dtype,
-                        counts, step.pad_value, DENSE_ABOVE, prep, in_events)
+                        counts, step.pad_value, dense_above, prep, in_events, step.f32)
+
+
+def _fallback(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_events: int,
+              dense_above: float) -> np.ndarray:
+    return _run_step(step, x, counts, cache, in_events, dense_above)
+
+
+def _runners(steps: list[_Step], caches: list[list], n: int) -> list:
+    """The compiled plan (`plan.compile_plan`) of these steps for batches of n, kept per thread
+    (its buffers are the thread's own) until the model's plan changes."""
+    store = getattr(_local, "runners", None)
+    if store is None:
+        store = _local.runners = {}
+    key = (id(steps[0]), len(steps), n)
+    entry = store.get(key)
+    if entry is not None and entry[0] is steps[0] and entry[1] is caches[0]:
+        return entry[2]
+    if len(store) > MAX_PLANS:  # models come and go: keep the newest plans only
+        store.pop(next(iter(store)))
+    runners = compile_plan(steps, caches, n, _prepared, _fallback)
+    store[key] = (steps[0], caches[0], runners)
+    return runners
 
 
 def _run_chain(steps: list[_Step], caches: list[list], x: np.ndarray, counts: np.ndarray) -> np.ndarray:
     in_events = -1
-    for i, step in enumerate(steps):
-        x = _run_step(step, x, counts[i], caches[i], in_events)
+    dense_above = DENSE_ABOVE
+    for i, run in enumerate(_runners(steps, caches, x.shape[0])):
+        step = steps[i]
+        x = run(x, counts[i], in_events, dense_above)
         in_events = int(counts[i, 2]) if x.dtype == np.uint8 else -1
         if step.mode == K.MODE_RAW:  # int64 p − T: refuse, never wrap, what int32 cannot hold
-            if x.size and (x.min() < R.INT32_MIN or x.max() > R.INT32_MAX):
+            y = np.empty(x.shape, np.int32)
+            if not to_int32(x, y):
                 raise ModelError(f"layer {step.name!r}: p - T leaves the int32 range; lower the weights")
-            x = x.astype(np.int32)
+            x = y
     return x
 
 
@@ -250,6 +292,8 @@ def validate_input(model: Model, x: np.ndarray) -> np.ndarray:
         )
     spec = first.spec
     bits = spec.input_bits
+    if arr.dtype == np.uint8 and bits == 8:  # the common case: nothing to check
+        return np.ascontiguousarray(arr)
     top = 2**bits - 1
     what = (f"uint8 pixels of layer {first.name!r}" if isinstance(spec, L.InputConvolutional)
             else f"input_bits={bits} of layer {first.name!r}")
@@ -299,13 +343,32 @@ def forward(model: Model, x: np.ndarray, reference: bool = False, upto: int | No
         y, activity = R.forward(model, batch, stop)
     else:
         y, counts = _run_kernels(steps, caches, batch)
-        activity = Activity(samples=int(batch.shape[0]))
-        activity.layers = [LayerActivity(step.name, step.kind_name, step.input_size, step.output_size,
-                                         c[0], c[1], c[2])
-                           for step, c in zip(steps, counts.tolist(), strict=True)]
+        activity = _CountedActivity(int(batch.shape[0]), steps, counts)
     activity.seconds = time.perf_counter() - t0
     model.statistics = activity
     return y
+
+
+class _CountedActivity(Activity):
+    """The `Activity` of a kernel run: its per-layer records are built from the kernels' counts
+    (an (L, 3) int64 array owned by this record) when first read, not on every forward."""
+
+    def __init__(self, samples: int, steps: list[_Step], counts: np.ndarray) -> None:
+        self._steps, self._counts, self._layers = steps, counts, None
+        super().__init__(samples=samples)
+
+    @property  # type: ignore[override]
+    def layers(self) -> list[LayerActivity]:
+        if self._layers is None:
+            self._layers = [LayerActivity(step.name, step.kind_name, step.input_size, step.output_size,
+                                          c[0], c[1], c[2])
+                            for step, c in zip(self._steps, self._counts.tolist(), strict=True)]
+        return self._layers
+
+    @layers.setter
+    def layers(self, value: list[LayerActivity]) -> None:
+        if value or self._layers is not None:  # the dataclass __init__ assigns an empty default
+            self._layers = value
 
 
 def predict(model: Model, x: np.ndarray, reference: bool = False) -> np.ndarray:

@@ -34,12 +34,25 @@ zero-division branch, which lets the output stage's divisions vectorise.
 Each kernel adds the layer's activity to `counts` = [input events, synaptic ops, output events]
 (definitions in `activity.py`); the dense stages count the same events and fan-outs.
 
+Layers whose partial sums stay below 2^23 (`f32_ok`: every convolutional and separable layer of
+the rebuilt zoo models, 8-bit input layers included) run float32-exact stages (`kernels_f32.py`): float32
+depthwise sums, the pointwise product by BLAS or by an eight-at-a-time event loop
+(`PW_BLAS_ABOVE`), and a float32 activation (one multiply, no float64 division). The measured
+rules, all on the layer's own activity (never on the model): a convolution takes im2col + BLAS
+above `DENSE_ABOVE` non-zero inputs, else scatters events; a stride-1 depthwise stage sweeps rows
+above `ROWS_ABOVE`, else scatters events; a pointwise product goes to BLAS above `PW_BLAS_ABOVE`
+non-zero depthwise sums. At the DS-CNN shapes BLAS wins the dense pointwise product at batch 1
+and 256 alike (CPU time, one core: ~15 µs against ~21 µs for the numba loop per 125×64×64
+product; batch 256: 46 ms against 59 ms for the whole network), so no batch-size rule is needed.
+
 Layout: this module holds the policy (dense/event thresholds, dtype choices), the per-thread
-scratch buffers and the public wrappers (`conv_layer`, `separable_layer`, `dense_layer`), which
-validate shapes and dtypes and allocate outputs with explicit dtypes. The numba bodies, which hold
-no policy (STYLE.md §3), live in `kernels_conv.py` (convolution event and im2col paths,
-FullyConnected), `kernels_depthwise.py` (depthwise event and row paths, pointwise event path) and
-`kernels_taps.py` (tap tables shared by both).
+scratch buffers and the public wrappers (`conv_layer`, `separable_layer`, `separable_f32`,
+`dense_layer`), which validate shapes and dtypes and allocate outputs with explicit dtypes. The
+numba bodies, which hold no policy (STYLE.md §3), live in `kernels_conv.py` (convolution event and
+im2col paths, FullyConnected), `kernels_depthwise.py` (depthwise event and row paths, pointwise
+event path), `kernels_f32.py` (the float32-exact stages), `output_stage.py` and `kernels_taps.py`
+(tap tables). The executor's hot path (`plan.py`) calls the kernels directly with preallocated
+buffers; these wrappers serve the generic path and the tests.
 """
 
 from __future__ import annotations
@@ -50,7 +63,9 @@ import numpy as np
 
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_depthwise import depthwise_kernel, depthwise_rows_kernel, pointwise_kernel
+from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
 from akida_edge.engine.output_stage import (  # noqa: F401 - MODE_* re-exported
+    F32_ACT_BOUND,
     MODE_ACT,
     MODE_AVG,
     MODE_MAX,
@@ -126,7 +141,7 @@ def _check(x: np.ndarray, ndim: int, counts: np.ndarray) -> None:
 def tile_depthwise(w_dw: np.ndarray, ow: int) -> np.ndarray:
     """Depthwise weights (kh, kw, C) repeated for every output column: (kh, kw, OW·C), C-contiguous."""
     kh, kw, c = w_dw.shape
-    return np.ascontiguousarray(np.broadcast_to(w_dw[:, :, None, :], (kh, kw, ow, c)).reshape(kh, kw, ow * c))
+    return np.broadcast_to(w_dw[:, :, None, :], (kh, kw, ow, c)).reshape(kh, kw, ow * c).copy()  # writable
 
 
 def prepare_conv(weights: np.ndarray, acc_dtype: type) -> tuple[np.ndarray, np.ndarray]:
@@ -157,7 +172,8 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
                pot_shape: tuple[int, int, int], out_shape: tuple[int, int, int], threshold: np.ndarray,
                act_step: np.ndarray, act_bits: int, mode: int, pool: np.ndarray, acc_dtype: type,
                counts: np.ndarray, pad_value: int = 0, dense_above: float = DENSE_ABOVE,
-               prepared: tuple[np.ndarray, np.ndarray] | None = None, in_events: int = -1) -> np.ndarray:
+               prepared: tuple[np.ndarray, np.ndarray] | None = None, in_events: int = -1,
+               f32: bool = False) -> np.ndarray:
     """Convolutional / InputConvolutional layer on (N, H, W, C) uint8 events.
 
     `weights` (kh, kw, C, F) integers; `pad` the padding before (top, left); `pot_shape` the
@@ -182,11 +198,13 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
         im2col_kernel(x, pad_value, pad[0], pad[1], stride[0], stride[1], kh, kw, f, oh, ow, cols, counts)
         pot = scratch("pot", (n, oh, ow, f), np.float32)
         np.matmul(cols, w.reshape(kh * kw * c, f), out=pot.reshape(n * oh * ow, f))
-        output_batch_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
+        stage = output_f32_kernel if f32 else output_batch_kernel  # f32: the layer is `f32_ok`
+        stage(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
         return out
     pot = np.empty(pot_shape, acc_dtype)
     conv_layer_kernel(x, wt, kh, kw, pad_value, pad[0], pad[1], stride[0], stride[1], threshold,
-                       act_step, 2**act_bits - 1, mode, pool, pot, out_u8, out_raw, counts)
+                       act_step, 2**act_bits - 1, mode, pool, pot, out_u8, out_raw, counts,
+                       f32 and acc_dtype == np.float32)
     return out
 
 
@@ -249,4 +267,47 @@ def dense_layer(x: np.ndarray, weights: np.ndarray, threshold: np.ndarray, act_s
     pot = np.empty((1, 1, units), acc_dtype)
     dense_layer_kernel(x, np.ascontiguousarray(weights), threshold, act_step, 2**act_bits - 1, mode, pot,
                         out_u8, out_raw, counts)
+    return out
+
+
+# --- float32-exact layers (`kernels_f32.py`) ---------------------------------------------------
+
+# Share of non-zero depthwise sums above which the pointwise product is one BLAS call instead of
+# the eight-at-a-time event loop (measured on the DS-CNN shapes, 64 → 64 channels: the loop costs
+# ~1.4× BLAS when every sum is non-zero and skips only all-zero eights, so BLAS wins from ~40 %).
+PW_BLAS_ABOVE = 0.4
+
+
+def f32_ok(bound: int) -> bool:
+    """Whether a layer whose partial sums are bounded by `bound` runs its float32-exact stages
+    (`kernels_f32.py`): below 2^23 (`output_stage.F32_ACT_BOUND`) every integer and every partial
+    sum is exact in float32, and the float32 activation is exact."""
+    return bound < F32_ACT_BOUND
+
+
+def separable_f32(x: np.ndarray, prepared: tuple[np.ndarray, np.ndarray, np.ndarray], pad: tuple[int, int],
+                  stride: tuple[int, int], pot_shape: tuple[int, int, int], out_shape: tuple[int, int, int],
+                  threshold: np.ndarray, act_step: np.ndarray, act_bits: int, mode: int, pool: np.ndarray,
+                  counts: np.ndarray, dense_above: float = DENSE_ABOVE, in_events: int = -1) -> np.ndarray:
+    """SeparableConvolutional of a `f32_ok` layer: float32 depthwise sums (row sweeps above
+    `ROWS_ABOVE` for stride 1 unless dense stages are off: `dense_above` > 1), the pointwise
+    product by BLAS above `PW_BLAS_ABOVE` non-zero sums (and `dense_above` ≤ 1) or by the event
+    loop, then the float32 output stage. `prepared` is `prepare_separable(w_dw, w_pw, np.float32,
+    OW, np.float32)`."""
+    _check(x, 4, counts)
+    n = x.shape[0]
+    oh, ow, f = pot_shape
+    c = x.shape[3]
+    w_dw, w_tile, w_pw = prepared
+    out, out_u8, out_raw = _outputs(n, out_shape, mode)
+    nz = np.count_nonzero(x) if in_events < 0 else in_events
+    rows = stride == (1, 1) and nz > ROWS_ABOVE * x.size and dense_above <= 1.0
+    dw = scratch("dw", (n, oh, ow, c), np.float32)
+    nonzero = depthwise_f32_kernel(x, w_dw, w_tile, pad[0], pad[1], stride[0], stride[1], rows, f, dw, counts)
+    pot = scratch("pot", (n, oh, ow, f), np.float32)
+    if nonzero > PW_BLAS_ABOVE * dw.size and dense_above <= 1.0:
+        np.matmul(dw.reshape(-1, c), w_pw, out=pot.reshape(n * oh * ow, f))
+    else:
+        pointwise_f32_kernel(dw, w_pw, pot)
+    output_f32_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
     return out

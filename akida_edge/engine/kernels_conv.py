@@ -15,13 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from akida_edge.engine.kernels_taps import fans, taps
-from akida_edge.engine.output_stage import output_stage_kernel
+from akida_edge.engine.output_stage import MODE_ACT, MODE_MAX, act_params_f32, output_stage_kernel, stage_f32
 from akida_edge.numba_config import kernel
 
 
 @kernel()
 def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_step, amax, mode, pool,
-                       pot, out_u8, out_raw, counts):
+                       pot, out_u8, out_raw, counts, f32=False):
     """Scatter every event (and non-zero padding) of each sample into pot (OH, OW, F).
 
     Rows/columns run over the padded extent [−pad, (OH−1)·s − pad + k) and the map; positions
@@ -30,6 +30,8 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
     position's events first build their combined contribution to every tap,
     g[(ky, kx), :] = Σ_events v · w[ky, kx, c, :] (one long vectorised loop per event), then each
     tap adds its F values to the output it reaches (sums of integers: exact in the accumulator).
+    `f32` (float32 potentials of a `kernels.f32_ok` layer): activation and max pooling use the
+    float32 output stage (`output_stage.stage_f32`).
     """
     h, wd, c_in = x.shape[1], x.shape[2], x.shape[3]
     oh, ow, f = pot.shape[0], pot.shape[1], pot.shape[2]
@@ -42,6 +44,8 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
     vals = np.empty(c_in, wt.dtype)  # one position's events: values (in the weights' dtype) ...
     chans = np.empty(c_in, np.int64)  # ... and channels
     g = np.empty(kh * kw * f, wt.dtype)  # their contribution to every tap
+    q32 = act_params_f32(thr, act_step, amax)
+    fast_stage = f32 and (mode == MODE_ACT or mode == MODE_MAX)
     for n in range(x.shape[0]):
         pot[:] = 0
         events = 0
@@ -100,7 +104,10 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
                     ops += fan * f * m
         counts[0] += events
         counts[1] += ops
-        output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts)
+        if fast_stage:
+            counts[2] += stage_f32(pot, n, q32, mode, pool, out_u8)
+        else:
+            output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts)
 
 
 @kernel()

@@ -9,15 +9,16 @@ that use it, rounded on purpose (`floor(x + 0.5)` for the swap count, `ceil` for
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from akida_edge.numba_config import kernel
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 
 
-@numba.njit(cache=True)
+@kernel()
 def _next_u64(rng_state: np.ndarray) -> np.uint64:
     """splitmix64 (Steele, Lea & Flood 2014): advance the state and return 64 random bits."""
     rng_state[0] += _GOLDEN  # uint64 wrap-around is intended
@@ -27,13 +28,13 @@ def _next_u64(rng_state: np.ndarray) -> np.uint64:
     return z ^ (z >> np.uint64(31))
 
 
-@numba.njit(cache=True)
+@kernel()
 def _below(rng_state: np.ndarray, n: int) -> int:
     """A random integer in [0, n) (modulo bias < n / 2^64, negligible for n < 2^20)."""
     return int(_next_u64(rng_state) % np.uint64(n))
 
 
-@numba.njit(cache=True)
+@kernel()
 def _shuffle_prefix(items: np.ndarray, count: int, k: int, rng_state: np.ndarray) -> None:
     """Partial Fisher-Yates: items[:k] becomes a uniform random k-subset of items[:count]."""
     for i in range(k):
@@ -41,7 +42,7 @@ def _shuffle_prefix(items: np.ndarray, count: int, k: int, rng_state: np.ndarray
         items[i], items[j] = items[j], items[i]
 
 
-@numba.njit(cache=True)
+@kernel()
 def init_columns(weights: np.ndarray, start: int, num_weights: int, rng_state: np.ndarray) -> None:
     """Give columns start.. of `weights` (n_in, units) exactly `num_weights` ones at random rows."""
     n_in, units = weights.shape
@@ -55,7 +56,7 @@ def init_columns(weights: np.ndarray, start: int, num_weights: int, rng_state: n
             weights[rows[k], j] = 1
 
 
-@numba.njit(cache=True)
+@kernel()
 def fit_kernel(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, thr: np.ndarray,
                plast: np.ndarray, learn_count: np.ndarray, counts: np.ndarray, rng_state: np.ndarray,
                group_size: int, num_weights: int, competition: float, initial_p: float,
@@ -122,7 +123,7 @@ def fit_kernel(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, th
         winners[s] = win
 
 
-@numba.njit(cache=True)
+@kernel()
 def _learn_swap(features: np.ndarray, s: int, weights: np.ndarray, win: int, pot: int, plast: float,
                 gain: np.ndarray, loss: np.ndarray, rng_state: np.ndarray) -> int:
     """The AKD1000 rule's update; returns the winner's potential after it."""
@@ -147,7 +148,7 @@ def _learn_swap(features: np.ndarray, s: int, weights: np.ndarray, win: int, pot
     return pot + n_swap
 
 
-@numba.njit(cache=True)
+@kernel()
 def _learn_counts(features: np.ndarray, s: int, weights: np.ndarray, counts: np.ndarray, win: int,
                   num_weights: int, rng_state: np.ndarray) -> int:
     """The counts rule's update: count the sample's active inputs, then put the neuron's

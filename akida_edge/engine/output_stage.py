@@ -21,6 +21,9 @@ MODE_MAX = 1  # activation then max pooling (valid windows)
 MODE_AVG = 2  # global average pooling of the potentials, then the activation
 MODE_RAW = 3  # last layer without activation: p − T into an int64 array (the executor checks the int32 range)
 
+# Potentials bounded below this (|p| < 2^23) may use the float32 activation (`act_f32`).
+F32_ACT_BOUND = 2**23
+
 
 @kernel(inline="always")
 def _activate_one(p, thr, s16, cap):
@@ -162,3 +165,96 @@ def output_batch_kernel(pot, thr, act_step, amax, mode, pool, out_u8, out_raw, c
     for n in range(n_s):
         events += _stage(pot[n], n, q, s16, cap, thr, mode, pool, out_u8, out_raw)
     counts[2] += events
+
+
+# --- float32 activation: one multiply instead of a float64 division -----------------------------
+
+
+@kernel(inline="always")
+def act_params_f32(thr, act_step, amax):
+    """Per channel, as float32 rows: 16·T′, 1/s16 and amax·s16 (s16 = 16·act_step), for `act_f32`.
+
+    T′ = T clamped to [−2^24, 2^24]: exact in float32 (so is 16·T′), and for potentials
+    |p| < 2^23 (`F32_ACT_BOUND`) it gives every output T gives (p − T′ and p − T are then both
+    ≤ 0, or both ≥ 2^23 > the clamp amax·s16/16). amax·s16 ≤ 15·65535 < 2^20 is exact.
+    """
+    f = thr.shape[0]
+    q = np.empty((3, f), np.float32)
+    lim = np.int64(2**24)
+    for k in range(f):
+        s16 = np.int64(act_step[k] * 16.0)  # a multiple of 1/16: exact
+        t = min(max(np.int64(thr[k]), -lim), lim)
+        q[0, k] = np.float32(16 * t)
+        q[1, k] = np.float32(1.0 / np.float64(s16))
+        q[2, k] = np.float32(amax * s16)
+    return q
+
+
+@kernel(inline="always")
+def act_f32(pk, thr16, inv, cap):
+    """min(amax, ceil(16·(p − T)/s16)) for p > T, else 0, from a float32 potential |p| < 2^23; exact.
+
+    num = 16·p − 16·T′ is exact wherever it matters: 16·p and 16·T′ are exact, and the rounded
+    difference is the exact one when that lies in [0, cap] (cap < 2^20), ≥ cap when it is above,
+    ≤ 0 when below (rounding is monotonic), so the clamp gives the exact integer num ∈ [0, cap].
+    Then q = num/s16 ≤ amax ≤ 15; q̃ = fl(num · fl(1/s16)) is within 15·2^-23·(1 + 2^-24) <
+    0.47·2^-18 of q, and subtracting ε = 2^-18 (rounding error ≤ 2^-21 near 15) leaves, for an
+    integer q = m, a value in (m − 1, m): ceil gives m; a non-integer q lies at least 1/s16 >
+    2^-16 = 4ε above its floor m, so the value stays in (m, m + 1): ceil gives ⌈q⌉. num = 0 gives
+    ceil(−ε) = −0.0, stored as 0. The loop vectorises (8 lanes, no division).
+    """
+    num = min(max(np.float32(16.0) * pk - thr16, np.float32(0.0)), cap)
+    return np.ceil(num * inv - np.float32(3.814697265625e-06))  # ε = 2^-18
+
+
+@kernel(inline="always")
+def stage_f32(pot, n, q32, mode, pool, out_u8):
+    """`MODE_ACT` / `MODE_MAX` output of sample n from float32 potentials pot (OH, OW, F) with
+    |p| < 2^23, by `act_f32`; returns its output events."""
+    oh, ow, f = pot.shape
+    thr16, inv, cap = q32[0], q32[1], q32[2]
+    events = 0
+    if mode == MODE_MAX:
+        ph, pw, psy, psx = pool[0], pool[1], pool[2], pool[3]
+        best = np.empty(f, np.float32)
+        for i in range(out_u8.shape[1]):
+            for j in range(out_u8.shape[2]):
+                first = pot[i * psy, j * psx]
+                for k in range(f):
+                    best[k] = first[k]
+                for a in range(ph):
+                    for b in range(pw):
+                        prow = pot[i * psy + a, j * psx + b]
+                        for k in range(f):
+                            best[k] = max(best[k], prow[k])
+                orow = out_u8[n, i, j]
+                for k in range(f):
+                    y = act_f32(best[k], thr16[k], inv[k], cap[k])
+                    orow[k] = np.uint8(y)
+                    events += y > np.float32(0.0)
+        return events
+    pot2 = pot.reshape(oh * ow, f)
+    out2 = out_u8[n].reshape(oh * ow, f)
+    for i in range(oh * ow):
+        prow = pot2[i]
+        orow = out2[i]
+        for k in range(f):  # no counting here: the count's int64 lanes stop the 8-lane float loop
+            orow[k] = np.uint8(act_f32(prow[k], thr16[k], inv[k], cap[k]))
+    flat = out2.reshape(oh * ow * f)
+    for t in range(flat.shape[0]):
+        events += flat[t] != 0
+    return events
+
+
+@kernel("boolean(int64[:, :, :, ::1], int32[:, :, :, ::1])")
+def to_int32(raw, out):
+    """Copy int64 p − T into int32 `out` (same shape, C-contiguous); False (out partly written) if
+    a value leaves the int32 range: the caller refuses, never wraps."""
+    src = raw.reshape(raw.size)
+    dst = out.reshape(out.size)
+    ok = True
+    for t in range(src.shape[0]):
+        v = src[t]
+        ok &= -2147483648 <= v <= 2147483647
+        dst[t] = np.int32(v)
+    return ok

@@ -105,9 +105,35 @@ def test_int16_depthwise_sums_equal_float32(rng, stride, density):
     assert outs[0][0].any()
 
 
-def test_dscnn_plan_uses_int16_depthwise_sums():
-    """The DS-CNN's separable layers (4-bit inputs and weights, 3×3) take the int16 depthwise path."""
+def test_dscnn_plan_uses_float32_exact_stages():
+    """The DS-CNN's layers (8/4-bit, 3×3 and 5×5 kernels: partial sums below 2^23) all take the
+    float32-exact stages (`kernels_f32.py`), depthwise sums included."""
     from akida_edge.engine import zoo
 
     steps = execute.plan(zoo.dscnn_kws())
-    assert [s.dw_dtype for s in steps if s.kind == "separable"] == [np.int16] * 4
+    assert all(s.f32 for s in steps if s.kind in ("conv", "separable"))
+    assert [s.dw_dtype for s in steps if s.kind == "separable"] == [np.float32] * 4
+
+
+def test_outputs_are_not_reused_between_forwards(rng):
+    """The compiled plan reuses its intermediate buffers, never an output already returned."""
+    model = _model(rng, (7, 6, 4), 5)
+    xa, xb = _inputs(rng, model, 2, 0.6), _inputs(rng, model, 2, 0.6)
+    for upto in (2, 3, 4):
+        ya = execute.forward(model, xa, upto=upto)
+        kept = ya.copy()
+        execute.forward(model, xb, upto=upto)
+        np.testing.assert_array_equal(ya, kept)
+        np.testing.assert_array_equal(ya, execute.forward(model, xa, reference=True, upto=upto))
+
+
+def test_read_only_input_into_a_separable_layer(rng):
+    """A separable layer right after InputData reads the caller's (here read-only) array."""
+    m = Model([L.InputData(input_shape=(6, 5, 8), input_bits=4),
+               L.SeparableConvolutional(kernel_size=3, filters=4, weights_bits=4, act_bits=4)])
+    layer = m.layers[1]
+    for name in ("weights", "weights_pw"):
+        layer.set_variable(name, rng.integers(-7, 8, size=layer.variables[name].shape))
+    x = _inputs(rng, m, 3, 0.5)
+    x.flags.writeable = False
+    _check(m, x)

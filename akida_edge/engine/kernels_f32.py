@@ -1,0 +1,226 @@
+"""float32 stages of layers whose partial sums are integers below 2^23 (`kernels.f32_ok`).
+
+float32 then holds every input, depthwise sum, potential and partial sum exactly, whatever the
+summation order, and the output stage can use the float32 activation (`output_stage.act_f32`,
+one multiply instead of a float64 division). The stages, each over a whole batch:
+
+- `depthwise_f32_kernel`: exact depthwise sums d[n, oy, ox, c] (float32), by sweeping whole rows
+  (stride 1, inputs not nearly silent) or by scattering the events; returns their non-zeros;
+- `pointwise_f32_kernel`: the event path of the pointwise product,
+  p[oy, ox, :] = Σ_c d[oy, ox, c] · w_pw[c, :] eight channels at a time (`product8`), skipping
+  the eights whose sums are all zero; dense sums go to one BLAS product instead (`kernels.py`);
+- `output_f32_kernel`: activation, max pooling (`act_f32`), global-average pooling or p − T.
+
+Why BLAS for dense pointwise products (measured as CPU time on the DS-CNN separable layer,
+125 positions × 64 → 64 channels, one core, AVX2): OpenBLAS's sgemm ~15 µs with its call; the
+eight-way numba loop ~21 µs (one load and one store of p[k] per eight products, mul + add as
+fastmath stays off); a one-product-at-a-time scatter ~50 µs; scalar accumulators that LLVM's SLP
+vectoriser was meant to pack ~160 µs; an int16 pairwise (pmaddwd-shaped) loop ~80 µs (LLVM did
+not form vpmaddwd on ymm). BLAS keeps a 6×16 tile of sums in registers; LLVM does not
+register-block a loop nest.
+
+Each stage adds its activity to `counts` = [input events, synaptic ops, output events] exactly as
+the other paths (`activity.py`).
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+from akida_edge.engine.kernels_taps import fans, taps
+from akida_edge.engine.output_stage import (
+    MODE_ACT,
+    MODE_MAX,
+    _act_params,
+    _stage,
+    _steps16,
+    act_params_f32,
+    stage_f32,
+)
+from akida_edge.numba_config import kernel
+
+
+@kernel(inline="always")
+def product8(d, w, prow):
+    """prow[:] = Σ_c d[c] · w[c, :], eight channels per pass; a pass whose eight sums are all zero
+    is skipped (events only). Exact: integers whose partial sums stay below 2^23."""
+    f = prow.shape[0]
+    c_in = d.shape[0]
+    c8 = c_in - c_in % 8
+    for k in range(f):
+        prow[k] = 0.0
+    for c in range(0, c8, 8):
+        d0, d1, d2, d3 = d[c], d[c + 1], d[c + 2], d[c + 3]
+        d4, d5, d6, d7 = d[c + 4], d[c + 5], d[c + 6], d[c + 7]
+        if d0 == 0 and d1 == 0 and d2 == 0 and d3 == 0 and d4 == 0 and d5 == 0 and d6 == 0 and d7 == 0:
+            continue
+        w0, w1, w2, w3 = w[c], w[c + 1], w[c + 2], w[c + 3]
+        w4, w5, w6, w7 = w[c + 4], w[c + 5], w[c + 6], w[c + 7]
+        for k in range(f):
+            prow[k] += ((d0 * w0[k] + d1 * w1[k]) + (d2 * w2[k] + d3 * w3[k])) + (
+                (d4 * w4[k] + d5 * w5[k]) + (d6 * w6[k] + d7 * w7[k]))
+    for c in range(c8, c_in):
+        d0 = d[c]
+        if d0 == 0:
+            continue
+        w0 = w[c]
+        for k in range(f):
+            prow[k] += d0 * w0[k]
+
+
+@kernel()
+def depthwise_rows_f32(xs, xf, w_tile, pad_y, pad_x, ytab, xtab, fy, fx, dw):
+    """One sample's depthwise sums dw (OH, OW·C) by row sweeps (stride 1); returns (events, ops).
+
+    xs (H, W, C) uint8 is converted once to xf (H, W·C) float32 (each row serves kh·kw taps)."""
+    h, wd, c_in = xs.shape
+    kh, kw = w_tile.shape[0], w_tile.shape[1]
+    oh = dw.shape[0]
+    ow = dw.shape[1] // c_in
+    events = 0
+    ops = 0
+    for iy in range(h):
+        for ix in range(wd):
+            xrow = xs[iy, ix]
+            nz = 0
+            for c in range(c_in):
+                nz += xrow[c] != 0
+            events += nz
+            ops += nz * fy[iy] * fx[ix]
+    src_flat = xs.reshape(h * wd * c_in)
+    dst_flat = xf.reshape(h * wd * c_in)
+    for t in range(src_flat.shape[0]):
+        dst_flat[t] = src_flat[t]
+    dw[:] = 0.0
+    for oy in range(oh):
+        out_row = dw[oy]
+        for ky in range(kh):
+            iy = oy - pad_y + ky
+            if iy < 0 or iy >= h:
+                continue
+            for kx in range(kw):
+                lo = max(0, pad_x - kx)
+                hi = min(ow, wd + pad_x - kx)
+                if hi <= lo:
+                    continue
+                a = lo * c_in
+                b = (lo - pad_x + kx) * c_in
+                span = (hi - lo) * c_in
+                out = out_row[a:a + span]
+                src = xf[iy, b:b + span]
+                wts = w_tile[ky, kx, a:a + span]
+                for t in range(span):
+                    out[t] += src[t] * wts[t]
+    return events, ops
+
+
+@kernel()
+def depthwise_events_f32(xs, w_dw, ytab, xtab, idx, dw):
+    """One sample's depthwise sums dw (OH, OW, C) by scattering its events; returns (events, ops)."""
+    h, wd, c_in = xs.shape
+    kh, kw = w_dw.shape[0], w_dw.shape[1]
+    dw[:] = 0.0
+    events = 0
+    ops = 0
+    for iy in range(h):
+        for ix in range(wd):
+            xrow = xs[iy, ix]
+            nz = 0
+            for c in range(c_in):
+                nz += xrow[c] != 0
+            if nz == 0:
+                continue
+            events += nz
+            j = 0
+            for c in range(c_in):
+                idx[j] = c
+                j += xrow[c] != 0
+            for ky in range(kh):
+                oy = ytab[iy, ky]
+                if oy < 0:
+                    continue
+                for kx in range(kw):
+                    ox = xtab[ix, kx]
+                    if ox < 0:
+                        continue
+                    ops += nz
+                    out = dw[oy, ox]
+                    wrow = w_dw[ky, kx]
+                    if 4 * nz >= c_in:  # many events: all channels at once (zeros add nothing)
+                        for c in range(c_in):
+                            out[c] += np.float32(xrow[c]) * wrow[c]
+                    else:
+                        for t in range(nz):
+                            c = idx[t]
+                            out[c] += np.float32(xrow[c]) * wrow[c]
+    return events, ops
+
+
+# Explicit signatures (STYLE.md §4): compiled (or loaded from the cache) at import, so no layer
+# stalls on a first call; the wrappers and the plan pass exactly these types (C-contiguous arrays).
+# A separable layer right after InputData reads the caller's array, which may be read-only.
+_U8_4 = "uint8[:, :, :, ::1]"
+_F32_4 = "float32[:, :, :, ::1]"
+_DW_ARGS = (nb.types.float32[:, :, ::1], nb.types.float32[:, :, ::1], nb.int64, nb.int64, nb.int64, nb.int64,
+            nb.boolean, nb.int64, nb.types.float32[:, :, :, ::1], nb.types.int64[::1])
+
+
+@kernel(*(nb.int64(nb.types.Array(nb.uint8, 4, "C", readonly=ro), *_DW_ARGS) for ro in (False, True)))
+def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, counts):
+    """Depthwise sums of the batch x (N, H, W, C) uint8 into dw (N, OH, OW, C) float32; returns
+    their non-zeros. Row sweeps when `rows` (stride 1 only), else scattered events. Adds the
+    events, the depthwise fan-out and the pointwise fan-out (`f` per non-zero sum) to counts."""
+    n_s, h, wd, c_in = x.shape
+    kh, kw = w_dw.shape[0], w_dw.shape[1]
+    oh, ow = dw.shape[1], dw.shape[2]
+    ytab = taps(h, pad_y, kh, sy, oh)
+    xtab = taps(wd, pad_x, kw, sx, ow)
+    fy, fx = fans(ytab), fans(xtab)
+    rows = rows and sy == 1 and sx == 1
+    xf = np.empty((h if rows else 0, wd * c_in), np.float32)
+    idx = np.empty(c_in, np.int64)
+    events = 0
+    ops = 0
+    nonzero = 0
+    for n in range(n_s):
+        if rows:
+            ev, op = depthwise_rows_f32(x[n], xf, w_tile, pad_y, pad_x, ytab, xtab, fy, fx,
+                                        dw[n].reshape(oh, ow * c_in))
+        else:
+            ev, op = depthwise_events_f32(x[n], w_dw, ytab, xtab, idx, dw[n])
+        events += ev
+        ops += op
+        flat = dw[n].reshape(oh * ow * c_in)
+        for t in range(flat.shape[0]):
+            nonzero += flat[t] != 0
+    counts[0] += events
+    counts[1] += ops + nonzero * f
+    return nonzero
+
+
+@kernel(f"void({_F32_4}, float32[:, ::1], {_F32_4})")
+def pointwise_f32_kernel(dw, w_pw, pot):
+    """Event path of the pointwise product: pot[n, oy, ox, :] = Σ_c dw[n, oy, ox, c] · w_pw[c, :]
+    over the non-zero eights of sums (`product8`), float32 (exact integers)."""
+    for n in range(dw.shape[0]):
+        for oy in range(dw.shape[1]):
+            for ox in range(dw.shape[2]):
+                product8(dw[n, oy, ox], w_pw, pot[n, oy, ox])
+
+
+@kernel(f"void({_F32_4}, int32[::1], float32[::1], int64, int64, int64[::1], {_U8_4}, int64[:, :, :, ::1], "
+        "int64[::1])")
+def output_f32_kernel(pot, thr, act_step, amax, mode, pool, out_u8, out_raw, counts):
+    """The output stage of every sample of float32 potentials pot (N, OH, OW, F), |p| < 2^23:
+    `act_f32` for activation and max pooling, the exact integer stage otherwise."""
+    q32 = act_params_f32(thr, act_step, amax)
+    s16, cap = _steps16(act_step, amax)
+    q = _act_params(thr, s16, amax)
+    events = 0
+    for n in range(pot.shape[0]):
+        if mode == MODE_ACT or mode == MODE_MAX:
+            events += stage_f32(pot[n], n, q32, mode, pool, out_u8)
+        else:
+            events += _stage(pot[n], n, q, s16, cap, thr, mode, pool, out_u8, out_raw)
+    counts[2] += events
