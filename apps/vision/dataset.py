@@ -19,7 +19,10 @@ Sizes, start positions and times (a motion may begin before the window or end af
 `_background_` clips are still scenes (a resting hand with tremor), global flicker or light ramps
 on an empty scene, sensor noise, small irrelevant moving objects, and gestures cut short: at most
 30 % of one of the eight gestures inside the window (so that the sliding windows of the app name
-a gesture when it is (nearly) whole, and not from its first or last quarter).
+a gesture when it is (nearly) whole, and not from its first or last quarter), and other motions
+(`scenes.OTHER_MOTIONS`: diagonal swipes, a vertical shake, corners), so that the features encode
+the path itself and not only which of eight it resembles most (what few-shot learning of new
+gestures builds on; the novel `wave` and `z_shape` are never drawn).
 
 Clips are seeded by (split, label, index) only: `make_clips` and the cached splits under `--data`
 (``<split>-<digest>.npz``, git-ignored) agree, and a clip does not depend on how many are drawn.
@@ -44,7 +47,7 @@ from akida_edge.apps.vision.representation import ViewParams, clip_tensor, video
 from akida_edge.apps.vision.scenes import SceneParams
 from akida_edge.errors import ConfigError
 
-VERSION = "v2"  # bump when the sampling or rendering changes (invalidates the cache)
+VERSION = "v3"  # bump when the sampling or rendering changes (invalidates the cache)
 SPLITS = ("train", "validation", "test")
 PER_LABEL = {"train": 400, "validation": 30, "test": 120}
 SMALL_PER_LABEL = {"train": 3, "validation": 1, "test": 2}
@@ -127,7 +130,10 @@ def sample_clip(label: str, split: str, index: int, view: ViewParams | None = No
             after = rng.random() < 0.5
             kw["start_s"] = PRE_S + window_s - inside if after else PRE_S + inside - d
             return Clip(label, SceneParams(**kw), preset)
-        kind = (kind - 0.25) / 0.75
+        if kind < 0.45:  # a motion that is no gesture of the model, whole in the window
+            kw["motion"] = str(rng.choice(scenes.OTHER_MOTIONS))
+            return Clip(label, SceneParams(**kw), preset)
+        kind = (kind - 0.45) / 0.55
         kw["start_s"], kw["gesture_s"] = 0.0, 0.0
         if kind < 0.3:  # a resting hand
             kw["tremor_px"] = _u(rng, 0, 1.5)

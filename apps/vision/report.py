@@ -149,7 +149,7 @@ backgrounds, gesture speeds and hand shapes never used in training (`dataset.py`
 | dynamic energy per inference, gestures (estimated) | {_fmt(g['dynamic_uj_per_inference'], 3)} µJ |
 | energy/inference at 10/s, static included (est.) | {_fmt(g['energy_uj_per_inference_at_10hz'], 2)} µJ |
 | work skipped thanks to sparsity, gestures (1 − synaptic ops / dense MACs) | {_fmt(g['work_skipped'], 3)} |
-| `_background_` clips (resting hands, flicker, noise, distractors) | {still} |
+| `_background_` clips (resting hands, light changes, noise, other and cut-short motions) | {still} |
 | a still scene without sensor noise (no events) | 0 µJ dynamic: the static floor only |
 
 Per-class recall (quantized):

@@ -19,7 +19,8 @@ rests at the path's start, after it at the path's end.
 
 `motion` names the path to draw when it is not the label's own: the data set's `_background_`
 clips include gestures that mostly lie outside the model's window (a gesture cut short is not
-that gesture).
+that gesture) and `OTHER_MOTIONS`: a diagonal swipe (45° + k·90°, ±15°), a vertical shake of
+1.5–3 cycles, and a corner (a stroke along one axis, then one along the other).
 
 **The shape.** ``"hand"``: an elliptic palm with `fingers` rounded fingers fanned by `spread_deg`
 and a thumb; ``"mitten"``: the fingers together; ``"fist"``: short fingers; ``"object"``: a
@@ -43,6 +44,9 @@ from akida_edge.errors import ConfigError
 
 BACKGROUNDS = ("noise", "stripes", "checker", "blobs", "gradient", "rects")
 SHAPES = ("hand", "mitten", "fist", "object", "none")
+#: Motions that are no gesture of the model (drawn in `_background_` clips): a diagonal swipe,
+#: a vertical shake (a nod) and a corner (two perpendicular strokes).
+OTHER_MOTIONS = ("diagonal", "nod", "corner")
 SWIPES = {"swipe_left": (-1.0, 0.0), "swipe_right": (1.0, 0.0), "swipe_up": (0.0, -1.0),
           "swipe_down": (0.0, 1.0)}
 _SUB = 16  # cv2 drawing shift 4: 1/16-pixel coordinates
@@ -241,6 +245,21 @@ def pose(label: str, p: SceneParams, t_s: float) -> tuple[float, float, float, f
         f = min(d / seg[k], 1.0)
         cx += e * (pts[k][0] + f * (pts[k + 1][0] - pts[k][0]))
         cy += e * (pts[k][1] + f * (pts[k + 1][1] - pts[k][1]))
+    elif label in OTHER_MOTIONS:
+        rng = np.random.default_rng((p.seed, 5))
+        lin = min(max((t_s - p.start_s) / max(p.gesture_s, 1e-6), 0.0), 1.0)
+        if label == "diagonal":
+            a = math.radians(45 + 90 * int(rng.integers(4)) + rng.uniform(-15, 15))
+            cx += math.cos(a) * e * (u - 0.5)
+            cy += math.sin(a) * e * (u - 0.5)
+        elif label == "nod":
+            cy += 0.25 * e * math.sin(2 * math.pi * rng.uniform(1.5, 3.0) * lin)
+        else:  # corner
+            d1 = np.asarray([[1, 0], [-1, 0], [0, 1], [0, -1]][int(rng.integers(4))], float)
+            d2 = np.asarray([d1[1], d1[0]]) * rng.choice([-1.0, 1.0])
+            f1, f2 = min(2 * lin, 1.0), max(2 * lin - 1, 0.0)
+            cx += 0.5 * e * (d1[0] * (f1 - 0.5) + d2[0] * f2)
+            cy += 0.5 * e * (d1[1] * (f1 - 0.5) + d2[1] * f2)
     elif label != BACKGROUND:
         raise ConfigError(f"unknown gesture {label!r}; use one of {CLASSES + NOVEL}")
     if p.tremor_px > 0:
@@ -257,9 +276,10 @@ def render(label: str, params: SceneParams | None = None) -> tuple[np.ndarray, f
     import cv2
 
     p = params or SceneParams()
-    for name in (label, p.motion or label):
-        if name not in CLASSES + NOVEL:
-            raise ConfigError(f"unknown gesture {name!r}; use one of {CLASSES + NOVEL}")
+    if label not in CLASSES + NOVEL:
+        raise ConfigError(f"unknown gesture {label!r}; use one of {CLASSES + NOVEL}")
+    if p.motion and p.motion not in CLASSES + NOVEL + OTHER_MOTIONS:
+        raise ConfigError(f"SceneParams.motion={p.motion!r}: use one of {CLASSES + NOVEL + OTHER_MOTIONS}")
     h, w = p.size
     rng = np.random.default_rng((p.seed, 7))
     bg = background(p.background, p.size, p.bg_seed, p.bg_contrast)

@@ -46,7 +46,7 @@ SMALL_WIDTHS, SMALL_FEATURES = (8, 8, 16, 32), 32
 
 
 def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, threads: int = 1,
-        epochs: int = 20, qat_epochs: int = 6, batch: int = 64, progress=sys.stderr) -> dict:
+        epochs: int = 30, qat_epochs: int = 8, batch: int = 64, progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes the model and its report under `out` and
     returns the metrics."""
     data, out = Path(data), Path(out)
@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", action="store_true", help="CI smoke run: a few clips, one epoch")
     ap.add_argument("--seed", type=int, default=1, help="training seed (the data set has its own)")
     ap.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
-    ap.add_argument("--epochs", type=int, default=20, help="float training epochs (default 20)")
-    ap.add_argument("--qat-epochs", type=int, default=6, help="quantization-aware epochs (default 6)")
+    ap.add_argument("--epochs", type=int, default=30, help="float training epochs (default 30)")
+    ap.add_argument("--qat-epochs", type=int, default=8, help="quantization-aware epochs (default 8)")
     ap.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
     args = ap.parse_args(argv)
     try:

@@ -72,11 +72,22 @@ def test_a_still_scene_has_still_frames():
     assert np.array_equal(frames.min(axis=0), frames.max(axis=0))
 
 
+def test_other_motions_move():
+    for motion in scenes.OTHER_MOTIONS:
+        p = SceneParams(motion=motion, start_s=0.1, gesture_s=0.6, **CALM)
+        path = np.asarray([scenes.pose(BACKGROUND, p, t)[:2] for t in np.linspace(0.0, 1.0, 21)])
+        assert np.ptp(path, axis=0).max() > 0.2 * 128 * p.extent
+        frames, _ = scenes.render(BACKGROUND, replace(p, duration_s=0.4))
+        assert not np.array_equal(frames[0], frames[-1])
+
+
 def test_unknown_names_are_config_errors():
     with pytest.raises(ConfigError, match="unknown gesture"):
         scenes.render("jump", SceneParams())
     with pytest.raises(ConfigError, match="background"):
         SceneParams(background="wallpaper")
+    with pytest.raises(ConfigError, match="motion"):
+        scenes.render(BACKGROUND, SceneParams(motion="moonwalk"))
 
 
 def test_splits_hold_out_speeds_shapes_and_backgrounds():
@@ -105,8 +116,11 @@ def test_gestures_lie_in_the_window_and_cut_ones_are_background():
         assert all(inside_share(dataset.sample_clip("circle_cw", split, i).scene) >= 0.8 - 1e-9
                    for i in range(40))
         bg = [dataset.sample_clip(BACKGROUND, split, i).scene for i in range(80)]
-        cut = [s for s in bg if s.motion]
-        assert cut and all(s.motion in CLASSES[:-1] and inside_share(s) <= 0.3 + 1e-9 for s in cut)
+        cut = [s for s in bg if s.motion in CLASSES[:-1]]
+        assert cut and all(inside_share(s) <= 0.3 + 1e-9 for s in cut)
+        other = [s for s in bg if s.motion in scenes.OTHER_MOTIONS]
+        assert other and all(inside_share(s) >= 0.8 - 1e-9 for s in other)
+        assert not {s.motion for s in bg} & set(NOVEL)
         assert all(s.gesture_s == 0.0 for s in bg if not s.motion)
 
 
