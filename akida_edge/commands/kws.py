@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from akida_edge.errors import AkidaEdgeError
 
@@ -132,7 +133,7 @@ def _learn(args: argparse.Namespace) -> int:
         raise ConfigError(f"--label {args.label!r}: {problem}")
     spotter = Spotter(args.model, args.state)
     if spotter.learned is None:
-        raise _incompatible("learn")
+        raise _incompatible("learn", spotter)
     clips, failed = [], 0
     for path in args.files:
         try:
@@ -157,7 +158,7 @@ def _forget(args: argparse.Namespace) -> int:
 
     spotter = Spotter(args.model, args.state)
     if spotter.learned is None:
-        raise _incompatible("forget")
+        raise _incompatible("forget", spotter)
     spotter.learned.forget(args.word)
     print(f"forgot '{args.word}'; learned words: {', '.join(spotter.learned.words) or 'none'}")
     return 0
@@ -176,8 +177,9 @@ def _learned(args: argparse.Namespace) -> int:
     return 0
 
 
-def _incompatible(what: str) -> AkidaEdgeError:
+def _incompatible(what: str, spotter: Any) -> AkidaEdgeError:
     from akida_edge.errors import ConfigError
 
-    return ConfigError(f"cannot {what}: the learned state of this directory belongs to another model "
-                       "version (kept); use another --state DIR")
+    why = (spotter.learned_problem
+           or "the learned state of this directory belongs to another model version (kept)")
+    return ConfigError(f"cannot {what}: {why}; use another --state DIR")
