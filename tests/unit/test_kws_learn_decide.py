@@ -77,3 +77,22 @@ def test_forgotten_words_and_empty_inputs_change_nothing(rng):
     assert decide(p[:0], np.zeros((0, 1)), known, ["x"]).shape == (0, N_BASE + 1)
     assert np.allclose(decide(p, np.zeros((3, 0)), known[:0], []), p)
     assert len(KEYWORDS) == 10
+
+
+def test_the_known_word_set_ships_and_a_broken_one_is_one_line(tmp_path):
+    from akida_edge.apps.kws import known_words
+    from akida_edge.errors import InputDataError
+
+    x, labels = known_words.load()
+    assert x.dtype == np.uint8 and x.shape[1:] == (49, 10, 1) and len(labels) == len(x)
+    assert set(labels) == {*KEYWORDS, "_unknown_"}
+    assert all(labels.count(k) == known_words.PER_KEYWORD for k in KEYWORDS)
+    bad = tmp_path / "known.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(InputDataError, match="regenerate it with python -m akida_edge.apps.kws") as exc:
+        known_words.load(bad)
+    assert "\n" not in str(exc.value)
+    np.savez(bad, x=np.zeros((2, 49, 10, 1), np.float32), label=np.array(["yes", "no"]))
+    known_words.load.cache_clear()
+    with pytest.raises(InputDataError, match="float32"):
+        known_words.load(bad)
