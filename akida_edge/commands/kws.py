@@ -150,6 +150,11 @@ def _learn(args: argparse.Namespace) -> int:
     n = spotter.learned.learn_audio(args.label, clips)
     print(f"learned '{args.label}' from {len(clips)} clip(s) ({n} samples); learned words: "
           f"{', '.join(spotter.learned.words)} (state: {spotter.learned.store.directory})")
+    if spotter.learned.last_confusion:
+        rival, sure, total = spotter.learned.last_confusion
+        print(f"akida-edge: warning: the base model is sure '{args.label}' is '{rival}' in {sure} of "
+              f"{total} samples; windows the base model is that sure of stay '{rival}' (a more distinct word, or "
+              "clips in your own voice, learn better)", file=sys.stderr)
     return 1 if failed else 0
 
 

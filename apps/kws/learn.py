@@ -34,7 +34,10 @@ adaptation word adds c to its base keyword instead of a column of its own. Other
 probabilities are unchanged. So every learned word has the same false-accept rate ε on known words
 (which bounds what learning costs the base classes: `base_acc_drop`), whatever its match scale.
 Adaptation words use `ADAPT_FALSE_ACCEPT` and `ADAPT_BASE_VETO` (looser: they move windows between
-keywords of the same device's voice; calibrated without the clips of their own keyword).
+keywords of the same device's voice; calibrated without the clips of their own keyword). When the
+base model is sure (≥ the veto) that most samples of a word being learned are another keyword, that
+keyword keeps such windows: `learn` records it in `last_confusion`, and `kws learn` and the MQTT
+`learn` response warn (``follow`` → ``down`` on the interim model).
 
 Why (bench ``learn``, docs/kws-learning.md): on the interim backbone the match of a new word said by
 other voices overlaps the match of base words (AUC ≈ 0.77), so every rule trades new-word accuracy
@@ -146,8 +149,8 @@ def decide(p_base: np.ndarray, match: np.ndarray, known_matches: np.ndarray, lab
     eps = np.where(own >= 0, adapt_false_accept, false_accept)
     veto = np.where(own >= 0, adapt_base_veto, base_veto)
     pv = np.where(live[None, :], p_values(match, known_matches), np.inf)
-    # the smallest p-value wins; ties go to the larger match (lexsort: the last key is the primary)
-    best = np.array([np.lexsort((-match[i], pv[i]))[0] for i in range(n)])
+    # the smallest p-value wins; ties go to the larger match, then to the lower index
+    best = np.where(pv == pv.min(axis=1, keepdims=True), match, -np.inf).argmax(axis=1)
     for i in np.flatnonzero(pv[np.arange(n), best] <= eps[best]):
         j = best[i]
         rivals = p_base[i, : len(KEYWORDS)].copy()
@@ -170,7 +173,11 @@ class Learned:
     def __init__(self, base: Model, state_dir: str | Path | None = None,
                  false_accept: float = FALSE_ACCEPT, base_veto: float = BASE_VETO) -> None:
         self.store = StateStore(state_dir)
+        self.base = base
         self.model = learning_model(base)
+        #: after `learn`: (keyword, samples, of) when the base model was sure most of the samples
+        #: were another keyword, which then keeps those windows (`BASE_VETO`); else None
+        self.last_confusion: tuple[str, int, int] | None = None
         self.false_accept, self.base_veto = false_accept, base_veto
         self._known: tuple[np.ndarray, np.ndarray] | None = None
         entry = self.store.load_into(STATE_NAME, self.model)
@@ -218,7 +225,22 @@ class Learned:
         self.model.fit(x, self.labels.index(word))
         self.calibrate()
         self.save()
+        self.last_confusion = self._confusion(word, x)
         return len(x)
+
+    def _confusion(self, word: str, x: np.ndarray) -> tuple[str, int, int] | None:
+        """The keyword the base model is sure (≥ the veto) that most samples of `word` are, if any."""
+        z = np.asarray(self.base.predict(x), np.float64).reshape(len(x), -1)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        rivals = (p / p.sum(axis=1, keepdims=True))[:, : len(KEYWORDS)]
+        if word in KEYWORDS:
+            rivals[:, KEYWORDS.index(word)] = 0.0
+        veto = ADAPT_BASE_VETO if word in KEYWORDS else self.base_veto
+        sure = rivals.max(axis=1) >= veto
+        if 2 * sure.sum() <= len(x):
+            return None
+        top = np.bincount(rivals[sure].argmax(axis=1), minlength=len(KEYWORDS)).argmax()
+        return KEYWORDS[int(top)], int(sure.sum()), len(x)
 
     def learn_audio(self, word: str, clips_16k: list[np.ndarray]) -> int:
         """`learn` from mono 16 kHz clips (their log-mel by the project's front-end)."""

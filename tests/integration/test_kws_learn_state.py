@@ -4,6 +4,7 @@ an older layout is kept and calibrated on load, a newer one is kept unused with 
 from __future__ import annotations
 
 import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -85,3 +86,21 @@ def test_a_newer_layout_is_kept_unused_with_the_reason(base, tmp_path, rng, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert "cannot learn" in err[-1] and f"layout version {K.STATE_VERSION + 1}" in err[-1]
     assert learned.store.path(K.STATE_NAME).read_bytes() == before
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                    reason="espeak-ng and sox are needed (scripts/setup.sh installs them)")
+def test_learning_a_word_the_base_model_is_sure_of_warns_which_keyword_keeps_it(tmp_path, rng, capsys):
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"down-{i}.wav"))
+        write_wav(paths[-1], known_words.clip(rng, "en-us", "down"), 16000)
+    sure = [Spotter(learned=False).classify_file(p) for p in paths]
+    assert all(r["label"] == "down" and r["score"] >= K.BASE_VETO for r in sure)  # the premise
+    state = str(tmp_path / "state")
+    assert cli.main(["kws", "learn", "--label", "dune", *paths, "--state", state]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the base model is sure 'dune' is 'down' in 9 of 9 samples" in err
+    # learning `down` itself (adaptation) raises no such warning: its own keyword is no rival
+    assert cli.main(["kws", "learn", "--label", "down", *paths, "--state", state]) == 0
+    assert "warning" not in capsys.readouterr().err
