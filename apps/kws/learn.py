@@ -60,7 +60,7 @@ from akida_edge.apps.kws.labels import CLASSES, KEYWORDS
 from akida_edge.engine import layers as L
 from akida_edge.engine import learning
 from akida_edge.engine.model import Model
-from akida_edge.errors import ConfigError, LearningError
+from akida_edge.errors import ConfigError, InputDataError, LearningError
 from akida_edge.state import IncompatibleStateError, StateStore
 
 log = logging.getLogger(__name__)
@@ -192,8 +192,13 @@ class Learned:
                 f"learned state {self.store.path(STATE_NAME)} has KWS layout version {version!r}, newer "
                 f"than this akida-edge reads ({STATE_VERSION}); it is kept unused: upgrade akida-edge")
         stored = entry.arrays.get("known_matches")
+        try:
+            digest = self._known_digest()
+        except InputDataError as exc:  # a broken install: the stored calibration still works
+            log.warning("%s; using the calibration stored with the learned words", exc)
+            digest = extra.get("known_words")
         if version < STATE_VERSION or stored is None or stored.shape[0] != len(self.labels) \
-                or extra.get("known_words") != self._known_digest():
+                or extra.get("known_words") != digest:
             why = (f"layout version {version}" if version < STATE_VERSION
                    else "its calibration does not match the known-word set")
             log.warning("learned state %s: %s; calibrating its words %s now (saved at the next learn "
@@ -209,6 +214,7 @@ class Learned:
     def learn(self, word: str, mels: list[np.ndarray]) -> int:
         """Learn `word` from clips (their log-mel); returns the number of samples learned."""
         x = augment(mels)
+        self._known_features()  # the calibration needs the known-word set: fail before learning
         if self.model.learning is None:
             active = learning.features(self.model, x).sum(axis=1)
             n_in = int(np.prod(self.model.layers[-1].input_shape))

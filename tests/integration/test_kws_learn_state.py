@@ -15,6 +15,7 @@ from akida_edge.apps.kws import learn as K
 from akida_edge.apps.kws.app import Spotter
 from akida_edge.drivers.wavfile import write_wav
 from akida_edge.engine.modelfile import load_model
+from akida_edge.errors import InputDataError
 from akida_edge.state import IncompatibleStateError
 
 pytestmark = pytest.mark.integration
@@ -51,6 +52,22 @@ def test_learning_saves_the_calibration_and_forgetting_clears_it(base, tmp_path,
     again = K.Learned(base, tmp_path)
     assert again.words == ["yes"] and np.isnan(again.known_matches[0]).all()
     assert np.array_equal(again.known_matches[1], learned.known_matches[1], equal_nan=True)
+
+
+def test_the_stored_calibration_works_without_the_known_word_set(base, tmp_path, rng, monkeypatch):
+    learned = K.Learned(base, tmp_path)
+    learned.learn("banana", mels(rng, 2))
+
+    def missing(*_args):
+        raise InputDataError("known_words.npz: the known-word set is missing")
+
+    monkeypatch.setattr(known_words, "load", missing)
+    again = K.Learned(base, tmp_path)
+    assert again.words == ["banana"]
+    assert np.array_equal(again.known_matches, learned.known_matches, equal_nan=True)
+    with pytest.raises(InputDataError, match="missing"):  # learning needs the set: one line
+        again.learn("cherry", mels(rng, 1))
+    assert again.labels == ["banana"] and K.Learned(base, tmp_path).words == ["banana"]
 
 
 def test_a_layout_1_state_is_kept_and_calibrated_on_load(base, tmp_path, rng, caplog):
