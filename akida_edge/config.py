@@ -47,6 +47,18 @@ def _f(default: Any = dataclasses.MISSING, *, lo: float | None = None, hi: float
     return field(default=default, metadata=meta)
 
 
+def _read_secret(path: Path, what: str) -> str:
+    """A password file's text (UTF-8, stripped); `ConfigError` naming `what` when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {str(path)!r} ({exc.strerror}); "
+                          "fix the path or its permissions") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what}: {str(path)!r} is not UTF-8 text; write the password as plain "
+                          "UTF-8 text") from None
+
+
 @dataclass(frozen=True)
 class DeviceConfig:
     """`[device]`: `id` is this node's name in every topic (`<prefix>/<id>/...`)."""
@@ -84,14 +96,10 @@ class MqttConfig:
         Never stored on the object and never logged. Returns None when no password is configured.
         """
         if self.password_file:
-            try:
-                return Path(self.password_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"mqtt.password_file: cannot read {self.password_file!r} "
-                                  f"({exc.strerror}); fix the path or its permissions") from exc
+            return _read_secret(Path(self.password_file), "mqtt.password_file")
         creds = os.environ.get("CREDENTIALS_DIRECTORY")
         if creds and (Path(creds) / "mqtt_password").is_file():
-            return (Path(creds) / "mqtt_password").read_text(encoding="utf-8").strip()
+            return _read_secret(Path(creds) / "mqtt_password", "$CREDENTIALS_DIRECTORY/mqtt_password")
         return os.environ.get(PASSWORD_ENV) or None
 
 

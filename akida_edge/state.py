@@ -27,7 +27,10 @@ Rules:
 The directory is, in order: an explicit path (``--state DIR``), the environment variable
 ``AKIDA_EDGE_STATE_DIR``, the configuration's value, else ``$XDG_DATA_HOME/akida-edge/state``
 (``~/.local/share/akida-edge/state``; ``%LOCALAPPDATA%\\akida-edge\\state`` on Windows).
-One writer per directory is assumed (the daemon or one CLI command at a time).
+Concurrent writers (the daemon's pipelines, its MQTT commands and a CLI command at once) are
+serialized by an advisory lock (``flock``) on ``<dir>/.lock`` around every save and load; where
+the directory cannot be written (a read-only state, a system without ``fcntl``) loads go unlocked
+and a state that needed restoring from its backup is used without writing the repair.
 """
 
 from __future__ import annotations
@@ -36,13 +39,19 @@ import datetime as _dt
 import logging
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from akida_edge import statefile
 from akida_edge.errors import StateError
 from akida_edge.statefile import StateEntry
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; one writer per directory is assumed there
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +98,35 @@ class StateStore:
     def kept_path(self, name: str, model_hash: str) -> Path:
         return self.directory / f"{statefile.check_name(name)}.{model_hash[:12]}{SUFFIX}"
 
+    @contextmanager
+    def _locked(self, create: bool) -> Iterator[None]:
+        """Hold the directory's advisory lock (module docstring); `create` makes the directory.
+
+        Without a writable directory (or `fcntl`) the block runs unlocked: nothing can write there."""
+        fd = None
+        if fcntl is not None:
+            try:
+                if create:
+                    self.directory.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                fd = None
+        try:
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # closing releases the lock
+
+    def _repair(self, src: Path, dst: Path, warnings: list[str]) -> None:
+        """Copy `src` over `dst` (restoring or moving aside); a read-only directory only warns."""
+        try:
+            statefile.preserve_copy(src, dst)
+        except OSError as exc:
+            warnings.append(f"could not write {dst.name} in {self.directory} ({exc.strerror or exc}); "
+                            "the state is used as it is, unrepaired")
+
     def names(self) -> list[str]:
         """Names that have a current state file."""
         if not self.directory.is_dir():
@@ -99,6 +137,10 @@ class StateStore:
     # --- save ---
     def save(self, entry: StateEntry) -> Path:
         """Write `entry` atomically as the current state of `entry.name` (see the rules above)."""
+        with self._locked(create=True):
+            return self._save(entry)
+
+    def _save(self, entry: StateEntry) -> Path:
         path = self.path(entry.name)
         previous, problem = self._read_one(path)
         entry.revision = (previous.revision + 1
@@ -129,6 +171,10 @@ class StateStore:
         problem in `warnings`), and to a kept state of this model when the current one belongs to
         another model. Raises `StateError` when nothing usable is left of an existing state.
         """
+        with self._locked(create=False):
+            return self._load(name, model_hash)
+
+    def _load(self, name: str, model_hash: str | None) -> StateEntry | None:
         path, bak = self.path(name), self.backup_path(name)
         entry, problem = self._read_one(path)
         warnings: list[str] = []
@@ -141,8 +187,8 @@ class StateStore:
                                      f"re-learn, or import an exported state")
                 raise StateError(f"{problem}; there is no backup; re-learn or import an exported state")
             if path.exists():
-                statefile.preserve_copy(path, path.with_name(path.name + ".corrupt"))
-            statefile.preserve_copy(bak, path)
+                self._repair(path, path.with_name(path.name + ".corrupt"), warnings)
+            self._repair(bak, path, warnings)
             warnings.append(f"using the previous good state {bak.name} (revision {backup.revision}); "
                             f"the corrupt file is kept as {path.name}.corrupt")
             entry = backup
@@ -151,7 +197,7 @@ class StateStore:
             if entry is None:
                 raise StateError(f"learned state {path} is missing and its backup is unusable "
                                  f"({bak_problem}); re-learn, or import an exported state")
-            statefile.preserve_copy(bak, path)
+            self._repair(bak, path, warnings)
             warnings.append(f"{path.name} was missing; restored the previous state {bak.name} "
                             f"(revision {entry.revision})")
         if entry is None:

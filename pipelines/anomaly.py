@@ -92,11 +92,9 @@ class AnomalyPipeline:
         as `compose.read_chunks` gives it while the source gives nothing (e.g. a serial port
         reconnecting), so the daemon's runner keeps its watchdog alive."""
         from akida_edge.apps.anomaly import features
-        from akida_edge.frontends.resample import ResampleParams, resample_init, resample_step
-        from akida_edge.frontends.vibration import vibration_init, vibration_step
 
         source = make_source(self.cfg.source.type, **self.cfg.source.options).open()
-        vstate = rs = rparams = None
+        stream = features.WindowStream()
         n_done, t0_us = 0, None
         for chunk in read_chunks(source, stop_event):
             if chunk is None:
@@ -104,17 +102,7 @@ class AnomalyPipeline:
                 continue
             if t0_us is None:
                 t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
-            x = np.asarray(chunk.data, np.float32)
-            rate = int(round(chunk.rate_hz))
-            if rate != features.RATE_HZ:
-                if rparams is None or rparams.rate_in_hz != rate:
-                    rparams = ResampleParams(rate, features.RATE_HZ)
-                    rs = resample_init(rparams, x.shape[1])
-                x, rs = resample_step(x, rs, rparams)
-            if vstate is None:
-                vstate = vibration_init(x.shape[1])
-            feats, vstate = vibration_step(x, 0, vstate, features.PARAMS)
-            for v in features.feature_values(feats):
+            for v in stream.push(chunk.data, chunk.rate_hz):
                 yield t0_us + round(n_done * features.PARAMS.hop_s * 1e6), v[None]
                 n_done += 1
 

@@ -61,6 +61,36 @@ def windows(samples: np.ndarray, rate_hz: float) -> np.ndarray:
     return feature_values(vibration(x, PARAMS))
 
 
+
+class WindowStream:
+    """Streaming `windows`: blocks of any rate in, the feature values of each window they complete out.
+
+    Blocks are resampled to `RATE_HZ` in a stream (`frontends.resample`, restarted when the rate
+    changes) and cut by the streaming front-end (`frontends.vibration.vibration_step`), so the
+    values equal those of `windows` on the concatenated samples. Used by `anomaly watch` and by the
+    daemon's anomaly pipeline.
+    """
+
+    def __init__(self) -> None:
+        self._vstate = self._rs = self._rparams = None
+
+    def push(self, data: np.ndarray, rate_hz: float) -> np.ndarray:
+        """Feature values (windows, axes, N_FEATURES) of the windows this block (n, axes) completes."""
+        from akida_edge.frontends.resample import ResampleParams, resample_init, resample_step
+        from akida_edge.frontends.vibration import vibration_init, vibration_step
+
+        x = np.asarray(data, np.float32)
+        rate = int(round(rate_hz))
+        if rate != RATE_HZ:
+            if self._rparams is None or self._rparams.rate_in_hz != rate:
+                self._rparams = ResampleParams(rate, RATE_HZ)
+                self._rs = resample_init(self._rparams, x.shape[1])
+            x, self._rs = resample_step(x, self._rs, self._rparams)
+        if self._vstate is None:
+            self._vstate = vibration_init(x.shape[1])
+        feats, self._vstate = vibration_step(x, 0, self._vstate, PARAMS)
+        return feature_values(feats)
+
 CENTER = 2 ** (INPUT_BITS - 1)  # the level of "no deviation from the reference"
 STEP_SIGMA = 1.0  # one encoder level = this many standard deviations of normal running
 #: smallest step per feature: 0.1 dB for levels (RMS, bands), 0.005 for log2 kurtosis, 0.01 for the

@@ -52,26 +52,13 @@ def _sources(args: argparse.Namespace) -> list[Any]:
 
 def feature_stream(sources: list[Any], duration_s: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """(window start s, feature values (1, axes, F)) of each window the sources complete, in order."""
-    from akida_edge.frontends.resample import ResampleParams, resample_init, resample_step
-    from akida_edge.frontends.vibration import vibration_init, vibration_step
-
-    vstate, rs, rparams = None, None, None
+    stream = features.WindowStream()
     n_done = 0
     for source in sources:
         source.open()
         try:
             for chunk in source:
-                x = np.asarray(chunk.data, np.float32)
-                if int(round(chunk.rate_hz)) != features.RATE_HZ:
-                    if rparams is None or rparams.rate_in_hz != int(round(chunk.rate_hz)):
-                        rparams = ResampleParams(int(round(chunk.rate_hz)), features.RATE_HZ)
-                        rs = resample_init(rparams, x.shape[1])
-                    x, rs = resample_step(x, rs, rparams)
-                if vstate is None:
-                    vstate = vibration_init(x.shape[1])
-                feats, vstate = vibration_step(x, 0, vstate, features.PARAMS)
-                values = features.feature_values(feats)
-                for v in values:
+                for v in stream.push(chunk.data, chunk.rate_hz):
                     start_s = n_done * features.PARAMS.hop_s
                     if duration_s is not None and start_s + features.PARAMS.window_s > duration_s:
                         return

@@ -38,7 +38,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 PREFIX = "akida"  # the daemon's default prefix (config.toml)
 
 
-def _poll(predicate: Any, timeout_s: float = 5.0) -> Any:
+def _poll(predicate: Any, timeout_s: float = 20.0) -> Any:
     """Return the first truthy `predicate()`, or fail after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -214,8 +214,9 @@ def test_api_state_and_event_stream(dashboard: DashboardServer, publisher: Publi
 
     publisher.detection("kws", "go", 0.77, id=det["id"])  # an at-least-once repeat of the same id
     publisher.publish("status", "online", retain=True)
-    state = _poll(lambda: (lambda s: s if s["devices"] and s["counters"]["duplicates"] else None)(
-        _state(dashboard)))
+    # the detection creates the device entry before the retained status arrives: wait for both
+    state = _poll(lambda: (lambda s: s if s["devices"] and s["counters"]["duplicates"]
+                           and s["devices"][0]["status"] == "online" else None)(_state(dashboard)))
     assert [d["id"] for d in state["detections"]] == [det["id"]]
     assert state["counters"]["duplicates"] == 1
     assert state["devices"][0]["node"] == publisher.node and state["devices"][0]["status"] == "online"

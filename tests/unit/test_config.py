@@ -109,6 +109,10 @@ def test_secret_read_from_file_and_env_never_in_repr(tmp_path, monkeypatch):
     assert parse_config({}).mqtt.password() == secret[::-1]
     with pytest.raises(ConfigError, match="password_file"):
         parse_config({"mqtt": {"username": "u", "password_file": str(tmp_path / "none")}}).mqtt.password()
+    latin1 = tmp_path / "latin1"
+    latin1.write_bytes("pässwörd".encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        parse_config({"mqtt": {"username": "u", "password_file": str(latin1)}}).mqtt.password()
 
 
 def test_validate_config_cli(tmp_path):

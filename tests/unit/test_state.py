@@ -83,7 +83,8 @@ def test_interrupted_write_leaves_the_old_file_intact(tmp_path, rng, monkeypatch
     with pytest.raises(StateError, match=r"No space.*free disk space"):
         store.save_model("kws", learned(rng, n=9))
     assert (tmp_path / "kws.learned").read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kws.learned"]  # no temporary file left
+    # no temporary file left (".lock" is the store's advisory lock file)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "kws.learned"]
 
 
 def test_process_killed_mid_save_keeps_the_old_state(tmp_path, rng):
@@ -296,3 +297,47 @@ def test_missing_current_file_restores_the_backup(tmp_path, rng):
     store.path("kws").unlink()
     with pytest.raises(StateError, match="missing and its backup is unusable"):
         store.load("kws")
+
+
+def test_concurrent_saves_lose_no_revision(tmp_path, rng):
+    """Two threads (a pipeline and an MQTT command) saving at once: the lock serializes them, so
+    every save reads the revision the previous one wrote."""
+    import threading
+
+    m = learned(rng)
+    entry_of = lambda: S.StateEntry(name="kws", model_hash=ae_hash(m),  # noqa: E731
+                                    learning=m.learning.copy())
+    store_a, store_b = S.StateStore(tmp_path), S.StateStore(tmp_path)
+    saves = 25
+
+    def writer(store: S.StateStore) -> None:
+        for _ in range(saves):
+            store.save(entry_of())
+
+    threads = [threading.Thread(target=writer, args=(s,)) for s in (store_a, store_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store_a.load("kws").revision == 2 * saves
+    assert (tmp_path / ".lock").exists() and store_a.names() == ["kws"]
+
+
+def test_unwritable_directory_still_loads_the_backup(tmp_path, rng, monkeypatch):
+    store = S.StateStore(tmp_path)
+    first = learned(rng)
+    store.save_model("kws", first)
+    store.save_model("kws", learned(rng, n=10))
+    path = store.path("kws")
+    corrupt(path, path.stat().st_size - 50)
+    damaged = path.read_bytes()
+
+    def read_only(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(statefile, "preserve_copy", read_only)
+    fresh = model()
+    entry = store.load_into("kws", fresh)
+    assert entry.revision == 1 and fresh.learning.digest() == first.learning.digest()
+    assert any("could not write" in w and "Permission denied" in w for w in entry.warnings)
+    assert path.read_bytes() == damaged  # nothing was repaired, nothing was lost

@@ -1,0 +1,1 @@
+"""The camera app: event-based gestures on the virtual AKD1000 (labels, representation, model)."""
