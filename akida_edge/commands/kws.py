@@ -153,8 +153,8 @@ def _learn(args: argparse.Namespace) -> int:
     if spotter.learned.last_confusion:
         rival, sure, total = spotter.learned.last_confusion
         print(f"akida-edge: warning: the base model is sure '{args.label}' is '{rival}' in {sure} of "
-              f"{total} samples; windows the base model is that sure of stay '{rival}' (a more distinct word, or "
-              "clips in your own voice, learn better)", file=sys.stderr)
+              f"{total} samples; windows the base model is that sure of stay '{rival}' (a more "
+              "distinct word, or clips in your own voice, learn better)", file=sys.stderr)
     return 1 if failed else 0
 
 
