@@ -85,8 +85,10 @@ def _diagnose(learned: Any, words: tuple[str, ...], new_test: list, base_test: l
 def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WORDS, shots: int = 5,
                 learners: int = 5, test_voices: int = 8, base_per_keyword: int = 3,
                 adapt_voices: int = 4, adapt_test_per_keyword: int = 3, same_voice_tests: int = 3,
-                seed: int = KWS_SEED, front: tuple[float, ...] = FRONT_FALSE_ACCEPT) -> dict[str, Any]:
-    """The keyword-learning figures of the module docstring."""
+                seed: int = KWS_SEED, front: tuple[float, ...] = FRONT_FALSE_ACCEPT,
+                model: str | None = None) -> dict[str, Any]:
+    """The keyword-learning figures of the module docstring; `model`: a KWS model file other
+    than the shipped one (a candidate backbone)."""
     import tempfile
 
     from akida_edge.apps.kws.app import KEYWORDS, Spotter
@@ -102,7 +104,7 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
     if progress:
         print(f"bench learn: KWS figures on held-out voices ({learners} learners, {test_voices} test "
               f"voices, {adapt_voices} cross-family voices)", file=progress, flush=True)
-    base = Spotter(learned=False)
+    base = Spotter(model, learned=False)
     fig: dict[str, list[float]] = {}
 
     def add(key: str, value: float) -> None:
@@ -123,7 +125,7 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
         before = _accuracy(base, base_test)
         for n_shots in (shots, 1):
             with tempfile.TemporaryDirectory() as state:
-                spotter = Spotter(state_dir=state)
+                spotter = Spotter(model, state_dir=state)
                 for w in words:
                     _learn(spotter, w, shot_clips[w][:n_shots])
                 add(f"new_word_acc_{n_shots}shot", _accuracy(spotter, new_test))
@@ -147,7 +149,7 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
         n_adapt = len(adapt_test)
         add("adapt_acc_before", _accuracy(base, adapt_test))
         with tempfile.TemporaryDirectory() as state:
-            spotter = Spotter(state_dir=state)
+            spotter = Spotter(model, state_dir=state)
             for k in KEYWORDS:
                 _learn(spotter, k, learn_clips[k])
             add("adapt_acc_after", _accuracy(spotter, adapt_test))
