@@ -21,7 +21,7 @@ Deciding (host-side post-processing of the chip's outputs, `decide`). An absolut
 means something different for every word, shot count and backbone, so each learned word is
 calibrated at learning time against the *known-word set* (`known_words.py`: 400 clips of the ten
 keywords and of `_unknown_` words, by voices no benchmark uses): its matches to those clips, except
-clips of its own label, are kept sorted in the state. A window's *conformal p-value* for word j is
+clips of its own label, are kept in the state. A window's *conformal p-value* for word j is
 
     π_j = (1 + #{known clips with match ≥ m_j}) / (1 + n_j)
 
@@ -40,7 +40,7 @@ keyword keeps such windows: `learn` records it in `last_confusion`, and `kws lea
 `learn` response warn (``follow`` → ``down`` on the interim model).
 
 Why (bench ``learn``, docs/kws-learning.md): on the interim backbone the match of a new word said by
-other voices overlaps the match of base words (AUC ≈ 0.77), so every rule trades new-word accuracy
+other voices overlaps the match of base words (AUC ≈ 0.78), so every rule trades new-word accuracy
 against base accuracy along one curve; ε is that curve's knob, chosen so `base_acc_drop` ≤ 0.02.
 The constants were chosen on clips of a different seed than the benchmark's (test voices).
 """
