@@ -14,7 +14,9 @@ speaker and channel effects), a random onset in one second, peak 0.3, white nois
 the clip recipe of `bench.learn._kws_clip`. `_silence_` is not included: the base model's own
 silence class and the learned words' low match to noise handle it.
 
-Regenerate (deterministic for a seed and an espeak-ng version; about 30 s, one process)::
+The file records the front-end settings it was made with; `load` refuses a set made with other
+settings (regenerate it then). Regenerate (deterministic for a seed and an espeak-ng version;
+about 30 s, one process)::
 
     python -m akida_edge.apps.kws.known_words [--out FILE] [--seed N]
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import sys
 from pathlib import Path
 
@@ -68,7 +71,16 @@ def make(seed: int = SEED, per_keyword: int = PER_KEYWORD,
     x = np.stack([F.clip_features(clip(rng, v, w)) for w, v in said])
     return {"x": x, "label": np.array([w if w in KEYWORDS else UNKNOWN for w, _ in said]),
             "word": np.array([w for w, _ in said]), "voice": np.array([v for _, v in said]),
-            "seed": np.array(seed), "espeak_ng": np.array(espeak_version())}
+            "seed": np.array(seed), "espeak_ng": np.array(espeak_version()),
+            "frontend": np.array(frontend_digest())}
+
+
+def frontend_digest() -> str:
+    """What makes the stored model inputs valid: the front-end's settings (`features.py`)."""
+    from akida_edge.apps.kws import features as F
+
+    text = repr((F.PARAMS, F.FRAMES, F.COEFFS, F.RANGE_DB, F.SCALE_DB.tolist(), F.MEAN_CODE))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=2)
@@ -77,9 +89,14 @@ def load(path: Path = PATH) -> tuple[np.ndarray, tuple[str, ...]]:
     try:
         with np.load(path, allow_pickle=False) as z:
             x, label = np.asarray(z["x"]), tuple(str(s) for s in z["label"])
+            frontend = str(z["frontend"]) if "frontend" in z.files else "none"
     except (OSError, KeyError, ValueError) as exc:
         raise InputDataError(f"{path}: the known-word set is missing or unreadable ({exc}); regenerate "
                              "it with python -m akida_edge.apps.kws.known_words") from None
+    if frontend != frontend_digest():
+        raise InputDataError(f"{path}: the known-word set was made with other front-end settings "
+                             f"({frontend}, now {frontend_digest()}); regenerate it with "
+                             "python -m akida_edge.apps.kws.known_words")
     if x.dtype != np.uint8 or x.ndim != 4 or len(label) != len(x) or not len(x):
         raise InputDataError(f"{path}: the known-word set has inputs {x.shape} {x.dtype} and {len(label)} "
                              "labels; regenerate it with python -m akida_edge.apps.kws.known_words")

@@ -94,5 +94,10 @@ def test_the_known_word_set_ships_and_a_broken_one_is_one_line(tmp_path):
     assert "\n" not in str(exc.value)
     np.savez(bad, x=np.zeros((2, 49, 10, 1), np.float32), label=np.array(["yes", "no"]))
     known_words.load.cache_clear()
+    with pytest.raises(InputDataError, match="other front-end settings"):  # made by another front-end
+        known_words.load(bad)
+    np.savez(bad, x=np.zeros((2, 49, 10, 1), np.float32), label=np.array(["yes", "no"]),
+             frontend=np.array(known_words.frontend_digest()))
+    known_words.load.cache_clear()
     with pytest.raises(InputDataError, match="float32"):
         known_words.load(bad)
