@@ -26,8 +26,9 @@ clips of its own label, are kept in the state. A window's *conformal p-value* fo
     π_j = (1 + #{known clips with match ≥ m_j}) / (1 + n_j)
 
 (Vovk, Gammerman & Shafer 2005, "Algorithmic Learning in a Random World", ch. 2: under the
-known-word distribution, P(π_j ≤ ε) ≤ ε). The word with the smallest π (ties: the larger match)
-wins the window when π ≤ `FALSE_ACCEPT` (ε) AND the base model does not name another keyword with
+known-word distribution, P(π_j ≤ ε) ≤ ε). The new word with the smallest π (ties: the larger
+match) — or the adaptation word with the largest match, when its π is smaller — wins the window
+when π ≤ `FALSE_ACCEPT` (ε) AND the base model does not name another keyword with
 probability ≥ `BASE_VETO` (κ; a word's own base keyword never vetoes it). Its probability is then
 c = 1 − π (≥ 1 − ε, so it is the top class) and the base probabilities are scaled by π; an
 adaptation word adds c to its base keyword instead of a column of its own. Otherwise the base
@@ -149,8 +150,15 @@ def decide(p_base: np.ndarray, match: np.ndarray, known_matches: np.ndarray, lab
     eps = np.where(own >= 0, adapt_false_accept, false_accept)
     veto = np.where(own >= 0, adapt_base_veto, base_veto)
     pv = np.where(live[None, :], p_values(match, known_matches), np.inf)
-    # the smallest p-value wins; ties go to the larger match, then to the lower index
-    best = np.where(pv == pv.min(axis=1, keepdims=True), match, -np.inf).argmax(axis=1)
+    # new words: the smallest p-value wins, ties to the larger match, then to the lower index;
+    # adaptation words (all learned alike, from the device's voice): the larger match wins
+    new_pv = np.where((own < 0)[None, :], pv, np.inf)
+    best = np.where(new_pv == new_pv.min(axis=1, keepdims=True), match, -np.inf).argmax(axis=1)
+    adapt = np.where(((own >= 0) & live)[None, :], match, -np.inf).argmax(axis=1)
+    rows = np.arange(n)
+    use_adapt = (own[adapt] >= 0) & live[adapt] & (pv[rows, adapt] <= eps[adapt]) & (
+        (pv[rows, adapt] < pv[rows, best]) | (pv[rows, best] > eps[best]))
+    best = np.where(use_adapt, adapt, best)
     for i in np.flatnonzero(pv[np.arange(n), best] <= eps[best]):
         j = best[i]
         rivals = p_base[i, : len(KEYWORDS)].copy()

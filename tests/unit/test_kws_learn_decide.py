@@ -101,3 +101,17 @@ def test_the_known_word_set_ships_and_a_broken_one_is_one_line(tmp_path):
     known_words.load.cache_clear()
     with pytest.raises(InputDataError, match="float32"):
         known_words.load(bad)
+
+
+def test_adaptation_words_compete_by_match_new_words_by_p_value(rng):
+    # `yes` matches the known clips more than `no` does, so at 0.8 its p-value is larger
+    known = np.stack([np.r_[np.full(95, 0.5), np.full(4, 0.85)], np.full(99, 0.3)])
+    p = base(rng, 1, UNKNOWN, 0.6)
+    match = np.array([[0.8, 0.7]])
+    pv = p_values(match, known)
+    assert pv[0, 1] < pv[0, 0] <= 0.1
+    out = decide(p, match, known, ["yes", "no"], adapt_false_accept=0.1)
+    assert out[0].argmax() == CLASSES.index("yes")  # the larger match, its p-value within ε
+    # two new words in the same situation: the smaller p-value wins
+    out = decide(p, match, known, ["alpha", "beta"], false_accept=0.1)
+    assert out[0].argmax() == N_BASE + 1
