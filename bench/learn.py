@@ -20,9 +20,9 @@ Figures:
   true prototypes).
 
 - The keyword figures of issue 5 (``new_word_acc_5shot``, ``new_word_acc_1shot``, ``base_acc_drop``,
-  ``adapt_acc_before`` / ``adapt_acc_after``, and the number of clips behind each): the shipped KWS
-  model (`apps/kws`) learning through the ``kws learn`` path, measured on espeak-ng voices held out
-  from its training; see `kws_figures`.
+  ``adapt_acc_before`` / ``adapt_acc_after``, the same-voice figure, the diagnostics and the number
+  of clips behind each): the shipped KWS model (`apps/kws`) learning through the ``kws learn``
+  path, measured on espeak-ng voices held out from its training; see `bench/_learn_kws.py`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from typing import IO, Any
 
 import numpy as np
 
+from akida_edge.bench._learn_kws import kws_figures
 from akida_edge.bench.timing import best_seconds
 
 SUITE = "learn"
+__all__ = ["SUITE", "kws_figures", "run", "synthetic_few_shot"]
 
 N_FEATURES = 64
 ACTIVE_MEAN = 22.875  # mean spikes per sample of the published DS-CNN feature layer
@@ -89,120 +91,6 @@ def synthetic_few_shot(seeds: int = 5, classes: int = 10, shots: int = 5) -> dic
 def _samples(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     x = (rng.random((n, 1, 1, N_FEATURES)) < ACTIVE_MEAN / N_FEATURES).astype(np.uint8)
     return x, rng.integers(0, CLASSES, n)
-
-
-NEW_WORDS = ("backward", "follow", "forward")
-KWS_SEED = 20261127
-
-
-def _kws_clip(rng: np.random.Generator, voice: str, word: str) -> np.ndarray:
-    """One 1-s, 16 kHz clip of `word` in `voice`: the generator's prosody and speaker/channel
-    augmentation (`synth.random_speech`), a random onset, peak 0.3 and white noise at -60 dBFS RMS."""
-    from akida_edge.apps.kws import synth
-
-    x = synth.trim(synth.synthesize(synth.random_speech(rng, voice, word)))
-    clip, _ = synth.fit(x, synth.SAMPLE_RATE_HZ, rng)
-    clip = 0.3 * clip / max(float(np.abs(clip).max()), 1e-9) + 1e-3 * rng.standard_normal(clip.size)
-    return clip.astype(np.float32)
-
-
-def _accuracy(spotter: Any, clips: list[tuple[str, np.ndarray]]) -> float:
-    """Share of clips that `Spotter.classify_audio` (the `kws classify` path) labels right."""
-    return float(np.mean([spotter.classify_audio(x)[0] == word for word, x in clips])) if clips else 0.0
-
-
-def _learn(spotter: Any, word: str, clips: list[np.ndarray]) -> None:
-    """`kws learn`'s path: the clips' log-mel, then `Learned.learn`."""
-    from akida_edge.apps.kws import features as F
-
-    spotter.learned.learn(word, [F.logmel(x, F.PARAMS) for x in clips])
-
-
-def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WORDS, shots: int = 5,
-                learners: int = 5, test_voices: int = 8, base_per_keyword: int = 3,
-                adapt_voices: int = 4, adapt_test_per_keyword: int = 3,
-                seed: int = KWS_SEED) -> dict[str, Any]:
-    """Keyword-learning accuracy of the shipped KWS model on held-out voices (issue 5, part 5).
-
-    Voices (`apps.kws.voices.split_voices`, the data set's seed): the ``test`` split (voices never
-    heard in training, their language and variant were) and ``cross_family`` (language AND variant
-    family never heard). Clips: `_kws_clip`, seeded by `seed`. Learning goes through the public
-    path of ``akida-edge kws learn`` (`Learned.learn` on the clips' log-mel, a fresh per-device
-    state in a temporary directory); classification through `Spotter.classify_audio`.
-
-    - ``new_word_acc_<shots>shot`` / ``new_word_acc_1shot``: `words` (not among the 12 classes)
-      learned from `shots` (1) clips each of one test voice (the *learner*); accuracy on the words
-      said once each by `test_voices` OTHER test voices. Mean over `learners` learner voices.
-    - ``base_acc_drop``: accuracy on the ten keywords (`base_per_keyword` clips each) and
-      `base_per_keyword` `_unknown_` words, said by the other test voices, before − after
-      learning the `shots`-shot words, mean over learners.
-    - ``adapt_acc_before`` / ``adapt_acc_after``: for `adapt_voices` cross-family voices, the
-      keyword accuracy on `adapt_test_per_keyword` clips per keyword before and after learning
-      `shots` other clips per keyword of that voice under the keyword's own name.
-    """
-    import tempfile
-
-    from akida_edge.apps.kws.app import KEYWORDS, Spotter
-    from akida_edge.apps.kws.dataset import UNKNOWN_WORDS
-    from akida_edge.apps.kws.voices import available_languages, available_variants, split_voices
-
-    split = split_voices(available_languages(), available_variants(), seed)
-    rng = np.random.default_rng([seed, 5])
-    test = [split["test"][i].name for i in rng.permutation(len(split["test"]))]
-    cross = [split["cross_family"][i].name for i in rng.permutation(len(split["cross_family"]))]
-    if progress:
-        print(f"bench learn: KWS figures on held-out voices ({learners} learners, {test_voices} test "
-              f"voices, {adapt_voices} cross-family voices)", file=progress, flush=True)
-    base = Spotter(learned=False)
-    acc_k: list[float] = []
-    acc_1: list[float] = []
-    drop: list[float] = []
-    n_new = n_base = 0
-    for li in range(learners):
-        learner, others = test[li], test[learners + li * test_voices: learners + (li + 1) * test_voices]
-        shot_clips = {w: [_kws_clip(rng, learner, w) for _ in range(shots)] for w in words}
-        new_test = [(w, _kws_clip(rng, v, w)) for w in words for v in others]
-        base_words = [str(k) for k in (*np.repeat(KEYWORDS, base_per_keyword),
-                                       *rng.choice(UNKNOWN_WORDS, base_per_keyword))]
-        base_test = [(k if k in KEYWORDS else "_unknown_", _kws_clip(rng, others[i % len(others)], k))
-                     for i, k in enumerate(base_words)]
-        n_new, n_base = len(new_test), len(base_test)
-        before = _accuracy(base, base_test)
-        for n_shots, acc in ((shots, acc_k), (1, acc_1)):
-            with tempfile.TemporaryDirectory() as state:
-                spotter = Spotter(state_dir=state)
-                for w in words:
-                    _learn(spotter, w, shot_clips[w][:n_shots])
-                acc.append(_accuracy(spotter, new_test))
-                if n_shots == shots:
-                    drop.append(before - _accuracy(spotter, base_test))
-    adapt_before: list[float] = []
-    adapt_after: list[float] = []
-    n_adapt = 0
-    for voice in cross[:adapt_voices]:
-        learn_clips = {k: [_kws_clip(rng, voice, k) for _ in range(shots)] for k in KEYWORDS}
-        adapt_test = [(k, _kws_clip(rng, voice, k)) for k in KEYWORDS for _ in range(adapt_test_per_keyword)]
-        n_adapt = len(adapt_test)
-        adapt_before.append(_accuracy(base, adapt_test))
-        with tempfile.TemporaryDirectory() as state:
-            spotter = Spotter(state_dir=state)
-            for k in KEYWORDS:
-                _learn(spotter, k, learn_clips[k])
-            adapt_after.append(_accuracy(spotter, adapt_test))
-
-    def mean(v: list[float]) -> float | None:
-        return round(float(np.mean(v)), 4) if v else None
-
-    return {
-        f"new_word_acc_{shots}shot": mean(acc_k), "new_word_acc_1shot": mean(acc_1),
-        "base_acc_drop": mean(drop), "adapt_acc_before": mean(adapt_before),
-        "adapt_acc_after": mean(adapt_after),
-        "new_words": list(words), "new_word_learners": test[:learners],
-        "new_word_shot_clips": len(words) * shots * learners,
-        "new_word_test_clips": n_new * learners, "base_test_clips": n_base * learners,
-        "adapt_voices": cross[:adapt_voices], "adapt_shot_clips": len(KEYWORDS) * shots * adapt_voices,
-        "adapt_test_clips": n_adapt * adapt_voices,
-    }
 
 
 def run(progress: IO[str] | None = None) -> dict[str, Any]:

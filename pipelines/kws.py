@@ -194,8 +194,13 @@ class KwsPipeline:
         with self.lock:
             n = learned.learn_audio(label, clips)
             self._classes_changed()
-            return {"learned": label, "clips": len(clips), "samples": n, "source": source,
-                    "words": learned.words}
+            out = {"learned": label, "clips": len(clips), "samples": n, "source": source,
+                   "words": learned.words}
+            if learned.last_confusion:  # as `akida-edge kws learn` warns (apps/kws/learn.py)
+                rival, sure, total = learned.last_confusion
+                out["warning"] = (f"the base model is sure '{label}' is '{rival}' in {sure} of {total} "
+                                  f"samples; windows it is that sure of stay '{rival}'")
+            return out
 
     def _clips(self, args: dict[str, Any]) -> tuple[list[np.ndarray], str]:
         """The 16 kHz clips a `learn` command names."""

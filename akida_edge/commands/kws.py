@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from akida_edge.errors import AkidaEdgeError
 
@@ -132,7 +133,7 @@ def _learn(args: argparse.Namespace) -> int:
         raise ConfigError(f"--label {args.label!r}: {problem}")
     spotter = Spotter(args.model, args.state)
     if spotter.learned is None:
-        raise _incompatible("learn")
+        raise _incompatible("learn", spotter)
     clips, failed = [], 0
     for path in args.files:
         try:
@@ -149,6 +150,11 @@ def _learn(args: argparse.Namespace) -> int:
     n = spotter.learned.learn_audio(args.label, clips)
     print(f"learned '{args.label}' from {len(clips)} clip(s) ({n} samples); learned words: "
           f"{', '.join(spotter.learned.words)} (state: {spotter.learned.store.directory})")
+    if spotter.learned.last_confusion:
+        rival, sure, total = spotter.learned.last_confusion
+        print(f"akida-edge: warning: the base model is sure '{args.label}' is '{rival}' in {sure} of "
+              f"{total} samples; windows the base model is that sure of stay '{rival}' (a more "
+              "distinct word, or clips in your own voice, learn better)", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -157,7 +163,7 @@ def _forget(args: argparse.Namespace) -> int:
 
     spotter = Spotter(args.model, args.state)
     if spotter.learned is None:
-        raise _incompatible("forget")
+        raise _incompatible("forget", spotter)
     spotter.learned.forget(args.word)
     print(f"forgot '{args.word}'; learned words: {', '.join(spotter.learned.words) or 'none'}")
     return 0
@@ -176,8 +182,9 @@ def _learned(args: argparse.Namespace) -> int:
     return 0
 
 
-def _incompatible(what: str) -> AkidaEdgeError:
+def _incompatible(what: str, spotter: Any) -> AkidaEdgeError:
     from akida_edge.errors import ConfigError
 
-    return ConfigError(f"cannot {what}: the learned state of this directory belongs to another model "
-                       "version (kept); use another --state DIR")
+    why = (spotter.learned_problem
+           or "the learned state of this directory belongs to another model version (kept)")
+    return ConfigError(f"cannot {what}: {why}; use another --state DIR")

@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from akida_edge.apps.kws import features as F
-from akida_edge.apps.kws.labels import CLASSES, KEYWORDS, SILENCE, UNKNOWN
-from akida_edge.apps.kws.learn import MATCH
+from akida_edge.apps.kws.labels import CLASSES, KEYWORDS, SILENCE, UNKNOWN  # noqa: F401 (KEYWORDS re-exported)
 from akida_edge.drivers.audio_file import load_audio
 from akida_edge.engine import execute
 from akida_edge.engine.modelfile import load_model
@@ -79,6 +78,7 @@ class Spotter:
         self.path = Path(path) if path is not None else MODEL_PATH
         self.model = load_model(self.path)
         self.learned = None
+        self.learned_problem = ""  # why the learned state is not used (empty when it is, or learned=False)
         out = self.model.output_shape[-1]
         if out != len(CLASSES) or self.model.input_shape != (F.FRAMES, F.BANDS, 1):
             raise InputDataError(f"{self.path}: a KWS model takes {(F.FRAMES, F.BANDS, 1)} and gives "
@@ -92,6 +92,7 @@ class Spotter:
             try:
                 self.learned = Learned(self.model, state_dir)
             except IncompatibleStateError as exc:
+                self.learned_problem = str(exc)
                 print(f"akida-edge: warning: learned words not used: {exc}", file=sys.stderr)
 
     @property
@@ -100,20 +101,15 @@ class Spotter:
         return CLASSES + (tuple(self.learned.labels) if self.learned is not None else ())
 
     def probabilities(self, x_u8: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, 12) of model inputs (n, 49, 10, 1) uint8."""
+        """Class probabilities (n, 12 + learned labels) of model inputs (n, 49, 10, 1) uint8: the base
+        model's softmax, and the learned words by `learn.decide` (a learned word wins a window by
+        its calibrated match; one named after a keyword votes for that keyword)."""
         if len(x_u8) == 0:
             return np.zeros((0, len(self.classes)))
         p = softmax(self.model.predict(x_u8).reshape(len(x_u8), -1))
         if self.learned is None or not self.learned.words:
-            return p
-        match = self.learned.matches(x_u8)
-        best, k = match.max(axis=1), match.argmax(axis=1)
-        base_kw = p[:, : len(KEYWORDS)].max(axis=1)
-        wins = (best >= MATCH) & (best > base_kw)
-        extra = np.zeros((len(p), match.shape[1]))
-        extra[np.flatnonzero(wins), k[wins]] = best[wins]
-        p = p * np.where(wins, 1.0 - best, 1.0)[:, None]
-        return np.concatenate([p, extra], axis=1)
+            return np.concatenate([p, np.zeros((len(p), len(self.classes) - p.shape[1]))], axis=1)
+        return self.learned.probabilities(p, x_u8)
 
     def classify_audio(self, x_16k: np.ndarray) -> tuple[str, float, np.ndarray]:
         """(label, probability, all probabilities) of mono 16 kHz audio (module docstring)."""

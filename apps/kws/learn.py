@@ -2,40 +2,81 @@
 
 The shipped model's layer before its 12-class head is a FullyConnected with 1-bit activations
 (256 binary features, `network.py`). The learning model is that backbone plus a learning
-FullyConnected (1-bit weights, `akida_edge.engine.learning`, the AKD1000 rule) with
-`NEURONS_PER_CLASS` neurons per learned word, `learning_competition` `COMPETITION`. Its state
-(weights, thresholds, plasticity, the word list) lives in the per-device store
-(`akida_edge.state`, name ``kws``), tied to the backbone's hash.
+FullyConnected (1-bit weights, `akida_edge.engine.learning`, the AKD1000 rule: the on-chip part)
+with `NEURONS_PER_CLASS` neurons per learned word, `learning_competition` `COMPETITION`. Its state
+(weights, thresholds, plasticity, the word list, the calibration below) lives in the per-device
+store (`akida_edge.state`, name ``kws``), tied to the backbone's hash.
 
-Each clip is learned as its loudest second plus two copies shifted by ±`SHIFT_FRAMES` frames
-(a word is not always centred). A window's *match* to a learned word is the cosine similarity between its
-binary features x and the word's best learned neuron w: popcount(x AND w) / sqrt(|x| · num_weights)
-(1 = the same set of active features). In `Spotter`, a learned
-word wins a window when its match is ≥ `MATCH` and the base model does not name a keyword with a
-higher probability; its score is the match.
+Learning. Each clip is learned as its loudest second plus two copies shifted by ±`SHIFT_FRAMES`
+frames (a word is not always centred). `num_weights` (ones per neuron, constant) is set at the
+first `learn`: 1.2 × the median number of active features of the clips (MetaTF's advice), at most
+half the features. A learned word named after a base keyword (``yes`` … ``go``) is *adaptation*:
+its neurons learn this device's way of saying the keyword and vote for the base label.
 
-`num_weights` (ones per neuron, constant) is set at the first `learn`: 1.2 × the median number of
-active features of the clips (MetaTF's advice), at most half the features.
+Matching. A window's match to a learned word is the cosine similarity between its binary features
+x and the word's best learned neuron w: m = popcount(x AND w) / sqrt(|x| · num_weights) (1 = the
+same set of active features).
+
+Deciding (host-side post-processing of the chip's outputs, `decide`). An absolute match threshold
+means something different for every word, shot count and backbone, so each learned word is
+calibrated at learning time against the *known-word set* (`known_words.py`: 400 clips of the ten
+keywords and of `_unknown_` words, by voices no benchmark uses): its matches to those clips, except
+clips of its own label, are kept in the state. A window's *conformal p-value* for word j is
+
+    π_j = (1 + #{known clips with match ≥ m_j}) / (1 + n_j)
+
+(Vovk, Gammerman & Shafer 2005, "Algorithmic Learning in a Random World", ch. 2: under the
+known-word distribution, P(π_j ≤ ε) ≤ ε). The new word with the smallest π (ties: the larger
+match) — or the adaptation word with the largest match, when its π is smaller — wins the window
+when π ≤ `FALSE_ACCEPT` (ε) AND the base model does not name another keyword with
+probability ≥ `BASE_VETO` (κ; a word's own base keyword never vetoes it). Its probability is then
+c = 1 − π (≥ 1 − ε, so it is the top class) and the base probabilities are scaled by π; an
+adaptation word adds c to its base keyword instead of a column of its own. Otherwise the base
+probabilities are unchanged. So every learned word has the same false-accept rate ε on known words
+(which bounds what learning costs the base classes: `base_acc_drop`), whatever its match scale.
+Adaptation words use `ADAPT_FALSE_ACCEPT` and `ADAPT_BASE_VETO` (looser: they move windows between
+keywords of the same device's voice; calibrated without the clips of their own keyword). When the
+base model is sure (≥ the veto) that most samples of a word being learned are another keyword, that
+keyword keeps such windows: `learn` records it in `last_confusion`, and `kws learn` and the MQTT
+`learn` response warn (``follow`` → ``down`` on the interim model).
+
+Why (bench ``learn``, docs/kws-learning.md): on the interim backbone the match of a new word said by
+other voices overlaps the match of base words (AUC ≈ 0.78), so every rule trades new-word accuracy
+against base accuracy along one curve; ε is that curve's knob, chosen so `base_acc_drop` ≤ 0.02.
+The constants were chosen on clips of a different seed than the benchmark's (test voices).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import re
 from pathlib import Path
 
 import numpy as np
 
 from akida_edge.apps.kws import features as F
+from akida_edge.apps.kws import known_words
+from akida_edge.apps.kws.labels import CLASSES, KEYWORDS
 from akida_edge.engine import layers as L
 from akida_edge.engine import learning
 from akida_edge.engine.model import Model
-from akida_edge.errors import ConfigError, LearningError
-from akida_edge.state import StateStore
+from akida_edge.errors import ConfigError, InputDataError, LearningError
+from akida_edge.state import IncompatibleStateError, StateStore
+
+log = logging.getLogger(__name__)
 
 STATE_NAME = "kws"
+#: The app's state layout (``extra["version"]``): 1 = labels only (session 1, an absolute match
+#: threshold); 2 = labels + the known-word calibration (``arrays["known_matches"]``). A version-1
+#: state is kept and calibrated on load (logged); a newer one is refused with the reason.
+STATE_VERSION = 2
 NEURONS_PER_CLASS = 8
 COMPETITION = 0.1
-MATCH = 0.66  # same-voice repeats of a learned word: 0.66-0.84; other words mostly below (some to 0.73)
+FALSE_ACCEPT = 0.05  # ε: each learned word's false-accept rate on the known-word set
+BASE_VETO = 0.7  # κ: a base keyword this probable keeps its window
+ADAPT_FALSE_ACCEPT = 0.1  # ε and κ for a word named after a keyword (adaptation)
+ADAPT_BASE_VETO = 0.8
 SHIFT_FRAMES = 3
 WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'-]{0,31}$")
 NOT_WORDS = ("_unknown_", "_silence_", "")
@@ -80,14 +121,99 @@ def augment(feats_source: list[np.ndarray]) -> np.ndarray:
     return np.stack(out)
 
 
-class Learned:
-    """The learned words of one device for one base model (loaded from / saved to the store)."""
+def p_values(match: np.ndarray, known_matches: np.ndarray) -> np.ndarray:
+    """Conformal p-values (n, K) of windows' matches (n, K) against each word's known-word matches
+    (K, n_known), NaN-padded: (1 + #{known >= m}) / (1 + #known); 1 for a word with none."""
+    out = np.ones(match.shape, np.float64)
+    for j, row in enumerate(np.asarray(known_matches, np.float64)):
+        ref = np.sort(row[~np.isnan(row)])
+        if ref.size:
+            above = ref.size - np.searchsorted(ref, match[:, j], side="left")
+            out[:, j] = (1.0 + above) / (1.0 + ref.size)
+    return out
 
-    def __init__(self, base: Model, state_dir: str | Path | None = None) -> None:
+
+def decide(p_base: np.ndarray, match: np.ndarray, known_matches: np.ndarray, labels: list[str],
+           false_accept: float = FALSE_ACCEPT, base_veto: float = BASE_VETO,
+           adapt_false_accept: float = ADAPT_FALSE_ACCEPT, adapt_base_veto: float = ADAPT_BASE_VETO
+           ) -> np.ndarray:
+    """Probabilities (n, 12 + K) over the base classes and the learned words (module docstring,
+    "Deciding"): `p_base` (n, 12) the base model's, `match` (n, K) the learned words' matches,
+    `known_matches` (K, n_known) their calibration, `labels` the K words ('' = forgotten). A word
+    named after a keyword uses the `adapt_*` settings."""
+    n, k = match.shape
+    out = np.concatenate([p_base, np.zeros((n, k))], axis=1)
+    if k == 0 or n == 0:
+        return out
+    live = np.array([bool(w) for w in labels])
+    own = np.array([CLASSES.index(w) if w in KEYWORDS else -1 for w in labels])
+    eps = np.where(own >= 0, adapt_false_accept, false_accept)
+    veto = np.where(own >= 0, adapt_base_veto, base_veto)
+    pv = np.where(live[None, :], p_values(match, known_matches), np.inf)
+    # new words: the smallest p-value wins, ties to the larger match, then to the lower index;
+    # adaptation words (all learned alike, from the device's voice): the larger match wins
+    new_pv = np.where((own < 0)[None, :], pv, np.inf)
+    best = np.where(new_pv == new_pv.min(axis=1, keepdims=True), match, -np.inf).argmax(axis=1)
+    adapt = np.where(((own >= 0) & live)[None, :], match, -np.inf).argmax(axis=1)
+    rows = np.arange(n)
+    use_adapt = (own[adapt] >= 0) & live[adapt] & (pv[rows, adapt] <= eps[adapt]) & (
+        (pv[rows, adapt] < pv[rows, best]) | (pv[rows, best] > eps[best]))
+    best = np.where(use_adapt, adapt, best)
+    for i in np.flatnonzero(pv[np.arange(n), best] <= eps[best]):
+        j = best[i]
+        rivals = p_base[i, : len(KEYWORDS)].copy()
+        if own[j] >= 0:
+            rivals[own[j]] = 0.0
+        if rivals.max() >= veto[j]:
+            continue
+        pi = pv[i, j]
+        out[i, : p_base.shape[1]] *= pi
+        out[i, own[j] if own[j] >= 0 else p_base.shape[1] + j] += 1.0 - pi
+    return out
+
+
+class Learned:
+    """The learned words of one device for one base model (loaded from / saved to the store).
+
+    `false_accept` and `base_veto` are the decision's settings (module docstring); the calibration
+    they use is part of the state."""
+
+    def __init__(self, base: Model, state_dir: str | Path | None = None,
+                 false_accept: float = FALSE_ACCEPT, base_veto: float = BASE_VETO) -> None:
         self.store = StateStore(state_dir)
+        self.base = base
         self.model = learning_model(base)
+        #: after `learn`: (keyword, samples, of) when the base model was sure most of the samples
+        #: were another keyword, which then keeps those windows (`BASE_VETO`); else None
+        self.last_confusion: tuple[str, int, int] | None = None
+        self.false_accept, self.base_veto = false_accept, base_veto
+        self._known: tuple[np.ndarray, np.ndarray] | None = None
         entry = self.store.load_into(STATE_NAME, self.model)
-        self.labels: list[str] = list(entry.extra.get("labels", [])) if entry is not None else []
+        extra = entry.extra if entry is not None else {}
+        self.labels: list[str] = list(extra.get("labels", []))
+        self.known_matches = np.zeros((len(self.labels), 0), np.float32)
+        if entry is None:
+            return
+        version = extra.get("version", 1)
+        if not isinstance(version, int) or version > STATE_VERSION:
+            raise IncompatibleStateError(
+                f"learned state {self.store.path(STATE_NAME)} has KWS layout version {version!r}, newer "
+                f"than this akida-edge reads ({STATE_VERSION}); it is kept unused: upgrade akida-edge")
+        stored = entry.arrays.get("known_matches")
+        try:
+            digest = self._known_digest()
+        except InputDataError as exc:  # a broken install: the stored calibration still works
+            log.warning("%s; using the calibration stored with the learned words", exc)
+            digest = extra.get("known_words")
+        if version < STATE_VERSION or stored is None or stored.shape[0] != len(self.labels) \
+                or extra.get("known_words") != digest:
+            why = (f"layout version {version}" if version < STATE_VERSION
+                   else "its calibration does not match the known-word set")
+            log.warning("learned state %s: %s; calibrating its words %s now (saved at the next learn "
+                        "or forget)", self.store.path(STATE_NAME), why, self.words)
+            self.calibrate()
+        else:
+            self.known_matches = np.asarray(stored, np.float32)
 
     @property
     def words(self) -> list[str]:
@@ -96,6 +222,7 @@ class Learned:
     def learn(self, word: str, mels: list[np.ndarray]) -> int:
         """Learn `word` from clips (their log-mel); returns the number of samples learned."""
         x = augment(mels)
+        self._known_features()  # the calibration needs the known-word set: fail before learning
         if self.model.learning is None:
             active = learning.features(self.model, x).sum(axis=1)
             n_in = int(np.prod(self.model.layers[-1].input_shape))
@@ -110,8 +237,24 @@ class Learned:
             self.model.add_classes(1)
             self.labels.append(word)
         self.model.fit(x, self.labels.index(word))
+        self.calibrate()
         self.save()
+        self.last_confusion = self._confusion(word, x)
         return len(x)
+
+    def _confusion(self, word: str, x: np.ndarray) -> tuple[str, int, int] | None:
+        """The keyword the base model is sure (≥ the veto) that most samples of `word` are, if any."""
+        z = np.asarray(self.base.predict(x), np.float64).reshape(len(x), -1)
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        rivals = (p / p.sum(axis=1, keepdims=True))[:, : len(KEYWORDS)]
+        if word in KEYWORDS:
+            rivals[:, KEYWORDS.index(word)] = 0.0
+        veto = ADAPT_BASE_VETO if word in KEYWORDS else self.base_veto
+        sure = rivals.max(axis=1) >= veto
+        if 2 * sure.sum() <= len(x):
+            return None
+        top = np.bincount(rivals[sure].argmax(axis=1), minlength=len(KEYWORDS)).argmax()
+        return KEYWORDS[int(top)], int(sure.sum()), len(x)
 
     def learn_audio(self, word: str, clips_16k: list[np.ndarray]) -> int:
         """`learn` from mono 16 kHz clips (their log-mel by the project's front-end)."""
@@ -125,17 +268,48 @@ class Learned:
         k = self.labels.index(word)
         learning.reset_classes(self.model, k)
         self.labels[k] = ""
+        self.calibrate()
         self.save()
 
     def save(self) -> Path:
-        return self.store.save_model(STATE_NAME, self.model, extra={"labels": self.labels})
+        return self.store.save_model(
+            STATE_NAME, self.model,
+            extra={"labels": self.labels, "version": STATE_VERSION, "known_words": self._known_digest()},
+            arrays={"known_matches": self.known_matches})
+
+    # --- calibration and matching ---
+    def _known_features(self) -> tuple[np.ndarray, np.ndarray]:
+        """Binary features (n, n_features) of the known-word set and their labels (computed once)."""
+        if self._known is None:
+            x, label = known_words.load()
+            self._known = (learning.features(self.model, x), np.array(label))
+        return self._known
+
+    @staticmethod
+    def _known_digest() -> str:
+        x, label = known_words.load()
+        return hashlib.sha256(x.tobytes() + "\n".join(label).encode()).hexdigest()[:16]
+
+    def calibrate(self) -> None:
+        """Each word's matches to the known-word clips of other labels, NaN-padded (K, n_known)."""
+        feats, label = self._known_features()
+        known = np.full((len(self.labels), len(feats)), np.nan, np.float32)
+        if self.words:
+            m = self._match_features(feats)
+            for j, w in enumerate(self.labels):
+                keep = label != w
+                if w:
+                    known[j, : keep.sum()] = m[keep, j]
+        self.known_matches = known
 
     def matches(self, x_u8: np.ndarray) -> np.ndarray:
         """(n, len(labels)) match in [0, 1] of model inputs to each learned word (0: forgotten)."""
         if self.model.learning is None or not self.words or len(x_u8) == 0:
             return np.zeros((len(x_u8), len(self.labels)))
+        return self._match_features(learning.features(self.model, x_u8))
+
+    def _match_features(self, feats: np.ndarray) -> np.ndarray:
         state = self.model.learning
-        feats = learning.features(self.model, x_u8)
         pot = (feats.astype(np.float32) @ state.weights.astype(np.float32)).astype(np.float64)
         pot[:, ~state.learned] = 0.0  # fresh neurons carry no knowledge
         best = pot.reshape(len(pot), len(self.labels), -1).max(axis=2)
@@ -143,3 +317,8 @@ class Learned:
         out = np.clip(best / np.sqrt(state.num_weights * active), 0.0, 1.0)
         out[:, [i for i, w in enumerate(self.labels) if not w]] = 0.0
         return out
+
+    def probabilities(self, p_base: np.ndarray, x_u8: np.ndarray) -> np.ndarray:
+        """`decide` for model inputs `x_u8` whose base-model probabilities are `p_base`."""
+        return decide(p_base, self.matches(x_u8), self.known_matches, self.labels,
+                      self.false_accept, self.base_veto)

@@ -103,6 +103,14 @@ def test_bad_commands_give_one_line_errors(fresh, command, args, needle):
     assert p.handle_command("learned", {}) == {"words": []}  # nothing learned by a refused command
 
 
+def test_learning_a_word_the_base_model_is_sure_of_answers_with_a_warning(tmp_path):
+    p = build(tmp_path)
+    downs = [b64(espeak_wav(tmp_path, "down", s)) for s in (140, 170)]
+    out = p.handle_command("learn", {"label": "dune", "audio_wav_b64": downs})
+    assert out["learned"] == "dune" and "is 'down'" in out["warning"], out
+    assert "warning" not in p.handle_command("learn", {"label": "down", "audio_wav_b64": downs})
+
+
 def test_learn_from_the_last_detection_window(tmp_path):
     scene = make_scene(np.random.default_rng(1), "en-us", ["yes", "stop"], filler_utterances=0, snr_db=30.0)
     write_wav(tmp_path / "scene.wav", scene.audio[:, None], 16000)
