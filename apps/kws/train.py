@@ -4,12 +4,14 @@
 
 Steps (each with a progress line on stderr):
 
-1. the data set (`dataset.py`, espeak-ng; built or resumed under `--data`; 1200 training clips
-   per class instead of the generator's 600, ~17.8k clips in all);
+1. the data set (`dataset.py`, espeak-ng; built or resumed under `--data`; `TRAIN_PER_CLASS`
+   training clips per class instead of the generator's 600, two per synthesized utterance);
 2. features with the run-time code path (`features.batch_features`: log-mel of
    `frontends.audio`, MFCCs with per-utterance mean removal, 8-bit), cached under `--data`;
-3. float training of the DS-CNN (`network.py`) with SpecAugment;
-4. calibration of every activation on training data, then quantization-aware fine-tuning;
+3. float training of the DS-CNN (`network.py`, `ARCH`) with SpecAugment, a checkpoint after every
+   epoch (`<data>/checkpoints/`, usable with `--float-from`);
+4. calibration of every activation on training data, then quantization-aware fine-tuning; the
+   epoch with the best validation accuracy (quantized) is kept;
 5. conversion to Akida 1.0 layers (`akida_edge.convert`), the AKD1000 check (`mapping.check`
    and `model.map`), and the evaluation: float vs quantized accuracy, held-out voices (`test`)
    and held-out voice families (`cross_family`), per class, the confusion matrix, the agreement
@@ -18,8 +20,9 @@ Steps (each with a progress line on stderr):
 Writes `kws.aem` (the converted model), `kws_float.pt` (the float network, for the benchmark's
 float accuracy), `metrics.json`, `REPORT.md` and `confusion.png` under `--out`.
 
-`--small` is the CI smoke run (a tiny data set, a narrow network, one epoch each): it goes through
-every step in well under a minute; its accuracy means nothing.
+`--small` is the CI smoke run (a tiny data set, a narrow network with the same block types,
+including the strided separable block, one epoch each): it goes through every step in well under
+a minute; its accuracy means nothing.
 """
 
 from __future__ import annotations
@@ -37,10 +40,13 @@ from akida_edge.apps.kws import dataset, features, network, report
 from akida_edge.convert import calibrate, convert, integer_forward, set_quantized
 from akida_edge.engine.device import AKD1000
 from akida_edge.engine.mapping import check
-from akida_edge.errors import AkidaEdgeError, MappingError
+from akida_edge.errors import AkidaEdgeError, ConfigError, MappingError
 
 FEATURE_VERSION = "f2"  # bump when features.py changes (invalidates the cache)
-TRAIN_PER_CLASS = 1200
+TRAIN_PER_CLASS = 2000
+ARCH = {"width": 128, "features": 256, "blocks": 6, "down": (0,)}
+SMALL_ARCH = {"width": 16, "features": 32, "blocks": 2, "down": (0,)}
+TRAIN_SAMPLE = 2000  # training clips for calibration and the float train-accuracy figure
 
 
 def data_config(train_per_class: int = TRAIN_PER_CLASS) -> dataset.DatasetConfig:
@@ -84,28 +90,58 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     dataset.build(data, config, workers=workers, progress=progress)
     splits = {s: load_features(data, s, progress) for s in dataset.SPLITS}
     t = {s: (network.to_nchw(v["x"]), torch.from_numpy(v["y"])) for s, v in splits.items()}
-    width, n_feat = (16, 32) if small else (64, 256)
+    arch = SMALL_ARCH if small else ARCH
     epochs, q_epochs = (1, 1) if small else (epochs, qat_epochs)
-    model = network.build(len(dataset.CLASSES), width=width, features=n_feat)
+    model = network.build(len(dataset.CLASSES), **arch)
+    ckpt_dir = data / "checkpoints"
+    ckpt_dir.mkdir(exist_ok=True)
+
+    def snapshot(**extra) -> dict:
+        return {**arch, "down": list(arch["down"]), **extra,
+                "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}
+
+    def float_checkpoint(epoch: int, logs: list[dict]) -> None:
+        torch.save(snapshot(epoch=epoch, history=logs), ckpt_dir / f"float-seed{seed}.pt")
+
     t0 = time.monotonic()
     if float_from is not None:
         saved = torch.load(Path(float_from), weights_only=True)
+        if network.architecture(saved) != {**arch, "down": tuple(arch["down"])}:
+            raise ConfigError(f"--float-from {float_from}: its network {network.architecture(saved)} is not "
+                              f"this recipe's {arch}; pass a kws_float.pt or checkpoint of this recipe")
         model.load_state_dict(saved["state_dict"])
-        logs: list[dict] = []
+        logs: list[dict] = list(saved.get("history", []))
     else:
         logs = network.fit(model, *t["train"], epochs=epochs, lr=3e-3, seed=seed, batch=batch,
                            x_val=t["validation"][0], y_val=t["validation"][1], what="float",
-                           progress=progress)
+                           progress=progress, checkpoint=float_checkpoint)
     float_pred = {s: network.predict(model, t[s][0]).argmax(1) for s in ("test", "cross_family")}
-    torch.save({"width": width, "features": n_feat,
-                "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}, out / "kws_float.pt")
+    torch.save(snapshot(), out / "kws_float.pt")
     gen = torch.Generator().manual_seed(seed)
-    sample = t["train"][0][torch.randperm(len(t["train"][0]), generator=gen)[:2000]]
+    pick = torch.randperm(len(t["train"][0]), generator=gen)[:TRAIN_SAMPLE]
+    sample = t["train"][0][pick]
+    def accuracy(x: torch.Tensor, y: torch.Tensor) -> float:
+        return float(np.mean(network.predict(model, x).argmax(1) == y.numpy()))
+
+    # float accuracy in eval mode (no augmentation) on training clips vs validation: the fit gap
+    fit_figures = {"float_train_accuracy": accuracy(sample, t["train"][1][pick]),
+                   "float_val_accuracy": accuracy(*t["validation"])}
     calibrate(model, sample)
     set_quantized(model)
+    best: dict = {"val_acc": -1.0}
+
+    def keep_best(epoch: int, q_logs: list[dict]) -> None:
+        acc = q_logs[-1].get("val_acc", 0.0)
+        if acc > best["val_acc"]:
+            best.update(val_acc=acc, epoch=epoch, state={k: v.clone() for k, v in model.state_dict().items()})
+            torch.save(snapshot(epoch=epoch, history=q_logs), ckpt_dir / f"quantized-seed{seed}.pt")
+
     logs += network.fit(model, *t["train"], epochs=q_epochs, lr=3e-4, seed=seed + 1, batch=batch,
                         x_val=t["validation"][0], y_val=t["validation"][1], what="quantized",
-                        progress=progress)
+                        progress=progress, checkpoint=keep_best)
+    if "state" in best:
+        model.load_state_dict(best["state"])
+    fit_figures["qat_epoch_kept"] = best.get("epoch")
     train_s = time.monotonic() - t0
     akida = convert(model, sample=sample)
     violations = check(akida)
@@ -119,7 +155,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     quant_pred = {s: akida.predict(splits[s]["x"]).reshape(len(splits[s]["y"]), -1).argmax(1)
                   for s in ("test", "cross_family")}
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
-    metrics.update(train_seconds=round(train_s, 1), epochs_float=epochs, epochs_quantized=q_epochs,
+    metrics.update(**fit_figures, architecture={**arch, "down": list(arch["down"])},
+                   train_seconds=round(train_s, 1), epochs_float=epochs, epochs_quantized=q_epochs,
                    batch=batch, float_reused=float_from is not None, small=small, seed=seed,
                    data_config_hash=config.digest(), history=logs,
                    clips={s: int(len(v["y"])) for s, v in splits.items()})
