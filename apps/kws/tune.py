@@ -120,6 +120,21 @@ def choose(rows: list[dict], max_fa_per_hour: float = 2.0, min_recall: float = 0
     return max(rows, key=lambda r: r["recall"] - 0.01 * r["false_alarms_per_hour"])
 
 
+def pareto(rows: list[dict]) -> list[dict]:
+    """Settings no other setting beats on both recall and false alarms, by recall (highest first)."""
+    def beaten(r: dict) -> bool:
+        return any(o["recall"] >= r["recall"] and o["false_alarms_per_hour"] <= r["false_alarms_per_hour"]
+                   and (o["recall"], o["false_alarms_per_hour"]) != (r["recall"], r["false_alarms_per_hour"])
+                   for o in rows)
+    seen, out = set(), []
+    for r in sorted(rows, key=lambda r: (-r["recall"], r["false_alarms_per_hour"])):
+        key = (r["recall"], r["false_alarms_per_hour"])
+        if key not in seen and not beaten(r):
+            seen.add(key)
+            out.append(r)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m akida_edge.apps.kws.tune",
                                  description=__doc__.split("\n")[0])
@@ -138,10 +153,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code
     best = choose(rows, args.max_fa_per_hour, args.min_recall)
-    front = sorted({(r["recall"], r["false_alarms_per_hour"]) for r in rows}, reverse=True)[:12]
+    front = [{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()} for r in pareto(rows)]
     filler_s = round(sum(s.filler_speech_s for s in scene_list), 1)
     print(json.dumps({"scenes": len(scene_list), "filler_speech_s": filler_s, "frame_ms": FRAME_MS,
-                      "choice": best, "top": front}, indent=1))
+                      "choice": best}))
+    for r in front:  # the recall / false-alarm trade-off, one setting per line
+        print(json.dumps(r))
     return 0
 
 

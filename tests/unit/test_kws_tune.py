@@ -41,3 +41,10 @@ def test_sweep_scores_a_replayed_detector_like_the_benchmark(rng):
     assert scenes.score(found, scene) == (1, 0)
     strict = tune.detect(CLASSES, DetectParams(smooth=1, threshold=0.999), t, p)
     assert strict == []
+
+
+def test_pareto_keeps_only_settings_nothing_beats():
+    rows = [_row(0.9, 10.0), _row(0.9, 5.0), _row(0.8, 5.0), _row(0.7, 1.0), _row(0.95, 50.0)]
+    front = tune.pareto(rows)
+    kept = [(r["recall"], r["false_alarms_per_hour"]) for r in front]
+    assert kept == [(0.95, 50.0), (0.9, 5.0), (0.7, 1.0)]
