@@ -49,6 +49,29 @@ SMALL_ARCH = {"width": 16, "features": 32, "blocks": 2, "down": (0,)}
 TRAIN_SAMPLE = 2000  # training clips for calibration and the float train-accuracy figure
 
 
+UNKNOWN = dataset.CLASSES.index("_unknown_")
+BIAS_GRID = np.round(np.arange(0.0, 6.001, 0.1), 1)
+
+
+def unknown_bias(logits: np.ndarray, y: np.ndarray) -> float:
+    """The offset added to the `_unknown_` logit that maximizes validation accuracy (the smallest
+    on ties; a calibrated decision threshold, as in logit adjustment, Menon et al., arXiv
+    2007.07314): `_unknown_` covers ~190 words with ~12 clips each, and the trained network
+    under-calls it (keywords are rarely taken for it, other words often taken for keywords)."""
+    acc = [float(np.mean((logits + b * _one_hot(UNKNOWN)).argmax(1) == y)) for b in BIAS_GRID]
+    return float(BIAS_GRID[int(np.argmax(acc))])
+
+
+def _one_hot(i: int, n: int = len(dataset.CLASSES)) -> np.ndarray:
+    v = np.zeros(n, np.float32)
+    v[i] = 1.0
+    return v
+
+
+def _last_bias(model: torch.nn.Module) -> str:
+    return f"{len(model) - 1}.bias"
+
+
 def data_config(train_per_class: int = TRAIN_PER_CLASS) -> dataset.DatasetConfig:
     """The generator's default settings with `train_per_class` training clips per class (the
     other splits, hence the held-out test sets, stay the generator's defaults)."""
@@ -77,12 +100,16 @@ def load_features(data: Path, split: str, progress=sys.stderr) -> dict[str, np.n
 def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, workers: int = 2,
         threads: int = 1, epochs: int = 9, qat_epochs: int = 3, batch: int = 128,
         train_per_class: int = TRAIN_PER_CLASS, float_from: str | Path | None = None,
+        quantized_from: str | Path | None = None, continue_epochs: int = 0,
         progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
     run)."""
     data, out = Path(data), Path(out)
+    if quantized_from is not None and float_from is None:
+        raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
+                          "same run, for the float figures)")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     torch.set_num_threads(max(1, threads))
@@ -100,8 +127,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         return {**arch, "down": list(arch["down"]), **extra,
                 "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}
 
-    def float_checkpoint(epoch: int, logs: list[dict]) -> None:
-        torch.save(snapshot(epoch=epoch, history=logs), ckpt_dir / f"float-seed{seed}.pt")
+    def float_checkpoint(epoch: int, logs: list[dict], name: str = "float") -> None:
+        torch.save(snapshot(epoch=epoch, history=logs), ckpt_dir / f"{name}-seed{seed}.pt")
 
     t0 = time.monotonic()
     if float_from is not None:
@@ -111,12 +138,21 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                               f"this recipe's {arch}; pass a kws_float.pt or checkpoint of this recipe")
         model.load_state_dict(saved["state_dict"])
         logs: list[dict] = list(saved.get("history", []))
+        if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
+            logs += network.fit(model, *t["train"], epochs=continue_epochs, lr=1e-3, seed=seed + 2,
+                                batch=batch, x_val=t["validation"][0], y_val=t["validation"][1],
+                                what="float+", progress=progress,
+                                checkpoint=lambda e, lg: float_checkpoint(e, logs + lg, "float-continued"))
     else:
         logs = network.fit(model, *t["train"], epochs=epochs, lr=3e-3, seed=seed, batch=batch,
                            x_val=t["validation"][0], y_val=t["validation"][1], what="float",
                            progress=progress, checkpoint=float_checkpoint)
-    float_pred = {s: network.predict(model, t[s][0]).argmax(1) for s in ("test", "cross_family")}
-    torch.save(snapshot(), out / "kws_float.pt")
+    float_bias = unknown_bias(network.predict(model, t["validation"][0]), splits["validation"]["y"])
+    float_pred = {s: (network.predict(model, t[s][0]) + float_bias * _one_hot(UNKNOWN)).argmax(1)
+                  for s in ("test", "cross_family")}
+    shipped = snapshot(unknown_bias=float_bias)  # the float network as shipped: with its own offset
+    shipped["state_dict"][_last_bias(model)][UNKNOWN] += float_bias
+    torch.save(shipped, out / "kws_float.pt")
     gen = torch.Generator().manual_seed(seed)
     pick = torch.randperm(len(t["train"][0]), generator=gen)[:TRAIN_SAMPLE]
     sample = t["train"][0][pick]
@@ -126,8 +162,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     # float accuracy in eval mode (no augmentation) on training clips vs validation: the fit gap
     fit_figures = {"float_train_accuracy": accuracy(sample, t["train"][1][pick]),
                    "float_val_accuracy": accuracy(*t["validation"])}
-    calibrate(model, sample)
-    set_quantized(model)
+    fit_figures["float_unknown_bias"] = float_bias
     best: dict = {"val_acc": -1.0}
 
     def keep_best(epoch: int, q_logs: list[dict]) -> None:
@@ -136,12 +171,27 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
             best.update(val_acc=acc, epoch=epoch, state={k: v.clone() for k, v in model.state_dict().items()})
             torch.save(snapshot(epoch=epoch, history=q_logs), ckpt_dir / f"quantized-seed{seed}.pt")
 
-    logs += network.fit(model, *t["train"], epochs=q_epochs, lr=3e-4, seed=seed + 1, batch=batch,
-                        x_val=t["validation"][0], y_val=t["validation"][1], what="quantized",
-                        progress=progress, checkpoint=keep_best)
-    if "state" in best:
-        model.load_state_dict(best["state"])
+    if quantized_from is not None:  # the QAT phase of an earlier run of this recipe
+        saved = torch.load(Path(quantized_from), weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        set_quantized(model)
+        logs += [log for log in saved.get("history", []) if log.get("what") == "quantized"]
+        best["epoch"] = saved.get("epoch")
+    else:
+        calibrate(model, sample)
+        set_quantized(model)
+        logs += network.fit(model, *t["train"], epochs=q_epochs, lr=3e-4, seed=seed + 1, batch=batch,
+                            x_val=t["validation"][0], y_val=t["validation"][1], what="quantized",
+                            progress=progress, checkpoint=keep_best)
+        if "state" in best:
+            model.load_state_dict(best["state"])
     fit_figures["qat_epoch_kept"] = best.get("epoch")
+    q_bias = unknown_bias(network.predict(model, t["validation"][0]), splits["validation"]["y"])
+    with torch.no_grad():
+        model[-1].bias[UNKNOWN] += q_bias  # folded into the last layer's threshold by `convert`
+    fit_figures["unknown_bias"] = q_bias
+    fit_figures["quantized_val_accuracy"] = float(np.mean(
+        network.predict(model, t["validation"][0]).argmax(1) == splits["validation"]["y"]))
     train_s = time.monotonic() - t0
     akida = convert(model, sample=sample)
     violations = check(akida)
@@ -155,9 +205,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     quant_pred = {s: akida.predict(splits[s]["x"]).reshape(len(splits[s]["y"]), -1).argmax(1)
                   for s in ("test", "cross_family")}
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
-    metrics.update(**fit_figures, architecture={**arch, "down": list(arch["down"])},
+    metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
+                   architecture={**arch, "down": list(arch["down"])},
                    train_seconds=round(train_s, 1), epochs_float=epochs, epochs_quantized=q_epochs,
-                   batch=batch, float_reused=float_from is not None, small=small, seed=seed,
+                   batch=batch, float_reused=float_from is not None,
+                   quantized_reused=quantized_from is not None, small=small, seed=seed,
                    data_config_hash=config.digest(), history=logs,
                    clips={s: int(len(v["y"])) for s, v in splits.items()})
     path = akida.save(str(out / "kws.aem"))
@@ -183,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
     ap.add_argument("--float-from", metavar="FILE", help="reuse the float network of an earlier run "
                     "(its kws_float.pt): calibrate, fine-tune and convert only")
+    ap.add_argument("--quantized-from", metavar="FILE", help="reuse the quantization-aware phase of an "
+                    "earlier run (its data/kws/checkpoints/quantized-seed*.pt; needs --float-from)")
+    ap.add_argument("--continue-epochs", type=int, default=0, help="with --float-from: train the saved "
+                    "float network this many more epochs (a second one-cycle at a third of the rate)")
     ap.add_argument("--train-per-class", type=int, default=TRAIN_PER_CLASS,
                     help=f"training clips per class (default {TRAIN_PER_CLASS})")
     args = ap.parse_args(argv)
@@ -190,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics = run(args.data, args.out, small=args.small, seed=args.seed, workers=args.workers,
                       threads=args.threads, epochs=args.epochs, qat_epochs=args.qat_epochs,
                       batch=args.batch, train_per_class=args.train_per_class,
-                      float_from=args.float_from)
+                      float_from=args.float_from, quantized_from=args.quantized_from,
+                      continue_epochs=args.continue_epochs)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code
