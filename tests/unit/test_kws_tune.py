@@ -17,13 +17,13 @@ def _row(recall: float, fa_h: float, smooth: int = 3) -> dict:
             "false_alarms": 0, "false_alarms_per_hour": fa_h}
 
 
-def test_choose_prefers_recall_within_the_false_alarm_budget():
+def test_choose_prefers_recall_within_the_targets_else_weighs_false_alarms():
     rows = [_row(0.99, 30.0), _row(0.90, 2.0), _row(0.95, 1.5), _row(0.95, 0.5)]
-    assert tune.choose(rows, max_fa_per_hour=2.0) is rows[3]  # best recall, then fewer alarms
-    over = [_row(0.99, 30.0), _row(0.92, 10.0), _row(0.80, 4.0)]
-    assert tune.choose(over, max_fa_per_hour=2.0, min_recall=0.9) is over[1]  # fewest alarms at recall ≥ 0.9
-    poor = [_row(0.5, 100.0), _row(0.45, 3.0)]
-    assert tune.choose(poor, max_fa_per_hour=2.0, min_recall=0.9) is poor[1]  # 0.45 − 0.03 > 0.5 − 1.0
+    assert tune.choose(rows, max_fa_per_hour=2.0, min_recall=0.9) is rows[3]  # best recall, fewer alarms
+    over = [_row(0.99, 300.0), _row(0.92, 100.0), _row(0.30, 0.0)]
+    # out of reach: recall − 0.001·FA/h = 0.69, 0.82, 0.30 (the useless silent setting loses)
+    assert tune.choose(over, max_fa_per_hour=2.0, min_recall=0.9) is over[1]
+    assert tune.choose(over, max_fa_per_hour=2.0, min_recall=0.9, fa_cost=0.01) is over[2]
 
 
 def test_sweep_scores_a_replayed_detector_like_the_benchmark(rng):
