@@ -65,7 +65,7 @@ def float_accuracy(x: np.ndarray, y: np.ndarray) -> float | None:
     if not path.exists():
         return None
     saved = torch.load(path, weights_only=True)
-    model = network.build(len(dataset.CLASSES), width=saved["width"], features=saved["features"])
+    model = network.build(len(dataset.CLASSES), **network.architecture(saved))
     model.load_state_dict(saved["state_dict"])
     return float(np.mean(network.predict(model, network.to_nchw(x)).argmax(1) == y))
 

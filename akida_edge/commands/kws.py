@@ -51,7 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _detect_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threshold", type=float, default=None, help="smoothed probability to fire (default 0.8)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="smoothed probability to fire (default 0.85)")
 
 
 def _params(args: argparse.Namespace):

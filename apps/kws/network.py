@@ -4,10 +4,18 @@ DS-CNN (Zhang et al., "Hello Edge", arXiv 1711.07128; the Akida zoo's DS-CNN KWS
 with a binary feature layer for edge learning, as in BrainChip's KWS edge-learning example:
 
     input 49×10×1 uint8 ─ conv 5×5/2, `width` filters, 8-bit weights, 4-bit act     (25×5)
-    4 × separable 3×3, `width` filters, 4-bit weights, 4-bit act; the 4th with global average
-        pooling (before the activation, Akida 1.0)                                    (1×1)
+    `blocks` × separable 3×3, `width` filters, 4-bit weights, 4-bit act; those listed in `down`
+        with stride 2 (25×5 → 13×3); the last with global average pooling (before the
+        activation, Akida 1.0)                                                        (1×1)
     dense `features` units, 4-bit weights, 1-bit activation  ("laq1": binary features)
     dense 12 units, 4-bit weights, no activation (logits)
+
+The shipped model (`train.py`): width 128, 6 blocks, the first with stride 2 (so five of them
+work on 13×3 maps: about 3× less compute than 25×5, and a wider receptive field).
+
+Training (`fit`): AdamW (decoupled weight decay, Loshchilov & Hutter, arXiv 1711.05101) with a
+one-cycle schedule — linear warm-up over the first `WARMUP` of the steps, then cosine decay to 0
+(Smith & Topin, arXiv 1708.07120) — label smoothing 0.05 and SpecAugment.
 
 Needs PyTorch (the `train` extra).
 """
@@ -34,12 +42,15 @@ from akida_edge.convert import (
 )
 
 
-def build(classes: int = 12, width: int = 64, features: int = 256) -> QSequential:
-    """The QAT DS-CNN described in the module docstring."""
+def build(classes: int = 12, width: int = 64, features: int = 256, blocks: int = 4,
+          down: tuple[int, ...] = ()) -> QSequential:
+    """The QAT DS-CNN described in the module docstring: `blocks` separable blocks of `width`
+    filters, those whose index is in `down` with stride 2 (25×5 → 13×3), the last with GAP."""
     seps: list[nn.Module] = []
-    for i in range(4):
-        seps += [QSeparableConv2d(width, width, 3, weight_bits=4), nn.BatchNorm2d(width)]
-        seps += [GlobalAvgPool()] if i == 3 else []
+    for i in range(blocks):
+        stride = 2 if i in down else 1
+        seps += [QSeparableConv2d(width, width, 3, stride=stride, weight_bits=4), nn.BatchNorm2d(width)]
+        seps += [GlobalAvgPool()] if i == blocks - 1 else []
         seps += [StepReLU(4)]
     return QSequential(
         QuantInput(bits=8, scale=1 / 255),
@@ -51,23 +62,45 @@ def build(classes: int = 12, width: int = 64, features: int = 256) -> QSequentia
     )
 
 
-def spec_augment(x: torch.Tensor, gen: torch.Generator, max_t: int = 8, max_f: int = 2) -> torch.Tensor:
+def architecture(saved: dict) -> dict:
+    """`build` keyword arguments recorded in a `kws_float.pt` (older files: 4 blocks, no stride)."""
+    return {"width": int(saved["width"]), "features": int(saved["features"]),
+            "blocks": int(saved.get("blocks", 4)), "down": tuple(int(i) for i in saved.get("down", ()))}
+
+
+WARMUP = 0.05  # share of the steps with a linear learning-rate warm-up
+WEIGHT_DECAY = 5e-4
+
+
+def spec_augment(x: torch.Tensor, gen: torch.Generator, max_t: int = 8, max_f: int = 2,
+                 masks: int = 2) -> torch.Tensor:
     """SpecAugment-style masking (Park et al., arXiv 1904.08779) of NCHW uint8-valued features:
-    one time mask of 0..`max_t` frames and one band mask of 0..`max_f` bands per sample, filled
-    with the band-mean code (what a normalized, featureless region reads)."""
+    `masks` time masks of 0..`max_t` frames and `masks` coefficient masks of 0..`max_f`
+    coefficients per sample, filled with the mean code (what a normalized, featureless region reads)."""
     n, _, h, w = x.shape
     x = x.clone()
-    t_len = torch.randint(0, max_t + 1, (n,), generator=gen)
-    t0 = (torch.rand(n, generator=gen) * (h - t_len + 1)).floor().long()
-    f_len = torch.randint(0, max_f + 1, (n,), generator=gen)
-    f0 = (torch.rand(n, generator=gen) * (w - f_len + 1)).floor().long()
     rows = torch.arange(h).view(1, h)
     cols = torch.arange(w).view(1, w)
-    tmask = (rows >= t0.view(-1, 1)) & (rows < (t0 + t_len).view(-1, 1))
-    fmask = (cols >= f0.view(-1, 1)) & (cols < (f0 + f_len).view(-1, 1))
-    mask = tmask[:, :, None] | fmask[:, None, :]
+    mask = torch.zeros(n, h, w, dtype=torch.bool)
+    for _ in range(masks):
+        t_len = torch.randint(0, max_t + 1, (n,), generator=gen)
+        t0 = (torch.rand(n, generator=gen) * (h - t_len + 1)).floor().long()
+        f_len = torch.randint(0, max_f + 1, (n,), generator=gen)
+        f0 = (torch.rand(n, generator=gen) * (w - f_len + 1)).floor().long()
+        tmask = (rows >= t0.view(-1, 1)) & (rows < (t0 + t_len).view(-1, 1))
+        fmask = (cols >= f0.view(-1, 1)) & (cols < (f0 + f_len).view(-1, 1))
+        mask |= tmask[:, :, None] | fmask[:, None, :]
     x[:, 0][mask] = float(MEAN_CODE)
     return x
+
+
+def one_cycle(step: int, steps: int, warmup: float = WARMUP) -> float:
+    """Learning-rate factor at `step` of `steps`: linear 0→1 over `warmup`·steps, then
+    ½(1 + cos(π·u)) with u the fraction of the remaining steps done."""
+    w = max(1, int(round(warmup * steps)))
+    if step < w:
+        return (step + 1) / w
+    return 0.5 * (1 + math.cos(math.pi * min((step - w) / max(steps - w, 1), 1.0)))
 
 
 def to_nchw(x_nhwc: np.ndarray) -> torch.Tensor:
@@ -76,33 +109,45 @@ def to_nchw(x_nhwc: np.ndarray) -> torch.Tensor:
 
 def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, seed: int,
         x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None, batch: int = 128,
-        what: str = "train", progress=sys.stderr) -> list[dict]:
-    """Adam with a cosine learning rate, label smoothing 0.05, SpecAugment; returns per-epoch logs."""
+        what: str = "train", progress=sys.stderr, checkpoint=None, warmup: float = WARMUP) -> list[dict]:
+    """AdamW with the one-cycle schedule, label smoothing 0.05, SpecAugment (module docstring).
+
+    Returns per-epoch logs: mean loss, accuracy on the (augmented) training batches `train_acc`
+    and, with validation data, `val_acc`. `checkpoint(epoch, logs)` is called after every epoch.
+    """
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
+    other = [p for n, p in model.named_parameters() if p.dim() <= 1]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
+                             {"params": other, "weight_decay": 0.0}], lr=lr)
     steps = epochs * math.ceil(len(x) / batch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / steps, 1))))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: one_cycle(s, steps, warmup))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
-    logs, t0 = [], time.monotonic()
+    logs: list[dict] = []
+    t0 = time.monotonic()
     for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(x), generator=gen)
-        total, count = 0.0, 0
+        total, count, right = 0.0, 0, 0
         for i in range(0, len(x), batch):
             idx = order[i: i + batch]
             xb = spec_augment(x[idx], gen)
-            loss = loss_fn(model(xb), y[idx])
+            logits = model(xb)
+            loss = loss_fn(logits, y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             total, count = total + loss.item() * len(idx), count + len(idx)
-        log = {"epoch": epoch + 1, "loss": total / max(count, 1)}
+            right += int((logits.detach().argmax(1) == y[idx]).sum())
+        log = {"epoch": epoch + 1, "what": what, "loss": total / max(count, 1),
+               "train_acc": right / max(count, 1)}
         if x_val is not None and len(x_val):
             log["val_acc"] = float((predict(model, x_val).argmax(1) == y_val.numpy()).mean())
         logs.append(log)
         _progress(progress, what, epoch + 1, epochs, time.monotonic() - t0, log)
+        if checkpoint is not None:
+            checkpoint(epoch + 1, logs)
     model.eval()
     return logs
 
@@ -120,7 +165,7 @@ def _progress(stream, what: str, done: int, total: int, elapsed_s: float, log: d
         return
     bar = "#" * int(20 * done / max(total, 1))
     left = elapsed_s / done * (total - done)
-    extra = f" val {log['val_acc']:.3f}" if "val_acc" in log else ""
+    extra = f" train {log['train_acc']:.3f}" + (f" val {log['val_acc']:.3f}" if "val_acc" in log else "")
     stream.write(f"kws {what:<9} [{bar:<20}] epoch {done}/{total} loss {log['loss']:.3f}{extra} "
                  f"{elapsed_s:.0f} s, ~{left:.0f} s left\n")
     stream.flush()

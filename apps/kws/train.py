@@ -4,12 +4,14 @@
 
 Steps (each with a progress line on stderr):
 
-1. the data set (`dataset.py`, espeak-ng; built or resumed under `--data`; 1200 training clips
-   per class instead of the generator's 600, ~17.8k clips in all);
+1. the data set (`dataset.py`, espeak-ng; built or resumed under `--data`; `TRAIN_PER_CLASS`
+   training clips per class instead of the generator's 600, two per synthesized utterance);
 2. features with the run-time code path (`features.batch_features`: log-mel of
    `frontends.audio`, MFCCs with per-utterance mean removal, 8-bit), cached under `--data`;
-3. float training of the DS-CNN (`network.py`) with SpecAugment;
-4. calibration of every activation on training data, then quantization-aware fine-tuning;
+3. float training of the DS-CNN (`network.py`, `ARCH`) with SpecAugment, a checkpoint after every
+   epoch (`<data>/checkpoints/`, usable with `--float-from`);
+4. calibration of every activation on training data, then quantization-aware fine-tuning; the
+   epoch with the best validation accuracy (quantized) is kept;
 5. conversion to Akida 1.0 layers (`akida_edge.convert`), the AKD1000 check (`mapping.check`
    and `model.map`), and the evaluation: float vs quantized accuracy, held-out voices (`test`)
    and held-out voice families (`cross_family`), per class, the confusion matrix, the agreement
@@ -18,8 +20,9 @@ Steps (each with a progress line on stderr):
 Writes `kws.aem` (the converted model), `kws_float.pt` (the float network, for the benchmark's
 float accuracy), `metrics.json`, `REPORT.md` and `confusion.png` under `--out`.
 
-`--small` is the CI smoke run (a tiny data set, a narrow network, one epoch each): it goes through
-every step in well under a minute; its accuracy means nothing.
+`--small` is the CI smoke run (a tiny data set, a narrow network with the same block types,
+including the strided separable block, one epoch each): it goes through every step in well under
+a minute; its accuracy means nothing.
 """
 
 from __future__ import annotations
@@ -37,10 +40,36 @@ from akida_edge.apps.kws import dataset, features, network, report
 from akida_edge.convert import calibrate, convert, integer_forward, set_quantized
 from akida_edge.engine.device import AKD1000
 from akida_edge.engine.mapping import check
-from akida_edge.errors import AkidaEdgeError, MappingError
+from akida_edge.errors import AkidaEdgeError, ConfigError, MappingError
 
 FEATURE_VERSION = "f2"  # bump when features.py changes (invalidates the cache)
-TRAIN_PER_CLASS = 1200
+TRAIN_PER_CLASS = 2400
+ARCH = {"width": 128, "features": 256, "blocks": 6, "down": (0,)}
+SMALL_ARCH = {"width": 16, "features": 32, "blocks": 2, "down": (0,)}
+TRAIN_SAMPLE = 2000  # training clips for calibration and the float train-accuracy figure
+
+
+UNKNOWN = dataset.CLASSES.index("_unknown_")
+BIAS_GRID = np.round(np.arange(0.0, 6.001, 0.1), 1)
+
+
+def unknown_bias(logits: np.ndarray, y: np.ndarray) -> float:
+    """The offset added to the `_unknown_` logit that maximizes validation accuracy (the smallest
+    on ties; a calibrated decision threshold, as in logit adjustment, Menon et al., arXiv
+    2007.07314): `_unknown_` covers ~190 words with ~12 clips each, and the trained network
+    under-calls it (keywords are rarely taken for it, other words often taken for keywords)."""
+    acc = [float(np.mean((logits + b * _one_hot(UNKNOWN)).argmax(1) == y)) for b in BIAS_GRID]
+    return float(BIAS_GRID[int(np.argmax(acc))])
+
+
+def _one_hot(i: int, n: int = len(dataset.CLASSES)) -> np.ndarray:
+    v = np.zeros(n, np.float32)
+    v[i] = 1.0
+    return v
+
+
+def _last_bias(model: torch.nn.Module) -> str:
+    return f"{len(model) - 1}.bias"
 
 
 def data_config(train_per_class: int = TRAIN_PER_CLASS) -> dataset.DatasetConfig:
@@ -69,14 +98,18 @@ def load_features(data: Path, split: str, progress=sys.stderr) -> dict[str, np.n
 
 
 def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, workers: int = 2,
-        threads: int = 1, epochs: int = 24, qat_epochs: int = 8, batch: int = 128,
+        threads: int = 1, epochs: int = 9, qat_epochs: int = 3, batch: int = 128,
         train_per_class: int = TRAIN_PER_CLASS, float_from: str | Path | None = None,
+        quantized_from: str | Path | None = None, continue_epochs: int = 0,
         progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
     run)."""
     data, out = Path(data), Path(out)
+    if quantized_from is not None and float_from is None:
+        raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
+                          "same run, for the float figures)")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     torch.set_num_threads(max(1, threads))
@@ -84,28 +117,81 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     dataset.build(data, config, workers=workers, progress=progress)
     splits = {s: load_features(data, s, progress) for s in dataset.SPLITS}
     t = {s: (network.to_nchw(v["x"]), torch.from_numpy(v["y"])) for s, v in splits.items()}
-    width, n_feat = (16, 32) if small else (64, 256)
+    arch = SMALL_ARCH if small else ARCH
     epochs, q_epochs = (1, 1) if small else (epochs, qat_epochs)
-    model = network.build(len(dataset.CLASSES), width=width, features=n_feat)
+    model = network.build(len(dataset.CLASSES), **arch)
+    ckpt_dir = data / "checkpoints"
+    ckpt_dir.mkdir(exist_ok=True)
+
+    def snapshot(**extra) -> dict:
+        return {**arch, "down": list(arch["down"]), **extra,
+                "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}
+
+    def float_checkpoint(epoch: int, logs: list[dict], name: str = "float") -> None:
+        torch.save(snapshot(epoch=epoch, history=logs), ckpt_dir / f"{name}-seed{seed}.pt")
+
     t0 = time.monotonic()
     if float_from is not None:
         saved = torch.load(Path(float_from), weights_only=True)
+        if network.architecture(saved) != {**arch, "down": tuple(arch["down"])}:
+            raise ConfigError(f"--float-from {float_from}: its network {network.architecture(saved)} is not "
+                              f"this recipe's {arch}; pass a kws_float.pt or checkpoint of this recipe")
         model.load_state_dict(saved["state_dict"])
-        logs: list[dict] = []
+        logs: list[dict] = list(saved.get("history", []))
+        if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
+            logs += network.fit(model, *t["train"], epochs=continue_epochs, lr=1e-3, seed=seed + 2,
+                                batch=batch, x_val=t["validation"][0], y_val=t["validation"][1],
+                                what="float+", progress=progress,
+                                checkpoint=lambda e, lg: float_checkpoint(e, logs + lg, "float-continued"))
     else:
         logs = network.fit(model, *t["train"], epochs=epochs, lr=3e-3, seed=seed, batch=batch,
                            x_val=t["validation"][0], y_val=t["validation"][1], what="float",
-                           progress=progress)
-    float_pred = {s: network.predict(model, t[s][0]).argmax(1) for s in ("test", "cross_family")}
-    torch.save({"width": width, "features": n_feat,
-                "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}, out / "kws_float.pt")
+                           progress=progress, checkpoint=float_checkpoint)
+    float_bias = unknown_bias(network.predict(model, t["validation"][0]), splits["validation"]["y"])
+    float_pred = {s: (network.predict(model, t[s][0]) + float_bias * _one_hot(UNKNOWN)).argmax(1)
+                  for s in ("test", "cross_family")}
+    shipped = snapshot(unknown_bias=float_bias)  # the float network as shipped: with its own offset
+    shipped["state_dict"][_last_bias(model)][UNKNOWN] += float_bias
+    torch.save(shipped, out / "kws_float.pt")
     gen = torch.Generator().manual_seed(seed)
-    sample = t["train"][0][torch.randperm(len(t["train"][0]), generator=gen)[:2000]]
-    calibrate(model, sample)
-    set_quantized(model)
-    logs += network.fit(model, *t["train"], epochs=q_epochs, lr=3e-4, seed=seed + 1, batch=batch,
-                        x_val=t["validation"][0], y_val=t["validation"][1], what="quantized",
-                        progress=progress)
+    pick = torch.randperm(len(t["train"][0]), generator=gen)[:TRAIN_SAMPLE]
+    sample = t["train"][0][pick]
+    def accuracy(x: torch.Tensor, y: torch.Tensor) -> float:
+        return float(np.mean(network.predict(model, x).argmax(1) == y.numpy()))
+
+    # float accuracy in eval mode (no augmentation) on training clips vs validation: the fit gap
+    fit_figures = {"float_train_accuracy": accuracy(sample, t["train"][1][pick]),
+                   "float_val_accuracy": accuracy(*t["validation"])}
+    fit_figures["float_unknown_bias"] = float_bias
+    best: dict = {"val_acc": -1.0}
+
+    def keep_best(epoch: int, q_logs: list[dict]) -> None:
+        acc = q_logs[-1].get("val_acc", 0.0)
+        if acc > best["val_acc"]:
+            best.update(val_acc=acc, epoch=epoch, state={k: v.clone() for k, v in model.state_dict().items()})
+            torch.save(snapshot(epoch=epoch, history=q_logs), ckpt_dir / f"quantized-seed{seed}.pt")
+
+    if quantized_from is not None:  # the QAT phase of an earlier run of this recipe
+        saved = torch.load(Path(quantized_from), weights_only=True)
+        model.load_state_dict(saved["state_dict"])
+        set_quantized(model)
+        logs += [log for log in saved.get("history", []) if log.get("what") == "quantized"]
+        best["epoch"] = saved.get("epoch")
+    else:
+        calibrate(model, sample)
+        set_quantized(model)
+        logs += network.fit(model, *t["train"], epochs=q_epochs, lr=3e-4, seed=seed + 1, batch=batch,
+                            x_val=t["validation"][0], y_val=t["validation"][1], what="quantized",
+                            progress=progress, checkpoint=keep_best)
+        if "state" in best:
+            model.load_state_dict(best["state"])
+    fit_figures["qat_epoch_kept"] = best.get("epoch")
+    q_bias = unknown_bias(network.predict(model, t["validation"][0]), splits["validation"]["y"])
+    with torch.no_grad():
+        model[-1].bias[UNKNOWN] += q_bias  # folded into the last layer's threshold by `convert`
+    fit_figures["unknown_bias"] = q_bias
+    fit_figures["quantized_val_accuracy"] = float(np.mean(
+        network.predict(model, t["validation"][0]).argmax(1) == splits["validation"]["y"]))
     train_s = time.monotonic() - t0
     akida = convert(model, sample=sample)
     violations = check(akida)
@@ -119,8 +205,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     quant_pred = {s: akida.predict(splits[s]["x"]).reshape(len(splits[s]["y"]), -1).argmax(1)
                   for s in ("test", "cross_family")}
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
-    metrics.update(train_seconds=round(train_s, 1), epochs_float=epochs, epochs_quantized=q_epochs,
-                   batch=batch, float_reused=float_from is not None, small=small, seed=seed,
+    metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
+                   architecture={**arch, "down": list(arch["down"])},
+                   train_seconds=round(train_s, 1), epochs_float=epochs, epochs_quantized=q_epochs,
+                   batch=batch, float_reused=float_from is not None,
+                   quantized_reused=quantized_from is not None, small=small, seed=seed,
                    data_config_hash=config.digest(), history=logs,
                    clips={s: int(len(v["y"])) for s, v in splits.items()})
     path = akida.save(str(out / "kws.aem"))
@@ -141,11 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1, help="training seed (the data set has its own)")
     ap.add_argument("--workers", type=int, default=2, help="processes generating data")
     ap.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
-    ap.add_argument("--epochs", type=int, default=24, help="float training epochs (default 24)")
-    ap.add_argument("--qat-epochs", type=int, default=8, help="quantization-aware epochs (default 8)")
+    ap.add_argument("--epochs", type=int, default=9, help="float training epochs (default 9)")
+    ap.add_argument("--qat-epochs", type=int, default=3, help="quantization-aware epochs (default 3)")
     ap.add_argument("--batch", type=int, default=128, help="batch size (default 128)")
     ap.add_argument("--float-from", metavar="FILE", help="reuse the float network of an earlier run "
                     "(its kws_float.pt): calibrate, fine-tune and convert only")
+    ap.add_argument("--quantized-from", metavar="FILE", help="reuse the quantization-aware phase of an "
+                    "earlier run (its data/kws/checkpoints/quantized-seed*.pt; needs --float-from)")
+    ap.add_argument("--continue-epochs", type=int, default=0, help="with --float-from: train the saved "
+                    "float network this many more epochs (a second one-cycle at a third of the rate)")
     ap.add_argument("--train-per-class", type=int, default=TRAIN_PER_CLASS,
                     help=f"training clips per class (default {TRAIN_PER_CLASS})")
     args = ap.parse_args(argv)
@@ -153,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics = run(args.data, args.out, small=args.small, seed=args.seed, workers=args.workers,
                       threads=args.threads, epochs=args.epochs, qat_epochs=args.qat_epochs,
                       batch=args.batch, train_per_class=args.train_per_class,
-                      float_from=args.float_from)
+                      float_from=args.float_from, quantized_from=args.quantized_from,
+                      continue_epochs=args.continue_epochs)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

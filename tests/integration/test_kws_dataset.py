@@ -90,3 +90,40 @@ def test_shards_are_reproducible_and_resumable(small):
 def test_variant_groups():
     assert variant_group("klatt3") == "klatt" and variant_group("m3") == "m3"
     assert variant_group("RicishayMax2") == "RicishayMax"
+
+
+def test_training_clips_reuse_each_utterance_and_held_out_clips_do_not(small):
+    config = ds.DatasetConfig(per_class={"train": 2, "validation": 0, "test": 2, "cross_family": 0},
+                              shard_size=24)
+    manifest = json.loads((small / "manifest.json").read_text())
+    for split in ("train", "test"):
+        voices = [_voice(v) for v in manifest["splits"][split]["voices"]]
+        d = ds.make_shard(config, split, 0, voices)
+        speech = d["label"] < 11
+        said = d["speech"][speech]
+        repeats = config.repeats[split]
+        # each utterance (its espeak-ng/sox description) serves `repeats` clips of its class
+        assert len(set(said)) == int(speech.sum()) // repeats
+        for text in set(said):
+            same = d["label"][speech][said == text]
+            assert same.size == repeats and np.all(same == same[0])
+        audio = d["audio"][speech]
+        assert len({a.tobytes() for a in audio}) == len(audio)  # but every clip differs (shift, noise)
+    assert config.repeats["train"] > 1 and config.repeats["test"] == 1
+
+
+def test_a_new_clip_count_keeps_the_shards_it_does_not_change(tmp_path):
+    config = ds.DatasetConfig(per_class={"train": 2, "validation": 0, "test": 0, "cross_family": 0},
+                              shard_size=12)
+    ds.build(tmp_path, config, workers=1, progress=None)
+    first = tmp_path / "train" / "shard_00000.npz"
+    mtime = first.stat().st_mtime_ns
+    grown = ds.DatasetConfig(per_class={**config.per_class, "train": 3}, shard_size=12)
+    manifest = ds.build(tmp_path, grown, workers=1, progress=None)
+    assert manifest["config_hash"] == grown.digest()
+    assert first.stat().st_mtime_ns == mtime  # full shard below both totals: kept, not remade
+    d = ds.load_split(tmp_path, "train")
+    np.testing.assert_array_equal(np.bincount(d["label"], minlength=12), 3)
+    voices = [_voice(v) for v in manifest["splits"]["train"]["voices"]]
+    again = ds.make_shard(grown, "train", 2, voices)
+    np.testing.assert_array_equal(np.load(tmp_path / "train" / "shard_00002.npz")["audio"], again["audio"])
