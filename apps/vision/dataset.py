@@ -22,7 +22,9 @@ on an empty scene, sensor noise, small irrelevant moving objects, and gestures c
 a gesture when it is (nearly) whole, and not from its first or last quarter), and other motions
 (`scenes.OTHER_MOTIONS`: diagonal swipes, a vertical shake, corners), so that the features encode
 the path itself and not only which of eight it resembles most (what few-shot learning of new
-gestures builds on; the novel `wave` and `z_shape` are never drawn).
+gestures builds on; the novel `wave` and `z_shape` are never drawn). `load_aux` adds named
+variants of them (`labels.AUX`), as `_background_` scenes, for the wider training head of
+`train.py`.
 
 Clips are seeded by (split, label, index) only: `make_clips` and the cached splits under `--data`
 (``<split>-<digest>.npz``, git-ignored) agree, and a clip does not depend on how many are drawn.

@@ -20,12 +20,14 @@ Writes `gestures.aem` (the converted model, with its labels, view and feature la
 metadata), `gestures_float.pt` (the float network, for the benchmark's float accuracy),
 `metrics.json`, `REPORT.md` and `confusion.png` under `--out`.
 
-`--aux` widens step 2: the auxiliary motions (`labels.AUX`: diagonal swipes, a vertical shake,
-corners; `dataset.load_aux`) join the training clips as `_background_` for the model's 9-way head
-and as their own classes for a second, float head on the binary features (9 + 13 outputs, the
-undirected other motions of the cached `_background_` clips ignored), so that the features tell
-motion shapes apart; the second head is dropped before quantization-aware fine-tuning, the shipped
-model keeps its 9 outputs.
+Step 2 is widened (the default; `--no-aux`: without): the auxiliary motions (`labels.AUX`:
+diagonal swipes, a vertical shake, corners; `dataset.load_aux`) join the training clips as
+`_background_` for the model's 9-way head and as their own classes for a second, float head on the
+binary features (9 + 13 outputs; the cached `_background_` clips of undirected other motions are
+ignored by it), so that the features tell motion shapes apart instead of merging them into one
+class; the second head is dropped before quantization-aware fine-tuning: the shipped model keeps
+its 9 outputs. Measured (`docs/vision.md`): the never-trained gestures learned from 5 clips each,
+0.80 -> 0.92 (mean of six draws), held-out accuracy 0.98 -> 0.99.
 
 `--small` is the CI smoke run (a few clips, a narrow network, one epoch each): it goes through
 every step in seconds; its accuracy means nothing and its model is marked ``placeholder``.
@@ -53,7 +55,7 @@ SMALL_WIDTHS, SMALL_FEATURES = (8, 8, 16, 32), 32
 
 
 def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, threads: int = 1,
-        epochs: int = 30, qat_epochs: int = 8, batch: int = 64, aux: bool = False,
+        epochs: int = 30, qat_epochs: int = 8, batch: int = 64, aux: bool = True,
         progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes the model and its report under `out` and
     returns the metrics."""
@@ -142,8 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=30, help="float training epochs (default 30)")
     ap.add_argument("--qat-epochs", type=int, default=8, help="quantization-aware epochs (default 8)")
     ap.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
-    ap.add_argument("--aux", action="store_true",
-                    help="float training with the auxiliary motions as their own classes (a second head)")
+    ap.add_argument("--aux", action=argparse.BooleanOptionalAction, default=True,
+                    help="float training with the auxiliary motions as their own classes of a second head "
+                         "(default; --no-aux: without)")
     args = ap.parse_args(argv)
     try:
         metrics = run(args.data, args.out, small=args.small, seed=args.seed, threads=args.threads,
