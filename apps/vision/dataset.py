@@ -22,7 +22,9 @@ on an empty scene, sensor noise, small irrelevant moving objects, and gestures c
 a gesture when it is (nearly) whole, and not from its first or last quarter), and other motions
 (`scenes.OTHER_MOTIONS`: diagonal swipes, a vertical shake, corners), so that the features encode
 the path itself and not only which of eight it resembles most (what few-shot learning of new
-gestures builds on; the novel `wave` and `z_shape` are never drawn).
+gestures builds on; the novel `wave` and `z_shape` are never drawn). `load_aux` adds named
+variants of them (`labels.AUX`), as `_background_` scenes, for the wider training head of
+`train.py`.
 
 Clips are seeded by (split, label, index) only: `make_clips` and the cached splits under `--data`
 (``<split>-<digest>.npz``, git-ignored) agree, and a clip does not depend on how many are drawn.
@@ -42,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from akida_edge.apps.vision import scenes
-from akida_edge.apps.vision.labels import BACKGROUND, CLASSES, GESTURES, NOVEL
+from akida_edge.apps.vision.labels import AUX, BACKGROUND, CLASSES, GESTURES, NOVEL
 from akida_edge.apps.vision.representation import ViewParams, clip_tensor, video_events
 from akida_edge.apps.vision.scenes import SceneParams
 from akida_edge.errors import ConfigError
@@ -51,6 +53,7 @@ VERSION = "v3"  # bump when the sampling or rendering changes (invalidates the c
 SPLITS = ("train", "validation", "test")
 PER_LABEL = {"train": 400, "validation": 30, "test": 120}
 SMALL_PER_LABEL = {"train": 3, "validation": 1, "test": 2}
+AUX_PER_LABEL, AUX_SMALL_PER_LABEL = 150, 1  # training clips per auxiliary motion (`load_aux`)
 SIZE = (128, 128)
 PRE_S = 0.2  # the sensor settles before the model's window
 TRAIN_BACKGROUNDS = scenes.BACKGROUNDS[:-1]
@@ -78,8 +81,8 @@ def sample_clip(label: str, split: str, index: int, view: ViewParams | None = No
     """The scene of clip `index` of `label` in `split` (module docstring), seeded by those three."""
     if split not in SPLITS:
         raise ConfigError(f"split {split!r}: use one of {SPLITS}")
-    if label not in CLASSES + NOVEL:
-        raise ConfigError(f"unknown gesture {label!r}; use one of {CLASSES + NOVEL}")
+    if label not in CLASSES + NOVEL + AUX:
+        raise ConfigError(f"unknown gesture {label!r}; use one of {CLASSES + NOVEL + AUX}")
     view = view or ViewParams()
     window_s = view.window_ms / 1000
     label_code = zlib.crc32(label.encode())
@@ -104,7 +107,7 @@ def sample_clip(label: str, split: str, index: int, view: ViewParams | None = No
               hand_dn=_u(rng, 160, 235) if rng.random() < 0.7 else _u(rng, 15, 60))
     # motion
     d = _u(rng, 0.40, 0.55) if test else _two_ranges(rng, (0.25, 0.40), (0.55, 0.70))
-    if label.startswith("circle") or label in NOVEL:
+    if label.startswith("circle") or label in NOVEL or label.startswith(("nod", "corner_")):
         d = min(1.3 * d, window_s * 0.95)
     kw["gesture_s"] = d
     kw["start_s"] = _u(rng, PRE_S - 0.2 * d, PRE_S + window_s - 0.8 * d)
@@ -122,6 +125,8 @@ def sample_clip(label: str, split: str, index: int, view: ViewParams | None = No
     if rng.random() < 0.15:
         kw["distractors"] = 1
     preset = "noisy" if rng.random() < 0.3 else "clean"
+    if label in AUX:  # an auxiliary motion, whole in the window: a `_background_` scene
+        return Clip(BACKGROUND, SceneParams(**kw, motion=label), preset)
     if label == BACKGROUND:
         kind = rng.random()
         if kind < 0.25:  # a gesture cut short: at most 30 % of it inside the window
@@ -208,6 +213,36 @@ def load_split(data: str | Path, split: str, small: bool = False, view: ViewPara
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **out)
     tmp.replace(path)
+    return out
+
+
+def load_aux(data: str | Path, small: bool = False, view: ViewParams | None = None,
+             progress=sys.stderr) -> dict[str, np.ndarray]:
+    """The auxiliary motions' training clips (`labels.AUX`, `train.py --aux`): x (n, H, W, C)
+    uint8 and y (n,) indices into AUX, built on first use and cached under `data`."""
+    view = view or ViewParams()
+    n = AUX_SMALL_PER_LABEL if small else AUX_PER_LABEL
+    text = json.dumps({"version": VERSION, "aux": list(AUX), "n": n, "view": view.to_dict()}, sort_keys=True)
+    path = Path(data) / f"aux-train-{hashlib.sha256(text.encode()).hexdigest()[:12]}.npz"
+    if path.exists():
+        return dict(np.load(path))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    x, names = make_clips(AUX, "train", n, 0, view, progress)
+    out = {"x": x, "y": np.asarray([AUX.index(s) for s in names], np.int64)}
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, **out)
+    tmp.replace(path)
+    return out
+
+
+def other_motion_mask(split: str, y: np.ndarray, view: ViewParams | None = None) -> np.ndarray:
+    """Which clips of a cached split (label-major, as `load_split` builds them) are `_background_`
+    clips of an undirected other motion (`scenes.OTHER_MOTIONS`): the wider head ignores them."""
+    bg = CLASSES.index(BACKGROUND)
+    out = np.zeros(len(y), bool)
+    for i in np.flatnonzero(y == bg):
+        idx = int(i - np.flatnonzero(y == bg)[0])
+        out[i] = sample_clip(BACKGROUND, split, idx, view).scene.motion in scenes.OTHER_MOTIONS
     return out
 
 

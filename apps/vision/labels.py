@@ -15,3 +15,9 @@ BACKGROUND = "_background_"
 CLASSES = GESTURES + (BACKGROUND,)
 #: Rendered but never trained on: the few-shot learning benchmark's gestures.
 NOVEL = ("wave", "z_shape")
+#: Auxiliary motions (`scenes.py`: diagonal swipes named by their vertical then horizontal
+#: direction, a vertical shake, corners named by their two strokes): their own outputs of a wider
+#: head during float training with `train.py --aux` only, so that the binary features tell motion
+#: shapes apart; `_background_` for the shipped 9-way head. Never `NOVEL`'s motions.
+AUX = ("diagonal_dr", "diagonal_dl", "diagonal_ur", "diagonal_ul", "nod",
+       "corner_rd", "corner_ru", "corner_ld", "corner_lu", "corner_dr", "corner_dl", "corner_ur", "corner_ul")

@@ -95,12 +95,27 @@ def _shift(d: int, n: int) -> tuple[slice, slice]:
     return (slice(0, n - d), slice(d, n)) if d >= 0 else (slice(-d, n), slice(0, n + d))
 
 
+def aux_head(model: QSequential, outputs: int) -> nn.Linear:
+    """A float head on the binary features, for the wider training task (`fit`'s `aux`)."""
+    return nn.Linear(model.classifier.in_features, outputs)
+
+
 def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, seed: int,
         x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None, batch: int = 64,
-        what: str = "train", progress=sys.stderr) -> list[dict]:
-    """Adam with a cosine learning rate, label smoothing 0.05, random translations; per-epoch logs."""
+        what: str = "train", progress=sys.stderr,
+        aux: tuple[nn.Module, torch.Tensor] | None = None) -> list[dict]:
+    """Adam with a cosine learning rate, label smoothing 0.05, random translations; per-epoch logs.
+
+    `aux` = (head, targets): float training only; the loss adds the cross-entropy of `head` on
+    the binary features against `targets` (one per sample, -100: ignored), so the features must
+    also tell those classes apart; `model`'s own classifier is trained on `y` as usual.
+    """
+    if aux is not None and model.quantized:
+        raise ValueError("fit: aux needs the float forward (before set_quantized)")
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    params = list(model.parameters()) + (list(aux[0].parameters()) if aux is not None else [])
+    opt = torch.optim.Adam(params, lr=lr)
+    trunk = model[:-1] if aux is not None else None
     steps = max(1, epochs * math.ceil(len(x) / batch))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / steps, 1))))
@@ -108,11 +123,17 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     logs, t0 = [], time.monotonic()
     for epoch in range(epochs):
         model.train()
+        if aux is not None:
+            aux[0].train()
         order = torch.randperm(len(x), generator=gen)
         total, count = 0.0, 0
         for i in range(0, len(x), batch):
             idx = order[i: i + batch]
-            loss = loss_fn(model(augment(x[idx], gen)), y[idx])
+            if aux is None:
+                loss = loss_fn(model(augment(x[idx], gen)), y[idx])
+            else:
+                feats = trunk(augment(x[idx], gen))
+                loss = loss_fn(model.classifier(feats), y[idx]) + loss_fn(aux[0](feats), aux[1][idx])
             opt.zero_grad()
             loss.backward()
             opt.step()

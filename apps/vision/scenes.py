@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from akida_edge.apps.vision.labels import BACKGROUND, CLASSES, NOVEL
+from akida_edge.apps.vision.labels import AUX, BACKGROUND, CLASSES, NOVEL
 from akida_edge.errors import ConfigError
 
 BACKGROUNDS = ("noise", "stripes", "checker", "blobs", "gradient", "rects")
@@ -47,6 +47,8 @@ SHAPES = ("hand", "mitten", "fist", "object", "none")
 #: Motions that are no gesture of the model (drawn in `_background_` clips): a diagonal swipe,
 #: a vertical shake (a nod) and a corner (two perpendicular strokes).
 OTHER_MOTIONS = ("diagonal", "nod", "corner")
+#: Image directions of the one-letter codes in the variants of the other motions (y down).
+DIRECTIONS = {"r": (1.0, 0.0), "l": (-1.0, 0.0), "d": (0.0, 1.0), "u": (0.0, -1.0)}
 SWIPES = {"swipe_left": (-1.0, 0.0), "swipe_right": (1.0, 0.0), "swipe_up": (0.0, -1.0),
           "swipe_down": (0.0, 1.0)}
 _SUB = 16  # cv2 drawing shift 4: 1/16-pixel coordinates
@@ -245,18 +247,28 @@ def pose(label: str, p: SceneParams, t_s: float) -> tuple[float, float, float, f
         f = min(d / seg[k], 1.0)
         cx += e * (pts[k][0] + f * (pts[k + 1][0] - pts[k][0]))
         cy += e * (pts[k][1] + f * (pts[k + 1][1] - pts[k][1]))
-    elif label in OTHER_MOTIONS:
+    elif label.partition("_")[0] in OTHER_MOTIONS:
+        # "diagonal", "nod", "corner": direction drawn from the seed; "diagonal_dr" (right-down),
+        # "corner_rd" (right, then down): the variant named (`labels.AUX`)
+        kind, _, variant = label.partition("_")
+        if variant and label not in AUX:
+            raise ConfigError(f"unknown motion {label!r}; use one of {OTHER_MOTIONS + AUX}")
         rng = np.random.default_rng((p.seed, 5))
         lin = min(max((t_s - p.start_s) / max(p.gesture_s, 1e-6), 0.0), 1.0)
-        if label == "diagonal":
+        if kind == "diagonal":
             a = math.radians(45 + 90 * int(rng.integers(4)) + rng.uniform(-15, 15))
+            if variant:
+                dx, dy = DIRECTIONS[variant[1]][0], DIRECTIONS[variant[0]][1]
+                a = math.atan2(dy, dx) + math.radians(rng.uniform(-15, 15))
             cx += math.cos(a) * e * (u - 0.5)
             cy += math.sin(a) * e * (u - 0.5)
-        elif label == "nod":
+        elif kind == "nod":
             cy += 0.25 * e * math.sin(2 * math.pi * rng.uniform(1.5, 3.0) * lin)
         else:  # corner
             d1 = np.asarray([[1, 0], [-1, 0], [0, 1], [0, -1]][int(rng.integers(4))], float)
             d2 = np.asarray([d1[1], d1[0]]) * rng.choice([-1.0, 1.0])
+            if variant:
+                d1, d2 = np.asarray(DIRECTIONS[variant[0]]), np.asarray(DIRECTIONS[variant[1]])
             f1, f2 = min(2 * lin, 1.0), max(2 * lin - 1, 0.0)
             cx += 0.5 * e * (d1[0] * (f1 - 0.5) + d2[0] * f2)
             cy += 0.5 * e * (d1[1] * (f1 - 0.5) + d2[1] * f2)
@@ -278,8 +290,9 @@ def render(label: str, params: SceneParams | None = None) -> tuple[np.ndarray, f
     p = params or SceneParams()
     if label not in CLASSES + NOVEL:
         raise ConfigError(f"unknown gesture {label!r}; use one of {CLASSES + NOVEL}")
-    if p.motion and p.motion not in CLASSES + NOVEL + OTHER_MOTIONS:
-        raise ConfigError(f"SceneParams.motion={p.motion!r}: use one of {CLASSES + NOVEL + OTHER_MOTIONS}")
+    motions = CLASSES + NOVEL + OTHER_MOTIONS + AUX
+    if p.motion and p.motion not in motions:
+        raise ConfigError(f"SceneParams.motion={p.motion!r}: use one of {motions}")
     h, w = p.size
     rng = np.random.default_rng((p.seed, 7))
     bg = background(p.background, p.size, p.bg_seed, p.bg_contrast)

@@ -20,6 +20,15 @@ Writes `gestures.aem` (the converted model, with its labels, view and feature la
 metadata), `gestures_float.pt` (the float network, for the benchmark's float accuracy),
 `metrics.json`, `REPORT.md` and `confusion.png` under `--out`.
 
+Step 2 is widened (the default; `--no-aux`: without): the auxiliary motions (`labels.AUX`:
+diagonal swipes, a vertical shake, corners; `dataset.load_aux`) join the training clips as
+`_background_` for the model's 9-way head and as their own classes for a second, float head on the
+binary features (9 + 13 outputs; the cached `_background_` clips of undirected other motions are
+ignored by it), so that the features tell motion shapes apart instead of merging them into one
+class; the second head is dropped before quantization-aware fine-tuning: the shipped model keeps
+its 9 outputs. Measured (`docs/vision.md`): the never-trained gestures learned from 5 clips each,
+0.80 -> 0.92 (mean of six draws), held-out accuracy 0.98 -> 0.99.
+
 `--small` is the CI smoke run (a few clips, a narrow network, one epoch each): it goes through
 every step in seconds; its accuracy means nothing and its model is marked ``placeholder``.
 """
@@ -35,7 +44,7 @@ from pathlib import Path
 import torch
 
 from akida_edge.apps.vision import dataset, evaluate, network, report
-from akida_edge.apps.vision.labels import CLASSES
+from akida_edge.apps.vision.labels import AUX, BACKGROUND, CLASSES
 from akida_edge.apps.vision.model import GestureModel
 from akida_edge.apps.vision.representation import ViewParams
 from akida_edge.convert import calibrate, integer_forward, set_quantized
@@ -46,7 +55,8 @@ SMALL_WIDTHS, SMALL_FEATURES = (8, 8, 16, 32), 32
 
 
 def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, threads: int = 1,
-        epochs: int = 30, qat_epochs: int = 8, batch: int = 64, progress=sys.stderr) -> dict:
+        epochs: int = 30, qat_epochs: int = 8, batch: int = 64, aux: bool = True,
+        progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes the model and its report under `out` and
     returns the metrics."""
     data, out = Path(data), Path(out)
@@ -57,12 +67,17 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, t
     splits = {s: dataset.load_split(data, s, small=small, view=view, progress=progress)
               for s in dataset.SPLITS}
     t = {s: (network.to_nchw(v["x"]), torch.from_numpy(v["y"])) for s, v in splits.items()}
+    wide = None
+    if aux:
+        t["train"], wide, splits["aux"] = _with_aux(data, splits["train"], t["train"], small, view, progress)
     widths, n_feat = (SMALL_WIDTHS, SMALL_FEATURES) if small else (network.WIDTHS, 256)
     epochs, q_epochs = (1, 1) if small else (epochs, qat_epochs)
     model = network.build(view, len(CLASSES), widths=widths, features=n_feat)
     t0 = time.monotonic()
+    head = None if wide is None else (network.aux_head(model, len(CLASSES) + len(AUX)), wide)
     logs = network.fit(model, *t["train"], epochs=epochs, lr=3e-3, seed=seed, batch=batch,
-                       x_val=t["validation"][0], y_val=t["validation"][1], what="float", progress=progress)
+                       x_val=t["validation"][0], y_val=t["validation"][1], what="float", progress=progress,
+                       aux=head)
     float_pred = network.predict(model, t["test"][0]).argmax(1)
     state = {k: v.clone() for k, v in model.state_dict().items()}
     torch.save({"widths": list(widths), "features": n_feat, "view": view.to_dict(), "state_dict": state},
@@ -93,7 +108,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, t
                    features=n_feat, view=view.to_dict(),
                    data_digest=dataset.config_digest(dataset.SMALL_PER_LABEL if small else dataset.PER_LABEL,
                                                      view),
-                   history=logs, clips={s: int(len(v["y"])) for s, v in splits.items()})
+                   history=logs, clips={s: int(len(v["y"])) for s, v in splits.items()},
+                   aux=list(AUX) if aux else [])
     path = network.save(akida, out / "gestures.aem")
     metrics["windows"] = evaluate.sliding_windows(GestureModel.load(path), 1 if small else 6, progress)
     report.write(out, metrics, CLASSES)
@@ -102,6 +118,19 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, t
                        f"{metrics['float_accuracy']:.4f}), {metrics['nps']} NPs, work skipped "
                        f"{metrics['work_skipped']:.3f}\n")
     return metrics
+
+
+def _with_aux(data, train: dict, t_train: tuple, small: bool, view: ViewParams, progress):
+    """Training tensors with the auxiliary clips appended (label `_background_`) and the wider
+    head's targets: the class index, 9 + the AUX index, or -100 (ignored) for the cached
+    `_background_` clips of an undirected other motion."""
+    extra = dataset.load_aux(data, small=small, view=view, progress=progress)
+    wide = torch.from_numpy(train["y"].copy())
+    wide[torch.from_numpy(dataset.other_motion_mask("train", train["y"], view))] = -100
+    x = torch.cat([t_train[0], network.to_nchw(extra["x"])])
+    y = torch.cat([t_train[1], torch.full((len(extra["y"]),), CLASSES.index(BACKGROUND), dtype=torch.int64)])
+    wide = torch.cat([wide, torch.from_numpy(extra["y"]) + len(CLASSES)])
+    return (x, y), wide, extra
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,10 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=30, help="float training epochs (default 30)")
     ap.add_argument("--qat-epochs", type=int, default=8, help="quantization-aware epochs (default 8)")
     ap.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
+    ap.add_argument("--aux", action=argparse.BooleanOptionalAction, default=True,
+                    help="float training with the auxiliary motions as their own classes of a second head "
+                         "(default; --no-aux: without)")
     args = ap.parse_args(argv)
     try:
         metrics = run(args.data, args.out, small=args.small, seed=args.seed, threads=args.threads,
-                      epochs=args.epochs, qat_epochs=args.qat_epochs, batch=args.batch)
+                      epochs=args.epochs, qat_epochs=args.qat_epochs, batch=args.batch,
+                      aux=args.aux)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code
