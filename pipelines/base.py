@@ -100,3 +100,33 @@ def set_threshold(pipeline: object, value: float) -> bool:
         return False
     method(float(value))
     return True
+
+
+LEARNING_COMMANDS = ("learn", "forget", "learned")
+
+
+def learning_label(pipeline: str, command: str, args: dict[str, Any], learned: object | None,
+                   check: Any, noun: str) -> str | None:
+    """The checks every learning pipeline's `learn` / `forget` / `learned` command starts with.
+
+    Raises `ValueError` for an unknown command, `LearningError` when the pipeline does not learn
+    (`learned` is None) and `InputDataError` for a missing or refused label (`check(label)` gives
+    the reason, or None); returns None for `learned` (the caller lists), else the label. `noun`
+    names the label in the message ("the word").
+    """
+    from akida_edge.errors import InputDataError, LearningError
+
+    if command not in LEARNING_COMMANDS:
+        raise ValueError(f"unknown command {command[:64]!r}; known: {', '.join(LEARNING_COMMANDS)}")
+    if learned is None:
+        raise LearningError(f"pipeline {pipeline!r} does not learn (options.learned = false, or its "
+                            "state dir holds another model's state)")
+    if command == "learned":
+        return None
+    if "label" not in args:
+        raise InputDataError(f"{command} needs a label ({noun})")
+    label = args["label"]
+    problem = check(label)
+    if problem:
+        raise InputDataError(f"label {str(label)[:40]!r}: {problem}")
+    return label

@@ -35,8 +35,8 @@ import numpy as np
 from akida_edge.apps.kws.app import DetectParams
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
-from akida_edge.errors import InputDataError, LearningError
-from akida_edge.pipelines.base import Activity, Detection
+from akida_edge.errors import InputDataError
+from akida_edge.pipelines.base import Activity, Detection, learning_label
 from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
 
 #: The pipeline's `threshold` when the entry sets none: the kws app's measured operating point.
@@ -45,7 +45,6 @@ RATE_HZ = 16000
 RING_S = 4.0  # audio kept to cut the last detection's window (a detection is emitted < 2 s late)
 MAX_UPLOAD_BYTES = 512 * 1024  # decoded WAV bytes per learn command (all clips)
 MAX_CLIPS = 16
-COMMANDS = ("learn", "forget", "learned")
 
 
 def check_threshold(value: float) -> str | None:
@@ -168,23 +167,13 @@ class KwsPipeline:
     # -- commands (the daemon's command thread) --------------------------------------------------
     def handle_command(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
         """`learn` / `forget` / `learned` (module docstring); a one-line `ValueError` otherwise."""
-        if command not in COMMANDS:
-            raise ValueError(f"unknown command {command[:64]!r}; known: {', '.join(COMMANDS)}")
-        learned = self.spotter.learned
-        if learned is None:
-            raise LearningError(f"pipeline {self.name!r} does not learn (options.learned = false, or its "
-                                "state dir holds another model's state)")
-        if command == "learned":
-            with self.lock:
-                return {"words": learned.words}
         from akida_edge.apps.kws.learn import check_word
 
-        if "label" not in args:
-            raise InputDataError(f"{command} needs a label (the word)")
-        label = args["label"]
-        problem = check_word(label)
-        if problem:
-            raise InputDataError(f"label {str(label)[:40]!r}: {problem}")
+        learned = self.spotter.learned
+        label = learning_label(self.name, command, args, learned, check_word, "the word")
+        if label is None:
+            with self.lock:
+                return {"words": learned.words}
         if command == "forget":
             with self.lock:
                 learned.forget(label)

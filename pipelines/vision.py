@@ -32,11 +32,10 @@ import numpy as np
 
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import make_source
-from akida_edge.errors import InputDataError, LearningError
-from akida_edge.pipelines.base import Activity, Detection
+from akida_edge.errors import InputDataError
+from akida_edge.pipelines.base import Activity, Detection, learning_label
 from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
 
-COMMANDS = ("learn", "forget", "learned")
 LEARN_WINDOWS = 3
 
 
@@ -174,23 +173,14 @@ class GesturePipeline:
     # -- commands (the daemon's command thread) --------------------------------------------------
     def handle_command(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
         """`learn` / `forget` / `learned` (module docstring); a one-line `ValueError` otherwise."""
-        if command not in COMMANDS:
-            raise ValueError(f"unknown command {command[:64]!r}; known: {', '.join(COMMANDS)}")
-        learned = self.recognizer.learned
-        if learned is None:
-            raise LearningError(f"pipeline {self.name!r} does not learn (options.learned = false, or its "
-                                "state dir holds another model's state)")
-        if command == "learned":
-            with self.lock:
-                return {"gestures": learned.gestures}
         from akida_edge.apps.vision.learn import check_name
 
-        if "label" not in args:
-            raise InputDataError(f"{command} needs a label (the gesture's name)")
-        label = args["label"]
-        problem = check_name(label, self.recognizer.base_classes)
-        if problem:
-            raise InputDataError(f"label {str(label)[:40]!r}: {problem}")
+        learned = self.recognizer.learned
+        label = learning_label(self.name, command, args, learned,
+                               lambda v: check_name(v, self.recognizer.base_classes), "the gesture's name")
+        if label is None:
+            with self.lock:
+                return {"gestures": learned.gestures}
         if command == "forget":
             with self.lock:
                 learned.forget(label)
