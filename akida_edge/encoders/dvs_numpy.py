@@ -84,8 +84,8 @@ def dvs_step_numpy(
     th = np.where(up, ton[pos], toff[pos])
     with np.errstate(divide="ignore", invalid="ignore"):  # pixels without crossings: unused
         scale = float(t1 - t0) / (d1 - d0)  # per pixel, as the kernel: t_k = t0 + trunc(base + k * step)
+        base = 0.5 - d0 * scale  # (inf · 0 there is NaN, never read)
     step = (sign * th) * scale[pos]
-    base = 0.5 - d0 * scale
     t = np.clip(t0 + (base[pos] + k * step).astype(np.int64), t0, t1)
 
     t_last = state.t_last[idx]
