@@ -85,6 +85,21 @@ class PipelineRunner:
             return False
         return True
 
+    def refresh_description(self) -> None:
+        """Re-read the pipeline's `describe()`; when it changed (built, or labels learned or
+        forgotten), re-publish the retained `info` and, for a change of labels, the discovery."""
+        describe = getattr(self.pipeline, "describe", None)
+        if describe is None:
+            return
+        now = dict(describe())
+        if now == self.description:
+            return
+        labels_changed = now.get("labels") != self.description.get("labels")
+        self.description = now
+        self.daemon.publish_info()
+        if labels_changed and self.daemon.config.mqtt.discovery:
+            self.daemon.send_discovery()
+
     def healthy(self, within_s: float) -> bool:
         return self.thread.is_alive() and time.monotonic() - self.meter.last_progress < within_s
 
@@ -99,10 +114,7 @@ class PipelineRunner:
                 self.pipeline = build_pipeline(self.cfg)
                 if self.threshold != self.cfg.threshold:
                     set_threshold(self.pipeline, self.threshold)
-                describe = getattr(self.pipeline, "describe", None)
-                if describe is not None and describe() != self.description:
-                    self.description = dict(describe())
-                    self.daemon.publish_info()
+                self.refresh_description()
                 self._set_status("online")
                 for item in self.pipeline.run(self.stop_event):
                     self.meter.last_progress = time.monotonic()
@@ -361,7 +373,8 @@ class Daemon:
 
     def send_discovery(self) -> None:
         """(Re)send Home Assistant device discovery (retained; also on HA's `online` birth)."""
-        body = discovery.device_config(self.config, self.topics)
+        described = {name: list(r.description.get("labels", ())) for name, r in self.runners.items()}
+        body = discovery.device_config(self.config, self.topics, described)
         self.link.publish(str(self.topics.discovery), body, retain=True)
 
     # -- SIGHUP ----------------------------------------------------------------------------------------
@@ -473,6 +486,8 @@ class Daemon:
             raise cmd.CommandError(f"pipeline {name!r} takes no commands")
         rest = {k: v for k, v in args.items() if k not in ("pipeline", "command")}
         try:
-            return handler(command[:64], rest)
+            result = handler(command[:64], rest)
         except (ValueError, KeyError, TypeError) as exc:
             raise cmd.CommandError(f"pipeline {name!r} refused {command[:64]!r}: {exc}") from exc
+        runner.refresh_description()  # a learned or forgotten label: info and discovery follow
+        return result

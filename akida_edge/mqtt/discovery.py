@@ -5,12 +5,17 @@ device (`dev`), the required origin (`o`), availability on the node's `status` t
 component per entity: an `event` per keyword pipeline (reads the detection JSON directly: it has
 `event_type`), a `binary_sensor` and a score `sensor` per anomaly pipeline (from the retained
 `<pipeline>/state`), an `event` for camera motion or gestures, and diagnostic sensors for estimated chip
-power, latency and the outbox depth from `telemetry`. The daemon re-sends it whenever Home
-Assistant's birth message (`homeassistant/status` = `online`) arrives.
+power, latency and the outbox depth from `telemetry`. An `event` entity's `event_types` are the
+pipeline's configured `labels`, else the labels the running pipeline describes (base classes and
+the words or gestures learned on this device; Home Assistant ignores an event whose type is not
+listed), else the model's base labels. The daemon re-sends it whenever Home Assistant's birth
+message (`homeassistant/status` = `online`) arrives and whenever a pipeline's labels change
+(built, `learn`, `forget`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from akida_edge import __version__
@@ -36,8 +41,16 @@ def _sensor(uid: str, name: str, topic: str, key: str, unit: str | None, device_
     return c
 
 
-def device_config(cfg: Config, topics: Topics) -> bytes:
-    """The device-discovery payload for this node."""
+def event_types(labels: Sequence[str]) -> list[str]:
+    """The labels a pipeline can publish as detections: not empty, not a `_reserved_` class
+    (`_unknown_`, `_silence_`, `_background_` are never published)."""
+    return [label for label in labels if label and not label.startswith("_")]
+
+
+def device_config(cfg: Config, topics: Topics, described: Mapping[str, Sequence[str]] | None = None) -> bytes:
+    """The device-discovery payload for this node; `described` maps a running pipeline's name to
+    the labels it describes (`describe()["labels"]`, learned ones included)."""
+    described = described or {}
     dev_id = f"{topics.prefix}_{topics.node}"
     cmps: dict[str, Any] = {}
     for p in cfg.pipelines:
@@ -45,8 +58,9 @@ def device_config(cfg: Config, topics: Topics) -> bytes:
             continue
         uid = f"{dev_id}_{p.name}"
         if p.type in ("kws", "camera", "custom"):
-            types = list(p.labels) or (KWS_EVENT_TYPES if p.type == "kws" else
-                                       list(GESTURES) if p.options.get("mode") == "gestures" else ["motion"])
+            types = list(p.labels) or event_types(described.get(p.name, ())) or (
+                KWS_EVENT_TYPES if p.type == "kws" else
+                list(GESTURES) if p.options.get("mode") == "gestures" else ["motion"])
             cmps[f"{p.name}_event"] = {"p": "event", "unique_id": f"{uid}_event", "name": p.name,
                                        "state_topic": str(topics.detection(p.name)),
                                        "event_types": types,

@@ -1,6 +1,7 @@
 """The daemon with a gesture camera (in process, real Mosquitto, the stand-in gesture model of
 `tests/vision_fakes.py`): a swipe replayed from a video file is published once per pass as a
-`gesture` detection with its times, and the learn / learned / forget commands answer over MQTT."""
+`gesture` detection with its times, the learn / learned / forget commands answer over MQTT, and the
+Home Assistant discovery's event types follow what is learned and forgotten."""
 
 from __future__ import annotations
 
@@ -51,13 +52,18 @@ def test_gestures_are_published_and_learned_over_mqtt(tmp_path, mosquitto, fake_
     table = {"name": "hands", "type": "camera", "threshold": 0.6,
              "source": {"type": "video_file", "path": str(video), "realtime": True},
              "options": {"mode": "gestures", "width": 48, "height": 48}}
-    cfg = parse_config({"device": {"id": "n8"}, "mqtt": {"broker": "external", "port": mosquitto.port,
-                                                          "discovery": False},
+    cfg = parse_config({"device": {"id": "n8"}, "mqtt": {"broker": "external", "port": mosquitto.port},
                         "state": {"dir": str(tmp_path / "state")}, "pipelines": [table]},
                        str(tmp_path / "config.toml"))
     daemon = Daemon(cfg)
     daemon.start()
     rec = Recorder(mosquitto.port, "akida/n8/#")
+    ha = Recorder(mosquitto.port, "homeassistant/#")
+
+    def event_types() -> list[str] | None:
+        configs = ha.json("akida_n8/config")
+        return configs[-1]["cmps"]["hands_event"]["event_types"] if configs else None
+
     try:
         assert daemon.link.wait_connected(10)
         topic = "akida/n8/hands/detection"
@@ -68,12 +74,19 @@ def test_gestures_are_published_and_learned_over_mqtt(tmp_path, mosquitto, fake_
         assert det["ts"] == det["t_end_ms"]
         learned = _ask(rec, {"transaction": "a", "pipeline": "hands", "command": "learn", "label": "flick"})
         assert learned["status"] == "ok" and learned["data"]["gestures"] == ["flick"]
+        # Home Assistant ignores an event type it was not told about: discovery is re-sent
+        assert ha.wait_for(lambda r: "flick" in (event_types() or []))
+        assert "swipe_right" in event_types() and "_background_" not in event_types()
         listed = _ask(rec, {"transaction": "b", "pipeline": "hands", "command": "learned"})
         assert listed["data"] == {"gestures": ["flick"]}
         bad = _ask(rec, {"transaction": "c", "pipeline": "hands", "command": "forget", "label": "wave"})
         assert bad["status"] == "error" and "not a learned gesture" in bad["error"]
+        gone = _ask(rec, {"transaction": "d", "pipeline": "hands", "command": "forget", "label": "flick"})
+        assert gone["status"] == "ok"
+        assert ha.wait_for(lambda r: "flick" not in (event_types() or ["flick"]))
     finally:
         rec.close()
+        ha.close()
         stopper = threading.Thread(target=daemon.shutdown, daemon=True)
         stopper.start()
         stopper.join(STOP_DRAIN_S + 60.0)
