@@ -30,7 +30,7 @@ MAX_TEXT = 200
 CHART_KEYS = ("chip_power_mw", "host_power_w", "inference_ms_p50", "inference_ms_p95", "inferences_per_s")
 #: Detection fields passed to the page (others are dropped to bound memory).
 DETECTION_KEYS = ("id", "seq", "ts", "kind", "label", "score", "anomaly_score", "threshold", "replayed",
-                  "latency_ms", "energy_uj")
+                  "latency_ms", "energy_uj", "t_start_ms", "t_end_ms")
 
 
 def _now_ms() -> int:

@@ -156,6 +156,13 @@ def test_page_shows_device_and_live_detection(browser: Any, dashboard: Dashboard
     assert row.query_selector("td .replayed").text_content() == "replayed"
     # the newest detection is on top
     assert page.get_attribute("#detections tr:first-child", "data-id") == late["id"]
+    assert row.query_selector("td.span").text_content() == "–"  # a keyword has no span
+    end_ms = int(time.time() * 1000)
+    gesture = publisher.detection("hands", "swipe_left", 0.97, kind="gesture", t_start_ms=end_ms - 800,
+                                  t_end_ms=end_ms)
+    row = page.wait_for_selector(f"tr[data-id='{gesture['id']}']", timeout=2000)
+    assert row.query_selector("td.span").text_content() == "0.80 s"
+    assert " – " in row.query_selector("td.span").get_attribute("title")
 
     if os.environ.get("AKIDA_DASHBOARD_SCREENSHOT"):
         _publish_demo_charts(publisher)

@@ -104,8 +104,12 @@ function detectionRow(d) {
   if (d.id) idCell.title = d.id;
   const flag = el("td");
   if (d.replayed) flag.append(el("span", "replayed", "replayed"));
+  // gestures (and other windowed detections) carry when they started and ended
+  const timed = typeof d.t_start_ms === "number" && typeof d.t_end_ms === "number";
+  const span = el("td", "num span", timed ? fmtNum((d.t_end_ms - d.t_start_ms) / 1000, 2) + " s" : "–");
+  if (timed) span.title = `${fmtTime(d.t_start_ms)} – ${fmtTime(d.t_end_ms)}`;
   tr.append(el("td", "time", fmtTime(d.ts)), el("td", null, d.node), el("td", null, d.pipeline),
-            el("td", "label", d.label), el("td", "num", fmtNum(score, 3)), el("td", "num", d.seq ?? "–"),
+            el("td", "label", d.label), el("td", "num", fmtNum(score, 3)), span, el("td", "num", d.seq ?? "–"),
             idCell, flag);
   return tr;
 }
