@@ -98,9 +98,9 @@ def test_detection_event_keeps_fields_and_replayed_flag() -> None:
     assert event["type"] == "detection" and d["id"] == "id-3" and d["seq"] == 3 and d["ts"] == det["ts"]
     assert d["replayed"] is True and d["received_ms"] == 99 and "scores" not in d
     assert d["label"] == "x" * MAX_TEXT
-    (event,) = st.apply(f"{P}/n1/hands/detection", _b({**_detection(4), "t_start_ms": 1000, "t_end_ms": 1800}),
-                        now_ms=100)
-    assert (event["detection"]["t_start_ms"], event["detection"]["t_end_ms"]) == (1000, 1800)  # a gesture's span
+    gesture = {**_detection(4), "t_start_ms": 1000, "t_end_ms": 1800}  # a gesture's span
+    (event,) = st.apply(f"{P}/n1/hands/detection", _b(gesture), now_ms=100)
+    assert (event["detection"]["t_start_ms"], event["detection"]["t_end_ms"]) == (1000, 1800)
 
 
 def test_telemetry_history_and_chart_keys() -> None:
