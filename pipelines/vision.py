@@ -189,6 +189,7 @@ class GesturePipeline:
         source = args.get("source", "last_detection")
         if source != "last_detection":
             raise InputDataError(f'source {str(source)[:40]!r}: the only source is "last_detection"')
+        learned.prepare()  # the first learn's base examples, drawn while the camera keeps running
         with self.lock:
             last = self.last_windows
             if last is None:

@@ -142,6 +142,8 @@ class LearnedGestures:
         extra = entry.extra if entry is not None else {}
         self.classes: list[str] = list(extra.get("classes", []))
         self.n_base = int(extra.get("n_base", 0))
+        self._base: tuple[np.ndarray, np.ndarray] | None = None
+        self._base_ready = False
 
     @property
     def labels(self) -> list[str]:
@@ -153,9 +155,18 @@ class LearnedGestures:
 
     base_examples = staticmethod(base_examples)
 
+    def prepare(self) -> None:
+        """Render the base-class examples the first `learn` needs (seconds of CPU), if it will need
+        them. Touches nothing a running recognizer reads, so a daemon calls it before taking the
+        pipeline's lock: the camera keeps running while the examples are drawn."""
+        if self.model.learning is None and self.use_base and not self._base_ready:
+            self._base = self.base_examples(self.gm.view)
+            self._base_ready = True
+
     def _first(self, x: np.ndarray) -> None:
         """Compile the learning layer (num_weights from `x`) and learn the base prototypes."""
-        base = self.base_examples(self.gm.view) if self.use_base else None
+        self.prepare()
+        base = self._base if self.use_base else None
         sample = x if base is None else np.concatenate([x, base[0]])
         active = learning.features(self.model, sample).sum(axis=1)
         n_in = int(np.prod(self.model.layers[-1].input_shape))

@@ -91,9 +91,18 @@ def test_gestures_in_a_video_replay_are_published_with_times_and_can_be_learned(
     busy = [a for a in acts if a.inferences and a.synops]
     assert busy and all(a.chip_power_mw > CHIP_STATIC_MW for a in busy)
     assert p.handle_command("learned", {}) == {"gestures": []}
+    lock_free_while_drawing = []
+
+    def base_examples(view):  # the first learn's base examples are drawn outside the pipeline's lock
+        lock_free_while_drawing.append(not p.lock.locked())
+
+    p.recognizer.learned.base_examples = base_examples
     done = p.handle_command("learn", {"label": "flick"})
+    assert lock_free_while_drawing == [True]
     assert done["gestures"] == ["flick"] and done["source"] == "last_detection (swipe_right)"
     assert "flick" in p.describe()["labels"]
+    assert p.handle_command("learn", {"label": "flick"})["gestures"] == ["flick"]
+    assert lock_free_while_drawing == [True]  # drawn once: only the first learn needs them
     assert p.handle_command("forget", {"label": "flick"})["gestures"] == []
     with pytest.raises(InputDataError, match="base class"):
         p.handle_command("learn", {"label": "swipe_left"})
