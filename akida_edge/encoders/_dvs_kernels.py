@@ -176,14 +176,16 @@ def _model_dense(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, idx, cn
 
 
 @kernel()
-def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, width, row, row_start, keys,
-               wide_t, j):
+def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, width, x_bits, t_shift, row,
+               row_start, keys, wide_t, j):
     """Keys of the listed pixels' events after the refractory filter, from `keys[j]` on (with 4
     slots of slack); updates `t_last`. Returns (j, row, row_start)."""
     wide = wide_t.shape[0] > 0
     fast = refr_us <= 0 and not wide
     span_i = t1 - t0
     span_f = float(span_i)
+    tsh = np.uint64(t_shift)
+    ysh = np.uint64(x_bits + 1)
     for a in range(n_act):
         c = cnt[a]
         tn = nz_t[a]
@@ -193,7 +195,7 @@ def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us,
         while i >= row_start + width:  # idx ascends: track the row, no division
             row += 1
             row_start += width
-        xy = (np.uint64(row) << np.uint64(17)) | (np.uint64(i - row_start) << np.uint64(1))
+        xy = (np.uint64(row) << ysh) | (np.uint64(i - row_start) << np.uint64(1))
         nc = np.int64(c)
         n = abs(nc)
         if n > 0:
@@ -208,10 +210,10 @@ def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us,
                 x2 = min(max(b + 2.0 * st, 0.0), span_f)
                 x3 = min(max(b + 3.0 * st, 0.0), span_f)
                 x4 = min(max(b + 4.0 * st, 0.0), span_f)
-                keys[j] = (np.uint64(np.uint32(x1)) << np.uint64(KEY_T_SHIFT)) | xyo
-                keys[j + 1] = (np.uint64(np.uint32(x2)) << np.uint64(KEY_T_SHIFT)) | xyo
-                keys[j + 2] = (np.uint64(np.uint32(x3)) << np.uint64(KEY_T_SHIFT)) | xyo
-                keys[j + 3] = (np.uint64(np.uint32(x4)) << np.uint64(KEY_T_SHIFT)) | xyo
+                keys[j] = (np.uint64(np.uint32(x1)) << tsh) | xyo
+                keys[j + 1] = (np.uint64(np.uint32(x2)) << tsh) | xyo
+                keys[j + 2] = (np.uint64(np.uint32(x3)) << tsh) | xyo
+                keys[j + 3] = (np.uint64(np.uint32(x4)) << tsh) | xyo
                 j += n
                 tl = t0 + min(max(np.int64(b + float(n) * st), 0), span_i)
             else:
@@ -228,8 +230,7 @@ def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us,
                         wide_t[j] = t
                         keys[j] = xyo
                     else:
-                        rel = t - t0
-                        keys[j] = (np.uint64(rel) << np.uint64(KEY_T_SHIFT)) | xyo
+                        keys[j] = (np.uint64(t - t0) << tsh) | xyo
                     j += 1
             t_last[i] = tl
         if tn != NO_NOISE:
@@ -237,57 +238,165 @@ def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us,
                 wide_t[j] = tn
                 keys[j] = xy | nz_p[a]
             else:
-                rel = tn - t0
-                keys[j] = (np.uint64(rel) << np.uint64(KEY_T_SHIFT)) | xy | nz_p[a]
+                keys[j] = (np.uint64(tn - t0) << tsh) | xy | nz_p[a]
             j += 1
     return j, row, row_start
 
 
 @kernel()
-def _count_digits(keys, j0, j1, digit_bits, n_digits, counts):
+def _count_digits(keys, j0, j1, t_shift, digit_bits, n_digits, counts):
     """Counts the time digits of keys[j0:j1] into `counts` (n_digits, 4, 2^digit_bits): four
     interleaved copies, so that consecutive increments of one bin do not wait for each other."""
     mask = np.uint64((1 << digit_bits) - 1)
     for d in range(n_digits):
-        shift = np.uint64(KEY_T_SHIFT + d * digit_bits)
+        shift = np.uint64(t_shift + d * digit_bits)
         for jj in range(j0, j1):
-            counts[d, jj & 3, (keys[jj] >> shift) & mask] += 1
+            counts[d, jj & 3, (np.uint64(keys[jj]) >> shift) & mask] += 1
 
 
 @kernel()
-def _keys_of(n_act, bound, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, width, row, row_start,
-             digit_bits, n_digits, counts, keys, wide_t, j):
+def _grown(keys, wide_t, j, need):
+    """`keys` (and `wide_t` when it is used) with room for `need` more entries after the first j."""
+    if j + need <= keys.shape[0]:
+        return keys, wide_t
+    size = max(2 * keys.shape[0], j + need)
+    grown = np.empty(size, keys.dtype)
+    grown[:j] = keys[:j]
+    if wide_t.shape[0] > 0:
+        grown_t = np.empty(size, np.int64)
+        grown_t[:j] = wide_t[:j]
+        wide_t = grown_t
+    return grown, wide_t
+
+
+@kernel()
+def _keys_of(n_act, bound, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, width, x_bits, t_shift,
+             row, row_start, digit_bits, n_digits, counts, keys, wide_t, j):
     """`_emit_keys` after growing `keys` (and `wide_t`) to fit `bound` more events, then the digit
     counts of the new keys. Returns (keys, wide_t, j, row, row_start)."""
-    wide = wide_t.shape[0] > 0
-    if j + bound + _FAST_MAX_CROSSINGS > keys.shape[0]:
-        size = max(2 * keys.shape[0], j + bound + _FAST_MAX_CROSSINGS)
-        grown = np.empty(size, np.uint64)
-        grown[:j] = keys[:j]
-        keys = grown
-        if wide:
-            grown_t = np.empty(size, np.int64)
-            grown_t[:j] = wide_t[:j]
-            wide_t = grown_t
+    keys, wide_t = _grown(keys, wide_t, j, bound + _FAST_MAX_CROSSINGS)
     j0 = j
     j, row, row_start = _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, width,
-                                   row, row_start, keys, wide_t, j)
-    if not wide:
-        _count_digits(keys, j0, j, digit_bits, n_digits, counts)
+                                   x_bits, t_shift, row, row_start, keys, wide_t, j)
+    if wide_t.shape[0] == 0:
+        _count_digits(keys, j0, j, t_shift, digit_bits, n_digits, counts)
     return keys, wide_t, j, row, row_start
+
+
+@kernel()
+def _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, inv_w, width, x_bits, t_shift, kk,
+                 work):
+    """The pixel model without low-pass, leak, noise or refractory period over every pixel of
+    [p0, p1), with each pixel's first four event keys. `lin` holds the chunk's log levels.
+
+    One branch-free loop that LLVM vectorises. It reads the state and writes only two arrays of
+    the chunk, interleaved per pixel q (so that LLVM needs no run-time alias checks between them):
+    kk[4q + k - 1], the packed key of crossing k = 1..4 (those beyond the pixel's count unused), and
+    work[5q:5q + 5] = (base, step, crossings, new lp, new ref): crossing k happens at t0 +
+    trunc(base + k·step), clamped to [t0, t1]; an unchanged pixel has 0 crossings and keeps its
+    lp and ref. The state is written back by `_dense_keys`. The one division of the count is
+    d1/θ_on for an ON pixel and −d1/θ_off for an OFF one, the same IEEE operations as
+    `_model_list`'s. The row of pixel i is trunc((i + 0.5)·(1/W)), exact for any i < 2^32 and
+    W < 2^16 (the product's error, below 2^-19/W, is less than the 0.5/W between (i + 0.5)/W and
+    the nearest integer). Returns the number of events.
+    """
+    tsh = np.uint64(t_shift)
+    ysh = np.uint64(x_bits + 1)
+    total = 0
+    for q in range(p1 - p0):
+        i = p0 + q
+        changed = frame[i] != prev[i]
+        l0 = lp[i]
+        l1 = lin[q]
+        r0 = ref[i]
+        ton = th_on[i]
+        toff = th_off[i]
+        d0 = l0 - r0
+        d1 = l1 - r0
+        up = d1 >= ton
+        down = d1 <= -toff
+        pos = d1 >= 0.0
+        n = np.floor((d1 if pos else -d1) / (ton if pos else toff))
+        c_on = n if up & changed else 0.0
+        c_off = n if down & changed else 0.0
+        scale = span / (d1 - d0)
+        st = (ton if up else -toff) * scale
+        b = 0.5 - d0 * scale
+        y = np.int32((float(i) + 0.5) * inv_w)
+        x = np.int32(i - y * width)
+        xyo = (np.uint64(y) << ysh) | (np.uint64(x) << np.uint64(1)) | (np.uint64(0) if up else np.uint64(1))
+        a1 = b + st
+        a2 = b + 2.0 * st
+        a3 = b + 3.0 * st
+        a4 = b + 4.0 * st
+        # clamped to [0, span] in float (NaN of unused lanes -> 0), then truncated: equal to
+        # truncating, then clamping, since span is a whole number below 2^31
+        a1 = a1 if a1 > 0.0 else 0.0
+        a2 = a2 if a2 > 0.0 else 0.0
+        a3 = a3 if a3 > 0.0 else 0.0
+        a4 = a4 if a4 > 0.0 else 0.0
+        kk[4 * q] = (np.uint64(np.int32(a1 if a1 < span else span)) << tsh) | xyo
+        kk[4 * q + 1] = (np.uint64(np.int32(a2 if a2 < span else span)) << tsh) | xyo
+        kk[4 * q + 2] = (np.uint64(np.int32(a3 if a3 < span else span)) << tsh) | xyo
+        kk[4 * q + 3] = (np.uint64(np.int32(a4 if a4 < span else span)) << tsh) | xyo
+        work[5 * q] = b
+        work[5 * q + 1] = st
+        work[5 * q + 2] = c_on + c_off
+        work[5 * q + 3] = l1 if changed else l0
+        work[5 * q + 4] = ((r0 + c_on * ton) - c_off * toff) if changed else r0
+        total += np.int64(c_on + c_off)
+    return total
+
+
+@kernel()
+def _dense_keys(p0, p1, kk, work, lp, ref, t_last, t0, span, t_shift, keys, j):
+    """The events of `_dense_model`'s chunk in pixel, then crossing order, from keys[j] on (4 slots
+    of slack), and the chunk's state written back. Four candidate keys are stored and the index
+    advances over the real ones; a pixel with more crossings continues from its time ramp.
+    `t_last` takes the last crossing's time. Returns j."""
+    tsh = np.uint64(t_shift)
+    low = (np.uint64(1) << tsh) - np.uint64(1)
+    for q in range(p1 - p0):
+        i = p0 + q
+        lp[i] = work[5 * q + 3]
+        ref[i] = work[5 * q + 4]
+        c = work[5 * q + 2]
+        if c == 0.0:
+            continue
+        b = work[5 * q]
+        st = work[5 * q + 1]
+        a = b + c * st  # the last crossing, clamped as the keys are
+        a = a if a > 0.0 else 0.0
+        t_last[i] = t0 + np.int64(np.int32(a if a < span else span))
+        keys[j] = kk[4 * q]
+        keys[j + 1] = kk[4 * q + 1]
+        keys[j + 2] = kk[4 * q + 2]
+        keys[j + 3] = kk[4 * q + 3]
+        n = np.int64(c)
+        if n <= _FAST_MAX_CROSSINGS:
+            j += n
+            continue
+        j += _FAST_MAX_CROSSINGS
+        xyo = np.uint64(kk[4 * q]) & low
+        for k in range(_FAST_MAX_CROSSINGS + 1, n + 1):
+            a = b + float(k) * st
+            a = a if a > 0.0 else 0.0
+            keys[j] = (np.uint64(np.int32(a if a < span else span)) << tsh) | xyo
+            j += 1
+    return j
 
 
 @kernel()
 def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th_on, th_off, leak_rate,
                t_last, t0, t1, dt_s, lpf_k, leak_jit, shot_k, refr_us, seed, frame_no, fixed_inten, width,
-               digit_bits, n_digits, hist, keys, wide):
+               x_bits, t_shift, digit_bits, n_digits, hist, keys, wide):
     """The pixel model over one frame and its events as packed keys in visit order (module doc).
 
     `skip`: visit only changed pixels (no low-pass, leak or shot noise); `frame_w`, `prev_w` view
-    the leading pixels as uint64 words of `group` pixels. `keys` is the first key buffer; a larger
-    one replaces it when the events outgrow it. `hist` (n_digits, 2^digit_bits, zeroed) counts
-    the time digits. `wide`: intervals of 2^31 µs or more (see the module doc). Returns (keys,
-    times, n): the first n keys, and when `wide` their times.
+    the leading pixels as uint64 words of `group` pixels. `keys` (uint32 or uint64) is the first
+    key buffer; a larger one replaces it when the events outgrow it. `hist` (n_digits,
+    2^digit_bits, zeroed) counts the time digits. `wide`: intervals of 2^31 µs or more (see the
+    module doc). Returns (keys, times, n): the first n keys, and when `wide` their times.
     """
     n_px = frame.shape[0]
     n_words = frame_w.shape[0]
@@ -299,9 +408,13 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
     nz_t = np.empty(cap, np.int64)
     nz_p = np.empty(cap, np.uint64)
     lin = np.empty(CHUNK_PX)
+    kk = np.empty(4 * CHUNK_PX, keys.dtype)
+    work = np.empty(5 * CHUNK_PX)
     wide_t = np.empty(keys.shape[0] if wide else 0, np.int64)
     counts = np.zeros((n_digits, 4, hist.shape[1]), np.int64)
     span = float(t1 - t0)
+    inv_w = 1.0 / float(width)
+    fused = refr_us <= 0 and not wide  # dense chunks: model and the first four keys in one loop
     j = 0
     row = np.int64(0)
     row_start = np.int64(0)
@@ -334,18 +447,26 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
             n_act, bound = _model_list(m, idx, frame, logf, lut, lp, ref, th_on, th_off, leak_rate, t0, t1,
                                        dt_s, lpf_k, leak_jit, shot_k, seed, frame_no, fixed_inten, cnt, base,
                                        step, nz_t, nz_p)
-            keys, wide_t, j, row, row_start = _keys_of(n_act, bound, idx, cnt, base, step, nz_t, nz_p, t_last,
-                                                       t0, t1, refr_us, width, row, row_start, digit_bits,
-                                                       n_digits, counts, keys, wide_t, j)
+            keys, wide_t, j, row, row_start = _keys_of(
+                n_act, bound, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, width, x_bits,
+                t_shift, row, row_start, digit_bits, n_digits, counts, keys, wide_t, j)
             m = 0
         if dense:
             for q in range(p1 - p0):
                 lin[q] = lut[np.int64(frame[p0 + q])] if lut.shape[0] > 0 else logf[p0 + q]
-            bound = _model_dense(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, idx, cnt, base, step,
-                                 nz_t)
-            keys, wide_t, j, row, row_start = _keys_of(p1 - p0, bound, idx, cnt, base, step, nz_t, nz_p,
-                                                       t_last, t0, t1, refr_us, width, row, row_start,
-                                                       digit_bits, n_digits, counts, keys, wide_t, j)
+            if fused:
+                bound = _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, inv_w, width,
+                                     x_bits, t_shift, kk, work)
+                keys, wide_t = _grown(keys, wide_t, j, bound + _FAST_MAX_CROSSINGS)
+                j0 = j
+                j = _dense_keys(p0, p1, kk, work, lp, ref, t_last, t0, span, t_shift, keys, j)
+                _count_digits(keys, j0, j, t_shift, digit_bits, n_digits, counts)
+            else:
+                bound = _model_dense(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, idx, cnt, base,
+                                     step, nz_t)
+                keys, wide_t, j, row, row_start = _keys_of(
+                    p1 - p0, bound, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, width, x_bits,
+                    t_shift, row, row_start, digit_bits, n_digits, counts, keys, wide_t, j)
     for d in range(n_digits):
         for r in range(4):
             for q in range(hist.shape[1]):
@@ -355,35 +476,38 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
 
 @kernel()
 def radix_pass(n, src, dst, starts, shift, mask):
-    """One stable scatter of src[:n] into dst by the time digit (key >> (33 + shift)) & mask;
-    `starts` holds each digit's first output slot (advanced in place)."""
-    s = np.uint64(KEY_T_SHIFT + shift)
+    """One stable scatter of src[:n] into dst by the digit (key >> shift) & mask; `starts` holds
+    each digit's first output slot (advanced in place)."""
+    s = np.uint64(shift)
     m = np.uint64(mask)
     for j in range(n):
         key = src[j]
-        d = (key >> s) & m
+        d = (np.uint64(key) >> s) & m
         pos = starts[d]
         starts[d] = pos + 1
         dst[pos] = key
 
 
 @kernel()
-def radix_emit(n, src, starts, shift, mask, t0, out):
+def radix_emit(n, src, starts, shift, mask, t_shift, x_bits, t0, out):
     """The last radix pass, unpacking each key into its sorted place of `out` (`EVENT_DTYPE`).
 
     Whole-record access: about twice as fast as writing through the five strided field views.
     """
-    s = np.uint64(KEY_T_SHIFT + shift)
+    s = np.uint64(shift)
     m = np.uint64(mask)
-    m16 = np.uint64(0xFFFF)
+    tsh = np.uint64(t_shift)
+    xm = np.uint64((1 << x_bits) - 1)
+    ysh = np.uint64(x_bits + 1)
+    ym = np.uint64((1 << (t_shift - x_bits - 1)) - 1)
     for j in range(n):
-        key = src[j]
+        key = np.uint64(src[j])
         d = (key >> s) & m
         pos = starts[d]
         starts[d] = pos + 1
         r = out[pos]
-        r.t = t0 + np.int64(key >> np.uint64(KEY_T_SHIFT))
-        r.x = np.uint16((key >> np.uint64(1)) & m16)
-        r.y = np.uint16((key >> np.uint64(17)) & m16)
+        r.t = t0 + np.int64(key >> tsh)
+        r.x = np.uint16((key >> np.uint64(1)) & xm)
+        r.y = np.uint16((key >> ysh) & ym)
         r.c = 0
         r.p = np.int8(-1) if key & np.uint64(1) else np.int8(1)

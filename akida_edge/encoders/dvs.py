@@ -62,7 +62,7 @@ equals the clean preset.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
 import numpy as np
@@ -149,7 +149,9 @@ class DvsState:
     level; `th_on`, `th_off` (float64): per-pixel thresholds; `leak_rate` (float64 Hz, empty when
     leak is off); `t_last` (int64 µs): last emitted event per pixel; `prev`: the last input frame
     (uint8 or float64, empty before the first frame); `events_last`: the number of events of the
-    last frame (only sizes the next frame's key buffer).
+    last frame (sizes the next frame's key buffer); `scratch`: key buffers reused from frame to frame
+    (not part of the sensor's memory: proportional to the recent event rate, not counted in
+    `nbytes`, never shared by copies).
     """
 
     shape: tuple[int, int]
@@ -164,6 +166,7 @@ class DvsState:
     t_prev_us: int = 0
     frame_count: int = 0
     events_last: int = 0
+    scratch: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def nbytes(self) -> int:
@@ -173,8 +176,8 @@ class DvsState:
 
     def copy(self) -> DvsState:
         """A deep copy (steps update a state in place)."""
-        return replace(self, **{f.name: getattr(self, f.name).copy() for f in fields(self)
-                                if isinstance(getattr(self, f.name), np.ndarray)})
+        return replace(self, scratch={}, **{f.name: getattr(self, f.name).copy() for f in fields(self)
+                                            if isinstance(getattr(self, f.name), np.ndarray)})
 
 
 def init_state(params: DvsParams, shape: tuple[int, int], seed: int = 0) -> DvsState:
@@ -301,47 +304,71 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
     bits = max(1, span_us.bit_length())
     n_digits = 1 if wide else -(-bits // _RADIX_DIGIT_BITS)
     digit_bits = 1 if wide else -(-bits // n_digits)  # 1 kHz frames: one pass of 10 bits; 30 fps: two of 8
+    h, w = state.shape
+    x_bits = (w - 1).bit_length()
+    t_shift = 1 + x_bits + (h - 1).bit_length()  # key: t - t0 | y | x | OFF (module doc of _dvs_kernels)
+    key_dtype = np.uint32 if not wide and t_shift + bits <= 32 else np.uint64
     hist = np.zeros((n_digits, 1 << digit_bits), np.int64)
     keys, times, total = K.model_keys(
         skip, flat[:n_lead].view(np.uint64), state.prev[:n_lead].view(np.uint64), np.int64(group), flat,
         state.prev, logf, lut, state.lp, state.ref, state.th_on, state.th_off, state.leak_rate, state.t_last,
         s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"], s["refr_us"], s["seed"],
-        s["frame_no"], s["fixed_inten"], np.int64(state.shape[1]), np.int64(digit_bits), np.int64(n_digits),
-        hist, np.empty(state.events_last + state.events_last // 4 + 4096, np.uint64), wide)
+        s["frame_no"], s["fixed_inten"], np.int64(w), np.int64(x_bits), np.int64(t_shift),
+        np.int64(digit_bits), np.int64(n_digits), hist, _scratch(state, "keys", key_dtype), wide)
+    state.scratch["keys"] = keys  # kept for the next frame (grown by the kernel on a burst)
     state.events_last = int(total)
     if wide:
-        out = _sorted_by_argsort(keys[:total], times[:total])
+        out = _sorted_by_argsort(keys[:total], times[:total], x_bits)
     else:
-        out = _sorted_by_radix(keys, total, hist, digit_bits, int(s["t0"]))
+        out = _sorted_by_radix(keys, total, hist, digit_bits, t_shift, x_bits, int(s["t0"]),
+                               _scratch(state, "tmp", key_dtype) if n_digits > 1 else keys[:0])
     state.prev[:] = flat
     state.t_prev_us = int(t_us)
     state.frame_count += 1
     return out, state
 
 
-def _sorted_by_radix(keys: np.ndarray, total: int, hist: np.ndarray, digit_bits: int, t0: int) -> np.ndarray:
+def _scratch(state: DvsState, name: str, dtype: type) -> np.ndarray:
+    """A reusable scratch buffer of the state with room for 1.25 times the last frame's events.
+
+    Reused between frames (fresh memory costs a page fault per 4 KiB, ~2 ms per busy VGA frame);
+    replaced when too small, of another dtype, or more than four times too large (after a burst),
+    so it stays proportional to the recent event rate.
+    """
+    need = state.events_last + state.events_last // 4 + 4096
+    buf = state.scratch.get(name)
+    if buf is None or buf.dtype != dtype or buf.size < need or buf.size > 4 * need:
+        buf = np.empty(need, dtype)
+        state.scratch[name] = buf
+    return buf
+
+
+def _sorted_by_radix(keys: np.ndarray, total: int, hist: np.ndarray, digit_bits: int, t_shift: int,
+                     x_bits: int, t0: int, tmp: np.ndarray) -> np.ndarray:
     """The first `total` packed keys stably radix-sorted by time and unpacked (`_dvs_kernels`)."""
     n_digits = hist.shape[0]
     starts = np.cumsum(hist, axis=1) - hist  # each digit's first slot
     mask = (1 << digit_bits) - 1
-    tmp = np.empty(total if n_digits > 1 else 0, np.uint64)
+    if n_digits > 1 and tmp.size < total:
+        tmp = np.empty(total, keys.dtype)
     src = keys
     for d in range(n_digits - 1):
-        K.radix_pass(total, src, tmp, starts[d], d * digit_bits, mask)
+        K.radix_pass(total, src, tmp, starts[d], t_shift + d * digit_bits, mask)
         src, tmp = tmp, src
     out = np.empty(total, EVENT_DTYPE)
-    K.radix_emit(total, src, starts[n_digits - 1], (n_digits - 1) * digit_bits, mask, np.int64(t0), out)
+    K.radix_emit(total, src, starts[n_digits - 1], t_shift + (n_digits - 1) * digit_bits, mask, t_shift,
+                 x_bits, np.int64(t0), out)
     return out
 
 
-def _sorted_by_argsort(keys: np.ndarray, times: np.ndarray) -> np.ndarray:
+def _sorted_by_argsort(keys: np.ndarray, times: np.ndarray, x_bits: int) -> np.ndarray:
     """Events from keys holding (y, x, polarity) and their times, stably sorted by time."""
     order = np.argsort(times, kind="stable")
     keys = keys[order]
     out = np.empty(keys.size, EVENT_DTYPE)
     out["t"] = times[order]
-    out["x"] = (keys >> np.uint64(1)) & np.uint64(0xFFFF)
-    out["y"] = (keys >> np.uint64(17)) & np.uint64(0xFFFF)
+    out["x"] = (keys >> np.uint64(1)) & np.uint64((1 << x_bits) - 1)
+    out["y"] = keys >> np.uint64(x_bits + 1)
     out["c"] = 0
     out["p"] = np.where(keys & np.uint64(1), -1, 1)
     return out
