@@ -304,24 +304,22 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
     bits = max(1, span_us.bit_length())
     n_digits = 1 if wide else -(-bits // _RADIX_DIGIT_BITS)
     digit_bits = 1 if wide else -(-bits // n_digits)  # 1 kHz frames: one pass of 10 bits; 30 fps: two of 8
-    h, w = state.shape
-    x_bits = (w - 1).bit_length()
-    t_shift = 1 + x_bits + (h - 1).bit_length()  # key: t - t0 | y | x | OFF (module doc of _dvs_kernels)
+    t_shift = 1 + (n - 1).bit_length()  # key: t - t0 | pixel | OFF (module doc of _dvs_kernels)
     key_dtype = np.uint32 if not wide and t_shift + bits <= 32 else np.uint64
     hist = np.zeros((n_digits, 1 << digit_bits), np.int64)
     keys, times, total = K.model_keys(
         skip, flat[:n_lead].view(np.uint64), state.prev[:n_lead].view(np.uint64), np.int64(group), flat,
         state.prev, logf, lut, state.lp, state.ref, state.th_on, state.th_off, state.leak_rate, state.t_last,
         s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"], s["refr_us"], s["seed"],
-        s["frame_no"], s["fixed_inten"], np.int64(w), np.int64(x_bits), np.int64(t_shift),
-        np.int64(digit_bits), np.int64(n_digits), hist, _scratch(state, "keys", key_dtype), wide)
+        s["frame_no"], s["fixed_inten"], np.int64(t_shift), np.int64(digit_bits), np.int64(n_digits), hist,
+        _scratch(state, "keys", key_dtype), wide)
     state.scratch["keys"] = keys  # kept for the next frame (grown by the kernel on a burst)
     state.events_last = int(total)
     if wide:
-        out = _sorted_by_argsort(keys[:total], times[:total], x_bits)
+        out = _sorted_by_argsort(keys[:total], times[:total], state.shape[1])
     else:
-        out = _sorted_by_radix(keys, total, hist, digit_bits, t_shift, x_bits, int(s["t0"]),
-                               _scratch(state, "tmp", key_dtype) if n_digits > 1 else keys[:0])
+        out = _sorted_by_radix(keys, total, hist, digit_bits, t_shift, state.shape[1], int(s["t0"]),
+                               _scratch(state, "tmp", key_dtype))
     state.prev[:] = flat
     state.t_prev_us = int(t_us)
     state.frame_count += 1
@@ -344,31 +342,29 @@ def _scratch(state: DvsState, name: str, dtype: type) -> np.ndarray:
 
 
 def _sorted_by_radix(keys: np.ndarray, total: int, hist: np.ndarray, digit_bits: int, t_shift: int,
-                     x_bits: int, t0: int, tmp: np.ndarray) -> np.ndarray:
-    """The first `total` packed keys stably radix-sorted by time and unpacked (`_dvs_kernels`)."""
-    n_digits = hist.shape[0]
+                     width: int, t0: int, tmp: np.ndarray) -> np.ndarray:
+    """The first `total` packed keys stably radix-sorted by time (`tmp`: as many spare slots) and
+    unpacked in order (`_dvs_kernels`)."""
     starts = np.cumsum(hist, axis=1) - hist  # each digit's first slot
     mask = (1 << digit_bits) - 1
-    if n_digits > 1 and tmp.size < total:
-        tmp = np.empty(total, keys.dtype)
     src = keys
-    for d in range(n_digits - 1):
+    for d in range(hist.shape[0]):
         K.radix_pass(total, src, tmp, starts[d], t_shift + d * digit_bits, mask)
         src, tmp = tmp, src
     out = np.empty(total, EVENT_DTYPE)
-    K.radix_emit(total, src, starts[n_digits - 1], t_shift + (n_digits - 1) * digit_bits, mask, t_shift,
-                 x_bits, np.int64(t0), out)
+    K.unpack(total, src, t_shift, np.int64(width), np.int64(t0), out)
     return out
 
 
-def _sorted_by_argsort(keys: np.ndarray, times: np.ndarray, x_bits: int) -> np.ndarray:
-    """Events from keys holding (y, x, polarity) and their times, stably sorted by time."""
+def _sorted_by_argsort(keys: np.ndarray, times: np.ndarray, width: int) -> np.ndarray:
+    """Events from keys holding (pixel, polarity) and their times, stably sorted by time."""
     order = np.argsort(times, kind="stable")
     keys = keys[order]
+    pixel = (keys >> np.uint64(1)).astype(np.int64)
     out = np.empty(keys.size, EVENT_DTYPE)
     out["t"] = times[order]
-    out["x"] = (keys >> np.uint64(1)) & np.uint64((1 << x_bits) - 1)
-    out["y"] = keys >> np.uint64(x_bits + 1)
+    out["x"] = pixel % width
+    out["y"] = pixel // width
     out["c"] = 0
     out["p"] = np.where(keys & np.uint64(1), -1, 1)
     return out
