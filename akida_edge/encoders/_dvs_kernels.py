@@ -178,7 +178,7 @@ def _model_dense(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, idx, cn
 @kernel()
 def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us, t_shift, keys, wide_t, j):
     """Keys of the listed pixels' events after the refractory filter, from `keys[j]` on (with 4
-    slots of slack); updates `t_last`. Returns j."""
+    slots of slack); updates `t_last` when the refractory period is on. Returns j."""
     wide = wide_t.shape[0] > 0
     fast = refr_us <= 0 and not wide
     span_i = t1 - t0
@@ -197,7 +197,7 @@ def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us,
             pxo = pix | (np.uint64(0) if nc > 0 else np.uint64(1))
             b = base[a]
             st = step[a]
-            tl = t_last[i]
+            tl = t_last[i] if refr_us > 0 else t0
             if fast and n <= _FAST_MAX_CROSSINGS:
                 # clamped in float, then truncated: equal to truncating, then clamping (0 <= t - t0
                 # <= span < 2^31), and no conversion overflows for the unused candidates
@@ -210,7 +210,6 @@ def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us,
                 keys[j + 2] = (np.uint64(np.uint32(x3)) << tsh) | pxo
                 keys[j + 3] = (np.uint64(np.uint32(x4)) << tsh) | pxo
                 j += n
-                tl = t0 + min(max(np.int64(b + float(n) * st), 0), span_i)
             else:
                 for k in range(1, n + 1):
                     t = t0 + np.int64(b + float(k) * st)
@@ -227,7 +226,8 @@ def _emit_keys(n_act, idx, cnt, base, step, nz_t, nz_p, t_last, t0, t1, refr_us,
                     else:
                         keys[j] = (np.uint64(t - t0) << tsh) | pxo
                     j += 1
-            t_last[i] = tl
+            if refr_us > 0:
+                t_last[i] = tl
         if tn != NO_NOISE:
             if wide:
                 wide_t[j] = tn
@@ -337,11 +337,11 @@ def _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, t_shift
 
 
 @kernel()
-def _dense_keys(p0, p1, kk, work, lp, ref, t_last, t0, span, t_shift, keys, j):
+def _dense_keys(p0, p1, kk, work, lp, ref, span, t_shift, keys, j):
     """The events of `_dense_model`'s chunk in pixel, then crossing order, from keys[j] on (4 slots
     of slack), and the chunk's state written back. Four candidate keys are stored and the index
     advances over the real ones; a pixel with more crossings continues from its time ramp.
-    `t_last` takes the last crossing's time. Returns j."""
+    Returns j."""
     tsh = np.uint64(t_shift)
     low = (np.uint64(1) << tsh) - np.uint64(1)
     for q in range(p1 - p0):
@@ -351,11 +351,6 @@ def _dense_keys(p0, p1, kk, work, lp, ref, t_last, t0, span, t_shift, keys, j):
         c = work[5 * q + 2]
         if c == 0.0:
             continue
-        b = work[5 * q]
-        st = work[5 * q + 1]
-        a = b + c * st  # the last crossing, clamped as the keys are
-        a = a if a > 0.0 else 0.0
-        t_last[i] = t0 + np.int64(np.int32(a if a < span else span))
         keys[j] = kk[4 * q]
         keys[j + 1] = kk[4 * q + 1]
         keys[j + 2] = kk[4 * q + 2]
@@ -366,6 +361,8 @@ def _dense_keys(p0, p1, kk, work, lp, ref, t_last, t0, span, t_shift, keys, j):
             continue
         j += _FAST_MAX_CROSSINGS
         pxo = np.uint64(kk[4 * q]) & low
+        b = work[5 * q]
+        st = work[5 * q + 1]
         for k in range(_FAST_MAX_CROSSINGS + 1, n + 1):
             a = b + float(k) * st
             a = a if a > 0.0 else 0.0
@@ -444,7 +441,7 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
                                      work)
                 keys, wide_t = _grown(keys, wide_t, j, bound + _FAST_MAX_CROSSINGS)
                 j0 = j
-                j = _dense_keys(p0, p1, kk, work, lp, ref, t_last, t0, span, t_shift, keys, j)
+                j = _dense_keys(p0, p1, kk, work, lp, ref, span, t_shift, keys, j)
                 _count_digits(keys, j0, j, t_shift, digit_bits, n_digits, counts)
             else:
                 bound = _model_dense(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, idx, cnt, base,
