@@ -289,12 +289,12 @@ def _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, t_shift
     trunc(base + k·step), clamped to [t0, t1]; an unchanged pixel has 0 crossings and keeps its
     lp and ref. The state is written back by `_dense_keys`. The one division of the count is
     d1/θ_on for an ON pixel and −d1/θ_off for an OFF one, the same IEEE operations as
-    `_model_list`'s. Returns the number of events.
+    `_model_list`'s.
     """
     tsh = np.uint64(t_shift)
-    total = 0
+    base_px = np.uint64(p0)
     for q in range(p1 - p0):
-        i = p0 + q
+        i = base_px + np.uint64(q)  # unsigned: no negative-index wrap-around, so the loads stay vector loads
         changed = frame[i] != prev[i]
         l0 = lp[i]
         l1 = lin[q]
@@ -312,7 +312,7 @@ def _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, t_shift
         scale = span / (d1 - d0)
         st = (ton if up else -toff) * scale
         b = 0.5 - d0 * scale
-        pxo = (np.uint64(i) << np.uint64(1)) | (np.uint64(0) if up else np.uint64(1))
+        pxo = (i << np.uint64(1)) | (np.uint64(0) if up else np.uint64(1))
         a1 = b + st
         a2 = b + 2.0 * st
         a3 = b + 3.0 * st
@@ -332,30 +332,32 @@ def _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, t_shift
         work[5 * q + 2] = c_on + c_off
         work[5 * q + 3] = l1 if changed else l0
         work[5 * q + 4] = ((r0 + c_on * ton) - c_off * toff) if changed else r0
-        total += np.int64(c_on + c_off)
-    return total
 
 
 @kernel()
-def _dense_keys(p0, p1, kk, work, lp, ref, span, t_shift, keys, j):
-    """The events of `_dense_model`'s chunk in pixel, then crossing order, from keys[j] on (4 slots
-    of slack), and the chunk's state written back. Four candidate keys are stored and the index
-    advances over the real ones; a pixel with more crossings continues from its time ramp.
-    Returns j."""
+def _dense_keys(p0, q0, m, kk, work, lp, ref, span, t_shift, keys, j):
+    """The events of `_dense_model`'s chunk (pixels p0 + q, q from q0 to m) in pixel, then crossing
+    order, from keys[j] on, and the chunk's state written back. Four candidate keys are stored and
+    the index advances over the real ones; a pixel with more crossings continues from its time
+    ramp. Returns (q, j): q < m when pixel q's events (and 4 slots of slack) do not fit in `keys`
+    (the caller grows it and calls again from there)."""
     tsh = np.uint64(t_shift)
     low = (np.uint64(1) << tsh) - np.uint64(1)
-    for q in range(p1 - p0):
+    cap = keys.shape[0] - _FAST_MAX_CROSSINGS
+    for q in range(q0, m):
+        c = work[5 * q + 2]
+        n = np.int64(c)
+        if j + n > cap:
+            return q, j
         i = p0 + q
         lp[i] = work[5 * q + 3]
         ref[i] = work[5 * q + 4]
-        c = work[5 * q + 2]
-        if c == 0.0:
+        if n == 0:
             continue
         keys[j] = kk[4 * q]
         keys[j + 1] = kk[4 * q + 1]
         keys[j + 2] = kk[4 * q + 2]
         keys[j + 3] = kk[4 * q + 3]
-        n = np.int64(c)
         if n <= _FAST_MAX_CROSSINGS:
             j += n
             continue
@@ -368,7 +370,7 @@ def _dense_keys(p0, p1, kk, work, lp, ref, span, t_shift, keys, j):
             a = a if a > 0.0 else 0.0
             keys[j] = (np.uint64(np.int32(a if a < span else span)) << tsh) | pxo
             j += 1
-    return j
+    return m, j
 
 
 @kernel()
@@ -437,11 +439,12 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
             for q in range(p1 - p0):
                 lin[q] = lut[np.int64(frame[p0 + q])] if lut.shape[0] > 0 else logf[p0 + q]
             if fused:
-                bound = _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, t_shift, kk,
-                                     work)
-                keys, wide_t = _grown(keys, wide_t, j, bound + _FAST_MAX_CROSSINGS)
+                _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, t_shift, kk, work)
                 j0 = j
-                j = _dense_keys(p0, p1, kk, work, lp, ref, span, t_shift, keys, j)
+                q, j = _dense_keys(p0, 0, p1 - p0, kk, work, lp, ref, span, t_shift, keys, j)
+                while q < p1 - p0:  # a burst: grow the keys, go on from pixel q
+                    keys, wide_t = _grown(keys, wide_t, j, np.int64(work[5 * q + 2]) + 8 * (p1 - p0 - q) + 8)
+                    q, j = _dense_keys(p0, q, p1 - p0, kk, work, lp, ref, span, t_shift, keys, j)
                 _count_digits(keys, j0, j, t_shift, digit_bits, n_digits, counts)
             else:
                 bound = _model_dense(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, idx, cnt, base,

@@ -148,10 +148,11 @@ class DvsState:
     `lp` (float64, ln units): the last (filtered) log intensity; `ref` (float64): the reference
     level; `th_on`, `th_off` (float64): per-pixel thresholds; `leak_rate` (float64 Hz, empty when
     leak is off); `t_last` (int64 µs): last emitted event per pixel, kept only while the refractory
-    period is on (a stream that switches it on finds the clocks where it left them); `prev`: the last input frame
-    (uint8 or float64, empty before the first frame); `events_last`: the number of events of the
-    last frame (sizes the next frame's key buffer); `scratch`: key buffers reused from frame to frame
-    (not part of the sensor's memory: proportional to the recent event rate, not counted in
+    period is on (a stream that switches it on finds the clocks where it left them); `prev`: the
+    last input frame (uint8 or float64, empty before the first frame); `events_last`: the number
+    of events of the last frame (sizes the next frame's key buffers); `scratch`: key buffers
+    reused from frame to frame (not part of the sensor's memory: proportional to the recent event
+    rate, not counted in
     `nbytes`, never shared by copies).
     """
 
