@@ -285,33 +285,28 @@ def _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, t_shift
     One branch-free loop that LLVM vectorises. It reads the state and writes only two arrays of
     the chunk, interleaved per pixel q (so that LLVM needs no run-time alias checks between them):
     kk[4q + k - 1], the packed key of crossing k = 1..4 (those beyond the pixel's count unused), and
-    work[5q:5q + 5] = (base, step, crossings, new lp, new ref): crossing k happens at t0 +
-    trunc(base + k·step), clamped to [t0, t1]; an unchanged pixel has 0 crossings and keeps its
-    lp and ref. The state is written back by `_dense_keys`. The one division of the count is
-    d1/θ_on for an ON pixel and −d1/θ_off for an OFF one, the same IEEE operations as
-    `_model_list`'s.
+    work[2q:2q + 2] = (crossings, new ref); an unchanged pixel has 0 crossings and keeps its ref.
+    The one division of the count is d1/θ_on for an ON pixel and −d1/θ_off for an OFF one, the
+    same IEEE operations as `_model_list`'s; crossing k happens at t0 + trunc(base + k·step),
+    clamped to [t0, t1] (`_ramp`). The state is written back by `_dense_store`.
     """
     tsh = np.uint64(t_shift)
     base_px = np.uint64(p0)
     for q in range(p1 - p0):
-        i = base_px + np.uint64(q)  # unsigned: no negative-index wrap-around, so the loads stay vector loads
+        i = base_px + np.uint64(q)  # unsigned: no negative-index wrap-around, the loads stay vector loads
         changed = frame[i] != prev[i]
         l0 = lp[i]
-        l1 = lin[q]
         r0 = ref[i]
         ton = th_on[i]
         toff = th_off[i]
-        d0 = l0 - r0
-        d1 = l1 - r0
+        d1 = lin[q] - r0
         up = d1 >= ton
         down = d1 <= -toff
         pos = d1 >= 0.0
         n = np.floor((d1 if pos else -d1) / (ton if pos else toff))
         c_on = n if up & changed else 0.0
         c_off = n if down & changed else 0.0
-        scale = span / (d1 - d0)
-        st = (ton if up else -toff) * scale
-        b = 0.5 - d0 * scale
+        b, st = _ramp(l0, lin[q], r0, ton, toff, span)
         pxo = (i << np.uint64(1)) | (np.uint64(0) if up else np.uint64(1))
         a1 = b + st
         a2 = b + 2.0 * st
@@ -327,33 +322,36 @@ def _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, t_shift
         kk[4 * q + 1] = (np.uint64(np.int32(a2 if a2 < span else span)) << tsh) | pxo
         kk[4 * q + 2] = (np.uint64(np.int32(a3 if a3 < span else span)) << tsh) | pxo
         kk[4 * q + 3] = (np.uint64(np.int32(a4 if a4 < span else span)) << tsh) | pxo
-        work[5 * q] = b
-        work[5 * q + 1] = st
-        work[5 * q + 2] = c_on + c_off
-        work[5 * q + 3] = l1 if changed else l0
-        work[5 * q + 4] = ((r0 + c_on * ton) - c_off * toff) if changed else r0
+        work[2 * q] = c_on + c_off
+        work[2 * q + 1] = ((r0 + c_on * ton) - c_off * toff) if changed else r0
+
+
+@kernel(inline="always")
+def _ramp(l0, l1, r0, ton, toff, span):
+    """(base, step) of a pixel's crossing times: t_k = t0 + trunc(base + k·step), as `_model_list`."""
+    d0 = l0 - r0
+    d1 = l1 - r0
+    scale = span / (d1 - d0)
+    return 0.5 - d0 * scale, (ton if d1 >= ton else -toff) * scale
 
 
 @kernel()
-def _dense_keys(p0, q0, m, kk, work, lp, ref, span, t_shift, keys, j):
+def _dense_keys(p0, q0, m, kk, work, lin, lp, ref, th_on, th_off, span, t_shift, keys, j):
     """The events of `_dense_model`'s chunk (pixels p0 + q, q from q0 to m) in pixel, then crossing
-    order, from keys[j] on, and the chunk's state written back. Four candidate keys are stored and
-    the index advances over the real ones; a pixel with more crossings continues from its time
-    ramp. Returns (q, j): q < m when pixel q's events (and 4 slots of slack) do not fit in `keys`
-    (the caller grows it and calls again from there)."""
+    order, from keys[j] on. Four candidate keys are stored and the index advances over the real
+    ones; a pixel with more crossings continues from its time ramp (from the state before
+    `_dense_store`). Returns (q, j): q < m when pixel q's events (and 4 slots of slack) do not fit
+    in `keys` (the caller grows it and calls again from there)."""
     tsh = np.uint64(t_shift)
     low = (np.uint64(1) << tsh) - np.uint64(1)
     cap = keys.shape[0] - _FAST_MAX_CROSSINGS
     for q in range(q0, m):
-        c = work[5 * q + 2]
+        c = work[2 * q]
+        if c == 0.0:
+            continue
         n = np.int64(c)
         if j + n > cap:
             return q, j
-        i = p0 + q
-        lp[i] = work[5 * q + 3]
-        ref[i] = work[5 * q + 4]
-        if n == 0:
-            continue
         keys[j] = kk[4 * q]
         keys[j + 1] = kk[4 * q + 1]
         keys[j + 2] = kk[4 * q + 2]
@@ -363,14 +361,25 @@ def _dense_keys(p0, q0, m, kk, work, lp, ref, span, t_shift, keys, j):
             continue
         j += _FAST_MAX_CROSSINGS
         pxo = np.uint64(kk[4 * q]) & low
-        b = work[5 * q]
-        st = work[5 * q + 1]
+        i = p0 + q
+        b, st = _ramp(lp[i], lin[q], ref[i], th_on[i], th_off[i], span)
         for k in range(_FAST_MAX_CROSSINGS + 1, n + 1):
             a = b + float(k) * st
             a = a if a > 0.0 else 0.0
             keys[j] = (np.uint64(np.int32(a if a < span else span)) << tsh) | pxo
             j += 1
     return m, j
+
+
+@kernel()
+def _dense_store(p0, p1, frame, prev, lin, lp, ref, work):
+    """The new lp and ref of `_dense_model`'s chunk (unchanged pixels keep theirs)."""
+    base_px = np.uint64(p0)
+    for q in range(p1 - p0):
+        i = base_px + np.uint64(q)
+        lp[i] = lin[q] if frame[i] != prev[i] else lp[i]
+    for q in range(p1 - p0):
+        ref[base_px + np.uint64(q)] = work[2 * q + 1]
 
 
 @kernel()
@@ -396,7 +405,7 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
     nz_p = np.empty(cap, np.uint64)
     lin = np.empty(CHUNK_PX)
     kk = np.empty(4 * CHUNK_PX, keys.dtype)
-    work = np.empty(5 * CHUNK_PX)
+    work = np.empty(2 * CHUNK_PX)
     wide_t = np.empty(keys.shape[0] if wide else 0, np.int64)
     counts = np.zeros((n_digits, 4, hist.shape[1]), np.int64)
     span = float(t1 - t0)
@@ -441,10 +450,13 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
             if fused:
                 _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, t_shift, kk, work)
                 j0 = j
-                q, j = _dense_keys(p0, 0, p1 - p0, kk, work, lp, ref, span, t_shift, keys, j)
+                q, j = _dense_keys(p0, 0, p1 - p0, kk, work, lin, lp, ref, th_on, th_off, span, t_shift, keys,
+                                   j)
                 while q < p1 - p0:  # a burst: grow the keys, go on from pixel q
-                    keys, wide_t = _grown(keys, wide_t, j, np.int64(work[5 * q + 2]) + 8 * (p1 - p0 - q) + 8)
-                    q, j = _dense_keys(p0, q, p1 - p0, kk, work, lp, ref, span, t_shift, keys, j)
+                    keys, wide_t = _grown(keys, wide_t, j, np.int64(work[2 * q]) + 8 * (p1 - p0 - q) + 8)
+                    q, j = _dense_keys(p0, q, p1 - p0, kk, work, lin, lp, ref, th_on, th_off, span, t_shift,
+                                       keys, j)
+                _dense_store(p0, p1, frame, prev, lin, lp, ref, work)
                 _count_digits(keys, j0, j, t_shift, digit_bits, n_digits, counts)
             else:
                 bound = _model_dense(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, idx, cnt, base,
