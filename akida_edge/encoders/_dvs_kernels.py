@@ -420,13 +420,17 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
                 idx[m] = i
                 m += 1
         else:
-            n_changed = 0
-            for i in range(p0, p1):  # vectorised
-                n_changed += 1 if frame[i] != prev[i] else 0
-            dense = 4 * n_changed >= 3 * (p1 - p0)
-            if not dense and n_changed > 0:
-                w0 = p0 // group
-                w1 = min(p1 // group, n_words)
+            w0 = p0 // group
+            w1 = min(p1 // group, n_words)
+            n_words_changed = 0
+            for w in range(w0, w1):  # vectorised: 8-byte words of pixels
+                n_words_changed += 1 if frame_w[w] != prev_w[w] else 0
+            if 4 * n_words_changed * group >= 3 * (p1 - p0):  # dense when 3/4 of its pixels changed
+                n_changed = 0
+                for i in range(p0, p1):  # vectorised
+                    n_changed += 1 if frame[i] != prev[i] else 0
+                dense = 4 * n_changed >= 3 * (p1 - p0)
+            if not dense and (n_words_changed > 0 or w1 * group < p1):
                 for w in range(w0, w1):
                     if frame_w[w] != prev_w[w]:
                         for i in range(w * group, (w + 1) * group):
