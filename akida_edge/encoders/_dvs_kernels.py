@@ -485,7 +485,7 @@ def radix_pass(n, src, dst, starts, shift, mask):
         d = (np.uint64(key) >> s) & m
         pos = starts[d]
         starts[d] = pos + 1
-        dst[pos] = key
+        dst[np.uint64(pos)] = key  # unsigned: no negative-index wrap-around
 
 
 @kernel()
