@@ -3,42 +3,48 @@
 The pixel model is documented in `akida_edge.encoders.dvs`; `dvs_numpy.py` is its vectorised
 twin and must stay bit-identical (same floating-point operations in the same order).
 
-One frame is two kernels: `model_keys` runs the pixel model and lists the events as packed sort
-keys, then `radix_pass` (zero or more times) and `radix_emit` (once) sort the keys stably by time
-and unpack them into the output (count, then fill: the output is allocated once its size is known).
+One frame is three kernels: `model_keys` runs the pixel model and lists the events as packed
+sort keys in visit order (pixel index y·W + x, then crossing k, then the pixel's shot-noise
+event) while counting their time digits; `radix_pass` (once per digit) sorts the keys stably by
+time; `unpack` writes each sorted key as its 15-byte record, in order (count, then fill: the
+output is allocated once its size is known).
 
-`model_keys` walks the pixels in chunks of `CHUNK_PX` in index order, in two short loops per
-batch of pixels whose hand-over (a few arrays of at most 2·CHUNK_PX) stays in the core's caches:
+`model_keys` walks the pixels in chunks of `CHUNK_PX` in index order. Without low-pass, leak and
+shot noise an unchanged pixel cannot fire (|D| < θ after every frame), so only changed pixels
+are visited: a chunk with no changed 8-byte word is skipped; a chunk with at least 3/4 of its
+pixels changed is **dense**, any other is listed pixel by pixel (over several chunks, up to
+CHUNK_PX of them).
 
-1. **model**: the pixel model over the chunk, updating `lp` and `ref` and listing each active
-   pixel with its crossing count (negative: OFF), its time ramp t_k = t0 + trunc(base + k·step)
-   and its shot-noise event. Without low-pass, leak and shot noise an unchanged pixel cannot fire
-   (|D| < θ after every frame), so only changed pixels are visited: a chunk with no changed
-   8-byte word is skipped, the changed pixels of sparse chunks are listed (over several chunks,
-   up to CHUNK_PX of them) and modelled pixel by pixel, and a dense chunk (at least 3/4 of its
-   pixels changed) runs `_model_dense`, a branch-free loop that LLVM vectorises (its divisions,
-   four pixels at a time, are the same IEEE operations as the scalar ones);
-2. **keys**: the refractory filter and one packed uint64 key per event, in visit order (pixel
-   index y·W + x, then crossing k, then the pixel's shot-noise event); then the time digits of
-   the new keys are counted for the radix sort (four interleaved count copies, so repeated bins
-   do not serialise). Pixels with at most four crossings (refractory off) take a branch-free
-   path: four candidate keys are written and the write index advances only over the real ones.
+- **Listed pixels** (`_model_list`, then `_emit_keys`): the full model (low-pass, leak, noise,
+  refractory filter) pixel by pixel into short per-pixel arrays (count, time ramp t_k = t0 +
+  trunc(base + k·step), noise event), then one key per event.
+- **Dense chunks, refractory off** (the busy scene): `_dense_model` is one branch-free loop that
+  LLVM vectorises (four pixels per AVX2 instruction; its divisions are the same IEEE operations
+  as the scalar ones). It reads the state and writes only two chunk arrays, interleaved per pixel
+  so that LLVM needs no run-time alias checks: the crossing count with the new reference level,
+  and the packed keys of crossings 1 to 4. `_dense_keys` then copies four candidate keys per
+  active pixel and advances the write index over the real ones (ramps of the rare pixels with
+  more crossings are recomputed), and `_dense_store` writes lp and ref back (vectorised). Pixel
+  indices in these loops are unsigned: a signed index costs a negative-index wrap-around select
+  per load, which turned the vector loads into scalar ones (the loop ran 1.5 times slower).
+  With the refractory period on, dense chunks run `_model_dense` and the listed pixels' key loop.
+- The time digits of each chunk's keys are counted right after (`_count_digits`, in cache).
 
-Why chunks: the model's long dependency chains (two divisions per pixel) and the data-dependent
-event loop do not mix. In one fused loop every mispredicted event-loop exit flushed the next
-pixels' divisions (the fused loop ran about twice as slow as the two passes apart), while two
-full-frame passes stream ~24 bytes per active pixel through memory and back. Chunked, each loop
-runs at its own pace and the hand-over stays in cache.
+Packed key: t - t0 above bit `t_shift`, the pixel index in bits [t_shift - 1 : 1], OFF polarity
+in bit 0, with t_shift = 1 + bits(H·W - 1). Keys are uint32 when the time and pixel bits fit
+(VGA and 720p at 1 kHz: 10 + 19 or 20 + 1 bits), else uint64. The LSD radix sort on the time
+bits only (digits of `digit_bits` bits) keeps the visit order among equal times; intervals up to
+4095 µs take a single pass (one bucket per µs), 30 fps frames two. For intervals of 2^31 µs and
+more (`wide`), the keys hold only (pixel, polarity), the times go to a separate int64 column,
+and the caller sorts stably by t.
 
-Packed key: t - t0 in bits [63:33] (31 bits, intervals < 2^31 µs), y in [32:17], x in [16:1],
-OFF polarity in bit 0. The LSD radix sort on the time bits only (digits of `digit_bits` bits)
-keeps the visit order among equal times; intervals up to 4095 µs take a single pass (one bucket
-per µs), 30 fps frames two. For intervals of 2^31 µs and more (`wide`), the keys hold only
-(y, x, polarity), the times go to a separate int64 column, and the caller sorts stably by t.
-
-Busy scenes (every pixel firing) are limited by memory traffic and the scatter of `radix_emit`:
-the output is written once, record by record (whole-record stores are about twice as fast as
-five strided field views); two radix passes of 5 bits were slower than one of 10.
+Busy scenes (every pixel firing, ~2.5 events per pixel per frame) are bound by stores and cache
+misses. Measured per VGA frame on one core (AMD EPYC, load ≈ 3 from other jobs): model ≈ 1.4 ms,
+keys and counts ≈ 1.2 ms, key scatter ≈ 1.3 ms, unpack ≈ 0.9 ms. Scattering the 15-byte records
+themselves by their time digit was about four times slower than scattering the 4-byte keys and
+writing the records in sequence (each record store of a scatter misses another cache line); two
+passes of 5 bits, an MSD split into L2-sized buckets, counting inside the key loop, and buckets
+of a fixed capacity (no count) were all slower than one counted pass of 10 bits.
 """
 
 from __future__ import annotations
@@ -58,7 +64,6 @@ from akida_edge.numba_config import kernel
 
 _INV_275 = 1.0 / 275.0  # v2e's intensity scale: i01 = (I + 20) / 275
 NO_NOISE = -(1 << 63)  # "no shot-noise event" (times may be negative, so not -1)
-KEY_T_SHIFT = 33
 CHUNK_PX = 1024  # pixels per chunk (a multiple of 8: whole uint64 words of uint8 pixels)
 _FAST_MAX_CROSSINGS = 4  # crossings handled by the branch-free key path
 

@@ -40,9 +40,12 @@ Pixel model (per pixel, between two frames at t0 and t1 µs)
 Randomness is counter-based (`_hash.py`): a draw depends only on (seed, frame number, pixel,
 stream), so results are reproducible, independent of chunking, and equal between the numba kernels
 and the NumPy twin (`dvs_numpy.py`). The state has a fixed size (a few arrays of H·W), so memory
-stays bounded on endless streams; per-frame scratch is proportional to the events produced (the
-packed sort keys, sized from the last frame's count and grown when needed; the output is
-allocated once its size is known; no fixed pre-allocation of an event buffer).
+stays bounded on endless streams; the scratch is proportional to the recent event rate (two
+buffers of packed sort keys, sized from the last frame's count, grown when needed and reused from
+frame to frame) and no event buffer is pre-allocated: the output is sized once the count is
+known. The state keeps its last two output buffers and hands one out again once nothing else
+references it (see `_output`): a consumer that drops each frame's events never pays for fresh
+pages, and events it keeps are never touched.
 
 **Log-domain input** (`log_input=True`): frames are log levels already (e.g. log-mel band
 energies of an audio front-end, any real values), lin-log is skipped, and the low-pass and shot
