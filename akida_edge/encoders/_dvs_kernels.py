@@ -388,6 +388,16 @@ def _dense_store(p0, p1, frame, prev, lin, lp, ref, work):
 
 
 @kernel()
+def _n_changed(a0, a1, frame, prev):
+    """How many elements of [a0, a1) differ between `frame` and `prev` (unsigned bounds: a
+    vectorised loop, no negative-index wrap-around)."""
+    n = 0
+    for i in range(a0, a1):
+        n += 1 if frame[i] != prev[i] else 0
+    return n
+
+
+@kernel()
 def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th_on, th_off, leak_rate,
                t_last, t0, t1, dt_s, lpf_k, leak_jit, shot_k, refr_us, seed, frame_no, fixed_inten, t_shift,
                digit_bits, n_digits, hist, keys, wide):
@@ -427,14 +437,9 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
         else:
             w0 = p0 // group
             w1 = min(p1 // group, n_words)
-            n_words_changed = 0
-            for w in range(w0, w1):  # vectorised: 8-byte words of pixels
-                n_words_changed += 1 if frame_w[w] != prev_w[w] else 0
+            n_words_changed = _n_changed(np.uint64(w0), np.uint64(max(w0, w1)), frame_w, prev_w)
             if 4 * n_words_changed * group >= 3 * (p1 - p0):  # dense when 3/4 of its pixels changed
-                n_changed = 0
-                for i in range(p0, p1):  # vectorised
-                    n_changed += 1 if frame[i] != prev[i] else 0
-                dense = 4 * n_changed >= 3 * (p1 - p0)
+                dense = 4 * _n_changed(np.uint64(p0), np.uint64(p1), frame, prev) >= 3 * (p1 - p0)
             if not dense and (n_words_changed > 0 or w1 * group < p1):
                 for w in range(w0, w1):
                     if frame_w[w] != prev_w[w]:
