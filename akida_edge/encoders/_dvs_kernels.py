@@ -248,10 +248,11 @@ def _count_digits(keys, j0, j1, t_shift, digit_bits, n_digits, counts):
     """Counts the time digits of keys[j0:j1] into `counts` (n_digits, 4, 2^digit_bits): four
     interleaved copies, so that consecutive increments of one bin do not wait for each other."""
     mask = np.uint64((1 << digit_bits) - 1)
+    three = np.uint64(3)
     for d in range(n_digits):
         shift = np.uint64(t_shift + d * digit_bits)
-        for jj in range(j0, j1):
-            counts[d, jj & 3, (np.uint64(keys[jj]) >> shift) & mask] += 1
+        for jj in range(np.uint64(j0), np.uint64(j1)):  # unsigned: no negative-index wrap-around
+            counts[d, jj & three, (np.uint64(keys[jj]) >> shift) & mask] += 1
 
 
 @kernel()
@@ -349,31 +350,34 @@ def _dense_keys(p0, q0, m, kk, work, lin, lp, ref, th_on, th_off, span, t_shift,
     in `keys` (the caller grows it and calls again from there)."""
     tsh = np.uint64(t_shift)
     low = (np.uint64(1) << tsh) - np.uint64(1)
-    cap = keys.shape[0] - _FAST_MAX_CROSSINGS
-    for q in range(q0, m):
-        c = work[2 * q]
+    cap = np.uint64(keys.shape[0] - _FAST_MAX_CROSSINGS)
+    one = np.uint64(1)
+    ju = np.uint64(j)  # unsigned indices: no negative-index wrap-around on the stores
+    for q in range(np.uint64(q0), np.uint64(m)):
+        c = work[np.uint64(2) * q]
         if c == 0.0:
             continue
-        n = np.int64(c)
-        if j + n > cap:
-            return q, j
-        keys[j] = kk[4 * q]
-        keys[j + 1] = kk[4 * q + 1]
-        keys[j + 2] = kk[4 * q + 2]
-        keys[j + 3] = kk[4 * q + 3]
-        if n <= _FAST_MAX_CROSSINGS:
-            j += n
+        n = np.uint64(c)
+        if ju + n > cap:
+            return np.int64(q), np.int64(ju)
+        k0 = np.uint64(4) * q
+        keys[ju] = kk[k0]
+        keys[ju + one] = kk[k0 + one]
+        keys[ju + np.uint64(2)] = kk[k0 + np.uint64(2)]
+        keys[ju + np.uint64(3)] = kk[k0 + np.uint64(3)]
+        if n <= np.uint64(_FAST_MAX_CROSSINGS):
+            ju += n
             continue
-        j += _FAST_MAX_CROSSINGS
-        pxo = np.uint64(kk[4 * q]) & low
-        i = p0 + q
+        ju += np.uint64(_FAST_MAX_CROSSINGS)
+        pxo = np.uint64(kk[k0]) & low
+        i = np.uint64(p0) + q
         b, st = _ramp(lp[i], lin[q], ref[i], th_on[i], th_off[i], span)
-        for k in range(_FAST_MAX_CROSSINGS + 1, n + 1):
+        for k in range(_FAST_MAX_CROSSINGS + 1, np.int64(n) + 1):
             a = b + float(k) * st
             a = a if a > 0.0 else 0.0
-            keys[j] = (np.uint64(np.int32(a if a < span else span)) << tsh) | pxo
-            j += 1
-    return m, j
+            keys[ju] = (np.uint64(np.int32(a if a < span else span)) << tsh) | pxo
+            ju += one
+    return m, np.int64(ju)
 
 
 @kernel()
@@ -459,8 +463,8 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
                                        refr_us, t_shift, digit_bits, n_digits, counts, keys, wide_t, j)
             m = 0
         if dense:
-            for q in range(p1 - p0):
-                lin[q] = lut[np.int64(frame[p0 + q])] if lut.shape[0] > 0 else logf[p0 + q]
+            for i in range(np.uint64(p0), np.uint64(p1)):
+                lin[i - np.uint64(p0)] = lut[np.uint64(frame[i])] if lut.shape[0] > 0 else logf[i]
             if fused:
                 _dense_model(p0, p1, frame, prev, lin, lp, ref, th_on, th_off, span, t_shift, kk, work)
                 j0 = j
