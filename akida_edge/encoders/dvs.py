@@ -24,7 +24,9 @@ Pixel model (per pixel, between two frames at t0 and t1 µs)
 5. **Refractory period** (`refractory_period_us`): a crossing less than that after the pixel's last
    emitted event is dropped, **but still moves the reference** (ESIM and Metavision behaviour;
    v2e instead keeps the dropped change pending). This keeps |D| below one threshold after every
-   frame, so an unchanged pixel never fires and quiet pixels can be skipped.
+   frame, so an unchanged pixel never fires and quiet pixels can be skipped. The per-pixel clock
+   of the last event is kept only while the period is set (a stream that switches the period on
+   mid-way finds the clocks as they were when it was last on).
 6. **Leak events** (optional, `leak_rate_hz`): `ref` drops by Δt·r_i·θ_on,i·(1 + j·√3·(2u − 1))
    per frame, where r_i = leak_rate·10^(c·N(0, 1)) is fixed per pixel (c =
    `noise_rate_cov_decades`) and u ~ U[0, 1) is drawn per pixel and frame (j =
