@@ -39,12 +39,17 @@ more (`wide`), the keys hold only (pixel, polarity), the times go to a separate 
 and the caller sorts stably by t.
 
 Busy scenes (every pixel firing, ~2.5 events per pixel per frame) are bound by stores and cache
-misses. Measured per VGA frame on one core (AMD EPYC, load ≈ 3 from other jobs): model ≈ 1.4 ms,
-keys and counts ≈ 1.2 ms, key scatter ≈ 1.3 ms, unpack ≈ 0.9 ms. Scattering the 15-byte records
-themselves by their time digit was about four times slower than scattering the 4-byte keys and
-writing the records in sequence (each record store of a scatter misses another cache line); two
-passes of 5 bits, an MSD split into L2-sized buckets, counting inside the key loop, and buckets
-of a fixed capacity (no count) were all slower than one counted pass of 10 bits.
+misses. Memory traffic per event: model ≈ 20 B (34 B read and 16 B written per pixel), keys 4 B
+written, scatter 4 + 4 B, unpack 4 B read and the 15-byte record written (+ 15 B read for
+ownership when the output is not cached): ≈ 52-67 B; at ≈ 14 GB/s for one core's streams on the
+project's machine that bounds the rate at ≈ 210-270 M events/s (the output alone: ≈ 870).
+Measured per busy VGA frame on one core (AMD EPYC, thread CPU time, best frames at load ≈ 3-5):
+≈ 5.2 ms in all (≈ 16 cycles per event): model_keys ≈ 2.9 ms (dense model ≈ 1.4, the vector
+loop being ≈ 170 instructions per 4 pixels), key scatter ≈ 1.2 ms, unpack ≈ 0.9 ms. Scattering
+the 15-byte records themselves by their time digit was about four times slower than scattering
+the 4-byte keys and writing the records in sequence (each record store of a scatter misses
+another cache line); two passes of 5 bits, an MSD split into L2-sized buckets, counting inside
+the key loop, and buckets of a fixed capacity (no count) were all slower than one counted pass.
 """
 
 from __future__ import annotations
