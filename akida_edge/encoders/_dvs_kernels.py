@@ -3,11 +3,11 @@
 The pixel model is documented in `akida_edge.encoders.dvs`; `dvs_numpy.py` is its vectorised
 twin and must stay bit-identical (same floating-point operations in the same order).
 
-One frame is three kernels: `model_keys` runs the pixel model and lists the events as packed
-sort keys in visit order (pixel index y·W + x, then crossing k, then the pixel's shot-noise
-event) while counting their time digits; `radix_pass` (once per digit) sorts the keys stably by
-time; `unpack` writes each sorted key as its 15-byte record, in order (count, then fill: the
-output is allocated once its size is known).
+One frame is three kernels: `model_keys` (here) runs the pixel model and lists the events as
+packed sort keys in visit order (pixel index y·W + x, then crossing k, then the pixel's
+shot-noise event) while counting their time digits; `_dvs_sort.radix_pass` (once per digit)
+sorts the keys stably by time; `_dvs_sort.unpack` writes each sorted key as its 15-byte record,
+in order (count, then fill: the output is allocated once its size is known).
 
 `model_keys` walks the pixels in chunks of `CHUNK_PX` in index order. Without low-pass, leak and
 shot noise an unchanged pixel cannot fire (|D| < θ after every frame), so only changed pixels
@@ -491,42 +491,3 @@ def model_keys(skip, frame_w, prev_w, group, frame, prev, logf, lut, lp, ref, th
             for q in range(hist.shape[1]):
                 hist[d, q] += counts[d, r, q]
     return keys, wide_t, j
-
-
-@kernel()
-def radix_pass(n, src, dst, starts, shift, mask):
-    """One stable scatter of src[:n] into dst by the digit (key >> shift) & mask; `starts` holds
-    each digit's first output slot (advanced in place)."""
-    s = np.uint64(shift)
-    m = np.uint64(mask)
-    for j in range(n):
-        key = src[j]
-        d = (np.uint64(key) >> s) & m
-        pos = starts[d]
-        starts[d] = pos + 1
-        dst[np.uint64(pos)] = key  # unsigned: no negative-index wrap-around
-
-
-@kernel()
-def unpack(n, keys, t_shift, width, t0, out):
-    """Each of the first n keys (sorted) into its record of `out` (`EVENT_DTYPE`), in order.
-
-    Written in sequence, record by record: about four times as fast as scattering the records
-    themselves by their time digit (each store of a scatter lands on another cache line), so
-    the sort moves the 4- or 8-byte keys and the 15-byte records are written once, in order.
-    The row of pixel i is trunc((i + 0.5)·(1/W)), exact for any i < 2^32 and W < 2^16: the
-    product's error, below 2^-19/W, is less than the 0.5/W between (i + 0.5)/W and an integer.
-    """
-    tsh = np.uint64(t_shift)
-    pm = np.uint64((1 << (t_shift - 1)) - 1)
-    inv_w = 1.0 / float(width)
-    for j in range(n):
-        key = np.uint64(keys[j])
-        i = np.int64((key >> np.uint64(1)) & pm)
-        y = np.int64((float(i) + 0.5) * inv_w)
-        r = out[j]
-        r.t = t0 + np.int64(key >> tsh)
-        r.x = np.uint16(i - y * width)
-        r.y = np.uint16(y)
-        r.c = 0
-        r.p = np.int8(-1) if key & np.uint64(1) else np.int8(1)

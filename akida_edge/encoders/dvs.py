@@ -74,6 +74,7 @@ from functools import lru_cache
 import numpy as np
 
 from akida_edge.encoders import _dvs_kernels as K
+from akida_edge.encoders import _dvs_sort as S
 from akida_edge.encoders._hash import mix_seed
 from akida_edge.errors import ConfigError, InputDataError
 from akida_edge.events import EVENT_DTYPE
@@ -376,15 +377,15 @@ def _output(state: DvsState, total: int) -> np.ndarray:
 def _sorted_by_radix(keys: np.ndarray, total: int, hist: np.ndarray, digit_bits: int, t_shift: int,
                      width: int, t0: int, tmp: np.ndarray, state: DvsState) -> np.ndarray:
     """The first `total` packed keys stably radix-sorted by time (`tmp`: as many spare slots) and
-    unpacked in order (`_dvs_kernels`)."""
+    unpacked in order (`_dvs_sort`)."""
     starts = np.cumsum(hist, axis=1) - hist  # each digit's first slot
     mask = (1 << digit_bits) - 1
     src = keys
     for d in range(hist.shape[0]):
-        K.radix_pass(total, src, tmp, starts[d], t_shift + d * digit_bits, mask)
+        S.radix_pass(total, src, tmp, starts[d], t_shift + d * digit_bits, mask)
         src, tmp = tmp, src
     out = _output(state, total)
-    K.unpack(total, src, t_shift, np.int64(width), np.int64(t0), out)
+    S.unpack(total, src, t_shift, np.int64(width), np.int64(t0), out)
     return out
 
 
