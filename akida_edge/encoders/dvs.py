@@ -24,7 +24,9 @@ Pixel model (per pixel, between two frames at t0 and t1 µs)
 5. **Refractory period** (`refractory_period_us`): a crossing less than that after the pixel's last
    emitted event is dropped, **but still moves the reference** (ESIM and Metavision behaviour;
    v2e instead keeps the dropped change pending). This keeps |D| below one threshold after every
-   frame, so an unchanged pixel never fires and quiet pixels can be skipped.
+   frame, so an unchanged pixel never fires and quiet pixels can be skipped. The per-pixel clock
+   of the last event is kept only while the period is set (a stream that switches the period on
+   mid-way finds the clocks as they were when it was last on).
 6. **Leak events** (optional, `leak_rate_hz`): `ref` drops by Δt·r_i·θ_on,i·(1 + j·√3·(2u − 1))
    per frame, where r_i = leak_rate·10^(c·N(0, 1)) is fixed per pixel (c =
    `noise_rate_cov_decades`) and u ~ U[0, 1) is drawn per pixel and frame (j =
@@ -40,9 +42,12 @@ Pixel model (per pixel, between two frames at t0 and t1 µs)
 Randomness is counter-based (`_hash.py`): a draw depends only on (seed, frame number, pixel,
 stream), so results are reproducible, independent of chunking, and equal between the numba kernels
 and the NumPy twin (`dvs_numpy.py`). The state has a fixed size (a few arrays of H·W), so memory
-stays bounded on endless streams; per-frame scratch is proportional to the events produced (the
-packed sort keys, sized from the last frame's count and grown when needed; the output is
-allocated once its size is known; no fixed pre-allocation of an event buffer).
+stays bounded on endless streams; the scratch is proportional to the recent event rate (two
+buffers of packed sort keys, sized from the last frame's count, grown when needed and reused from
+frame to frame) and no event buffer is pre-allocated: the output is sized once the count is
+known. The state keeps its last two output buffers and hands one out again once nothing else
+references it (see `_output`): a consumer that drops each frame's events never pays for fresh
+pages, and events it keeps are never touched.
 
 **Log-domain input** (`log_input=True`): frames are log levels already (e.g. log-mel band
 energies of an audio front-end, any real values), lin-log is skipped, and the low-pass and shot
@@ -62,12 +67,14 @@ equals the clean preset.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+import sys
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
 import numpy as np
 
 from akida_edge.encoders import _dvs_kernels as K
+from akida_edge.encoders import _dvs_sort as S
 from akida_edge.encoders._hash import mix_seed
 from akida_edge.errors import ConfigError, InputDataError
 from akida_edge.events import EVENT_DTYPE
@@ -147,9 +154,13 @@ class DvsState:
 
     `lp` (float64, ln units): the last (filtered) log intensity; `ref` (float64): the reference
     level; `th_on`, `th_off` (float64): per-pixel thresholds; `leak_rate` (float64 Hz, empty when
-    leak is off); `t_last` (int64 µs): last emitted event per pixel; `prev`: the last input frame
-    (uint8 or float64, empty before the first frame); `events_last`: the number of events of the
-    last frame (only sizes the next frame's key buffer).
+    leak is off); `t_last` (int64 µs): last emitted event per pixel, kept only while the refractory
+    period is on (a stream that switches it on finds the clocks where it left them); `prev`: the
+    last input frame (uint8 or float64, empty before the first frame); `events_last`: the number
+    of events of the last frame (sizes the next frame's key buffers); `scratch`: key buffers
+    reused from frame to frame (not part of the sensor's memory: proportional to the recent event
+    rate, not counted in
+    `nbytes`, never shared by copies).
     """
 
     shape: tuple[int, int]
@@ -164,6 +175,7 @@ class DvsState:
     t_prev_us: int = 0
     frame_count: int = 0
     events_last: int = 0
+    scratch: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def nbytes(self) -> int:
@@ -173,8 +185,8 @@ class DvsState:
 
     def copy(self) -> DvsState:
         """A deep copy (steps update a state in place)."""
-        return replace(self, **{f.name: getattr(self, f.name).copy() for f in fields(self)
-                                if isinstance(getattr(self, f.name), np.ndarray)})
+        return replace(self, scratch={}, **{f.name: getattr(self, f.name).copy() for f in fields(self)
+                                            if isinstance(getattr(self, f.name), np.ndarray)})
 
 
 def init_state(params: DvsParams, shape: tuple[int, int], seed: int = 0) -> DvsState:
@@ -301,47 +313,91 @@ def dvs_step(frame: np.ndarray, t_us: int, state: DvsState, params: DvsParams) -
     bits = max(1, span_us.bit_length())
     n_digits = 1 if wide else -(-bits // _RADIX_DIGIT_BITS)
     digit_bits = 1 if wide else -(-bits // n_digits)  # 1 kHz frames: one pass of 10 bits; 30 fps: two of 8
+    t_shift = 1 + (n - 1).bit_length()  # key: t - t0 | pixel | OFF (module doc of _dvs_kernels)
+    key_dtype = np.uint32 if not wide and t_shift + bits <= 32 else np.uint64
     hist = np.zeros((n_digits, 1 << digit_bits), np.int64)
     keys, times, total = K.model_keys(
         skip, flat[:n_lead].view(np.uint64), state.prev[:n_lead].view(np.uint64), np.int64(group), flat,
         state.prev, logf, lut, state.lp, state.ref, state.th_on, state.th_off, state.leak_rate, state.t_last,
         s["t0"], s["t1"], s["dt_s"], s["lpf_k"], s["leak_jit"], s["shot_k"], s["refr_us"], s["seed"],
-        s["frame_no"], s["fixed_inten"], np.int64(state.shape[1]), np.int64(digit_bits), np.int64(n_digits),
-        hist, np.empty(state.events_last + state.events_last // 4 + 4096, np.uint64), wide)
+        s["frame_no"], s["fixed_inten"], np.int64(t_shift), np.int64(digit_bits), np.int64(n_digits), hist,
+        _scratch(state, "keys", key_dtype), wide)
+    state.scratch["keys"] = keys  # kept for the next frame (grown by the kernel on a burst)
     state.events_last = int(total)
     if wide:
-        out = _sorted_by_argsort(keys[:total], times[:total])
+        out = _sorted_by_argsort(keys[:total], times[:total], state.shape[1])
     else:
-        out = _sorted_by_radix(keys, total, hist, digit_bits, int(s["t0"]))
+        out = _sorted_by_radix(keys, total, hist, digit_bits, t_shift, state.shape[1], int(s["t0"]),
+                               _scratch(state, "tmp", key_dtype), state)
     state.prev[:] = flat
     state.t_prev_us = int(t_us)
     state.frame_count += 1
     return out, state
 
 
-def _sorted_by_radix(keys: np.ndarray, total: int, hist: np.ndarray, digit_bits: int, t0: int) -> np.ndarray:
-    """The first `total` packed keys stably radix-sorted by time and unpacked (`_dvs_kernels`)."""
-    n_digits = hist.shape[0]
+def _scratch(state: DvsState, name: str, dtype: type) -> np.ndarray:
+    """A reusable scratch buffer of the state with room for 1.25 times the last frame's events.
+
+    Reused between frames (fresh memory costs a page fault per 4 KiB, ~2 ms per busy VGA frame);
+    replaced when too small, of another dtype, or more than four times too large (after a burst),
+    so it stays proportional to the recent event rate.
+    """
+    need = state.events_last + state.events_last // 4 + 4096
+    buf = state.scratch.get(name)
+    if buf is None or buf.dtype != dtype or buf.size < need or buf.size > 4 * need:
+        buf = np.empty(need, dtype)
+        state.scratch[name] = buf
+    return buf
+
+
+def _output(state: DvsState, total: int) -> np.ndarray:
+    """An uninitialised event array of `total` records, in memory its consumer has let go of if any.
+
+    The state keeps the last two output buffers it allocated. One that nothing else references
+    any more (no array, view or buffer export of it alive: CPython's reference count, the test
+    NumPy's own temporary elision relies on) and that fits is handed out again as ``buf[:total]``;
+    otherwise a new buffer with 25 % slack replaces the older of the two. Fresh memory costs a
+    page fault per page and the kernel's zero fill, ~12 MB per busy VGA frame: a consumer that
+    drops each frame's events after use (or keeps them a frame longer) never pays it, and events
+    it keeps are never touched. Memory: at most two buffers of about the largest recent output.
+    """
+    if total == 0:
+        return np.empty(0, EVENT_DTYPE)
+    for name in ("out_new", "out_old"):
+        buf = state.scratch.get(name)
+        # references when free: the scratch dict, `buf`, and getrefcount's argument
+        if buf is not None and sys.getrefcount(buf) <= 3 and total <= buf.size <= 4 * total + 65536:
+            return buf[:total]
+    if "out_new" in state.scratch:
+        state.scratch["out_old"] = state.scratch["out_new"]
+    buf = state.scratch["out_new"] = np.empty(total + total // 4, EVENT_DTYPE)
+    return buf[:total]
+
+
+def _sorted_by_radix(keys: np.ndarray, total: int, hist: np.ndarray, digit_bits: int, t_shift: int,
+                     width: int, t0: int, tmp: np.ndarray, state: DvsState) -> np.ndarray:
+    """The first `total` packed keys stably radix-sorted by time (`tmp`: as many spare slots) and
+    unpacked in order (`_dvs_sort`)."""
     starts = np.cumsum(hist, axis=1) - hist  # each digit's first slot
     mask = (1 << digit_bits) - 1
-    tmp = np.empty(total if n_digits > 1 else 0, np.uint64)
     src = keys
-    for d in range(n_digits - 1):
-        K.radix_pass(total, src, tmp, starts[d], d * digit_bits, mask)
+    for d in range(hist.shape[0]):
+        S.radix_pass(total, src, tmp, starts[d], t_shift + d * digit_bits, mask)
         src, tmp = tmp, src
-    out = np.empty(total, EVENT_DTYPE)
-    K.radix_emit(total, src, starts[n_digits - 1], (n_digits - 1) * digit_bits, mask, np.int64(t0), out)
+    out = _output(state, total)
+    S.unpack(total, src, t_shift, np.int64(width), np.int64(t0), out)
     return out
 
 
-def _sorted_by_argsort(keys: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Events from keys holding (y, x, polarity) and their times, stably sorted by time."""
+def _sorted_by_argsort(keys: np.ndarray, times: np.ndarray, width: int) -> np.ndarray:
+    """Events from keys holding (pixel, polarity) and their times, stably sorted by time."""
     order = np.argsort(times, kind="stable")
     keys = keys[order]
+    pixel = (keys >> np.uint64(1)).astype(np.int64)
     out = np.empty(keys.size, EVENT_DTYPE)
     out["t"] = times[order]
-    out["x"] = (keys >> np.uint64(1)) & np.uint64(0xFFFF)
-    out["y"] = (keys >> np.uint64(17)) & np.uint64(0xFFFF)
+    out["x"] = pixel % width
+    out["y"] = pixel // width
     out["c"] = 0
     out["p"] = np.where(keys & np.uint64(1), -1, 1)
     return out

@@ -91,9 +91,7 @@ def dvs_step_numpy(
     t_last = state.t_last[idx]
     refr = int(s["refr_us"])
     if refr <= 0:
-        keep = np.ones(t.size, bool)
-        if t.size:
-            t_last[n_cross > 0] = t[starts[n_cross > 0] + n_cross[n_cross > 0] - 1]
+        keep = np.ones(t.size, bool)  # (the clocks are kept only while the period is on)
     else:
         keep = np.zeros(t.size, bool)
         for kk in range(1, int(n_cross.max(initial=0)) + 1):
