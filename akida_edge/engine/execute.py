@@ -44,6 +44,9 @@ from akida_edge.errors import InputDataError, ModelError
 if TYPE_CHECKING:
     from akida_edge.engine.model import Layer, Model
 
+# Working set of a chunk of samples run through the whole network at once (`chunk_size`): about
+# the L2 cache of one core (1 MiB gives 16 DS-CNN samples, the measured best).
+CHUNK_BYTES = 2**20
 MIN_SPLIT = 4  # samples per worker below which splitting a batch costs more than it saves
 # Share of non-zero inputs above which a layer whose sums are exact in float32 runs its dense
 # stage as a BLAS product instead of scattering events (> 1 forces the event path everywhere).
@@ -235,13 +238,44 @@ def _runners(steps: list[_Step], caches: list[list], n: int) -> list:
     return runners
 
 
+def chunk_size(steps: list[_Step]) -> int:
+    """Samples per pass through the whole network: as many as keep the largest layer's float32
+    working set (depthwise sums or im2col rows, and potentials) within `CHUNK_BYTES`.
+
+    A batch runs chunk by chunk, every layer on one chunk before the next chunk starts, so the
+    intermediate arrays stay in the core's cache instead of streaming through memory (measured,
+    CPU time, DS-CNN KWS batch 256 on one core: 47.6 ms whole-batch layers, 35 ms in chunks of 16,
+    37 ms in chunks of 4 or 8, 44 ms in chunks of 32; each BLAS product is also faster on a
+    cache-resident output).
+    """
+    per_sample = 1
+    for step in steps:
+        if step.kind in ("conv", "separable"):
+            oh, ow, f = step.pot_shape
+            spec = step.layer.spec
+            scratch = oh * ow * (step.layer.input_shape[2] if step.kind == "separable"
+                                 else spec.kernel_size[0] * spec.kernel_size[1] * step.layer.input_shape[2])
+            per_sample = max(per_sample, 4 * (scratch + oh * ow * f))
+    return max(1, CHUNK_BYTES // per_sample)
+
+
 def _run_chain(steps: list[_Step], caches: list[list], x: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Every layer on x (N, H, W, C), chunk by chunk (`chunk_size`); adds the activity to counts."""
+    n = x.shape[0]
+    chunk = chunk_size(steps) if n > 1 else 1
+    if n > chunk:
+        return np.concatenate([_run_part(steps, caches, x[a:a + chunk], counts) for a in range(0, n, chunk)])
+    return _run_part(steps, caches, x, counts)
+
+
+def _run_part(steps: list[_Step], caches: list[list], x: np.ndarray, counts: np.ndarray) -> np.ndarray:
     in_events = -1
     dense_above = DENSE_ABOVE
     for i, run in enumerate(_runners(steps, caches, x.shape[0])):
         step = steps[i]
+        before = counts[i, 2]  # counts add up over the chunks: this chunk's events are the difference
         x = run(x, counts[i], in_events, dense_above)
-        in_events = int(counts[i, 2]) if x.dtype == np.uint8 else -1
+        in_events = int(counts[i, 2] - before) if x.dtype == np.uint8 else -1
         if step.mode == K.MODE_RAW:  # int64 p − T: refuse, never wrap, what int32 cannot hold
             y = np.empty(x.shape, np.int32)
             if not to_int32(x, y):

@@ -70,46 +70,58 @@ def product8(d, w, prow):
 
 
 @kernel()
-def depthwise_rows_f32(xs, xf, w_tile, pad_y, pad_x, ytab, xtab, fy, fx, dw):
+def depthwise_rows_f32(xs, xp, w_tile, pad_y, pad_x, fy, fx, dw):
     """One sample's depthwise sums dw (OH, OW·C) by row sweeps (stride 1); returns (events, ops).
 
-    xs (H, W, C) uint8 is converted once to xf (H, W·C) float32 (each row serves kh·kw taps)."""
+    xs (H, W, C) uint8 is copied once into the zero-bordered xp (OH + kh − 1, (OW + kw − 1)·C)
+    float32 (its border, never written, stays zero between samples), so every tap of an output row
+    is one contiguous slice: d[oy, t] = Σ_ky Σ_kx xp[oy + ky, kx·C + t] · w_tile[ky, kx, t]. A 3-wide
+    kernel sums a row's three taps per pass (one load and store of the sums per three taps)."""
     h, wd, c_in = xs.shape
     kh, kw = w_tile.shape[0], w_tile.shape[1]
-    oh = dw.shape[0]
-    ow = dw.shape[1] // c_in
+    oh, span = dw.shape
+    hp, wpc = xp.shape
     events = 0
     ops = 0
+    ncol = min(wd, wpc // c_in - pad_x)
     for iy in range(h):
+        inside = iy + pad_y < hp
         for ix in range(wd):
-            xrow = xs[iy, ix]
-            nz = 0
-            for c in range(c_in):
-                nz += xrow[c] != 0
+            src = xs[iy, ix]
+            nz = np.int32(0)  # int32 lanes, as many as the float32 ones: the copy stays vectorised
+            if inside and ix < ncol:
+                dst = xp[iy + pad_y, (pad_x + ix) * c_in:(pad_x + ix + 1) * c_in]
+                for c in range(c_in):
+                    v = src[c]
+                    dst[c] = np.float32(v)
+                    nz += np.int32(v != 0)
+            else:  # an input no output sees: counted, not copied
+                for c in range(c_in):
+                    nz += np.int32(src[c] != 0)
             events += nz
             ops += nz * fy[iy] * fx[ix]
-    src_flat = xs.reshape(h * wd * c_in)
-    dst_flat = xf.reshape(h * wd * c_in)
-    for t in range(src_flat.shape[0]):
-        dst_flat[t] = src_flat[t]
+    if kw == 3:  # the common kernel: a row's three taps in one pass
+        for oy in range(oh):
+            out = dw[oy]
+            for ky in range(kh):
+                row = xp[oy + ky]
+                a, b, e = row[:span], row[c_in:c_in + span], row[2 * c_in:2 * c_in + span]
+                wa, wb, wc = w_tile[ky, 0], w_tile[ky, 1], w_tile[ky, 2]
+                if ky == 0:
+                    for t in range(span):
+                        out[t] = (a[t] * wa[t] + b[t] * wb[t]) + e[t] * wc[t]
+                else:
+                    for t in range(span):
+                        out[t] += (a[t] * wa[t] + b[t] * wb[t]) + e[t] * wc[t]
+        return events, ops
     dw[:] = 0.0
     for oy in range(oh):
-        out_row = dw[oy]
+        out = dw[oy]
         for ky in range(kh):
-            iy = oy - pad_y + ky
-            if iy < 0 or iy >= h:
-                continue
+            row = xp[oy + ky]
             for kx in range(kw):
-                lo = max(0, pad_x - kx)
-                hi = min(ow, wd + pad_x - kx)
-                if hi <= lo:
-                    continue
-                a = lo * c_in
-                b = (lo - pad_x + kx) * c_in
-                span = (hi - lo) * c_in
-                out = out_row[a:a + span]
-                src = xf[iy, b:b + span]
-                wts = w_tile[ky, kx, a:a + span]
+                src = row[kx * c_in:kx * c_in + span]
+                wts = w_tile[ky, kx]
                 for t in range(span):
                     out[t] += src[t] * wts[t]
     return events, ops
@@ -178,22 +190,23 @@ def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, cou
     xtab = taps(wd, pad_x, kw, sx, ow)
     fy, fx = fans(ytab), fans(xtab)
     rows = rows and sy == 1 and sx == 1
-    xf = np.empty((h if rows else 0, wd * c_in), np.float32)
+    xp = np.zeros((oh + kh - 1 if rows else 0, (ow + kw - 1) * c_in), np.float32)
     idx = np.empty(c_in, np.int64)
     events = 0
     ops = 0
     nonzero = 0
     for n in range(n_s):
         if rows:
-            ev, op = depthwise_rows_f32(x[n], xf, w_tile, pad_y, pad_x, ytab, xtab, fy, fx,
-                                        dw[n].reshape(oh, ow * c_in))
+            ev, op = depthwise_rows_f32(x[n], xp, w_tile, pad_y, pad_x, fy, fx, dw[n].reshape(oh, ow * c_in))
         else:
             ev, op = depthwise_events_f32(x[n], w_dw, ytab, xtab, idx, dw[n])
         events += ev
         ops += op
         flat = dw[n].reshape(oh * ow * c_in)
+        nz = np.int32(0)  # int32 lanes (8 per AVX2 register, as the float32 sums); < 2^31 per sample
         for t in range(flat.shape[0]):
-            nonzero += flat[t] != 0
+            nz += np.int32(flat[t] != 0)
+        nonzero += nz
     counts[0] += events
     counts[1] += ops + nonzero * f
     return nonzero
