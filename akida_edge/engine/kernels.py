@@ -64,6 +64,7 @@ import numpy as np
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_depthwise import depthwise_kernel, depthwise_rows_kernel, pointwise_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
+from akida_edge.engine.kernels_gemm import gemm_f32
 from akida_edge.engine.output_stage import (  # noqa: F401 - MODE_* re-exported
     F32_ACT_BOUND,
     MODE_ACT,
@@ -197,7 +198,7 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
         cols = scratch("cols", (n * oh * ow, kh * kw * c), np.float32)
         im2col_kernel(x, pad_value, pad[0], pad[1], stride[0], stride[1], kh, kw, f, oh, ow, cols, counts)
         pot = scratch("pot", (n, oh, ow, f), np.float32)
-        np.matmul(cols, w.reshape(kh * kw * c, f), out=pot.reshape(n * oh * ow, f))
+        gemm_f32(cols, w.reshape(kh * kw * c, f), pot.reshape(n * oh * ow, f))
         stage = output_f32_kernel if f32 else output_batch_kernel  # f32: the layer is `f32_ok`
         stage(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
         return out
@@ -250,7 +251,7 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
     # non-zero depthwise sums on the DS-CNN shapes), hence half the convolution's threshold
     if acc_dtype == np.float32 and nonzero > 0.5 * dense_above * dw.size:
         pot = scratch("pot", (n, oh, ow, f), np.float32)
-        np.matmul(dw.reshape(-1, c), w_pw, out=pot.reshape(n * oh * ow, f))
+        gemm_f32(dw.reshape(-1, c), w_pw, pot.reshape(n * oh * ow, f))
     else:
         pot = scratch("pot", (n, oh, ow, f), acc_dtype)
         pointwise_kernel(dw, w_pw, pot)
@@ -306,7 +307,7 @@ def separable_f32(x: np.ndarray, prepared: tuple[np.ndarray, np.ndarray, np.ndar
     nonzero = depthwise_f32_kernel(x, w_dw, w_tile, pad[0], pad[1], stride[0], stride[1], rows, f, dw, counts)
     pot = scratch("pot", (n, oh, ow, f), np.float32)
     if nonzero > PW_BLAS_ABOVE * dw.size and dense_above <= 1.0:
-        np.matmul(dw.reshape(-1, c), w_pw, out=pot.reshape(n * oh * ow, f))
+        gemm_f32(dw.reshape(-1, c), w_pw, pot.reshape(n * oh * ow, f))
     else:
         pointwise_f32_kernel(dw, w_pw, pot)
     output_f32_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
