@@ -39,6 +39,7 @@ from akida_edge.engine.activity import Activity, LayerActivity
 from akida_edge.engine.model import weight_range
 from akida_edge.engine.output_stage import to_int32
 from akida_edge.engine.plan import compile_plan
+from akida_edge.engine.program import _Program, compile_program
 from akida_edge.errors import InputDataError, ModelError
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ if TYPE_CHECKING:
 # Working set of a chunk of samples run through the whole network at once (`chunk_size`): about
 # the L2 cache of one core (1 MiB gives 16 DS-CNN samples, the measured best).
 CHUNK_BYTES = 2**20
+# Run supported models through the one-call program (`program.py`); False: the per-layer runners.
+USE_PROGRAM = True
 MIN_SPLIT = 4  # samples per worker below which splitting a batch costs more than it saves
 # Share of non-zero inputs above which a layer whose sums are exact in float32 runs its dense
 # stage as a BLAS product instead of scattering events (> 1 forces the event path everywhere).
@@ -221,9 +224,11 @@ def _fallback(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_ev
     return _run_step(step, x, counts, cache, in_events, dense_above)
 
 
-def _runners(steps: list[_Step], caches: list[list], n: int) -> list:
-    """The compiled plan (`plan.compile_plan`) of these steps for batches of n, kept per thread
-    (its buffers are the thread's own) until the model's plan changes."""
+def _runners(steps: list[_Step], caches: list[list], n: int) -> tuple[list, _Program | None]:
+    """The compiled plan of these steps for batches of n: the one-call program
+    (`program.compile_program`, None where it does not cover the model) and the per-layer runners
+    (`plan.compile_plan`), kept per thread (their buffers are the thread's own) until the model's
+    plan changes."""
     store = getattr(_local, "runners", None)
     if store is None:
         store = _local.runners = {}
@@ -233,7 +238,8 @@ def _runners(steps: list[_Step], caches: list[list], n: int) -> list:
         return entry[2]
     if len(store) > MAX_PLANS:  # models come and go: keep the newest plans only
         store.pop(next(iter(store)))
-    runners = compile_plan(steps, caches, n, _prepared, _fallback)
+    runners = (compile_plan(steps, caches, n, _prepared, _fallback),
+               compile_program(steps, caches, n, _prepared) if USE_PROGRAM else None)
     store[key] = (steps[0], caches[0], runners)
     return runners
 
@@ -271,17 +277,26 @@ def _run_chain(steps: list[_Step], caches: list[list], x: np.ndarray, counts: np
 def _run_part(steps: list[_Step], caches: list[list], x: np.ndarray, counts: np.ndarray) -> np.ndarray:
     in_events = -1
     dense_above = DENSE_ABOVE
-    for i, run in enumerate(_runners(steps, caches, x.shape[0])):
+    runners, program = _runners(steps, caches, x.shape[0])
+    if program is not None:
+        x = program(x, counts, dense_above)
+        return _checked_int32(steps[-1], x) if steps[-1].mode == K.MODE_RAW else x
+    for i, run in enumerate(runners):
         step = steps[i]
         before = counts[i, 2]  # counts add up over the chunks: this chunk's events are the difference
         x = run(x, counts[i], in_events, dense_above)
         in_events = int(counts[i, 2] - before) if x.dtype == np.uint8 else -1
-        if step.mode == K.MODE_RAW:  # int64 p − T: refuse, never wrap, what int32 cannot hold
-            y = np.empty(x.shape, np.int32)
-            if not to_int32(x, y):
-                raise ModelError(f"layer {step.name!r}: p - T leaves the int32 range; lower the weights")
-            x = y
+        if step.mode == K.MODE_RAW:
+            x = _checked_int32(step, x)
     return x
+
+
+def _checked_int32(step: _Step, x: np.ndarray) -> np.ndarray:
+    """int64 p − T as int32: refuse, never wrap, what int32 cannot hold."""
+    y = np.empty(x.shape, np.int32)
+    if not to_int32(x, y):
+        raise ModelError(f"layer {step.name!r}: p - T leaves the int32 range; lower the weights")
+    return y
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:

@@ -222,8 +222,14 @@ def pointwise_f32_kernel(dw, w_pw, pot):
                 product8(dw[n, oy, ox], w_pw, pot[n, oy, ox])
 
 
-@kernel(f"void({_F32_4}, int32[::1], float32[::1], int64, int64, int64[::1], {_U8_4}, int64[:, :, :, ::1], "
-        "int64[::1])")
+# thresholds and act_step may be read-only: the one-call program (`program.py`) locks the arrays it packed
+_THR = [nb.types.Array(nb.int32, 1, "C", readonly=ro) for ro in (False, True)]
+_STEP = [nb.types.Array(nb.float32, 1, "C", readonly=ro) for ro in (False, True)]
+
+
+@kernel(*(nb.void(nb.types.float32[:, :, :, ::1], thr, step, nb.int64, nb.int64, nb.types.int64[::1],
+                  nb.types.uint8[:, :, :, ::1], nb.types.int64[:, :, :, ::1], nb.types.int64[::1])
+          for thr in _THR for step in _STEP))
 def output_f32_kernel(pot, thr, act_step, amax, mode, pool, out_u8, out_raw, counts):
     """The output stage of every sample of float32 potentials pot (N, OH, OW, F), |p| < 2^23:
     `act_f32` for activation and max pooling, the exact integer stage otherwise."""
