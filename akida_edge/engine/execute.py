@@ -11,12 +11,15 @@ worker runs in the calling thread.
 
 The plan of a model (`plan`) is cached until its layers change; each step keeps its weights in
 kernel form (`_prepared`: converted, transposed, tiled) until `set_variable` replaces a variable.
-Per (model, batch size, thread) the steps are compiled once into runners (`plan.compile_plan`:
-buffers preallocated, kernels called directly), so a forward after the first runs no per-layer
-validation or allocation. Per layer, the path follows the measured input density: the previous
-layer's output events decide between dense (BLAS, row sweeps) and event-driven stages, so cost
-follows events. The per-layer `Activity` records are built from the kernels' counts when first
-read (`_CountedActivity`).
+Per (model, batch size, thread) the steps are compiled once: into one numba program
+(`program.compile_program`: layers packed into flat arrays, one call per forward) where it covers
+the model (float32-exact convolution/separable layers and FullyConnected: every zoo model), else
+into per-layer runners (`plan.compile_plan`: buffers preallocated, kernels called directly); a
+forward after the first runs no per-layer validation or allocation. A batch runs in chunks of
+about one core's L2 working set (`chunk_size`). Per layer, the path follows the measured input
+density: the previous layer's output events decide between dense (matrix products, row sweeps)
+and event-driven stages, so cost follows events. The per-layer `Activity` records are built from
+the kernels' counts when first read (`_CountedActivity`).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ CHUNK_BYTES = 2**20
 USE_PROGRAM = True
 MIN_SPLIT = 4  # samples per worker below which splitting a batch costs more than it saves
 # Share of non-zero inputs above which a layer whose sums are exact in float32 runs its dense
-# stage as a BLAS product instead of scattering events (> 1 forces the event path everywhere).
+# stage as a matrix product instead of scattering events (> 1 forces the event path everywhere).
 DENSE_ABOVE = K.DENSE_ABOVE
 
 _plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -437,7 +440,7 @@ def predict(model: Model, x: np.ndarray, reference: bool = False) -> np.ndarray:
 def warm(model: Model) -> None:
     """Compile (or load from the numba cache) every kernel the model uses, once.
 
-    Runs one dense sample (all ones: the dense BLAS stages) and one sample with a single event
+    Runs one dense sample (all ones: the dense stages) and one sample with a single event
     (the event paths); `model.statistics` is left as it was.
     """
     if not model.layers:

@@ -8,16 +8,16 @@ one multiply instead of a float64 division). The stages, each over a whole batch
   (stride 1, inputs not nearly silent) or by scattering the events; returns their non-zeros;
 - `pointwise_f32_kernel`: the event path of the pointwise product,
   p[oy, ox, :] = Σ_c d[oy, ox, c] · w_pw[c, :] eight channels at a time (`product8`), skipping
-  the eights whose sums are all zero; dense sums go to one BLAS product instead (`kernels.py`);
+  the eights whose sums are all zero; dense sums go to one `kernels_gemm.gemm_f32` product;
 - `output_f32_kernel`: activation, max pooling (`act_f32`), global-average pooling or p − T.
 
-Why BLAS for dense pointwise products (measured as CPU time on the DS-CNN separable layer,
-125 positions × 64 → 64 channels, one core, AVX2): OpenBLAS's sgemm ~15 µs with its call; the
+Dense pointwise products (measured as CPU time on the DS-CNN separable layer, 125 positions ×
+64 → 64 channels, one core, AVX2): `gemm_f32` ~12 µs; OpenBLAS's sgemm ~15 µs with its call; the
 eight-way numba loop ~21 µs (one load and one store of p[k] per eight products, mul + add as
 fastmath stays off); a one-product-at-a-time scatter ~50 µs; scalar accumulators that LLVM's SLP
 vectoriser was meant to pack ~160 µs; an int16 pairwise (pmaddwd-shaped) loop ~80 µs (LLVM did
-not form vpmaddwd on ymm). BLAS keeps a 6×16 tile of sums in registers; LLVM does not
-register-block a loop nest.
+not form vpmaddwd on ymm). A 6×16 tile of sums kept in registers is what wins; LLVM does not
+register-block a loop nest, hence `gemm_f32`'s explicit block.
 
 Each stage adds its activity to `counts` = [input events, synaptic ops, output events] exactly as
 the other paths (`activity.py`).
@@ -76,7 +76,13 @@ def depthwise_rows_f32(xs, xp, w_tile, pad_y, pad_x, fy, fx, dw):
     xs (H, W, C) uint8 is copied once into the zero-bordered xp (OH + kh − 1, (OW + kw − 1)·C)
     float32 (its border, never written, stays zero between samples), so every tap of an output row
     is one contiguous slice: d[oy, t] = Σ_ky Σ_kx xp[oy + ky, kx·C + t] · w_tile[ky, kx, t]. A 3-wide
-    kernel sums a row's three taps per pass (one load and store of the sums per three taps)."""
+    kernel sums a row's three taps per pass (one load and store of the sums per three taps).
+
+    Measured (DS-CNN separable layer, 25 × 320 sums, one core): the tap loop ~5 µs per sample. Nine
+    taps per pass do not vectorise (LLVM gives up on the run-time alias checks of ten pointers); nine
+    explicit FMAs per eight sums kept in a register (an `llvm.fma.v8f32` intrinsic as in
+    `kernels_gemm`) measured no faster (5.4 against 5.0 µs): both are bound by the loads (two per
+    product). Fewer loads need a block of output columns per register set (x reused across kx)."""
     h, wd, c_in = xs.shape
     kh, kw = w_tile.shape[0], w_tile.shape[1]
     oh, span = dw.shape

@@ -11,6 +11,7 @@ two forwards takes effect as before.
 Measured (CPU time, DS-CNN KWS, batch 1, one core, loaded machine): the kernels and BLAS calls
 alone ~170 µs; the per-layer wrappers around them added ~90 µs per forward, the plan ~15 µs.
 
+Models the one-call program covers (`program.py`) run there; these runners serve the others.
 Runners exist for the float32-exact layers (`kernels.f32_ok`: convolutions with the dense path
 above `dense_above`, separable layers) and FullyConnected; any other layer runs through the
 generic `fallback` (the validating wrappers of `kernels.py`), with identical results.

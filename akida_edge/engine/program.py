@@ -33,7 +33,8 @@ import numpy as np
 from akida_edge.engine import kernels as K
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
-from akida_edge.engine.kernels_gemm import gemm_f32
+from akida_edge.engine.kernels_gemm import gemm_act_f32, gemm_f32
+from akida_edge.engine.output_stage import MODE_ACT, act_params_f32
 from akida_edge.numba_config import kernel
 
 # layer kinds (arguments, never globals inside kernels)
@@ -42,6 +43,20 @@ _INPUT, _CONV, _SEP, _DENSE = 0, 1, 2, 3
 (_G_KIND, _G_MODE, _G_H, _G_W, _G_C, _G_KH, _G_KW, _G_F, _G_OH, _G_OW, _G_PY, _G_PX, _G_SY, _G_SX,
  _G_PADV, _G_AMAX, _G_YH, _G_YW, _G_YC, _G_W1, _G_W2, _G_W3, _G_T, _G_POOL) = range(24)
 _G = _G_POOL + 4
+
+
+@kernel()
+def _product(a, b, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt):
+    """The dense product a @ b into the layer's output: without pooling, through the activation
+    straight from the registers (`gemm_act_f32`, F a multiple of 16), else into pot (`gemm_f32`)
+    and the output stage."""
+    f = b.shape[1]
+    if mode == MODE_ACT and f % 16 == 0:
+        q32 = act_params_f32(thr, act_step, amax)
+        cnt[2] += gemm_act_f32(a, b, q32, dst.reshape((a.shape[0], f)))
+        return
+    gemm_f32(a, b, pot.reshape((a.shape[0], f)))
+    output_f32_kernel(pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt)
 
 
 @kernel()
@@ -96,15 +111,14 @@ def run_program(x, geo, wf, wi, thr, step, act0, act1, cols, dwb, potb, poti, ou
             kh, kw, oh, ow = g[_G_KH], g[_G_KW], g[_G_OH], g[_G_OW]
             py, px, sy, sx = g[_G_PY], g[_G_PX], g[_G_SY], g[_G_SX]
             pot = potb[:n * oh * ow * f].reshape((n, oh, ow, f))
-            pot2 = pot.reshape((n * oh * ow, f))
             if kind == _CONV:
                 kk = kh * kw * c
                 w1 = g[_G_W1]
                 if nz > dense_above * size:  # dense: receptive fields as rows, one product
                     rows = cols[:n * oh * ow * kk].reshape((n * oh * ow, kk))
                     im2col_kernel(src, g[_G_PADV], py, px, sy, sx, kh, kw, f, oh, ow, rows, cnt)
-                    gemm_f32(rows, wf[w1:w1 + kk * f].reshape((kk, f)), pot2)
-                    output_f32_kernel(pot, thr_i, step_i, amax, mode, pool, dst, out_raw, cnt)
+                    _product(rows, wf[w1:w1 + kk * f].reshape((kk, f)), pot, thr_i, step_i, amax, mode, pool,
+                             dst, out_raw, cnt)
                 else:  # events scattered sample by sample
                     w2 = g[_G_W2]
                     conv_layer_kernel(src, wf[w2:w2 + kk * f].reshape((c, kh * kw * f)), kh, kw, g[_G_PADV],
@@ -120,10 +134,11 @@ def run_program(x, geo, wf, wi, thr, step, act0, act1, cols, dwb, potb, poti, ou
                 dw = dwb[:n * oh * ow * c].reshape((n, oh, ow, c))
                 nonzero = depthwise_f32_kernel(src, w_dw, w_tile, py, px, sy, sx, sweep, f, dw, cnt)
                 if dense_ok and nonzero > pw_above * dw.size:
-                    gemm_f32(dw.reshape((n * oh * ow, c)), w_pw, pot2)
+                    _product(dw.reshape((n * oh * ow, c)), w_pw, pot, thr_i, step_i, amax, mode, pool, dst,
+                             out_raw, cnt)
                 else:
                     pointwise_f32_kernel(dw, w_pw, pot)
-                output_f32_kernel(pot, thr_i, step_i, amax, mode, pool, dst, out_raw, cnt)
+                    output_f32_kernel(pot, thr_i, step_i, amax, mode, pool, dst, out_raw, cnt)
         in_events = cnt[2] - before
         src_is_0 = not src_is_0
 
