@@ -285,6 +285,7 @@ def dense_layer(x: np.ndarray, weights: np.ndarray, threshold: np.ndarray, act_s
 # 0.80 at 5.5 %, 1.15 at 9.6 %, 1.29 at 20 %, 1.95 at 30 % (with OpenBLAS sgemm, 3× slower per
 # product at this size, the crossing was ~40 %).
 PW_BLAS_ABOVE = 0.08
+_NO_XP = np.zeros((0, 0), np.float32)  # `depthwise_f32_kernel` allocates its own padded copy
 
 
 def f32_ok(bound: int) -> bool:
@@ -312,7 +313,8 @@ def separable_f32(x: np.ndarray, prepared: tuple[np.ndarray, np.ndarray, np.ndar
     nz = np.count_nonzero(x) if in_events < 0 else in_events
     rows = stride == (1, 1) and nz > ROWS_ABOVE * x.size and dense_above <= 1.0
     dw = scratch("dw", (n, oh, ow, c), np.float32)
-    nonzero = depthwise_f32_kernel(x, w_dw, w_tile, pad[0], pad[1], stride[0], stride[1], rows, f, dw, counts)
+    nonzero = depthwise_f32_kernel(x, w_dw, w_tile, pad[0], pad[1], stride[0], stride[1], rows, f, dw, _NO_XP,
+                                   counts)
     pot = scratch("pot", (n, oh, ow, f), np.float32)
     if nonzero > PW_BLAS_ABOVE * dw.size and dense_above <= 1.0:
         gemm_f32(dw.reshape(-1, c), w_pw, pot.reshape(n * oh * ow, f))

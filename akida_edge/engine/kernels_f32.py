@@ -181,14 +181,19 @@ def depthwise_events_f32(xs, w_dw, ytab, xtab, idx, dw):
 _U8_4 = "uint8[:, :, :, ::1]"
 _F32_4 = "float32[:, :, :, ::1]"
 _DW_ARGS = (nb.types.float32[:, :, ::1], nb.types.float32[:, :, ::1], nb.int64, nb.int64, nb.int64, nb.int64,
-            nb.boolean, nb.int64, nb.types.float32[:, :, :, ::1], nb.types.int64[::1])
+            nb.boolean, nb.int64, nb.types.float32[:, :, :, ::1], nb.types.float32[:, ::1],
+            nb.types.int64[::1])
 
 
 @kernel(*(nb.int64(nb.types.Array(nb.uint8, 4, "C", readonly=ro), *_DW_ARGS) for ro in (False, True)))
-def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, counts):
+def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, xp, counts):
     """Depthwise sums of the batch x (N, H, W, C) uint8 into dw (N, OH, OW, C) float32; returns
     their non-zeros. Row sweeps when `rows` (stride 1 only), else scattered events. Adds the
-    events, the depthwise fan-out and the pointwise fan-out (`f` per non-zero sum) to counts."""
+    events, the depthwise fan-out and the pointwise fan-out (`f` per non-zero sum) to counts.
+
+    xp: the row sweeps' zero-bordered copy of a sample (OH + kh − 1, (OW + kw − 1)·C), kept by the
+    caller for this layer and zero when first given (only its interior is ever written), or an
+    empty (0, 0) array: allocated here."""
     n_s, h, wd, c_in = x.shape
     kh, kw = w_dw.shape[0], w_dw.shape[1]
     oh, ow = dw.shape[1], dw.shape[2]
@@ -196,7 +201,8 @@ def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, cou
     xtab = taps(wd, pad_x, kw, sx, ow)
     fy, fx = fans(ytab), fans(xtab)
     rows = rows and sy == 1 and sx == 1
-    xp = np.zeros((oh + kh - 1 if rows else 0, (ow + kw - 1) * c_in), np.float32)
+    if rows and xp.shape[0] == 0:
+        xp = np.zeros((oh + kh - 1, (ow + kw - 1) * c_in), np.float32)
     idx = np.empty(c_in, np.int64)
     events = 0
     ops = 0

@@ -32,6 +32,7 @@ from akida_edge.engine.kernels_gemm import gemm_f32
 Runner = Callable[[np.ndarray, np.ndarray, int, float], np.ndarray]
 _NO_RAW = np.zeros((0, 0, 0, 0), np.int64)
 _NO_U8 = np.zeros((0, 0, 0, 0), np.uint8)
+_NO_XP = np.zeros((0, 0), np.float32)
 
 
 def _outputs(n: int, shape: tuple[int, int, int], mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,7 +118,7 @@ def _separable_runner(step: Any, cache: list, n: int, last: bool, prepared: Call
         rows = stride_1 and dense_ok and nz > K.ROWS_ABOVE * size
         out, out_u8, out_raw = _outputs(n, step.out_shape, mode) if last else keep
         w_dw, w_tile, w_pw = prepared(step, cache)
-        nonzero = depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, counts)
+        nonzero = depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, _NO_XP, counts)
         if dense_ok and nonzero > K.PW_BLAS_ABOVE * dw.size:
             gemm_f32(dw2, w_pw, pot2)
         else:

@@ -9,7 +9,8 @@ layers (any other model keeps the per-layer runners of `plan.py`) into flat arra
   `wi` int32: FullyConnected weights (their int64 sums are exact whatever the bound);
 - `thr` int32 and `step` float32: every layer's thresholds and act_step, end to end;
 - preallocated buffers: two uint8 activation arrays used in turn, the im2col rows, depthwise sums
-  and potentials (float32), the FullyConnected potentials (int64),
+  and potentials (float32), the FullyConnected potentials (int64), per separable layer its
+  zero-bordered copy of a sample (`depthwise_f32_kernel`),
 
 and `run_program` walks the layers in numba, calling the same kernels as the runners with the same
 per-layer path rules (dense or event stages from the previous layer's events, thresholds passed
@@ -41,7 +42,7 @@ from akida_edge.numba_config import kernel
 _INPUT, _CONV, _SEP, _DENSE = 0, 1, 2, 3
 # columns of `geo`
 (_G_KIND, _G_MODE, _G_H, _G_W, _G_C, _G_KH, _G_KW, _G_F, _G_OH, _G_OW, _G_PY, _G_PX, _G_SY, _G_SX,
- _G_PADV, _G_AMAX, _G_YH, _G_YW, _G_YC, _G_W1, _G_W2, _G_W3, _G_T, _G_POOL) = range(24)
+ _G_PADV, _G_AMAX, _G_YH, _G_YW, _G_YC, _G_W1, _G_W2, _G_W3, _G_T, _G_XP, _G_POOL) = range(25)
 _G = _G_POOL + 4
 
 
@@ -60,7 +61,7 @@ def _product(a, b, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt):
 
 
 @kernel()
-def run_program(x, geo, wf, wi, thr, step, act0, act1, cols, dwb, potb, poti, out_u8, out_raw, counts,
+def run_program(x, geo, wf, wi, thr, step, act0, act1, cols, dwb, potb, poti, xpb, out_u8, out_raw, counts,
                 dense_above, rows_above, pw_above):
     """Every layer of `geo` on x (N, H, W, C) uint8; the last writes out_u8 (or out_raw in
     `MODE_RAW`). Adds each layer's activity to counts[i]. The path rules are those of `plan.py`."""
@@ -132,7 +133,9 @@ def run_program(x, geo, wf, wi, thr, step, act0, act1, cols, dwb, potb, poti, ou
                 dense_ok = dense_above <= 1.0
                 sweep = sy == 1 and sx == 1 and dense_ok and nz > rows_above * size
                 dw = dwb[:n * oh * ow * c].reshape((n, oh, ow, c))
-                nonzero = depthwise_f32_kernel(src, w_dw, w_tile, py, px, sy, sx, sweep, f, dw, cnt)
+                xo = g[_G_XP]
+                xp = xpb[xo:xo + (oh + kh - 1) * (ow + kw - 1) * c].reshape((oh + kh - 1, (ow + kw - 1) * c))
+                nonzero = depthwise_f32_kernel(src, w_dw, w_tile, py, px, sy, sx, sweep, f, dw, xp, cnt)
                 if dense_ok and nonzero > pw_above * dw.size:
                     _product(dw.reshape((n * oh * ow, c)), w_pw, pot, thr_i, step_i, amax, mode, pool, dst,
                              out_raw, cnt)
@@ -166,6 +169,7 @@ class _Program:
         self.steps, self.caches, self.n, self.prepared = steps, caches, n, prepared
         geo = np.zeros((len(steps), _G), np.int64)
         act = cols = dw = pot = units = 1
+        xp = 0
         for i, step in enumerate(steps):
             h, w, c = step.layer.input_shape
             yh, yw, yc = step.out_shape
@@ -191,10 +195,13 @@ class _Program:
                 cols = max(cols, n * oh * ow * kh * kw * c)
             else:
                 dw = max(dw, n * oh * ow * c)
+                g[_G_XP] = xp  # each separable layer its own zero-bordered copy (`depthwise_f32_kernel`)
+                xp += (oh + kh - 1) * (ow + kw - 1) * c
         self.geo = geo
         self.act0, self.act1 = np.empty(act, np.uint8), np.empty(act, np.uint8)
         self.cols, self.dwb = np.empty(cols, np.float32), np.empty(dw, np.float32)
         self.potb, self.poti = np.empty(pot, np.float32), np.empty(units, np.int64)
+        self.xpb = np.zeros(max(xp, 1), np.float32)
         self._pack(self._current())
 
     def _current(self) -> list[Any]:
@@ -252,8 +259,8 @@ class _Program:
             out = out_u8 = np.empty(shape, np.uint8)
             out_raw = np.empty((0, 0, 0, 0), np.int64)
         run_program(x, self.geo, self.wf, self.wi, self.thr, self.step, self.act0, self.act1, self.cols,
-                    self.dwb, self.potb, self.poti, out_u8, out_raw, counts, dense_above, K.ROWS_ABOVE,
-                    K.PW_BLAS_ABOVE)
+                    self.dwb, self.potb, self.poti, self.xpb, out_u8, out_raw, counts, dense_above,
+                    K.ROWS_ABOVE, K.PW_BLAS_ABOVE)
         return out
 
 
