@@ -42,7 +42,7 @@ from akida_edge.engine.activity import Activity, LayerActivity
 from akida_edge.engine.model import weight_range
 from akida_edge.engine.output_stage import to_int32
 from akida_edge.engine.plan import compile_plan
-from akida_edge.engine.program import _Program, compile_program
+from akida_edge.engine.program import Program, compile_program
 from akida_edge.errors import InputDataError, ModelError
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ def _fallback(step: _Step, x: np.ndarray, counts: np.ndarray, cache: list, in_ev
     return _run_step(step, x, counts, cache, in_events, dense_above)
 
 
-def _runners(steps: list[_Step], caches: list[list], n: int) -> tuple[list, _Program | None]:
+def _runners(steps: list[_Step], caches: list[list], n: int) -> tuple[list, Program | None]:
     """The compiled plan of these steps for batches of n: the one-call program
     (`program.compile_program`, None where it does not cover the model) and the per-layer runners
     (`plan.compile_plan`), kept per thread (their buffers are the thread's own) until the model's

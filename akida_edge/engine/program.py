@@ -162,7 +162,7 @@ def _supported(steps: list) -> bool:
     return True
 
 
-class _Program:
+class Program:
     """The packed plan of (steps, batch size): call it as `run(x, counts) -> output`."""
 
     def __init__(self, steps: list, caches: list[list], n: int, prepared: Callable) -> None:
@@ -264,7 +264,7 @@ class _Program:
         return out
 
 
-def compile_program(steps: list, caches: list[list], n: int, prepared: Callable) -> _Program | None:
+def compile_program(steps: list, caches: list[list], n: int, prepared: Callable) -> Program | None:
     """The one-call program of these steps for batches of n, or None where `run_program` does not
     cover a layer (the per-layer runners then run the model)."""
-    return _Program(steps, caches, n, prepared) if _supported(steps) else None
+    return Program(steps, caches, n, prepared) if _supported(steps) else None
