@@ -7,7 +7,10 @@ Policy:
   several cores at once: that is how batches use both cores);
 - `fastmath` is off: the engine's results must be bit-exact. (The float32 dense stages hold
   integers whose partial sums stay below 2^24, exact in any order, so reassociation would be
-  harmless there; keeping fastmath off keeps that argument the only one needed);
+  harmless there; keeping fastmath off keeps that argument the only one needed). The one
+  exception is explicit, not a flag: the dense products (`engine/kernels_gemm.py`) and the
+  register-kept activation call `llvm.fma.v8f32` on integers whose products and partial sums are
+  below 2^24, where a fused multiply-add rounds nothing and equals the separate multiply and add;
 - `parallel=True` is NOT used: combined with `cache=True` it ties the cached code to a thread
   count. Batches use the cores through a thread pool over contiguous batch parts instead
   (`engine/execute.py`), each part running single-threaded `nogil` kernels; `prange` was not
@@ -22,9 +25,13 @@ Policy:
   engine (`engine/kernels_f32.py`, `output_stage.to_int32`) carry explicit signatures, so they
   are compiled or loaded from the cache at import and never stall a first call;
 - numba's cache is checked against the *defining* file only: a kernel that inlines helpers from
-  another module (`inline="always"`, e.g. `output_stage.stage_f32` inside `kernels_f32.py`) keeps
-  its old machine code after an edit of that other module until its own file changes or the
-  `__pycache__/*.nbi|*.nbc` files are deleted (fresh installs and CI are not affected).
+  another module (`inline="always"`, e.g. `output_stage.stage_f32` inside `kernels_f32.py`), or
+  calls kernels of other modules (their code is linked into its cached library: the one-call
+  program `engine/program.run_program` calls nearly every engine kernel), keeps its old machine
+  code after an edit of that other module until its own file changes or the
+  `__pycache__/*.nbi|*.nbc` files are deleted (fresh installs and CI are not affected). When
+  editing an engine kernel in an editable install, delete `akida_edge/engine/__pycache__/*.nb?`;
+- `engine/program.run_program` takes ~9 s to compile (once per install: cached after).
 """
 
 from __future__ import annotations

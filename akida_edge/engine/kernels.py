@@ -16,7 +16,8 @@ d[oy, ox, c] into the pointwise outputs: p[oy, ox, :] += d · w_pw[c, :].
 
 Dense stages. Where the layer's bit widths and fan-in bound every partial sum below 2^24
 (`accumulator_dtype`), potentials are float32: integers and all their partial sums are then
-exact in float32 whatever the summation order, so a BLAS matrix product gives the same integers.
+exact in float32 whatever the summation order, so a float32 matrix product (`kernels_gemm.gemm_f32`,
+fused multiply-adds of exact integers) gives the same integers.
 When the inputs of such a layer are dense enough (`DENSE_ABOVE`), a convolution runs as im2col +
 one float32 product and a separable layer's pointwise stage as one product; sparser inputs take
 the event path. A stride-1 depthwise stage on inputs that are not nearly silent (`ROWS_ABOVE`)
@@ -36,14 +37,15 @@ Each kernel adds the layer's activity to `counts` = [input events, synaptic ops,
 
 Layers whose partial sums stay below 2^23 (`f32_ok`: every convolutional and separable layer of
 the rebuilt zoo models, 8-bit input layers included) run float32-exact stages (`kernels_f32.py`): float32
-depthwise sums, the pointwise product by BLAS or by an eight-at-a-time event loop
+depthwise sums, the pointwise product by `gemm_f32` or by an eight-at-a-time event loop
 (`PW_BLAS_ABOVE`), and a float32 activation (one multiply, no float64 division). The measured
-rules, all on the layer's own activity (never on the model): a convolution takes im2col + BLAS
-above `DENSE_ABOVE` non-zero inputs, else scatters events; a stride-1 depthwise stage sweeps rows
-above `ROWS_ABOVE`, else scatters events; a pointwise product goes to BLAS above `PW_BLAS_ABOVE`
-non-zero depthwise sums. At the DS-CNN shapes BLAS wins the dense pointwise product at batch 1
-and 256 alike (CPU time, one core: ~15 µs against ~21 µs for the numba loop per 125×64×64
-product; batch 256: 46 ms against 59 ms for the whole network), so no batch-size rule is needed.
+rules, all on the layer's own activity (never on the model), each a density where the cost of
+the event path (∝ events × fan-out) meets that of the dense stage (∝ all inputs × fan-out), i.e.
+the ratio of their measured costs per operation: a convolution takes im2col + product above
+`DENSE_ABOVE` non-zero inputs, else scatters events; a stride-1 depthwise stage sweeps rows above
+`ROWS_ABOVE`, else scatters events; a pointwise product goes to `gemm_f32` above `PW_BLAS_ABOVE`
+non-zero depthwise sums. The rules do not depend on the batch size: every batch runs in chunks of
+about the same working set (`execute.chunk_size`).
 
 Layout: this module holds the policy (dense/event thresholds, dtype choices), the per-thread
 scratch buffers and the public wrappers (`conv_layer`, `separable_layer`, `separable_f32`,
@@ -64,6 +66,7 @@ import numpy as np
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_depthwise import depthwise_kernel, depthwise_rows_kernel, pointwise_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
+from akida_edge.engine.kernels_gemm import gemm_f32
 from akida_edge.engine.output_stage import (  # noqa: F401 - MODE_* re-exported
     F32_ACT_BOUND,
     MODE_ACT,
@@ -74,7 +77,11 @@ from akida_edge.engine.output_stage import (  # noqa: F401 - MODE_* re-exported
     output_stage_kernel,
 )
 
-DENSE_ABOVE = 0.25  # share of non-zero inputs above which a dense (BLAS) stage beats scattering
+# Share of non-zero inputs above which a convolution's dense stage (im2col + `gemm_f32`) beats
+# scattering its events. Measured (CPU time, one core, 24×24×16 → 32 3×3, 16 samples; event/dense):
+# 0.40 at 5 %, 0.65 at 15 %, 0.90 at 20 %, 0.96 at 30 %, 1.20 at 50 %, 1.47 at 100 %: the paths cost
+# about the same from 20 to 35 %; 0.25 sits in that band.
+DENSE_ABOVE = 0.25
 # Share of non-zero inputs above which sweeping whole rows beats scattering the events in a
 # stride-1 depthwise stage (measured on the DS-CNN shapes: rows win from about 2-3 %).
 ROWS_ABOVE = 0.03
@@ -197,7 +204,7 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
         cols = scratch("cols", (n * oh * ow, kh * kw * c), np.float32)
         im2col_kernel(x, pad_value, pad[0], pad[1], stride[0], stride[1], kh, kw, f, oh, ow, cols, counts)
         pot = scratch("pot", (n, oh, ow, f), np.float32)
-        np.matmul(cols, w.reshape(kh * kw * c, f), out=pot.reshape(n * oh * ow, f))
+        gemm_f32(cols, w.reshape(kh * kw * c, f), pot.reshape(n * oh * ow, f))
         stage = output_f32_kernel if f32 else output_batch_kernel  # f32: the layer is `f32_ok`
         stage(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
         return out
@@ -250,7 +257,7 @@ def separable_layer(x: np.ndarray, weights_dw: np.ndarray, weights_pw: np.ndarra
     # non-zero depthwise sums on the DS-CNN shapes), hence half the convolution's threshold
     if acc_dtype == np.float32 and nonzero > 0.5 * dense_above * dw.size:
         pot = scratch("pot", (n, oh, ow, f), np.float32)
-        np.matmul(dw.reshape(-1, c), w_pw, out=pot.reshape(n * oh * ow, f))
+        gemm_f32(dw.reshape(-1, c), w_pw, pot.reshape(n * oh * ow, f))
     else:
         pot = scratch("pot", (n, oh, ow, f), acc_dtype)
         pointwise_kernel(dw, w_pw, pot)
@@ -272,10 +279,13 @@ def dense_layer(x: np.ndarray, weights: np.ndarray, threshold: np.ndarray, act_s
 
 # --- float32-exact layers (`kernels_f32.py`) ---------------------------------------------------
 
-# Share of non-zero depthwise sums above which the pointwise product is one BLAS call instead of
-# the eight-at-a-time event loop (measured on the DS-CNN shapes, 64 → 64 channels: the loop costs
-# ~1.4× BLAS when every sum is non-zero and skips only all-zero eights, so BLAS wins from ~40 %).
-PW_BLAS_ABOVE = 0.4
+# Share of non-zero depthwise sums above which the pointwise product is one `gemm_f32` call instead
+# of the eight-at-a-time event loop. Measured (CPU time, one core, DS-CNN shapes 125 × 64 → 64 per
+# sample, 16 samples, zeros clustered by position as after sparse inputs; event/gemm): 0.73 at 2 %,
+# 0.80 at 5.5 %, 1.15 at 9.6 %, 1.29 at 20 %, 1.95 at 30 % (with OpenBLAS sgemm, 3× slower per
+# product at this size, the crossing was ~40 %).
+PW_BLAS_ABOVE = 0.08
+_NO_XP = np.zeros((0, 0), np.float32)  # `depthwise_f32_kernel` allocates its own padded copy
 
 
 def f32_ok(bound: int) -> bool:
@@ -303,10 +313,11 @@ def separable_f32(x: np.ndarray, prepared: tuple[np.ndarray, np.ndarray, np.ndar
     nz = np.count_nonzero(x) if in_events < 0 else in_events
     rows = stride == (1, 1) and nz > ROWS_ABOVE * x.size and dense_above <= 1.0
     dw = scratch("dw", (n, oh, ow, c), np.float32)
-    nonzero = depthwise_f32_kernel(x, w_dw, w_tile, pad[0], pad[1], stride[0], stride[1], rows, f, dw, counts)
+    nonzero = depthwise_f32_kernel(x, w_dw, w_tile, pad[0], pad[1], stride[0], stride[1], rows, f, dw, _NO_XP,
+                                   counts)
     pot = scratch("pot", (n, oh, ow, f), np.float32)
     if nonzero > PW_BLAS_ABOVE * dw.size and dense_above <= 1.0:
-        np.matmul(dw.reshape(-1, c), w_pw, out=pot.reshape(n * oh * ow, f))
+        gemm_f32(dw.reshape(-1, c), w_pw, pot.reshape(n * oh * ow, f))
     else:
         pointwise_f32_kernel(dw, w_pw, pot)
     output_f32_kernel(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)

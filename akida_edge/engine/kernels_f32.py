@@ -8,16 +8,16 @@ one multiply instead of a float64 division). The stages, each over a whole batch
   (stride 1, inputs not nearly silent) or by scattering the events; returns their non-zeros;
 - `pointwise_f32_kernel`: the event path of the pointwise product,
   p[oy, ox, :] = Σ_c d[oy, ox, c] · w_pw[c, :] eight channels at a time (`product8`), skipping
-  the eights whose sums are all zero; dense sums go to one BLAS product instead (`kernels.py`);
+  the eights whose sums are all zero; dense sums go to one `kernels_gemm.gemm_f32` product;
 - `output_f32_kernel`: activation, max pooling (`act_f32`), global-average pooling or p − T.
 
-Why BLAS for dense pointwise products (measured as CPU time on the DS-CNN separable layer,
-125 positions × 64 → 64 channels, one core, AVX2): OpenBLAS's sgemm ~15 µs with its call; the
+Dense pointwise products (measured as CPU time on the DS-CNN separable layer, 125 positions ×
+64 → 64 channels, one core, AVX2): `gemm_f32` ~12 µs; OpenBLAS's sgemm ~15 µs with its call; the
 eight-way numba loop ~21 µs (one load and one store of p[k] per eight products, mul + add as
 fastmath stays off); a one-product-at-a-time scatter ~50 µs; scalar accumulators that LLVM's SLP
 vectoriser was meant to pack ~160 µs; an int16 pairwise (pmaddwd-shaped) loop ~80 µs (LLVM did
-not form vpmaddwd on ymm). BLAS keeps a 6×16 tile of sums in registers; LLVM does not
-register-block a loop nest.
+not form vpmaddwd on ymm). A 6×16 tile of sums kept in registers is what wins; LLVM does not
+register-block a loop nest, hence `gemm_f32`'s explicit block.
 
 Each stage adds its activity to `counts` = [input events, synaptic ops, output events] exactly as
 the other paths (`activity.py`).
@@ -70,46 +70,64 @@ def product8(d, w, prow):
 
 
 @kernel()
-def depthwise_rows_f32(xs, xf, w_tile, pad_y, pad_x, ytab, xtab, fy, fx, dw):
+def depthwise_rows_f32(xs, xp, w_tile, pad_y, pad_x, fy, fx, dw):
     """One sample's depthwise sums dw (OH, OW·C) by row sweeps (stride 1); returns (events, ops).
 
-    xs (H, W, C) uint8 is converted once to xf (H, W·C) float32 (each row serves kh·kw taps)."""
+    xs (H, W, C) uint8 is copied once into the zero-bordered xp (OH + kh − 1, (OW + kw − 1)·C)
+    float32 (its border, never written, stays zero between samples), so every tap of an output row
+    is one contiguous slice: d[oy, t] = Σ_ky Σ_kx xp[oy + ky, kx·C + t] · w_tile[ky, kx, t]. A 3-wide
+    kernel sums a row's three taps per pass (one load and store of the sums per three taps).
+
+    Measured (DS-CNN separable layer, 25 × 320 sums, one core): the tap loop ~5 µs per sample. Nine
+    taps per pass do not vectorise (LLVM gives up on the run-time alias checks of ten pointers); nine
+    explicit FMAs per eight sums kept in a register (an `llvm.fma.v8f32` intrinsic as in
+    `kernels_gemm`) measured no faster (5.4 against 5.0 µs): both are bound by the loads (two per
+    product). Fewer loads need a block of output columns per register set (x reused across kx)."""
     h, wd, c_in = xs.shape
     kh, kw = w_tile.shape[0], w_tile.shape[1]
-    oh = dw.shape[0]
-    ow = dw.shape[1] // c_in
+    oh, span = dw.shape
+    hp, wpc = xp.shape
     events = 0
     ops = 0
+    ncol = min(wd, wpc // c_in - pad_x)
     for iy in range(h):
+        inside = iy + pad_y < hp
         for ix in range(wd):
-            xrow = xs[iy, ix]
-            nz = 0
-            for c in range(c_in):
-                nz += xrow[c] != 0
+            src = xs[iy, ix]
+            nz = np.int32(0)  # int32 lanes, as many as the float32 ones: the copy stays vectorised
+            if inside and ix < ncol:
+                dst = xp[iy + pad_y, (pad_x + ix) * c_in:(pad_x + ix + 1) * c_in]
+                for c in range(c_in):
+                    v = src[c]
+                    dst[c] = np.float32(v)
+                    nz += np.int32(v != 0)
+            else:  # an input no output sees: counted, not copied
+                for c in range(c_in):
+                    nz += np.int32(src[c] != 0)
             events += nz
             ops += nz * fy[iy] * fx[ix]
-    src_flat = xs.reshape(h * wd * c_in)
-    dst_flat = xf.reshape(h * wd * c_in)
-    for t in range(src_flat.shape[0]):
-        dst_flat[t] = src_flat[t]
+    if kw == 3:  # the common kernel: a row's three taps in one pass
+        for oy in range(oh):
+            out = dw[oy]
+            for ky in range(kh):
+                row = xp[oy + ky]
+                a, b, e = row[:span], row[c_in:c_in + span], row[2 * c_in:2 * c_in + span]
+                wa, wb, wc = w_tile[ky, 0], w_tile[ky, 1], w_tile[ky, 2]
+                if ky == 0:
+                    for t in range(span):
+                        out[t] = (a[t] * wa[t] + b[t] * wb[t]) + e[t] * wc[t]
+                else:
+                    for t in range(span):
+                        out[t] += (a[t] * wa[t] + b[t] * wb[t]) + e[t] * wc[t]
+        return events, ops
     dw[:] = 0.0
     for oy in range(oh):
-        out_row = dw[oy]
+        out = dw[oy]
         for ky in range(kh):
-            iy = oy - pad_y + ky
-            if iy < 0 or iy >= h:
-                continue
+            row = xp[oy + ky]
             for kx in range(kw):
-                lo = max(0, pad_x - kx)
-                hi = min(ow, wd + pad_x - kx)
-                if hi <= lo:
-                    continue
-                a = lo * c_in
-                b = (lo - pad_x + kx) * c_in
-                span = (hi - lo) * c_in
-                out = out_row[a:a + span]
-                src = xf[iy, b:b + span]
-                wts = w_tile[ky, kx, a:a + span]
+                src = row[kx * c_in:kx * c_in + span]
+                wts = w_tile[ky, kx]
                 for t in range(span):
                     out[t] += src[t] * wts[t]
     return events, ops
@@ -163,14 +181,19 @@ def depthwise_events_f32(xs, w_dw, ytab, xtab, idx, dw):
 _U8_4 = "uint8[:, :, :, ::1]"
 _F32_4 = "float32[:, :, :, ::1]"
 _DW_ARGS = (nb.types.float32[:, :, ::1], nb.types.float32[:, :, ::1], nb.int64, nb.int64, nb.int64, nb.int64,
-            nb.boolean, nb.int64, nb.types.float32[:, :, :, ::1], nb.types.int64[::1])
+            nb.boolean, nb.int64, nb.types.float32[:, :, :, ::1], nb.types.float32[:, ::1],
+            nb.types.int64[::1])
 
 
 @kernel(*(nb.int64(nb.types.Array(nb.uint8, 4, "C", readonly=ro), *_DW_ARGS) for ro in (False, True)))
-def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, counts):
+def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, xp, counts):
     """Depthwise sums of the batch x (N, H, W, C) uint8 into dw (N, OH, OW, C) float32; returns
     their non-zeros. Row sweeps when `rows` (stride 1 only), else scattered events. Adds the
-    events, the depthwise fan-out and the pointwise fan-out (`f` per non-zero sum) to counts."""
+    events, the depthwise fan-out and the pointwise fan-out (`f` per non-zero sum) to counts.
+
+    xp: the row sweeps' zero-bordered copy of a sample (OH + kh − 1, (OW + kw − 1)·C), kept by the
+    caller for this layer and zero when first given (only its interior is ever written), or an
+    empty (0, 0) array: allocated here."""
     n_s, h, wd, c_in = x.shape
     kh, kw = w_dw.shape[0], w_dw.shape[1]
     oh, ow = dw.shape[1], dw.shape[2]
@@ -178,22 +201,24 @@ def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, cou
     xtab = taps(wd, pad_x, kw, sx, ow)
     fy, fx = fans(ytab), fans(xtab)
     rows = rows and sy == 1 and sx == 1
-    xf = np.empty((h if rows else 0, wd * c_in), np.float32)
+    if rows and xp.shape[0] == 0:
+        xp = np.zeros((oh + kh - 1, (ow + kw - 1) * c_in), np.float32)
     idx = np.empty(c_in, np.int64)
     events = 0
     ops = 0
     nonzero = 0
     for n in range(n_s):
         if rows:
-            ev, op = depthwise_rows_f32(x[n], xf, w_tile, pad_y, pad_x, ytab, xtab, fy, fx,
-                                        dw[n].reshape(oh, ow * c_in))
+            ev, op = depthwise_rows_f32(x[n], xp, w_tile, pad_y, pad_x, fy, fx, dw[n].reshape(oh, ow * c_in))
         else:
             ev, op = depthwise_events_f32(x[n], w_dw, ytab, xtab, idx, dw[n])
         events += ev
         ops += op
         flat = dw[n].reshape(oh * ow * c_in)
+        nz = np.int32(0)  # int32 lanes (8 per AVX2 register, as the float32 sums); < 2^31 per sample
         for t in range(flat.shape[0]):
-            nonzero += flat[t] != 0
+            nz += np.int32(flat[t] != 0)
+        nonzero += nz
     counts[0] += events
     counts[1] += ops + nonzero * f
     return nonzero
@@ -209,8 +234,14 @@ def pointwise_f32_kernel(dw, w_pw, pot):
                 product8(dw[n, oy, ox], w_pw, pot[n, oy, ox])
 
 
-@kernel(f"void({_F32_4}, int32[::1], float32[::1], int64, int64, int64[::1], {_U8_4}, int64[:, :, :, ::1], "
-        "int64[::1])")
+# thresholds and act_step may be read-only: the one-call program (`program.py`) locks the arrays it packed
+_THR = [nb.types.Array(nb.int32, 1, "C", readonly=ro) for ro in (False, True)]
+_STEP = [nb.types.Array(nb.float32, 1, "C", readonly=ro) for ro in (False, True)]
+
+
+@kernel(*(nb.void(nb.types.float32[:, :, :, ::1], thr, step, nb.int64, nb.int64, nb.types.int64[::1],
+                  nb.types.uint8[:, :, :, ::1], nb.types.int64[:, :, :, ::1], nb.types.int64[::1])
+          for thr in _THR for step in _STEP))
 def output_f32_kernel(pot, thr, act_step, amax, mode, pool, out_u8, out_raw, counts):
     """The output stage of every sample of float32 potentials pot (N, OH, OW, F), |p| < 2^23:
     `act_f32` for activation and max pooling, the exact integer stage otherwise."""

@@ -11,6 +11,7 @@ two forwards takes effect as before.
 Measured (CPU time, DS-CNN KWS, batch 1, one core, loaded machine): the kernels and BLAS calls
 alone ~170 µs; the per-layer wrappers around them added ~90 µs per forward, the plan ~15 µs.
 
+Models the one-call program covers (`program.py`) run there; these runners serve the others.
 Runners exist for the float32-exact layers (`kernels.f32_ok`: convolutions with the dense path
 above `dense_above`, separable layers) and FullyConnected; any other layer runs through the
 generic `fallback` (the validating wrappers of `kernels.py`), with identical results.
@@ -26,10 +27,12 @@ import numpy as np
 from akida_edge.engine import kernels as K
 from akida_edge.engine.kernels_conv import dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
+from akida_edge.engine.kernels_gemm import gemm_f32
 
 Runner = Callable[[np.ndarray, np.ndarray, int, float], np.ndarray]
 _NO_RAW = np.zeros((0, 0, 0, 0), np.int64)
 _NO_U8 = np.zeros((0, 0, 0, 0), np.uint8)
+_NO_XP = np.zeros((0, 0), np.float32)
 
 
 def _outputs(n: int, shape: tuple[int, int, int], mode: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,7 +89,7 @@ def _conv_runner(step: Any, cache: list, n: int, last: bool, prepared: Callable,
         out, out_u8, out_raw = _outputs(n, step.out_shape, mode) if last else keep
         w = prepared(step, cache)[0]
         im2col_kernel(x, pad_value, pad_y, pad_x, sy, sx, kh, kw, f, oh, ow, cols, counts)
-        np.matmul(cols, w.reshape(kh * kw * c, f), out=pot2)
+        gemm_f32(cols, w.reshape(kh * kw * c, f), pot2)
         output_f32_kernel(pot, v["threshold"], v["act_step"], amax, mode, pool, out_u8, out_raw, counts)
         return out
 
@@ -115,9 +118,9 @@ def _separable_runner(step: Any, cache: list, n: int, last: bool, prepared: Call
         rows = stride_1 and dense_ok and nz > K.ROWS_ABOVE * size
         out, out_u8, out_raw = _outputs(n, step.out_shape, mode) if last else keep
         w_dw, w_tile, w_pw = prepared(step, cache)
-        nonzero = depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, counts)
+        nonzero = depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, _NO_XP, counts)
         if dense_ok and nonzero > K.PW_BLAS_ABOVE * dw.size:
-            np.matmul(dw2, w_pw, out=pot2)
+            gemm_f32(dw2, w_pw, pot2)
         else:
             pointwise_f32_kernel(dw, w_pw, pot)
         output_f32_kernel(pot, v["threshold"], v["act_step"], amax, mode, pool, out_u8, out_raw, counts)

@@ -137,3 +137,22 @@ def test_read_only_input_into_a_separable_layer(rng):
     x = _inputs(rng, m, 3, 0.5)
     x.flags.writeable = False
     _check(m, x)
+
+
+@pytest.mark.parametrize("samples_per_chunk", [1, 3])
+def test_a_batch_run_in_chunks_equals_the_reference(rng, monkeypatch, samples_per_chunk):
+    """Chunks of one sample, or of a few (the last chunk shorter), through the whole network:
+    outputs and activity equal the reference's, and each chunk picks its paths from its own events."""
+    model = _model(rng, (9, 8, 6), 12)
+    x = _inputs(rng, model, 7, 0.5)
+    x[2:4] = 0  # a silent chunk between busy ones: its paths differ from its neighbours'
+    steps = execute.plan(model)
+    monkeypatch.setattr(execute, "CHUNK_BYTES", 2**30)
+    per_sample = -(-2**30 // execute.chunk_size(steps))  # bytes of one sample's working set
+    monkeypatch.setattr(execute, "CHUNK_BYTES", samples_per_chunk * per_sample)
+    assert execute.chunk_size(steps) == samples_per_chunk
+    y = execute.forward(model, x)
+    got = [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers]
+    y_ref = execute.forward(model, x, reference=True)
+    np.testing.assert_array_equal(y, y_ref)
+    assert got == [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers]
