@@ -3,9 +3,10 @@
 Everything is rebuilt here, deterministically (seeded), with the espeak-ng generator:
 
 - held-out clips: `dataset.build` with the training run's seed (hence the same voice split) but
-  only the `test` split (voices never used in training) and the `cross_family` split (languages
-  and variant groups never used in training), `PER_CLASS` clips per class each, i.e.
-  12 × 25 = 300 clips per split;
+  only the `test` split (voices never used in training), the `cross_family` split (accents and
+  variant groups never used in training), `PER_CLASS` clips per class each, i.e. 12 × 25 = 300
+  clips per split, and the `other_synth` split (festival voices, a synthesizer never used in
+  training), `OTHER_SYNTH_PER_CLASS` per class;
 - detection scenes (`scenes.py`): `SCENES` recordings, each in one test voice, with 10 keywords
   (one of each) between stretches of non-keyword speech (two 3–8-word utterances before each
   keyword), background noise at 10–30 dB SNR.
@@ -15,6 +16,8 @@ Figures:
 - ``float_accuracy`` — the float network (`kws_float.pt`, needs PyTorch; else null) on the same
   clips; ``quantization_drop`` = float − quantized (target ≤ 0.01);
 - ``cross_family_accuracy`` — quantized, held-out families (target ≥ 0.90);
+- ``other_synth_accuracy`` — quantized, festival voices (no target: the honest proxy for speakers
+  the model never heard; flite is in training, festival never);
 - ``ms_per_clip`` — `Spotter.classify_file` on a 1-s WAV (read, resample, features, model),
   warm, best of 20 (target ≤ 20 ms);
 - ``detect_recall`` — keywords found with the right label within 0.5 s of the word (≥ 0.95);
@@ -42,15 +45,17 @@ from akida_edge.drivers.wavfile import write_wav
 
 SUITE = "kws"
 PER_CLASS = 25
+OTHER_SYNTH_PER_CLASS = 20
 SCENES = 12
 SEED = 20261127
 
 
 def held_out(out: Path, progress: IO[str] | None) -> dict[str, dict[str, np.ndarray]]:
     config = dataset.DatasetConfig(seed=SEED, per_class={"train": 0, "validation": 0, "test": PER_CLASS,
-                                                         "cross_family": PER_CLASS}, shard_size=50)
+                                                         "cross_family": PER_CLASS,
+                                                         "other_synth": OTHER_SYNTH_PER_CLASS}, shard_size=50)
     dataset.build(out, config, workers=2, progress=progress)
-    return {s: dataset.load_split(out, s) for s in ("test", "cross_family")}
+    return {s: dataset.load_split(out, s) for s in ("test", "cross_family", "other_synth")}
 
 
 def float_accuracy(x: np.ndarray, y: np.ndarray) -> float | None:
@@ -125,14 +130,17 @@ def run(progress: IO[str] | None = None) -> dict[str, Any]:
         "float_accuracy": None if f_acc is None else round(f_acc, 4),
         "quantization_drop": None if f_acc is None else round(f_acc - acc["test"], 4),
         "cross_family_accuracy": round(acc["cross_family"], 4),
+        "other_synth_accuracy": round(acc["other_synth"], 4),
         "ms_per_clip": round(ms, 3),
         "detect_recall": round(recall, 4),
         "false_alarms_per_hour": round(fa_h, 2),
         "listen_cpu_pct": round(cpu, 2),
         "held_out_clips": int(len(x["test"])),
         "cross_family_clips": int(len(x["cross_family"])),
+        "other_synth_clips": int(len(x["other_synth"])),
         **extra,
         "targets": {"accuracy": ">= 0.97", "quantization_drop": "<= 0.01", "cross_family_accuracy": ">= 0.90",
+                    "other_synth_accuracy": "reported (no target)",
                     "ms_per_clip": "<= 20", "detect_recall": ">= 0.95", "false_alarms_per_hour": "<= 2",
                     "listen_cpu_pct": "<= 10"},
     }

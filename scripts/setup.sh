@@ -5,17 +5,21 @@
 #   bash scripts/setup.sh --dev    runtime + test and benchmark tools
 #   bash scripts/setup.sh --train  runtime + PyTorch CPU for the training recipes
 # The runtime needs only PortAudio (and python3-venv to create .venv): the daemon embeds its MQTT
-# broker. Tests and benchmarks also use mosquitto, openssl, chromium, espeak-ng and sox; training
-# synthesises its keyword data set with espeak-ng and sox.
+# broker. Tests and benchmarks also use mosquitto, openssl, chromium, espeak-ng, flite, festival
+# (with three voices) and sox; training synthesises its keyword data set with espeak-ng and flite
+# (festival: the held-out synthesizer of the test split `other_synth`) and sox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
 apt_pkgs=(libportaudio2 python3-venv)
+# the keyword data set's second and third synthesizers (flite voices kal, kal16, awb, rms, slt;
+# festival voices kal_diphone, ked_diphone, cmu_us_slt_arctic_hts)
+speech=(flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="${extras:+$extras,}dev"; apt_pkgs+=(mosquitto openssl chromium espeak-ng sox) ;;
-    --train) extras="${extras:+$extras,}train"; apt_pkgs+=(espeak-ng sox) ;;
+    --dev) extras="${extras:+$extras,}dev"; apt_pkgs+=(mosquitto openssl chromium espeak-ng sox "${speech[@]}") ;;
+    --train) extras="${extras:+$extras,}train"; apt_pkgs+=(espeak-ng sox "${speech[@]}") ;;
     *) echo "setup.sh: unknown option $arg (use --dev and/or --train)" >&2; exit 2 ;;
   esac
 done

@@ -1,11 +1,13 @@
-"""Keyword-spotting data made here with espeak-ng: 12 classes of 1 s clips at 16 kHz.
+"""Keyword-spotting data made here with speech synthesizers: 12 classes of 1 s clips at 16 kHz.
 
 Classes: the ten Speech Commands keywords `yes no up down left right on off stop go`, `_unknown_`
 (other words, `UNKNOWN_WORDS`) and `_silence_` (background noise of several kinds and levels).
 `backward`, `follow` and `forward` are kept out of every class: they stay new for the few-shot
 learning demos, as in BrainChip's KWS example.
 
-Voices, splits and families: `voices.py`. Prosody and speaker/channel augmentation: `synth.py`.
+Voices, splits and families: `voices.py` (espeak-ng English accents × variants; flite voices say
+`FLITE_SHARE` of the training utterances; festival only in the held-out `other_synth` split).
+Prosody and speaker/channel augmentation: `synth.py`.
 Noises: `noise.py`. Each clip then gets a time shift (random onset), background noise at an SNR in
 {clean, 30, 20, 15, 10, 5, 0} dB with babble from the same split's voices, and a gain (peak
 −30..−1 dBFS). Silence clips are noise at −75..−25 dBFS RMS.
@@ -45,6 +47,7 @@ from akida_edge.apps.kws.voices import (
     available_variants,
     espeak_version,
     split_voices,
+    synth_versions,
 )
 from akida_edge.errors import AkidaEdgeError, ConfigError
 
@@ -87,23 +90,26 @@ class DatasetConfig:
 
     seed: int = 20261127
     per_class: dict[str, int] = field(default_factory=lambda: {
-        "train": 600, "validation": 80, "test": 100, "cross_family": 100})
+        "train": 600, "validation": 80, "test": 100, "cross_family": 100, "other_synth": 50})
     shard_size: int = 96
     # clips made from one synthesized utterance (each with its own time shift, noise, SNR and
     # gain): 2 for training halves the espeak-ng/sox cost per clip; the held-out splits keep 1
     repeats: dict[str, int] = field(default_factory=lambda: {
-        "train": 2, "validation": 1, "test": 1, "cross_family": 1})
+        "train": 2, "validation": 1, "test": 1, "cross_family": 1, "other_synth": 1})
+    # share of the utterances said by a flite voice where the split has some (5 flite voices
+    # against ~365 espeak-ng ones: drawn uniformly they would say 1.4 %)
+    flite_share: float = 0.15
 
     @staticmethod
     def small(seed: int = 20261127) -> DatasetConfig:
-        return DatasetConfig(seed=seed, per_class={"train": 3, "validation": 1, "test": 1, "cross_family": 1},
-                             shard_size=12)
+        return DatasetConfig(seed=seed, per_class={"train": 3, "validation": 1, "test": 1, "cross_family": 1,
+                                                   "other_synth": 1}, shard_size=12)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
     def shards(self, split: str) -> int:
-        return -(-self.per_class[split] * len(CLASSES) // self.shard_size)
+        return -(-self.per_class.get(split, 0) * len(CLASSES) // self.shard_size)
 
 
 def _babble(rng: np.random.Generator, voices: list[Voice]) -> np.ndarray:
@@ -119,14 +125,24 @@ def _babble(rng: np.random.Generator, voices: list[Voice]) -> np.ndarray:
     return track
 
 
-def _utterance(rng: np.random.Generator, name: str, voices: list[Voice]) -> tuple[str, str, synth.Speech,
-                                                                                  np.ndarray]:
+def pick_voice(rng: np.random.Generator, voices: list[Voice], flite_share: float) -> str:
+    """A voice name: a flite voice with probability `flite_share` when `voices` mixes flite and
+    other voices, else uniform over `voices`."""
+    flite = [v for v in voices if v.language == "flite"]
+    rest = [v for v in voices if v.language != "flite"]
+    if flite and rest:
+        voices = flite if rng.random() < flite_share else rest
+    return voices[int(rng.integers(0, len(voices)))].name
+
+
+def _utterance(rng: np.random.Generator, name: str, voices: list[Voice],
+               flite_share: float = 0.0) -> tuple[str, str, synth.Speech, np.ndarray]:
     """A random word of class `name` in a random voice: (word, voice, speech, trimmed samples)."""
     word = name
     if name == "_unknown_":
         pool = NEAR_MISS_WORDS if rng.random() < NEAR_MISS_SHARE else OTHER_WORDS
         word = str(rng.choice(pool))
-    voice = voices[int(rng.integers(0, len(voices)))].name
+    voice = pick_voice(rng, voices, flite_share)
     speech = synth.random_speech(rng, voice, word)
     return word, voice, speech, synth.trim(synth.synthesize(speech))
 
@@ -164,7 +180,7 @@ def _int16(x: np.ndarray) -> np.ndarray:
 def make_shard(config: DatasetConfig, split: str, index: int, voices: list[Voice]) -> dict[str, np.ndarray]:
     """The arrays of one shard, determined by (seed, split, index) (see the module docstring)."""
     rng = np.random.default_rng([config.seed, SPLITS.index(split), index])
-    total = config.per_class[split] * len(CLASSES)
+    total = config.per_class.get(split, 0) * len(CLASSES)
     start = index * config.shard_size
     labels = np.arange(start, min(start + config.shard_size, total)) % len(CLASSES)
     labels = labels[rng.permutation(labels.size)]
@@ -178,7 +194,7 @@ def make_shard(config: DatasetConfig, split: str, index: int, voices: list[Voice
             clips.append(make_clip(rng, lab, voices, babble))
             continue
         if entry is None or entry[1] == 0:
-            entry = reuse[lab] = [_utterance(rng, CLASSES[lab], voices), repeats]
+            entry = reuse[lab] = [_utterance(rng, CLASSES[lab], voices, config.flite_share), repeats]
         entry[1] -= 1
         clips.append(make_clip(rng, lab, voices, babble, entry[0]))
     return {
@@ -209,8 +225,9 @@ def _prepare(out: Path, config: DatasetConfig, overwrite: bool) -> dict:
     splits = split_voices(languages, variants, config.seed)
     manifest = {
         "schema": SCHEMA, "config": asdict(config), "config_hash": config.digest(),
-        "espeak_ng": espeak_version(), "classes": list(CLASSES), "sample_rate_hz": synth.SAMPLE_RATE_HZ,
-        "splits": {s: {"clips": config.per_class[s] * len(CLASSES), "shards": config.shards(s),
+        "espeak_ng": espeak_version(), "synthesizers": synth_versions(),
+        "classes": list(CLASSES), "sample_rate_hz": synth.SAMPLE_RATE_HZ,
+        "splits": {s: {"clips": config.per_class.get(s, 0) * len(CLASSES), "shards": config.shards(s),
                        "voices": [v.name for v in splits[s]]} for s in SPLITS},
         "complete": False,
     }
@@ -253,8 +270,8 @@ def _drop_changed_shards(out: Path, old: dict, config: DatasetConfig) -> None:
     totals stay valid (a training set can grow or shrink without remaking anything else)."""
     size = config.shard_size
     for split in SPLITS:
-        total_old = int(old["config"]["per_class"][split]) * len(CLASSES)
-        total_new = config.per_class[split] * len(CLASSES)
+        total_old = int(old["config"]["per_class"].get(split, 0)) * len(CLASSES)
+        total_new = config.per_class.get(split, 0) * len(CLASSES)
         if total_old == total_new:
             continue
         for path in (out / split).glob("shard_*.npz"):

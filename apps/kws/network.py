@@ -15,7 +15,11 @@ work on 13×3 maps: about 3× less compute than 25×5, and a wider receptive fie
 
 Training (`fit`): AdamW (decoupled weight decay, Loshchilov & Hutter, arXiv 1711.05101) with a
 one-cycle schedule — linear warm-up over the first `WARMUP` of the steps, then cosine decay to 0
-(Smith & Topin, arXiv 1708.07120) — label smoothing 0.05 and SpecAugment.
+(Smith & Topin, arXiv 1708.07120) — label smoothing 0.05 and SpecAugment. During float training a
+second, float head (`aux_head`) on the binary features can classify a wider task — every
+`_unknown_` word as its own class — so that the features tell words apart, not only the twelve
+classes (for few-shot learning of new words); it is dropped before quantization, as in
+`apps/vision/network.py`.
 
 Needs PyTorch (the `train` extra).
 """
@@ -103,21 +107,32 @@ def one_cycle(step: int, steps: int, warmup: float = WARMUP) -> float:
     return 0.5 * (1 + math.cos(math.pi * min((step - w) / max(steps - w, 1), 1.0)))
 
 
+def aux_head(model: QSequential, outputs: int) -> nn.Linear:
+    """A float head on the binary features (the input of the model's last layer), for `fit`'s `aux`."""
+    return nn.Linear(model[-1].in_features, outputs)
+
+
 def to_nchw(x_nhwc: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2)).astype(np.float32))
 
 
 def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, seed: int,
         x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None, batch: int = 128,
-        what: str = "train", progress=sys.stderr, checkpoint=None, warmup: float = WARMUP) -> list[dict]:
+        what: str = "train", progress=sys.stderr, checkpoint=None, warmup: float = WARMUP,
+        aux: tuple[nn.Module, torch.Tensor] | None = None) -> list[dict]:
     """AdamW with the one-cycle schedule, label smoothing 0.05, SpecAugment (module docstring).
 
     Returns per-epoch logs: mean loss, accuracy on the (augmented) training batches `train_acc`
     and, with validation data, `val_acc`. `checkpoint(epoch, logs)` is called after every epoch.
+    `aux` = (head, targets), float training only: the loss adds the cross-entropy of `head` on the
+    binary features against `targets` (one per sample; -100: ignored); `loss` in the logs is the sum.
     """
+    if aux is not None and model.quantized:
+        raise ValueError("fit: aux needs the float forward (before set_quantized)")
     gen = torch.Generator().manual_seed(seed)
-    decay = [p for n, p in model.named_parameters() if p.dim() > 1]
-    other = [p for n, p in model.named_parameters() if p.dim() <= 1]
+    named = list(model.named_parameters()) + (list(aux[0].named_parameters()) if aux is not None else [])
+    decay = [p for n, p in named if p.dim() > 1]
+    other = [p for n, p in named if p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
                              {"params": other, "weight_decay": 0.0}], lr=lr)
     steps = epochs * math.ceil(len(x) / batch)
@@ -125,15 +140,23 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
     logs: list[dict] = []
     t0 = time.monotonic()
+    trunk = model[:-1] if aux is not None else None
     for epoch in range(epochs):
         model.train()
+        if aux is not None:
+            aux[0].train()
         order = torch.randperm(len(x), generator=gen)
         total, count, right = 0.0, 0, 0
         for i in range(0, len(x), batch):
             idx = order[i: i + batch]
             xb = spec_augment(x[idx], gen)
-            logits = model(xb)
-            loss = loss_fn(logits, y[idx])
+            if aux is None:
+                logits = model(xb)
+                loss = loss_fn(logits, y[idx])
+            else:
+                feats = trunk(xb)
+                logits = model[-1](feats)
+                loss = loss_fn(logits, y[idx]) + loss_fn(aux[0](feats), aux[1][idx])
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -1,4 +1,17 @@
-"""One spoken word: espeak-ng for the voice, sox for speaker and channel augmentation.
+"""One spoken word: a speech synthesizer for the voice, sox for speaker and channel augmentation.
+
+Three synthesizers, chosen by the voice's name:
+
+* espeak-ng (formant synthesis; `en-us+f3`): the many-voice base of the data set;
+* flite (`flite+slt`; voices kal, kal16, awb, rms, slt: diphone and clustergen/unit-selection
+  synthesis, Black & Lenzo 2001): a second synthesis method in training;
+* festival (`festival+ked_diphone`; kal_diphone, ked_diphone, cmu_us_slt_arctic_hts: diphone and
+  HTS statistical-parametric synthesis, Black & Taylor 1997): held out entirely, the
+  `other_synth` test split.
+
+For flite and festival, `speed_wpm` sets the duration stretch 175 / speed_wpm (175 words per minute
+is espeak-ng's default rate); their pitch comes from the sox chain below, and `pitch`, `amplitude`
+and `word_gap` are espeak-ng's only.
 
 `random_speech(rng, voice, text)` draws espeak-ng prosody (speed in words per minute, pitch 0..99,
 amplitude, word gap, intonation from the final punctuation) and a sox effect chain:
@@ -9,12 +22,15 @@ amplitude, word gap, intonation from the final punctuation) and a sox effect cha
 * channel, like cheap microphones: `sinc lo-hi` band-limiting (lo 60..400 Hz, hi 2.8..7.6 kHz),
   1-2 `equalizer` bands (±9 dB), light `overdrive`.
 
-sox writes 32-bit float mono at 16 kHz (its `rate` effect resamples espeak-ng's 22.05 kHz).
+sox runs the effects at 22.05 kHz (espeak-ng's rate; flite's and festival's 8 or 16 kHz are
+resampled first) and writes 32-bit float mono at 16 kHz.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +38,16 @@ import numpy as np
 from akida_edge.errors import SourceError
 
 SAMPLE_RATE_HZ = 16000
+FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
+FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+ESPEAK_DEFAULT_WPM = 175.0
+INTERNAL_RATE_HZ = 22050  # espeak-ng's own rate: the sox effects run at it for every synthesizer
+
+
+def engine(voice: str) -> str:
+    """The synthesizer of a voice name: `flite`, `festival` or `espeak-ng` (every other name)."""
+    head = voice.split("+", 1)[0]
+    return head if head in ("flite", "festival") else "espeak-ng"
 
 
 @dataclass(frozen=True)
@@ -73,15 +99,40 @@ def random_speech(rng: np.random.Generator, voice: str, text: str) -> Speech:
                   word_gap=int(rng.integers(0, 15)), effects=random_effects(rng))
 
 
-def synthesize(speech: Speech) -> np.ndarray:
-    """float32 mono samples at 16 kHz (`SourceError` if espeak-ng or sox fail)."""
-    espeak = ["espeak-ng", "-v", speech.voice, "-s", str(speech.speed_wpm), "-p", str(speech.pitch),
-              "-a", str(speech.amplitude), "-g", str(speech.word_gap), "-z", "--stdout", speech.text]
-    # 'gain -8' first: headroom so that EQ, reverb and overdrive do not clip inside sox
-    sox = ["sox", "-V1", "-t", "wav", "-", "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1",
-           "-r", str(SAMPLE_RATE_HZ), "-", "gain", "-8", *speech.effects]
+def _engine_wav(speech: Speech) -> bytes:
+    """The synthesizer's WAV bytes of `speech` (module docstring)."""
+    kind, name = engine(speech.voice), speech.voice.split("+", 1)[-1]
+    stretch = f"{ESPEAK_DEFAULT_WPM / speech.speed_wpm:.3f}"
+    if kind == "espeak-ng":
+        cmd = ["espeak-ng", "-v", speech.voice, "-s", str(speech.speed_wpm), "-p", str(speech.pitch),
+               "-a", str(speech.amplitude), "-g", str(speech.word_gap), "-z", "--stdout", speech.text]
+        return subprocess.run(cmd, capture_output=True, check=True).stdout
+    if kind == "flite":
+        cmd = ["flite", "-voice", name, "--setf", f"duration_stretch={stretch}", "-t", speech.text,
+               "-o", "/dev/stdout"]
+        return subprocess.run(cmd, capture_output=True, check=True).stdout
+    # text2wave cannot write a valid WAV header to a pipe: a temporary file
+    fd, path = tempfile.mkstemp(suffix=".wav", prefix="akida-edge-festival-")
+    os.close(fd)
     try:
-        wav = subprocess.run(espeak, capture_output=True, check=True).stdout
+        cmd = ["text2wave", "-eval", f"(voice_{name})",
+               "-eval", f"(Parameter.set 'Duration_Stretch {stretch})", "-o", path]
+        subprocess.run(cmd, input=speech.text.encode(), capture_output=True, check=True)
+        with open(path, "rb") as f:
+            return f.read()
+    finally:
+        os.unlink(path)
+
+
+def synthesize(speech: Speech) -> np.ndarray:
+    """float32 mono samples at 16 kHz (`SourceError` if the synthesizer or sox fail)."""
+    # 'gain -8' first: headroom so that EQ, reverb and overdrive do not clip inside sox; then every
+    # synthesizer at espeak-ng's 22.05 kHz (a no-op for it), so that the effects' band limits stay
+    # valid (flite's kal is 8 kHz); the output is resampled to 16 kHz last
+    sox = ["sox", "-V1", "-t", "wav", "-", "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1",
+           "-r", str(SAMPLE_RATE_HZ), "-", "gain", "-8", "rate", str(INTERNAL_RATE_HZ), *speech.effects]
+    try:
+        wav = _engine_wav(speech)
         raw = subprocess.run(sox, input=wav, capture_output=True, check=True).stdout
     except FileNotFoundError as exc:
         raise SourceError(

@@ -1,4 +1,5 @@
-"""A tiny real espeak-ng data set: clip sizes, rates, splits by voice and family, reproducibility."""
+"""A tiny real data set (espeak-ng, flite, festival): clip sizes, rates, splits by voice, family and
+synthesizer, reproducibility."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import numpy as np
 import pytest
 
 from akida_edge.apps.kws import dataset as ds
+from akida_edge.apps.kws import synth
 from akida_edge.apps.kws.voices import SPLITS, Voice, variant_group
 from akida_edge.errors import ConfigError
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
-                       reason="espeak-ng and sox are needed (scripts/setup.sh installs them)"),
+    pytest.mark.skipif(any(shutil.which(t) is None for t in ("espeak-ng", "sox", "flite", "text2wave")),
+                       reason="espeak-ng, flite, festival and sox are needed (scripts/setup.sh installs "
+                              "them)"),
 ]
 
 
@@ -61,6 +64,24 @@ def test_splits_are_disjoint_by_voice_and_family(small):
     for split in SPLITS:  # the clips use their split's voices only
         used = set(ds.load_split(small, split)["voice"]) - {""}
         assert used and used <= voices[split]
+    engines = {s: {synth.engine(v) for v in voices[s]} for s in SPLITS}
+    assert engines["other_synth"] == {"festival"} and "festival" not in set().union(
+        *(engines[s] for s in SPLITS if s != "other_synth"))
+    assert {"espeak-ng", "flite"} == engines["train"]
+    assert all(v.startswith("en") for s in ("validation", "test", "cross_family") for v in voices[s])
+
+
+@pytest.mark.parametrize("voice", ["flite+kal", "flite+slt", "festival+ked_diphone"])
+def test_the_other_synthesizers_say_the_word(voice, rng):
+    speech = synth.random_speech(rng, voice, "stop")
+    x = synth.trim(synth.synthesize(speech))
+    assert x.dtype == np.float32 and 0.15 * 16000 < x.size < 2.5 * 16000
+    assert np.sqrt(np.mean(x ** 2)) > 1e-3
+    slower = synth.Speech(voice, "stop", speed_wpm=speech.speed_wpm // 2, pitch=50, amplitude=100,
+                          word_gap=0, effects=())
+    fast = synth.Speech(voice, "stop", speed_wpm=speech.speed_wpm, pitch=50, amplitude=100, word_gap=0,
+                        effects=())
+    assert synth.trim(synth.synthesize(slower)).size > 1.3 * synth.trim(synth.synthesize(fast)).size
 
 
 def test_shards_are_reproducible_and_resumable(small):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from akida_edge.apps.kws import noise, synth
-from akida_edge.apps.kws.voices import HELD_OUT_LANGUAGES, HELD_OUT_VARIANT_GROUPS, split_voices
+from akida_edge.apps.kws.dataset import pick_voice
+from akida_edge.apps.kws.voices import HELD_OUT_LANGUAGES, HELD_OUT_VARIANT_GROUPS, Voice, split_voices
 
 pytestmark = pytest.mark.unit
 
@@ -81,5 +82,29 @@ def test_voice_split_by_voice_and_family():
         for v in s[split]:
             assert v.language not in HELD_OUT_LANGUAGES and v.variant_group not in HELD_OUT_VARIANT_GROUPS
     n_seen = 5 * 5  # languages × variants with no held-out part
-    assert len(s["cross_family"]) == 2 * 4 and len(s["train"]) == round(0.8 * n_seen)
+    espeak_train = [v for v in s["train"] if synth.engine(v.name) == "espeak-ng"]
+    assert len(s["cross_family"]) == 2 * 4 and len(espeak_train) == round(0.8 * n_seen)
     assert s["train"] != split_voices(langs, variants, seed=6)["train"]
+    # the second synthesizer trains; the third is held out whole, in its own split only
+    assert {v.name for v in s["train"]} - {v.name for v in espeak_train} == {
+        f"flite+{v}" for v in synth.FLITE_VOICES}
+    assert [v.name for v in s["other_synth"]] == [f"festival+{v}" for v in synth.FESTIVAL_VOICES]
+    for split in ("validation", "test", "cross_family"):
+        assert all(synth.engine(v.name) == "espeak-ng" for v in s[split])
+
+
+def test_engine_of_a_voice_name():
+    assert synth.engine("en-us+f3") == "espeak-ng" and synth.engine("en-gb-x-rp") == "espeak-ng"
+    assert synth.engine("flite+slt") == "flite" and synth.engine("festival+ked_diphone") == "festival"
+
+
+def test_flite_voices_get_their_share_of_a_mixed_list():
+    mixed = [Voice("en-us", f"m{i}") for i in range(1, 8)] + [Voice("flite", "slt"), Voice("flite", "awb")]
+    n, share = 4000, 0.3
+    names = [pick_voice(np.random.default_rng([11, i]), mixed, share) for i in range(n)]
+    flite = sum(synth.engine(v) == "flite" for v in names)
+    assert abs(flite - share * n) < 4 * np.sqrt(n * share * (1 - share))  # vs 2/9 if drawn uniformly
+    assert {v for v in names if synth.engine(v) == "flite"} == {"flite+slt", "flite+awb"}
+    only_espeak = mixed[:7]
+    assert {pick_voice(np.random.default_rng(i), only_espeak, 0.9) for i in range(50)} <= {
+        v.name for v in only_espeak}

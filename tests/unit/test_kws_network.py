@@ -50,3 +50,37 @@ def test_a_strided_block_halves_the_map_and_the_architecture_round_trips():
     assert network.architecture({"width": 64, "features": 256})["blocks"] == 4  # session-1 files
     seps = [m for m in model if isinstance(m, network.QSeparableConv2d)]
     assert [m.stride for m in seps] == [(2, 2), (1, 1), (1, 1)]
+
+
+def test_the_auxiliary_head_trains_on_the_binary_features_and_refuses_quantized_models(rng):
+    from akida_edge.convert import set_quantized
+
+    torch.manual_seed(0)
+    model = network.build(12, width=8, features=16, blocks=2, down=(0,))
+    x = torch.from_numpy(rng.integers(0, 256, (24, 1, FRAMES, BANDS)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 12, 24))
+    head = network.aux_head(model, 12 + 5)
+    assert head.in_features == 16 == model[-1].in_features
+    wide = y.clone()
+    wide[:6] = -100  # ignored targets
+    before = head.weight.detach().clone()
+    logs = network.fit(model, x, y, epochs=1, lr=1e-2, seed=0, batch=8, progress=None, aux=(head, wide))
+    assert len(logs) == 1 and math.isfinite(logs[0]["loss"])
+    assert not torch.equal(before, head.weight.detach())  # the head learned
+    assert network.predict(model, x).shape == (24, 12)  # the model itself keeps its 12 outputs
+    set_quantized(model)
+    with pytest.raises(ValueError, match="aux"):
+        network.fit(model, x, y, epochs=1, lr=1e-3, seed=0, progress=None, aux=(head, wide))
+
+
+def test_auxiliary_targets_name_every_unknown_word_and_never_the_new_words():
+    from akida_edge.apps.kws import train
+    from akida_edge.apps.kws.labels import CLASSES
+
+    unknown = CLASSES.index("_unknown_")
+    words = np.array(["yes", train.AUX_WORDS[3], "", train.AUX_WORDS[0], "not-a-listed-word"])
+    y = np.array([0, unknown, CLASSES.index("_silence_"), unknown, unknown])
+    wide = train.aux_targets(y, words).numpy()
+    assert wide.tolist() == [0, len(CLASSES) + 3, CLASSES.index("_silence_"), len(CLASSES), -100]
+    assert len(set(train.AUX_WORDS)) == len(train.AUX_WORDS)
+    assert not {"backward", "follow", "forward"} & set(train.AUX_WORDS)  # the learn bench's new words

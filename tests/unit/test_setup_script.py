@@ -15,7 +15,9 @@ pytestmark = pytest.mark.unit
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "setup.sh"
 RUNTIME = {"libportaudio2", "python3-venv"}
-TOOLS = {"mosquitto", "openssl", "chromium", "espeak-ng", "sox"}
+# the keyword data set's second and third synthesizers, for --dev (tests) and --train
+SPEECH = {"flite", "festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox-us-slt-hts"}
+TOOLS = {"mosquitto", "openssl", "chromium", "espeak-ng", "sox"} | SPEECH
 
 
 def _stub(path: Path, body: str) -> None:
@@ -42,7 +44,7 @@ def _asked_for(result: subprocess.CompletedProcess) -> list[str]:
 
 
 @pytest.mark.parametrize("args, expected", [((), RUNTIME), (("--dev",), RUNTIME | TOOLS),
-                                            (("--train",), RUNTIME | {"espeak-ng", "sox"}),
+                                            (("--train",), RUNTIME | {"espeak-ng", "sox"} | SPEECH),
                                             (("--dev", "--train"), RUNTIME | TOOLS)])
 def test_system_packages_per_mode(tmp_path, args, expected):
     result = _run(tmp_path, *args, dpkg_ok=False)
