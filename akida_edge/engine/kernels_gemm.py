@@ -60,16 +60,19 @@ def _sums(context, builder, arr_a, arr_b, row0, col0, rows):
     return [[builder.load(acc) for acc in row] for row in accs]
 
 
+def _arrays(context, builder, signature, args, n: int) -> list:
+    """The LLVM array structures of an intrinsic's first `n` (array) arguments."""
+    return [context.make_array(ty)(context, builder, arg) for ty, arg in zip(signature.args[:n], args[:n],
+                                                                             strict=True)]
+
+
 def _block(rows: int):
     """An intrinsic computing out[r0:r0+rows, f0:f0+16] = a[r0:r0+rows, :] @ b[:, f0:f0+16] with
     the sums kept in 2·rows 8-lane registers over the whole K loop (rows ≤ 6: at most 12 sums, two
     b vectors and one broadcast fit AVX2's 16 registers)."""
 
     def codegen(context, builder, signature, args):
-        a_ty, b_ty, o_ty = signature.args[:3]
-        arr_a = context.make_array(a_ty)(context, builder, args[0])
-        arr_b = context.make_array(b_ty)(context, builder, args[1])
-        arr_o = context.make_array(o_ty)(context, builder, args[2])
+        arr_a, arr_b, arr_o = _arrays(context, builder, signature, args, 3)
         row0, col0 = args[3], args[4]
         sums = _sums(context, builder, arr_a, arr_b, row0, col0, rows)
         f_len = cgutils.unpack_tuple(builder, arr_b.shape, 2)[1]
@@ -97,11 +100,7 @@ def _block_act(rows: int):
     q (3, F) float32 holds per output channel 16·T′, 1/s16 and amax·s16 (`act_params_f32`)."""
 
     def codegen(context, builder, signature, args):
-        a_ty, b_ty, q_ty, o_ty = signature.args[:4]
-        arr_a = context.make_array(a_ty)(context, builder, args[0])
-        arr_b = context.make_array(b_ty)(context, builder, args[1])
-        arr_q = context.make_array(q_ty)(context, builder, args[2])
-        arr_o = context.make_array(o_ty)(context, builder, args[3])
+        arr_a, arr_b, arr_q, arr_o = _arrays(context, builder, signature, args, 4)
         row0, col0 = args[4], args[5]
         sums = _sums(context, builder, arr_a, arr_b, row0, col0, rows)
         f_len = cgutils.unpack_tuple(builder, arr_b.shape, 2)[1]
