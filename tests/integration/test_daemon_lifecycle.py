@@ -196,6 +196,8 @@ def test_shipped_config_starts_on_a_fresh_machine(tmp_path):
         wait_listening(port)
         rec = Recorder(port, "akida/#")
         assert rec.wait_for(lambda r: r.payloads("akida/edge-1/status")[:1] == [b"online"], timeout_s=60.0)
+        # `online` goes out first on connect, the retained `info` right after it: wait for both
+        assert rec.wait_for(lambda r: r.json("/info"), timeout_s=30.0)
         info = rec.json("/info")
         pipelines = load_config(cfg).pipelines
         names = [p.name for p in pipelines if _app_installed(p.type)]
