@@ -96,6 +96,19 @@ def _activate_rows(pot2, thr16, sf, cap, out2):
 
 
 @kernel(inline="always")
+def _window_max(pot, y0, x0, ph, pw, best):
+    """best[k] = max of pot[y0 + a, x0 + b, k] over the ph × pw pooling window (per channel)."""
+    first = pot[y0, x0]
+    for k in range(best.shape[0]):
+        best[k] = first[k]
+    for a in range(ph):
+        for b in range(pw):
+            prow = pot[y0 + a, x0 + b]
+            for k in range(best.shape[0]):
+                best[k] = max(best[k], prow[k])
+
+
+@kernel(inline="always")
 def _stage(pot, n, q, s16, cap16, thr, mode, pool, out_u8, out_raw):
     """Sample n's output from pot (OH, OW, F) with precomputed parameters; returns its events."""
     oh, ow, f = pot.shape
@@ -123,13 +136,7 @@ def _stage(pot, n, q, s16, cap16, thr, mode, pool, out_u8, out_raw):
         best = np.empty(f, pot.dtype)
         for i in range(out_u8.shape[1]):
             for j in range(out_u8.shape[2]):
-                for k in range(f):
-                    best[k] = pot[i * psy, j * psx, k]
-                for a in range(ph):
-                    for b in range(pw):
-                        prow = pot[i * psy + a, j * psx + b]
-                        for k in range(f):
-                            best[k] = max(best[k], prow[k])
+                _window_max(pot, i * psy, j * psx, ph, pw, best)
                 orow = out_u8[n, i, j]
                 for k in range(f):
                     y = _act_div(np.float64(best[k]), q[0, k], q[1, k], q[2, k])
@@ -219,14 +226,7 @@ def stage_f32(pot, n, q32, mode, pool, out_u8):
         best = np.empty(f, np.float32)
         for i in range(out_u8.shape[1]):
             for j in range(out_u8.shape[2]):
-                first = pot[i * psy, j * psx]
-                for k in range(f):
-                    best[k] = first[k]
-                for a in range(ph):
-                    for b in range(pw):
-                        prow = pot[i * psy + a, j * psx + b]
-                        for k in range(f):
-                            best[k] = max(best[k], prow[k])
+                _window_max(pot, i * psy, j * psx, ph, pw, best)
                 orow = out_u8[n, i, j]
                 for k in range(f):
                     y = act_f32(best[k], thr16[k], inv[k], cap[k])
