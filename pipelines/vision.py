@@ -80,7 +80,7 @@ class GesturePipeline:
                 self.stream.segmenter.params = self.params
 
     def describe(self) -> dict[str, Any]:
-        from akida_edge.apps.vision.model import DEFAULT_MODEL
+        from akida_edge.apps.vision.gesture_model import DEFAULT_MODEL
 
         o = self.options
         path = self.cfg.model or str(DEFAULT_MODEL)

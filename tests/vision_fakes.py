@@ -1,4 +1,4 @@
-"""A small stand-in for `apps.vision.model.GestureModel` (the app's tests do not depend on the
+"""A small stand-in for `apps.vision.gesture_model.GestureModel` (the app's tests do not depend on the
 trained model): a real engine model with a binary feature layer (for learning and power), and an
 *oracle* head that names a horizontal swipe from the motion of the event centroid across the
 window's time slices, so recognition results can be derived from the scene that was rendered."""

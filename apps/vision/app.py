@@ -45,7 +45,7 @@ class Recognizer:
         from akida_edge.apps.vision.labels import BACKGROUND, CLASSES
 
         if gm is None:
-            from akida_edge.apps.vision.model import GestureModel
+            from akida_edge.apps.vision.gesture_model import GestureModel
 
             gm = GestureModel.load(path)
         self.gm = gm

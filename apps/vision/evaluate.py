@@ -16,8 +16,8 @@ from typing import IO, Any
 import numpy as np
 
 from akida_edge.apps.vision import dataset
+from akida_edge.apps.vision.gesture_model import DEFAULT_MODEL, GestureModel
 from akida_edge.apps.vision.labels import CLASSES
-from akida_edge.apps.vision.model import DEFAULT_MODEL, GestureModel
 
 N_PER_LABEL = 12
 

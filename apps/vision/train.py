@@ -44,8 +44,8 @@ from pathlib import Path
 import torch
 
 from akida_edge.apps.vision import dataset, evaluate, network, report
+from akida_edge.apps.vision.gesture_model import GestureModel
 from akida_edge.apps.vision.labels import AUX, BACKGROUND, CLASSES
-from akida_edge.apps.vision.model import GestureModel
 from akida_edge.apps.vision.representation import ViewParams
 from akida_edge.convert import calibrate, integer_forward, set_quantized
 from akida_edge.engine.device import AKD1000

@@ -25,10 +25,10 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def fake_model(monkeypatch):
     gm = FakeGestureModel()
-    module = types.ModuleType("akida_edge.apps.vision.model")
+    module = types.ModuleType("akida_edge.apps.vision.gesture_model")
     module.GestureModel = types.SimpleNamespace(load=lambda path=None: gm)
     module.DEFAULT_MODEL = "gestures.aem"
-    monkeypatch.setitem(sys.modules, "akida_edge.apps.vision.model", module)
+    monkeypatch.setitem(sys.modules, "akida_edge.apps.vision.gesture_model", module)
     monkeypatch.setattr(LearnedGestures, "base_examples", staticmethod(lambda view: None))
     return gm
 

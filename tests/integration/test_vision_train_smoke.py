@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from akida_edge.apps.vision import dataset, evaluate, train
+from akida_edge.apps.vision.gesture_model import GestureModel
 from akida_edge.apps.vision.labels import CLASSES
-from akida_edge.apps.vision.model import GestureModel
 from akida_edge.engine.mapping import check
 
 pytestmark = pytest.mark.integration

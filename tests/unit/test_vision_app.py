@@ -27,10 +27,10 @@ def gm() -> FakeGestureModel:
 
 @pytest.fixture
 def fake_model_module(monkeypatch, gm):
-    """`akida_edge.apps.vision.model` replaced by the stand-in, for the CLI."""
-    module = types.ModuleType("akida_edge.apps.vision.model")
+    """`akida_edge.apps.vision.gesture_model` replaced by the stand-in, for the CLI."""
+    module = types.ModuleType("akida_edge.apps.vision.gesture_model")
     module.GestureModel = types.SimpleNamespace(load=lambda path=None: gm)
-    monkeypatch.setitem(sys.modules, "akida_edge.apps.vision.model", module)
+    monkeypatch.setitem(sys.modules, "akida_edge.apps.vision.gesture_model", module)
     monkeypatch.setenv("AKIDA_EDGE_STATE_DIR", "")
     return module
 

@@ -125,7 +125,7 @@ def test_names_of_base_classes_are_refused():
 
 
 def test_cli_learn_learned_forget(tmp_path, gm, capsys, monkeypatch):
-    monkeypatch.setitem(sys.modules, "akida_edge.apps.vision.model",
+    monkeypatch.setitem(sys.modules, "akida_edge.apps.vision.gesture_model",
                         types.SimpleNamespace(GestureModel=types.SimpleNamespace(load=lambda path=None: gm)))
     monkeypatch.setattr(Lr.LearnedGestures, "base_examples", staticmethod(fake_base))
     state = str(tmp_path / "state")

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from akida_edge.apps.kws.app import MODEL_PATH as KWS_MODEL
+from akida_edge.apps.vision.gesture_model import DEFAULT_MODEL, GestureModel, softmax
 from akida_edge.apps.vision.labels import BACKGROUND, CLASSES, GESTURES, NOVEL
-from akida_edge.apps.vision.model import DEFAULT_MODEL, GestureModel, softmax
 from akida_edge.errors import InputDataError, ModelFileError
 
 pytestmark = pytest.mark.unit

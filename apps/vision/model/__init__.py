@@ -1,0 +1,1 @@
+"""The shipped gesture model (`gestures.aem`) and its training report (package data)."""
