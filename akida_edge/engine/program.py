@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 
 from akida_edge.engine import kernels as K
+from akida_edge.engine.kernels_avg import avg_product_kernel
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
 from akida_edge.engine.kernels_gemm import gemm_act_f32, gemm_f32
-from akida_edge.engine.output_stage import MODE_ACT, act_params_f32
+from akida_edge.engine.output_stage import MODE_ACT, MODE_AVG, act_params_f32
 from akida_edge.numba_config import kernel
 
 # layer kinds (arguments, never globals inside kernels)
@@ -48,10 +49,13 @@ _G = _G_POOL + 4
 
 @kernel()
 def _product(a, b, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt):
-    """The dense product a @ b into the layer's output: without pooling, through the activation
-    straight from the registers (`gemm_act_f32`, F a multiple of 16), else into pot (`gemm_f32`)
-    and the output stage."""
+    """The dense product a @ b into the layer's output: with global average pooling, the pooled
+    sums' product (`kernels_avg`); without pooling, through the activation straight from the
+    registers (`gemm_act_f32`, F a multiple of 16); else into pot (`gemm_f32`) and the output stage."""
     f = b.shape[1]
+    if mode == MODE_AVG:  # pooled sums first, then one vector-matrix product per sample
+        avg_product_kernel(a, b, a.shape[0] // dst.shape[0], thr, act_step, amax, dst, cnt)
+        return
     if mode == MODE_ACT and f % 16 == 0:
         q32 = act_params_f32(thr, act_step, amax)
         cnt[2] += gemm_act_f32(a, b, q32, dst.reshape((a.shape[0], f)))
