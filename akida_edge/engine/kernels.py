@@ -295,6 +295,16 @@ def f32_ok(bound: int) -> bool:
     return bound < F32_ACT_BOUND
 
 
+def pair_ok(dw_bound: int, wmax: int, channels: int) -> bool:
+    """Whether a `f32_ok` separable layer may keep its depthwise sums in int16 and run its pointwise
+    product on int16 pairs (`kernels_gemm_i16`, the `vpmaddwd` shape): every depthwise partial sum
+    below 2^15 in magnitude (`dw_bound` = kh·kw · max input · max |weight|, e.g. 9 · 15 · 7 = 945
+    for the DS-CNN's 4-bit layers), pointwise weights of at most 8 bits (|w| ≤ 127, so a pair sum
+    is at most 2 · 32767 · 127 < 2^23) and an even channel count (the pairs). With the potentials'
+    partial sums below 2^23 (`f32_ok`) every int32 sum is then exact, and so is its float32 copy."""
+    return dw_bound < 2**15 and wmax <= 127 and channels % 2 == 0
+
+
 def separable_f32(x: np.ndarray, prepared: tuple[np.ndarray, np.ndarray, np.ndarray], pad: tuple[int, int],
                   stride: tuple[int, int], pot_shape: tuple[int, int, int], out_shape: tuple[int, int, int],
                   threshold: np.ndarray, act_step: np.ndarray, act_bits: int, mode: int, pool: np.ndarray,
