@@ -38,7 +38,9 @@ Each kernel adds the layer's activity to `counts` = [input events, synaptic ops,
 Layers whose partial sums stay below 2^23 (`f32_ok`: every convolutional and separable layer of
 the rebuilt zoo models, 8-bit input layers included) run float32-exact stages (`kernels_f32.py`): float32
 depthwise sums, the pointwise product by `gemm_f32` or by an eight-at-a-time event loop
-(`PW_BLAS_ABOVE`), and a float32 activation (one multiply, no float64 division). The measured
+(`PW_BLAS_ABOVE`), and a float32 activation (one multiply, no float64 division); a separable
+layer whose depthwise sums fit int16 (`pair_ok`) keeps them in int16 and runs its dense pointwise
+product on int16 pairs (`kernels_gemm_i16`, in the one-call program). The measured
 rules, all on the layer's own activity (never on the model), each a density where the cost of
 the event path (∝ events × fan-out) meets that of the dense stage (∝ all inputs × fan-out), i.e.
 the ratio of their measured costs per operation: a convolution takes im2col + product above

@@ -34,7 +34,7 @@ def avg_product_kernel(a, b, npos, thr, act_step, amax, out_u8, counts):
     """Globally average-pooled activations of a @ b: a (N·npos, K) float32 rows, sample by sample
     (npos rows each), b (K, F) float32; writes out_u8 (N, 1, 1, F) and adds its output events."""
     k_len, f = b.shape
-    n_s = a.shape[0] // npos
+    n_s = a.shape[0] // max(npos, 1)
     s = np.empty(k_len, np.float64)
     total = np.empty(f, np.float64)
     events = 0

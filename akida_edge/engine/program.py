@@ -56,7 +56,7 @@ def _product(a, b, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt):
     registers (`gemm_act_f32`, F a multiple of 16); else into pot (`gemm_f32`) and the output stage."""
     f = b.shape[1]
     if mode == MODE_AVG:  # pooled sums first, then one vector-matrix product per sample
-        avg_product_kernel(a, b, a.shape[0] // dst.shape[0], thr, act_step, amax, dst, cnt)
+        avg_product_kernel(a, b, a.shape[0] // max(dst.shape[0], 1), thr, act_step, amax, dst, cnt)
         return
     if mode == MODE_ACT and f % 16 == 0:
         q32 = act_params_f32(thr, act_step, amax)
@@ -72,7 +72,7 @@ def _product_pairs(a, b, w_pw, pot, thr, act_step, amax, mode, pool, dst, out_ra
     (`kernels_gemm_i16.pack_pairs`; w_pw the same weights (C, F) float32, for the pooled product)."""
     f = b.shape[1]
     if mode == MODE_AVG:
-        avg_product_kernel(a, w_pw, a.shape[0] // dst.shape[0], thr, act_step, amax, dst, cnt)
+        avg_product_kernel(a, w_pw, a.shape[0] // max(dst.shape[0], 1), thr, act_step, amax, dst, cnt)
         return
     if mode == MODE_ACT and f % 16 == 0:
         q32 = act_params_f32(thr, act_step, amax)
@@ -88,6 +88,8 @@ def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb,
     """Every layer of `geo` on x (N, H, W, C) uint8; the last writes out_u8 (or out_raw in
     `MODE_RAW`). Adds each layer's activity to counts[i]. The path rules are those of `plan.py`."""
     n = x.shape[0]
+    if n == 0:  # nothing to run (and the buffers of an empty batch hold no sample)
+        return
     flat_x = x.reshape(x.size)
     for t in range(x.size):
         act0[t] = flat_x[t]
