@@ -6,11 +6,14 @@ layers (any other model keeps the per-layer runners of `plan.py`) into flat arra
 
 - `geo` (L, G) int64: per layer its kind, output-stage mode, geometry and offsets (`_G_*`);
 - `wf` float32: the weights in kernel form (`kernels.prepare_conv` / `prepare_separable`),
-  `wi` int32: FullyConnected weights (their int64 sums are exact whatever the bound);
+  `wi` int32: FullyConnected weights (their int64 sums are exact whatever the bound), `wh` int16:
+  the depthwise, tiled and pair-packed pointwise weights of separable layers within
+  `kernels.pair_ok` (int16 depthwise sums, the pointwise product on int16 pairs: `kernels_gemm_i16`);
 - `thr` int32 and `step` float32: every layer's thresholds and act_step, end to end;
 - preallocated buffers: two uint8 activation arrays used in turn, the im2col rows, depthwise sums
   and potentials (float32), the FullyConnected potentials (int64), per separable layer its
-  zero-bordered copy of a sample (`depthwise_f32_kernel`),
+  zero-bordered copy of a sample (`depthwise_f32_kernel`), and int16 depthwise sums and copies
+  for the pair path,
 
 and `run_program` walks the layers in numba, calling the same kernels as the runners with the same
 per-layer path rules (dense or event stages from the previous layer's events, thresholds passed
