@@ -81,6 +81,7 @@ class _Step:
     pad_value: int
     dw_dtype: type = np.int32  # separable: the depthwise sums' dtype (`kernels.depthwise_dtype`)
     f32: bool = False  # partial sums < 2^23: the float32-exact stages (`kernels.f32_ok`)
+    pair: bool = False  # separable: int16 depthwise sums and their int16-pair product (`kernels.pair_ok`)
     name: str = ""
     kind_name: str = ""
     input_size: int = 0
@@ -130,7 +131,8 @@ def _step(layer: Layer, in_max: int) -> _Step:
     acc = K.accumulator_dtype(bound, dense_ok=True)
     f32 = K.f32_ok(bound)
     return _Step(layer, kind, mode, (top, left), stride, (oh, ow, spec.filters), layer.output_shape,
-                 pool, acc, pad_value, np.float32 if f32 else K.depthwise_dtype(dw_bound, acc), f32)
+                 pool, acc, pad_value, np.float32 if f32 else K.depthwise_dtype(dw_bound, acc), f32,
+                 kind == "separable" and f32 and K.pair_ok(dw_bound, wmax, c))
 
 
 def plan(model: Model) -> list[_Step]:

@@ -38,7 +38,9 @@ Each kernel adds the layer's activity to `counts` = [input events, synaptic ops,
 Layers whose partial sums stay below 2^23 (`f32_ok`: every convolutional and separable layer of
 the rebuilt zoo models, 8-bit input layers included) run float32-exact stages (`kernels_f32.py`): float32
 depthwise sums, the pointwise product by `gemm_f32` or by an eight-at-a-time event loop
-(`PW_BLAS_ABOVE`), and a float32 activation (one multiply, no float64 division). The measured
+(`PW_BLAS_ABOVE`), and a float32 activation (one multiply, no float64 division); a separable
+layer whose depthwise sums fit int16 (`pair_ok`) keeps them in int16 and runs its dense pointwise
+product on int16 pairs (`kernels_gemm_i16`, in the one-call program). The measured
 rules, all on the layer's own activity (never on the model), each a density where the cost of
 the event path (∝ events × fan-out) meets that of the dense stage (∝ all inputs × fan-out), i.e.
 the ratio of their measured costs per operation: a convolution takes im2col + product above
@@ -293,6 +295,16 @@ def f32_ok(bound: int) -> bool:
     (`kernels_f32.py`): below 2^23 (`output_stage.F32_ACT_BOUND`) every integer and every partial
     sum is exact in float32, and the float32 activation is exact."""
     return bound < F32_ACT_BOUND
+
+
+def pair_ok(dw_bound: int, wmax: int, channels: int) -> bool:
+    """Whether a `f32_ok` separable layer may keep its depthwise sums in int16 and run its pointwise
+    product on int16 pairs (`kernels_gemm_i16`, the `vpmaddwd` shape): every depthwise partial sum
+    below 2^15 in magnitude (`dw_bound` = kh·kw · max input · max |weight|, e.g. 9 · 15 · 7 = 945
+    for the DS-CNN's 4-bit layers), pointwise weights of at most 8 bits (|w| ≤ 127, so a pair sum
+    is at most 2 · 32767 · 127 < 2^23) and an even channel count (the pairs). With the potentials'
+    partial sums below 2^23 (`f32_ok`) every int32 sum is then exact, and so is its float32 copy."""
+    return dw_bound < 2**15 and wmax <= 127 and channels % 2 == 0
 
 
 def separable_f32(x: np.ndarray, prepared: tuple[np.ndarray, np.ndarray, np.ndarray], pad: tuple[int, int],

@@ -15,8 +15,26 @@ from __future__ import annotations
 import numpy as np
 
 from akida_edge.engine.kernels_taps import fans, taps
-from akida_edge.engine.output_stage import MODE_ACT, MODE_MAX, act_params_f32, output_stage_kernel, stage_f32
+from akida_edge.engine.output_stage import (
+    MODE_ACT,
+    MODE_MAX,
+    act_f32,
+    act_params_f32,
+    output_stage_kernel,
+    stage_f32,
+)
 from akida_edge.numba_config import kernel
+
+
+@kernel(inline="always")
+def _zero_row(q32, row):
+    """row[k] = act(0) of channel k by the float32 activation (0 when T ≥ 0); returns its non-zeros."""
+    nz = 0
+    for k in range(row.shape[0]):
+        y = act_f32(np.float32(0.0), q32[0, k], q32[1, k], q32[2, k])
+        row[k] = np.uint8(y)
+        nz += y > np.float32(0.0)
+    return nz
 
 
 @kernel()
@@ -31,7 +49,9 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
     g[(ky, kx), :] = Σ_events v · w[ky, kx, c, :] (one long vectorised loop per event), then each
     tap adds its F values to the output it reaches (sums of integers: exact in the accumulator).
     `f32` (float32 potentials of a `kernels.f32_ok` layer): activation and max pooling use the
-    float32 output stage (`output_stage.stage_f32`).
+    float32 output stage (`output_stage.stage_f32`); a sample without events then costs its input
+    scan and one copy of the act(0) row per output (its potentials are all zero: they are cleared
+    once per call and after every sample that reached them), not a pass over every potential.
     """
     h, wd, c_in = x.shape[1], x.shape[2], x.shape[3]
     oh, ow, f = pot.shape[0], pot.shape[1], pot.shape[2]
@@ -43,14 +63,28 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
     xtab = taps(x_hi - x_lo, pad_x + x_lo, kw, sx, ow)
     vals = np.empty(c_in, wt.dtype)  # one position's events: values (in the weights' dtype) ...
     chans = np.empty(c_in, np.int64)  # ... and channels
-    g = np.empty(kh * kw * f, wt.dtype)  # their contribution to every tap
+    glen = kh * kw * f
+    g = np.empty(glen, wt.dtype)  # their contribution to every tap
     q32 = act_params_f32(thr, act_step, amax)
     fast_stage = f32 and (mode == MODE_ACT or mode == MODE_MAX)
+    # a sample without events (nor non-zero padding) outputs act(0) everywhere: one row, copied
+    row0 = np.empty(f, np.uint8)
+    nz0 = _zero_row(q32, row0)
+    if x.shape[0] > 0:  # (an empty batch may come with an empty potentials buffer)
+        pot[:] = 0  # cleared once, then after every sample whose events reached it
     for n in range(x.shape[0]):
-        pot[:] = 0
         events = 0
         ops = 0
-        for iy in range(y_lo, y_hi):
+        active = pad_value != 0  # whether anything reaches the potentials
+        y_end = y_hi
+        if not active:
+            flat = x[n].reshape(h * wd * c_in)
+            seen = np.uint8(0)
+            for t in range(flat.shape[0]):
+                seen |= flat[t]
+            if seen == 0:  # a silent sample: no position to visit
+                y_end = y_lo
+        for iy in range(y_lo, y_end):
             for ix in range(x_lo, x_hi):
                 inside = 0 <= iy < h and 0 <= ix < wd
                 if not inside and pad_value == 0:
@@ -58,10 +92,10 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
                 m = 0
                 if inside:
                     xrow = x[n, iy, ix]
-                    nz = 0
-                    for c in range(c_in):  # vectorised test first: most positions are silent
-                        nz += xrow[c] != 0
-                    if nz == 0:
+                    seen = np.uint8(0)
+                    for c in range(c_in):  # vectorised test first (a byte OR): most positions are silent
+                        seen |= xrow[c]
+                    if seen == 0:
                         continue
                     for c in range(c_in):  # compaction without branches (measured 4-6 % faster at 10 %)
                         vals[m] = xrow[c]
@@ -74,16 +108,18 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
                         m += 1
                 if m == 0:
                     continue
+                active = True
                 # 1-d views and plain range indices: LLVM vectorises these loops
                 v = vals[0]
                 wrow = wt[chans[0]]
-                for t in range(g.shape[0]):
-                    g[t] = v * wrow[t]
-                for j in range(1, m):
-                    v = vals[j]
-                    wrow = wt[chans[j]]
-                    for t in range(g.shape[0]):
-                        g[t] += v * wrow[t]
+                if m > 1:  # several events: their combined row for every tap first
+                    for t in range(glen):
+                        g[t] = v * wrow[t]
+                    for j in range(1, m):
+                        v = vals[j]
+                        wrow = wt[chans[j]]
+                        for t in range(glen):
+                            g[t] += v * wrow[t]
                 fan = 0
                 for ky in range(kh):
                     oy = ytab[iy - y_lo, ky]
@@ -96,17 +132,30 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
                         fan += 1
                         prow = pot[oy, ox]
                         base = (ky * kw + kx) * f
-                        for k in range(f):
-                            prow[k] += g[base + k]
+                        if m == 1:  # one event: straight from its weights (no combined row)
+                            for k in range(f):
+                                prow[k] += v * wrow[base + k]
+                        else:
+                            for k in range(f):
+                                prow[k] += g[base + k]
                 if inside:
                     events += m
                     ops += fan * f * m
         counts[0] += events
         counts[1] += ops
+        if fast_stage and not active:  # silent: p = 0 everywhere (max pooling of zeros is zero)
+            out = out_u8[n].reshape(out_u8[n].size // f, f)
+            for i in range(out.shape[0]):
+                orow = out[i]
+                for k in range(f):
+                    orow[k] = row0[k]
+            counts[2] += nz0 * out.shape[0]
+            continue
         if fast_stage:
             counts[2] += stage_f32(pot, n, q32, mode, pool, out_u8)
         else:
             output_stage_kernel(pot, n, thr, act_step, amax, mode, pool, out_u8, out_raw, counts)
+        pot[:] = 0
 
 
 @kernel()

@@ -16,7 +16,10 @@ Dense pointwise products (measured as CPU time on the DS-CNN separable layer, 12
 eight-way numba loop ~21 µs (one load and one store of p[k] per eight products, mul + add as
 fastmath stays off); a one-product-at-a-time scatter ~50 µs; scalar accumulators that LLVM's SLP
 vectoriser was meant to pack ~160 µs; an int16 pairwise (pmaddwd-shaped) loop ~80 µs (LLVM did
-not form vpmaddwd on ymm). A 6×16 tile of sums kept in registers is what wins; LLVM does not
+not form vpmaddwd on ymm). Formed explicitly (`kernels_gemm_i16`: int16 pairs in a register block,
+which LLVM lowers to vpmaddwd) it is ~1.5× faster than `gemm_f32`; separable layers within
+`kernels.pair_ok` use it, with int16 depthwise sums from the same `depthwise_f32_kernel`.
+A 6×16 tile of sums kept in registers is what wins; LLVM does not
 register-block a loop nest, hence `gemm_f32`'s explicit block.
 
 Each stage adds its activity to `counts` = [input events, synaptic ops, output events] exactly as
@@ -99,7 +102,7 @@ def depthwise_rows_f32(xs, xp, w_tile, pad_y, pad_x, fy, fx, dw):
                 dst = xp[iy + pad_y, (pad_x + ix) * c_in:(pad_x + ix + 1) * c_in]
                 for c in range(c_in):
                     v = src[c]
-                    dst[c] = np.float32(v)
+                    dst[c] = v  # to xp's dtype (float32, or int16 on the pair path)
                     nz += np.int32(v != 0)
             else:  # an input no output sees: counted, not copied
                 for c in range(c_in):
@@ -166,12 +169,12 @@ def depthwise_events_f32(xs, w_dw, ytab, xtab, idx, dw):
                     out = dw[oy, ox]
                     wrow = w_dw[ky, kx]
                     if 4 * nz >= c_in:  # many events: all channels at once (zeros add nothing)
-                        for c in range(c_in):
-                            out[c] += np.float32(xrow[c]) * wrow[c]
+                        for c in range(c_in):  # uint8 · float32 is float32 (int16: exact int64)
+                            out[c] += xrow[c] * wrow[c]
                     else:
                         for t in range(nz):
                             c = idx[t]
-                            out[c] += np.float32(xrow[c]) * wrow[c]
+                            out[c] += xrow[c] * wrow[c]
     return events, ops
 
 
@@ -180,16 +183,21 @@ def depthwise_events_f32(xs, w_dw, ytab, xtab, idx, dw):
 # A separable layer right after InputData reads the caller's array, which may be read-only.
 _U8_4 = "uint8[:, :, :, ::1]"
 _F32_4 = "float32[:, :, :, ::1]"
-_DW_ARGS = (nb.types.float32[:, :, ::1], nb.types.float32[:, :, ::1], nb.int64, nb.int64, nb.int64, nb.int64,
-            nb.boolean, nb.int64, nb.types.float32[:, :, :, ::1], nb.types.float32[:, ::1],
-            nb.types.int64[::1])
 
 
-@kernel(*(nb.int64(nb.types.Array(nb.uint8, 4, "C", readonly=ro), *_DW_ARGS) for ro in (False, True)))
+def _dw_args(t: nb.types.Type) -> tuple:
+    return (t[:, :, ::1], t[:, :, ::1], nb.int64, nb.int64, nb.int64, nb.int64, nb.boolean, nb.int64,
+            t[:, :, :, ::1], t[:, ::1], nb.types.int64[::1])
+
+
+# float32 sums, or int16 ones (the pair path of `kernels_gemm_i16`, where `kernels.pair_ok` bounds them)
+@kernel(*(nb.int64(nb.types.Array(nb.uint8, 4, "C", readonly=ro), *_dw_args(t))
+          for ro in (False, True) for t in (nb.float32, nb.int16)))
 def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, xp, counts):
-    """Depthwise sums of the batch x (N, H, W, C) uint8 into dw (N, OH, OW, C) float32; returns
-    their non-zeros. Row sweeps when `rows` (stride 1 only), else scattered events. Adds the
-    events, the depthwise fan-out and the pointwise fan-out (`f` per non-zero sum) to counts.
+    """Depthwise sums of the batch x (N, H, W, C) uint8 into dw (N, OH, OW, C) float32 (or int16:
+    16 lanes per AVX2 instruction, where the sums fit); returns their non-zeros. Row sweeps when
+    `rows` (stride 1 only), else scattered events. Adds the events, the depthwise fan-out and the
+    pointwise fan-out (`f` per non-zero sum) to counts.
 
     xp: the row sweeps' zero-bordered copy of a sample (OH + kh − 1, (OW + kw − 1)·C), kept by the
     caller for this layer and zero when first given (only its interior is ever written), or an
@@ -202,7 +210,7 @@ def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, xp,
     fy, fx = fans(ytab), fans(xtab)
     rows = rows and sy == 1 and sx == 1
     if rows and xp.shape[0] == 0:
-        xp = np.zeros((oh + kh - 1, (ow + kw - 1) * c_in), np.float32)
+        xp = np.zeros((oh + kh - 1, (ow + kw - 1) * c_in), dw.dtype)
     idx = np.empty(c_in, np.int64)
     events = 0
     ops = 0

@@ -66,16 +66,22 @@ def _arrays(context, builder, signature, args, n: int) -> list:
                                                                              strict=True)]
 
 
-def _block(rows: int):
+def _cols(builder, arr_b, signature):
+    """F, the output columns: b's second dimension ((K, F) float32, or (K/2, F, 2) int16 pairs)."""
+    return cgutils.unpack_tuple(builder, arr_b.shape, signature.args[1].ndim)[1]
+
+
+def _block(rows: int, sums_ir=_sums):
     """An intrinsic computing out[r0:r0+rows, f0:f0+16] = a[r0:r0+rows, :] @ b[:, f0:f0+16] with
     the sums kept in 2·rows 8-lane registers over the whole K loop (rows ≤ 6: at most 12 sums, two
-    b vectors and one broadcast fit AVX2's 16 registers)."""
+    b vectors and one broadcast fit AVX2's 16 registers). `sums_ir` builds the K loop (`_sums`, or
+    the int16 pairs of `kernels_gemm_i16`) and returns the sums as float32 vectors."""
 
     def codegen(context, builder, signature, args):
         arr_a, arr_b, arr_o = _arrays(context, builder, signature, args, 3)
         row0, col0 = args[3], args[4]
-        sums = _sums(context, builder, arr_a, arr_b, row0, col0, rows)
-        f_len = cgutils.unpack_tuple(builder, arr_b.shape, 2)[1]
+        sums = sums_ir(context, builder, arr_a, arr_b, row0, col0, rows)
+        f_len = _cols(builder, arr_b, signature)
         vptr = ir.VectorType(ir.FloatType(), 8).as_pointer()
         for r in range(rows):
             ooff = builder.add(builder.mul(builder.add(row0, ir.Constant(row0.type, r)), f_len), col0)
@@ -92,7 +98,7 @@ def _block(rows: int):
     return block
 
 
-def _block_act(rows: int):
+def _block_act(rows: int, sums_ir=_sums):
     """As `_block`, but the sums never leave the registers: they go through the float32 activation
     (`output_stage.act_f32`, the same float32 operations in the same order, so the same exact
     outputs) into out_u8[r0:r0+rows, f0:f0+16]; returns the block's non-zero outputs.
@@ -102,8 +108,8 @@ def _block_act(rows: int):
     def codegen(context, builder, signature, args):
         arr_a, arr_b, arr_q, arr_o = _arrays(context, builder, signature, args, 4)
         row0, col0 = args[4], args[5]
-        sums = _sums(context, builder, arr_a, arr_b, row0, col0, rows)
-        f_len = cgutils.unpack_tuple(builder, arr_b.shape, 2)[1]
+        sums = sums_ir(context, builder, arr_a, arr_b, row0, col0, rows)
+        f_len = _cols(builder, arr_b, signature)
         i64 = row0.type
         f32 = ir.FloatType()
         vec = ir.VectorType(f32, 8)

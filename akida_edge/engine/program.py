@@ -6,11 +6,14 @@ layers (any other model keeps the per-layer runners of `plan.py`) into flat arra
 
 - `geo` (L, G) int64: per layer its kind, output-stage mode, geometry and offsets (`_G_*`);
 - `wf` float32: the weights in kernel form (`kernels.prepare_conv` / `prepare_separable`),
-  `wi` int32: FullyConnected weights (their int64 sums are exact whatever the bound);
+  `wi` int32: FullyConnected weights (their int64 sums are exact whatever the bound), `wh` int16:
+  the depthwise, tiled and pair-packed pointwise weights of separable layers within
+  `kernels.pair_ok` (int16 depthwise sums, the pointwise product on int16 pairs: `kernels_gemm_i16`);
 - `thr` int32 and `step` float32: every layer's thresholds and act_step, end to end;
 - preallocated buffers: two uint8 activation arrays used in turn, the im2col rows, depthwise sums
   and potentials (float32), the FullyConnected potentials (int64), per separable layer its
-  zero-bordered copy of a sample (`depthwise_f32_kernel`),
+  zero-bordered copy of a sample (`depthwise_f32_kernel`), and int16 depthwise sums and copies
+  for the pair path,
 
 and `run_program` walks the layers in numba, calling the same kernels as the runners with the same
 per-layer path rules (dense or event stages from the previous layer's events, thresholds passed
@@ -32,26 +35,32 @@ from typing import Any
 import numpy as np
 
 from akida_edge.engine import kernels as K
+from akida_edge.engine.kernels_avg import avg_product_kernel
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
 from akida_edge.engine.kernels_gemm import gemm_act_f32, gemm_f32
-from akida_edge.engine.output_stage import MODE_ACT, act_params_f32
+from akida_edge.engine.kernels_gemm_i16 import gemm_act_i16, gemm_i16, pack_pairs
+from akida_edge.engine.output_stage import MODE_ACT, MODE_AVG, act_params_f32
 from akida_edge.numba_config import kernel
 
 # layer kinds (arguments, never globals inside kernels)
 _INPUT, _CONV, _SEP, _DENSE = 0, 1, 2, 3
 # columns of `geo`
 (_G_KIND, _G_MODE, _G_H, _G_W, _G_C, _G_KH, _G_KW, _G_F, _G_OH, _G_OW, _G_PY, _G_PX, _G_SY, _G_SX,
- _G_PADV, _G_AMAX, _G_YH, _G_YW, _G_YC, _G_W1, _G_W2, _G_W3, _G_T, _G_XP, _G_POOL) = range(25)
+ _G_PADV, _G_AMAX, _G_YH, _G_YW, _G_YC, _G_W1, _G_W2, _G_W3, _G_T, _G_XP, _G_PAIR, _G_H1, _G_H2, _G_H3,
+ _G_POOL) = range(29)
 _G = _G_POOL + 4
 
 
 @kernel()
 def _product(a, b, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt):
-    """The dense product a @ b into the layer's output: without pooling, through the activation
-    straight from the registers (`gemm_act_f32`, F a multiple of 16), else into pot (`gemm_f32`)
-    and the output stage."""
+    """The dense product a @ b into the layer's output: with global average pooling, the pooled
+    sums' product (`kernels_avg`); without pooling, through the activation straight from the
+    registers (`gemm_act_f32`, F a multiple of 16); else into pot (`gemm_f32`) and the output stage."""
     f = b.shape[1]
+    if mode == MODE_AVG:  # pooled sums first, then one vector-matrix product per sample
+        avg_product_kernel(a, b, a.shape[0] // max(dst.shape[0], 1), thr, act_step, amax, dst, cnt)
+        return
     if mode == MODE_ACT and f % 16 == 0:
         q32 = act_params_f32(thr, act_step, amax)
         cnt[2] += gemm_act_f32(a, b, q32, dst.reshape((a.shape[0], f)))
@@ -61,11 +70,29 @@ def _product(a, b, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt):
 
 
 @kernel()
-def run_program(x, geo, wf, wi, thr, step, act0, act1, cols, dwb, potb, poti, xpb, out_u8, out_raw, counts,
-                dense_above, rows_above, pw_above):
+def _product_pairs(a, b, w_pw, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt):
+    """`_product` of int16 depthwise sums a (P, C) with the pointwise weights as int16 pairs b
+    (`kernels_gemm_i16.pack_pairs`; w_pw the same weights (C, F) float32, for the pooled product)."""
+    f = b.shape[1]
+    if mode == MODE_AVG:
+        avg_product_kernel(a, w_pw, a.shape[0] // max(dst.shape[0], 1), thr, act_step, amax, dst, cnt)
+        return
+    if mode == MODE_ACT and f % 16 == 0:
+        q32 = act_params_f32(thr, act_step, amax)
+        cnt[2] += gemm_act_i16(a, b, q32, dst.reshape((a.shape[0], f)))
+        return
+    gemm_i16(a, b, pot.reshape((a.shape[0], f)))
+    output_f32_kernel(pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt)
+
+
+@kernel()
+def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb, poti, xpb, xph, out_u8,
+                out_raw, counts, dense_above, rows_above, pw_above):
     """Every layer of `geo` on x (N, H, W, C) uint8; the last writes out_u8 (or out_raw in
     `MODE_RAW`). Adds each layer's activity to counts[i]. The path rules are those of `plan.py`."""
     n = x.shape[0]
+    if n == 0:  # nothing to run (and the buffers of an empty batch hold no sample)
+        return
     flat_x = x.reshape(x.size)
     for t in range(x.size):
         act0[t] = flat_x[t]
@@ -134,12 +161,32 @@ def run_program(x, geo, wf, wi, thr, step, act0, act1, cols, dwb, potb, poti, xp
                 sweep = sy == 1 and sx == 1 and dense_ok and nz > rows_above * size
                 dw = dwb[:n * oh * ow * c].reshape((n, oh, ow, c))
                 xo = g[_G_XP]
-                xp = xpb[xo:xo + (oh + kh - 1) * (ow + kw - 1) * c].reshape((oh + kh - 1, (ow + kw - 1) * c))
-                nonzero = depthwise_f32_kernel(src, w_dw, w_tile, py, px, sy, sx, sweep, f, dw, xp, cnt)
-                if dense_ok and nonzero > pw_above * dw.size:
+                xn = (oh + kh - 1) * (ow + kw - 1) * c
+                pair = g[_G_PAIR] != 0  # int16 depthwise sums, int16-pair product (`kernels.pair_ok`)
+                n16 = n if pair else 0  # the int16 buffers are empty in a program without such layers
+                d16 = dwh[:n16 * oh * ow * c].reshape((n16, oh, ow, c))
+                h1, h2, h3 = g[_G_H1], g[_G_H2], g[_G_H3]
+                if pair:
+                    xp16 = xph[xo:xo + xn].reshape((oh + kh - 1, (ow + kw - 1) * c))
+                    nonzero = depthwise_f32_kernel(src, wh[h1:h1 + kh * kw * c].reshape((kh, kw, c)),
+                                                   wh[h2:h2 + kh * kw * ow * c].reshape((kh, kw, ow * c)),
+                                                   py, px, sy, sx, sweep, f, d16, xp16, cnt)
+                else:
+                    xp = xpb[xo:xo + xn].reshape((oh + kh - 1, (ow + kw - 1) * c))
+                    nonzero = depthwise_f32_kernel(src, w_dw, w_tile, py, px, sy, sx, sweep, f, dw, xp, cnt)
+                dense = dense_ok and nonzero > pw_above * dw.size
+                if dense and pair:
+                    b16 = wh[h3:h3 + c * f].reshape((c // 2, f, 2))
+                    _product_pairs(d16.reshape((n * oh * ow, c)), b16, w_pw, pot, thr_i, step_i, amax, mode,
+                                   pool, dst, out_raw, cnt)
+                elif dense:
                     _product(dw.reshape((n * oh * ow, c)), w_pw, pot, thr_i, step_i, amax, mode, pool, dst,
                              out_raw, cnt)
                 else:
+                    if pair:  # few non-zero sums: the event loop, over float32 copies
+                        flat16, flat32 = d16.reshape(d16.size), dw.reshape(dw.size)
+                        for t in range(flat16.shape[0]):
+                            flat32[t] = flat16[t]
                     pointwise_f32_kernel(dw, w_pw, pot)
                     output_f32_kernel(pot, thr_i, step_i, amax, mode, pool, dst, out_raw, cnt)
         in_events = cnt[2] - before
@@ -196,12 +243,16 @@ class Program:
             else:
                 dw = max(dw, n * oh * ow * c)
                 g[_G_XP] = xp  # each separable layer its own zero-bordered copy (`depthwise_f32_kernel`)
+                g[_G_PAIR] = step.pair
                 xp += (oh + kh - 1) * (ow + kw - 1) * c
         self.geo = geo
         self.act0, self.act1 = np.empty(act, np.uint8), np.empty(act, np.uint8)
         self.cols, self.dwb = np.empty(cols, np.float32), np.empty(dw, np.float32)
         self.potb, self.poti = np.empty(pot, np.float32), np.empty(units, np.int64)
         self.xpb = np.zeros(max(xp, 1), np.float32)
+        pairs = any(step.pair for step in steps)  # int16 sums and zero-bordered copies (`pair_ok`)
+        self.dwh = np.empty(dw if pairs else 1, np.int16)
+        self.xph = np.zeros(max(xp, 1) if pairs else 1, np.int16)
         self._pack(self._current())
 
     def _current(self) -> list[Any]:
@@ -216,9 +267,10 @@ class Program:
     def _pack(self, key: list[Any]) -> None:
         wf: list[np.ndarray] = []
         wi: list[np.ndarray] = []
+        wh: list[np.ndarray] = []
         thr: list[np.ndarray] = []
         steps: list[np.ndarray] = []
-        nf = ni = nt = 0
+        nf = ni = nt = nh = 0
         it = iter(key)
         for i, step in enumerate(self.steps):
             if step.kind == "input":
@@ -240,8 +292,15 @@ class Program:
                 g[col] = nf
                 wf.append(np.asarray(arr, np.float32).ravel())
                 nf += wf[-1].size
+            if step.pair:  # the same weights as int16: depthwise, tiled, pointwise pairs
+                arrays = (prep[0], prep[1], pack_pairs(prep[2]))
+                for col, arr in zip((_G_H1, _G_H2, _G_H3), arrays, strict=True):
+                    g[col] = nh
+                    wh.append(np.asarray(arr, np.int16).ravel())
+                    nh += wh[-1].size
         self.wf = np.concatenate(wf) if wf else np.zeros(1, np.float32)
         self.wi = np.concatenate(wi) if wi else np.zeros(1, np.int32)
+        self.wh = np.concatenate(wh) if wh else np.zeros(1, np.int16)
         self.thr = np.concatenate(thr) if thr else np.zeros(1, np.int32)
         self.step = np.concatenate(steps) if steps else np.ones(1, np.float32)
         self.key = key
@@ -258,9 +317,9 @@ class Program:
         else:
             out = out_u8 = np.empty(shape, np.uint8)
             out_raw = np.empty((0, 0, 0, 0), np.int64)
-        run_program(x, self.geo, self.wf, self.wi, self.thr, self.step, self.act0, self.act1, self.cols,
-                    self.dwb, self.potb, self.poti, self.xpb, out_u8, out_raw, counts, dense_above,
-                    K.ROWS_ABOVE, K.PW_BLAS_ABOVE)
+        run_program(x, self.geo, self.wf, self.wi, self.wh, self.thr, self.step, self.act0, self.act1,
+                    self.cols, self.dwb, self.dwh, self.potb, self.poti, self.xpb, self.xph, out_u8, out_raw,
+                    counts, dense_above, K.ROWS_ABOVE, K.PW_BLAS_ABOVE)
         return out
 
 
