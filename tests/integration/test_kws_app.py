@@ -164,8 +164,12 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     pytest.importorskip("torch")
     from akida_edge.apps.kws import train
 
-    metrics = train.run(tmp_path / "data", tmp_path / "model", small=True, threads=1, progress=None)
+    metrics = train.run(tmp_path / "data", tmp_path / "model", small=True, threads=1, progress=None,
+                        checkpoints=tmp_path / "ckpt")
     assert metrics["agreement"] == 1.0 and metrics["nps"] > 0
+    # the per-epoch checkpoints went to the directory given, not under the data set
+    assert (tmp_path / "ckpt" / "float-seed1.pt").is_file()
+    assert not (tmp_path / "data" / "checkpoints").exists()
     assert (tmp_path / "model" / "confusion.png").stat().st_size > 0
     model = tmp_path / "model" / "kws.aem"
     res = Spotter(model).classify_file(keyword_clips[0][1])
