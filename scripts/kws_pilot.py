@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("epochs", type=int)
     ap.add_argument("n_train", type=int)
     ap.add_argument("--blocks", type=int, default=6)
+    ap.add_argument("--weight-decay", type=float, default=network.WEIGHT_DECAY)
+    ap.add_argument("--dropout", type=float, default=0.1, help="before the binary-feature layer")
     ap.add_argument("--data", type=Path, default=Path("data/kws-en"))
     ap.add_argument("--cache", type=Path, default=Path("data/pilot"))
     a = ap.parse_args(argv)
@@ -95,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(2)
     model = network.build(len(dataset.CLASSES), width=a.width, features=256, blocks=a.blocks,
                           down=tuple(a.down))
+    network.WEIGHT_DECAY = a.weight_decay  # read by network.fit
+    for m in model:
+        if isinstance(m, torch.nn.Dropout):
+            m.p = a.dropout
     head = (network.aux_head(model, len(dataset.CLASSES) + len(AUX_WORDS)), aux_targets(tr["y"], tr["word"]))
     t0 = time.monotonic()
     logs = network.fit(model, network.to_nchw(xtr), torch.from_numpy(tr["y"]), epochs=a.epochs, lr=3e-3,
@@ -104,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     pick = np.arange(0, len(xtr), max(1, len(xtr) // 2000))
     fit = float((network.predict(model, network.to_nchw(xtr[pick])).argmax(1) == tr["y"][pick]).mean())
     res = {"name": a.name, "input": a.input, "width": a.width, "down": a.down, "blocks": a.blocks,
+           "weight_decay": a.weight_decay, "dropout": a.dropout,
            "epochs": a.epochs, "n_train": a.n_train, "s_per_epoch": round(s_per_epoch, 1),
            "val_last": logs[-1]["val_acc"], "train_fit": fit,
            "val_curve": [round(g["val_acc"], 4) for g in logs]}

@@ -155,7 +155,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                 "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}
 
     def float_checkpoint(epoch: int, logs: list[dict], name: str = "float") -> None:
-        torch.save(snapshot(epoch=epoch, history=logs), ckpt_dir / f"{name}-seed{seed}.pt")
+        extra = {"aux_state_dict": head[0].state_dict()} if head is not None else {}
+        torch.save(snapshot(epoch=epoch, history=logs, **extra), ckpt_dir / f"{name}-seed{seed}.pt")
 
     t0 = time.monotonic()
     if float_from is not None:
@@ -164,6 +165,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
             raise ConfigError(f"--float-from {float_from}: its network {network.architecture(saved)} is not "
                               f"this recipe's {arch}; pass a kws_float.pt or checkpoint of this recipe")
         model.load_state_dict(saved["state_dict"])
+        if head is not None and "aux_state_dict" in saved:  # checkpoints since session 4 keep the aux head
+            head[0].load_state_dict(saved["aux_state_dict"])
         logs: list[dict] = list(saved.get("history", []))
         if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
             logs += network.fit(model, *t["train"], epochs=continue_epochs, lr=1e-3, seed=seed + 2,
@@ -234,7 +237,9 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
     metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
                    architecture={**arch, "down": list(arch["down"])},
-                   train_seconds=round(train_s, 1), epochs_float=epochs, epochs_quantized=q_epochs,
+                   train_seconds=round(train_s, 1), epochs_quantized=q_epochs,
+                   epochs_float=sum(1 for log in logs if log.get("what") in ("float", "float+"))
+                   if float_from is not None else epochs,
                    batch=batch, float_reused=float_from is not None, aux_words=len(AUX_WORDS) if aux else 0,
                    quantized_reused=quantized_from is not None, small=small, seed=seed,
                    data_config_hash=config.digest(), history=logs,
