@@ -151,6 +151,11 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
                 f"| float | {' | '.join(_fmt(f_snr.get(k)) for k in snr)} |")
     snr_head = f"| SNR (dB) | {' | '.join(snr)} |\n|---|{'---|' * len(snr)}"
     reused = "; the float phase reused from an earlier run (`--float-from`)" if m.get("float_reused") else ""
+    if m.get("float_reused") and m.get("epochs_float_continued"):
+        first = m["epochs_float"] - m["epochs_float_continued"]
+        reused = (f"; the first {first} float epochs are an earlier run's (`--float-from`), the last "
+                  f"{m['epochs_float_continued']} a warm restart of them "
+                  "(`--continue-epochs`, a second one-cycle), whose time alone is counted")
     if m.get("quantized_reused"):
         reused = ("; the float and quantization-aware phases reused from a checkpoint of an earlier run "
                   "(`--float-from`, `--quantized-from`)")

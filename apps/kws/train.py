@@ -124,11 +124,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         threads: int = 1, epochs: int = EPOCHS, qat_epochs: int = QAT_EPOCHS, batch: int = 128,
         train_per_class: int = TRAIN_PER_CLASS, float_from: str | Path | None = None,
         quantized_from: str | Path | None = None, continue_epochs: int = 0, aux: bool = True,
-        progress=sys.stderr) -> dict:
+        checkpoints: str | Path | None = None, progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
-    run)."""
+    run). `checkpoints`: where the per-epoch checkpoints go (default `<data>/checkpoints`)."""
     data, out = Path(data), Path(out)
     if quantized_from is not None and float_from is None:
         raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
@@ -143,8 +143,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     arch = SMALL_ARCH if small else ARCH
     epochs, q_epochs = (1, 1) if small else (epochs, qat_epochs)
     model = network.build(len(dataset.CLASSES), **arch)
-    ckpt_dir = data / "checkpoints"
-    ckpt_dir.mkdir(exist_ok=True)
+    ckpt_dir = Path(checkpoints) if checkpoints is not None else data / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
     head = None
     if aux:
         head = (network.aux_head(model, len(dataset.CLASSES) + len(AUX_WORDS)),
@@ -155,7 +155,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                 "state_dict": {k: v.clone() for k, v in model.state_dict().items()}}
 
     def float_checkpoint(epoch: int, logs: list[dict], name: str = "float") -> None:
-        torch.save(snapshot(epoch=epoch, history=logs), ckpt_dir / f"{name}-seed{seed}.pt")
+        extra = {"aux_state_dict": head[0].state_dict()} if head is not None else {}
+        torch.save(snapshot(epoch=epoch, history=logs, **extra), ckpt_dir / f"{name}-seed{seed}.pt")
 
     t0 = time.monotonic()
     if float_from is not None:
@@ -164,6 +165,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
             raise ConfigError(f"--float-from {float_from}: its network {network.architecture(saved)} is not "
                               f"this recipe's {arch}; pass a kws_float.pt or checkpoint of this recipe")
         model.load_state_dict(saved["state_dict"])
+        if head is not None and "aux_state_dict" in saved:  # checkpoints since session 4 keep the aux head
+            head[0].load_state_dict(saved["aux_state_dict"])
         logs: list[dict] = list(saved.get("history", []))
         if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
             logs += network.fit(model, *t["train"], epochs=continue_epochs, lr=1e-3, seed=seed + 2,
@@ -234,7 +237,9 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
     metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
                    architecture={**arch, "down": list(arch["down"])},
-                   train_seconds=round(train_s, 1), epochs_float=epochs, epochs_quantized=q_epochs,
+                   train_seconds=round(train_s, 1), epochs_quantized=q_epochs,
+                   epochs_float=sum(1 for log in logs if log.get("what") in ("float", "float+"))
+                   if float_from is not None else epochs,
                    batch=batch, float_reused=float_from is not None, aux_words=len(AUX_WORDS) if aux else 0,
                    quantized_reused=quantized_from is not None, small=small, seed=seed,
                    data_config_hash=config.digest(), history=logs,
@@ -273,13 +278,16 @@ def main(argv: list[str] | None = None) -> int:
                          "the binary features (default; --no-aux: without)")
     ap.add_argument("--train-per-class", type=int, default=TRAIN_PER_CLASS,
                     help=f"training clips per class (default {TRAIN_PER_CLASS})")
+    ap.add_argument("--checkpoints", metavar="DIR", help="where per-epoch checkpoints go (default "
+                    "<data>/checkpoints; another directory keeps an earlier run's checkpoints)")
     args = ap.parse_args(argv)
     try:
         metrics = run(args.data, args.out, small=args.small, seed=args.seed, workers=args.workers,
                       threads=args.threads, epochs=args.epochs, qat_epochs=args.qat_epochs,
                       batch=args.batch, train_per_class=args.train_per_class,
                       float_from=args.float_from, quantized_from=args.quantized_from,
-                      continue_epochs=args.continue_epochs, aux=args.aux)
+                      continue_epochs=args.continue_epochs, aux=args.aux,
+                      checkpoints=args.checkpoints)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -161,15 +161,27 @@ def test_listen_without_that_microphone_is_one_line(capsys):
 
 @pytest.mark.slow
 def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_clips):
-    pytest.importorskip("torch")
+    torch = pytest.importorskip("torch")
     from akida_edge.apps.kws import train
 
-    metrics = train.run(tmp_path / "data", tmp_path / "model", small=True, threads=1, progress=None)
+    metrics = train.run(tmp_path / "data", tmp_path / "model", small=True, threads=1, progress=None,
+                        checkpoints=tmp_path / "ckpt")
     assert metrics["agreement"] == 1.0 and metrics["nps"] > 0
+    # the per-epoch checkpoints went to the directory given, not under the data set
+    ckpt = torch.load(tmp_path / "ckpt" / "float-seed1.pt", weights_only=True)
+    assert "aux_state_dict" in ckpt  # a warm restart (--continue-epochs) resumes the auxiliary head too
+    assert not (tmp_path / "data" / "checkpoints").exists()
     assert (tmp_path / "model" / "confusion.png").stat().st_size > 0
     model = tmp_path / "model" / "kws.aem"
     res = Spotter(model).classify_file(keyword_clips[0][1])
     assert res["label"] in CLASSES and 0 < res["score"] <= 1
+    # a warm restart of that float network (--float-from + --continue-epochs), as the session-4 run
+    again = train.run(tmp_path / "data", tmp_path / "again", small=True, threads=1, progress=None,
+                      checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",
+                      continue_epochs=1)
+    assert again["float_reused"] and again["epochs_float_continued"] == 1
+    assert again["epochs_float"] == metrics["epochs_float"] + 1
+    assert "warm restart" in (tmp_path / "again" / "REPORT.md").read_text()
 
 
 def _word_clips(out, rng, voice: str, word: str, n: int) -> list[str]:
