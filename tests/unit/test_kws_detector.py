@@ -75,3 +75,13 @@ def test_windows_of_a_recording_equal_clip_features(rng):
     for s, f in zip(starts, feats, strict=True):
         a = int(s) * F.HOP_SAMPLES
         np.testing.assert_array_equal(f, F.clip_features(x[a: a + F.CLIP_SAMPLES]))
+
+
+def test_cli_help_states_the_detectors_default_threshold(capsys):
+    """`kws detect --help` names the default (the parser does not import the app to read it)."""
+    from akida_edge.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["kws", "detect", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(default {DetectParams().threshold:g}," in text
