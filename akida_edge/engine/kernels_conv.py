@@ -53,8 +53,9 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
     float32 output stage (`output_stage.stage_f32`); a sample without events then costs its input
     scan and one copy of the act(0) row per output (its potentials are all zero: they are cleared
     once per call and after every sample that reached them), not a pass over every potential. In
-    `MODE_ACT` a sample's stage runs only over the output rows its events reached
-    (`output_stage.act_rows_f32`, which clears them as it reads them); the others copy the act(0) row.
+    `MODE_ACT` no potential is cleared in advance: a row is cleared when the sample's events first
+    reach it, and the stage runs only over the reached rows (`output_stage.act_rows_f32`); the
+    others copy the act(0) row.
     """
     h, wd, c_in = x.shape[1], x.shape[2], x.shape[3]
     oh, ow, f = pot.shape[0], pot.shape[1], pot.shape[2]
@@ -81,7 +82,7 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
             line0[j * f + k] = row0[k]
     reached = np.zeros(oh, np.bool_)  # output rows the sample's events (or padding) reached
     row_stage = f32 and mode == MODE_ACT  # the stage over those rows only (`act_rows_f32`)
-    if x.shape[0] > 0:  # (an empty batch may come with an empty potentials buffer)
+    if x.shape[0] > 0 and not row_stage:  # (an empty batch may come with an empty potentials buffer)
         pot[:] = 0  # cleared once, then after every sample whose events reached it
     for n in range(x.shape[0]):
         events = 0
@@ -136,7 +137,12 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
                     oy = ytab[iy - y_lo, ky]
                     if oy < 0:
                         continue
-                    reached[oy] = True
+                    if not reached[oy]:  # a row is cleared when first reached (in the row stage)
+                        reached[oy] = True
+                        if row_stage:
+                            pflat = pot[oy].reshape(ow * f)
+                            for t in range(ow * f):
+                                pflat[t] = 0
                     for kx in range(kw):
                         ox = xtab[ix - x_lo, kx]
                         if ox < 0:
@@ -163,7 +169,7 @@ def conv_layer_kernel(x, wt, kh, kw, pad_value, pad_y, pad_x, sy, sx, thr, act_s
                     orow[t] = line0[t]
             counts[2] += nz0 * (o_h * o_wf // f)
             continue
-        if row_stage:  # clears the potentials it reads
+        if row_stage:  # rows not reached keep old potentials: the stage reads only the reached ones
             counts[2] += act_rows_f32(pot, reached, q32, line0, out_u8[n])
             reached[:] = False
             continue

@@ -252,10 +252,9 @@ def act_rows_f32(pot, reached, q32, line0, out):
     |p| < 2^23, by `act_f32`, computed only on the output rows marked in `reached`; returns its
     output events.
 
-    A row no event reached holds p = 0 and outputs `line0` (act(0) of every channel, OW·F bytes:
-    act(0) ≠ 0 where a threshold is negative). Every computed row of pot is cleared right after it
-    is read, while still in the L1 cache (instead of a separate clear of every potential), so pot
-    is all zeros on return.
+    A row no event reached has p = 0 and outputs `line0` (act(0) of every channel, OW·F bytes:
+    act(0) ≠ 0 where a threshold is negative); its potentials are not read (they may hold another
+    sample's: the caller clears a row when an event first reaches it, not every potential).
     """
     oh, ow, f = pot.shape
     thr16, inv, cap = q32[0], q32[1], q32[2]
@@ -275,9 +274,6 @@ def act_rows_f32(pot, reached, q32, line0, out):
             o = out[i, j]
             for k in range(f):  # no counting here: the count's int64 lanes stop the 8-lane float loop
                 o[k] = np.uint8(act_f32(prow[k], thr16[k], inv[k], cap[k]))
-        pflat = pot[i].reshape(ow * f)  # the row was just read: cleared from the L1 cache
-        for t in range(ow * f):
-            pflat[t] = np.float32(0.0)
         for t in range(ow * f):
             events += orow[t] != 0
     return events
