@@ -275,6 +275,10 @@ def _run_chain(steps: list[_Step], caches: list[list], x: np.ndarray, counts: np
     n = x.shape[0]
     chunk = chunk_size(steps) if n > 1 else 1
     if n > chunk:
+        program = _runners(steps, caches, chunk)[1]
+        if program is not None:  # the chunks within one numba call
+            y = program(x, counts, DENSE_ABOVE)
+            return _checked_int32(steps[-1], y) if steps[-1].mode == K.MODE_RAW else y
         return np.concatenate([_run_part(steps, caches, x[a:a + chunk], counts) for a in range(0, n, chunk)])
     return _run_part(steps, caches, x, counts)
 

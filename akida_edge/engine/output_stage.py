@@ -246,6 +246,39 @@ def stage_f32(pot, n, q32, mode, pool, out_u8):
     return events
 
 
+@kernel(inline="always")
+def act_rows_f32(pot, reached, q32, line0, out):
+    """`MODE_ACT` output out (OH, OW, F) of one sample from float32 potentials pot (OH, OW, F),
+    |p| < 2^23, by `act_f32`, computed only on the output rows marked in `reached`; returns its
+    output events.
+
+    A row no event reached has p = 0 and outputs `line0` (act(0) of every channel, OW·F bytes:
+    act(0) ≠ 0 where a threshold is negative); its potentials are not read (they may hold another
+    sample's: the caller clears a row when an event first reaches it, not every potential).
+    """
+    oh, ow, f = pot.shape
+    thr16, inv, cap = q32[0], q32[1], q32[2]
+    nz0 = 0
+    for t in range(f):
+        nz0 += line0[t] != 0
+    events = 0
+    for i in range(oh):
+        orow = out[i].reshape(ow * f)
+        if not reached[i]:
+            for t in range(ow * f):
+                orow[t] = line0[t]
+            events += nz0 * ow
+            continue
+        for j in range(ow):
+            prow = pot[i, j]
+            o = out[i, j]
+            for k in range(f):  # no counting here: the count's int64 lanes stop the 8-lane float loop
+                o[k] = np.uint8(act_f32(prow[k], thr16[k], inv[k], cap[k]))
+        for t in range(ow * f):
+            events += orow[t] != 0
+    return events
+
+
 @kernel("boolean(int64[:, :, :, ::1], int32[:, :, :, ::1])")
 def to_int32(raw, out):
     """Copy int64 p − T into int32 `out` (same shape, C-contiguous); False (out partly written) if

@@ -193,6 +193,20 @@ def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb,
         src_is_0 = not src_is_0
 
 
+@kernel()
+def run_chunks(x, chunk, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb, poti, xpb, xph, out_u8,
+               out_raw, counts, dense_above, rows_above, pw_above):
+    """`run_program` on x (N, H, W, C) in chunks of `chunk` samples (the batch size the buffers
+    were allocated for), every layer on one chunk before the next: one call per forward instead
+    of one per chunk (each Python-side call of `run_program` costs its argument unboxing, ~20 µs).
+    The empty one of out_u8 / out_raw stays empty when sliced."""
+    n = x.shape[0]
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        run_program(x[a:b], geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb, poti, xpb, xph,
+                    out_u8[a:b], out_raw[a:b], counts, dense_above, rows_above, pw_above)
+
+
 def _supported(steps: list) -> bool:
     """Whether `run_program` can run these steps: float32-exact convolution and separable layers
     and FullyConnected layers, an InputData layer only first (and not alone), p − T only from the
@@ -210,7 +224,8 @@ def _supported(steps: list) -> bool:
 
 
 class Program:
-    """The packed plan of (steps, batch size): call it as `run(x, counts) -> output`."""
+    """The packed plan of (steps, batch size n): call it as `run(x, counts) -> output`; a batch of
+    more than n samples runs in chunks of n within the one call (`run_chunks`)."""
 
     def __init__(self, steps: list, caches: list[list], n: int, prepared: Callable) -> None:
         self.steps, self.caches, self.n, self.prepared = steps, caches, n, prepared
@@ -317,9 +332,9 @@ class Program:
         else:
             out = out_u8 = np.empty(shape, np.uint8)
             out_raw = np.empty((0, 0, 0, 0), np.int64)
-        run_program(x, self.geo, self.wf, self.wi, self.wh, self.thr, self.step, self.act0, self.act1,
-                    self.cols, self.dwb, self.dwh, self.potb, self.poti, self.xpb, self.xph, out_u8, out_raw,
-                    counts, dense_above, K.ROWS_ABOVE, K.PW_BLAS_ABOVE)
+        run_chunks(x, max(self.n, 1), self.geo, self.wf, self.wi, self.wh, self.thr, self.step, self.act0,
+                   self.act1, self.cols, self.dwb, self.dwh, self.potb, self.poti, self.xpb, self.xph, out_u8,
+                   out_raw, counts, dense_above, K.ROWS_ABOVE, K.PW_BLAS_ABOVE)
         return out
 
 
