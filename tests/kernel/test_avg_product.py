@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_checks import activity
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,10 +15,6 @@ from akida_edge.engine import layers as L
 from akida_edge.engine.model import Model, weight_range
 
 pytestmark = pytest.mark.kernel
-
-
-def _activity(model: Model) -> list[tuple[int, int, int]]:
-    return [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers]
 
 
 def _model(kind: str, bits: int, c: int, f: int, stride: int) -> Model:
@@ -49,6 +46,6 @@ def test_pooled_product_matches_reference(seed, kind, bits, c, stride, extreme):
     x = np.full((5, *model.input_shape), 15, np.uint8) if extreme else \
         rng.integers(0, 16, size=(5, *model.input_shape)).astype(np.uint8)
     y_ref = execute.forward(model, x, reference=True)
-    ref = _activity(model)
+    ref = activity(model)
     np.testing.assert_array_equal(execute.forward(model, x), y_ref)  # dense inputs: the pooled product
-    assert _activity(model) == ref
+    assert activity(model) == ref

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_checks import activity
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,10 +17,6 @@ from akida_edge.engine.kernels_gemm_i16 import gemm_i16, pack_pairs
 from akida_edge.engine.model import Model, weight_range
 
 pytestmark = pytest.mark.kernel
-
-
-def _activity(model: Model) -> list[tuple[int, int, int]]:
-    return [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers]
 
 
 def _fill(model: Model, rng: np.random.Generator, extreme: bool) -> None:
@@ -40,9 +37,9 @@ def _check(model: Model, x: np.ndarray) -> None:
     steps = execute.plan(model)
     assert steps[1].pair  # the path under test, not the float32 one
     y_ref = execute.forward(model, x, reference=True)
-    ref = _activity(model)
+    ref = activity(model)
     np.testing.assert_array_equal(execute.forward(model, x), y_ref)
-    assert _activity(model) == ref
+    assert activity(model) == ref
 
 
 @settings(max_examples=30, deadline=None)

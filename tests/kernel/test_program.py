@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from engine_checks import activity
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_f32_stages import _boundary_potentials
@@ -40,10 +41,6 @@ def _program(on: bool) -> Iterator[None]:
         execute._local.runners = {}
 
 
-def _activity(model: Model) -> list[tuple[int, int, int]]:
-    return [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers]
-
-
 @settings(max_examples=40)
 @given(models())
 def test_program_and_runners_match_reference(case):
@@ -52,13 +49,13 @@ def test_program_and_runners_match_reference(case):
     _fill(model, rng, in_max)
     x = _inputs(model, rng, n, in_max)
     y_ref = execute.forward(model, x, reference=True)
-    ref = _activity(model)
+    ref = activity(model)
     for on in (True, False):
         with _program(on):
             y = execute.forward(model, x)
         assert y.dtype == y_ref.dtype
         np.testing.assert_array_equal(y, y_ref)
-        assert _activity(model) == ref
+        assert activity(model) == ref
 
 
 def test_dscnn_runs_as_one_program(rng):
@@ -123,7 +120,7 @@ def test_activated_products_match_reference(seed, filters, weights_bits, n, dens
     x = rng.integers(0, 256, size=(n, *model.input_shape))
     x[rng.random(x.shape) >= density] = 0
     y_ref = execute.forward(model, x, reference=True)
-    ref = _activity(model)
+    ref = activity(model)
     with _program(True):
         np.testing.assert_array_equal(execute.forward(model, x), y_ref)
-    assert _activity(model) == ref
+    assert activity(model) == ref

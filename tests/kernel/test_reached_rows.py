@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_checks import assert_event_path_matches_reference, randomize_thresholds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from akida_edge.engine import execute
 from akida_edge.engine import layers as L
 from akida_edge.engine.model import Model
 
@@ -36,21 +36,6 @@ def test_reached_rows_stage_matches_reference(seed, stride, padding, f):
                    L.Convolutional(kernel_size=3, filters=f, weights_bits=4, act_bits=4, padding=padding,
                                    kernel_stride=stride),
                    L.Convolutional(kernel_size=3, filters=f, weights_bits=4, act_bits=2, padding=padding)])
-    for layer in model.layers[1:]:
-        w = layer.variables["weights"]
-        layer.set_variable("weights", rng.integers(-7, 8, size=w.shape))
-        n_out = layer.variables["threshold"].size
-        layer.set_variable("threshold", rng.integers(-40, 40, size=n_out))  # both signs: act(0) ≠ 0 too
-        layer.set_variable("act_step", rng.integers(1, 200, size=n_out) / 16)
-    saved = execute.DENSE_ABOVE
+    randomize_thresholds(model, rng)
     for _ in range(2):  # a second batch runs on the potentials the first left behind
-        x = _few_events(rng, 5, model.input_shape)
-        y_ref = execute.forward(model, x, reference=True)
-        ref = [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers]
-        execute.DENSE_ABOVE = 2.0  # the event path in every layer
-        try:
-            y = execute.forward(model, x)
-        finally:
-            execute.DENSE_ABOVE = saved
-        np.testing.assert_array_equal(y, y_ref)
-        assert [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers] == ref
+        assert_event_path_matches_reference(model, _few_events(rng, 5, model.input_shape))

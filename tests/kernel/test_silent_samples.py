@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from engine_checks import assert_event_path_matches_reference, randomize_thresholds
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from akida_edge.engine import execute
 from akida_edge.engine import layers as L
 from akida_edge.engine.model import Model
 
@@ -26,23 +26,8 @@ def test_silent_and_active_samples_match_reference(seed, pool, f, density):
                    L.Convolutional(kernel_size=3, filters=f, weights_bits=4, act_bits=4, **extra),
                    L.Convolutional(kernel_size=3, filters=f, weights_bits=4, act_bits=2),
                    L.FullyConnected(units=5, weights_bits=4, activation=False)])
-    for layer in model.layers[1:]:
-        w = layer.variables["weights"]
-        layer.set_variable("weights", rng.integers(-7, 8, size=w.shape))
-        n_out = layer.variables["threshold"].size
-        layer.set_variable("threshold", rng.integers(-40, 40, size=n_out))  # both signs: act(0) ≠ 0 too
-        layer.set_variable("act_step", rng.integers(1, 200, size=n_out) / 16)
+    randomize_thresholds(model, rng)
     x = rng.integers(0, 16, size=(6, *model.input_shape))
     x[rng.random(x.shape) >= density] = 0
     x[::2] = 0  # every other sample silent
-    x = x.astype(np.uint8)
-    y_ref = execute.forward(model, x, reference=True)
-    ref = [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers]
-    saved = execute.DENSE_ABOVE
-    execute.DENSE_ABOVE = 2.0  # the event path in every layer
-    try:
-        y = execute.forward(model, x)
-    finally:
-        execute.DENSE_ABOVE = saved
-    np.testing.assert_array_equal(y, y_ref)
-    assert [(a.input_events, a.synaptic_ops, a.output_events) for a in model.statistics.layers] == ref
+    assert_event_path_matches_reference(model, x.astype(np.uint8))
