@@ -27,10 +27,15 @@ Policy:
 - numba's cache is checked against the *defining* file only: a kernel that inlines helpers from
   another module (`inline="always"`, e.g. `output_stage.stage_f32` inside `kernels_f32.py`), or
   calls kernels of other modules (their code is linked into its cached library: the one-call
-  program `engine/program.run_program` calls nearly every engine kernel), keeps its old machine
-  code after an edit of that other module until its own file changes or the
-  `__pycache__/*.nbi|*.nbc` files are deleted (fresh installs and CI are not affected). When
-  editing an engine kernel in an editable install, delete `akida_edge/engine/__pycache__/*.nb?`;
+  program `engine/program.run_program` calls nearly every engine kernel), would keep its old
+  machine code after an edit of that other module until its own file changed. So importing this
+  module (every kernel module does, before defining its kernels) runs `drop_stale_cache` on each
+  package with kernels (`KERNEL_PACKAGES`): it keeps a digest of the package's
+  sources (and of this file, whose options the kernels are compiled with) beside the cache and
+  deletes the package's `__pycache__/*.nbi|*.nbc` when the digest differs (an editable install
+  after an edit, or a package upgraded in place). Fresh installs are not affected; a cache numba
+  keeps elsewhere (`NUMBA_CACHE_DIR`, or a user cache when `__pycache__` is read-only) is not
+  checked: delete it after editing a kernel there;
 - `engine/program.run_program` takes ~9 s to compile (once per install: cached after).
 """
 
@@ -38,9 +43,11 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -58,6 +65,45 @@ def kernel(*signatures: Any, **overrides: Any) -> Callable:
     if signatures:
         return numba.njit(list(signatures) if len(signatures) > 1 else signatures[0], **options)
     return numba.njit(**options)
+
+
+STAMP = "akida_edge-sources.sha256"  # the digest file `drop_stale_cache` keeps in `__pycache__`
+
+
+def sources_digest(package: Path) -> str:
+    """SHA-256 over the names and bytes of a package's own ``*.py`` files and of this module."""
+    digest = hashlib.sha256()
+    for src in [*sorted(package.glob("*.py")), Path(__file__)]:
+        digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def drop_stale_cache(package: str | Path) -> bool:
+    """Delete numba's cached machine code of `package` (a package directory or a file in it) when
+    its sources changed since the cache was made; True when it did.
+
+    numba checks a cached kernel against its own file's time stamp only, so a kernel that inlines
+    or calls kernels of another module of the package would keep their old code (module
+    docstring). Best effort: a cache it cannot read or delete (read-only install) is left as is;
+    two processes racing here at worst both delete the cache, which numba then rebuilds.
+    """
+    pkg = Path(package)
+    pkg = pkg.parent if pkg.is_file() else pkg
+    cache = pkg / "__pycache__"
+    try:
+        new = sources_digest(pkg)
+        stamp = cache / STAMP
+        if stamp.is_file() and stamp.read_text(encoding="ascii").strip() == new:
+            return False
+        for old in [*cache.glob("*.nbi"), *cache.glob("*.nbc")]:
+            old.unlink(missing_ok=True)
+        cache.mkdir(exist_ok=True)
+        tmp = cache / f"{STAMP}.{os.getpid()}.tmp"
+        tmp.write_text(new + "\n", encoding="ascii")
+        os.replace(tmp, stamp)
+    except OSError:
+        return False
+    return True
 
 
 def batch_workers() -> int:
@@ -135,3 +181,8 @@ def blas_threads(n: int) -> Iterator[None]:
             _blas_users -= 1
             if _blas_users == 0 and _blas_saved is not None:
                 put(_blas_saved)
+
+
+KERNEL_PACKAGES = ("engine", "encoders", "frontends")  # akida_edge's packages with numba kernels
+for _package in KERNEL_PACKAGES:
+    drop_stale_cache(Path(__file__).with_name(_package))
