@@ -22,6 +22,12 @@ Figures:
   warm, best of 20 (target ≤ 20 ms);
 - ``detect_recall`` — keywords found with the right label within 0.5 s of the word (≥ 0.95);
   ``false_alarms_per_hour`` — other detections per hour of non-keyword speech (≤ 2);
+- ``false_alarms_per_hour_filler`` — the same false alarms on about an hour (`FILLER_S`) of
+  non-keyword speech alone (`FILLER_SCENE_UTTERANCES` utterances per scene, each scene in one test
+  voice, the same noise), with ``filler_false_alarms``, ``filler_speech_s`` and the labels that
+  fired (``filler_false_alarms_by_label``). The scenes above hold ~9 minutes of non-keyword speech,
+  so one false alarm there is already ~7 per hour and the ≤ 2 target can only read "zero": this
+  figure resolves one false alarm per hour (the scene figure stays as defined);
 - ``listen_cpu_pct`` — process CPU time / wall time × 100 while a 10-s recording is fed in real
   time (`AudioFileSource(realtime=True)`, blocks of 100 ms, as a microphone) through the
   streaming detector (≤ 10).
@@ -48,6 +54,8 @@ PER_CLASS = 25
 OTHER_SYNTH_PER_CLASS = 20
 SCENES = 12
 SEED = 20261127
+FILLER_S = 3600.0  # seconds of non-keyword speech for `false_alarms_per_hour_filler`
+FILLER_SCENE_UTTERANCES = 40  # utterances (3-8 words each) per filler-only scene
 
 
 def held_out(out: Path, progress: IO[str] | None) -> dict[str, dict[str, np.ndarray]]:
@@ -95,6 +103,29 @@ def detection(spotter: Spotter, progress: IO[str] | None) -> tuple[float, float,
                                                      "detect_false_alarms": false}
 
 
+def filler_false_alarms(spotter: Spotter, progress: IO[str] | None, seconds: float = FILLER_S,
+                        utterances: int = FILLER_SCENE_UTTERANCES) -> dict[str, Any]:
+    """Detections on non-keyword speech alone (every one a false alarm), until `seconds` of it."""
+    voices = split_voices(available_languages(), available_variants(), SEED)["test"]
+    rng = np.random.default_rng([SEED, 98])
+    by_label: dict[str, int] = {}
+    speech_s = 0.0
+    while speech_s < seconds:
+        voice = voices[int(rng.integers(0, len(voices)))].name
+        scene = scenes.make_scene(rng, voice, [], trailing_filler=utterances,
+                                  snr_db=float(rng.uniform(10, 30)))
+        for det in spotter.detect_audio(scene.audio):
+            by_label[det.label] = by_label.get(det.label, 0) + 1
+        speech_s += scene.filler_speech_s
+        if progress:
+            print(f"bench: kws non-keyword speech {speech_s / 60:.1f}/{seconds / 60:.0f} min, "
+                  f"{sum(by_label.values())} false alarms", file=progress, flush=True)
+    false = sum(by_label.values())
+    return {"false_alarms_per_hour_filler": round(false / (speech_s / 3600), 2) if speech_s else None,
+            "filler_false_alarms": false, "filler_speech_s": round(speech_s, 1),
+            "filler_false_alarms_by_label": dict(sorted(by_label.items()))}
+
+
 def listen_cpu(spotter: Spotter, path: Path) -> float:
     stream = Stream(spotter)
     source = AudioFileSource(AudioFileConfig(str(path), block_s=0.1, realtime=True))
@@ -118,6 +149,7 @@ def run(progress: IO[str] | None = None) -> dict[str, Any]:
         spotter.classify_file(clip)
         ms = best_seconds(lambda: spotter.classify_file(clip), repeat=20) * 1e3
         recall, fa_h, extra = detection(spotter, progress)
+        extra.update(filler_false_alarms(spotter, progress))
         rng = np.random.default_rng([SEED, 7])
         voice = split_voices(available_languages(), available_variants(), SEED)["test"][0].name
         scene = scenes.make_scene(rng, voice, ["yes", "stop", "go"], snr_db=20.0)
@@ -142,5 +174,6 @@ def run(progress: IO[str] | None = None) -> dict[str, Any]:
         "targets": {"accuracy": ">= 0.97", "quantization_drop": "<= 0.01", "cross_family_accuracy": ">= 0.90",
                     "other_synth_accuracy": "reported (no target)",
                     "ms_per_clip": "<= 20", "detect_recall": ">= 0.95", "false_alarms_per_hour": "<= 2",
+                    "false_alarms_per_hour_filler": "<= 2 (the same target, resolved)",
                     "listen_cpu_pct": "<= 10"},
     }

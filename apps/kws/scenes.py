@@ -35,8 +35,9 @@ def _say(rng: np.random.Generator, voice: str, text: str) -> np.ndarray:
 
 
 def make_scene(rng: np.random.Generator, voice: str, words: list[str], filler_utterances: int = 2,
-               snr_db: float | None = 20.0, noise_kind: str | None = None) -> Scene:
-    """Keywords `words` (in order), each after `filler_utterances` non-keyword utterances."""
+               snr_db: float | None = 20.0, noise_kind: str | None = None, trailing_filler: int = 0) -> Scene:
+    """Keywords `words` (in order), each after `filler_utterances` non-keyword utterances, then
+    `trailing_filler` more of them (``words=[]``: non-keyword speech only, for false alarms)."""
     parts: list[np.ndarray] = []
     keywords, filler_s, t = [], 0.0, 0
 
@@ -46,20 +47,26 @@ def make_scene(rng: np.random.Generator, voice: str, words: list[str], filler_ut
         parts.append(np.zeros(n, np.float32))
         t += n
 
+    def filler() -> None:
+        nonlocal t, filler_s
+        text = " ".join(rng.choice(UNKNOWN_WORDS, int(rng.integers(3, 9))))
+        x = _say(rng, voice, text)
+        parts.append(x)
+        t += x.size
+        filler_s += x.size / RATE_HZ
+        pause()
+
     pause()
     for word in words:
         for _ in range(filler_utterances):
-            text = " ".join(rng.choice(UNKNOWN_WORDS, int(rng.integers(3, 9))))
-            x = _say(rng, voice, text)
-            parts.append(x)
-            t += x.size
-            filler_s += x.size / RATE_HZ
-            pause()
+            filler()
         x = _say(rng, voice, word)
         keywords.append((word, 1000.0 * t / RATE_HZ, 1000.0 * (t + x.size) / RATE_HZ))
         parts.append(x)
         t += x.size
         pause()
+    for _ in range(trailing_filler):
+        filler()
     audio = np.concatenate(parts).astype(np.float32)
     if snr_db is not None and audio.size:
         kind = noise_kind or noise.KINDS[int(rng.integers(0, len(noise.KINDS) - 1))]  # no babble track here

@@ -1,0 +1,57 @@
+"""Non-keyword speech for the false-alarm figure: filler-only scenes and their count (`bench kws`)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from akida_edge.apps.kws import scenes
+from akida_edge.apps.kws.app import Detection
+from akida_edge.bench import kws as bench_kws
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                       reason="espeak-ng and sox are needed (scripts/setup.sh installs them)"),
+]
+
+
+def test_trailing_filler_extends_a_scene_without_changing_it() -> None:
+    plain = scenes.make_scene(np.random.default_rng(3), "en-us", ["yes"], filler_utterances=1, snr_db=None)
+    longer = scenes.make_scene(np.random.default_rng(3), "en-us", ["yes"], filler_utterances=1, snr_db=None,
+                               trailing_filler=2)
+    assert longer.keywords == plain.keywords
+    assert longer.audio.size > plain.audio.size
+    np.testing.assert_array_equal(longer.audio[: plain.audio.size], plain.audio)
+    assert longer.filler_speech_s > plain.filler_speech_s
+
+
+def test_a_filler_only_scene_has_speech_and_no_keyword() -> None:
+    scene = scenes.make_scene(np.random.default_rng(4), "en-us", [], trailing_filler=2, snr_db=20.0)
+    assert scene.keywords == []
+    assert scene.filler_speech_s > 0.5
+    assert scene.audio.size / 16000 > scene.filler_speech_s  # pauses between the utterances
+
+
+class _FiresTwice:
+    """A spotter that reports two detections in every recording it is given."""
+
+    def __init__(self) -> None:
+        self.recordings = 0
+
+    def detect_audio(self, x: np.ndarray) -> list[Detection]:
+        self.recordings += 1
+        assert x.ndim == 1 and x.size > 16000
+        return [Detection("left", 100.0, 0.9), Detection("yes", 900.0, 0.95)]
+
+
+def test_every_detection_on_filler_speech_counts_as_a_false_alarm() -> None:
+    spotter = _FiresTwice()
+    out = bench_kws.filler_false_alarms(spotter, None, seconds=4.0, utterances=2)
+    assert out["filler_speech_s"] >= 4.0
+    assert out["filler_false_alarms"] == 2 * spotter.recordings
+    assert out["filler_false_alarms_by_label"] == {"left": spotter.recordings, "yes": spotter.recordings}
+    rate = out["filler_false_alarms"] / (out["filler_speech_s"] / 3600)
+    assert out["false_alarms_per_hour_filler"] == pytest.approx(rate, rel=0.02)  # filler_speech_s is rounded
