@@ -340,6 +340,21 @@ def potentials(model: Model, x: Any) -> np.ndarray:
     return (feats.astype(np.float32) @ state.weights.astype(np.float32)).astype(np.int32)
 
 
+def class_match(state: LearningState, feats: Any, num_classes: int) -> np.ndarray:
+    """float64 (N, num_classes) in [0, 1] for binary features `feats` (N, F) of the learning layer:
+    per class, its best learned neuron's potential over sqrt(num_weights · active inputs), i.e.
+    the cosine between the input and the neuron's binary weight vector (num_weights ones); a
+    neuron never learned counts 0. The apps gate learned classes against the base model's
+    probabilities with it (`apps/kws/learn.py`, `apps/vision/learn.py`)."""
+    f = np.asarray(feats, np.float32).reshape(len(feats), -1)
+    # float32 matmul is exact here: every partial sum is an integer <= n_inputs < 2^24
+    pot = (f @ state.weights.astype(np.float32)).astype(np.float64)
+    pot[:, ~state.learned] = 0.0
+    best = pot.reshape(len(pot), num_classes, -1).max(axis=2)
+    active = np.maximum(f.sum(axis=1, dtype=np.float64), 1.0)[:, None]
+    return np.clip(best / np.sqrt(state.num_weights * active), 0.0, 1.0)
+
+
 def class_scores(model: Model, x: Any, num_classes: int) -> np.ndarray:
     """int32 (N, num_classes): per class, the highest p_j - T_j of its neurons (T_j: 0 when
     learned, num_weights when fresh); a class fires when its score is > 0."""

@@ -309,13 +309,8 @@ class Learned:
         return self._match_features(learning.features(self.model, x_u8))
 
     def _match_features(self, feats: np.ndarray) -> np.ndarray:
-        state = self.model.learning
-        pot = (feats.astype(np.float32) @ state.weights.astype(np.float32)).astype(np.float64)
-        pot[:, ~state.learned] = 0.0  # fresh neurons carry no knowledge
-        best = pot.reshape(len(pot), len(self.labels), -1).max(axis=2)
-        active = np.maximum(feats.sum(axis=1, dtype=np.float64), 1.0)[:, None]
-        out = np.clip(best / np.sqrt(state.num_weights * active), 0.0, 1.0)
-        out[:, [i for i, w in enumerate(self.labels) if not w]] = 0.0
+        out = learning.class_match(self.model.learning, feats, len(self.labels))
+        out[:, [i for i, w in enumerate(self.labels) if not w]] = 0.0  # forgotten words
         return out
 
     def probabilities(self, p_base: np.ndarray, x_u8: np.ndarray) -> np.ndarray:

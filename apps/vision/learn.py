@@ -221,13 +221,8 @@ class LearnedGestures:
         state = self.model.learning
         if state is None or len(feats) == 0:
             return np.zeros((len(feats), len(self.classes)))
-        f = np.asarray(feats, np.float32).reshape(len(feats), -1)
-        pot = (f @ state.weights.astype(np.float32)).astype(np.float64)
-        pot[:, ~state.learned] = 0.0  # fresh neurons carry no knowledge
-        best = pot.reshape(len(pot), len(self.classes), -1).max(axis=2)
-        active = np.maximum(f.sum(axis=1, dtype=np.float64), 1.0)[:, None]
-        out = np.clip(best / np.sqrt(state.num_weights * active), 0.0, 1.0)
-        out[:, [i for i, c in enumerate(self.classes) if not c]] = 0.0
+        out = learning.class_match(state, feats, len(self.classes))
+        out[:, [i for i, c in enumerate(self.classes) if not c]] = 0.0  # forgotten or never learned
         return out
 
     def decide(self, feats: np.ndarray, p_base: np.ndarray) -> np.ndarray:

@@ -256,6 +256,22 @@ def test_distance_to_learned_prototypes(rng):
     assert learning.distance(m, x[:1])[0] == 0  # imprinted at plasticity 1
 
 
+def test_class_match_is_the_best_learned_neurons_cosine(rng):
+    m = shallow(units=30, num_classes=3, num_weights=12)
+    x = binary(rng, 6, 64, p=0.3)
+    m.fit(x[:4], np.array([0, 0, 2, 2]))
+    state = m.learning
+    feats = x.reshape(len(x), -1)
+    got = learning.class_match(state, feats, 3)
+    assert got.shape == (6, 3) and np.all(got[:, 1] == 0)  # class 1 learned nothing
+    for i, f in enumerate(feats.astype(bool)):
+        for c in (0, 2):
+            cos = [np.sum(f & w.astype(bool)) / np.sqrt(w.sum() * max(f.sum(), 1))
+                   for j, w in enumerate(state.weights.T) if j // 10 == c and state.learned[j]]
+            assert got[i, c] == pytest.approx(max(cos), abs=1e-12)
+    assert got[0, 0] == pytest.approx(12 / np.sqrt(12 * feats[0].sum()))  # the first shot, imprinted
+
+
 def test_determinism_with_a_seed(rng):
     x, y = binary(rng, 40, 64), rng.integers(0, 3, 40)
     a, b, c = shallow(seed=3), shallow(seed=3), shallow(seed=4)
