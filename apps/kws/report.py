@@ -52,14 +52,9 @@ def evaluate(akida: Any, splits: dict, float_pred: dict, quant_pred: dict, fq_pr
                                           for v in sorted(set(other["voice"]) - {""})},
                  "per_class_other_synth": {c: _recall(cm_os, i) for i, c in enumerate(classes)}}
     if "snr_db" in splits["test"]:
-        snr = np.nan_to_num(np.asarray(splits["test"]["snr_db"], np.float64), nan=np.inf)
-        speech = y < len(classes) - 1  # silence clips have no SNR
-        extra["accuracy_by_snr_db"] = {("clean" if np.isinf(v) else f"{v:g}"): mean(
-            quant_pred["test"][speech & (snr == v)], y[speech & (snr == v)])
-            for v in sorted(set(snr[speech]), reverse=True)}
-        extra["float_accuracy_by_snr_db"] = {("clean" if np.isinf(v) else f"{v:g}"): mean(
-            float_pred["test"][speech & (snr == v)], y[speech & (snr == v)])
-            for v in sorted(set(snr[speech]), reverse=True)}
+        snr = splits["test"]["snr_db"]
+        extra["accuracy_by_snr_db"] = accuracy_by_snr(quant_pred["test"], y, snr, len(classes) - 1)
+        extra["float_accuracy_by_snr_db"] = accuracy_by_snr(float_pred["test"], y, snr, len(classes) - 1)
 
     acc, f_acc = mean(quant_pred["test"], y), mean(float_pred["test"], y)
     cm = confusion(y, quant_pred["test"], len(classes))
@@ -232,3 +227,16 @@ accuracy on real people; the few-shot learning (`kws learn`, issue 5) is the rem
 remains.
 """
     (out / "REPORT.md").write_text(text)
+
+
+def accuracy_by_snr(pred: np.ndarray, y: np.ndarray, snr_db: np.ndarray, silence: int) -> dict[str, float]:
+    """Top-1 per background-noise SNR in dB ("clean": no noise added; NaN in the data set), over the
+    speech clips: those of class `silence` (the silence class's index) have no SNR."""
+    pred, y = np.asarray(pred), np.asarray(y)
+    snr = np.nan_to_num(np.asarray(snr_db, np.float64), nan=np.inf)
+    speech = y != silence
+    out = {}
+    for v in sorted(set(snr[speech]), reverse=True):
+        at = speech & (snr == v)
+        out["clean" if np.isinf(v) else f"{v:g}"] = float(np.mean(pred[at] == y[at]))
+    return out
