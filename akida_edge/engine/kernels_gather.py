@@ -49,9 +49,10 @@ def gather_ok(f32, mode, sy, sx, pad_value, filters, kh):
             and kh <= FIELD_ROWS)
 
 
-def _gather_act(nv: int):
+def _gather_act(nv: int, unroll: int = 2):
     """An intrinsic: out[o0 + f0 : +8·nv] = act(Σ over the rows r < 3 of the field and the events
-    e in [r_s[r], r_e[r]) of ev_val[e] · w[r_b[r] + ev_off[e] + f0 : +8·nv]); returns the non-zero
+    e in [r_s[r], r_e[r]) of v_e · w[r_b[r] + off_e + f0 : +8·nv]), ev[e] = off_e·256 + v_e (one
+    load per event); returns the non-zero
     outputs. q (3, F) is `act_params_f32`.
 
     The three runs are walked as ONE loop over their concatenation (the run, hence the event and
@@ -62,8 +63,8 @@ def _gather_act(nv: int):
     masked (value 0) past the end; the sets are added at the end (integers: exact in any order)."""
 
     def codegen(context, builder, signature, args):
-        ev_val, ev_off, r_s, r_e, r_b, arr_w, arr_q, arr_o = _arrays(context, builder, signature, args, 8)
-        o0, f0 = args[8], args[9]
+        ev, r_s, r_e, r_b, arr_w, arr_q, arr_o = _arrays(context, builder, signature, args, 7)
+        o0, f0 = args[7], args[8]
         i64 = o0.type
         f_len = cgutils.unpack_tuple(builder, arr_q.shape, 2)[1]
         vec = ir.VectorType(ir.FloatType(), 8)
@@ -87,11 +88,11 @@ def _gather_act(nv: int):
             cuts.append(builder.add(cuts[-1], builder.sub(at(r_e, r), starts[r])))
         total = cuts[-1]
         shifts = [builder.sub(starts[r], cuts[r]) for r in range(FIELD_ROWS)]
-        sets = [[cgutils.alloca_once(builder, vec) for _ in range(nv)] for _ in range(2)]
+        sets = [[cgutils.alloca_once(builder, vec) for _ in range(nv)] for _ in range(unroll)]
         for accs in sets:
             for acc in accs:
                 builder.store(ir.Constant(vec, None), acc)
-        with cgutils.for_range_slice(builder, ir.Constant(i64, 0), total, ir.Constant(i64, 2)) as (t, _):
+        with cgutils.for_range_slice(builder, ir.Constant(i64, 0), total, ir.Constant(i64, unroll)) as (t, _):
             first = None
             for u, accs in enumerate(sets):
                 tt = builder.add(t, ir.Constant(i64, u))
@@ -103,15 +104,17 @@ def _gather_act(nv: int):
                 e = builder.add(tt, shift)
                 if u == 0:
                     first = (e, base)
-                    v = builder.load(builder.gep(ev_val.data, [e]))
                 else:  # past the end: the first event's weights again (finite), with value 0
                     inside = builder.icmp_signed("<", tt, total)
                     e = builder.select(inside, e, first[0])
                     base = builder.select(inside, base, first[1])
-                    v = builder.load(builder.gep(ev_val.data, [e]))
+                packed = builder.load(builder.gep(ev.data, [e]))
+                v = builder.sitofp(builder.and_(packed, ir.Constant(i64, 255)), ir.FloatType())
+                if u > 0:
                     v = builder.select(inside, v, ir.Constant(ir.FloatType(), 0.0))
+                off = builder.ashr(packed, ir.Constant(i64, 8))
                 bc = builder.shuffle_vector(builder.insert_element(undef, v, i32_0), undef, zero_mask)
-                wp = builder.gep(arr_w.data, [builder.add(builder.load(builder.gep(ev_off.data, [e])), base)])
+                wp = builder.gep(arr_w.data, [builder.add(off, base)])
                 for j, acc in enumerate(accs):
                     wj = builder.gep(wp, [ir.Constant(i64, 8 * j)])
                     wv = builder.load(builder.bitcast(wj, vptr), align=4)
@@ -125,14 +128,16 @@ def _gather_act(nv: int):
         count = ir.Constant(ivec, None)
         op = builder.gep(arr_o.data, [builder.add(o0, f0)])
         for j in range(nv):
-            p = builder.fadd(builder.load(sets[0][j]), builder.load(sets[1][j]))
+            p = builder.load(sets[0][j])
+            for accs in sets[1:]:
+                p = builder.fadd(p, builder.load(accs[j]))
             dst = builder.bitcast(builder.gep(op, [ir.Constant(i64, 8 * j)]), bptr)
             count = act_store_ir(builder, p, qrow(0, j), qrow(1, j), qrow(2, j), dst, count)
         return count_total_ir(builder, count, i64)
 
     @intrinsic
-    def gather(typingctx, ev_val, ev_off, r_s, r_e, r_b, w, q, out, o0, f0):
-        return types.int64(ev_val, ev_off, r_s, r_e, r_b, w, q, out, o0, f0), codegen
+    def gather(typingctx, ev, r_s, r_e, r_b, w, q, out, o0, f0):
+        return types.int64(ev, r_s, r_e, r_b, w, q, out, o0, f0), codegen
 
     return gather
 
@@ -154,12 +159,11 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
     q32 = act_params_f32(thr, act_step, amax)
     npos = h * wd
     pstart = np.empty(npos + 1, np.int64)  # a position's events: [pstart[p], pstart[p + 1])
-    ev_val = np.empty(npos * c_in, np.float32)
-    ev_off = np.empty(npos * c_in, np.int64)  # (p·C + c)·F of an event at position p, channel c
+    ev = np.empty(npos * c_in, np.int64)  # an event at position p, channel c: ((p·C + c)·F)·256 + value
     row_ev = np.empty(h, np.int64)  # events per input row
     cf = c_in * f
     nb_s = np.zeros(FIELD_ROWS, np.int64)  # an output's field, per input row: its run of events and
-    nb_e = np.zeros(FIELD_ROWS, np.int64)  # the offset that maps an event's ev_off to its weights
+    nb_e = np.zeros(FIELD_ROWS, np.int64)  # the offset that maps an event's (p·C + c)·F to its weights
     nb_b = np.zeros(FIELD_ROWS, np.int64)  # (rows outside the map or the kernel: empty runs)
     block = 32 if f % 32 == 0 else 16
     # act(0) of every channel, as one output and one output row
@@ -198,8 +202,7 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
                         if xw_all[wb + j] == 0:
                             continue
                         for c in range(8 * j, 8 * j + 8):  # compaction without branches
-                            ev_val[e] = xp[c]
-                            ev_off[e] = pcf + c * f
+                            ev[e] = (pcf + c * f) * 256 + xp[c]
                             e += xp[c] != 0
                 else:
                     seen = np.uint8(0)
@@ -208,8 +211,7 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
                     if seen == 0:
                         continue
                     for c in range(c_in):  # compaction without branches
-                        ev_val[e] = xp[c]
-                        ev_off[e] = pcf + c * f
+                        ev[e] = (pcf + c * f) * 256 + xp[c]
                         e += xp[c] != 0
                 row_ops += (e - pstart[p]) * fx[ix]
             row_ev[iy] = e - r0
@@ -254,8 +256,8 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
                     continue
                 for f0 in range(0, f, block):
                     if block == 32:
-                        out_events += _gather32(ev_val, ev_off, nb_s, nb_e, nb_b, wflat, q32, orow, o, f0)
+                        out_events += _gather32(ev, nb_s, nb_e, nb_b, wflat, q32, orow, o, f0)
                     else:
-                        out_events += _gather16(ev_val, ev_off, nb_s, nb_e, nb_b, wflat, q32, orow, o, f0)
+                        out_events += _gather16(ev, nb_s, nb_e, nb_b, wflat, q32, orow, o, f0)
         counts[1] += ops * f
         counts[2] += out_events
