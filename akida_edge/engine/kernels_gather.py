@@ -165,6 +165,8 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
     nb_s = np.zeros(FIELD_ROWS, np.int64)  # an output's field, per input row: its run of events and
     nb_e = np.zeros(FIELD_ROWS, np.int64)  # the offset that maps an event's (p·C + c)·F to its weights
     nb_b = np.zeros(FIELD_ROWS, np.int64)  # (rows outside the map or the kernel: empty runs)
+    rowp = np.empty(FIELD_ROWS, np.int64)
+    base0 = np.empty(FIELD_ROWS, np.int64)
     block = 32 if f % 32 == 0 else 16
     # act(0) of every channel, as one output and one output row
     row0 = np.empty(f, np.uint8)
@@ -231,21 +233,24 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
                     orow[t] = line0[t]
                 out_events += nz0 * ow
                 continue
+            for ky in range(kh):  # per kernel row: its input row's first position (−1: no events)
+                iy = oy - pad_y + ky
+                rowp[ky] = iy * wd if 0 <= iy < h and row_ev[iy] != 0 else -1
+                # w[ky, kx, c] for the event (p·C + c)·F of column ix = ox − pad_x + kx: minus ox·C·F
+                base0[ky] = ky * kw * cf - (iy * wd - pad_x) * cf
             for ox in range(ow):
                 # the field's events in input row iy: one run, positions [xl, xr) of the row
                 xl = max(ox - pad_x, 0)
                 xr = min(ox - pad_x + kw, wd)
                 nb = 0
                 for ky in range(kh):
-                    iy = oy - pad_y + ky
                     a = b = 0
-                    if 0 <= iy < h and row_ev[iy] != 0:
-                        a = pstart[iy * wd + xl]
-                        b = pstart[iy * wd + xr]
+                    if rowp[ky] >= 0:
+                        a = pstart[rowp[ky] + xl]
+                        b = pstart[rowp[ky] + xr]
                     nb_s[ky] = a
                     nb_e[ky] = b
-                    # w[ky, kx, c] for the event (p·C + c)·F of column ix = ox − pad_x + kx
-                    nb_b[ky] = ky * kw * cf - (iy * wd + ox - pad_x) * cf
+                    nb_b[ky] = base0[ky] - ox * cf
                     nb += b - a
                 o = ox * f
                 if nb == 0:
