@@ -1,23 +1,25 @@
 """Output-stationary event path of a convolution: per output, its field's events summed in registers.
 
 `conv_gather_kernel` serves the float32-exact (`kernels.f32_ok`) stride-1 convolutions without
-pooling (`MODE_ACT`), with zero padding and a multiple of 16 filters (`gather_ok`); every other
-case keeps the scatter of `kernels_conv.conv_layer_kernel`. Per sample, the events are first
-compacted position by position (value, and the channel's offset in the weights), then every
-output sums the events of its field,
+pooling (`MODE_ACT`), with zero padding, a multiple of 16 filters and at most three kernel rows
+(`gather_ok`); every other case keeps the scatter of `kernels_conv.conv_layer_kernel`. Per
+sample, the events are first compacted position by position (one int64 each: the event's offset
+in the weights · 256 + its value), then every output sums the events of its field,
 
     p[oy, ox, f0:f0+B] = Σ_(ky, kx) Σ_(events (c, v) at (oy − pad_y + ky, ox − pad_x + kx))
                          v · w[ky, kx, c, f0:f0+B],
 
-with the B = 32 (or 16) sums kept in four (two) 8-lane registers over the whole field (an LLVM
-intrinsic, as `kernels_gemm`'s register blocks: a numba loop cannot keep array sums in
-registers), and goes straight through the float32 activation into the output bytes
-(`kernels_gemm.act_store_ir`, the operations of `output_stage.act_f32`). No potentials array is
-written, cleared or read back, and no per-event combined row is built (the scatter's 9·F stores
-per event). The products and sums are integers below 2^23 (`f32_ok`), so the fused multiply-adds
-(`llvm.fma.v8f32`) round nothing and any order gives the scatter's integers: the outputs are the
-same bit for bit. An output whose field holds no event, and an output row whose input rows hold
-none, copies the act(0) row (≠ 0 where a threshold is negative).
+with the B = 32 (or 16) sums kept in 8-lane registers over the whole field (an LLVM intrinsic,
+as `kernels_gemm`'s register blocks: a numba loop cannot keep array sums in registers; the
+field's events in one kernel row are one contiguous run of the list, and the runs of the rows
+are walked as one loop, see `_gather_act`), and goes straight through the float32 activation
+into the output bytes (`kernels_gemm.act_store_ir`, the operations of `output_stage.act_f32`).
+No potentials array is written, cleared or read back, and no per-event combined row is built
+(the scatter's 9·F stores per event). The products and sums are integers below 2^23
+(`f32_ok`), so the fused multiply-adds (`llvm.fma.v8f32`) round nothing and any order gives the
+scatter's integers: the outputs are the same bit for bit. An output whose field holds no event,
+and an output row whose input rows hold none, copies the act(0) row (≠ 0 where a threshold is
+negative).
 
 Activity counts as the scatter's: input events, synaptic ops (events × taps reaching an output ×
 F), output events.
@@ -36,7 +38,7 @@ from akida_edge.engine.kernels_taps import fans, taps
 from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
 from akida_edge.numba_config import kernel
 
-FIELD_ROWS = 3  # most kernel rows of a gathered convolution (one register chain each)
+FIELD_ROWS = 3  # most kernel rows of a gathered convolution (one run of events each)
 
 
 @kernel(inline="always")
@@ -52,15 +54,15 @@ def gather_ok(f32, mode, sy, sx, pad_value, filters, kh):
 def _gather_act(nv: int, unroll: int = 2):
     """An intrinsic: out[o0 + f0 : +8·nv] = act(Σ over the rows r < 3 of the field and the events
     e in [r_s[r], r_e[r]) of v_e · w[r_b[r] + off_e + f0 : +8·nv]), ev[e] = off_e·256 + v_e (one
-    load per event); returns the non-zero
-    outputs. q (3, F) is `act_params_f32`.
+    load per event); returns the non-zero outputs. q (3, F) is `act_params_f32`.
 
     The three runs are walked as ONE loop over their concatenation (the run, hence the event and
     weight offsets, picked by selects, not branches): a loop per run exits at a data-dependent
     count each time, and those mispredictions cost more than the arithmetic (measured 2.4× on
-    the same events with fixed against random run lengths). Two events per iteration, into two
-    sets of nv 8-lane registers (two independent chains of fused multiply-adds), the second one
-    masked (value 0) past the end; the sets are added at the end (integers: exact in any order)."""
+    the same events with fixed against random run lengths). `unroll` events per iteration, into
+    as many sets of nv 8-lane registers (independent chains of fused multiply-adds), all but the
+    first masked (value 0, the first event's weights) past the end; the sets are added at the end
+    (integers: exact in any order). Two measured faster than three or four."""
 
     def codegen(context, builder, signature, args):
         ev, r_s, r_e, r_b, arr_w, arr_q, arr_o = _arrays(context, builder, signature, args, 7)
