@@ -68,6 +68,7 @@ import numpy as np
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_depthwise import depthwise_kernel, depthwise_rows_kernel, pointwise_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
+from akida_edge.engine.kernels_gather import conv_gather_kernel, gather_ok
 from akida_edge.engine.kernels_gemm import gemm_f32
 from akida_edge.engine.output_stage import (  # noqa: F401 - MODE_* re-exported
     F32_ACT_BOUND,
@@ -193,7 +194,9 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
 
     With `acc_dtype` float32 (the caller proved every partial sum < 2^24) and more than
     `dense_above` of the inputs non-zero, the potentials come from one dense float32 product of
-    the receptive fields (im2col) with the weights (BLAS); otherwise events are scattered.
+    the receptive fields (im2col) with the weights (BLAS); otherwise events are gathered per
+    output where `kernels_gather.gather_ok` allows (`f32` layers, stride 1, no pooling), else
+    scattered (`kernels_conv.conv_layer_kernel`).
     """
     _check(x, 4, counts)
     n = x.shape[0]
@@ -210,10 +213,14 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
         stage = output_f32_kernel if f32 else output_batch_kernel  # f32: the layer is `f32_ok`
         stage(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
         return out
+    f32_sums = f32 and acc_dtype == np.float32
+    if gather_ok(f32_sums, mode, stride[0], stride[1], pad_value, f, kh):  # events gathered per output
+        conv_gather_kernel(x, w.reshape(kh * kw * c, f), kh, kw, pad[0], pad[1], threshold, act_step,
+                           2**act_bits - 1, out_u8, counts)
+        return out
     pot = np.empty(pot_shape, acc_dtype)
     conv_layer_kernel(x, wt, kh, kw, pad_value, pad[0], pad[1], stride[0], stride[1], threshold,
-                       act_step, 2**act_bits - 1, mode, pool, pot, out_u8, out_raw, counts,
-                       f32 and acc_dtype == np.float32)
+                       act_step, 2**act_bits - 1, mode, pool, pot, out_u8, out_raw, counts, f32_sums)
     return out
 
 

@@ -2,7 +2,8 @@
 `reference.py`; policy, dtype choices and validation live in the wrappers of `kernels.py`).
 
 - `conv_layer_kernel`: event path; scatters every event of a position into all the outputs its
-  taps reach, p[oy, ox, :] += v · w[ky, kx, c, :], then runs the output stage;
+  taps reach, p[oy, ox, :] += v · w[ky, kx, c, :], then runs the output stage (stride-1 layers
+  without pooling gather instead where `kernels_gather.gather_ok` allows);
 - `im2col_kernel`: dense path; receptive fields as rows for one float32 BLAS product;
 - `dense_layer_kernel`: FullyConnected over flattened inputs.
 

@@ -98,6 +98,37 @@ def _block(rows: int, sums_ir=_sums):
     return block
 
 
+def act_store_ir(builder, sums, thr16, inv, cap, dst, count):
+    """IR of the float32 activation (`output_stage.act_f32`: the same float32 operations in the
+    same order, so the same exact outputs) of 8 sums into 8 bytes at dst (an `<8 x i8>*`); returns
+    count (8 int32 lanes) plus the non-zero outputs' lanes. thr16, inv, cap: 8-lane rows of
+    `act_params_f32`."""
+    vec = ir.VectorType(ir.FloatType(), 8)
+    ivec = ir.VectorType(ir.IntType(32), 8)
+    bvec = ir.VectorType(ir.IntType(8), 8)
+    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.ceil.v8f32")
+
+    def splat(value):
+        return ir.Constant(vec, [value] * 8)
+
+    num = builder.fsub(builder.fmul(splat(16.0), sums), thr16)  # no contraction
+    num = builder.select(builder.fcmp_ordered(">", num, splat(0.0)), num, splat(0.0))
+    num = builder.select(builder.fcmp_ordered("<", num, cap), num, cap)
+    y = builder.call(ceil, [builder.fsub(builder.fmul(num, inv), splat(3.814697265625e-06))])
+    yi = builder.fptosi(y, ivec)
+    nonzero = builder.icmp_signed("!=", yi, ir.Constant(ivec, None))
+    builder.store(builder.trunc(yi, bvec), dst, align=1)
+    return builder.add(count, builder.zext(nonzero, ivec))
+
+
+def count_total_ir(builder, count, i64):
+    """The sum of the 8 int32 lanes of count, as i64."""
+    total = builder.extract_element(count, ir.Constant(ir.IntType(32), 0))
+    for lane in range(1, 8):
+        total = builder.add(total, builder.extract_element(count, ir.Constant(ir.IntType(32), lane)))
+    return builder.sext(total, i64)
+
+
 def _block_act(rows: int, sums_ir=_sums):
     """As `_block`, but the sums never leave the registers: they go through the float32 activation
     (`output_stage.act_f32`, the same float32 operations in the same order, so the same exact
@@ -111,15 +142,10 @@ def _block_act(rows: int, sums_ir=_sums):
         sums = sums_ir(context, builder, arr_a, arr_b, row0, col0, rows)
         f_len = _cols(builder, arr_b, signature)
         i64 = row0.type
-        f32 = ir.FloatType()
-        vec = ir.VectorType(f32, 8)
+        vec = ir.VectorType(ir.FloatType(), 8)
         vptr = vec.as_pointer()
         ivec = ir.VectorType(ir.IntType(32), 8)
         bvec = ir.VectorType(ir.IntType(8), 8)
-        ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.ceil.v8f32")
-
-        def splat(value):
-            return ir.Constant(vec, [value] * 8)
 
         def qrow(i, j):  # q[i, col0 + 8j : +8]
             off = builder.add(builder.mul(ir.Constant(i64, i), f_len), col0)
@@ -134,19 +160,9 @@ def _block_act(rows: int, sums_ir=_sums):
             ooff = builder.add(builder.mul(builder.add(row0, ir.Constant(i64, r)), f_len), col0)
             op = builder.gep(arr_o.data, [ooff])
             for j in range(2):
-                num = builder.fsub(builder.fmul(splat(16.0), sums[r][j]), thr16[j])  # no contraction
-                num = builder.select(builder.fcmp_ordered(">", num, splat(0.0)), num, splat(0.0))
-                num = builder.select(builder.fcmp_ordered("<", num, cap[j]), num, cap[j])
-                y = builder.call(ceil, [builder.fsub(builder.fmul(num, inv[j]), splat(3.814697265625e-06))])
-                yi = builder.fptosi(y, ivec)
-                nonzero = builder.icmp_signed("!=", yi, ir.Constant(ivec, None))
-                count = builder.add(count, builder.zext(nonzero, ivec))
                 dst = builder.bitcast(builder.gep(op, [ir.Constant(i64, 8 * j)]), bvec.as_pointer())
-                builder.store(builder.trunc(yi, bvec), dst, align=1)
-        total = builder.extract_element(count, ir.Constant(ir.IntType(32), 0))
-        for lane in range(1, 8):
-            total = builder.add(total, builder.extract_element(count, ir.Constant(ir.IntType(32), lane)))
-        return builder.sext(total, i64)
+                count = act_store_ir(builder, sums[r][j], thr16[j], inv[j], cap[j], dst, count)
+        return count_total_ir(builder, count, i64)
 
     @intrinsic
     def block(typingctx, a, b, q, out_u8, r0, f0):

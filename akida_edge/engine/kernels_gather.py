@@ -1,0 +1,270 @@
+"""Output-stationary event path of a convolution: per output, its field's events summed in registers.
+
+`conv_gather_kernel` serves the float32-exact (`kernels.f32_ok`) stride-1 convolutions without
+pooling (`MODE_ACT`), with zero padding, a multiple of 16 filters and at most three kernel rows
+(`gather_ok`); every other case keeps the scatter of `kernels_conv.conv_layer_kernel`. Per
+sample, the events are first compacted position by position (one int64 each: the event's offset
+in the weights · 256 + its value), then every output sums the events of its field,
+
+    p[oy, ox, f0:f0+B] = Σ_(ky, kx) Σ_(events (c, v) at (oy − pad_y + ky, ox − pad_x + kx))
+                         v · w[ky, kx, c, f0:f0+B],
+
+with the B = 32 (or 16) sums kept in 8-lane registers over the whole field (an LLVM intrinsic,
+as `kernels_gemm`'s register blocks: a numba loop cannot keep array sums in registers; the
+field's events in one kernel row are one contiguous run of the list, and the runs of the rows
+are walked as one loop, see `_gather_act`), and goes straight through the float32 activation
+into the output bytes (`kernels_gemm.act_store_ir`, the operations of `output_stage.act_f32`).
+No potentials array is written, cleared or read back, and no per-event combined row is built
+(the scatter's 9·F stores per event). The products and sums are integers below 2^23
+(`f32_ok`), so the fused multiply-adds (`llvm.fma.v8f32`) round nothing and any order gives the
+scatter's integers: the outputs are the same bit for bit. An output whose field holds no event,
+and an output row whose input rows hold none, copies the act(0) row (≠ 0 where a threshold is
+negative).
+
+Activity counts as the scatter's: input events, synaptic ops (events × taps reaching an output ×
+F), output events.
+"""
+
+from __future__ import annotations
+
+import llvmlite.ir as ir
+import numpy as np
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from akida_edge.engine.kernels_gemm import _arrays, act_store_ir, count_total_ir
+from akida_edge.engine.kernels_taps import fans, taps
+from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
+from akida_edge.numba_config import kernel
+
+FIELD_ROWS = 3  # most kernel rows of a gathered convolution (one run of events each)
+
+
+@kernel(inline="always")
+def gather_ok(f32, mode, sy, sx, pad_value, filters, kh):
+    """Whether a convolution runs the gather path instead of the scatter (a function of the layer
+    only: measured faster on the bench's conv stack at every input density, 0.005-100 %, event
+    path forced): float32-exact sums, `MODE_ACT`, stride 1, zero padding, F a multiple of 16 and
+    at most three kernel rows."""
+    return (f32 and mode == MODE_ACT and sy == 1 and sx == 1 and pad_value == 0 and filters % 16 == 0
+            and kh <= FIELD_ROWS)
+
+
+def _gather_act(nv: int, unroll: int = 2):
+    """An intrinsic: out[o0 + f0 : +8·nv] = act(Σ over the rows r < 3 of the field and the events
+    e in [r_s[r], r_e[r]) of v_e · w[r_b[r] + off_e + f0 : +8·nv]), ev[e] = off_e·256 + v_e (one
+    load per event); returns the non-zero outputs. q (3, F) is `act_params_f32`.
+
+    The three runs are walked as ONE loop over their concatenation (the run, hence the event and
+    weight offsets, picked by selects, not branches): a loop per run exits at a data-dependent
+    count each time, and those mispredictions cost more than the arithmetic (measured 2.4× on
+    the same events with fixed against random run lengths). `unroll` events per iteration, into
+    as many sets of nv 8-lane registers (independent chains of fused multiply-adds), all but the
+    first masked (value 0, the first event's weights) past the end; the sets are added at the end
+    (integers: exact in any order). Two measured faster than three or four."""
+
+    def codegen(context, builder, signature, args):
+        ev, r_s, r_e, r_b, arr_w, arr_q, arr_o = _arrays(context, builder, signature, args, 7)
+        o0, f0 = args[7], args[8]
+        i64 = o0.type
+        f_len = cgutils.unpack_tuple(builder, arr_q.shape, 2)[1]
+        vec = ir.VectorType(ir.FloatType(), 8)
+        vptr = vec.as_pointer()
+        ivec = ir.VectorType(ir.IntType(32), 8)
+        bptr = ir.VectorType(ir.IntType(8), 8).as_pointer()
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+                                             "llvm.fma.v8f32")
+        zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8)
+        undef = ir.Constant(vec, ir.Undefined)
+        i32_0 = ir.Constant(ir.IntType(32), 0)
+
+        def at(arr, r):
+            return builder.load(builder.gep(arr.data, [ir.Constant(i64, r)]))
+
+        starts = [at(r_s, r) for r in range(FIELD_ROWS)]
+        bases = [builder.add(at(r_b, r), f0) for r in range(FIELD_ROWS)]
+        # run r covers t in [c_r, c_(r+1)) of the concatenation; its event is t + (start_r − c_r)
+        cuts = [ir.Constant(i64, 0)]
+        for r in range(FIELD_ROWS):
+            cuts.append(builder.add(cuts[-1], builder.sub(at(r_e, r), starts[r])))
+        total = cuts[-1]
+        shifts = [builder.sub(starts[r], cuts[r]) for r in range(FIELD_ROWS)]
+        sets = [[cgutils.alloca_once(builder, vec) for _ in range(nv)] for _ in range(unroll)]
+        for accs in sets:
+            for acc in accs:
+                builder.store(ir.Constant(vec, None), acc)
+        with cgutils.for_range_slice(builder, ir.Constant(i64, 0), total, ir.Constant(i64, unroll)) as (t, _):
+            first = None
+            for u, accs in enumerate(sets):
+                tt = builder.add(t, ir.Constant(i64, u))
+                shift, base = shifts[0], bases[0]
+                for r in range(1, FIELD_ROWS):
+                    later = builder.icmp_signed(">=", tt, cuts[r])
+                    shift = builder.select(later, shifts[r], shift)
+                    base = builder.select(later, bases[r], base)
+                e = builder.add(tt, shift)
+                if u == 0:
+                    first = (e, base)
+                else:  # past the end: the first event's weights again (finite), with value 0
+                    inside = builder.icmp_signed("<", tt, total)
+                    e = builder.select(inside, e, first[0])
+                    base = builder.select(inside, base, first[1])
+                packed = builder.load(builder.gep(ev.data, [e]))
+                v = builder.sitofp(builder.and_(packed, ir.Constant(i64, 255)), ir.FloatType())
+                if u > 0:
+                    v = builder.select(inside, v, ir.Constant(ir.FloatType(), 0.0))
+                off = builder.ashr(packed, ir.Constant(i64, 8))
+                bc = builder.shuffle_vector(builder.insert_element(undef, v, i32_0), undef, zero_mask)
+                wp = builder.gep(arr_w.data, [builder.add(off, base)])
+                for j, acc in enumerate(accs):
+                    wj = builder.gep(wp, [ir.Constant(i64, 8 * j)])
+                    wv = builder.load(builder.bitcast(wj, vptr), align=4)
+                    builder.store(builder.call(fma, [bc, wv, builder.load(acc)]), acc)
+
+        def qrow(r, j):  # q[r, f0 + 8j : +8]
+            col = builder.add(f0, ir.Constant(i64, 8 * j))
+            off = builder.add(builder.mul(ir.Constant(i64, r), f_len), col)
+            return builder.load(builder.bitcast(builder.gep(arr_q.data, [off]), vptr), align=4)
+
+        count = ir.Constant(ivec, None)
+        op = builder.gep(arr_o.data, [builder.add(o0, f0)])
+        for j in range(nv):
+            p = builder.load(sets[0][j])
+            for accs in sets[1:]:
+                p = builder.fadd(p, builder.load(accs[j]))
+            dst = builder.bitcast(builder.gep(op, [ir.Constant(i64, 8 * j)]), bptr)
+            count = act_store_ir(builder, p, qrow(0, j), qrow(1, j), qrow(2, j), dst, count)
+        return count_total_ir(builder, count, i64)
+
+    @intrinsic
+    def gather(typingctx, ev, r_s, r_e, r_b, w, q, out, o0, f0):
+        return types.int64(ev, r_s, r_e, r_b, w, q, out, o0, f0), codegen
+
+    return gather
+
+
+_gather32 = _gather_act(4)
+_gather16 = _gather_act(2)
+
+
+@kernel()
+def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, counts):
+    """Stride-1 `MODE_ACT` convolution of x (N, H, W, C) uint8 into out_u8 (N, OH, OW, F) uint8,
+    F a multiple of 16, from the float32 dense-form weights w (kh·kw·C, F) (`kernels.prepare_conv`),
+    zero padding (pad_y, pad_x) before; adds the activity to counts (see the module docstring)."""
+    n_s, h, wd, c_in = x.shape
+    oh, ow, f = out_u8.shape[1], out_u8.shape[2], out_u8.shape[3]
+    wflat = w.reshape(w.size)
+    fy = fans(taps(h, pad_y, kh, 1, oh))
+    fx = fans(taps(wd, pad_x, kw, 1, ow))
+    q32 = act_params_f32(thr, act_step, amax)
+    npos = h * wd
+    pstart = np.empty(npos + 1, np.int64)  # a position's events: [pstart[p], pstart[p + 1])
+    ev = np.empty(npos * c_in, np.int64)  # an event at position p, channel c: ((p·C + c)·F)·256 + value
+    row_ev = np.empty(h, np.int64)  # events per input row
+    cf = c_in * f
+    nb_s = np.zeros(FIELD_ROWS, np.int64)  # an output's field, per input row: its run of events and
+    nb_e = np.zeros(FIELD_ROWS, np.int64)  # the offset that maps an event's (p·C + c)·F to its weights
+    nb_b = np.zeros(FIELD_ROWS, np.int64)  # (rows outside the map or the kernel: empty runs)
+    rowp = np.empty(FIELD_ROWS, np.int64)
+    base0 = np.empty(FIELD_ROWS, np.int64)
+    block = 32 if f % 32 == 0 else 16
+    # act(0) of every channel, as one output and one output row
+    row0 = np.empty(f, np.uint8)
+    nz0 = 0
+    for k in range(f):
+        y0 = act_f32(np.float32(0.0), q32[0, k], q32[1, k], q32[2, k])
+        row0[k] = np.uint8(y0)
+        nz0 += y0 > np.float32(0.0)
+    line0 = np.empty(ow * f, np.uint8)
+    for j in range(ow):
+        for k in range(f):
+            line0[j * f + k] = row0[k]
+    words = c_in % 8 == 0  # the input as 64-bit words of 8 channels
+    cw = c_in // 8
+    for n in range(n_s):
+        xw_all = x[n].reshape(npos * c_in).view(np.uint64) if words else np.empty(0, np.uint64)
+        e = 0
+        ops = 0
+        for iy in range(h):
+            r0 = e
+            row_ops = 0
+            for ix in range(wd):
+                p = iy * wd + ix
+                pstart[p] = e
+                xp = x[n, iy, ix]
+                pcf = p * cf
+                if words:  # 8 channels per test: silent groups are skipped
+                    wb = p * cw
+                    seen_w = np.uint64(0)
+                    for j in range(cw):
+                        seen_w |= xw_all[wb + j]
+                    if seen_w == 0:
+                        continue
+                    for j in range(cw):
+                        if xw_all[wb + j] == 0:
+                            continue
+                        for c in range(8 * j, 8 * j + 8):  # compaction without branches
+                            ev[e] = (pcf + c * f) * 256 + xp[c]
+                            e += xp[c] != 0
+                else:
+                    seen = np.uint8(0)
+                    for c in range(c_in):  # a byte OR first: most positions are silent at low density
+                        seen = np.uint8(seen | xp[c])
+                    if seen == 0:
+                        continue
+                    for c in range(c_in):  # compaction without branches
+                        ev[e] = (pcf + c * f) * 256 + xp[c]
+                        e += xp[c] != 0
+                row_ops += (e - pstart[p]) * fx[ix]
+            row_ev[iy] = e - r0
+            ops += row_ops * fy[iy]
+        pstart[npos] = e
+        counts[0] += e
+        out_events = 0
+        for oy in range(oh):
+            reach = False
+            for ky in range(kh):
+                iy = oy - pad_y + ky
+                if 0 <= iy < h and row_ev[iy] > 0:
+                    reach = True
+            orow = out_u8[n, oy].reshape(ow * f)  # 1-d views, plain range indices: vectorised copies
+            if not reach:
+                for t in range(ow * f):
+                    orow[t] = line0[t]
+                out_events += nz0 * ow
+                continue
+            for ky in range(kh):  # per kernel row: its input row's first position (−1: no events)
+                iy = oy - pad_y + ky
+                rowp[ky] = iy * wd if 0 <= iy < h and row_ev[iy] != 0 else -1
+                # w[ky, kx, c] for the event (p·C + c)·F of column ix = ox − pad_x + kx: minus ox·C·F
+                base0[ky] = ky * kw * cf - (iy * wd - pad_x) * cf
+            for ox in range(ow):
+                # the field's events in input row iy: one run, positions [xl, xr) of the row
+                xl = max(ox - pad_x, 0)
+                xr = min(ox - pad_x + kw, wd)
+                nb = 0
+                for ky in range(kh):
+                    a = b = 0
+                    if rowp[ky] >= 0:
+                        a = pstart[rowp[ky] + xl]
+                        b = pstart[rowp[ky] + xr]
+                    nb_s[ky] = a
+                    nb_e[ky] = b
+                    nb_b[ky] = base0[ky] - ox * cf
+                    nb += b - a
+                o = ox * f
+                if nb == 0:
+                    out1 = out_u8[n, oy, ox]
+                    for k in range(f):
+                        out1[k] = row0[k]
+                    out_events += nz0
+                    continue
+                for f0 in range(0, f, block):
+                    if block == 32:
+                        out_events += _gather32(ev, nb_s, nb_e, nb_b, wflat, q32, orow, o, f0)
+                    else:
+                        out_events += _gather16(ev, nb_s, nb_e, nb_b, wflat, q32, orow, o, f0)
+        counts[1] += ops * f
+        counts[2] += out_events

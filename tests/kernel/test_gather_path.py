@@ -1,0 +1,139 @@
+"""The output-stationary convolution event path (`kernels_gather.conv_gather_kernel`): forced on
+(event path everywhere) in random eligible layers — kernel sizes of 1-3 rows and 1-5 columns, both
+paddings, maps narrower than the kernel, 1-24 channels (words of 8 channels or bytes), 16-48
+filters, every weight, input and activation bit width, thresholds of both signs (act(0) ≠ 0 where
+T < 0) and fractional act_step, input densities from silent to full — through the one-call program
+and the per-layer runners, against the reference (outputs and activity, bit for bit); the kernel
+against the scatter it replaces; and its register-kept activation on every level boundary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_checks import activity, assert_event_path_matches_reference
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_kernels_vs_reference import _fill
+from test_program import _program
+
+from akida_edge.engine import execute
+from akida_edge.engine import kernels as K
+from akida_edge.engine import layers as L
+from akida_edge.engine import reference as R
+from akida_edge.engine.kernels_conv import conv_layer_kernel
+from akida_edge.engine.kernels_gather import conv_gather_kernel, gather_ok
+from akida_edge.engine.model import Model
+
+pytestmark = pytest.mark.kernel
+
+
+def _gathered(model: Model) -> list[bool]:
+    """Per processing layer, whether the engine's rule sends its event path to the gather kernel."""
+    steps = execute.plan(model)[1:]
+    return [bool(gather_ok(s.f32, s.mode, *s.stride, s.pad_value, s.pot_shape[2],
+                           s.layer.spec.kernel_size[0])) for s in steps]
+
+
+@st.composite
+def gather_models(draw):
+    """A model of 1-2 Convolutional layers that all take the gather path, and its input."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    bits = draw(st.sampled_from(L.INPUT_BITS))
+    shape = (draw(st.integers(1, 9)), draw(st.integers(1, 9)), draw(st.sampled_from([1, 3, 8, 16, 24])))
+    model = Model([L.InputData(input_shape=shape, input_bits=bits)])
+    for _ in range(draw(st.integers(1, 2))):
+        h, w, _ = model.layers[-1].output_shape
+        kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 5)))
+        padding = "same" if kernel[0] > h or kernel[1] > w else draw(st.sampled_from(["same", "valid"]))
+        model.add(L.Convolutional(kernel_size=kernel, filters=draw(st.sampled_from([16, 32, 48])),
+                                  padding=padding, weights_bits=draw(st.sampled_from(L.WEIGHT_BITS)),
+                                  act_bits=draw(st.sampled_from(L.ACT_BITS))))
+    rng = np.random.default_rng(seed)
+    _fill(model, rng, 2**bits - 1)
+    n = draw(st.integers(1, 4))
+    x = rng.integers(1, 2**bits, size=(n, *shape))
+    x[rng.random(x.shape) >= draw(st.sampled_from([0.0, 0.02, 0.1, 0.3, 1.0]))] = 0
+    return model, x.astype(np.uint8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(gather_models())
+def test_gather_path_matches_reference(case):
+    model, x = case
+    assert all(_gathered(model))  # the property is about the gather kernel: it must be the one run
+    for on in (True, False):  # the one-call program, then the per-layer runners (`kernels.conv_layer`)
+        with _program(on):
+            assert_event_path_matches_reference(model, x)
+
+
+def test_rule_keeps_the_scatter_elsewhere():
+    """Strides, pooling, padding values, too many kernel rows, filters not a multiple of 16 or sums
+    not exact in float32 keep the scatter (`kernels_conv.conv_layer_kernel`)."""
+    act, mx = K.MODE_ACT, K.MODE_MAX
+    assert gather_ok(True, act, 1, 1, 0, 32, 3)
+    for args in [(False, act, 1, 1, 0, 32, 3), (True, mx, 1, 1, 0, 32, 3), (True, act, 2, 1, 0, 32, 3),
+                 (True, act, 1, 2, 0, 32, 3), (True, act, 1, 1, 7, 32, 3), (True, act, 1, 1, 0, 24, 3),
+                 (True, act, 1, 1, 0, 32, 5)]:
+        assert not gather_ok(*args)
+
+
+@pytest.mark.parametrize(("kernel", "padding"), [((3, 3), "same"), ((3, 3), "valid"), ((1, 1), "same"),
+                                                 ((2, 5), "same"), ((3, 2), "valid")])
+def test_gather_kernel_equals_scatter(rng, kernel, padding):
+    """Outputs and counts of the gather kernel equal the scatter's on the same layer and events
+    (dense and sparse samples, a silent one), thresholds of both signs."""
+    model = Model([L.InputData(input_shape=(11, 13, 16), input_bits=4),
+                   L.Convolutional(kernel_size=kernel, filters=32, padding=padding, weights_bits=4,
+                                   act_bits=4)])
+    _fill(model, rng, 15)
+    step = execute.plan(model)[1]
+    v = model.layers[1].variables
+    w, wt = K.prepare_conv(v["weights"], np.float32)
+    (kh, kw), (py, px) = kernel, step.pad
+    x = rng.integers(0, 16, size=(4, 11, 13, 16)).astype(np.uint8)
+    x[1][rng.random(x[1].shape) < 0.95] = 0
+    x[2] = 0
+    out_s, out_g = np.empty((2, 4, *step.out_shape), np.uint8)
+    c_s, c_g = np.zeros(3, np.int64), np.zeros(3, np.int64)
+    no_raw = np.empty((0, 0, 0, 0), np.int64)
+    conv_layer_kernel(x, wt, kh, kw, 0, py, px, 1, 1, v["threshold"], v["act_step"], 15, K.MODE_ACT,
+                      step.pool, np.empty(step.pot_shape, np.float32), out_s, no_raw, c_s, True)
+    conv_gather_kernel(x, w.reshape(-1, 32), kh, kw, py, px, v["threshold"], v["act_step"], 15, out_g, c_g)
+    np.testing.assert_array_equal(out_g, out_s)
+    assert c_g.tolist() == c_s.tolist()
+
+
+@pytest.mark.parametrize("act_bits", [1, 4])
+def test_gather_activation_is_exact_on_every_boundary(rng, act_bits):
+    """A 1 × 1 convolution with unit weights makes p = x in every channel: inputs 0-255 against
+    per-channel thresholds of both signs and act_steps that put level boundaries on many of them;
+    outputs and their count equal the reference activation's (zero inputs: the act(0) rows)."""
+    amax, f = 2**act_bits - 1, 48
+    thr = rng.integers(-40, 200, size=f)
+    thr[:3] = [0, -1, 254]
+    step = (rng.integers(1, 64, size=f) / 16).astype(np.float32)
+    step[:3] = [1 / 16, 7 / 16, 1.0]
+    x = np.arange(256, dtype=np.uint8).reshape(1, 16, 16, 1)
+    out = np.empty((1, 16, 16, f), np.uint8)
+    counts = np.zeros(3, np.int64)
+    conv_gather_kernel(x, np.ones((1, f), np.float32), 1, 1, 0, 0, thr, step, amax, out, counts)
+    expected = R.activate(np.repeat(x.astype(np.int64), f, axis=3), thr, step, act_bits)
+    np.testing.assert_array_equal(out, expected)
+    assert counts.tolist() == [255, 255 * f, np.count_nonzero(expected)]
+
+
+def test_bench_stack_layers_take_the_gather_path(rng):
+    """The bench's conv stack (three 3 × 3 layers of 32 filters on 24 × 24 × 16) runs the gather
+    path in every layer, with the reference's outputs and activity at 10 % input density."""
+    model = Model([L.InputData(input_shape=(24, 24, 16), input_bits=4)])
+    for _ in range(3):
+        model.add(L.Convolutional(kernel_size=3, filters=32, weights_bits=4, act_bits=4))
+    _fill(model, rng, 15)
+    assert _gathered(model) == [True, True, True]
+    x = rng.integers(1, 16, size=(3, 24, 24, 16))
+    x[rng.random(x.shape) >= 0.1] = 0
+    x = x.astype(np.uint8)
+    y = execute.forward(model, x)
+    fast = activity(model)
+    np.testing.assert_array_equal(y, execute.forward(model, x, reference=True))
+    assert fast == activity(model)
