@@ -140,6 +140,11 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
                          for v, a in m.get("other_synth_by_voice", {}).items())
     aux = (f" Auxiliary head: {m['aux_words']} `_unknown_` words as their own classes during float "
            "training." if m.get("aux_words") else "")
+    if m.get("word_classes"):
+        aux += (f" The auxiliary head also named the {m['word_classes']} words of the word set "
+                f"({m['word_clips']} clips by training voices, `wordset.py`, `--words`)" + (
+                    "; only the binary feature layer and the heads were retrained with it, on the frozen "
+                    "trunk (`--head-only`)." if m.get("head_only") else "."))
     snr = m.get("accuracy_by_snr_db", {})
     f_snr = m.get("float_accuracy_by_snr_db", {})
     snr_rows = (f"| quantized | {' | '.join(_fmt(v) for v in snr.values())} |\n"

@@ -13,7 +13,10 @@ Steps (each with a progress line on stderr):
    second head on the 256 binary features also classifies every `_unknown_` word as its own
    class (`AUX_WORDS`), so that the features separate words the model is not trained to name —
    what few-shot learning of new words needs (`apps/kws/learn.py`); the head is dropped before
-   quantization;
+   quantization; `--words DIR` adds the word set (`wordset.py`: hundreds of other words said by
+   many training voices, built or resumed under DIR) to that head, its clips without a 12-class
+   target; with `--float-from` and `--head-only`, only the feature layer and the heads are
+   retrained, on the frozen trunk's outputs (`feature_head.py`: minutes instead of hours);
 4. calibration of every activation on training data, then quantization-aware fine-tuning; the
    epoch with the best validation accuracy (quantized) is kept;
 5. conversion to Akida 1.0 layers (`akida_edge.convert`), the AKD1000 check (`mapping.check`
@@ -41,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from akida_edge.apps.kws import dataset, features, network, report
+from akida_edge.apps.kws import dataset, feature_head, features, network, report, wordset
 from akida_edge.convert import calibrate, convert, integer_forward, set_quantized
 from akida_edge.engine.device import AKD1000
 from akida_edge.engine.mapping import check
@@ -55,6 +58,7 @@ SMALL_ARCH = {"width": 16, "features": 32, "blocks": 2, "down": (0,)}
 # beat 14 on validation by 0.013 (session 3, `model/REPORT.md`)
 EPOCHS = 22
 QAT_EPOCHS = 2
+HEAD_EPOCHS = 30  # `--head-only`: epochs over the frozen trunk's outputs (seconds each)
 TRAIN_SAMPLE = 2000  # training clips for calibration and the float train-accuracy figure
 
 
@@ -124,15 +128,23 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         threads: int = 1, epochs: int = EPOCHS, qat_epochs: int = QAT_EPOCHS, batch: int = 128,
         train_per_class: int = TRAIN_PER_CLASS, float_from: str | Path | None = None,
         quantized_from: str | Path | None = None, continue_epochs: int = 0, aux: bool = True,
-        checkpoints: str | Path | None = None, progress=sys.stderr) -> dict:
+        checkpoints: str | Path | None = None, words: str | Path | None = None, head_only: bool = False,
+        head_epochs: int = HEAD_EPOCHS, progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
-    run). `checkpoints`: where the per-epoch checkpoints go (default `<data>/checkpoints`)."""
+    run). `checkpoints`: where the per-epoch checkpoints go (default `<data>/checkpoints`).
+    `words`: the word set's directory (module docstring, step 3); `head_only` (with `float_from`):
+    retrain only the feature layer and the heads, `head_epochs` epochs."""
     data, out = Path(data), Path(out)
     if quantized_from is not None and float_from is None:
         raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
                           "same run, for the float figures)")
+    if words is not None and not aux:
+        raise ConfigError(f"--words {words} trains the auxiliary head; it cannot go with --no-aux")
+    if head_only and (float_from is None or quantized_from is not None or continue_epochs):
+        raise ConfigError("--head-only retrains the feature layer of a float network: it needs --float-from "
+                          "and goes with neither --quantized-from nor --continue-epochs")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     torch.set_num_threads(max(1, threads))
@@ -145,10 +157,21 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     model = network.build(len(dataset.CLASSES), **arch)
     ckpt_dir = Path(checkpoints) if checkpoints is not None else data / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    head = None
-    if aux:
-        head = (network.aux_head(model, len(dataset.CLASSES) + len(AUX_WORDS)),
-                aux_targets(splits["train"]["y"], splits["train"]["word"]))
+    x_fit, y_fit = t["train"]
+    aux_y = aux_targets(splits["train"]["y"], splits["train"]["word"])
+    aux_classes = len(dataset.CLASSES) + len(AUX_WORDS)
+    word_classes = word_clips = 0
+    if words is not None:
+        wconfig = wordset.WordsetConfig.small() if small else wordset.WordsetConfig()
+        wordset.build(words, wconfig, workers=workers, progress=progress)
+        wset = load_features(Path(words), "train", progress)
+        word_classes, word_clips = len(wconfig.train_words), len(wset["y"])
+        # word clips: no 12-class target (-100, ignored by the loss), their own auxiliary classes
+        x_fit = torch.cat([x_fit, network.to_nchw(wset["x"])])
+        y_fit = torch.cat([y_fit, torch.full((word_clips,), -100, dtype=y_fit.dtype)])
+        aux_y = torch.cat([aux_y, aux_classes + torch.from_numpy(wset["y"])])
+        aux_classes += word_classes
+    head = (network.aux_head(model, aux_classes), aux_y) if aux else None
 
     def snapshot(**extra) -> dict:
         return {**arch, "down": list(arch["down"]), **extra,
@@ -165,16 +188,23 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
             raise ConfigError(f"--float-from {float_from}: its network {network.architecture(saved)} is not "
                               f"this recipe's {arch}; pass a kws_float.pt or checkpoint of this recipe")
         model.load_state_dict(saved["state_dict"])
-        if head is not None and "aux_state_dict" in saved:  # checkpoints since session 4 keep the aux head
-            head[0].load_state_dict(saved["aux_state_dict"])
+        saved_aux = saved.get("aux_state_dict", {})  # checkpoints since session 4 keep the aux head
+        if head is not None and saved_aux and saved_aux["weight"].shape == head[0].weight.shape:
+            head[0].load_state_dict(saved_aux)
         logs: list[dict] = list(saved.get("history", []))
+        if head_only:
+            new_head = feature_head.retrain(model, feature_head.trunk_outputs(model, x_fit), y_fit, aux_y,
+                                            aux_classes, epochs=head_epochs, seed=seed, progress=progress)
+            head = (new_head, aux_y)
+            logs.append({"epoch": head_epochs, "what": "head", "aux_classes": aux_classes})
+            float_checkpoint(head_epochs, logs, "float-head")
         if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
-            logs += network.fit(model, *t["train"], epochs=continue_epochs, lr=1e-3, seed=seed + 2,
+            logs += network.fit(model, x_fit, y_fit, epochs=continue_epochs, lr=1e-3, seed=seed + 2,
                                 batch=batch, x_val=t["validation"][0], y_val=t["validation"][1],
                                 what="float+", progress=progress, aux=head,
                                 checkpoint=lambda e, lg: float_checkpoint(e, logs + lg, "float-continued"))
     else:
-        logs = network.fit(model, *t["train"], epochs=epochs, lr=3e-3, seed=seed, batch=batch,
+        logs = network.fit(model, x_fit, y_fit, epochs=epochs, lr=3e-3, seed=seed, batch=batch,
                            x_val=t["validation"][0], y_val=t["validation"][1], what="float",
                            progress=progress, checkpoint=float_checkpoint, aux=head)
     float_bias = unknown_bias(network.predict(model, t["validation"][0]), splits["validation"]["y"])
@@ -242,6 +272,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    if float_from is not None else epochs,
                    batch=batch, float_reused=float_from is not None, aux_words=len(AUX_WORDS) if aux else 0,
                    quantized_reused=quantized_from is not None, small=small, seed=seed,
+                   word_classes=word_classes, word_clips=word_clips, head_only=head_only,
                    data_config_hash=config.digest(), history=logs,
                    clips={s: int(len(v["y"])) for s, v in splits.items()})
     path = akida.save(str(out / "kws.aem"))
@@ -278,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
                          "the binary features (default; --no-aux: without)")
     ap.add_argument("--train-per-class", type=int, default=TRAIN_PER_CLASS,
                     help=f"training clips per class (default {TRAIN_PER_CLASS})")
+    ap.add_argument("--words", metavar="DIR", help="add the word set (apps/kws/wordset.py; built or resumed "
+                    "under DIR) to the auxiliary head: features that tell many words apart")
+    ap.add_argument("--head-only", action="store_true", help="with --float-from: retrain only the binary "
+                    "feature layer and the heads, on the frozen trunk's outputs")
+    ap.add_argument("--head-epochs", type=int, default=HEAD_EPOCHS,
+                    help=f"epochs of --head-only (default {HEAD_EPOCHS})")
     ap.add_argument("--checkpoints", metavar="DIR", help="where per-epoch checkpoints go (default "
                     "<data>/checkpoints; another directory keeps an earlier run's checkpoints)")
     args = ap.parse_args(argv)
@@ -287,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
                       batch=args.batch, train_per_class=args.train_per_class,
                       float_from=args.float_from, quantized_from=args.quantized_from,
                       continue_epochs=args.continue_epochs, aux=args.aux,
-                      checkpoints=args.checkpoints)
+                      checkpoints=args.checkpoints, words=args.words, head_only=args.head_only,
+                      head_epochs=args.head_epochs)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

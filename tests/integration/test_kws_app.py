@@ -162,7 +162,7 @@ def test_listen_without_that_microphone_is_one_line(capsys):
 @pytest.mark.slow
 def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_clips):
     torch = pytest.importorskip("torch")
-    from akida_edge.apps.kws import train
+    from akida_edge.apps.kws import train, wordset
 
     metrics = train.run(tmp_path / "data", tmp_path / "model", small=True, threads=1, progress=None,
                         checkpoints=tmp_path / "ckpt")
@@ -182,6 +182,16 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     assert again["float_reused"] and again["epochs_float_continued"] == 1
     assert again["epochs_float"] == metrics["epochs_float"] + 1
     assert "warm restart" in (tmp_path / "again" / "REPORT.md").read_text()
+    # the word set in the auxiliary head, only the feature layer and heads retrained (--words --head-only)
+    words = train.run(tmp_path / "data", tmp_path / "words", small=True, threads=1, progress=None,
+                      checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",
+                      words=tmp_path / "wordset", head_only=True, head_epochs=1)
+    assert words["head_only"] and words["word_classes"] == len(wordset.WordsetConfig.small().train_words)
+    assert words["agreement"] == 1.0
+    head = torch.load(tmp_path / "ckpt" / "float-head-seed1.pt", weights_only=True)
+    wide = len(CLASSES) + len(train.AUX_WORDS) + words["word_classes"]
+    assert head["aux_state_dict"]["weight"].shape[0] == wide
+    assert "--head-only" in (tmp_path / "words" / "REPORT.md").read_text()
 
 
 def _word_clips(out, rng, voice: str, word: str, n: int) -> list[str]:
