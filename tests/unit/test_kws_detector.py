@@ -85,3 +85,17 @@ def test_cli_help_states_the_detectors_default_threshold(capsys):
         main(["kws", "detect", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"(default {DetectParams().threshold:g}," in text
+
+
+def test_docs_state_the_detection_defaults():
+    """docs/config.md (the kws pipeline's keys) and docs/kws.md give the `DetectParams` defaults."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    config = " ".join((docs / "config.md").read_text().split())
+    d = DetectParams()
+    assert f"(kws: {d.threshold:g})" in config and f"default {d.threshold:g})" in config
+    for key, value in (("hop_ms", d.hop_ms), ("smooth", d.smooth), ("refractory_ms", d.refractory_ms)):
+        assert f"| `{key}` | {value:g} |" in config, key
+    kws = " ".join((docs / "kws.md").read_text().split())
+    assert f"at ≥ {d.threshold:g} (`--threshold`)" in kws and f"{d.refractory_ms:g} ms pass" in kws
