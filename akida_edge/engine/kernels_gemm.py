@@ -72,7 +72,8 @@ def _cols(builder, arr_b, signature):
 
 
 def _block(rows: int, sums_ir=_sums):
-    """An intrinsic computing out[r0:r0+rows, f0:f0+16] = a[r0:r0+rows, :] @ b[:, f0:f0+16] with
+    """The codegen of out[r0:r0+rows, f0:f0+16] = a[r0:r0+rows, :] @ b[:, f0:f0+16] (args a, b, out,
+    r0, f0) with
     the sums kept in 2·rows 8-lane registers over the whole K loop (rows ≤ 6: at most 12 sums, two
     b vectors and one broadcast fit AVX2's 16 registers). `sums_ir` builds the K loop (`_sums`, or
     the int16 pairs of `kernels_gemm_i16`) and returns the sums as float32 vectors."""
@@ -91,11 +92,7 @@ def _block(rows: int, sums_ir=_sums):
                 builder.store(sums[r][j], dst, align=4)
         return context.get_dummy_value()
 
-    @intrinsic
-    def block(typingctx, a, b, out, r0, f0):
-        return types.void(a, b, out, r0, f0), codegen
-
-    return block
+    return codegen
 
 
 def act_store_ir(builder, sums, thr16, inv, cap, dst, count):
@@ -130,9 +127,9 @@ def count_total_ir(builder, count, i64):
 
 
 def _block_act(rows: int, sums_ir=_sums):
-    """As `_block`, but the sums never leave the registers: they go through the float32 activation
-    (`output_stage.act_f32`, the same float32 operations in the same order, so the same exact
-    outputs) into out_u8[r0:r0+rows, f0:f0+16]; returns the block's non-zero outputs.
+    """As `_block` (args a, b, q, out_u8, r0, f0), but the sums never leave the registers: they go
+    through the float32 activation (`output_stage.act_f32`, the same float32 operations in the same
+    order, so the same exact outputs) into out_u8[r0:r0+rows, f0:f0+16]; returns the block's non-zero outputs.
 
     q (3, F) float32 holds per output channel 16·T′, 1/s16 and amax·s16 (`act_params_f32`)."""
 
@@ -164,17 +161,101 @@ def _block_act(rows: int, sums_ir=_sums):
                 count = act_store_ir(builder, sums[r][j], thr16[j], inv[j], cap[j], dst, count)
         return count_total_ir(builder, count, i64)
 
+    return codegen
+
+
+def _switch_rows(builder, rows, emit):
+    """IR of a switch over the run-time row count `rows` (1..ROWS): case n runs `emit(n)` (the IR
+    of an n-row register block, returning an i64 or None); any other count runs nothing. Returns
+    the taken case's value (0 otherwise) when `emit` returns values. A constant `rows` (the full
+    blocks) folds to its one case, so the machine code is the n-row block's alone."""
+    end = builder.append_basic_block("rows.end")
+    switch = builder.switch(rows, end)
+    incoming = []
+    for n in range(1, ROWS + 1):
+        case = builder.append_basic_block(f"rows.{n}")
+        switch.add_case(ir.Constant(rows.type, n), case)
+        with builder.goto_block(case):
+            value = emit(n)
+            incoming.append((value, builder.block))
+            builder.branch(end)
+    builder.position_at_end(end)
+    if incoming[0][0] is None:
+        return None
+    phi = builder.phi(incoming[0][0].type)
+    phi.add_incoming(ir.Constant(phi.type, 0), switch.parent)
+    for value, block in incoming:
+        phi.add_incoming(value, block)
+    return phi
+
+
+def blocks(sums_ir=_sums):
+    """An intrinsic block(a, b, out, r0, f0, rows): `_block(rows, sums_ir)` for a run-time row count
+    1 ≤ rows ≤ ROWS (the switch of `_switch_rows`), so one call serves the full blocks and the
+    remainder rows of every product."""
+    codegens = {n: _block(n, sums_ir) for n in range(1, ROWS + 1)}
+
+    def codegen(context, builder, signature, args):
+        def emit(n):
+            codegens[n](context, builder, signature, args[:5])
+
+        _switch_rows(builder, args[5], emit)
+        return context.get_dummy_value()
+
     @intrinsic
-    def block(typingctx, a, b, q, out_u8, r0, f0):
-        return types.int64(a, b, q, out_u8, r0, f0), codegen
+    def block(typingctx, a, b, out, r0, f0, rows):
+        return types.void(a, b, out, r0, f0, rows), codegen
 
     return block
 
 
-_block6, _block5, _block4, _block3 = _block(6), _block(5), _block(4), _block(3)
-_block2, _block1 = _block(2), _block(1)
-_act6, _act5, _act4, _act3 = _block_act(6), _block_act(5), _block_act(4), _block_act(3)
-_act2, _act1 = _block_act(2), _block_act(1)
+def blocks_act(sums_ir=_sums):
+    """An intrinsic block(a, b, q, out_u8, r0, f0, rows) -> int64: `_block_act(rows, sums_ir)` for a
+    run-time row count 1 ≤ rows ≤ ROWS (as `blocks`); returns the block's non-zero outputs."""
+    codegens = {n: _block_act(n, sums_ir) for n in range(1, ROWS + 1)}
+
+    def codegen(context, builder, signature, args):
+        return _switch_rows(builder, args[6], lambda n: codegens[n](context, builder, signature, args[:6]))
+
+    @intrinsic
+    def block(typingctx, a, b, q, out_u8, r0, f0, rows):
+        return types.int64(a, b, q, out_u8, r0, f0, rows), codegen
+
+    return block
+
+
+@kernel(inline="always")
+def product_blocks(a, b, out, f_blk, block):
+    """out[:, :f_blk] = a @ b[:, :f_blk] by register blocks: `block` (a `blocks` intrinsic) on every
+    6-row band, then once on the last p mod 6 rows (b, a few KB, stays in L1 across the bands)."""
+    p_len = a.shape[0]
+    p_blk = p_len - p_len % ROWS
+    rest = min(p_len - p_blk, ROWS - 1)  # < ROWS: the switch's full-block case is dead there
+    for r0 in range(0, p_blk, ROWS):
+        for f0 in range(0, f_blk, COLS):
+            block(a, b, out, r0, f0, ROWS)
+    for f0 in range(0, f_blk, COLS):  # the last rows: a smaller register block (a plain loop is ~10x slower)
+        block(a, b, out, p_blk, f0, rest)
+
+
+@kernel(inline="always")
+def product_blocks_act(a, b, q, out_u8, block):
+    """As `product_blocks` for F a multiple of 16 with `block` a `blocks_act` intrinsic (the
+    potentials activated in registers); returns the non-zero outputs."""
+    p_len = a.shape[0]
+    f_len = out_u8.shape[1]
+    p_blk = p_len - p_len % ROWS
+    rest = min(p_len - p_blk, ROWS - 1)
+    events = 0
+    for r0 in range(0, p_blk, ROWS):
+        for f0 in range(0, f_len, COLS):
+            events += block(a, b, q, out_u8, r0, f0, ROWS)
+    for f0 in range(0, f_len, COLS):
+        events += block(a, b, q, out_u8, p_blk, f0, rest)
+    return events
+
+
+_blocks_f32, _blocks_act_f32 = blocks(), blocks_act()
 
 
 @kernel("void(float32[:, ::1], float32[:, ::1], float32[:, ::1])")
@@ -182,23 +263,8 @@ def gemm_f32(a, b, out):
     """out (P, F) = a (P, K) @ b (K, F), float32 integers with partial sums below 2^24: exact."""
     p_len, k_len = a.shape
     f_len = b.shape[1]
-    p_blk = p_len - p_len % ROWS
     f_blk = f_len - f_len % COLS
-    rest = p_len - p_blk
-    for r0 in range(0, p_blk, ROWS):  # b (K × F, a few KB) stays in L1 across the row blocks
-        for f0 in range(0, f_blk, COLS):
-            _block6(a, b, out, r0, f0)
-    for f0 in range(0, f_blk, COLS):
-        if rest == 5:  # the last rows: a smaller register block (a plain loop is ~10x slower)
-            _block5(a, b, out, p_blk, f0)
-        elif rest == 4:
-            _block4(a, b, out, p_blk, f0)
-        elif rest == 3:
-            _block3(a, b, out, p_blk, f0)
-        elif rest == 2:
-            _block2(a, b, out, p_blk, f0)
-        elif rest == 1:
-            _block1(a, b, out, p_blk, f0)
+    product_blocks(a, b, out, f_blk, _blocks_f32)
     if f_blk == f_len:
         return
     for r in range(p_len):  # columns outside whole blocks
@@ -219,23 +285,4 @@ def gemm_f32(a, b, out):
 def gemm_act_f32(a, b, q, out_u8):
     """out_u8 (P, F) = act(a @ b) for F a multiple of 16 (`_block_act`: the potentials stay in
     registers); returns the non-zero outputs. q is `output_stage.act_params_f32` (3, F)."""
-    p_len = a.shape[0]
-    f_len = b.shape[1]
-    p_blk = p_len - p_len % ROWS
-    rest = p_len - p_blk
-    events = 0
-    for r0 in range(0, p_blk, ROWS):
-        for f0 in range(0, f_len, COLS):
-            events += _act6(a, b, q, out_u8, r0, f0)
-    for f0 in range(0, f_len, COLS):
-        if rest == 5:
-            events += _act5(a, b, q, out_u8, p_blk, f0)
-        elif rest == 4:
-            events += _act4(a, b, q, out_u8, p_blk, f0)
-        elif rest == 3:
-            events += _act3(a, b, q, out_u8, p_blk, f0)
-        elif rest == 2:
-            events += _act2(a, b, q, out_u8, p_blk, f0)
-        elif rest == 1:
-            events += _act1(a, b, q, out_u8, p_blk, f0)
-    return events
+    return product_blocks_act(a, b, q, out_u8, _blocks_act_f32)
