@@ -15,7 +15,9 @@ to a few thousand rows) its call and packing overheads are a large share. The ke
 6 × 16 block of sums in twelve 8-lane registers over the whole K loop (the classic AVX2 sgemm
 micro-kernel shape: 12 FMAs per 2 loads of b and 6 broadcasts of a), which a plain numba loop
 nest cannot express (LLVM neither register-blocks a loop nest nor keeps array sums in registers).
-Rows and columns outside whole blocks take a plain loop (mul + add, exact as well).
+The last P mod 6 rows take a smaller register block (one intrinsic switches over the row count,
+`blocks`; one driver, `product_blocks`, serves this product and `kernels_gemm_i16`'s);
+columns outside whole blocks take a plain loop (mul + add, exact as well).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from akida_edge.engine.kernels_ir import act_store_ir, arrays, count_total_ir
 from akida_edge.numba_config import kernel
 
 ROWS = 6  # rows of a full register block
@@ -60,12 +63,6 @@ def _sums(context, builder, arr_a, arr_b, row0, col0, rows):
     return [[builder.load(acc) for acc in row] for row in accs]
 
 
-def _arrays(context, builder, signature, args, n: int) -> list:
-    """The LLVM array structures of an intrinsic's first `n` (array) arguments."""
-    return [context.make_array(ty)(context, builder, arg) for ty, arg in zip(signature.args[:n], args[:n],
-                                                                             strict=True)]
-
-
 def _cols(builder, arr_b, signature):
     """F, the output columns: b's second dimension ((K, F) float32, or (K/2, F, 2) int16 pairs)."""
     return cgutils.unpack_tuple(builder, arr_b.shape, signature.args[1].ndim)[1]
@@ -79,7 +76,7 @@ def _block(rows: int, sums_ir=_sums):
     the int16 pairs of `kernels_gemm_i16`) and returns the sums as float32 vectors."""
 
     def codegen(context, builder, signature, args):
-        arr_a, arr_b, arr_o = _arrays(context, builder, signature, args, 3)
+        arr_a, arr_b, arr_o = arrays(context, builder, signature, args, 3)
         row0, col0 = args[3], args[4]
         sums = sums_ir(context, builder, arr_a, arr_b, row0, col0, rows)
         f_len = _cols(builder, arr_b, signature)
@@ -95,37 +92,6 @@ def _block(rows: int, sums_ir=_sums):
     return codegen
 
 
-def act_store_ir(builder, sums, thr16, inv, cap, dst, count):
-    """IR of the float32 activation (`output_stage.act_f32`: the same float32 operations in the
-    same order, so the same exact outputs) of 8 sums into 8 bytes at dst (an `<8 x i8>*`); returns
-    count (8 int32 lanes) plus the non-zero outputs' lanes. thr16, inv, cap: 8-lane rows of
-    `act_params_f32`."""
-    vec = ir.VectorType(ir.FloatType(), 8)
-    ivec = ir.VectorType(ir.IntType(32), 8)
-    bvec = ir.VectorType(ir.IntType(8), 8)
-    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.ceil.v8f32")
-
-    def splat(value):
-        return ir.Constant(vec, [value] * 8)
-
-    num = builder.fsub(builder.fmul(splat(16.0), sums), thr16)  # no contraction
-    num = builder.select(builder.fcmp_ordered(">", num, splat(0.0)), num, splat(0.0))
-    num = builder.select(builder.fcmp_ordered("<", num, cap), num, cap)
-    y = builder.call(ceil, [builder.fsub(builder.fmul(num, inv), splat(3.814697265625e-06))])
-    yi = builder.fptosi(y, ivec)
-    nonzero = builder.icmp_signed("!=", yi, ir.Constant(ivec, None))
-    builder.store(builder.trunc(yi, bvec), dst, align=1)
-    return builder.add(count, builder.zext(nonzero, ivec))
-
-
-def count_total_ir(builder, count, i64):
-    """The sum of the 8 int32 lanes of count, as i64."""
-    total = builder.extract_element(count, ir.Constant(ir.IntType(32), 0))
-    for lane in range(1, 8):
-        total = builder.add(total, builder.extract_element(count, ir.Constant(ir.IntType(32), lane)))
-    return builder.sext(total, i64)
-
-
 def _block_act(rows: int, sums_ir=_sums):
     """As `_block` (args a, b, q, out_u8, r0, f0), but the sums never leave the registers: they go
     through the float32 activation (`output_stage.act_f32`, the same float32 operations in the same
@@ -134,7 +100,7 @@ def _block_act(rows: int, sums_ir=_sums):
     q (3, F) float32 holds per output channel 16·T′, 1/s16 and amax·s16 (`act_params_f32`)."""
 
     def codegen(context, builder, signature, args):
-        arr_a, arr_b, arr_q, arr_o = _arrays(context, builder, signature, args, 4)
+        arr_a, arr_b, arr_q, arr_o = arrays(context, builder, signature, args, 4)
         row0, col0 = args[4], args[5]
         sums = sums_ir(context, builder, arr_a, arr_b, row0, col0, rows)
         f_len = _cols(builder, arr_b, signature)
