@@ -6,8 +6,8 @@ without activation; FullyConnected gives (N, 1, 1, units)); `predict` returns th
 `Activity` in `model.statistics`.
 
 Batches are split into contiguous parts run by a thread pool (the kernels release the GIL), one
-part per usable core (`numba_config.batch_workers`); a batch of fewer than `MIN_SPLIT` samples per
-worker runs in the calling thread.
+part per usable core; a batch of fewer than `MIN_SPLIT` samples per worker runs in the calling
+thread (`batch_split`).
 
 The plan of a model (`plan`) is cached until its layers change; each step keeps its weights in
 kernel form (`_prepared`: converted, transposed, tiled) until `set_variable` replaces a variable.
@@ -24,21 +24,22 @@ the kernels' counts when first read (`_CountedActivity`).
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from akida_edge import numba_config
 from akida_edge.engine import kernels as K
 from akida_edge.engine import layers as L
 from akida_edge.engine import reference as R
 from akida_edge.engine.activity import Activity, LayerActivity
+from akida_edge.engine.batch_split import MIN_SPLIT as MIN_SPLIT  # re-exported (tests read execute.MIN_SPLIT)
+from akida_edge.engine.batch_split import run_split, split_workers
 from akida_edge.engine.model import weight_range
 from akida_edge.engine.output_stage import to_int32
 from akida_edge.engine.plan import compile_plan
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
 CHUNK_BYTES = 2**20
 # Run supported models through the one-call program (`program.py`); False: the per-layer runners.
 USE_PROGRAM = True
-MIN_SPLIT = 4  # samples per worker below which splitting a batch costs more than it saves
 # Share of non-zero inputs above which a layer whose sums are exact in float32 runs its dense
 # stage as a matrix product instead of scattering events (> 1 forces the event path everywhere).
 DENSE_ABOVE = K.DENSE_ABOVE
@@ -61,8 +61,6 @@ DENSE_ABOVE = K.DENSE_ABOVE
 _plans: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _local = threading.local()  # per thread: compiled plans (`_runners`)
 MAX_PLANS = 8  # per thread; a plan holds its batch size's buffers
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -308,30 +306,15 @@ def _checked_int32(step: _Step, x: np.ndarray) -> np.ndarray:
     return y
 
 
-def _executor(workers: int) -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool._max_workers != workers:
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="akida-edge-engine")
-        return _pool
-
-
 def _run_kernels(steps: list[_Step], caches: list[list], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n = x.shape[0]
-    workers = min(numba_config.batch_workers(), n // MIN_SPLIT) if n >= 2 * MIN_SPLIT else 1
+    workers = split_workers(x.shape[0])
     if workers <= 1:
         counts = np.zeros((len(steps), 3), np.int64)
         return _run_chain(steps, caches, x, counts), counts
     for step, cache in zip(steps, caches, strict=True):  # build the weights once, not per thread
         if step.kind != "input":
             _prepared(step, cache)
-    bounds = np.linspace(0, n, workers + 1).astype(int)
-    parts = [(x[a:b], np.zeros((len(steps), 3), np.int64))
-             for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    with numba_config.blas_threads(1):  # the pool already occupies the cores
-        futures = [_executor(workers).submit(_run_chain, steps, caches, part, c) for part, c in parts]
-        outs = [f.result() for f in futures]
-    return np.concatenate(outs), sum(c for _, c in parts)
+    return run_split(functools.partial(_run_chain, steps, caches), x, len(steps), workers)
 
 
 def validate_input(model: Model, x: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from akida_edge.engine.kernels_taps import fans, taps
+from akida_edge.engine.kernels_taps import fans, sample_events, taps
 from akida_edge.engine.output_stage import (
     MODE_ACT,
     MODE_MAX,
@@ -199,14 +199,9 @@ def im2col_kernel(x, pad_value, pad_y, pad_x, sy, sx, kh, kw, f, oh, ow, cols, c
     ops = 0
     fy, fx = fans(ytab), fans(xtab)
     for n in range(n_s):
-        for iy in range(h):
-            for ix in range(wd):
-                xrow = x[n, iy, ix]
-                nz = 0
-                for c in range(c_in):
-                    nz += xrow[c] != 0
-                events += nz
-                ops += nz * fy[iy] * fx[ix]
+        ev_n, ops_n = sample_events(x[n], fy, fx)
+        events += ev_n
+        ops += ops_n
         # the padded sample as rows (Hp, Wp·C): every receptive-field row is then one contiguous
         # run of kw·C values, copied with plain range indices (no per-value bounds tests)
         xp.reshape(hp * wpc)[:] = pad_value

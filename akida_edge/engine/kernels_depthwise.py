@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from akida_edge.engine.kernels_taps import fans, taps
+from akida_edge.engine.kernels_taps import fans, sample_events, taps
 from akida_edge.numba_config import kernel
 
 
@@ -120,14 +120,9 @@ def depthwise_rows_kernel(x, x_rows, w_tile, pad_y, pad_x, f, dw, dw_rows, dw_ac
     convert = dw_acc.size > 0
     for n in range(n_s):  # one sample at a time: its sums stay in cache until converted
         dw[n] = 0
-        for iy in range(h):
-            for ix in range(wd):
-                xrow = x[n, iy, ix]
-                nz = 0
-                for c in range(c_in):
-                    nz += xrow[c] != 0
-                events += nz
-                ops += nz * fy[iy] * fx[ix]
+        ev_n, ops_n = sample_events(x[n], fy, fx)
+        events += ev_n
+        ops += ops_n
         for oy in range(oh):
             for ky in range(kh):
                 iy = oy - pad_y + ky

@@ -13,7 +13,7 @@ with the B = 32 (or 16) sums kept in 8-lane registers over the whole field (an L
 as `kernels_gemm`'s register blocks: a numba loop cannot keep array sums in registers; the
 field's events in one kernel row are one contiguous run of the list, and the runs of the rows
 are walked as one loop, see `_gather_act`), and goes straight through the float32 activation
-into the output bytes (`kernels_gemm.act_store_ir`, the operations of `output_stage.act_f32`).
+into the output bytes (`kernels_ir.act_store_ir`, the operations of `output_stage.act_f32`).
 No potentials array is written, cleared or read back, and no per-event combined row is built
 (the scatter's 9·F stores per event). The products and sums are integers below 2^23
 (`f32_ok`), so the fused multiply-adds (`llvm.fma.v8f32`) round nothing and any order gives the
@@ -33,7 +33,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from akida_edge.engine.kernels_gemm import _arrays, act_store_ir, count_total_ir
+from akida_edge.engine.kernels_ir import act_store_ir, arrays, count_total_ir
 from akida_edge.engine.kernels_taps import fans, taps
 from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
 from akida_edge.numba_config import kernel
@@ -65,7 +65,7 @@ def _gather_act(nv: int, unroll: int = 2):
     (integers: exact in any order). Two measured faster than three or four."""
 
     def codegen(context, builder, signature, args):
-        ev, r_s, r_e, r_b, arr_w, arr_q, arr_o = _arrays(context, builder, signature, args, 7)
+        ev, r_s, r_e, r_b, arr_w, arr_q, arr_o = arrays(context, builder, signature, args, 7)
         o0, f0 = args[7], args[8]
         i64 = o0.type
         f_len = cgutils.unpack_tuple(builder, arr_q.shape, 2)[1]

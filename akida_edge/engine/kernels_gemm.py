@@ -15,7 +15,9 @@ to a few thousand rows) its call and packing overheads are a large share. The ke
 6 × 16 block of sums in twelve 8-lane registers over the whole K loop (the classic AVX2 sgemm
 micro-kernel shape: 12 FMAs per 2 loads of b and 6 broadcasts of a), which a plain numba loop
 nest cannot express (LLVM neither register-blocks a loop nest nor keeps array sums in registers).
-Rows and columns outside whole blocks take a plain loop (mul + add, exact as well).
+The last P mod 6 rows take a smaller register block (one intrinsic switches over the row count,
+`blocks`; one driver, `product_blocks`, serves this product and `kernels_gemm_i16`'s);
+columns outside whole blocks take a plain loop (mul + add, exact as well).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from akida_edge.engine.kernels_ir import act_store_ir, arrays, count_total_ir
 from akida_edge.numba_config import kernel
 
 ROWS = 6  # rows of a full register block
@@ -60,25 +63,20 @@ def _sums(context, builder, arr_a, arr_b, row0, col0, rows):
     return [[builder.load(acc) for acc in row] for row in accs]
 
 
-def _arrays(context, builder, signature, args, n: int) -> list:
-    """The LLVM array structures of an intrinsic's first `n` (array) arguments."""
-    return [context.make_array(ty)(context, builder, arg) for ty, arg in zip(signature.args[:n], args[:n],
-                                                                             strict=True)]
-
-
 def _cols(builder, arr_b, signature):
     """F, the output columns: b's second dimension ((K, F) float32, or (K/2, F, 2) int16 pairs)."""
     return cgutils.unpack_tuple(builder, arr_b.shape, signature.args[1].ndim)[1]
 
 
 def _block(rows: int, sums_ir=_sums):
-    """An intrinsic computing out[r0:r0+rows, f0:f0+16] = a[r0:r0+rows, :] @ b[:, f0:f0+16] with
+    """The codegen of out[r0:r0+rows, f0:f0+16] = a[r0:r0+rows, :] @ b[:, f0:f0+16] (args a, b, out,
+    r0, f0) with
     the sums kept in 2·rows 8-lane registers over the whole K loop (rows ≤ 6: at most 12 sums, two
     b vectors and one broadcast fit AVX2's 16 registers). `sums_ir` builds the K loop (`_sums`, or
     the int16 pairs of `kernels_gemm_i16`) and returns the sums as float32 vectors."""
 
     def codegen(context, builder, signature, args):
-        arr_a, arr_b, arr_o = _arrays(context, builder, signature, args, 3)
+        arr_a, arr_b, arr_o = arrays(context, builder, signature, args, 3)
         row0, col0 = args[3], args[4]
         sums = sums_ir(context, builder, arr_a, arr_b, row0, col0, rows)
         f_len = _cols(builder, arr_b, signature)
@@ -91,53 +89,18 @@ def _block(rows: int, sums_ir=_sums):
                 builder.store(sums[r][j], dst, align=4)
         return context.get_dummy_value()
 
-    @intrinsic
-    def block(typingctx, a, b, out, r0, f0):
-        return types.void(a, b, out, r0, f0), codegen
-
-    return block
-
-
-def act_store_ir(builder, sums, thr16, inv, cap, dst, count):
-    """IR of the float32 activation (`output_stage.act_f32`: the same float32 operations in the
-    same order, so the same exact outputs) of 8 sums into 8 bytes at dst (an `<8 x i8>*`); returns
-    count (8 int32 lanes) plus the non-zero outputs' lanes. thr16, inv, cap: 8-lane rows of
-    `act_params_f32`."""
-    vec = ir.VectorType(ir.FloatType(), 8)
-    ivec = ir.VectorType(ir.IntType(32), 8)
-    bvec = ir.VectorType(ir.IntType(8), 8)
-    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.ceil.v8f32")
-
-    def splat(value):
-        return ir.Constant(vec, [value] * 8)
-
-    num = builder.fsub(builder.fmul(splat(16.0), sums), thr16)  # no contraction
-    num = builder.select(builder.fcmp_ordered(">", num, splat(0.0)), num, splat(0.0))
-    num = builder.select(builder.fcmp_ordered("<", num, cap), num, cap)
-    y = builder.call(ceil, [builder.fsub(builder.fmul(num, inv), splat(3.814697265625e-06))])
-    yi = builder.fptosi(y, ivec)
-    nonzero = builder.icmp_signed("!=", yi, ir.Constant(ivec, None))
-    builder.store(builder.trunc(yi, bvec), dst, align=1)
-    return builder.add(count, builder.zext(nonzero, ivec))
-
-
-def count_total_ir(builder, count, i64):
-    """The sum of the 8 int32 lanes of count, as i64."""
-    total = builder.extract_element(count, ir.Constant(ir.IntType(32), 0))
-    for lane in range(1, 8):
-        total = builder.add(total, builder.extract_element(count, ir.Constant(ir.IntType(32), lane)))
-    return builder.sext(total, i64)
+    return codegen
 
 
 def _block_act(rows: int, sums_ir=_sums):
-    """As `_block`, but the sums never leave the registers: they go through the float32 activation
-    (`output_stage.act_f32`, the same float32 operations in the same order, so the same exact
-    outputs) into out_u8[r0:r0+rows, f0:f0+16]; returns the block's non-zero outputs.
+    """As `_block` (args a, b, q, out_u8, r0, f0), but the sums never leave the registers: they go
+    through the float32 activation (`output_stage.act_f32`, the same float32 operations in the same
+    order, so the same exact outputs) into out_u8[r0:r0+rows, f0:f0+16]; returns the block's non-zero outputs.
 
     q (3, F) float32 holds per output channel 16·T′, 1/s16 and amax·s16 (`act_params_f32`)."""
 
     def codegen(context, builder, signature, args):
-        arr_a, arr_b, arr_q, arr_o = _arrays(context, builder, signature, args, 4)
+        arr_a, arr_b, arr_q, arr_o = arrays(context, builder, signature, args, 4)
         row0, col0 = args[4], args[5]
         sums = sums_ir(context, builder, arr_a, arr_b, row0, col0, rows)
         f_len = _cols(builder, arr_b, signature)
@@ -164,17 +127,101 @@ def _block_act(rows: int, sums_ir=_sums):
                 count = act_store_ir(builder, sums[r][j], thr16[j], inv[j], cap[j], dst, count)
         return count_total_ir(builder, count, i64)
 
+    return codegen
+
+
+def _switch_rows(builder, rows, emit):
+    """IR of a switch over the run-time row count `rows` (1..ROWS): case n runs `emit(n)` (the IR
+    of an n-row register block, returning an i64 or None); any other count runs nothing. Returns
+    the taken case's value (0 otherwise) when `emit` returns values. A constant `rows` (the full
+    blocks) folds to its one case, so the machine code is the n-row block's alone."""
+    end = builder.append_basic_block("rows.end")
+    switch = builder.switch(rows, end)
+    incoming = []
+    for n in range(1, ROWS + 1):
+        case = builder.append_basic_block(f"rows.{n}")
+        switch.add_case(ir.Constant(rows.type, n), case)
+        with builder.goto_block(case):
+            value = emit(n)
+            incoming.append((value, builder.block))
+            builder.branch(end)
+    builder.position_at_end(end)
+    if incoming[0][0] is None:
+        return None
+    phi = builder.phi(incoming[0][0].type)
+    phi.add_incoming(ir.Constant(phi.type, 0), switch.parent)
+    for value, block in incoming:
+        phi.add_incoming(value, block)
+    return phi
+
+
+def blocks(sums_ir=_sums):
+    """An intrinsic block(a, b, out, r0, f0, rows): `_block(rows, sums_ir)` for a run-time row count
+    1 ≤ rows ≤ ROWS (the switch of `_switch_rows`), so one call serves the full blocks and the
+    remainder rows of every product."""
+    codegens = {n: _block(n, sums_ir) for n in range(1, ROWS + 1)}
+
+    def codegen(context, builder, signature, args):
+        def emit(n):
+            codegens[n](context, builder, signature, args[:5])
+
+        _switch_rows(builder, args[5], emit)
+        return context.get_dummy_value()
+
     @intrinsic
-    def block(typingctx, a, b, q, out_u8, r0, f0):
-        return types.int64(a, b, q, out_u8, r0, f0), codegen
+    def block(typingctx, a, b, out, r0, f0, rows):
+        return types.void(a, b, out, r0, f0, rows), codegen
 
     return block
 
 
-_block6, _block5, _block4, _block3 = _block(6), _block(5), _block(4), _block(3)
-_block2, _block1 = _block(2), _block(1)
-_act6, _act5, _act4, _act3 = _block_act(6), _block_act(5), _block_act(4), _block_act(3)
-_act2, _act1 = _block_act(2), _block_act(1)
+def blocks_act(sums_ir=_sums):
+    """An intrinsic block(a, b, q, out_u8, r0, f0, rows) -> int64: `_block_act(rows, sums_ir)` for a
+    run-time row count 1 ≤ rows ≤ ROWS (as `blocks`); returns the block's non-zero outputs."""
+    codegens = {n: _block_act(n, sums_ir) for n in range(1, ROWS + 1)}
+
+    def codegen(context, builder, signature, args):
+        return _switch_rows(builder, args[6], lambda n: codegens[n](context, builder, signature, args[:6]))
+
+    @intrinsic
+    def block(typingctx, a, b, q, out_u8, r0, f0, rows):
+        return types.int64(a, b, q, out_u8, r0, f0, rows), codegen
+
+    return block
+
+
+@kernel(inline="always")
+def product_blocks(a, b, out, f_blk, block):
+    """out[:, :f_blk] = a @ b[:, :f_blk] by register blocks: `block` (a `blocks` intrinsic) on every
+    6-row band, then once on the last p mod 6 rows (b, a few KB, stays in L1 across the bands)."""
+    p_len = a.shape[0]
+    p_blk = p_len - p_len % ROWS
+    rest = min(p_len - p_blk, ROWS - 1)  # < ROWS: the switch's full-block case is dead there
+    for r0 in range(0, p_blk, ROWS):
+        for f0 in range(0, f_blk, COLS):
+            block(a, b, out, r0, f0, ROWS)
+    for f0 in range(0, f_blk, COLS):  # the last rows: a smaller register block (a plain loop is ~10x slower)
+        block(a, b, out, p_blk, f0, rest)
+
+
+@kernel(inline="always")
+def product_blocks_act(a, b, q, out_u8, block):
+    """As `product_blocks` for F a multiple of 16 with `block` a `blocks_act` intrinsic (the
+    potentials activated in registers); returns the non-zero outputs."""
+    p_len = a.shape[0]
+    f_len = out_u8.shape[1]
+    p_blk = p_len - p_len % ROWS
+    rest = min(p_len - p_blk, ROWS - 1)
+    events = 0
+    for r0 in range(0, p_blk, ROWS):
+        for f0 in range(0, f_len, COLS):
+            events += block(a, b, q, out_u8, r0, f0, ROWS)
+    for f0 in range(0, f_len, COLS):
+        events += block(a, b, q, out_u8, p_blk, f0, rest)
+    return events
+
+
+_blocks_f32, _blocks_act_f32 = blocks(), blocks_act()
 
 
 @kernel("void(float32[:, ::1], float32[:, ::1], float32[:, ::1])")
@@ -182,23 +229,8 @@ def gemm_f32(a, b, out):
     """out (P, F) = a (P, K) @ b (K, F), float32 integers with partial sums below 2^24: exact."""
     p_len, k_len = a.shape
     f_len = b.shape[1]
-    p_blk = p_len - p_len % ROWS
     f_blk = f_len - f_len % COLS
-    rest = p_len - p_blk
-    for r0 in range(0, p_blk, ROWS):  # b (K × F, a few KB) stays in L1 across the row blocks
-        for f0 in range(0, f_blk, COLS):
-            _block6(a, b, out, r0, f0)
-    for f0 in range(0, f_blk, COLS):
-        if rest == 5:  # the last rows: a smaller register block (a plain loop is ~10x slower)
-            _block5(a, b, out, p_blk, f0)
-        elif rest == 4:
-            _block4(a, b, out, p_blk, f0)
-        elif rest == 3:
-            _block3(a, b, out, p_blk, f0)
-        elif rest == 2:
-            _block2(a, b, out, p_blk, f0)
-        elif rest == 1:
-            _block1(a, b, out, p_blk, f0)
+    product_blocks(a, b, out, f_blk, _blocks_f32)
     if f_blk == f_len:
         return
     for r in range(p_len):  # columns outside whole blocks
@@ -219,23 +251,4 @@ def gemm_f32(a, b, out):
 def gemm_act_f32(a, b, q, out_u8):
     """out_u8 (P, F) = act(a @ b) for F a multiple of 16 (`_block_act`: the potentials stay in
     registers); returns the non-zero outputs. q is `output_stage.act_params_f32` (3, F)."""
-    p_len = a.shape[0]
-    f_len = b.shape[1]
-    p_blk = p_len - p_len % ROWS
-    rest = p_len - p_blk
-    events = 0
-    for r0 in range(0, p_blk, ROWS):
-        for f0 in range(0, f_len, COLS):
-            events += _act6(a, b, q, out_u8, r0, f0)
-    for f0 in range(0, f_len, COLS):
-        if rest == 5:
-            events += _act5(a, b, q, out_u8, p_blk, f0)
-        elif rest == 4:
-            events += _act4(a, b, q, out_u8, p_blk, f0)
-        elif rest == 3:
-            events += _act3(a, b, q, out_u8, p_blk, f0)
-        elif rest == 2:
-            events += _act2(a, b, q, out_u8, p_blk, f0)
-        elif rest == 1:
-            events += _act1(a, b, q, out_u8, p_blk, f0)
-    return events
+    return product_blocks_act(a, b, q, out_u8, _blocks_act_f32)

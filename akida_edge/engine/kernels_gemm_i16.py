@@ -12,7 +12,8 @@ LLVM's x86 back end lowers to one `vpmaddwd` (16 products, pairwise summed to in
 columns: twice the multiply-adds of an 8-lane float32 FMA per instruction, and half the bytes of
 a float32 operand. On a machine without AVX2 the same IR runs as ordinary integer vector code.
 The 6 × 16 block of int32 sums stays in twelve registers over the K loop as in `kernels_gemm`,
-whose block drivers (`_block`, `_block_act`) take the sums converted to float32.
+whose block intrinsics (`blocks`, `blocks_act`) and drivers (`product_blocks`,
+`product_blocks_act`) take the sums converted to float32.
 
 Exactness (no saturation, no overflow, no rounding). The IR is exact wrapping int32 arithmetic
 (not the saturating `vpmaddubsw`): every product and partial sum is computed exactly whenever it
@@ -33,7 +34,7 @@ import llvmlite.ir as ir
 import numpy as np
 from numba.core import cgutils
 
-from akida_edge.engine.kernels_gemm import ROWS, _block, _block_act
+from akida_edge.engine.kernels_gemm import blocks, blocks_act, product_blocks, product_blocks_act
 from akida_edge.numba_config import kernel
 
 
@@ -83,13 +84,7 @@ def _sums_i16(context, builder, arr_a, arr_b, row0, col0, rows):
     return [[builder.sitofp(builder.load(acc), f32v) for acc in row] for row in accs]
 
 
-def _intrinsics(rows: int):
-    """The block intrinsics of `kernels_gemm` (plain and activated) over int16 pairs."""
-    return _block(rows, _sums_i16), _block_act(rows, _sums_i16)
-
-
-(_b6, _a6), (_b5, _a5), (_b4, _a4) = _intrinsics(6), _intrinsics(5), _intrinsics(4)
-(_b3, _a3), (_b2, _a2), (_b1, _a1) = _intrinsics(3), _intrinsics(2), _intrinsics(1)
+_blocks_i16, _blocks_act_i16 = blocks(_sums_i16), blocks_act(_sums_i16)
 
 
 @kernel("void(int16[:, ::1], int16[:, :, ::1], float32[:, ::1])")
@@ -97,23 +92,8 @@ def gemm_i16(a, b, out):
     """out (P, F) float32 = a (P, K) @ w for b = `pack_pairs(w)`, K even, within `pair_ok`: exact."""
     p_len, k_len = a.shape
     f_len = b.shape[1]
-    p_blk = p_len - p_len % ROWS
     f_blk = f_len - f_len % 16
-    rest = p_len - p_blk
-    for r0 in range(0, p_blk, ROWS):
-        for f0 in range(0, f_blk, 16):
-            _b6(a, b, out, r0, f0)
-    for f0 in range(0, f_blk, 16):
-        if rest == 5:
-            _b5(a, b, out, p_blk, f0)
-        elif rest == 4:
-            _b4(a, b, out, p_blk, f0)
-        elif rest == 3:
-            _b3(a, b, out, p_blk, f0)
-        elif rest == 2:
-            _b2(a, b, out, p_blk, f0)
-        elif rest == 1:
-            _b1(a, b, out, p_blk, f0)
+    product_blocks(a, b, out, f_blk, _blocks_i16)
     for r in range(p_len):  # columns outside whole blocks: exact int64 sums
         arow = a[r]
         for j in range(f_blk, f_len):
@@ -127,23 +107,4 @@ def gemm_i16(a, b, out):
 def gemm_act_i16(a, b, q, out_u8):
     """out_u8 (P, F) = act(a @ w) for F a multiple of 16, the potentials activated in registers as
     in `kernels_gemm.gemm_act_f32` (q = `output_stage.act_params_f32`); returns the non-zeros."""
-    p_len = a.shape[0]
-    f_len = b.shape[1]
-    p_blk = p_len - p_len % ROWS
-    rest = p_len - p_blk
-    events = 0
-    for r0 in range(0, p_blk, ROWS):
-        for f0 in range(0, f_len, 16):
-            events += _a6(a, b, q, out_u8, r0, f0)
-    for f0 in range(0, f_len, 16):
-        if rest == 5:
-            events += _a5(a, b, q, out_u8, p_blk, f0)
-        elif rest == 4:
-            events += _a4(a, b, q, out_u8, p_blk, f0)
-        elif rest == 3:
-            events += _a3(a, b, q, out_u8, p_blk, f0)
-        elif rest == 2:
-            events += _a2(a, b, q, out_u8, p_blk, f0)
-        elif rest == 1:
-            events += _a1(a, b, q, out_u8, p_blk, f0)
-    return events
+    return product_blocks_act(a, b, q, out_u8, _blocks_act_i16)

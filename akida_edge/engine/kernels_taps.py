@@ -1,6 +1,6 @@
 """Tap tables shared by the convolution and depthwise kernels (`kernels_conv.py`,
 `kernels_depthwise.py`): which output each input index feeds through each tap, without div/mod in
-the hot loops.
+the hot loops, and a sample's activity counts from them (`sample_events`).
 
 Along one axis with padding `pad` before, kernel size `k` and stride `s`, input index i feeds
 output u // s through tap t when u = i + pad − t ≥ 0, u ≡ 0 (mod s) and u // s < n_out.
@@ -33,3 +33,21 @@ def fans(tab):
         for t in range(tab.shape[1]):
             fan[i] += tab[i, t] >= 0
     return fan
+
+
+@kernel(inline="always")
+def sample_events(xs, fy, fx):
+    """(events, synaptic taps) of one sample xs (H, W, C): its non-zero inputs, and the sum over
+    them of the taps reaching an output, fy[iy] · fx[ix] (`fans`); a dense path's activity counts
+    as the event path's."""
+    events = 0
+    ops = 0
+    for iy in range(xs.shape[0]):
+        for ix in range(xs.shape[1]):
+            xrow = xs[iy, ix]
+            nz = 0
+            for c in range(xs.shape[2]):
+                nz += xrow[c] != 0
+            events += nz
+            ops += nz * fy[iy] * fx[ix]
+    return events, ops

@@ -53,37 +53,36 @@ _INPUT, _CONV, _SEP, _DENSE = 0, 1, 2, 3
 _G = _G_POOL + 4
 
 
-@kernel()
-def _product(a, b, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt):
+@kernel(inline="always")
+def _dense(a, b, w_avg, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt, gemm, gemm_act):
     """The dense product a @ b into the layer's output: with global average pooling, the pooled
-    sums' product (`kernels_avg`); without pooling, through the activation straight from the
-    registers (`gemm_act_f32`, F a multiple of 16); else into pot (`gemm_f32`) and the output stage."""
-    f = b.shape[1]
+    sums' product with w_avg (C, F) float32 (`kernels_avg`); without pooling, through the
+    activation straight from the registers (`gemm_act`, F a multiple of 16); else into pot
+    (`gemm`) and the output stage. `gemm`, `gemm_act`: `gemm_f32`, `gemm_act_f32` for float32
+    operands, `gemm_i16`, `gemm_act_i16` for int16 sums and pair-packed weights."""
+    f = w_avg.shape[1]
     if mode == MODE_AVG:  # pooled sums first, then one vector-matrix product per sample
-        avg_product_kernel(a, b, a.shape[0] // max(dst.shape[0], 1), thr, act_step, amax, dst, cnt)
+        avg_product_kernel(a, w_avg, a.shape[0] // max(dst.shape[0], 1), thr, act_step, amax, dst, cnt)
         return
     if mode == MODE_ACT and f % 16 == 0:
         q32 = act_params_f32(thr, act_step, amax)
-        cnt[2] += gemm_act_f32(a, b, q32, dst.reshape((a.shape[0], f)))
+        cnt[2] += gemm_act(a, b, q32, dst.reshape((a.shape[0], f)))
         return
-    gemm_f32(a, b, pot.reshape((a.shape[0], f)))
+    gemm(a, b, pot.reshape((a.shape[0], f)))
     output_f32_kernel(pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt)
+
+
+@kernel()
+def _product(a, b, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt):
+    """`_dense` of float32 a (P, K) and b (K, F)."""
+    _dense(a, b, b, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt, gemm_f32, gemm_act_f32)
 
 
 @kernel()
 def _product_pairs(a, b, w_pw, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt):
-    """`_product` of int16 depthwise sums a (P, C) with the pointwise weights as int16 pairs b
+    """`_dense` of int16 depthwise sums a (P, C) with the pointwise weights as int16 pairs b
     (`kernels_gemm_i16.pack_pairs`; w_pw the same weights (C, F) float32, for the pooled product)."""
-    f = b.shape[1]
-    if mode == MODE_AVG:
-        avg_product_kernel(a, w_pw, a.shape[0] // max(dst.shape[0], 1), thr, act_step, amax, dst, cnt)
-        return
-    if mode == MODE_ACT and f % 16 == 0:
-        q32 = act_params_f32(thr, act_step, amax)
-        cnt[2] += gemm_act_i16(a, b, q32, dst.reshape((a.shape[0], f)))
-        return
-    gemm_i16(a, b, pot.reshape((a.shape[0], f)))
-    output_f32_kernel(pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt)
+    _dense(a, b, w_pw, pot, thr, act_step, amax, mode, pool, dst, out_raw, cnt, gemm_i16, gemm_act_i16)
 
 
 @kernel()
