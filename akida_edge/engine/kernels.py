@@ -44,7 +44,8 @@ product on int16 pairs (`kernels_gemm_i16`, in the one-call program). The measur
 rules, all on the layer's own activity (never on the model), each a density where the cost of
 the event path (∝ events × fan-out) meets that of the dense stage (∝ all inputs × fan-out), i.e.
 the ratio of their measured costs per operation: a convolution takes im2col + product above
-`DENSE_ABOVE` non-zero inputs, else scatters events; a stride-1 depthwise stage sweeps rows above
+`DENSE_ABOVE` non-zero inputs (`DENSE_ABOVE` · `GATHER_DENSE_SCALE` where its events are
+gathered), else gathers or scatters events; a stride-1 depthwise stage sweeps rows above
 `ROWS_ABOVE`, else scatters events; a pointwise product goes to `gemm_f32` above `PW_BLAS_ABOVE`
 non-zero depthwise sums. The rules do not depend on the batch size: every batch runs in chunks of
 about the same working set (`execute.chunk_size`).
@@ -85,6 +86,13 @@ from akida_edge.engine.output_stage import (  # noqa: F401 - MODE_* re-exported
 # 0.40 at 5 %, 0.65 at 15 %, 0.90 at 20 %, 0.96 at 30 %, 1.20 at 50 %, 1.47 at 100 %: the paths cost
 # about the same from 20 to 35 %; 0.25 sits in that band.
 DENSE_ABOVE = 0.25
+# The same crossing for a convolution whose events are gathered per output (`kernels_gather`, whose
+# event costs ~0.4× the scatter's), as a multiple of `dense_above` so that the one setting still
+# means "always dense" at 0 and "never dense" above 1 / 2.4. Measured (session 5, idle, CPU time,
+# one core, 16 samples, 24×24×C → 32 3×3, gather/dense): C = 16: 0.47 at 20 %, 0.58 at 30 %, 0.69 at
+# 40 %, 0.80 at 50 %, 1.18 at 70 %, 1.48 at 100 %; C = 32: 0.40, 0.55, 0.89, 0.81, 1.03, 1.36: the
+# paths cost the same at about 60 % (= 2.4 × 0.25).
+GATHER_DENSE_SCALE = 2.4
 # Share of non-zero inputs above which sweeping whole rows beats scattering the events in a
 # stride-1 depthwise stage (measured on the DS-CNN shapes: rows win from about 2-3 %).
 ROWS_ABOVE = 0.03
@@ -193,7 +201,8 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
     number of non-zero inputs when the caller knows it (else counted here).
 
     With `acc_dtype` float32 (the caller proved every partial sum < 2^24) and more than
-    `dense_above` of the inputs non-zero, the potentials come from one dense float32 product of
+    `dense_above` of the inputs non-zero (`dense_above` · `GATHER_DENSE_SCALE` where the events
+    would be gathered), the potentials come from one dense float32 product of
     the receptive fields (im2col) with the weights (BLAS); otherwise events are gathered per
     output where `kernels_gather.gather_ok` allows (`f32` layers, stride 1, no pooling), else
     scattered (`kernels_conv.conv_layer_kernel`).
@@ -205,7 +214,10 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
     out, out_u8, out_raw = _outputs(n, out_shape, mode)
     w, wt = prepare_conv(weights, acc_dtype) if prepared is None else prepared
     nz = np.count_nonzero(x) if in_events < 0 else in_events
-    if acc_dtype == np.float32 and nz > dense_above * x.size:
+    f32_sums = f32 and acc_dtype == np.float32
+    gather = gather_ok(f32_sums, mode, stride[0], stride[1], pad_value, f, kh)
+    above = dense_above * GATHER_DENSE_SCALE if gather else dense_above  # the measured crossings
+    if acc_dtype == np.float32 and nz > above * x.size:
         cols = scratch("cols", (n * oh * ow, kh * kw * c), np.float32)
         im2col_kernel(x, pad_value, pad[0], pad[1], stride[0], stride[1], kh, kw, f, oh, ow, cols, counts)
         pot = scratch("pot", (n, oh, ow, f), np.float32)
@@ -213,8 +225,7 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
         stage = output_f32_kernel if f32 else output_batch_kernel  # f32: the layer is `f32_ok`
         stage(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
         return out
-    f32_sums = f32 and acc_dtype == np.float32
-    if gather_ok(f32_sums, mode, stride[0], stride[1], pad_value, f, kh):  # events gathered per output
+    if gather:  # events gathered per output
         conv_gather_kernel(x, w.reshape(kh * kw * c, f), kh, kw, pad[0], pad[1], threshold, act_step,
                            2**act_bits - 1, out_u8, counts)
         return out

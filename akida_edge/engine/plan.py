@@ -81,10 +81,12 @@ def _conv_runner(step: Any, cache: list, n: int, last: bool, prepared: Callable,
     pot2 = pot.reshape(n * oh * ow, f)
     size = n * step.input_size
     keep = buf.outputs(i, n, step.out_shape, mode)
+    # a convolution whose events would be gathered has its own crossing (`K.GATHER_DENSE_SCALE`)
+    scale = K.GATHER_DENSE_SCALE if K.gather_ok(True, mode, sy, sx, pad_value, f, kh) else 1.0
 
     def run(x: np.ndarray, counts: np.ndarray, in_events: int, dense_above: float) -> np.ndarray:
         nz = in_events if in_events >= 0 else int(np.count_nonzero(x))
-        if nz <= dense_above * size:  # sparse: scatter the events (generic path)
+        if nz <= dense_above * scale * size:  # sparse: gather or scatter the events (generic path)
             return fallback(x, counts, nz, dense_above)
         out, out_u8, out_raw = _outputs(n, step.out_shape, mode) if last else keep
         w = prepared(step, cache)[0]

@@ -87,9 +87,10 @@ def _product_pairs(a, b, w_pw, pot, thr, act_step, amax, mode, pool, dst, out_ra
 
 @kernel()
 def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb, poti, xpb, xph, out_u8,
-                out_raw, counts, dense_above, rows_above, pw_above):
+                out_raw, counts, dense_above, gather_above, rows_above, pw_above):
     """Every layer of `geo` on x (N, H, W, C) uint8; the last writes out_u8 (or out_raw in
-    `MODE_RAW`). Adds each layer's activity to counts[i]. The path rules are those of `plan.py`."""
+    `MODE_RAW`). Adds each layer's activity to counts[i]. The path rules are those of `plan.py`
+    (`gather_above`: a gathered convolution's dense crossing, `kernels.GATHER_DENSE_SCALE`)."""
     n = x.shape[0]
     if n == 0:  # nothing to run (and the buffers of an empty batch hold no sample)
         return
@@ -142,12 +143,13 @@ def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb,
             if kind == _CONV:
                 kk = kh * kw * c
                 w1 = g[_G_W1]
-                if nz > dense_above * size:  # dense: receptive fields as rows, one product
+                gather = gather_ok(True, mode, sy, sx, g[_G_PADV], f, kh)
+                if nz > (gather_above if gather else dense_above) * size:  # dense: fields as rows, a product
                     rows = cols[:n * oh * ow * kk].reshape((n * oh * ow, kk))
                     im2col_kernel(src, g[_G_PADV], py, px, sy, sx, kh, kw, f, oh, ow, rows, cnt)
                     _product(rows, wf[w1:w1 + kk * f].reshape((kk, f)), pot, thr_i, step_i, amax, mode, pool,
                              dst, out_raw, cnt)
-                elif gather_ok(True, mode, sy, sx, g[_G_PADV], f, kh):  # events gathered per output
+                elif gather:  # events gathered per output
                     conv_gather_kernel(src, wf[w1:w1 + kk * f].reshape((kk, f)), kh, kw, py, px, thr_i,
                                        step_i, amax, dst, cnt)
                 else:  # events scattered sample by sample
@@ -198,7 +200,7 @@ def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb,
 
 @kernel()
 def run_chunks(x, chunk, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb, poti, xpb, xph, out_u8,
-               out_raw, counts, dense_above, rows_above, pw_above):
+               out_raw, counts, dense_above, gather_above, rows_above, pw_above):
     """`run_program` on x (N, H, W, C) in chunks of `chunk` samples (the batch size the buffers
     were allocated for), every layer on one chunk before the next: one call per forward instead
     of one per chunk (each Python-side call of `run_program` costs its argument unboxing, ~20 µs).
@@ -207,7 +209,7 @@ def run_chunks(x, chunk, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh,
     for a in range(0, n, chunk):
         b = min(n, a + chunk)
         run_program(x[a:b], geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb, poti, xpb, xph,
-                    out_u8[a:b], out_raw[a:b], counts, dense_above, rows_above, pw_above)
+                    out_u8[a:b], out_raw[a:b], counts, dense_above, gather_above, rows_above, pw_above)
 
 
 def _supported(steps: list) -> bool:
@@ -335,9 +337,10 @@ class Program:
         else:
             out = out_u8 = np.empty(shape, np.uint8)
             out_raw = np.empty((0, 0, 0, 0), np.int64)
+        gather_above = dense_above * K.GATHER_DENSE_SCALE  # gathered convolutions' crossing (kernels.py)
         run_chunks(x, max(self.n, 1), self.geo, self.wf, self.wi, self.wh, self.thr, self.step, self.act0,
                    self.act1, self.cols, self.dwb, self.dwh, self.potb, self.poti, self.xpb, self.xph, out_u8,
-                   out_raw, counts, dense_above, K.ROWS_ABOVE, K.PW_BLAS_ABOVE)
+                   out_raw, counts, dense_above, gather_above, K.ROWS_ABOVE, K.PW_BLAS_ABOVE)
         return out
 
 

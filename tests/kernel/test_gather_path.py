@@ -137,3 +137,27 @@ def test_bench_stack_layers_take_the_gather_path(rng):
     fast = activity(model)
     np.testing.assert_array_equal(y, execute.forward(model, x, reference=True))
     assert fast == activity(model)
+
+
+@pytest.mark.parametrize(("stride", "density", "expect"), [
+    (1, 0.1, "gather"), (1, 0.4, "gather"), (1, 0.9, "dense"),  # gathered: crossing 0.25 × 2.4 = 0.6
+    (2, 0.1, "scatter"), (2, 0.4, "dense")])  # scattered: crossing 0.25
+def test_each_event_path_has_its_measured_dense_crossing(rng, monkeypatch, stride, density, expect):
+    """Between the scatter's crossing (`K.DENSE_ABOVE`) and the gather's (× `K.GATHER_DENSE_SCALE`)
+    a gathered convolution stays on its event path; others go dense. Per-layer runners, spied."""
+    model = Model([L.InputData(input_shape=(12, 12, 16), input_bits=4),
+                   L.Convolutional(kernel_size=3, filters=32, kernel_stride=stride, weights_bits=4,
+                                   act_bits=4)])
+    _fill(model, rng, 15)
+    x = rng.integers(1, 16, size=(2, 12, 12, 16))
+    x[rng.random(x.shape) >= density] = 0
+    x = x.astype(np.uint8)
+    taken = []
+    for name in ("conv_gather_kernel", "conv_layer_kernel"):
+        real = getattr(K, name)
+        monkeypatch.setattr(K, name, lambda *a, _real=real, _name=name: (taken.append(_name), _real(*a))[1])
+    with _program(False):
+        y = execute.forward(model, x)
+    path = {"conv_gather_kernel": "gather", "conv_layer_kernel": "scatter"}
+    assert ([path[t] for t in taken] or ["dense"]) == [expect]
+    np.testing.assert_array_equal(y, execute.forward(model, x, reference=True))
