@@ -38,6 +38,7 @@ from akida_edge.pipelines.base import Activity, Detection, Pipeline, set_thresho
 log = logging.getLogger("akida_edge.daemon")
 
 STOP_DRAIN_S = 5.0
+SLOW_START_S = 10.0  # a pipeline start slower than this is said to be compiling (numba, first start)
 
 
 class PipelineUnavailable(AkidaEdgeError, ImportError):
@@ -111,11 +112,16 @@ class PipelineRunner:
         backoff = self.cfg.retry_min_s
         while not self.stop_event.is_set():
             try:
+                t0 = time.monotonic()
                 self.pipeline = build_pipeline(self.cfg)
                 if self.threshold != self.cfg.threshold:
                     set_threshold(self.pipeline, self.threshold)
                 self.refresh_description()
                 self._set_status("online")
+                took_s = time.monotonic() - t0
+                log.info("pipeline %s online (%.1f s to load its model and warm its kernels%s)",
+                         self.cfg.name, took_s, "; a first start compiles them, later starts load them "
+                         "from the cache" if took_s > SLOW_START_S else "")
                 for item in self.pipeline.run(self.stop_event):
                     self.meter.last_progress = time.monotonic()
                     if isinstance(item, Detection):
