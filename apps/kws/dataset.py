@@ -32,6 +32,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -231,23 +232,35 @@ def _prepare(out: Path, config: DatasetConfig, overwrite: bool) -> dict:
                        "voices": [v.name for v in splits[s]]} for s in SPLITS},
         "complete": False,
     }
+    def resize(old: dict) -> bool:  # only the clip counts changed: keep the shards still valid
+        if not _resizable(old, manifest):
+            return False
+        _drop_changed_shards(out, old, config)
+        return True
+
+    return write_manifest(out, manifest, SPLITS, overwrite, "data set", resize)
+
+
+def write_manifest(out: Path, manifest: dict, splits: tuple[str, ...], overwrite: bool, what: str,
+                   resize: Callable[[dict], bool] | None = None) -> dict:
+    """Start or resume a shard directory: an existing `manifest.json` of other settings or voices is
+    refused (one line) unless `overwrite` (its shards are then deleted) or `resize(old)` handles it
+    (returns True); then the split folders and the new manifest are written."""
     path = out / "manifest.json"
     if path.exists():
         try:
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             old = {}
-        if _resizable(old, manifest):
-            _drop_changed_shards(out, old, config)
+        if resize is not None and resize(old):
+            pass
         elif old.get("config_hash") != manifest["config_hash"] or old.get("splits") != manifest["splits"]:
             if not overwrite:
-                raise ConfigError(
-                    f"{path} describes a data set made with other settings or voices; use another --out "
-                    "or pass --overwrite to replace it"
-                )
-            for split in SPLITS:
+                raise ConfigError(f"{path} describes a {what} made with other settings or voices; use "
+                                  "another --out or pass --overwrite to replace it")
+            for split in splits:
                 shutil.rmtree(out / split, ignore_errors=True)
-    for split in SPLITS:
+    for split in splits:
         (out / split).mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(manifest, indent=1))
     return manifest
@@ -292,19 +305,21 @@ def build(out: str | Path, config: DatasetConfig | None = None, workers: int = 2
             if not _shard_path(out, s, i).exists()]
     total = sum(config.shards(s) for s in SPLITS)
     done, t0 = total - len(jobs), time.monotonic()
-    _report(progress, done, total, t0, done)
+    report_progress(progress, done, total, t0, done)
     if jobs:
         with get_context("fork").Pool(max(1, workers)) as pool:
             for _ in pool.imap_unordered(_job, jobs):
                 done += 1
-                _report(progress, done, total, t0, total - len(jobs))
+                report_progress(progress, done, total, t0, total - len(jobs))
     manifest["complete"] = True
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
 
-def _report(stream, done: int, total: int, t0: float, skipped: int) -> None:
-    """Plain stderr progress: a bar, shards done, elapsed and estimated time left."""
+def report_progress(stream, done: int, total: int, t0: float, skipped: int,
+                    what: str = "kws dataset") -> None:
+    """Plain stderr progress of a shard build (`what`): a bar, shards done, elapsed and estimated
+    time left (`skipped`: shards found already made, not counted in the rate)."""
     if stream is None:
         return
     elapsed = time.monotonic() - t0
@@ -315,7 +330,7 @@ def _report(stream, done: int, total: int, t0: float, skipped: int) -> None:
     if not tty and done not in (skipped, total) and done % max(1, total // 20):
         return  # to a file or CI log: about every 5 %
     end = "\n" if done == total or not tty else "\r"
-    stream.write(f"kws dataset [{bar:<30}] {done}/{total} shards {elapsed:.0f} s {left}   {end}")
+    stream.write(f"{what} [{bar:<30}] {done}/{total} shards {elapsed:.0f} s {left}   {end}")
     stream.flush()
 
 

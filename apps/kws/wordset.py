@@ -35,7 +35,6 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -173,22 +172,7 @@ def _prepare(out: Path, config: WordsetConfig, voices: dict[str, list[Voice]], o
                        "voices": [v.name for v in voices[s]]} for s in SPLITS},
         "complete": False,
     }
-    path = out / "manifest.json"
-    if path.exists():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if old.get("config_hash") != manifest["config_hash"] or old.get("splits") != manifest["splits"]:
-            if not overwrite:
-                raise ConfigError(f"{path} describes a word set made with other settings or voices; use "
-                                  "another --out or pass --overwrite to replace it")
-            for split in SPLITS:
-                shutil.rmtree(out / split, ignore_errors=True)
-    for split in SPLITS:
-        (out / split).mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, indent=1))
-    return manifest
+    return dataset.write_manifest(out, manifest, SPLITS, overwrite, "word set")
 
 
 def build(out: str | Path, config: WordsetConfig | None = None, workers: int = 1, overwrite: bool = False,
@@ -219,19 +203,7 @@ def build(out: str | Path, config: WordsetConfig | None = None, workers: int = 1
 
 
 def _report(stream, done: int, total: int, t0: float, skipped: int) -> None:
-    """A progress bar on a terminal; about every 5 % to a file or CI log."""
-    if stream is None:
-        return
-    tty = getattr(stream, "isatty", lambda: False)()
-    if not tty and done != total and done % max(1, total // 20):
-        return
-    elapsed = time.monotonic() - t0
-    rate = (done - skipped) / elapsed if elapsed > 0 and done > skipped else 0.0
-    left = f"~{(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
-    bar = "#" * int(30 * done / max(total, 1))
-    end = "\n" if done == total or not tty else "\r"
-    stream.write(f"kws wordset [{bar:<30}] {done}/{total} shards {elapsed:.0f} s {left}   {end}")
-    stream.flush()
+    dataset.report_progress(stream, done, total, t0, skipped, what="kws wordset")
 
 
 def load_split(out: str | Path, split: str) -> dict[str, np.ndarray]:
