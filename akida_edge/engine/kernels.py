@@ -88,7 +88,7 @@ from akida_edge.engine.output_stage import (  # noqa: F401 - MODE_* re-exported
 DENSE_ABOVE = 0.25
 # The same crossing for a convolution whose events are gathered per output (`kernels_gather`, whose
 # event costs ~0.4× the scatter's), as a multiple of `dense_above` so that the one setting still
-# means "always dense" at 0 and "never dense" above 1 / 2.4. Measured (session 5, idle, CPU time,
+# means "always dense" at 0 and "never dense" above 1 for every path. Measured (session 5, idle, CPU time,
 # one core, 16 samples, 24×24×C → 32 3×3, gather/dense): C = 16: 0.47 at 20 %, 0.58 at 30 %, 0.69 at
 # 40 %, 0.80 at 50 %, 1.18 at 70 %, 1.48 at 100 %; C = 32: 0.40, 0.55, 0.89, 0.81, 1.03, 1.36: the
 # paths cost the same at about 60 % (= 2.4 × 0.25).
