@@ -146,7 +146,7 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
         if aux is not None:
             aux[0].train()
         order = torch.randperm(len(x), generator=gen)
-        total, count, right = 0.0, 0, 0
+        total, count, right, named = 0.0, 0, 0, 0
         for i in range(0, len(x), batch):
             idx = order[i: i + batch]
             xb = spec_augment(x[idx], gen)
@@ -156,15 +156,19 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
             else:
                 feats = trunk(xb)
                 logits = model[-1](feats)
-                loss = loss_fn(logits, y[idx]) + loss_fn(aux[0](feats), aux[1][idx])
+                loss = loss_fn(aux[0](feats), aux[1][idx])
+                if bool((y[idx] >= 0).any()):  # clips of the word set carry no 12-class target (-100)
+                    loss = loss + loss_fn(logits, y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
+            labelled = y[idx] >= 0
             total, count = total + loss.item() * len(idx), count + len(idx)
-            right += int((logits.detach().argmax(1) == y[idx]).sum())
+            right += int(((logits.detach().argmax(1) == y[idx]) & labelled).sum())
+            named += int(labelled.sum())
         log = {"epoch": epoch + 1, "what": what, "loss": total / max(count, 1),
-               "train_acc": right / max(count, 1)}
+               "train_acc": right / max(named, 1)}  # over the clips with a 12-class target
         if x_val is not None and len(x_val):
             log["val_acc"] = float((predict(model, x_val).argmax(1) == y_val.numpy()).mean())
         logs.append(log)

@@ -73,6 +73,22 @@ def test_the_auxiliary_head_trains_on_the_binary_features_and_refuses_quantized_
         network.fit(model, x, y, epochs=1, lr=1e-3, seed=0, progress=None, aux=(head, wide))
 
 
+def test_batches_of_word_set_clips_alone_keep_the_loss_finite(rng):
+    """Word-set clips have no 12-class target (-100): a batch of only those must not make the
+    12-class loss NaN (a mean over no element), and `train_acc` counts labelled clips only."""
+    torch.manual_seed(0)
+    model = network.build(12, width=8, features=16, blocks=2, down=(0,))
+    x = torch.from_numpy(rng.integers(0, 256, (16, 1, FRAMES, BANDS)).astype(np.float32))
+    y = torch.full((16,), -100, dtype=torch.int64)
+    head = network.aux_head(model, 12 + 4)
+    wide = torch.from_numpy(rng.integers(0, 16, 16))
+    before = head.weight.detach().clone()
+    logs = network.fit(model, x, y, epochs=1, lr=1e-2, seed=0, batch=4, progress=None, aux=(head, wide))
+    assert math.isfinite(logs[0]["loss"]) and logs[0]["train_acc"] == 0.0
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert not torch.equal(before, head.weight.detach())  # the auxiliary head still learned
+
+
 def test_auxiliary_targets_name_every_unknown_word_and_never_the_new_words():
     from akida_edge.apps.kws import train
     from akida_edge.apps.kws.labels import CLASSES
