@@ -423,3 +423,28 @@ def load_config(path: str | os.PathLike) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: not UTF-8 text (byte {exc.start}); save it as UTF-8 TOML") from exc
     return parse_config(data, file)
+
+
+#: The packaged default (`akida_edge/default_config.toml`): the checkout's `config.toml` with the state
+#: directory left to the user default, so that a wheel install runs with no file of its own.
+DEFAULT_CONFIG_RESOURCE = "default_config.toml"
+#: The file `akida-edge run` and `warm` look for in the working directory when no `--config` is given.
+LOCAL_CONFIG = "config.toml"
+
+
+def default_config_text() -> str:
+    """The packaged default configuration, as text (`akida-edge init-config` writes it out)."""
+    from importlib.resources import files
+
+    return files("akida_edge").joinpath(DEFAULT_CONFIG_RESOURCE).read_text(encoding="utf-8")
+
+
+def resolve_config(path: str | os.PathLike | None) -> Config:
+    """The daemon's configuration: `path` if given; else `./config.toml` if there is one; else the
+    packaged default (`<packaged default config>`: relative paths from the working directory, the
+    state in the user default of `Config.state_dir`)."""
+    if path is not None:
+        return load_config(path)
+    if os.path.exists(LOCAL_CONFIG):
+        return load_config(LOCAL_CONFIG)
+    return parse_config(tomllib.loads(default_config_text()), "<packaged default config>")

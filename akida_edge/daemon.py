@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from akida_edge import __version__, sdnotify
-from akida_edge.config import Config, PipelineConfig, load_config
+from akida_edge.config import Config, PipelineConfig, default_config_text, load_config
 from akida_edge.errors import AkidaEdgeError, ConfigError
 from akida_edge.mqtt import commands as cmd
 from akida_edge.mqtt import discovery, payloads
@@ -358,7 +358,9 @@ class Daemon:
         """The retained `info`: version, chip, config hash, pipelines (with what each `describe()`s:
         model name and sha256...)."""
         try:
-            sha = hashlib.sha256(Path(self.config.path).read_bytes()).hexdigest()
+            text = (default_config_text().encode("utf-8") if self.config.path.startswith("<")
+                    else Path(self.config.path).read_bytes())
+            sha = hashlib.sha256(text).hexdigest()
         except OSError:
             sha = ""
         pipes = []
@@ -386,6 +388,10 @@ class Daemon:
     # -- SIGHUP ----------------------------------------------------------------------------------------
     def reload(self) -> bool:
         """Re-read the file; apply pipeline and telemetry changes; keep everything if it is invalid."""
+        if self.config.path.startswith("<"):
+            log.warning("reload: running the packaged default, which has no file to re-read; write one "
+                        "with `akida-edge init-config FILE` and run with --config FILE")
+            return False
         sdnotify.notify("RELOADING=1")
         try:
             new = load_config(self.config.path)

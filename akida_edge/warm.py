@@ -1,6 +1,6 @@
 """Compile the numba kernels of the shipped apps once, at set-up, so that a first start is fast.
 
-    python -m akida_edge.warm [--config config.toml]
+    python -m akida_edge.warm [--config FILE]
 
 numba compiles a kernel on its first call and keeps the machine code on disk (`numba_config`:
 ``cache=True``); a first start of the daemon would otherwise spend ~2 minutes on two cores
@@ -19,13 +19,14 @@ import time
 from akida_edge.errors import AkidaEdgeError
 
 
-def warm(config_path: str, progress=sys.stderr) -> float:
-    """Build the pipelines of `config_path` and the keyword spotter; the seconds it took."""
-    from akida_edge.config import load_config
+def warm(config_path: str | None, progress=sys.stderr) -> float:
+    """Build the pipelines of `config_path` (None: as `akida-edge run` picks its config) and the
+    keyword spotter; the seconds it took."""
+    from akida_edge.config import resolve_config
     from akida_edge.daemon import PipelineUnavailable, build_pipeline
 
     t0 = time.monotonic()
-    for p in load_config(config_path).pipelines:
+    for p in resolve_config(config_path).pipelines:
         t = time.monotonic()
         try:
             build_pipeline(p)
@@ -48,8 +49,8 @@ def warm(config_path: str, progress=sys.stderr) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m akida_edge.warm", description=__doc__.split("\n")[0])
-    ap.add_argument("--config", default="config.toml", help="the config whose pipelines to build "
-                    "(default: config.toml)")
+    ap.add_argument("--config", default=None, help="the config whose pipelines to build (default: as "
+                    "`akida-edge run`: ./config.toml if there is one, else the packaged default)")
     args = ap.parse_args(argv)
     print("akida-edge warm: compiling the numba kernels (a first time takes a few minutes; "
           "cached afterwards)", file=sys.stderr, flush=True)

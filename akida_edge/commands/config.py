@@ -1,16 +1,25 @@
-"""`akida-edge validate-config FILE`: check a configuration file without running anything."""
+"""`akida-edge validate-config FILE`: check a configuration file without running anything.
+`akida-edge init-config FILE [--force]`: write the packaged default configuration to edit."""
 
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
-from akida_edge.config import load_config
+from akida_edge.config import default_config_text, load_config
+from akida_edge.errors import ConfigError
+from akida_edge.statefile import atomic_write
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("validate-config", help="check a config.toml and print a summary")
     p.add_argument("file", metavar="FILE", help="the config.toml to check")
     p.set_defaults(func=_run)
+    p = subparsers.add_parser("init-config", help="write the packaged default config.toml to edit")
+    p.add_argument("file", metavar="FILE", help="where to write it (e.g. config.toml)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
+    p.set_defaults(func=_init)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -25,4 +34,16 @@ def _run(args: argparse.Namespace) -> int:
     for p in cfg.pipelines:
         state = "" if p.enabled else " (disabled)"
         print(f"  pipeline {p.name}: {p.type} from {p.source.type}{state}")
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; give a file name, e.g. {path / 'config.toml'}")
+    if path.exists() and not args.force:
+        raise ConfigError(f"{path}: exists; choose another name, or add --force to replace it")
+    atomic_write(path, default_config_text().encode("utf-8"))  # a StateError names the path and the fix
+    print(f"{path}: written (the packaged default; every key is in docs/config.md; "
+          f"check it with `akida-edge validate-config {os.fspath(path)}`)")
     return 0

@@ -1,6 +1,10 @@
 """`akida-edge run [--config FILE] [--duration S] [--dashboard [PORT]]`: the daemon
 (see `akida_edge/daemon.py`).
 
+Without `--config`, `./config.toml` is used if there is one, else the packaged default
+(`akida_edge/default_config.toml`: the checkout's file with the state in the user default), so a
+wheel install runs as is.
+
 `--duration S` stops cleanly after S seconds (as SIGTERM would); `--dashboard [PORT]` also serves
 the web dashboard (http://127.0.0.1:PORT/, default 8080) fed from the daemon's broker and prefix.
 On stop a short summary goes to stdout: detections per pipeline and the telemetry figures.
@@ -17,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from akida_edge.commands._args import check_port
-from akida_edge.config import Config, load_config
+from akida_edge.config import Config, resolve_config
 from akida_edge.errors import ConfigError
 
 #: sd-daemon(3) priority prefixes journald understands.
@@ -47,8 +51,9 @@ def _duration(text: str) -> float:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("run", help="run the edge daemon (pipelines, MQTT, telemetry)")
-    p.add_argument("--config", default="config.toml", metavar="FILE",
-                   help="config file (default: config.toml)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="config file (default: ./config.toml if there is one, else the packaged default; "
+                        "`akida-edge init-config FILE` writes a copy to edit)")
     p.add_argument("--duration", type=_duration, default=None, metavar="S",
                    help="stop cleanly after S seconds and print a summary (default: run until stopped)")
     p.add_argument("--dashboard", type=int, nargs="?", const=DASHBOARD_PORT, default=None, metavar="PORT",
@@ -104,7 +109,10 @@ def _run(args: argparse.Namespace) -> int:
     _setup_logging(getattr(args, "verbose", False))
     if args.dashboard is not None:
         check_port("--dashboard", args.dashboard)
-    config = load_config(args.config)
+    config = resolve_config(args.config)
+    if config.path.startswith("<"):
+        log.info("no --config and no ./config.toml: running the packaged default (state in %s; "
+                 "`akida-edge init-config config.toml` writes a copy to edit)", config.state_dir())
     from akida_edge.daemon import Daemon
 
     daemon = Daemon(config)
