@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from akida_edge import state as S
+from akida_edge.commands._files import FILE_ERRORS, PerFile
 from akida_edge.errors import AkidaEdgeError, SourceError, StateError
 
 FIT_FIRST = "no learned normal in {dir}; run `akida-edge anomaly fit FILE...` first"
@@ -71,46 +71,28 @@ def _detector(args: argparse.Namespace, neurons: int | None = None) -> Any:
     return AnomalyDetector(args.backbone, params)
 
 
-def _load_files(files: list[str], as_json: bool) -> tuple[list[tuple[str, np.ndarray]], int]:
+def _load_files(files: list[str], as_json: bool) -> tuple[list[tuple[str, np.ndarray]], PerFile]:
+    """The recordings' feature windows; the `PerFile` that counted (and reported) the bad ones (a
+    malformed CSV raises `ValueError`)."""
     from akida_edge.apps.anomaly import features
 
-    ok, failed = [], 0
-    for f in files:
-        try:
-            values, _ = features.load_windows(f)
-        except (AkidaEdgeError, OSError, ValueError) as exc:
-            failed += 1
-            _report_error(f, exc, as_json)
-            continue
-        ok.append((f, values))
-    return ok, failed
-
-
-def _report_error(file: str, exc: Exception, as_json: bool) -> None:
-    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    if as_json:
-        print(json.dumps({"file": file, "error": msg}))
-    print(f"akida-edge: error: {file}: {msg}" if file not in msg else f"akida-edge: error: {msg}",
-          file=sys.stderr)
+    per_file = PerFile(as_json, FILE_ERRORS + (ValueError,))
+    return [(f, v) for f, (v, _) in per_file.results(files, features.load_windows)], per_file
 
 
 def _fit(args: argparse.Namespace) -> int:
     from akida_edge.apps.anomaly import features
 
     det = _detector(args, args.neurons)
-    loaded, failed = _load_files(args.files, args.json)
+    loaded, files = _load_files(args.files, args.json)
     usable = []
     for f, v in loaded:
         if usable and v.shape[1] != usable[0][1].shape[1]:
-            failed += 1
-            _report_error(f, SourceError(f"{f} has {v.shape[1]} axes but {usable[0][0]} has "
-                                         f"{usable[0][1].shape[1]}; fit on recordings of one sensor"),
-                          args.json)
+            files.fail(f, SourceError(f"{f} has {v.shape[1]} axes but {usable[0][0]} has "
+                                      f"{usable[0][1].shape[1]}; fit on recordings of one sensor"))
             continue
         if len(v) == 0:
-            failed += 1
-            _report_error(f, SourceError(f"{f} is shorter than one {features.PARAMS.window_s} s window"),
-                          args.json)
+            files.fail(f, SourceError(f"{f} is shorter than one {features.PARAMS.window_s} s window"))
             continue
         usable.append((f, v))
     if not usable:
@@ -126,7 +108,7 @@ def _fit(args: argparse.Namespace) -> int:
         print(f"learned normal from {report.windows} windows (~{seconds:.0f} s) of {len(usable)} file(s): "
               f"{report.neurons_used} neurons, num_weights {report.num_weights}, threshold "
               f"{report.threshold:.3f}; saved to {path}")
-    return 1 if failed else 0
+    return files.exit_code
 
 
 def _loaded(args: argparse.Namespace) -> Any:
@@ -155,13 +137,12 @@ def score_values(det: Any, values: np.ndarray) -> dict[str, Any]:
 
 def _score(args: argparse.Namespace) -> int:
     det = _loaded(args)
-    loaded, failed = _load_files(args.files, args.json)
+    loaded, files = _load_files(args.files, args.json)
     for f, values in loaded:
         try:
             row = {"file": f, **score_values(det, values)}
         except AkidaEdgeError as exc:
-            failed += 1
-            _report_error(f, exc, args.json)
+            files.fail(f, exc)
             continue
         if args.json:
             print(json.dumps(row))
@@ -171,7 +152,7 @@ def _score(args: argparse.Namespace) -> int:
             score = "n/a" if row["anomaly_score"] is None else f"{row['anomaly_score']:.3f}"
             print(f"{f}: {verdict} score {score} (max {row['max_score']}, threshold "
                   f"{row['threshold']:.3f}, {row['windows']} windows)" + (f" episodes {eps}" if eps else ""))
-    return 1 if failed else 0
+    return files.exit_code
 
 
 def _watch(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any
 
+from akida_edge.commands._files import PerFile
 from akida_edge.errors import AkidaEdgeError
 
 
@@ -70,21 +71,13 @@ def _classify(args: argparse.Namespace) -> int:
     from akida_edge.apps.kws.app import Spotter
 
     spotter = Spotter(args.model, args.state)
-    failed = 0
-    for path in args.files:
-        try:
-            result = spotter.classify_file(path)
-        except (AkidaEdgeError, OSError) as exc:
-            failed += 1
-            print(f"akida-edge: error: {exc}", file=sys.stderr)
-            if args.json:
-                print(json.dumps({"file": path, "error": str(exc)}), flush=True)
-            continue
+    files = PerFile(args.json)
+    for path, result in files.results(args.files, spotter.classify_file):
         if args.json:
             print(json.dumps(result), flush=True)
         else:
             print(f"{path}: {result['label']} ({result['score']:.2f})", flush=True)
-    return 1 if failed else 0
+    return files.exit_code
 
 
 def _print_detection(args: argparse.Namespace, file: str, det) -> None:
@@ -135,17 +128,14 @@ def _learn(args: argparse.Namespace) -> int:
     spotter = Spotter(args.model, args.state)
     if spotter.learned is None:
         raise _incompatible("learn", spotter)
-    clips, failed = [], 0
-    for path in args.files:
-        try:
-            x = load_audio(path)
-            if x.size == 0:
-                raise InputDataError(f"{path} holds no audio samples (empty recording)")
-        except (AkidaEdgeError, OSError) as exc:
-            failed += 1
-            print(f"akida-edge: error: {exc}", file=sys.stderr)
-            continue
-        clips.append(x)
+    def load(path: str):
+        x = load_audio(path)
+        if x.size == 0:
+            raise InputDataError(f"{path} holds no audio samples (empty recording)")
+        return x
+
+    files = PerFile()
+    clips = [x for _, x in files.results(args.files, load)]
     if not clips:
         raise InputDataError(f"no usable clip to learn '{args.label}' from; give WAV files of the word")
     n = spotter.learned.learn_audio(args.label, clips)
@@ -156,7 +146,7 @@ def _learn(args: argparse.Namespace) -> int:
         print(f"akida-edge: warning: the base model is sure '{args.label}' is '{rival}' in {sure} of "
               f"{total} samples; windows the base model is that sure of stay '{rival}' (a more "
               "distinct word, or clips in your own voice, learn better)", file=sys.stderr)
-    return 1 if failed else 0
+    return files.exit_code
 
 
 def _forget(args: argparse.Namespace) -> int:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
+from akida_edge.commands._files import PerFile
 from akida_edge.errors import AkidaEdgeError
 
 
@@ -79,21 +79,13 @@ def _classify(args: argparse.Namespace) -> int:
 
     recognizer = Recognizer(args.model, args.state)
     params = _params(args, recognizer)
-    failed = 0
-    for path in args.files:
-        try:
-            gestures = recognizer.classify_file(path, params)
-        except (AkidaEdgeError, OSError) as exc:
-            failed += 1
-            print(f"akida-edge: error: {exc}", file=sys.stderr, flush=True)
-            if args.json:
-                print(json.dumps({"file": path, "error": str(exc)}), flush=True)
-            continue
+    files = PerFile(args.json)
+    for path, gestures in files.results(args.files, lambda path: recognizer.classify_file(path, params)):
         for g in gestures:
             print(gesture_line(path, g, args.json), flush=True)
         if not gestures and not args.json:
             print(f"{path}: no gesture", flush=True)
-    return 1 if failed else 0
+    return files.exit_code
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -113,23 +105,20 @@ def _learn(args: argparse.Namespace) -> int:
         raise ConfigError(f"--label {args.label!r}: {problem}")
     if recognizer.learned is None:
         raise _incompatible("learn")
-    clips, failed = [], 0
-    for path in args.files:
-        try:
-            events, shape = load_events(path)
-            if events.size == 0:
-                raise InputDataError(f"{path} holds no events (nothing moves); record the gesture")
-        except (AkidaEdgeError, OSError) as exc:
-            failed += 1
-            print(f"akida-edge: error: {exc}", file=sys.stderr, flush=True)
-            continue
-        clips.append((events, shape))
+    def load(path: str):
+        events, shape = load_events(path)
+        if events.size == 0:
+            raise InputDataError(f"{path} holds no events (nothing moves); record the gesture")
+        return events, shape
+
+    files = PerFile()
+    clips = [clip for _, clip in files.results(args.files, load)]
     if not clips:
         raise InputDataError(f"no usable clip to learn '{args.label}' from; give video or EVT files of it")
     n = recognizer.learned.learn_clips(args.label, clips)
     print(f"learned '{args.label}' from {len(clips)} clip(s) ({n} windows); learned gestures: "
           f"{', '.join(recognizer.learned.gestures)} (state: {recognizer.learned.store.directory})")
-    return 1 if failed else 0
+    return files.exit_code
 
 
 def _forget(args: argparse.Namespace) -> int:

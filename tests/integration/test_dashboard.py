@@ -188,7 +188,8 @@ def test_page_shows_broker_offline_then_online(browser: Any, mosquitto_stopped: 
         broker.start()
         try:
             page.wait_for_selector("#broker.online", timeout=30000)
-            page.wait_for_function("document.querySelector('#broker-error').textContent === ''", timeout=30000)
+            page.wait_for_function("document.querySelector('#broker-error').textContent === ''",
+                                   timeout=30000)
             assert _state(server)["broker"] == {**_state(server)["broker"], "connected": True, "error": None}
         finally:
             page.close()
