@@ -86,9 +86,10 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
                 learners: int = 5, test_voices: int = 8, base_per_keyword: int = 3,
                 adapt_voices: int = 4, adapt_test_per_keyword: int = 3, same_voice_tests: int = 3,
                 seed: int = KWS_SEED, front: tuple[float, ...] = FRONT_FALSE_ACCEPT,
-                model: str | None = None) -> dict[str, Any]:
+                model: str | None = None, split_name: str = "test") -> dict[str, Any]:
     """The keyword-learning figures of the module docstring; `model`: a KWS model file other
-    than the shipped one (a candidate backbone)."""
+    than the shipped one (a candidate backbone); `split_name`: whose voices learn and are tested
+    (the bench: ``test``; ``validation`` for choosing a learning rule, `scripts/kws_learn_dev.py`)."""
     import tempfile
 
     from akida_edge.apps.kws.app import KEYWORDS, Spotter
@@ -99,7 +100,10 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
 
     split = split_voices(available_languages(), available_variants(), seed)
     rng = np.random.default_rng([seed, 5])
-    test = [split["test"][i].name for i in rng.permutation(len(split["test"]))]
+    test = [split[split_name][i].name for i in rng.permutation(len(split[split_name]))]
+    if len(test) < learners * (1 + test_voices):
+        raise ValueError(f"{split_name} has {len(test)} voices; {learners} learners and {test_voices} test "
+                         f"voices each need {learners * (1 + test_voices)}")
     cross = [split["cross_family"][i].name for i in rng.permutation(len(split["cross_family"]))]
     if progress:
         print(f"bench learn: KWS figures on held-out voices ({learners} learners, {test_voices} test "

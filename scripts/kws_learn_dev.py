@@ -1,0 +1,64 @@
+"""Choose keyword-learning settings on VALIDATION voices and dev words (issue #5), never on the bench's.
+
+Runs the ``learn`` bench's new-word protocol (`bench/_learn_kws.kws_figures`: five learners, each
+teaching three words from 5 and from 1 clips of its voice, tested on eight other voices; the base
+keywords before and after) with the data set's *validation* voices instead of its test voices, and
+words of `vocabulary.DEV_WORDS` (never trained on) instead of backward/follow/forward, over
+`--triples` seeded triples of them. `--set NAME=VALUE` overrides a constant of `apps/kws/learn.py`
+(e.g. ``--set VOICE_WARPS=()``) to compare settings in one command. Prints one JSON object.
+
+    python scripts/kws_learn_dev.py [--triples 3] [--set NAME=VALUE ...] [--model FILE.aem]
+
+One thread, minutes (espeak-ng synthesizes every clip). The validation voices are also those of the
+known-word calibration set (`known_words.py`), so these figures are a little optimistic; they are
+for comparing settings, the bench's figures are the ones to report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+
+import numpy as np
+
+from akida_edge.apps.kws import learn
+from akida_edge.apps.kws.vocabulary import DEV_WORDS
+from akida_edge.bench._learn_kws import kws_figures
+
+KEYS = ("new_word_acc_5shot", "new_word_acc_1shot", "base_acc_drop", "new_word_acc_5shot_same_voice",
+        "new_word_learned_only_acc", "new_word_match_auc")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--triples", type=int, default=3, help="dev-word triples (default 3)")
+    ap.add_argument("--seed", type=int, default=7, help="which triples (default 7)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="override a constant of apps/kws/learn.py (a Python literal)")
+    ap.add_argument("--model", help="a KWS model other than the shipped one")
+    args = ap.parse_args(argv)
+    for item in args.set:
+        name, _, value = item.partition("=")
+        if not hasattr(learn, name):
+            ap.error(f"--set {item}: apps/kws/learn.py has no {name}")
+        setattr(learn, name, ast.literal_eval(value))
+    rng = np.random.default_rng(args.seed)
+    runs, t0 = [], time.monotonic()
+    for i in range(args.triples):
+        words = tuple(str(w) for w in rng.choice(DEV_WORDS, 3, replace=False))
+        fig = kws_figures(None, words=words, adapt_voices=0, front=(), model=args.model,
+                          split_name="validation")
+        runs.append({k: fig[k] for k in KEYS})
+        print(f"kws_learn_dev: {i + 1}/{args.triples} {words}: "
+              + ", ".join(f"{k} {fig[k]}" for k in KEYS), file=sys.stderr, flush=True)
+    out = {k: round(float(np.mean([r[k] for r in runs])), 4) for k in KEYS}
+    out.update(settings=args.set, triples=args.triples, seconds=round(time.monotonic() - t0))
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
