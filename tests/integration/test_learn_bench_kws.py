@@ -50,3 +50,17 @@ def test_kws_figures_reduced_run_learns_a_new_word(tmp_path):
     # the learned neurons match the new word better than base words (0.5: no information)
     assert fig["new_word_match_auc"] > 0.5, fig
     assert not (tmp_path / "default-state").exists()
+
+
+def test_the_dev_harness_uses_other_voices_than_the_bench_and_refuses_too_few():
+    from akida_edge.apps.kws.voices import available_languages, available_variants, split_voices
+    from akida_edge.bench._learn_kws import KWS_SEED
+
+    split = split_voices(available_languages(), available_variants(), KWS_SEED)
+    fig = learn.kws_figures(None, words=("balloon",), shots=1, learners=1, test_voices=2, base_per_keyword=1,
+                            adapt_voices=0, same_voice_tests=0, front=(), split_name="validation")
+    validation = {v.name for v in split["validation"]}
+    assert set(fig["new_word_learners"]) <= validation
+    assert not set(fig["new_word_learners"]) & {v.name for v in split["test"]}
+    with pytest.raises(ValueError, match="other_synth has 3 voices"):
+        learn.kws_figures(None, learners=1, test_voices=8, split_name="other_synth")
