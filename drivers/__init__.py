@@ -28,6 +28,7 @@ SOURCE_TYPES: dict[str, tuple[str, str, str]] = {
     "synthetic_camera": ("synthetic_camera", "SyntheticCameraSource", "SyntheticCameraConfig"),
     "microphone": ("microphone", "MicrophoneSource", "MicrophoneConfig"),
     "audio_file": ("audio_file", "AudioFileSource", "AudioFileConfig"),
+    "synthetic_speech": ("synthetic_speech", "SyntheticSpeechSource", "SyntheticSpeechConfig"),
     "vibration_file": ("vibration", "VibrationFileSource", "VibrationFileConfig"),
     "serial_vibration": ("vibration", "SerialVibrationSource", "SerialConfig"),
     "synthetic_machine": ("synthetic_machine", "SyntheticMachineSource", "MachineConfig"),

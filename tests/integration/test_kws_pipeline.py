@@ -57,3 +57,19 @@ def test_wav_replay_detects_the_keywords_at_their_times(tmp_path):
     assert busy and all(a.synops > 0 and a.chip_power_mw >= 30.0 for a in busy)
     p.set_threshold(0.99)
     assert p.params.threshold == 0.99
+
+
+def test_the_shipped_configs_synthetic_speech_is_heard_word_for_word(tmp_path):
+    from akida_edge.drivers.synthetic_speech import SyntheticSpeechConfig, script
+
+    source = {"type": "synthetic_speech", "seed": 5, "gap_s": 1.5, "start_us": START_US}
+    table = {"name": "kws", "type": "kws", "source": source, "options": {"state_dir": str(tmp_path / "state")}}
+    p = build(parse_config({"pipelines": [table]}).pipelines[0])
+    dets = [i for i in p.run(threading.Event()) if isinstance(i, Detection)]
+    said = script(SyntheticSpeechConfig(seed=5, gap_s=1.5)).words  # the same pass the source served
+    metrics = json.loads((Path(kws_model.__file__).parent / "metrics.json").read_text())
+    need = round(sum(metrics["per_class"][w] for w, _, _ in said))  # as above: the model's own recall
+    hits = sum(any(d.label == w and on * 1000 - 500 <= d.ts_ms - START_US / 1000 <= off * 1000 + 500
+                   for d in dets) for w, on, off in said)
+    assert len(said) == 10 and hits >= need
+    assert len(dets) <= len(said) + 1  # at most one detection that is not one of the words

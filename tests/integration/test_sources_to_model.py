@@ -240,6 +240,11 @@ def case_audio_file(tmp_path, rng, monkeypatch):
     return lambda: audio_pipeline(make_source("audio_file", path=str(path), block_s=0.1))
 
 
+def case_synthetic_speech(tmp_path, rng, monkeypatch):
+    return lambda: audio_pipeline(make_source("synthetic_speech", words="yes stop", gap_s=0.3, seed=4,
+                                              block_s=0.1))
+
+
 def case_microphone(tmp_path, rng, monkeypatch):
     monkeypatch.setitem(sys.modules, "sounddevice", fake_sounddevice(48000))
     x = bursts(rng, 48000 + 4800, 48000, 1)
