@@ -63,7 +63,8 @@ def test_the_shipped_configs_synthetic_speech_is_heard_word_for_word(tmp_path):
     from akida_edge.drivers.synthetic_speech import SyntheticSpeechConfig, script
 
     source = {"type": "synthetic_speech", "seed": 5, "gap_s": 1.5, "start_us": START_US}
-    table = {"name": "kws", "type": "kws", "source": source, "options": {"state_dir": str(tmp_path / "state")}}
+    table = {"name": "kws", "type": "kws", "source": source,
+             "options": {"state_dir": str(tmp_path / "state")}}
     p = build(parse_config({"pipelines": [table]}).pipelines[0])
     dets = [i for i in p.run(threading.Event()) if isinstance(i, Detection)]
     said = script(SyntheticSpeechConfig(seed=5, gap_s=1.5)).words  # the same pass the source served

@@ -47,6 +47,7 @@ def test_init_config_writes_the_default_and_keeps_an_existing_file(tmp_path, cap
     assert main(["init-config", str(target)]) == 0
     assert target.read_text() == default_config_text()
     assert load_config(target).device.id == "edge-1"
+    assert target.stat().st_mode & 0o044 == 0o044  # readable by a service's own user (no secret inside)
     target.write_text("# mine\n")
     assert main(["init-config", str(target)]) != 0
     err = capsys.readouterr().err.strip().splitlines()
