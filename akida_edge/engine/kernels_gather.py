@@ -33,6 +33,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from akida_edge.engine.kernels_compact import PACK4, compact4
 from akida_edge.engine.kernels_ir import act_store_ir, arrays, count_total_ir
 from akida_edge.engine.kernels_taps import fans, taps
 from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
@@ -185,7 +186,8 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
     # a position's events: [pstart[p], pstart[p + 1]); past npos + 1, a row without events (all 0)
     pstart = np.zeros(npos + wd + 2, np.int64)
     empty = npos + 1
-    ev = np.empty(npos * c_in, np.int64)  # the events, position by position (see above)
+    ev = np.empty(npos * c_in + 3, np.int64)  # the events, position by position (see above; 3 spare
+    # entries for `compact4`)
     row_ev = np.empty(h, np.int64)  # events per input row
     cf = c_in * f
     rowp = np.empty(FIELD_ROWS, np.int64)  # per kernel row: its input row's first position, or `empty`
@@ -196,13 +198,16 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
     for k in range(f):
         y0 = act_f32(np.float32(0.0), q32[0, k], q32[1, k], q32[2, k])
         nz0 += y0 > np.float32(0.0)
-        for j in range(ow):
-            line0[j * f + k] = np.uint8(y0)
+        line0[k] = np.uint8(y0)
     line0w = line0.view(np.uint64)
+    fw = f // 8
+    for t in range(fw, ow * fw):
+        line0w[t] = line0w[t - fw]
     words = c_in % 8 == 0  # the input as 64-bit words of 8 channels
     cw = c_in // 8
     for n in range(n_s):
-        xw_all = x[n].reshape(npos * c_in).view(np.uint64) if words else np.empty(0, np.uint64)
+        xflat = x[n].reshape(npos * c_in)
+        xw_all = xflat.view(np.uint64) if words else np.empty(0, np.uint64)
         e = 0
         ops = 0
         for iy in range(h):
@@ -213,19 +218,14 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
                 pstart[p] = e
                 xp = x[n, iy, ix]
                 pcf = iy * kw * cf + ix * cf
-                if words:  # 8 channels per test: silent groups are skipped
+                if words:  # 8 channels per test, silent positions skipped; 4 per compaction step
                     wb = p * cw
                     seen_w = np.uint64(0)
                     for j in range(cw):
                         seen_w |= xw_all[wb + j]
                     if seen_w == 0:
                         continue
-                    for j in range(cw):
-                        if xw_all[wb + j] == 0:
-                            continue
-                        for c in range(8 * j, 8 * j + 8):  # compaction without branches
-                            ev[e] = (pcf + c * f) * 256 + xp[c]
-                            e += xp[c] != 0
+                    e = compact4(xflat, ev, PACK4, p * c_in, c_in // 4, e, pcf * 256, f * 256)
                 else:
                     seen = np.uint8(0)
                     for c in range(c_in):  # a byte OR first: most positions are silent at low density
