@@ -34,7 +34,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from akida_edge.engine.kernels_compact import PACK4, compact4
-from akida_edge.engine.kernels_ir import act_store_ir, arrays, count_total_ir
+from akida_edge.engine.kernels_ir import act_bytes_ir, arrays
 from akida_edge.engine.kernels_taps import fans, taps
 from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
 from akida_edge.numba_config import kernel
@@ -78,8 +78,6 @@ def _gather_row_act(nv: int, unroll: int = 2):
         f_len = cgutils.unpack_tuple(builder, arr_q.shape, 2)[1]
         vec = ir.VectorType(ir.FloatType(), 8)
         vptr = vec.as_pointer()
-        ivec = ir.VectorType(ir.IntType(32), 8)
-        bptr = ir.VectorType(ir.IntType(8), 8).as_pointer()
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
                                              "llvm.fma.v8f32")
         zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8)
@@ -98,7 +96,7 @@ def _gather_row_act(nv: int, unroll: int = 2):
         rows = [at(rp, ir.Constant(i64, r)) for r in range(FIELD_ROWS)]
         qv = [[qrow(r, j) for j in range(nv)] for r in range(3)]
         sets = [[cgutils.alloca_once(builder, vec) for _ in range(nv)] for _ in range(unroll)]
-        count_acc = cgutils.alloca_once_value(builder, ir.Constant(ivec, None))
+        count_acc = cgutils.alloca_once_value(builder, zero)
         with cgutils.for_range(builder, ow) as row_loop:
             ox = row_loop.index
             left = builder.sub(ox, pad_x)
@@ -144,16 +142,16 @@ def _gather_row_act(nv: int, unroll: int = 2):
                         wj = builder.gep(wp, [ir.Constant(i64, 8 * j)])
                         wv = builder.load(builder.bitcast(wj, vptr), align=4)
                         builder.store(builder.call(fma, [bc, wv, builder.load(acc)]), acc)
-            count = builder.load(count_acc)
-            op = builder.gep(arr_o.data, [builder.add(builder.mul(ox, f_len), f0)])
+            sums = []
             for j in range(nv):
                 p = builder.load(sets[0][j])
                 for accs in sets[1:]:
                     p = builder.fadd(p, builder.load(accs[j]))
-                dst = builder.bitcast(builder.gep(op, [ir.Constant(i64, 8 * j)]), bptr)
-                count = act_store_ir(builder, p, qv[0][j], qv[1][j], qv[2][j], dst, count)
-            builder.store(count, count_acc)
-        return count_total_ir(builder, builder.load(count_acc), i64)
+                sums.append(p)
+            op = builder.gep(arr_o.data, [builder.add(builder.mul(ox, f_len), f0)])
+            nonzero = act_bytes_ir(builder, sums, qv[0], qv[1], qv[2], op, i64)
+            builder.store(builder.add(builder.load(count_acc), nonzero), count_acc)
+        return builder.load(count_acc)
 
     @intrinsic
     def gather_row(typingctx, ev, ps, rp, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf):
