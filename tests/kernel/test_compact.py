@@ -54,7 +54,8 @@ def test_table_moves_the_kept_lanes_to_the_front():
 @given(seed=st.integers(0, 2**32 - 1), channels=st.sampled_from([4, 8, 16, 32, 64]),
        positions=st.integers(1, 40), density=st.sampled_from([0.0, 0.03, 0.1, 0.3, 0.7, 1.0]),
        base=st.integers(-2**20, 2**20), fstep=st.sampled_from([256, 4096, 16 * 256]))
-def test_compaction_lists_the_non_zero_channels_in_order(permd, seed, channels, positions, density, base, fstep):
+def test_compaction_lists_the_non_zero_channels_in_order(permd, seed, channels, positions, density, base,
+                                                         fstep):
     rng = np.random.default_rng(seed)
     x = rng.integers(1, 256, size=positions * channels).astype(np.uint8)
     x[rng.random(x.size) >= density] = 0
