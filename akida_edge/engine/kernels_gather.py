@@ -4,7 +4,8 @@
 pooling (`MODE_ACT`), with zero padding, a multiple of 16 filters and at most three kernel rows
 (`gather_ok`); every other case keeps the scatter of `kernels_conv.conv_layer_kernel`. Per
 sample, the events are first compacted position by position (one int64 each: the event's offset
-in the weights · 256 + its value), then every output sums the events of its field,
+in the weights · 256 + its value; four channels per step, `kernels_compact.compact4`), then every
+output sums the events of its field,
 
     p[oy, ox, f0:f0+B] = Σ_(ky, kx) Σ_(events (c, v) at (oy − pad_y + ky, ox − pad_x + kx))
                          v · w[ky, kx, c, f0:f0+B],
@@ -12,14 +13,15 @@ in the weights · 256 + its value), then every output sums the events of its fie
 with the B = 32 (or 16) sums kept in 8-lane registers over the whole field (an LLVM intrinsic,
 as `kernels_gemm`'s register blocks: a numba loop cannot keep array sums in registers; the
 field's events in one kernel row are one contiguous run of the list, and the runs of the rows
-are walked as one loop, see `_gather_act`), and goes straight through the float32 activation
-into the output bytes (`kernels_ir.act_store_ir`, the operations of `output_stage.act_f32`).
+are walked as one loop with one weight base, see `_gather_row_act`: one call per output row),
+and goes straight through the float32 activation into the output bytes (`kernels_ir.act_bytes_ir`,
+the operations of `output_stage.act_f32`).
 No potentials array is written, cleared or read back, and no per-event combined row is built
 (the scatter's 9·F stores per event). The products and sums are integers below 2^23
 (`f32_ok`), so the fused multiply-adds (`llvm.fma.v8f32`) round nothing and any order gives the
-scatter's integers: the outputs are the same bit for bit. An output whose field holds no event,
-and an output row whose input rows hold none, copies the act(0) row (≠ 0 where a threshold is
-negative).
+scatter's integers: the outputs are the same bit for bit. An output whose field holds no event
+sums to 0 and gets act(0) (≠ 0 where a threshold is negative); an output row whose input rows hold
+none copies the act(0) row.
 
 Activity counts as the scatter's: input events, synaptic ops (events × taps reaching an output ×
 F), output events.
