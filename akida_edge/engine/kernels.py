@@ -86,13 +86,16 @@ from akida_edge.engine.output_stage import (  # noqa: F401 - MODE_* re-exported
 # 0.40 at 5 %, 0.65 at 15 %, 0.90 at 20 %, 0.96 at 30 %, 1.20 at 50 %, 1.47 at 100 %: the paths cost
 # about the same from 20 to 35 %; 0.25 sits in that band.
 DENSE_ABOVE = 0.25
-# The same crossing for a convolution whose events are gathered per output (`kernels_gather`, whose
-# event costs ~0.4× the scatter's), as a multiple of `dense_above` so that the one setting still
-# means "always dense" at 0 and "never dense" above 1 for every path. Measured (session 5, idle, CPU time,
-# one core, 16 samples, 24×24×C → 32 3×3, gather/dense): C = 16: 0.47 at 20 %, 0.58 at 30 %, 0.69 at
-# 40 %, 0.80 at 50 %, 1.18 at 70 %, 1.48 at 100 %; C = 32: 0.40, 0.55, 0.89, 0.81, 1.03, 1.36: the
-# paths cost the same at about 60 % (= 2.4 × 0.25).
-GATHER_DENSE_SCALE = 2.4
+# The same crossing for a convolution whose events are gathered per output (`kernels_gather`), as a
+# multiple of `dense_above` so that the one setting still means "always dense" at 0 and "never dense"
+# above 1 for every path. Measured (session 5, idle, CPU time, one core, 16 samples, 24×24×C → 32 3×3,
+# gather/dense): C = 16: 0.47 at 20 %, 0.58 at 30 %, 0.69 at 40 %, 0.80 at 50 %, 1.18 at 70 %, 1.48 at
+# 100 %; C = 32: 0.40, 0.55, 0.89, 0.81, 1.03, 1.36: equal at about 60 %. Re-measured after the gather's
+# row intrinsic and four-channel compaction (session 6, loaded, interleaved, the same shapes): C = 16:
+# 0.41 at 30 %, 0.57 at 50 %, 0.72 at 70 %, 0.85 at 85 %, 0.97 at 100 %; C = 32: 0.41, 0.61, 0.87,
+# 1.00-1.02, 1.11-1.17; C = 64: 0.80 at 50 %, 0.97-1.05 at 70 %, 1.06 at 85 %: the crossing falls with
+# C (L1-resident weights up to C = 16), so the lowest, ≈ 70 % (= 2.8 × 0.25).
+GATHER_DENSE_SCALE = 2.8
 # Share of non-zero inputs above which sweeping whole rows beats scattering the events in a
 # stride-1 depthwise stage (measured on the DS-CNN shapes: rows win from about 2-3 %).
 ROWS_ABOVE = 0.03

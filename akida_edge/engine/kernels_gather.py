@@ -4,7 +4,8 @@
 pooling (`MODE_ACT`), with zero padding, a multiple of 16 filters and at most three kernel rows
 (`gather_ok`); every other case keeps the scatter of `kernels_conv.conv_layer_kernel`. Per
 sample, the events are first compacted position by position (one int64 each: the event's offset
-in the weights · 256 + its value), then every output sums the events of its field,
+in the weights · 256 + its value; four channels per step, `kernels_compact.compact4`), then every
+output sums the events of its field,
 
     p[oy, ox, f0:f0+B] = Σ_(ky, kx) Σ_(events (c, v) at (oy − pad_y + ky, ox − pad_x + kx))
                          v · w[ky, kx, c, f0:f0+B],
@@ -12,14 +13,15 @@ in the weights · 256 + its value), then every output sums the events of its fie
 with the B = 32 (or 16) sums kept in 8-lane registers over the whole field (an LLVM intrinsic,
 as `kernels_gemm`'s register blocks: a numba loop cannot keep array sums in registers; the
 field's events in one kernel row are one contiguous run of the list, and the runs of the rows
-are walked as one loop, see `_gather_act`), and goes straight through the float32 activation
-into the output bytes (`kernels_ir.act_store_ir`, the operations of `output_stage.act_f32`).
+are walked as one loop with one weight base, see `_gather_row_act`: one call per output row),
+and goes straight through the float32 activation into the output bytes (`kernels_ir.act_bytes_ir`,
+the operations of `output_stage.act_f32`).
 No potentials array is written, cleared or read back, and no per-event combined row is built
 (the scatter's 9·F stores per event). The products and sums are integers below 2^23
 (`f32_ok`), so the fused multiply-adds (`llvm.fma.v8f32`) round nothing and any order gives the
-scatter's integers: the outputs are the same bit for bit. An output whose field holds no event,
-and an output row whose input rows hold none, copies the act(0) row (≠ 0 where a threshold is
-negative).
+scatter's integers: the outputs are the same bit for bit. An output whose field holds no event
+sums to 0 and gets act(0) (≠ 0 where a threshold is negative); an output row whose input rows hold
+none copies the act(0) row.
 
 Activity counts as the scatter's: input events, synaptic ops (events × taps reaching an output ×
 F), output events.
@@ -33,7 +35,8 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from akida_edge.engine.kernels_ir import act_store_ir, arrays, count_total_ir
+from akida_edge.engine.kernels_compact import PACK4, compact4
+from akida_edge.engine.kernels_ir import act_bytes_ir, arrays
 from akida_edge.engine.kernels_taps import fans, taps
 from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
 from akida_edge.numba_config import kernel
@@ -51,108 +54,128 @@ def gather_ok(f32, mode, sy, sx, pad_value, filters, kh):
             and kh <= FIELD_ROWS)
 
 
-def _gather_act(nv: int, unroll: int = 2):
-    """An intrinsic: out[o0 + f0 : +8·nv] = act(Σ over the rows r < 3 of the field and the events
-    e in [r_s[r], r_e[r]) of v_e · w[r_b[r] + off_e + f0 : +8·nv]), ev[e] = off_e·256 + v_e (one
-    load per event); returns the non-zero outputs. q (3, F) is `act_params_f32`.
+def _gather_row_act(nv: int, unroll: int = 2):
+    """An intrinsic: one output row, filters [f0, f0 + 8·nv): for every ox < ow,
+    out[ox·F + f0 : +8·nv] = act(Σ over the rows r < 3 of the field and the events e in
+    [ps[rp[r] + xl], ps[rp[r] + xr]) of v_e · w[base − ox·cf + off_e + f0 : +8·nv]), with
+    xl = max(ox − pad_x, 0), xr = min(ox − pad_x + kw, wd) the field's input columns and
+    ev[e] = off_e·256 + v_e (one load per event); returns the row's non-zero outputs. q (3, F) is
+    `act_params_f32`. An empty field sums to 0: its output is act(0), as the reference's.
 
-    The three runs are walked as ONE loop over their concatenation (the run, hence the event and
-    weight offsets, picked by selects, not branches): a loop per run exits at a data-dependent
-    count each time, and those mispredictions cost more than the arithmetic (measured 2.4× on
-    the same events with fixed against random run lengths). `unroll` events per iteration, into
-    as many sets of nv 8-lane registers (independent chains of fused multiply-adds), all but the
-    first masked (value 0, the first event's weights) past the end; the sets are added at the end
-    (integers: exact in any order). Two measured faster than three or four."""
+    The event offsets are such that one base serves the three runs (see `conv_gather_kernel`), and
+    the three runs are walked as ONE loop over their concatenation (the event index picked by
+    selects, not branches): a loop per run exits at a data-dependent count each time, and those
+    mispredictions cost more than the arithmetic (measured 2.4× on the same events with fixed
+    against random run lengths). `unroll` events per iteration, into as many sets of nv 8-lane
+    registers (independent chains of fused multiply-adds), all but the first masked (value 0, the
+    first event's weights) past the end; the sets are added at the end (integers: exact in any
+    order). Two measured faster than three or four. The activation's parameters are loaded once
+    per row and the non-zero count kept in lanes until the row ends (per output: the run bounds,
+    the walk, the activation)."""
 
     def codegen(context, builder, signature, args):
-        ev, r_s, r_e, r_b, arr_w, arr_q, arr_o = arrays(context, builder, signature, args, 7)
-        o0, f0 = args[7], args[8]
-        i64 = o0.type
+        ev, ps, rp, arr_w, arr_q, arr_o = arrays(context, builder, signature, args, 6)
+        base_row, f0, ow, wd, kw, pad_x, cf = args[6:13]
+        i64 = base_row.type
         f_len = cgutils.unpack_tuple(builder, arr_q.shape, 2)[1]
         vec = ir.VectorType(ir.FloatType(), 8)
         vptr = vec.as_pointer()
-        ivec = ir.VectorType(ir.IntType(32), 8)
-        bptr = ir.VectorType(ir.IntType(8), 8).as_pointer()
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
                                              "llvm.fma.v8f32")
         zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8)
         undef = ir.Constant(vec, ir.Undefined)
         i32_0 = ir.Constant(ir.IntType(32), 0)
+        zero = ir.Constant(i64, 0)
 
-        def at(arr, r):
-            return builder.load(builder.gep(arr.data, [ir.Constant(i64, r)]))
-
-        starts = [at(r_s, r) for r in range(FIELD_ROWS)]
-        bases = [builder.add(at(r_b, r), f0) for r in range(FIELD_ROWS)]
-        # run r covers t in [c_r, c_(r+1)) of the concatenation; its event is t + (start_r − c_r)
-        cuts = [ir.Constant(i64, 0)]
-        for r in range(FIELD_ROWS):
-            cuts.append(builder.add(cuts[-1], builder.sub(at(r_e, r), starts[r])))
-        total = cuts[-1]
-        shifts = [builder.sub(starts[r], cuts[r]) for r in range(FIELD_ROWS)]
-        sets = [[cgutils.alloca_once(builder, vec) for _ in range(nv)] for _ in range(unroll)]
-        for accs in sets:
-            for acc in accs:
-                builder.store(ir.Constant(vec, None), acc)
-        with cgutils.for_range_slice(builder, ir.Constant(i64, 0), total, ir.Constant(i64, unroll)) as (t, _):
-            first = None
-            for u, accs in enumerate(sets):
-                tt = builder.add(t, ir.Constant(i64, u))
-                shift, base = shifts[0], bases[0]
-                for r in range(1, FIELD_ROWS):
-                    later = builder.icmp_signed(">=", tt, cuts[r])
-                    shift = builder.select(later, shifts[r], shift)
-                    base = builder.select(later, bases[r], base)
-                e = builder.add(tt, shift)
-                if u == 0:
-                    first = (e, base)
-                else:  # past the end: the first event's weights again (finite), with value 0
-                    inside = builder.icmp_signed("<", tt, total)
-                    e = builder.select(inside, e, first[0])
-                    base = builder.select(inside, base, first[1])
-                packed = builder.load(builder.gep(ev.data, [e]))
-                v = builder.sitofp(builder.and_(packed, ir.Constant(i64, 255)), ir.FloatType())
-                if u > 0:
-                    v = builder.select(inside, v, ir.Constant(ir.FloatType(), 0.0))
-                off = builder.ashr(packed, ir.Constant(i64, 8))
-                bc = builder.shuffle_vector(builder.insert_element(undef, v, i32_0), undef, zero_mask)
-                wp = builder.gep(arr_w.data, [builder.add(off, base)])
-                for j, acc in enumerate(accs):
-                    wj = builder.gep(wp, [ir.Constant(i64, 8 * j)])
-                    wv = builder.load(builder.bitcast(wj, vptr), align=4)
-                    builder.store(builder.call(fma, [bc, wv, builder.load(acc)]), acc)
+        def at(arr, idx):
+            return builder.load(builder.gep(arr.data, [idx]))
 
         def qrow(r, j):  # q[r, f0 + 8j : +8]
             col = builder.add(f0, ir.Constant(i64, 8 * j))
             off = builder.add(builder.mul(ir.Constant(i64, r), f_len), col)
             return builder.load(builder.bitcast(builder.gep(arr_q.data, [off]), vptr), align=4)
 
-        count = ir.Constant(ivec, None)
-        op = builder.gep(arr_o.data, [builder.add(o0, f0)])
-        for j in range(nv):
-            p = builder.load(sets[0][j])
-            for accs in sets[1:]:
-                p = builder.fadd(p, builder.load(accs[j]))
-            dst = builder.bitcast(builder.gep(op, [ir.Constant(i64, 8 * j)]), bptr)
-            count = act_store_ir(builder, p, qrow(0, j), qrow(1, j), qrow(2, j), dst, count)
-        return count_total_ir(builder, count, i64)
+        rows = [at(rp, ir.Constant(i64, r)) for r in range(FIELD_ROWS)]
+        qv = [[qrow(r, j) for j in range(nv)] for r in range(3)]
+        sets = [[cgutils.alloca_once(builder, vec) for _ in range(nv)] for _ in range(unroll)]
+        count_acc = cgutils.alloca_once_value(builder, zero)
+        with cgutils.for_range(builder, ow) as row_loop:
+            ox = row_loop.index
+            left = builder.sub(ox, pad_x)
+            xl = builder.select(builder.icmp_signed("<", left, zero), zero, left)
+            right = builder.add(left, kw)
+            xr = builder.select(builder.icmp_signed(">", right, wd), wd, right)
+            xr = builder.select(builder.icmp_signed("<", xr, xl), xl, xr)
+            starts, ends = [], []
+            for r in range(FIELD_ROWS):
+                starts.append(at(ps, builder.add(rows[r], xl)))
+                ends.append(at(ps, builder.add(rows[r], xr)))
+            base = builder.add(builder.sub(base_row, builder.mul(ox, cf)), f0)
+            # run r covers t in [c_r, c_(r+1)) of the concatenation; its event is t + (start_r − c_r)
+            cuts = [zero]
+            for r in range(FIELD_ROWS):
+                cuts.append(builder.add(cuts[-1], builder.sub(ends[r], starts[r])))
+            total = cuts[-1]
+            shifts = [builder.sub(starts[r], cuts[r]) for r in range(FIELD_ROWS)]
+            for accs in sets:
+                for acc in accs:
+                    builder.store(ir.Constant(vec, None), acc)
+            with cgutils.for_range_slice(builder, zero, total, ir.Constant(i64, unroll)) as (t, _):
+                first = None
+                for u, accs in enumerate(sets):
+                    tt = builder.add(t, ir.Constant(i64, u))
+                    shift = shifts[0]
+                    for r in range(1, FIELD_ROWS):
+                        shift = builder.select(builder.icmp_signed(">=", tt, cuts[r]), shifts[r], shift)
+                    e = builder.add(tt, shift)
+                    if u == 0:
+                        first = e
+                    else:  # past the end: the first event's weights again (finite), with value 0
+                        inside = builder.icmp_signed("<", tt, total)
+                        e = builder.select(inside, e, first)
+                    packed = builder.load(builder.gep(ev.data, [e]))
+                    v = builder.sitofp(builder.and_(packed, ir.Constant(i64, 255)), ir.FloatType())
+                    if u > 0:
+                        v = builder.select(inside, v, ir.Constant(ir.FloatType(), 0.0))
+                    off = builder.ashr(packed, ir.Constant(i64, 8))
+                    bc = builder.shuffle_vector(builder.insert_element(undef, v, i32_0), undef, zero_mask)
+                    wp = builder.gep(arr_w.data, [builder.add(off, base)])
+                    for j, acc in enumerate(accs):
+                        wj = builder.gep(wp, [ir.Constant(i64, 8 * j)])
+                        wv = builder.load(builder.bitcast(wj, vptr), align=4)
+                        builder.store(builder.call(fma, [bc, wv, builder.load(acc)]), acc)
+            sums = []
+            for j in range(nv):
+                p = builder.load(sets[0][j])
+                for accs in sets[1:]:
+                    p = builder.fadd(p, builder.load(accs[j]))
+                sums.append(p)
+            op = builder.gep(arr_o.data, [builder.add(builder.mul(ox, f_len), f0)])
+            nonzero = act_bytes_ir(builder, sums, qv[0], qv[1], qv[2], op, i64)
+            builder.store(builder.add(builder.load(count_acc), nonzero), count_acc)
+        return builder.load(count_acc)
 
     @intrinsic
-    def gather(typingctx, ev, r_s, r_e, r_b, w, q, out, o0, f0):
-        return types.int64(ev, r_s, r_e, r_b, w, q, out, o0, f0), codegen
+    def gather_row(typingctx, ev, ps, rp, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf):
+        return types.int64(ev, ps, rp, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf), codegen
 
-    return gather
+    return gather_row
 
 
-_gather32 = _gather_act(4)
-_gather16 = _gather_act(2)
+_row32 = _gather_row_act(4)
+_row16 = _gather_row_act(2)
 
 
 @kernel()
 def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, counts):
     """Stride-1 `MODE_ACT` convolution of x (N, H, W, C) uint8 into out_u8 (N, OH, OW, F) uint8,
     F a multiple of 16, from the float32 dense-form weights w (kh·kw·C, F) (`kernels.prepare_conv`),
-    zero padding (pad_y, pad_x) before; adds the activity to counts (see the module docstring)."""
+    zero padding (pad_y, pad_x) before; adds the activity to counts (see the module docstring).
+
+    An event at input (iy, ix), channel c is listed as off·256 + value with off = iy·kw·C·F +
+    ix·C·F + c·F: its weights for the output (oy, ox) are then w[off − (oy − pad_y)·kw·C·F −
+    (ox − pad_x)·C·F] (kernel row iy − oy + pad_y, column ix − ox + pad_x), one base for the
+    whole field."""
     n_s, h, wd, c_in = x.shape
     oh, ow, f = out_u8.shape[1], out_u8.shape[2], out_u8.shape[3]
     wflat = w.reshape(w.size)
@@ -160,31 +183,31 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
     fx = fans(taps(wd, pad_x, kw, 1, ow))
     q32 = act_params_f32(thr, act_step, amax)
     npos = h * wd
-    pstart = np.empty(npos + 1, np.int64)  # a position's events: [pstart[p], pstart[p + 1])
-    ev = np.empty(npos * c_in, np.int64)  # an event at position p, channel c: ((p·C + c)·F)·256 + value
+    # a position's events: [pstart[p], pstart[p + 1]); past npos + 1, a row without events (all 0)
+    pstart = np.zeros(npos + wd + 2, np.int64)
+    empty = npos + 1
+    ev = np.empty(npos * c_in + 3, np.int64)  # the events, position by position (see above; 3 spare
+    # entries for `compact4`)
     row_ev = np.empty(h, np.int64)  # events per input row
     cf = c_in * f
-    nb_s = np.zeros(FIELD_ROWS, np.int64)  # an output's field, per input row: its run of events and
-    nb_e = np.zeros(FIELD_ROWS, np.int64)  # the offset that maps an event's (p·C + c)·F to its weights
-    nb_b = np.zeros(FIELD_ROWS, np.int64)  # (rows outside the map or the kernel: empty runs)
-    rowp = np.empty(FIELD_ROWS, np.int64)
-    base0 = np.empty(FIELD_ROWS, np.int64)
+    rowp = np.empty(FIELD_ROWS, np.int64)  # per kernel row: its input row's first position, or `empty`
     block = 32 if f % 32 == 0 else 16
-    # act(0) of every channel, as one output and one output row
-    row0 = np.empty(f, np.uint8)
+    # act(0) of every channel, as one output row (8-byte words: F is a multiple of 16)
+    line0 = np.empty(ow * f, np.uint8)
     nz0 = 0
     for k in range(f):
         y0 = act_f32(np.float32(0.0), q32[0, k], q32[1, k], q32[2, k])
-        row0[k] = np.uint8(y0)
         nz0 += y0 > np.float32(0.0)
-    line0 = np.empty(ow * f, np.uint8)
-    for j in range(ow):
-        for k in range(f):
-            line0[j * f + k] = row0[k]
+        line0[k] = np.uint8(y0)
+    line0w = line0.view(np.uint64)
+    fw = f // 8
+    for t in range(fw, ow * fw):
+        line0w[t] = line0w[t - fw]
     words = c_in % 8 == 0  # the input as 64-bit words of 8 channels
     cw = c_in // 8
     for n in range(n_s):
-        xw_all = x[n].reshape(npos * c_in).view(np.uint64) if words else np.empty(0, np.uint64)
+        xflat = x[n].reshape(npos * c_in)
+        xw_all = xflat.view(np.uint64) if words else np.empty(0, np.uint64)
         e = 0
         ops = 0
         for iy in range(h):
@@ -194,20 +217,15 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
                 p = iy * wd + ix
                 pstart[p] = e
                 xp = x[n, iy, ix]
-                pcf = p * cf
-                if words:  # 8 channels per test: silent groups are skipped
+                pcf = iy * kw * cf + ix * cf
+                if words:  # 8 channels per test, silent positions skipped; 4 per compaction step
                     wb = p * cw
                     seen_w = np.uint64(0)
                     for j in range(cw):
                         seen_w |= xw_all[wb + j]
                     if seen_w == 0:
                         continue
-                    for j in range(cw):
-                        if xw_all[wb + j] == 0:
-                            continue
-                        for c in range(8 * j, 8 * j + 8):  # compaction without branches
-                            ev[e] = (pcf + c * f) * 256 + xp[c]
-                            e += xp[c] != 0
+                    e = compact4(xflat, ev, PACK4, p * c_in, c_in // 4, e, pcf * 256, f * 256)
                 else:
                     seen = np.uint8(0)
                     for c in range(c_in):  # a byte OR first: most positions are silent at low density
@@ -225,46 +243,26 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
         out_events = 0
         for oy in range(oh):
             reach = False
-            for ky in range(kh):
+            for ky in range(FIELD_ROWS):
                 iy = oy - pad_y + ky
-                if 0 <= iy < h and row_ev[iy] > 0:
+                rowp[ky] = empty
+                if ky < kh and 0 <= iy < h and row_ev[iy] > 0:
+                    rowp[ky] = iy * wd
                     reach = True
-            orow = out_u8[n, oy].reshape(ow * f)  # 1-d views, plain range indices: vectorised copies
-            if not reach:
-                for t in range(ow * f):
-                    orow[t] = line0[t]
+            orow = out_u8[n, oy].reshape(ow * f)
+            if not reach:  # no event in the field of the row: act(0) everywhere
+                orow_w = orow.view(np.uint64)
+                for t in range(orow_w.shape[0]):
+                    orow_w[t] = line0w[t]
                 out_events += nz0 * ow
                 continue
-            for ky in range(kh):  # per kernel row: its input row's first position (−1: no events)
-                iy = oy - pad_y + ky
-                rowp[ky] = iy * wd if 0 <= iy < h and row_ev[iy] != 0 else -1
-                # w[ky, kx, c] for the event (p·C + c)·F of column ix = ox − pad_x + kx: minus ox·C·F
-                base0[ky] = ky * kw * cf - (iy * wd - pad_x) * cf
-            for ox in range(ow):
-                # the field's events in input row iy: one run, positions [xl, xr) of the row
-                xl = max(ox - pad_x, 0)
-                xr = min(ox - pad_x + kw, wd)
-                nb = 0
-                for ky in range(kh):
-                    a = b = 0
-                    if rowp[ky] >= 0:
-                        a = pstart[rowp[ky] + xl]
-                        b = pstart[rowp[ky] + xr]
-                    nb_s[ky] = a
-                    nb_e[ky] = b
-                    nb_b[ky] = base0[ky] - ox * cf
-                    nb += b - a
-                o = ox * f
-                if nb == 0:
-                    out1 = out_u8[n, oy, ox]
-                    for k in range(f):
-                        out1[k] = row0[k]
-                    out_events += nz0
-                    continue
-                for f0 in range(0, f, block):
-                    if block == 32:
-                        out_events += _gather32(ev, nb_s, nb_e, nb_b, wflat, q32, orow, o, f0)
-                    else:
-                        out_events += _gather16(ev, nb_s, nb_e, nb_b, wflat, q32, orow, o, f0)
+            base_row = pad_x * cf - (oy - pad_y) * kw * cf
+            for f0 in range(0, f, block):
+                if block == 32:
+                    out_events += _row32(ev, pstart, rowp, wflat, q32, orow, base_row, f0, ow, wd, kw,
+                                         pad_x, cf)
+                else:
+                    out_events += _row16(ev, pstart, rowp, wflat, q32, orow, base_row, f0, ow, wd, kw,
+                                         pad_x, cf)
         counts[1] += ops * f
         counts[2] += out_events

@@ -46,3 +46,37 @@ def count_total_ir(builder, count, i64):
     for lane in range(1, 8):
         total = builder.add(total, builder.extract_element(count, ir.Constant(ir.IntType(32), lane)))
     return builder.sext(total, i64)
+
+
+def act_bytes_ir(builder, sums, thr16, inv, cap, dst, i64):
+    """The activation of `act_store_ir` (the same float32 operations, so the same exact outputs)
+    of len(sums) 8-lane sums (1, 2 or 4: lists of rows as `act_store_ir` takes) into 8·len(sums)
+    bytes at dst (an i8*) with one store; returns the number of non-zero outputs as i64 (one
+    byte compare, its bit mask and a popcount instead of a count per int32 lane)."""
+    vec = ir.VectorType(ir.FloatType(), 8)
+    ivec = ir.VectorType(ir.IntType(32), 8)
+    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.ceil.v8f32")
+
+    def splat(value):
+        return ir.Constant(vec, [value] * 8)
+
+    ys = []
+    for p, t16, iv, cp in zip(sums, thr16, inv, cap, strict=True):
+        num = builder.fsub(builder.fmul(splat(16.0), p), t16)  # no contraction
+        num = builder.select(builder.fcmp_ordered(">", num, splat(0.0)), num, splat(0.0))
+        num = builder.select(builder.fcmp_ordered("<", num, cp), num, cp)
+        y = builder.call(ceil, [builder.fsub(builder.fmul(num, iv), splat(3.814697265625e-06))])
+        ys.append(builder.fptosi(y, ivec))
+    while len(ys) > 1:  # concatenated: <8·len x i32>
+        width = 2 * ys[0].type.count
+        both = ir.Constant(ir.VectorType(ir.IntType(32), width), list(range(width)))
+        ys = [builder.shuffle_vector(ys[k], ys[k + 1], both) for k in range(0, len(ys), 2)]
+    lanes = ys[0].type.count
+    bvec = ir.VectorType(ir.IntType(8), lanes)
+    b = builder.trunc(ys[0], bvec)  # values 0..15: exact
+    builder.store(b, builder.bitcast(dst, bvec.as_pointer()), align=1)
+    mask = ir.IntType(lanes)
+    bits = builder.bitcast(builder.icmp_unsigned("!=", b, ir.Constant(bvec, None)), mask)
+    ctpop = cgutils.get_or_insert_function(builder.module, ir.FunctionType(mask, [mask]),
+                                           f"llvm.ctpop.i{lanes}")
+    return builder.zext(builder.call(ctpop, [bits]), i64)

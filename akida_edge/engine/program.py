@@ -95,8 +95,7 @@ def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb,
     if n == 0:  # nothing to run (and the buffers of an empty batch hold no sample)
         return
     flat_x = x.reshape(x.size)
-    for t in range(x.size):
-        act0[t] = flat_x[t]
+    src_is_x = True  # the first processing layer reads x itself (no copy)
     src_is_0 = True
     in_events = -1
     last = geo.shape[0] - 1
@@ -105,11 +104,11 @@ def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb,
         kind = g[_G_KIND]
         h, wd, c = g[_G_H], g[_G_W], g[_G_C]
         size = n * h * wd * c
-        src = (act0 if src_is_0 else act1)[:size].reshape((n, h, wd, c))
+        src = x if src_is_x else (act0 if src_is_0 else act1)[:size].reshape((n, h, wd, c))
         if kind == _INPUT:
             nz = 0
             for t in range(size):
-                nz += act0[t] != 0
+                nz += flat_x[t] != 0
             counts[i, 0] += nz
             counts[i, 2] += nz
             in_events = nz
@@ -196,6 +195,7 @@ def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb,
                     output_f32_kernel(pot, thr_i, step_i, amax, mode, pool, dst, out_raw, cnt)
         in_events = cnt[2] - before
         src_is_0 = not src_is_0
+        src_is_x = False
 
 
 @kernel()
