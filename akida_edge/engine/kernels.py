@@ -69,7 +69,7 @@ import numpy as np
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_depthwise import depthwise_kernel, depthwise_rows_kernel, pointwise_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
-from akida_edge.engine.kernels_gather import conv_gather_kernel, gather_ok
+from akida_edge.engine.kernels_gather import conv_gather_kernel, gather_ok, gather_silent_kernel
 from akida_edge.engine.kernels_gemm import gemm_f32
 from akida_edge.engine.output_stage import (  # noqa: F401 - MODE_* re-exported
     F32_ACT_BOUND,
@@ -227,6 +227,9 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
         gemm_f32(cols, w.reshape(kh * kw * c, f), pot.reshape(n * oh * ow, f))
         stage = output_f32_kernel if f32 else output_batch_kernel  # f32: the layer is `f32_ok`
         stage(pot, threshold, act_step, 2**act_bits - 1, mode, pool, out_u8, out_raw, counts)
+        return out
+    if gather and nz == 0:  # a silent input: act(0) everywhere, no scan
+        gather_silent_kernel(threshold, act_step, 2**act_bits - 1, out_u8, counts)
         return out
     if gather:  # events gathered per output
         conv_gather_kernel(x, w.reshape(kh * kw * c, f), kh, kw, pad[0], pad[1], threshold, act_step,

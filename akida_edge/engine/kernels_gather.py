@@ -21,7 +21,8 @@ No potentials array is written, cleared or read back, and no per-event combined 
 (`f32_ok`), so the fused multiply-adds (`llvm.fma.v8f32`) round nothing and any order gives the
 scatter's integers: the outputs are the same bit for bit. An output whose field holds no event
 sums to 0 and gets act(0) (≠ 0 where a threshold is negative); an output row whose input rows hold
-none copies the act(0) row.
+none copies the act(0) row, and an input known to be silent (its event count is known to the
+program) skips the scan: `gather_silent_kernel`.
 
 Activity counts as the scatter's: input events, synaptic ops (events × taps reaching an output ×
 F), output events.
@@ -166,6 +167,39 @@ _row32 = _gather_row_act(4)
 _row16 = _gather_row_act(2)
 
 
+@kernel(inline="always")
+def _act0_row(q32, ow):
+    """act(0) of every channel (q32: `act_params_f32`) as one output row of ow positions, in 8-byte
+    words (F is a multiple of 16), and its non-zero outputs per position."""
+    f = q32.shape[1]
+    line0 = np.empty(ow * f, np.uint8)
+    nz0 = 0
+    for k in range(f):
+        y0 = act_f32(np.float32(0.0), q32[0, k], q32[1, k], q32[2, k])
+        nz0 += y0 > np.float32(0.0)
+        line0[k] = np.uint8(y0)
+    line0w = line0.view(np.uint64)
+    fw = f // 8
+    for t in range(fw, ow * fw):
+        line0w[t] = line0w[t - fw]
+    return line0w, nz0
+
+
+@kernel()
+def gather_silent_kernel(thr, act_step, amax, out_u8, counts):
+    """`conv_gather_kernel` on an input known to hold no event (the caller counted them): every
+    potential is 0 (zero padding), so every output is act(0), with no input scan. Adds the same
+    activity: no input event, no synaptic op, act(0)'s non-zero outputs."""
+    n_s, oh, ow, f = out_u8.shape
+    line0w, nz0 = _act0_row(act_params_f32(thr, act_step, amax), ow)
+    for n in range(n_s):
+        for oy in range(oh):
+            orow_w = out_u8[n, oy].reshape(ow * f).view(np.uint64)
+            for t in range(orow_w.shape[0]):
+                orow_w[t] = line0w[t]
+    counts[2] += nz0 * ow * oh * n_s
+
+
 @kernel()
 def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, counts):
     """Stride-1 `MODE_ACT` convolution of x (N, H, W, C) uint8 into out_u8 (N, OH, OW, F) uint8,
@@ -192,17 +226,7 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
     cf = c_in * f
     rowp = np.empty(FIELD_ROWS, np.int64)  # per kernel row: its input row's first position, or `empty`
     block = 32 if f % 32 == 0 else 16
-    # act(0) of every channel, as one output row (8-byte words: F is a multiple of 16)
-    line0 = np.empty(ow * f, np.uint8)
-    nz0 = 0
-    for k in range(f):
-        y0 = act_f32(np.float32(0.0), q32[0, k], q32[1, k], q32[2, k])
-        nz0 += y0 > np.float32(0.0)
-        line0[k] = np.uint8(y0)
-    line0w = line0.view(np.uint64)
-    fw = f // 8
-    for t in range(fw, ow * fw):
-        line0w[t] = line0w[t - fw]
+    line0w, nz0 = _act0_row(q32, ow)
     words = c_in % 8 == 0  # the input as 64-bit words of 8 channels
     cw = c_in // 8
     for n in range(n_s):

@@ -38,7 +38,7 @@ from akida_edge.engine import kernels as K
 from akida_edge.engine.kernels_avg import avg_product_kernel
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
-from akida_edge.engine.kernels_gather import conv_gather_kernel, gather_ok
+from akida_edge.engine.kernels_gather import conv_gather_kernel, gather_ok, gather_silent_kernel
 from akida_edge.engine.kernels_gemm import gemm_act_f32, gemm_f32
 from akida_edge.engine.kernels_gemm_i16 import gemm_act_i16, gemm_i16, pack_pairs
 from akida_edge.engine.output_stage import MODE_ACT, MODE_AVG, act_params_f32
@@ -148,6 +148,8 @@ def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb,
                     im2col_kernel(src, g[_G_PADV], py, px, sy, sx, kh, kw, f, oh, ow, rows, cnt)
                     _product(rows, wf[w1:w1 + kk * f].reshape((kk, f)), pot, thr_i, step_i, amax, mode, pool,
                              dst, out_raw, cnt)
+                elif gather and nz == 0:  # a silent input: act(0) everywhere, no scan
+                    gather_silent_kernel(thr_i, step_i, amax, dst, cnt)
                 elif gather:  # events gathered per output
                     conv_gather_kernel(src, wf[w1:w1 + kk * f].reshape((kk, f)), kh, kw, py, px, thr_i,
                                        step_i, amax, dst, cnt)

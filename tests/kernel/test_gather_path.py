@@ -21,7 +21,7 @@ from akida_edge.engine import kernels as K
 from akida_edge.engine import layers as L
 from akida_edge.engine import reference as R
 from akida_edge.engine.kernels_conv import conv_layer_kernel
-from akida_edge.engine.kernels_gather import conv_gather_kernel, gather_ok
+from akida_edge.engine.kernels_gather import conv_gather_kernel, gather_ok, gather_silent_kernel
 from akida_edge.engine.model import Model
 
 pytestmark = pytest.mark.kernel
@@ -161,3 +161,61 @@ def test_each_event_path_has_its_measured_dense_crossing(rng, monkeypatch, strid
     path = {"conv_gather_kernel": "gather", "conv_layer_kernel": "scatter"}
     assert ([path[t] for t in taken] or ["dense"]) == [expect]
     np.testing.assert_array_equal(y, execute.forward(model, x, reference=True))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 3), st.integers(1, 7), st.integers(1, 7),
+       st.sampled_from([1, 8, 16]), st.sampled_from([16, 32, 48]), st.sampled_from([1, 2, 4]))
+def test_silent_input_kernel_equals_the_gather_kernel(seed, n, h, w, c, f, act_bits):
+    """`gather_silent_kernel` (the program's and runners' shortcut for an input known to hold no
+    event) writes the outputs and adds the activity that `conv_gather_kernel` gives on that silent
+    input: act(0) everywhere (thresholds of both signs: act(0) ≠ 0 where T < 0), over counts that
+    already hold values."""
+    rng = np.random.default_rng(seed)
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    py, px = int(rng.integers(0, kh)), int(rng.integers(0, kw))
+    oh, ow = h + 2 * py - kh + 1, w + 2 * px - kw + 1
+    if oh < 1 or ow < 1:
+        py, px, oh, ow = kh - 1, kw - 1, h + kh - 1, w + kw - 1
+    amax = 2**act_bits - 1
+    thr = rng.integers(-40, 40, size=f)
+    step = (rng.integers(1, 200, size=f) / 16).astype(np.float32)
+    weights = rng.integers(-7, 8, size=(kh * kw * c, f)).astype(np.float32)
+    x = np.zeros((n, h, w, c), np.uint8)
+    start = rng.integers(0, 1000, size=3)
+    out_g, out_s = np.full((2, n, oh, ow, f), 77, np.uint8)
+    c_g, c_s = start.copy(), start.copy()
+    conv_gather_kernel(x, weights, kh, kw, py, px, thr, step, amax, out_g, c_g)
+    gather_silent_kernel(thr, step, amax, out_s, c_s)
+    np.testing.assert_array_equal(out_s, out_g)
+    assert c_s.tolist() == c_g.tolist()
+    expected = R.activate(np.zeros((n, oh, ow, f), np.int64), thr, step, act_bits)
+    np.testing.assert_array_equal(out_s, expected)
+
+
+def test_silent_layer_takes_the_shortcut_with_the_reference_outputs(rng, monkeypatch):
+    """A gathered layer whose input holds no event (a silent first layer's input, and a second
+    layer behind a layer whose outputs are all 0) runs `gather_silent_kernel` in the per-layer
+    runners (spied) and gives the reference's outputs and activity through both runners."""
+    model = Model([L.InputData(input_shape=(6, 7, 16), input_bits=4)])
+    for _ in range(2):
+        model.add(L.Convolutional(kernel_size=3, filters=32, weights_bits=4, act_bits=4))
+    _fill(model, rng, 15)
+    model.layers[1].set_variable("threshold", np.full(32, 10**6))  # layer 1 never fires
+    model.layers[2].set_variable("threshold", rng.integers(-40, 40, size=32))  # act(0) ≠ 0 in some
+    x = rng.integers(1, 16, size=(3, 6, 7, 16))
+    x[rng.random(x.shape) >= 0.2] = 0
+    x[1] = 0
+    x = x.astype(np.uint8)
+    y_ref = execute.forward(model, x, reference=True)
+    ref = activity(model)
+    for program in (True, False):
+        with _program(program):
+            np.testing.assert_array_equal(execute.forward(model, x), y_ref)
+        assert activity(model) == ref
+    taken = []
+    real = K.gather_silent_kernel
+    monkeypatch.setattr(K, "gather_silent_kernel", lambda *a: (taken.append(a[-2].shape[0]), real(*a))[1])
+    with _program(False):
+        execute.forward(model, x)
+    assert taken == [3]  # layer 2 (all 3 samples); layer 1 has input events
