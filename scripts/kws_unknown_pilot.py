@@ -19,6 +19,7 @@ picks for the variant; false alarms per hour on filler-only scenes (the bench's
 `false_alarms_per_hour_filler` recipe, 40 utterances a scene, 10–30 dB) in validation voices with
 the seed [data seed, `FILLER_SEED`] (not the bench's), about `--filler-s` seconds of speech; and
 the dev-word few-shot figures of `scripts/kws_words_pilot.py` (issue #5's features).
+With ``--aem FILE...``: the detection figures of converted models (the virtual AKD1000's windows).
 
 Nothing here looks at the test, cross-family or other-synthesizer voices. Usage (one thread)::
 
@@ -118,6 +119,39 @@ def sweep(probs, scene_list) -> list[dict]:
     return rows
 
 
+def converted(paths: list[Path], data: Path, cache: Path, filler_s: float) -> dict[str, dict]:
+    """Converted models (`--aem`): `tune.sweep` on the validation scenes (the virtual AKD1000's
+    windows, as `tune.py`), its choice and the shipped setting, each also on the filler scenes."""
+    from akida_edge.apps.kws.app import Spotter
+
+    val_scenes, fill = tune.validation_scenes(data, 24), filler_scenes(cache, filler_s)
+    out = {}
+    for path in paths:
+        spotter = Spotter(str(path), learned=False)
+        rows = tune.sweep(spotter, val_scenes)
+        best = tune.choose(rows)
+        probs = [tune.window_probabilities(spotter, s.audio, 100.0) for s in fill]
+        r: dict = {}
+        for name, setting in (("shipped", DetectParams()), ("tuned", DetectParams(
+                smooth=best["smooth"], threshold=best["threshold"], refractory_ms=best["refractory_ms"]))):
+            row = next(x for x in rows if (x["smooth"], x["threshold"], x["refractory_ms"]) ==
+                       (setting.smooth, setting.threshold, setting.refractory_ms))
+            fa, by = detection(probs, fill, setting)[1:]
+            r[name] = {"smooth": setting.smooth, "threshold": setting.threshold,
+                       "refractory_ms": setting.refractory_ms, "recall": row["recall"],
+                       "false_alarms_per_hour": row["false_alarms_per_hour"], "filler_fa_h": fa,
+                       "filler_by_label": by}
+        r["fa_h_at_recall_0.75"] = min((x["false_alarms_per_hour"] for x in rows if x["recall"] >= 0.75),
+                                       default=None)
+        r["recall_at_fa_h_30"] = max((x["recall"] for x in rows if x["false_alarms_per_hour"] <= 30),
+                                     default=0)
+        r["pareto"] = [(round(x["recall"], 3), round(x["false_alarms_per_hour"], 1))
+                       for x in tune.pareto(rows)]
+        out[str(path)] = r
+        print(path, json.dumps(r), flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=Path("data/kws-en"))
@@ -128,10 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--epochs", type=int, default=train.HEAD_EPOCHS)
     ap.add_argument("--filler-s", type=float, default=1200.0)
     ap.add_argument("--variants", default="shipped,base,words,windows,both")
+    ap.add_argument("--aem", type=Path, nargs="+", help="converted models: their detection figures only")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     args.cache.mkdir(parents=True, exist_ok=True)
+    if args.aem:
+        results = converted(args.aem, args.data, args.cache, args.filler_s)
+        if args.out:
+            args.out.write_text(json.dumps(results, indent=1))
+        return 0
     model = wp.load_model(args.model)
     kws = {s: train.load_features(args.data, s) for s in ("train", "validation")}
     ws = {s: train.load_features(args.words, s) for s in ("train", "dev")}

@@ -17,6 +17,9 @@ Steps (each with a progress line on stderr):
    many training voices, built or resumed under DIR) to that head, its clips without a 12-class
    target; with `--float-from` and `--head-only`, only the feature layer and the heads are
    retrained, on the frozen trunk's outputs (`feature_head.py`: minutes instead of hours);
+   `--windows DIR` adds 1 s windows of continuous non-keyword speech (`speechwindows.py`) as
+   `_unknown_`, `--words-unknown` makes the word set's clips `_unknown_` in the 12-class loss too;
+   together these new negatives weigh `--negative-share` classes of training clips (`fit_data`);
 4. calibration of every activation on training data, then quantization-aware fine-tuning; the
    epoch with the best validation accuracy (quantized) is kept;
 5. conversion to Akida 1.0 layers (`akida_edge.convert`), the AKD1000 check (`mapping.check`
