@@ -151,7 +151,7 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
                 "`--windows`)"] if m.get("window_clips") else []
         aux += (f" New `_unknown_` examples in the 12-class loss: {' and '.join(new)}, weighing "
                 f"{m['negative_share']:g} classes' worth of training clips together (`--negative-share`; "
-                "quantization-aware training saw as many of them, drawn once).")
+                "float training only; quantization-aware training used the keyword training set).")
     snr = m.get("accuracy_by_snr_db", {})
     f_snr = m.get("float_accuracy_by_snr_db", {})
     snr_rows = (f"| quantized | {' | '.join(_fmt(v) for v in snr.values())} |\n"

@@ -102,5 +102,3 @@ def test_new_negatives_share_the_stated_weight_and_get_unknown_targets(rng):
     # the word set without `words_unknown`: no 12-class target, no weights unless windows come too
     plain = train.fit_data(train_set, words, None)
     assert plain["weight"] is None and (plain["y"][120:] == -100).all() and plain["negatives"].size == 0
-    pick = train.qat_negatives(fd["negatives"], 10.0, 2.0, seed=3)
-    assert pick.size == 20 and set(pick) <= set(fd["negatives"]) and len(set(pick)) == 20
