@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _detect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=None,
-                   help="smoothed probability to fire (default 0.85, `DetectParams` of apps/kws/app.py)")
+                   help="smoothed probability to fire (default 0.9, `DetectParams` of apps/kws/app.py)")
 
 
 def _params(args: argparse.Namespace):

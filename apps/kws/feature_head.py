@@ -54,14 +54,15 @@ def binary_features(model: QSequential, trunk: torch.Tensor, threshold: float = 
 
 def retrain(model: QSequential, trunk: torch.Tensor, y: torch.Tensor, aux_y: torch.Tensor, aux_classes: int,
             epochs: int = 30, lr: float = 3e-3, batch: int = 256, seed: int = 1, reinit: bool = True,
-            binary: bool = False, progress=sys.stderr) -> nn.Linear:
+            binary: bool = False, weight: torch.Tensor | None = None, progress=sys.stderr) -> nn.Linear:
     """Train model[TRUNK+1:] (dropout, dense, BatchNorm, activation, dense) on trunk outputs.
 
     `y`: 12-class targets (-100: none, word-set clips); `aux_y`: the auxiliary head's targets
     (`aux_classes` classes, -100: none). Returns the auxiliary head (float; dropped before
     quantization). The model's other layers are not touched. `binary`: the heads see the features
     binarized at ½ (straight-through gradient, Bengio et al. 2013, arXiv 1308.3432), as the
-    converted model's learning layer will."""
+    converted model's learning layer will. `weight`: per-sample weights of the 12-class loss
+    (`network.weighted_ce`; None: the plain mean)."""
     torch.manual_seed(seed)
     tail = model[len(model) + TRUNK + 1:]
     if reinit:
@@ -89,10 +90,15 @@ def retrain(model: QSequential, trunk: torch.Tensor, y: torch.Tensor, aux_y: tor
             feats = tail[:-1](trunk[idx])
             if binary:
                 feats = feats + ((feats > 0.5).float() - feats).detach()
-            loss = loss_fn(aux(feats), aux_y[idx])
+            loss = torch.zeros(())
+            if bool((aux_y[idx] >= 0).any()):  # speech windows have no word class (-100)
+                loss = loss + loss_fn(aux(feats), aux_y[idx])
             has = y[idx] >= 0
             if bool(has.any()):
-                loss = loss + loss_fn(tail[-1](feats[has]), y[idx][has])
+                if weight is None:
+                    loss = loss + loss_fn(tail[-1](feats[has]), y[idx][has])
+                else:
+                    loss = loss + network.weighted_ce(tail[-1](feats), y[idx], weight[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -119,13 +119,14 @@ def to_nchw(x_nhwc: np.ndarray) -> torch.Tensor:
 def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, seed: int,
         x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None, batch: int = 128,
         what: str = "train", progress=sys.stderr, checkpoint=None, warmup: float = WARMUP,
-        aux: tuple[nn.Module, torch.Tensor] | None = None) -> list[dict]:
+        aux: tuple[nn.Module, torch.Tensor] | None = None, weight: torch.Tensor | None = None) -> list[dict]:
     """AdamW with the one-cycle schedule, label smoothing 0.05, SpecAugment (module docstring).
 
     Returns per-epoch logs: mean loss, accuracy on the (augmented) training batches `train_acc`
     and, with validation data, `val_acc`. `checkpoint(epoch, logs)` is called after every epoch.
     `aux` = (head, targets), float training only: the loss adds the cross-entropy of `head` on the
     binary features against `targets` (one per sample; -100: ignored); `loss` in the logs is the sum.
+    `weight`: one weight per sample for the 12-class loss (`weighted_ce`; None: the plain mean).
     """
     if aux is not None and model.quantized:
         raise ValueError("fit: aux needs the float forward (before set_quantized)")
@@ -150,15 +151,18 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
         for i in range(0, len(x), batch):
             idx = order[i: i + batch]
             xb = spec_augment(x[idx], gen)
+            wb = weight[idx] if weight is not None else None
             if aux is None:
                 logits = model(xb)
-                loss = loss_fn(logits, y[idx])
+                loss = loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb)
             else:
                 feats = trunk(xb)
                 logits = model[-1](feats)
-                loss = loss_fn(aux[0](feats), aux[1][idx])
+                loss = torch.zeros(())
+                if bool((aux[1][idx] >= 0).any()):  # speech windows have no word class (-100)
+                    loss = loss + loss_fn(aux[0](feats), aux[1][idx])
                 if bool((y[idx] >= 0).any()):  # clips of the word set carry no 12-class target (-100)
-                    loss = loss + loss_fn(logits, y[idx])
+                    loss = loss + (loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -177,6 +181,17 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
             checkpoint(epoch + 1, logs)
     model.eval()
     return logs
+
+
+def weighted_ce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor,
+                smoothing: float = 0.05) -> torch.Tensor:
+    """Σ wᵢ·CEᵢ / Σ wᵢ over the samples with a target (y ≥ 0; label smoothing `smoothing`): with
+    all weights 1, the mean cross-entropy of `fit`. Zero when no sample has a target."""
+    has = y >= 0
+    if not bool(has.any()):
+        return logits.sum() * 0.0
+    ce = nn.functional.cross_entropy(logits[has], y[has], reduction="none", label_smoothing=smoothing)
+    return (ce * w[has]).sum() / w[has].sum().clamp_min(1e-12)
 
 
 @torch.no_grad()

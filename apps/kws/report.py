@@ -145,6 +145,13 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
                 f"({m['word_clips']} clips by training voices, `wordset.py`, `--words`)" + (
                     "; only the binary feature layer and the heads were retrained with it, on the frozen "
                     "trunk (`--head-only`)." if m.get("head_only") else "."))
+    if m.get("negative_share"):
+        new = [f"the {m['word_clips']} word-set clips (`--words-unknown`)"] if m.get("words_unknown") else []
+        new += [f"{m['window_clips']} 1 s windows of continuous non-keyword speech (`speechwindows.py`, "
+                "`--windows`)"] if m.get("window_clips") else []
+        aux += (f" New `_unknown_` examples in the 12-class loss: {' and '.join(new)}, weighing "
+                f"{m['negative_share']:g} classes' worth of training clips together (`--negative-share`; "
+                "float training only; quantization-aware training used the keyword training set).")
     snr = m.get("accuracy_by_snr_db", {})
     f_snr = m.get("float_accuracy_by_snr_db", {})
     snr_rows = (f"| quantized | {' | '.join(_fmt(v) for v in snr.values())} |\n"

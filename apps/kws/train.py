@@ -17,6 +17,10 @@ Steps (each with a progress line on stderr):
    many training voices, built or resumed under DIR) to that head, its clips without a 12-class
    target; with `--float-from` and `--head-only`, only the feature layer and the heads are
    retrained, on the frozen trunk's outputs (`feature_head.py`: minutes instead of hours);
+   `--windows DIR` adds 1 s windows of continuous non-keyword speech (`speechwindows.py`) as
+   `_unknown_`, `--words-unknown` makes the word set's clips `_unknown_` in the 12-class loss too;
+   together these new negatives weigh `--negative-share` classes of training clips (`fit_data`;
+   float training only);
 4. calibration of every activation on training data, then quantization-aware fine-tuning; the
    epoch with the best validation accuracy (quantized) is kept;
 5. conversion to Akida 1.0 layers (`akida_edge.convert`), the AKD1000 check (`mapping.check`
@@ -44,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from akida_edge.apps.kws import dataset, feature_head, features, network, report, wordset
+from akida_edge.apps.kws import dataset, feature_head, features, network, report, speechwindows, wordset
 from akida_edge.convert import calibrate, convert, integer_forward, set_quantized
 from akida_edge.engine.device import AKD1000
 from akida_edge.engine.mapping import check
@@ -60,6 +64,9 @@ EPOCHS = 22
 QAT_EPOCHS = 2
 HEAD_EPOCHS = 30  # `--head-only`: epochs over the frozen trunk's outputs (seconds each)
 TRAIN_SAMPLE = 2000  # training clips for calibration and the float train-accuracy figure
+# `--windows` / `--words-unknown`: the new `_unknown_` clips' total weight in the 12-class loss, in
+# training clips of one class (2: they weigh as much as two keywords; docs/kws.md, session 6)
+NEGATIVE_SHARE = 2.0
 
 
 UNKNOWN = dataset.CLASSES.index("_unknown_")
@@ -124,24 +131,71 @@ def load_features(data: Path, split: str, progress=sys.stderr) -> dict[str, np.n
     return out
 
 
+def fit_data(train: dict[str, np.ndarray], words: dict[str, np.ndarray] | None = None,
+             windows: dict[str, np.ndarray] | None = None, words_unknown: bool = False,
+             negative_share: float = NEGATIVE_SHARE) -> dict:
+    """What float training fits: the keyword training clips, then the word set's clips (auxiliary
+    head: their word, 12 + `AUX_WORDS` + index; 12-class target `_unknown_` with `words_unknown`,
+    else none, -100), then the speech windows (12-class `_unknown_`, no word class).
+
+    The new `_unknown_` clips (word clips with `words_unknown`, windows) share a total weight of
+    `negative_share` × (training clips per class) in the 12-class loss, so that ~50 000 of them
+    do not swamp ten keywords of 2 400 clips each; every other clip weighs 1. Returns x (NCHW),
+    y, aux_y, aux_classes, weight (None when there are no new negatives) and negatives (their
+    indices into x)."""
+    x, y = [network.to_nchw(train["x"])], [torch.from_numpy(train["y"])]
+    aux_y = [aux_targets(train["y"], train["word"])]
+    aux_classes = len(dataset.CLASSES) + len(AUX_WORDS)
+    negative = [np.zeros(len(train["y"]), bool)]
+    if words is not None:
+        n = len(words["y"])
+        x.append(network.to_nchw(words["x"]))
+        y.append(torch.full((n,), UNKNOWN if words_unknown else -100, dtype=torch.int64))
+        aux_y.append(aux_classes + torch.from_numpy(words["y"].astype(np.int64)))
+        aux_classes += int(words["classes"])
+        negative.append(np.full(n, words_unknown))
+    if windows is not None:
+        n = len(windows["y"])
+        x.append(network.to_nchw(windows["x"]))
+        y.append(torch.full((n,), UNKNOWN, dtype=torch.int64))
+        aux_y.append(torch.full((n,), -100, dtype=torch.int64))
+        negative.append(np.ones(n, bool))
+    neg = np.flatnonzero(np.concatenate(negative))
+    weight = None
+    if neg.size:
+        per_class = len(train["y"]) / len(dataset.CLASSES)
+        weight = torch.ones(sum(len(v) for v in y))
+        weight[neg] = float(negative_share) * per_class / neg.size
+    return {"x": torch.cat(x), "y": torch.cat(y), "aux_y": torch.cat(aux_y), "aux_classes": aux_classes,
+            "weight": weight, "negatives": neg}
+
+
 def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, workers: int = 2,
         threads: int = 1, epochs: int = EPOCHS, qat_epochs: int = QAT_EPOCHS, batch: int = 128,
         train_per_class: int = TRAIN_PER_CLASS, float_from: str | Path | None = None,
         quantized_from: str | Path | None = None, continue_epochs: int = 0, aux: bool = True,
         checkpoints: str | Path | None = None, words: str | Path | None = None, head_only: bool = False,
-        head_epochs: int = HEAD_EPOCHS, progress=sys.stderr) -> dict:
+        head_epochs: int = HEAD_EPOCHS, windows: str | Path | None = None, words_unknown: bool = False,
+        negative_share: float = NEGATIVE_SHARE, progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
     run). `checkpoints`: where the per-epoch checkpoints go (default `<data>/checkpoints`).
     `words`: the word set's directory (module docstring, step 3); `head_only` (with `float_from`):
-    retrain only the feature layer and the heads, `head_epochs` epochs."""
+    retrain only the feature layer and the heads, `head_epochs` epochs. `windows`: the speech-window
+    set's directory (`speechwindows.py`, built or resumed there) and `words_unknown`: the word
+    set's clips as `_unknown_` too; both with `negative_share` (`fit_data`)."""
     data, out = Path(data), Path(out)
     if quantized_from is not None and float_from is None:
         raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
                           "same run, for the float figures)")
     if words is not None and not aux:
         raise ConfigError(f"--words {words} trains the auxiliary head; it cannot go with --no-aux")
+    if words_unknown and words is None:
+        raise ConfigError("--words-unknown labels the word set's clips _unknown_: it needs --words DIR")
+    if negative_share <= 0:
+        raise ConfigError(f"--negative-share {negative_share}: must be > 0 (the new negatives' weight in "
+                          "training clips of one class)")
     if head_only and (float_from is None or quantized_from is not None or continue_epochs):
         raise ConfigError("--head-only retrains the feature layer of a float network: it needs --float-from "
                           "and goes with neither --quantized-from nor --continue-epochs")
@@ -157,20 +211,20 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     model = network.build(len(dataset.CLASSES), **arch)
     ckpt_dir = Path(checkpoints) if checkpoints is not None else data / "checkpoints"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    x_fit, y_fit = t["train"]
-    aux_y = aux_targets(splits["train"]["y"], splits["train"]["word"])
-    aux_classes = len(dataset.CLASSES) + len(AUX_WORDS)
-    word_classes = word_clips = 0
+    word_classes = word_clips = window_clips = 0
+    wset = wins = None
     if words is not None:
         wconfig = wordset.WordsetConfig.small() if small else wordset.WordsetConfig()
         wordset.build(words, wconfig, workers=workers, progress=progress)
-        wset = load_features(Path(words), "train", progress)
+        wset = {**load_features(Path(words), "train", progress), "classes": len(wconfig.train_words)}
         word_classes, word_clips = len(wconfig.train_words), len(wset["y"])
-        # word clips: no 12-class target (-100, ignored by the loss), their own auxiliary classes
-        x_fit = torch.cat([x_fit, network.to_nchw(wset["x"])])
-        y_fit = torch.cat([y_fit, torch.full((word_clips,), -100, dtype=y_fit.dtype)])
-        aux_y = torch.cat([aux_y, aux_classes + torch.from_numpy(wset["y"])])
-        aux_classes += word_classes
+    if windows is not None:
+        wcfg = speechwindows.WindowsConfig.small() if small else speechwindows.WindowsConfig()
+        speechwindows.build(windows, wcfg, progress=progress)
+        wins = load_features(Path(windows), "train", progress)
+        window_clips = len(wins["y"])
+    fd = fit_data(splits["train"], wset, wins, words_unknown, negative_share)
+    x_fit, y_fit, aux_y, aux_classes, w_fit = fd["x"], fd["y"], fd["aux_y"], fd["aux_classes"], fd["weight"]
     head = (network.aux_head(model, aux_classes), aux_y) if aux else None
 
     def snapshot(**extra) -> dict:
@@ -194,19 +248,20 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         logs: list[dict] = list(saved.get("history", []))
         if head_only:
             new_head = feature_head.retrain(model, feature_head.trunk_outputs(model, x_fit), y_fit, aux_y,
-                                            aux_classes, epochs=head_epochs, seed=seed, progress=progress)
+                                            aux_classes, epochs=head_epochs, seed=seed, weight=w_fit,
+                                            progress=progress)
             head = (new_head, aux_y)
             logs.append({"epoch": head_epochs, "what": "head", "aux_classes": aux_classes})
             float_checkpoint(head_epochs, logs, "float-head")
         if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
             logs += network.fit(model, x_fit, y_fit, epochs=continue_epochs, lr=1e-3, seed=seed + 2,
                                 batch=batch, x_val=t["validation"][0], y_val=t["validation"][1],
-                                what="float+", progress=progress, aux=head,
+                                what="float+", progress=progress, aux=head, weight=w_fit,
                                 checkpoint=lambda e, lg: float_checkpoint(e, logs + lg, "float-continued"))
     else:
         logs = network.fit(model, x_fit, y_fit, epochs=epochs, lr=3e-3, seed=seed, batch=batch,
                            x_val=t["validation"][0], y_val=t["validation"][1], what="float",
-                           progress=progress, checkpoint=float_checkpoint, aux=head)
+                           progress=progress, checkpoint=float_checkpoint, aux=head, weight=w_fit)
     float_bias = unknown_bias(network.predict(model, t["validation"][0]), splits["validation"]["y"])
     float_pred = {s: (network.predict(model, t[s][0]) + float_bias * _one_hot(UNKNOWN)).argmax(1)
                   for s in EVAL_SPLITS}
@@ -240,6 +295,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     else:
         calibrate(model, sample)
         set_quantized(model)
+        # the keyword training set only, also with new negatives: with 4 800 of them (their float
+        # share) validation lost 0.009 more (docs/kws.md, session 6)
         logs += network.fit(model, *t["train"], epochs=q_epochs, lr=3e-4, seed=seed + 1, batch=batch,
                             x_val=t["validation"][0], y_val=t["validation"][1], what="quantized",
                             progress=progress, checkpoint=keep_best)
@@ -273,6 +330,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    batch=batch, float_reused=float_from is not None, aux_words=len(AUX_WORDS) if aux else 0,
                    quantized_reused=quantized_from is not None, small=small, seed=seed,
                    word_classes=word_classes, word_clips=word_clips, head_only=head_only,
+                   window_clips=window_clips, words_unknown=words_unknown,
+                   negative_share=negative_share if fd["negatives"].size else 0.0,
                    data_config_hash=config.digest(), history=logs,
                    clips={s: int(len(v["y"])) for s, v in splits.items()})
     path = akida.save(str(out / "kws.aem"))
@@ -315,6 +374,13 @@ def main(argv: list[str] | None = None) -> int:
                     "feature layer and the heads, on the frozen trunk's outputs")
     ap.add_argument("--head-epochs", type=int, default=HEAD_EPOCHS,
                     help=f"epochs of --head-only (default {HEAD_EPOCHS})")
+    ap.add_argument("--windows", metavar="DIR", help="add 1 s windows of continuous non-keyword speech "
+                    "(apps/kws/speechwindows.py; built or resumed under DIR) as _unknown_")
+    ap.add_argument("--words-unknown", action="store_true", help="with --words: the word set's clips are "
+                    "_unknown_ in the 12-class loss too")
+    ap.add_argument("--negative-share", type=float, default=NEGATIVE_SHARE,
+                    help="total weight of the --windows / --words-unknown clips in the 12-class loss, in "
+                         f"training clips of one class (default {NEGATIVE_SHARE:g})")
     ap.add_argument("--checkpoints", metavar="DIR", help="where per-epoch checkpoints go (default "
                     "<data>/checkpoints; another directory keeps an earlier run's checkpoints)")
     args = ap.parse_args(argv)
@@ -325,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
                       float_from=args.float_from, quantized_from=args.quantized_from,
                       continue_epochs=args.continue_epochs, aux=args.aux,
                       checkpoints=args.checkpoints, words=args.words, head_only=args.head_only,
-                      head_epochs=args.head_epochs)
+                      head_epochs=args.head_epochs, windows=args.windows,
+                      words_unknown=args.words_unknown, negative_share=args.negative_share)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -162,7 +162,7 @@ def test_listen_without_that_microphone_is_one_line(capsys):
 @pytest.mark.slow
 def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_clips):
     torch = pytest.importorskip("torch")
-    from akida_edge.apps.kws import train, wordset
+    from akida_edge.apps.kws import speechwindows, train, wordset
 
     metrics = train.run(tmp_path / "data", tmp_path / "model", small=True, threads=1, progress=None,
                         checkpoints=tmp_path / "ckpt")
@@ -192,6 +192,15 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     wide = len(CLASSES) + len(train.AUX_WORDS) + words["word_classes"]
     assert head["aux_state_dict"]["weight"].shape[0] == wide
     assert "--head-only" in (tmp_path / "words" / "REPORT.md").read_text()
+    # new `_unknown_` examples: the word set's clips and continuous-speech windows (--words-unknown,
+    # --windows), in a warm restart and in quantization-aware training
+    neg = train.run(tmp_path / "data", tmp_path / "neg", small=True, threads=1, progress=None,
+                    checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",
+                    continue_epochs=1, words=tmp_path / "wordset", words_unknown=True,
+                    windows=tmp_path / "windows")
+    assert neg["window_clips"] == speechwindows.WindowsConfig.small().windows and neg["words_unknown"]
+    assert neg["negative_share"] == train.NEGATIVE_SHARE and neg["agreement"] == 1.0
+    assert "--windows" in (tmp_path / "neg" / "REPORT.md").read_text()
 
 
 def _word_clips(out, rng, voice: str, word: str, n: int) -> list[str]:
