@@ -1,0 +1,42 @@
+"""`scripts/reproduce_kws_model.sh --small`: the one command that reproduces the shipped KWS model runs
+its five stages end to end (smoke-sized data, so its model is not the shipped one) and makes every
+file the shipped model directory holds, with a converted model that agrees with its PyTorch twin."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.integration, pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                       reason="espeak-ng and sox are needed (scripts/setup.sh installs them)"),
+]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_reproduction_command_runs_every_stage(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "model"
+    env = dict(os.environ, PYTHON=sys.executable, AKIDA_EDGE_STATE_DIR=str(tmp_path / "state"))
+    run = subprocess.run(["bash", str(ROOT / "scripts" / "reproduce_kws_model.sh"), "--small",
+                          str(tmp_path / "work"), str(out)], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    steps = [ln for ln in run.stderr.splitlines() if ln.startswith("reproduce_kws_model: step ")]
+    assert [s.split()[2] for s in steps] == ["1/5:", "2/5:", "3/5:", "4/5:", "5/5:"]
+    artifacts = {".aem", ".pt", ".json", ".md", ".png"}
+    shipped = {p.name for p in (ROOT / "apps" / "kws" / "model").iterdir() if p.suffix in artifacts}
+    assert {"kws.aem", "kws_float.pt", "metrics.json", "REPORT.md", "confusion.png"} <= shipped
+    assert shipped <= {p.name for p in out.iterdir()}
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["agreement"] == 1.0 and metrics["nps"] > 0
+    # the intermediate networks of stages 1 and 3 are where the script says, so a rerun skips them
+    assert (tmp_path / "work" / "ckpt" / "float-seed2.pt").is_file()
+    assert (tmp_path / "work" / "s5" / "kws_float.pt").is_file()
