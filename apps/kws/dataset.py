@@ -113,7 +113,7 @@ class DatasetConfig:
         return -(-self.per_class.get(split, 0) * len(CLASSES) // self.shard_size)
 
 
-def _babble(rng: np.random.Generator, voices: list[Voice]) -> np.ndarray:
+def babble_track(rng: np.random.Generator, voices: list[Voice]) -> np.ndarray:
     """3 s of 3-5 voices saying other words, overlapped (the 'babble' noise of this shard)."""
     track = np.zeros(3 * CLIP_SAMPLES, np.float32)
     for _ in range(int(rng.integers(3, 6))):
@@ -136,7 +136,7 @@ def pick_voice(rng: np.random.Generator, voices: list[Voice], flite_share: float
     return voices[int(rng.integers(0, len(voices)))].name
 
 
-def _utterance(rng: np.random.Generator, name: str, voices: list[Voice],
+def random_utterance(rng: np.random.Generator, name: str, voices: list[Voice],
                flite_share: float = 0.0) -> tuple[str, str, synth.Speech, np.ndarray]:
     """A random word of class `name` in a random voice: (word, voice, speech, trimmed samples)."""
     word = name
@@ -150,16 +150,16 @@ def _utterance(rng: np.random.Generator, name: str, voices: list[Voice],
 
 def make_clip(rng: np.random.Generator, label: int, voices: list[Voice], babble: np.ndarray,
               utterance: tuple | None = None) -> dict:
-    """One 1 s int16 clip of class `label` and its metadata; `utterance` (from `_utterance`) reuses
+    """One 1 s int16 clip of class `label` and its metadata; `utterance` (from `random_utterance`) reuses
     a synthesized word, else a new one is drawn."""
     name = CLASSES[label]
     if name == "_silence_":
         kind = noise.KINDS[int(rng.integers(0, len(noise.KINDS)))]
         level_db = rng.uniform(-75, -25)
         audio = noise.generate(kind, CLIP_SAMPLES, rng, babble) * 10 ** (level_db / 20)
-        return {"audio": _int16(audio), "word": "", "voice": "", "noise": kind, "snr_db": np.nan,
+        return {"audio": to_int16(audio), "word": "", "voice": "", "noise": kind, "snr_db": np.nan,
                 "speech": f"level {level_db:.1f} dBFS"}
-    word, voice, speech, x = utterance if utterance is not None else _utterance(rng, name, voices)
+    word, voice, speech, x = utterance if utterance is not None else random_utterance(rng, name, voices)
     clip, onset = synth.fit(x, CLIP_SAMPLES, rng)
     snr_db = float(SNRS_DB[int(rng.integers(0, len(SNRS_DB)))])
     kind = ""
@@ -170,11 +170,11 @@ def make_clip(rng: np.random.Generator, label: int, voices: list[Voice], babble:
     peak = float(np.abs(clip).max())
     if peak > 0:
         clip = clip * (10 ** (rng.uniform(-30, -1) / 20) / peak)
-    return {"audio": _int16(clip), "word": word, "voice": voice, "noise": kind, "snr_db": snr_db,
+    return {"audio": to_int16(clip), "word": word, "voice": voice, "noise": kind, "snr_db": snr_db,
             "speech": speech.describe()}
 
 
-def _int16(x: np.ndarray) -> np.ndarray:
+def to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
 
 
@@ -185,7 +185,7 @@ def make_shard(config: DatasetConfig, split: str, index: int, voices: list[Voice
     start = index * config.shard_size
     labels = np.arange(start, min(start + config.shard_size, total)) % len(CLASSES)
     labels = labels[rng.permutation(labels.size)]
-    babble = _babble(rng, voices)
+    babble = babble_track(rng, voices)
     repeats = max(1, int(config.repeats.get(split, 1)))
     reuse: dict[int, list] = {}  # label -> [utterance, uses left]
     clips = []
@@ -195,7 +195,7 @@ def make_shard(config: DatasetConfig, split: str, index: int, voices: list[Voice
             clips.append(make_clip(rng, lab, voices, babble))
             continue
         if entry is None or entry[1] == 0:
-            entry = reuse[lab] = [_utterance(rng, CLASSES[lab], voices, config.flite_share), repeats]
+            entry = reuse[lab] = [random_utterance(rng, CLASSES[lab], voices, config.flite_share), repeats]
         entry[1] -= 1
         clips.append(make_clip(rng, lab, voices, babble, entry[0]))
     return {
@@ -207,17 +207,23 @@ def make_shard(config: DatasetConfig, split: str, index: int, voices: list[Voice
     }
 
 
-def _shard_path(out: Path, split: str, index: int) -> Path:
+def shard_path(out: Path, split: str, index: int) -> Path:
+    """Where shard `index` of `split` lives (the layout the word and window sets share)."""
     return out / split / f"shard_{index:05d}.npz"
+
+
+def write_shard(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write a shard atomically (a temporary file, then a rename): an interrupted build leaves
+    whole shards only, and resumes at the first missing one."""
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
 
 
 def _job(args: tuple) -> int:
     config, out, split, index, voices = args
-    path = _shard_path(out, split, index)
     arrays = make_shard(config, split, index, voices)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    write_shard(shard_path(out, split, index), arrays)
     return int(arrays["label"].size)
 
 
@@ -302,7 +308,7 @@ def build(out: str | Path, config: DatasetConfig | None = None, workers: int = 2
     # held-out splits first: an interrupted build can already be evaluated on
     order = [s for s in SPLITS if s != "train"] + ["train"]
     jobs = [(config, out, s, i, voices[s]) for s in order for i in range(config.shards(s))
-            if not _shard_path(out, s, i).exists()]
+            if not shard_path(out, s, i).exists()]
     total = sum(config.shards(s) for s in SPLITS)
     done, t0 = total - len(jobs), time.monotonic()
     report_progress(progress, done, total, t0, done)

@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -138,7 +137,7 @@ def make_shard(config: WindowsConfig, index: int, voices: list[Voice]) -> dict[s
     windows each (the shard's last utterance gives only the windows still needed)."""
     rng = _rng(config, index)
     count = min(config.shard_size, config.windows - index * config.shard_size)
-    babble = dataset._babble(rng, voices)
+    babble = dataset.babble_track(rng, voices)
     clips, offsets = [], []
     while len(clips) < count:
         text = utterance_text(rng, config)
@@ -156,16 +155,9 @@ def make_shard(config: WindowsConfig, index: int, voices: list[Voice]) -> dict[s
             "offset_ms": np.array(offsets, np.float32)}
 
 
-def _shard_path(out: Path, index: int) -> Path:
-    return out / "train" / f"shard_{index:05d}.npz"
-
-
 def _write(config: WindowsConfig, out: Path, index: int, voices: list[Voice]) -> None:
     arrays = make_shard(config, index, voices)
-    path = _shard_path(out, index)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    dataset.write_shard(dataset.shard_path(out, "train", index), arrays)
 
 
 def build(out: str | Path, config: WindowsConfig | None = None, overwrite: bool = False,
@@ -185,7 +177,7 @@ def build(out: str | Path, config: WindowsConfig | None = None, overwrite: bool 
         "complete": False,
     }
     dataset.write_manifest(out, manifest, SPLITS, overwrite, "speech-window set")
-    todo = [i for i in range(config.shards()) if not _shard_path(out, i).exists()]
+    todo = [i for i in range(config.shards()) if not dataset.shard_path(out, "train", i).exists()]
     total = config.shards()
     done, t0 = total - len(todo), time.monotonic()
     for index in todo:

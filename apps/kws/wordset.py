@@ -34,7 +34,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -121,12 +120,12 @@ def make_train_shard(config: WordsetConfig, index: int, voices: list[Voice]) -> 
     rng = _rng(config, "train", index)
     start = index * config.shard_size
     stop = min(start + config.shard_size, config.clips("train"))
-    babble = dataset._babble(rng, voices)
+    babble = dataset.babble_track(rng, voices)
     clips, labels, utt = [], [], None
     for i in range(start, stop):
         label = (i // config.repeats) % len(config.train_words)
         if i % config.repeats == 0 or utt is None:
-            utt = dataset._utterance(rng, config.train_words[label], voices, config.flite_share)
+            utt = dataset.random_utterance(rng, config.train_words[label], voices, config.flite_share)
         clips.append(dataset.make_clip(rng, _LABEL, voices, babble, utt))
         labels.append(label)
     return _arrays(clips, labels)
@@ -136,7 +135,7 @@ def make_dev_shard(config: WordsetConfig, index: int, voices: list[Voice]) -> di
     """Dev word `index` said `dev_clips_per_voice` times by each dev voice (the bench's recipe)."""
     rng = _rng(config, "dev", index)
     word = config.dev_words[index]
-    clips = [{"audio": dataset._int16(known_words.clip(rng, v.name, word)), "word": word, "voice": v.name,
+    clips = [{"audio": dataset.to_int16(known_words.clip(rng, v.name, word)), "word": word, "voice": v.name,
               "noise": "", "snr_db": np.nan, "speech": ""}
              for v in voices for _ in range(config.dev_clips_per_voice)]
     return _arrays(clips, [index] * len(clips))
@@ -148,18 +147,11 @@ def _arrays(clips: list[dict], labels: list[int]) -> dict[str, np.ndarray]:
             "snr_db": np.array([c["snr_db"] for c in clips], np.float32)}
 
 
-def _shard_path(out: Path, split: str, index: int) -> Path:
-    return out / split / f"shard_{index:05d}.npz"
-
-
 def _job(args: tuple) -> int:
     config, out, split, index, voices = args
     make = make_train_shard if split == "train" else make_dev_shard
     arrays = make(config, index, voices)
-    path = _shard_path(out, split, index)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    dataset.write_shard(dataset.shard_path(out, split, index), arrays)
     return int(arrays["label"].size)
 
 
@@ -183,7 +175,7 @@ def build(out: str | Path, config: WordsetConfig | None = None, workers: int = 1
     voices = split_voices_of(config)
     manifest = _prepare(out, config, voices, overwrite)
     jobs = [(config, out, s, i, voices[s]) for s in ("dev", "train") for i in range(config.shards(s))
-            if not _shard_path(out, s, i).exists()]
+            if not dataset.shard_path(out, s, i).exists()]
     total = sum(config.shards(s) for s in SPLITS)
     done, t0 = total - len(jobs), time.monotonic()
     if jobs:
