@@ -44,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         name, _, value = item.partition("=")
         if not hasattr(learn, name):
             ap.error(f"--set {item}: apps/kws/learn.py has no {name}")
-        setattr(learn, name, ast.literal_eval(value))
+        try:
+            setattr(learn, name, ast.literal_eval(value))
+        except (ValueError, SyntaxError):
+            ap.error(f"--set {item}: {value!r} is not a Python literal; e.g. --set NEURONS_PER_CLASS=16")
     rng = np.random.default_rng(args.seed)
     runs, t0 = [], time.monotonic()
     for i in range(args.triples):
