@@ -4,9 +4,10 @@
 `apps.kws.app.Stream`: log-mel frames block by block, a 1-s window every `hop_ms` classified by
 the shipped DS-CNN on the virtual AKD1000 (plus the words learned on this device), probabilities
 smoothed over `smooth` windows, one detection per utterance at its peak, `refractory_ms` between
-detections. The pipeline's `threshold` is the smoothed probability a keyword needs (settable at
-run time). Detections are `kind = "keyword"`, `label` the word, `score` its probability, `ts` the
-capture time of the peak window's centre.
+detections, kept only when said on its own (`isolated_max_ms`, `apps.kws.isolation`). The
+pipeline's `threshold` is the smoothed probability a keyword needs (settable at run time).
+Detections are `kind = "keyword"`, `label` the word, `score` its probability, `ts` the capture
+time of the peak window's centre.
 
 Yields per processed block an `Activity` (the windows classified, their host latency, the model's
 events and synaptic ops, the *estimated* chip energy at one window per hop) and the detections.
@@ -61,6 +62,7 @@ class Options:
     hop_ms: float = DetectParams.hop_ms
     smooth: int = DetectParams.smooth
     refractory_ms: float = DetectParams.refractory_ms
+    isolated_max_ms: float = DetectParams.isolated_max_ms  # 0: also keywords run into other words
     learned: bool = True  # also spot the words learned on this device
     state_dir: str = ""  # learned words (the config loader fills in the daemon's state dir)
 
@@ -71,6 +73,9 @@ class Options:
             raise ValueError(f"smooth must lie in 1..50 windows, got {self.smooth}")
         if not 0 <= self.refractory_ms <= 60_000:
             raise ValueError(f"refractory_ms must lie in 0..60000, got {self.refractory_ms}")
+        if not (self.isolated_max_ms == 0 or 200 <= self.isolated_max_ms <= 10_000):
+            raise ValueError(f"isolated_max_ms must be 0 (gate off) or lie in 200..10000, "
+                             f"got {self.isolated_max_ms}")
 
 
 def check_options(table: Any, where: str) -> Options:
@@ -93,7 +98,8 @@ class KwsPipeline:
         self.spotter = Spotter(cfg.model or None, options.state_dir or None, learned=options.learned)
         self.mapping = self.spotter.model.map()
         self.params = DetectParams(hop_ms=options.hop_ms, smooth=options.smooth, threshold=cfg.threshold,
-                                   refractory_ms=options.refractory_ms)
+                                   refractory_ms=options.refractory_ms,
+                                   isolated_max_ms=options.isolated_max_ms)
         self.lock = threading.Lock()  # guards the stream and the learned store
         self._ring = np.zeros(int(RING_S * RATE_HZ), np.float32)
         self._pushed = 0  # samples pushed into the stream (its time axis)

@@ -95,8 +95,8 @@ def detection(probs: list[tuple[np.ndarray, np.ndarray]], scene_list: list[scene
     """(recall, false alarms per hour of non-keyword speech, false alarms by label)."""
     hits = false = 0
     by_label: dict[str, int] = {}
-    for s, (t, p) in zip(scene_list, probs, strict=True):
-        found = tune.detect(CLASSES, params, t, p)
+    for s, (t, p, *mel) in zip(scene_list, probs, strict=True):  # with the log-mel frames: the gate too
+        found = tune.detect(CLASSES, params, t, p, mel[0] if mel else None)
         h, f = scenes.score(found, s)
         hits, false = hits + h, false + f
         if not s.keywords:
@@ -112,7 +112,7 @@ def sweep(probs, scene_list) -> list[dict]:
     for smooth in tune.SMOOTHS:
         for thr in tune.THRESHOLDS:
             for refr in tune.REFRACTORIES_MS:
-                params = DetectParams(smooth=smooth, threshold=thr, refractory_ms=refr)
+                params = DetectParams(smooth=smooth, threshold=thr, refractory_ms=refr, isolated_max_ms=0.0)
                 r, fa, _ = detection(probs, scene_list, params)
                 rows.append({"smooth": smooth, "threshold": thr, "refractory_ms": refr, "recall": r,
                              "false_alarms_per_hour": fa})
@@ -133,12 +133,15 @@ def converted(paths: list[Path], data: Path, cache: Path, filler_s: float) -> di
         probs = [tune.window_probabilities(spotter, s.audio, 100.0) for s in fill]
         r: dict = {}
         for name, setting in (("shipped", DetectParams()), ("tuned", DetectParams(
-                smooth=best["smooth"], threshold=best["threshold"], refractory_ms=best["refractory_ms"]))):
-            row = next(x for x in rows if (x["smooth"], x["threshold"], x["refractory_ms"]) ==
-                       (setting.smooth, setting.threshold, setting.refractory_ms))
+                smooth=best["smooth"], threshold=best["threshold"], refractory_ms=best["refractory_ms"],
+                isolated_max_ms=best["isolated_max_ms"]))):
+            key = (setting.smooth, setting.threshold, setting.refractory_ms, setting.isolated_max_ms)
+            row = next(x for x in rows
+                       if (x["smooth"], x["threshold"], x["refractory_ms"], x["isolated_max_ms"]) == key)
             fa, by = detection(probs, fill, setting)[1:]
             r[name] = {"smooth": setting.smooth, "threshold": setting.threshold,
-                       "refractory_ms": setting.refractory_ms, "recall": row["recall"],
+                       "refractory_ms": setting.refractory_ms, "isolated_max_ms": setting.isolated_max_ms,
+                       "recall": row["recall"],
                        "false_alarms_per_hour": row["false_alarms_per_hour"], "filler_fa_h": fa,
                        "filler_by_label": by}
         r["fa_h_at_recall_0.75"] = min((x["false_alarms_per_hour"] for x in rows if x["recall"] >= 0.75),

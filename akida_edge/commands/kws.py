@@ -53,18 +53,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _detect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=None,
-                   help="smoothed probability to fire (default 0.9, `DetectParams` of apps/kws/app.py)")
+                   help="smoothed probability to fire (default 0.6, `DetectParams` of apps/kws/app.py)")
+    p.add_argument("--isolated-max-ms", type=float, default=None, metavar="MS",
+                   help="keep a keyword only if said on its own, in a stretch of speech at most MS long "
+                        "(default 1000, `DetectParams`; 0: also keywords run into other words)")
 
 
 def _params(args: argparse.Namespace):
+    import dataclasses
+
     from akida_edge.apps.kws.app import DetectParams
     from akida_edge.errors import ConfigError
 
-    if args.threshold is None:
-        return DetectParams()
-    if not 0 < args.threshold <= 1:
-        raise ConfigError(f"--threshold {args.threshold}: must be a probability in (0, 1]")
-    return DetectParams(threshold=args.threshold)
+    params = DetectParams()
+    if args.threshold is not None:
+        if not 0 < args.threshold <= 1:
+            raise ConfigError(f"--threshold {args.threshold}: must be a probability in (0, 1]")
+        params = dataclasses.replace(params, threshold=args.threshold)
+    if args.isolated_max_ms is not None:
+        if not (args.isolated_max_ms == 0 or 200 <= args.isolated_max_ms <= 10_000):
+            raise ConfigError(f"--isolated-max-ms {args.isolated_max_ms}: use 0 (gate off) or 200..10000 ms")
+        params = dataclasses.replace(params, isolated_max_ms=args.isolated_max_ms)
+    return params
 
 
 def _classify(args: argparse.Namespace) -> int:

@@ -7,13 +7,15 @@ Scenes (`scenes.make_scene`) are made as the benchmark makes its own — ten key
 data set's *validation* voices and with another seed (`SCENE_SEED`), so the benchmark's scenes
 (test voices) stay unseen. They are cached under `<data>/scenes-validation-<n>.npz`.
 
-For every hop, the window probabilities of each scene are computed once; then every combination
-of smoothing (windows averaged), threshold and refractory period runs the app's `Detector` on
-them and is scored as the benchmark scores (`scenes.score`): recall over the keywords, false
-alarms per hour of non-keyword speech. The choice: the highest recall among settings with at most
-`--max-fa-per-hour` false alarms per hour and a recall of at least `--min-recall` (the issue's
-targets); if none qualifies, the best recall − `FA_COST` · (false alarms per hour), i.e. 100
-false alarms per hour weigh as much as 10 points of recall (a trade-off, stated as such).
+For every hop, the window probabilities (and the isolated-command gate's segmentation,
+`isolation.py`) of each scene are computed once; then every combination of smoothing (windows
+averaged), threshold, refractory period and gate limit (`isolated_max_ms`, 0: off) runs the app's
+`Detector` and gate on them and is scored as the benchmark scores (`scenes.score`): recall over
+the keywords, false alarms per hour of non-keyword speech. The choice: the highest recall among
+settings with at most `--max-fa-per-hour` false alarms per hour and a recall of at least
+`--min-recall` (the issue's targets); if none qualifies, the best recall − `FA_COST` · (false
+alarms per hour), i.e. 100 false alarms per hour weigh as much as 10 points of recall (a
+trade-off, stated as such).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from akida_edge.apps.kws import dataset, features, scenes
+from akida_edge.apps.kws import dataset, features, isolation, scenes
 from akida_edge.apps.kws.app import FRAME_MS, Detector, DetectParams, Spotter, _centre_ms
 from akida_edge.apps.kws.voices import available_languages, available_variants, split_voices
 from akida_edge.errors import AkidaEdgeError
@@ -37,6 +39,7 @@ HOPS_MS = (100.0,)
 SMOOTHS = (1, 2, 3, 4, 5, 7)
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
 REFRACTORIES_MS = (800.0, 1200.0)
+ISOLATED_MAX_MS = (0.0, 800.0, 1000.0, 1200.0, 1600.0)  # 0: the isolated-command gate off (`isolation.py`)
 FA_COST = 0.001  # recall traded per false alarm per hour when the targets are out of reach
 
 
@@ -75,38 +78,50 @@ def validation_scenes(data: Path, n: int, seed: int = dataset.DatasetConfig().se
     return out
 
 
-def window_probabilities(spotter: Spotter, audio: np.ndarray, hop_ms: float) -> tuple[np.ndarray, np.ndarray]:
-    """(window centres in ms, probabilities (w, classes)) exactly as `Spotter.detect_audio` sees them."""
+def window_probabilities(spotter: Spotter, audio: np.ndarray, hop_ms: float
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(window centres in ms, probabilities (w, classes), the log-mel frames) exactly as
+    `Spotter.detect_audio` sees them."""
     hop_frames = DetectParams(hop_ms=hop_ms).hop_frames
     mel = logmel(np.asarray(audio, np.float32).reshape(-1), features.PARAMS)
     feats, starts = features.window_features(mel, hop_frames)
-    return np.array([_centre_ms(int(s)) for s in starts]), spotter.probabilities(feats)
+    return np.array([_centre_ms(int(s)) for s in starts]), spotter.probabilities(feats), mel
 
 
-def detect(classes: tuple[str, ...], params: DetectParams, t_ms: np.ndarray, probs: np.ndarray) -> list:
+def detect(classes: tuple[str, ...], params: DetectParams, t_ms: np.ndarray, probs: np.ndarray,
+           speech: np.ndarray | isolation.Segmenter | None = None) -> list:
+    """`Spotter.detect_audio` replayed on its window probabilities; with the recording's log-mel
+    frames or their finished segmentation (`isolation.segment`) as `speech`, its isolated-command
+    gate too (`params.isolated_max_ms`), else no gate."""
     detector = Detector(classes, params)
     found = []
     for t, p in zip(t_ms, probs, strict=True):
         found += detector.push(float(t), p)
-    return found + detector.flush()
+    found += detector.flush()
+    gate = params.gate() if speech is not None else None
+    return found if gate is None else gate.filter(found, speech)
 
 
 def sweep(spotter: Spotter, scene_list: list[scenes.Scene], hops_ms=HOPS_MS, smooths=SMOOTHS,
-          thresholds=THRESHOLDS, refractories_ms=REFRACTORIES_MS) -> list[dict]:
+          thresholds=THRESHOLDS, refractories_ms=REFRACTORIES_MS, isolated_max_ms=ISOLATED_MAX_MS
+          ) -> list[dict]:
     """Recall and false alarms per hour of every setting (module docstring)."""
     filler_h = sum(s.filler_speech_s for s in scene_list) / 3600
     keywords = sum(len(s.keywords) for s in scene_list)
     rows = []
     for hop in hops_ms:
         probs = [window_probabilities(spotter, s.audio, hop) for s in scene_list]
-        for smooth, thr, refr in itertools.product(smooths, thresholds, refractories_ms):
-            params = DetectParams(hop_ms=hop, smooth=smooth, threshold=thr, refractory_ms=refr)
+        probs = [(t, p, isolation.segment(mel)) for t, p, mel in probs]  # one segmentation per scene
+        grid = itertools.product(smooths, thresholds, refractories_ms, isolated_max_ms)
+        for smooth, thr, refr, iso in grid:
+            params = DetectParams(hop_ms=hop, smooth=smooth, threshold=thr, refractory_ms=refr,
+                                  isolated_max_ms=iso)
             hits = false = 0
-            for s, (t, p) in zip(scene_list, probs, strict=True):
-                h, f = scenes.score(detect(spotter.classes, params, t, p), s)
+            for s, (t, p, speech) in zip(scene_list, probs, strict=True):
+                h, f = scenes.score(detect(spotter.classes, params, t, p, speech), s)
                 hits, false = hits + h, false + f
             rows.append({"hop_ms": hop, "smooth": smooth, "threshold": thr, "refractory_ms": refr,
-                         "recall": hits / keywords, "false_alarms": false,
+                         "isolated_max_ms": iso, "recall": hits / keywords, "false_alarms": false,
                          "false_alarms_per_hour": false / filler_h})
     return rows
 

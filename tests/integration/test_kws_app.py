@@ -12,10 +12,12 @@ import pytest
 
 from akida_edge import cli
 from akida_edge.apps.kws import dataset, scenes, synth
-from akida_edge.apps.kws.app import CLASSES, KEYWORDS, MODEL_PATH, Spotter, Stream
+from akida_edge.apps.kws import features as F
+from akida_edge.apps.kws.app import CLASSES, KEYWORDS, MODEL_PATH, DetectParams, Spotter, Stream
 from akida_edge.apps.kws.voices import available_languages, available_variants, split_voices
 from akida_edge.drivers.audio_file import load_audio
 from akida_edge.drivers.wavfile import write_wav
+from akida_edge.frontends.audio import logmel
 from akida_edge.frontends.resample import resample
 
 pytestmark = [
@@ -150,7 +152,17 @@ def test_streaming_gives_the_same_detections_as_the_file(spotter, test_voices, r
         got += stream.push(scene.audio[i: i + n])
         i += n
     got += stream.flush()
-    assert got == spotter.detect_audio(scene.audio)
+    assert got and got == spotter.detect_audio(scene.audio)
+
+
+def test_the_isolation_gate_only_removes_detections(spotter, test_voices):
+    scene = scenes.make_scene(np.random.default_rng(13), test_voices[0], ["left", "yes"], filler_utterances=2,
+                              snr_db=20.0, noise_kind="pink")
+    ungated: list = []
+    kept = spotter.detect_audio(scene.audio, ungated=ungated)
+    assert ungated == spotter.detect_audio(scene.audio, DetectParams(isolated_max_ms=0.0))
+    assert set(kept) <= set(ungated)
+    assert kept == DetectParams().gate().filter(ungated, logmel(scene.audio, F.PARAMS))
 
 
 def test_listen_without_that_microphone_is_one_line(capsys):

@@ -36,15 +36,19 @@ def test_a_filler_only_scene_has_speech_and_no_keyword() -> None:
 
 
 class _FiresTwice:
-    """A spotter that reports two detections in every recording it is given."""
+    """A spotter that reports two detections in every recording it is given, of three it found
+    before its isolated-command gate."""
 
     def __init__(self) -> None:
         self.recordings = 0
 
-    def detect_audio(self, x: np.ndarray) -> list[Detection]:
+    def detect_audio(self, x: np.ndarray, ungated: list | None = None) -> list[Detection]:
         self.recordings += 1
         assert x.ndim == 1 and x.size > 16000
-        return [Detection("left", 100.0, 0.9), Detection("yes", 900.0, 0.95)]
+        kept = [Detection("left", 100.0, 0.9), Detection("yes", 900.0, 0.95)]
+        if ungated is not None:
+            ungated.extend(kept + [Detection("no", 1500.0, 0.92)])
+        return kept
 
 
 def test_every_detection_on_filler_speech_counts_as_a_false_alarm() -> None:
@@ -55,3 +59,4 @@ def test_every_detection_on_filler_speech_counts_as_a_false_alarm() -> None:
     assert out["filler_false_alarms_by_label"] == {"left": spotter.recordings, "yes": spotter.recordings}
     rate = out["filler_false_alarms"] / (out["filler_speech_s"] / 3600)
     assert out["false_alarms_per_hour_filler"] == pytest.approx(rate, rel=0.02)  # filler_speech_s is rounded
+    assert out["false_alarms_per_hour_filler_gate_off"] == pytest.approx(1.5 * rate, rel=0.02)

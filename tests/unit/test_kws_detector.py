@@ -85,6 +85,7 @@ def test_cli_help_states_the_detectors_default_threshold(capsys):
         main(["kws", "detect", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"(default {DetectParams().threshold:g}," in text
+    assert f"(default {DetectParams().isolated_max_ms:g}," in text
 
 
 def test_docs_state_the_detection_defaults():
@@ -95,7 +96,10 @@ def test_docs_state_the_detection_defaults():
     config = " ".join((docs / "config.md").read_text().split())
     d = DetectParams()
     assert f"(kws: {d.threshold:g})" in config and f"default {d.threshold:g})" in config
-    for key, value in (("hop_ms", d.hop_ms), ("smooth", d.smooth), ("refractory_ms", d.refractory_ms)):
+    for key, value in (("hop_ms", d.hop_ms), ("smooth", d.smooth), ("refractory_ms", d.refractory_ms),
+                       ("isolated_max_ms", d.isolated_max_ms)):
         assert f"| `{key}` | {value:g} |" in config, key
     kws = " ".join((docs / "kws.md").read_text().split())
     assert f"at ≥ {d.threshold:g} (`--threshold`)" in kws and f"{d.refractory_ms:g} ms pass" in kws
+    assert f"at most {d.isolated_max_ms:g} ms long (`--isolated-max-ms`" in kws
+    assert f"averages the class probabilities of the last {d.smooth} windows" in kws

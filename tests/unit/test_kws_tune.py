@@ -48,3 +48,23 @@ def test_pareto_keeps_only_settings_nothing_beats():
     front = tune.pareto(rows)
     kept = [(r["recall"], r["false_alarms_per_hour"]) for r in front]
     assert kept == [(0.95, 50.0), (0.9, 5.0), (0.7, 1.0)]
+
+
+def test_the_replay_applies_the_isolation_gate_given_the_frames(rng):
+    t = np.arange(500.0, 4000.0, 100.0)
+    p = np.full((t.size, len(CLASSES)), 0.01)
+    p[:, CLASSES.index("_unknown_")] = 0.9
+    hot = (t >= 1300) & (t <= 1700)
+    p[hot, CLASSES.index("_unknown_")], p[hot, CLASSES.index("yes")] = 0.01, 0.95
+    p /= p.sum(axis=1, keepdims=True)
+    params = DetectParams(smooth=1, threshold=0.8, isolated_max_ms=1000.0)
+
+    def mel(a: int, b: int) -> np.ndarray:  # quiet 20 ms frames, speech in [a, b)
+        m = -70.0 + rng.uniform(-2, 2, (230, 40))
+        m[a:b] = -20.0
+        return m
+
+    said_alone = tune.detect(CLASSES, params, t, p, mel(62, 88))  # 0.5 s of speech around 1.5 s
+    assert [d.label for d in said_alone] == ["yes"]
+    assert tune.detect(CLASSES, params, t, p, mel(20, 180)) == []  # inside 3.2 s of running speech
+    assert tune.detect(CLASSES, params, t, p) == said_alone  # no frames: no gate
