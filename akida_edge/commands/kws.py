@@ -53,10 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _detect_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=float, default=None,
-                   help="smoothed probability to fire (default 0.6, `DetectParams` of apps/kws/app.py)")
+                   help="smoothed probability to fire (default 0.7, `DetectParams` of apps/kws/app.py)")
     p.add_argument("--isolated-max-ms", type=float, default=None, metavar="MS",
                    help="keep a keyword only if said on its own, in a stretch of speech at most MS long "
-                        "(default 1000, `DetectParams`; 0: also keywords run into other words)")
+                        "(default 800, `DetectParams`; 0: also keywords run into other words)")
 
 
 def _params(args: argparse.Namespace):
