@@ -14,8 +14,8 @@ with the B = 32 (or 16) sums kept in 8-lane registers over the whole field (an L
 as `kernels_gemm`'s register blocks: a numba loop cannot keep array sums in registers; the
 field's events in one kernel row are one contiguous run of the list, and the runs of the rows
 are walked as one loop with one weight base, see `_gather_row_act`: one call per output row),
-and goes straight through the float32 activation into the output bytes (`kernels_ir.act_bytes_ir`,
-the operations of `output_stage.act_f32`).
+and goes straight through the float32 activation into the output bytes (`kernels_ir.act_bytes_ir`:
+`output_stage.act_f32`'s outputs, its clamps done as integers on the packed bytes).
 No potentials array is written, cleared or read back, and no per-event combined row is built
 (the scatter's 9·F stores per event). The products and sums are integers below 2^23
 (`f32_ok`), so the fused multiply-adds (`llvm.fma.v8f32`) round nothing and any order gives the
@@ -37,7 +37,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from akida_edge.engine.kernels_compact import PACK4, compact4
-from akida_edge.engine.kernels_ir import act_bytes_ir, arrays
+from akida_edge.engine.kernels_ir import act_bytes_ir, act_top_ir, arrays
 from akida_edge.engine.kernels_taps import fans, taps
 from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
 from akida_edge.numba_config import kernel
@@ -98,6 +98,7 @@ def _gather_row_act(nv: int, unroll: int = 2):
 
         rows = [at(rp, ir.Constant(i64, r)) for r in range(FIELD_ROWS)]
         qv = [[qrow(r, j) for j in range(nv)] for r in range(3)]
+        top = act_top_ir(builder, qv[1], qv[2])
         sets = [[cgutils.alloca_once(builder, vec) for _ in range(nv)] for _ in range(unroll)]
         count_acc = cgutils.alloca_once_value(builder, zero)
         with cgutils.for_range(builder, ow) as row_loop:
@@ -152,7 +153,7 @@ def _gather_row_act(nv: int, unroll: int = 2):
                     p = builder.fadd(p, builder.load(accs[j]))
                 sums.append(p)
             op = builder.gep(arr_o.data, [builder.add(builder.mul(ox, f_len), f0)])
-            nonzero = act_bytes_ir(builder, sums, qv[0], qv[1], qv[2], op, i64)
+            nonzero = act_bytes_ir(builder, sums, qv[0], qv[1], top, op, i64)
             builder.store(builder.add(builder.load(count_acc), nonzero), count_acc)
         return builder.load(count_acc)
 
