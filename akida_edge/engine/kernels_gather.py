@@ -14,8 +14,8 @@ with the B = 32 (or 16) sums kept in 8-lane registers over the whole field (an L
 as `kernels_gemm`'s register blocks: a numba loop cannot keep array sums in registers; the
 field's events in one kernel row are one contiguous run of the list, and the runs of the rows
 are walked as one loop with one weight base, see `_gather_row_act`: one call per output row),
-and goes straight through the float32 activation into the output bytes (`kernels_ir.act_bytes_ir`,
-the operations of `output_stage.act_f32`).
+and goes straight through the float32 activation into the output bytes (`kernels_ir.act_bytes_ir`:
+`output_stage.act_f32`'s outputs, its clamps done as integers on the packed bytes).
 No potentials array is written, cleared or read back, and no per-event combined row is built
 (the scatter's 9·F stores per event). The products and sums are integers below 2^23
 (`f32_ok`), so the fused multiply-adds (`llvm.fma.v8f32`) round nothing and any order gives the
@@ -37,7 +37,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from akida_edge.engine.kernels_compact import PACK4, compact4
-from akida_edge.engine.kernels_ir import act_bytes_ir, arrays
+from akida_edge.engine.kernels_ir import act_bytes_ir, act_top_ir, arrays
 from akida_edge.engine.kernels_taps import fans, taps
 from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
 from akida_edge.numba_config import kernel
@@ -68,11 +68,12 @@ def _gather_row_act(nv: int, unroll: int = 2):
     selects, not branches): a loop per run exits at a data-dependent count each time, and those
     mispredictions cost more than the arithmetic (measured 2.4× on the same events with fixed
     against random run lengths). `unroll` events per iteration, into as many sets of nv 8-lane
-    registers (independent chains of fused multiply-adds), all but the first masked (value 0, the
-    first event's weights) past the end; the sets are added at the end (integers: exact in any
-    order). Two measured faster than three or four. The activation's parameters are loaded once
-    per row and the non-zero count kept in lanes until the row ends (per output: the run bounds,
-    the walk, the activation)."""
+    registers (independent chains of fused multiply-adds), all but the first replaced past the end
+    by an idle event (value 0, weights at f0) with an integer select, not a branch (a float select
+    of the value became one, mispredicted on every odd count: at 4-10 % 7-13 % slower); the sets
+    are added at the end (integers: exact in any order). Two measured faster than three or four.
+    The activation's parameters are loaded once per row and the non-zero count kept in lanes until
+    the row ends (per output: the run bounds, the walk, the activation)."""
 
     def codegen(context, builder, signature, args):
         ev, ps, rp, arr_w, arr_q, arr_o = arrays(context, builder, signature, args, 6)
@@ -98,6 +99,7 @@ def _gather_row_act(nv: int, unroll: int = 2):
 
         rows = [at(rp, ir.Constant(i64, r)) for r in range(FIELD_ROWS)]
         qv = [[qrow(r, j) for j in range(nv)] for r in range(3)]
+        top = act_top_ir(builder, qv[1], qv[2])
         sets = [[cgutils.alloca_once(builder, vec) for _ in range(nv)] for _ in range(unroll)]
         count_acc = cgutils.alloca_once_value(builder, zero)
         with cgutils.for_range(builder, ow) as row_loop:
@@ -118,26 +120,22 @@ def _gather_row_act(nv: int, unroll: int = 2):
                 cuts.append(builder.add(cuts[-1], builder.sub(ends[r], starts[r])))
             total = cuts[-1]
             shifts = [builder.sub(starts[r], cuts[r]) for r in range(FIELD_ROWS)]
+            idle = builder.shl(builder.sub(f0, base), ir.Constant(i64, 8))  # an event (f0 − base, 0)
             for accs in sets:
                 for acc in accs:
                     builder.store(ir.Constant(vec, None), acc)
             with cgutils.for_range_slice(builder, zero, total, ir.Constant(i64, unroll)) as (t, _):
-                first = None
                 for u, accs in enumerate(sets):
                     tt = builder.add(t, ir.Constant(i64, u))
                     shift = shifts[0]
                     for r in range(1, FIELD_ROWS):
                         shift = builder.select(builder.icmp_signed(">=", tt, cuts[r]), shifts[r], shift)
-                    e = builder.add(tt, shift)
-                    if u == 0:
-                        first = e
-                    else:  # past the end: the first event's weights again (finite), with value 0
-                        inside = builder.icmp_signed("<", tt, total)
-                        e = builder.select(inside, e, first)
+                    e = builder.add(tt, shift)  # at most the last run's end (within the list)
                     packed = builder.load(builder.gep(ev.data, [e]))
+                    if u > 0:  # past the end: value 0, weights at f0 (an integer select: LLVM makes
+                        # a float select past sitofp a branch, which mispredicts on odd counts)
+                        packed = builder.select(builder.icmp_signed("<", tt, total), packed, idle)
                     v = builder.sitofp(builder.and_(packed, ir.Constant(i64, 255)), ir.FloatType())
-                    if u > 0:
-                        v = builder.select(inside, v, ir.Constant(ir.FloatType(), 0.0))
                     off = builder.ashr(packed, ir.Constant(i64, 8))
                     bc = builder.shuffle_vector(builder.insert_element(undef, v, i32_0), undef, zero_mask)
                     wp = builder.gep(arr_w.data, [builder.add(off, base)])
@@ -152,7 +150,7 @@ def _gather_row_act(nv: int, unroll: int = 2):
                     p = builder.fadd(p, builder.load(accs[j]))
                 sums.append(p)
             op = builder.gep(arr_o.data, [builder.add(builder.mul(ox, f_len), f0)])
-            nonzero = act_bytes_ir(builder, sums, qv[0], qv[1], qv[2], op, i64)
+            nonzero = act_bytes_ir(builder, sums, qv[0], qv[1], top, op, i64)
             builder.store(builder.add(builder.load(count_acc), nonzero), count_acc)
         return builder.load(count_acc)
 

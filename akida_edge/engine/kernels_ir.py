@@ -48,32 +48,64 @@ def count_total_ir(builder, count, i64):
     return builder.sext(total, i64)
 
 
-def act_bytes_ir(builder, sums, thr16, inv, cap, dst, i64):
-    """The activation of `act_store_ir` (the same float32 operations, so the same exact outputs)
-    of len(sums) 8-lane sums (1, 2 or 4: lists of rows as `act_store_ir` takes) into 8·len(sums)
-    bytes at dst (an i8*) with one store; returns the number of non-zero outputs as i64 (one
-    byte compare, its bit mask and a popcount instead of a count per int32 lane)."""
+def act_top_ir(builder, inv, cap) -> ir.Value:
+    """amax per channel as bytes (<8·len(inv) x i8>), from rows of `act_params_f32` (1, 2 or 4
+    8-lane rows): act(cap) by `act_f32`'s operations, which give amax exactly (cap/s16 = amax, an
+    integer: see `output_stage.act_f32`). The clamp of `act_bytes_ir`, computed once per row."""
     vec = ir.VectorType(ir.FloatType(), 8)
     ivec = ir.VectorType(ir.IntType(32), 8)
     ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.ceil.v8f32")
+    eps = ir.Constant(vec, [3.814697265625e-06] * 8)
+    tops = [builder.fptosi(builder.call(ceil, [builder.fsub(builder.fmul(c, iv), eps)]), ivec)
+            for iv, c in zip(inv, cap, strict=True)]
+    wide = _concat(builder, tops)
+    return builder.trunc(wide, ir.VectorType(ir.IntType(8), wide.type.count))
+
+
+def _concat(builder, parts: list) -> ir.Value:
+    """The vectors of `parts` (1, 2 or 4 of one type) as one, in order."""
+    while len(parts) > 1:
+        width = 2 * parts[0].type.count
+        both = ir.Constant(ir.VectorType(ir.IntType(32), width), list(range(width)))
+        parts = [builder.shuffle_vector(parts[k], parts[k + 1], both) for k in range(0, len(parts), 2)]
+    return parts[0]
+
+
+def act_bytes_ir(builder, sums, thr16, inv, top, dst, i64):
+    """The activation of `output_stage.act_f32` (the same exact outputs) of len(sums) 8-lane sums
+    (1, 2 or 4) into 8·len(sums) bytes at dst (an i8*) with one store; returns the number of
+    non-zero outputs as i64 (one byte compare, its bit mask and a popcount). top: amax per
+    channel as bytes (`act_top_ir`).
+
+    Per lane y = ceil(num · inv − ε) with num = 16·p − 16·T′ by one fused multiply-add (16·p is
+    exact, so the single rounding is the difference's, as act_f32's), then clamped as integers:
+    below 0 to 0 and above 255 to 255 (saturating packs), then to amax (a byte min). The same
+    outputs as act_f32's float clamps of num to [0, cap]: the operations after them are
+    monotonic, num < 0 gives y ≤ 0, num ≥ cap gives y ≥ act(cap) = amax, and |y| < 2^30 (|num| <
+    2^29, inv ≤ 1) converts exactly."""
+    vec = ir.VectorType(ir.FloatType(), 8)
+    ivec = ir.VectorType(ir.IntType(32), 8)
+    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.ceil.v8f32")
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
+                                         "llvm.fma.v8f32")
 
     def splat(value):
         return ir.Constant(vec, [value] * 8)
 
     ys = []
-    for p, t16, iv, cp in zip(sums, thr16, inv, cap, strict=True):
-        num = builder.fsub(builder.fmul(splat(16.0), p), t16)  # no contraction
-        num = builder.select(builder.fcmp_ordered(">", num, splat(0.0)), num, splat(0.0))
-        num = builder.select(builder.fcmp_ordered("<", num, cp), num, cp)
+    for p, t16, iv in zip(sums, thr16, inv, strict=True):
+        num = builder.call(fma, [splat(16.0), p, builder.fsub(splat(0.0), t16)])
         y = builder.call(ceil, [builder.fsub(builder.fmul(num, iv), splat(3.814697265625e-06))])
         ys.append(builder.fptosi(y, ivec))
-    while len(ys) > 1:  # concatenated: <8·len x i32>
-        width = 2 * ys[0].type.count
-        both = ir.Constant(ir.VectorType(ir.IntType(32), width), list(range(width)))
-        ys = [builder.shuffle_vector(ys[k], ys[k + 1], both) for k in range(0, len(ys), 2)]
-    lanes = ys[0].type.count
+    y = _concat(builder, ys)
+    lanes = y.type.count
+    wide = ir.VectorType(ir.IntType(32), lanes)
+    y = builder.select(builder.icmp_signed(">", y, ir.Constant(wide, None)), y, ir.Constant(wide, None))
+    byte_max = ir.Constant(wide, [255] * lanes)
+    y = builder.select(builder.icmp_signed("<", y, byte_max), y, byte_max)
     bvec = ir.VectorType(ir.IntType(8), lanes)
-    b = builder.trunc(ys[0], bvec)  # values 0..15: exact
+    b = builder.trunc(y, bvec)
+    b = builder.select(builder.icmp_unsigned("<", b, top), b, top)
     builder.store(b, builder.bitcast(dst, bvec.as_pointer()), align=1)
     mask = ir.IntType(lanes)
     bits = builder.bitcast(builder.icmp_unsigned("!=", b, ir.Constant(bvec, None)), mask)

@@ -122,6 +122,32 @@ def test_gather_activation_is_exact_on_every_boundary(rng, act_bits):
     assert counts.tolist() == [255, 255 * f, np.count_nonzero(expected)]
 
 
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from([16, 32, 48]), st.sampled_from([1, 2, 4]))
+def test_gather_activation_is_exact_over_the_float32_range(seed, f, act_bits):
+    """Potentials over the whole float32-exact range (|p| < 2^23: a 1 × 1 convolution of inputs
+    0-255 with weights up to ±32896), thresholds from −2^30 to 2^30 (clamped to ±2^24 inside)
+    and act_steps up to 65535/16: the register activation's integer clamps (0, 255, amax) give
+    the reference's outputs and count, far above and below the levels as on them."""
+    rng = np.random.default_rng(seed)
+    amax = 2**act_bits - 1
+    wmax = (2**23 - 1) // 255
+    w = rng.integers(-wmax, wmax + 1, size=(1, f))
+    w[0, :4] = [wmax, -wmax, 1, 0]
+    thr = np.concatenate([rng.integers(-2**30, 2**30, size=f // 4), rng.integers(-2**24, 2**24, size=f // 4),
+                          rng.integers(-3000, 3000, size=f - 2 * (f // 4))])
+    rng.shuffle(thr)
+    step = (rng.integers(1, 65536, size=f) / 16).astype(np.float32)
+    step[:2] = [1 / 16, 65535 / 16]
+    x = rng.permutation(256).astype(np.uint8).reshape(1, 16, 16, 1)
+    out = np.empty((1, 16, 16, f), np.uint8)
+    counts = np.zeros(3, np.int64)
+    conv_gather_kernel(x, w.astype(np.float32), 1, 1, 0, 0, thr, step, amax, out, counts)
+    expected = R.activate(x.astype(np.int64) * w[0], thr, step, act_bits)
+    np.testing.assert_array_equal(out, expected)
+    assert counts.tolist() == [255, 255 * f, np.count_nonzero(expected)]
+
 def test_bench_stack_layers_take_the_gather_path(rng):
     """The bench's conv stack (three 3 × 3 layers of 32 filters on 24 × 24 × 16) runs the gather
     path in every layer, with the reference's outputs and activity at 10 % input density."""
