@@ -255,3 +255,19 @@ def compact_row(width, x, ev, table, pstart, p0, positions, channels, e, base, p
                 else:
                     e = compact4(x, ev, table, xb, width // 4, e, start, fstep)
     return e
+
+
+@kernel(inline="always")
+def count_nonzero(flat):
+    """The non-zero bytes of flat (uint8, 1-D: a layer's input events), 32 per step (their byte mask
+    and its popcount). A byte loop with an int64 count vectorises into int64 lanes, four bytes per
+    instruction: measured 1.5 against 0.2 µs per 24 × 24 × 16 sample (CPU time, loaded)."""
+    n = flat.shape[0]
+    nz = 0
+    t = 0
+    while t + 32 <= n:
+        nz += popcount(nonzero_mask(flat, t, 32))
+        t += 32
+    for u in range(t, n):
+        nz += flat[u] != 0
+    return nz

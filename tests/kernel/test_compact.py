@@ -4,7 +4,7 @@ positions of every density, channel counts that are multiples of 4, and offsets 
 and the permutation table. The row compaction by byte masks (`compact_row`: `nonzero_mask`, the
 fixed steps of `emit4` up to `EMIT_SLOTS` events per block, `compact4` above) in each block width
 and with several blocks per position, its position starts included; `emit4` alone on every mask
-of up to `EMIT_SLOTS` bits."""
+of up to `EMIT_SLOTS` bits; the input event count by byte masks (`count_nonzero`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from akida_edge.engine.kernels_compact import (
     HAS_PERMD,
     PACK4,
     compact_row,
+    count_nonzero,
     emit4,
     make_compact4,
     nonzero_mask,
@@ -153,3 +154,19 @@ def test_emit_lists_every_mask_of_few_bits(rng):
         want = [-5000 + c * 512 + int(x[3 + c]) for c in bits]
         assert ev[2:end].tolist() == want
         assert (ev[:2] == -1).all() and (ev[2 + EMIT_SLOTS:] == -1).all()  # nothing outside the slots
+
+
+@numba.njit(cache=False)
+def _count(x):
+    return count_nonzero(x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 300), offset=st.integers(0, 40),
+       density=st.sampled_from([0.0, 0.03, 0.1, 0.5, 1.0]))
+def test_count_is_the_non_zero_bytes(seed, size, offset, density):
+    """Sizes below, at and past multiples of 32, on a slice at any alignment."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 256, size=size + offset).astype(np.uint8)
+    x[rng.random(x.size) >= density] = 0
+    assert _count(x[offset:]) == np.count_nonzero(x[offset:])
