@@ -4,7 +4,8 @@
 pooling (`MODE_ACT`), with zero padding, a multiple of 16 filters and at most three kernel rows
 (`gather_ok`); every other case keeps the scatter of `kernels_conv.conv_layer_kernel`. Per
 sample, the events are first compacted position by position (one int64 each: the event's offset
-in the weights · 256 + its value; four channels per step, `kernels_compact.compact4`), then every
+in the weights · 256 + its value; a byte mask per block of channels, then a fixed step per event or
+four channels per step, `kernels_compact.compact_row`), then every
 output sums the events of its field,
 
     p[oy, ox, f0:f0+B] = Σ_(ky, kx) Σ_(events (c, v) at (oy − pad_y + ky, ox − pad_x + kx))
@@ -36,7 +37,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from akida_edge.engine.kernels_compact import PACK4, compact4
+from akida_edge.engine.kernels_compact import PACK4, compact_row
 from akida_edge.engine.kernels_ir import act_bytes_ir, act_top_ir, arrays
 from akida_edge.engine.kernels_taps import fans, taps
 from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
@@ -225,42 +226,44 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
     rowp = np.empty(FIELD_ROWS, np.int64)  # per kernel row: its input row's first position, or `empty`
     block = 32 if f % 32 == 0 else 16
     line0w, nz0 = _act0_row(q32, ow)
-    words = c_in % 8 == 0  # the input as 64-bit words of 8 channels
-    cw = c_in // 8
+    width = 32 if c_in % 32 == 0 else (16 if c_in % 16 == 0 else 8)  # channels per byte mask
+    fstep = f * 256
     for n in range(n_s):
         xflat = x[n].reshape(npos * c_in)
-        xw_all = xflat.view(np.uint64) if words else np.empty(0, np.uint64)
         e = 0
-        ops = 0
         for iy in range(h):
-            r0 = e
-            row_ops = 0
-            for ix in range(wd):
-                p = iy * wd + ix
-                pstart[p] = e
-                xp = x[n, iy, ix]
-                pcf = iy * kw * cf + ix * cf
-                if words:  # 8 channels per test, silent positions skipped; 4 per compaction step
-                    wb = p * cw
-                    seen_w = np.uint64(0)
-                    for j in range(cw):
-                        seen_w |= xw_all[wb + j]
-                    if seen_w == 0:
-                        continue
-                    e = compact4(xflat, ev, PACK4, p * c_in, c_in // 4, e, pcf * 256, f * 256)
-                else:
+            p0 = iy * wd
+            base = iy * kw * cf * 256
+            if c_in % 8 != 0:  # bytes: a byte OR first (most positions are silent at low density)
+                for ix in range(wd):
+                    pstart[p0 + ix] = e
+                    xp = x[n, iy, ix]
                     seen = np.uint8(0)
-                    for c in range(c_in):  # a byte OR first: most positions are silent at low density
+                    for c in range(c_in):
                         seen = np.uint8(seen | xp[c])
                     if seen == 0:
                         continue
                     for c in range(c_in):  # compaction without branches
-                        ev[e] = (pcf + c * f) * 256 + xp[c]
+                        ev[e] = base + ix * cf * 256 + c * fstep + xp[c]
                         e += xp[c] != 0
-                row_ops += (e - pstart[p]) * fx[ix]
-            row_ev[iy] = e - r0
-            ops += row_ops * fy[iy]
+            elif width == 32:
+                e = compact_row(32, xflat, ev, PACK4, pstart, p0, wd, c_in, e, base, cf * 256,
+                                fstep)
+            elif width == 16:
+                e = compact_row(16, xflat, ev, PACK4, pstart, p0, wd, c_in, e, base, cf * 256,
+                                fstep)
+            else:
+                e = compact_row(8, xflat, ev, PACK4, pstart, p0, wd, c_in, e, base, cf * 256,
+                                fstep)
         pstart[npos] = e
+        ops = 0
+        for iy in range(h):  # synaptic ops: each position's events × the outputs they reach
+            row_ops = 0
+            for ix in range(wd):
+                p = iy * wd + ix
+                row_ops += (pstart[p + 1] - pstart[p]) * fx[ix]
+            row_ev[iy] = pstart[(iy + 1) * wd] - pstart[iy * wd]
+            ops += row_ops * fy[iy]
         counts[0] += e
         out_events = 0
         for oy in range(oh):

@@ -36,6 +36,7 @@ import numpy as np
 
 from akida_edge.engine import kernels as K
 from akida_edge.engine.kernels_avg import avg_product_kernel
+from akida_edge.engine.kernels_compact import count_nonzero
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
 from akida_edge.engine.kernels_gather import conv_gather_kernel, gather_ok, gather_silent_kernel
@@ -106,19 +107,14 @@ def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb,
         size = n * h * wd * c
         src = x if src_is_x else (act0 if src_is_0 else act1)[:size].reshape((n, h, wd, c))
         if kind == _INPUT:
-            nz = 0
-            for t in range(size):
-                nz += flat_x[t] != 0
+            nz = count_nonzero(flat_x[:size])
             counts[i, 0] += nz
             counts[i, 2] += nz
             in_events = nz
             continue
         nz = in_events
         if nz < 0:
-            nz = 0
-            flat = src.reshape(size)
-            for t in range(size):
-                nz += flat[t] != 0
+            nz = count_nonzero(src.reshape(size))
         yh, yw, yc = g[_G_YH], g[_G_YW], g[_G_YC]
         dst = out_u8
         if i < last:

@@ -1,7 +1,10 @@
 """Event compaction four channels at a time (`kernels_compact.compact4`): the permuted (AVX2) and
 the lane-by-lane form, forced, against a NumPy listing of the non-zero channels, on random
 positions of every density, channel counts that are multiples of 4, and offsets of both signs;
-and the permutation table."""
+and the permutation table. The row compaction by byte masks (`compact_row`: `nonzero_mask`, the
+fixed steps of `emit4` up to `EMIT_SLOTS` events per block, `compact4` above) in each block width
+and with several blocks per position, its position starts included; `emit4` alone on every mask
+of up to `EMIT_SLOTS` bits; the input event count by byte masks (`count_nonzero`)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from akida_edge.engine.kernels_compact import HAS_PERMD, PACK4, make_compact4
+from akida_edge.engine.kernels_compact import (
+    EMIT_SLOTS,
+    HAS_PERMD,
+    PACK4,
+    compact_row,
+    count_nonzero,
+    emit4,
+    make_compact4,
+    nonzero_mask,
+)
 
 pytestmark = pytest.mark.kernel
 
@@ -64,3 +76,97 @@ def test_compaction_lists_the_non_zero_channels_in_order(permd, seed, channels, 
     n = _RUNNERS[permd](x, ev, PACK4, channels, base, fstep)
     assert n == want.size
     assert np.array_equal(ev[:n], want)
+
+
+@numba.njit(cache=False)
+def _rows(x, ev, pstart, width, wd, channels, base, pstep, fstep):
+    """The compaction of a (rows, wd, channels) map as the gather kernel runs it: one call per row."""
+    e = 0
+    rows = x.size // (wd * channels)
+    for r in range(rows):
+        row_base = base + r * wd * pstep
+        if width == 32:
+            e = compact_row(32, x, ev, PACK4, pstart, r * wd, wd, channels, e, row_base, pstep, fstep)
+        elif width == 16:
+            e = compact_row(16, x, ev, PACK4, pstart, r * wd, wd, channels, e, row_base, pstep, fstep)
+        else:
+            e = compact_row(8, x, ev, PACK4, pstart, r * wd, wd, channels, e, row_base, pstep, fstep)
+    pstart[rows * wd] = e
+    return e
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), width=st.sampled_from([8, 16, 32]), blocks=st.integers(1, 3),
+       rows=st.integers(1, 4), wd=st.integers(1, 9),
+       density=st.sampled_from([0.0, 0.01, 0.03, 0.1, 0.2, 0.3, 0.7, 1.0]),
+       base=st.integers(-2**20, 2**20), fstep=st.sampled_from([256, 4096, 16 * 256]))
+def test_row_compaction_lists_the_events_and_position_starts(seed, width, blocks, rows, wd, density, base,
+                                                             fstep):
+    rng = np.random.default_rng(seed)
+    channels = width * blocks
+    positions = rows * wd
+    x = rng.integers(1, 256, size=positions * channels).astype(np.uint8)
+    x[rng.random(x.size) >= density] = 0
+    pstep = channels * fstep + 7 * 256  # positions apart by more than their channels
+    flat = x.astype(np.int64)
+    idx = np.flatnonzero(flat)
+    pos, c = idx // channels, idx % channels
+    want = base + pos * pstep + c * fstep + flat[idx]
+    want_starts = np.searchsorted(pos, np.arange(positions + 1))
+    ev = np.full(x.size + 3, -1, np.int64)
+    pstart = np.full(positions + 1, -1, np.int64)
+    n = _rows(x, ev, pstart, width, wd, channels, base, pstep, fstep)
+    assert n == want.size
+    assert np.array_equal(ev[:n], want)
+    assert np.array_equal(pstart, want_starts)
+
+
+@numba.njit(cache=False)
+def _emit(x, ev, x0, m, e0, base, fstep):
+    return emit4(x, ev, x0, m, e0, base, fstep)
+
+
+@numba.njit(cache=False)
+def _mask(x, x0, width):
+    if width == 32:
+        return nonzero_mask(x, x0, 32)
+    if width == 16:
+        return nonzero_mask(x, x0, 16)
+    return nonzero_mask(x, x0, 8)
+
+
+def test_emit_lists_every_mask_of_few_bits(rng):
+    """Every mask of 1 to `EMIT_SLOTS` bits among 32 channels (a sample of them): exactly its
+    channels' entries in order, the returned end past them; the byte mask of the same block."""
+    masks = [sum(1 << int(c) for c in rng.choice(32, k, replace=False))
+             for k in range(1, EMIT_SLOTS + 1) for _ in range(100)]
+    masks += [1 << k for k in range(32)] + [(1 << 31) | 1, 0b1111 << 28, 0b1111]
+    for m in masks:
+        bits = [c for c in range(32) if int(m) >> c & 1]
+        x = np.zeros(40, np.uint8)
+        x[3 + np.array(bits)] = rng.integers(1, 256, size=len(bits))
+        assert _mask(x, 3, 32) == int(m)
+        assert _mask(x, 3, 16) == int(m) & 0xFFFF
+        assert _mask(x, 3, 8) == int(m) & 0xFF
+        ev = np.full(10, -1, np.int64)
+        end = _emit(x, ev, 3, int(m), 2, -5000, 512)
+        assert end == 2 + len(bits)
+        want = [-5000 + c * 512 + int(x[3 + c]) for c in bits]
+        assert ev[2:end].tolist() == want
+        assert (ev[:2] == -1).all() and (ev[2 + EMIT_SLOTS:] == -1).all()  # nothing outside the slots
+
+
+@numba.njit(cache=False)
+def _count(x):
+    return count_nonzero(x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), size=st.integers(0, 300), offset=st.integers(0, 40),
+       density=st.sampled_from([0.0, 0.03, 0.1, 0.5, 1.0]))
+def test_count_is_the_non_zero_bytes(seed, size, offset, density):
+    """Sizes below, at and past multiples of 32, on a slice at any alignment."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 256, size=size + offset).astype(np.uint8)
+    x[rng.random(x.size) >= density] = 0
+    assert _count(x[offset:]) == np.count_nonzero(x[offset:])
