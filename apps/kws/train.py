@@ -162,7 +162,7 @@ def fit_data(train: dict[str, np.ndarray], words: dict[str, np.ndarray] | None =
     aux_y = [aux_targets(train["y"], train["word"])]
     aux_classes = len(dataset.CLASSES) + len(AUX_WORDS)
     negative = [np.zeros(len(train["y"]), bool)]
-    voices = [np.asarray(train["voice"]).astype(str)]
+    voices = [_voices(train)]
     if words is not None:
         n = len(words["y"])
         x.append(network.to_nchw(words["x"]))
@@ -170,14 +170,14 @@ def fit_data(train: dict[str, np.ndarray], words: dict[str, np.ndarray] | None =
         aux_y.append(aux_classes + torch.from_numpy(words["y"].astype(np.int64)))
         aux_classes += int(words["classes"])
         negative.append(np.full(n, words_unknown))
-        voices.append(np.asarray(words["voice"]).astype(str))
+        voices.append(_voices(words))
     if windows is not None:
         n = len(windows["y"])
         x.append(network.to_nchw(windows["x"]))
         y.append(torch.full((n,), UNKNOWN, dtype=torch.int64))
         aux_y.append(torch.full((n,), -100, dtype=torch.int64))
         negative.append(np.ones(n, bool))
-        voices.append(np.asarray(windows["voice"]).astype(str))
+        voices.append(_voices(windows))
     neg = np.flatnonzero(np.concatenate(negative))
     weight = None
     if neg.size:
@@ -187,6 +187,13 @@ def fit_data(train: dict[str, np.ndarray], words: dict[str, np.ndarray] | None =
     voice = torch.from_numpy(np.unique(np.concatenate(voices), return_inverse=True)[1].astype(np.int64))
     return {"x": torch.cat(x), "y": torch.cat(y), "aux_y": torch.cat(aux_y), "aux_classes": aux_classes,
             "weight": weight, "negatives": neg, "voice": voice}
+
+
+def _voices(part: dict[str, np.ndarray]) -> np.ndarray:
+    """The clips' voice names ('' for every clip of a part without them: one voice, never mixed)."""
+    if "voice" in part:
+        return np.asarray(part["voice"]).astype(str)
+    return np.full(len(part["y"]), "")
 
 
 def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, workers: int = 2,
