@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from akida_edge.apps.kws import mixup
 from akida_edge.apps.kws.features import MEAN_CODE
 from akida_edge.convert import (
     GlobalAvgPool,
@@ -119,7 +120,8 @@ def to_nchw(x_nhwc: np.ndarray) -> torch.Tensor:
 def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float, seed: int,
         x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None, batch: int = 128,
         what: str = "train", progress=sys.stderr, checkpoint=None, warmup: float = WARMUP,
-        aux: tuple[nn.Module, torch.Tensor] | None = None, weight: torch.Tensor | None = None) -> list[dict]:
+        aux: tuple[nn.Module, torch.Tensor] | None = None, weight: torch.Tensor | None = None,
+        mixup_alpha: float = 0.0, voice: torch.Tensor | None = None, step_hook=None) -> list[dict]:
     """AdamW with the one-cycle schedule, label smoothing 0.05, SpecAugment (module docstring).
 
     Returns per-epoch logs: mean loss, accuracy on the (augmented) training batches `train_acc`
@@ -127,10 +129,16 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     `aux` = (head, targets), float training only: the loss adds the cross-entropy of `head` on the
     binary features against `targets` (one per sample; -100: ignored); `loss` in the logs is the sum.
     `weight`: one weight per sample for the 12-class loss (`weighted_ce`; None: the plain mean).
+    `mixup_alpha` > 0: mixup across voices (`mixup.py`; `voice`: one integer voice id per sample),
+    both losses on the mixed targets. `step_hook(step, steps)` is called after every optimizer step
+    (weight averaging, `averaging.step_hook`).
     """
+    if mixup_alpha > 0 and (voice is None or len(voice) != len(x)):
+        raise ValueError("fit: mixup needs one voice id per sample")
     if aux is not None and model.quantized:
         raise ValueError("fit: aux needs the float forward (before set_quantized)")
     gen = torch.Generator().manual_seed(seed)
+    mix_rng = np.random.default_rng([seed, 1710])  # mixup's own stream: the others are unchanged
     named = list(model.named_parameters()) + (list(aux[0].named_parameters()) if aux is not None else [])
     decay = [p for n, p in named if p.dim() > 1]
     other = [p for n, p in named if p.dim() <= 1]
@@ -152,9 +160,21 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
             idx = order[i: i + batch]
             xb = spec_augment(x[idx], gen)
             wb = weight[idx] if weight is not None else None
+            if mixup_alpha > 0:
+                xb, perm, lam = mixup.mix(xb, voice[idx], mixup_alpha, mix_rng)
+                wp = wb[perm] if wb is not None else None
             if aux is None:
                 logits = model(xb)
-                loss = loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb)
+                if mixup_alpha > 0:
+                    loss = mixup.mixed_ce(logits, y[idx], y[idx][perm], lam, wb, wp)
+                else:
+                    loss = loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb)
+            elif mixup_alpha > 0:
+                feats = trunk(xb)
+                logits = model[-1](feats)
+                a = aux[1][idx]
+                loss = mixup.mixed_ce(aux[0](feats), a, a[perm], lam)
+                loss = loss + mixup.mixed_ce(logits, y[idx], y[idx][perm], lam, wb, wp)
             else:
                 feats = trunk(xb)
                 logits = model[-1](feats)
@@ -167,6 +187,8 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
             loss.backward()
             opt.step()
             sched.step()
+            if step_hook is not None:
+                step_hook(sched.last_epoch - 1, steps)
             labelled = y[idx] >= 0
             total, count = total + loss.item() * len(idx), count + len(idx)
             right += int(((logits.detach().argmax(1) == y[idx]) & labelled).sum())

@@ -152,6 +152,14 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
         aux += (f" New `_unknown_` examples in the 12-class loss: {' and '.join(new)}, weighing "
                 f"{m['negative_share']:g} classes' worth of training clips together (`--negative-share`; "
                 "float training only; quantization-aware training used the keyword training set).")
+    if m.get("mixup_alpha"):
+        aux += (f" Float training mixed pairs of clips of different voices (mixup in feature space, "
+                f"λ ~ Beta({m['mixup_alpha']:g}, {m['mixup_alpha']:g}), mixed targets for both heads; "
+                "`--mixup`, `mixup.py`).")
+    if m.get("averaged_points"):
+        aux += (f" The float network is the average of its weights at {m['averaged_points']} points of "
+                f"the last {1 - m['average_from']:.0%} of the float steps (SWA, `--average-from`, "
+                "`averaging.py`; BatchNorm statistics recomputed).")
     snr = m.get("accuracy_by_snr_db", {})
     f_snr = m.get("float_accuracy_by_snr_db", {})
     snr_rows = (f"| quantized | {' | '.join(_fmt(v) for v in snr.values())} |\n"

@@ -20,7 +20,9 @@ Steps (each with a progress line on stderr):
    `--windows DIR` adds 1 s windows of continuous non-keyword speech (`speechwindows.py`) as
    `_unknown_`, `--words-unknown` makes the word set's clips `_unknown_` in the 12-class loss too;
    together these new negatives weigh `--negative-share` classes of training clips (`fit_data`;
-   float training only);
+   float training only); `--mixup ALPHA` mixes pairs of clips of different voices (`mixup.py`)
+   and `--average-from F` keeps the average of the float weights over the last 1 − F of the float
+   steps (SWA, `averaging.py`) — both off by default (docs/kws.md, session 7);
 4. calibration of every activation on training data, then quantization-aware fine-tuning; the
    epoch with the best validation accuracy (quantized) is kept;
 5. conversion to Akida 1.0 layers (`akida_edge.convert`), the AKD1000 check (`mapping.check`
@@ -48,7 +50,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from akida_edge.apps.kws import dataset, feature_head, features, network, report, speechwindows, wordset
+from akida_edge.apps.kws import (
+    averaging,
+    dataset,
+    feature_head,
+    features,
+    network,
+    report,
+    speechwindows,
+    wordset,
+)
 from akida_edge.convert import calibrate, convert, integer_forward, set_quantized
 from akida_edge.engine.device import AKD1000
 from akida_edge.engine.mapping import check
@@ -64,9 +75,13 @@ EPOCHS = 22
 QAT_EPOCHS = 2
 HEAD_EPOCHS = 30  # `--head-only`: epochs over the frozen trunk's outputs (seconds each)
 TRAIN_SAMPLE = 2000  # training clips for calibration and the float train-accuracy figure
+BN_SAMPLE = 16384  # `--average-from`: fitted clips giving the averaged network's BatchNorm statistics
 # `--windows` / `--words-unknown`: the new `_unknown_` clips' total weight in the 12-class loss, in
 # training clips of one class (2: they weigh as much as two keywords; docs/kws.md, session 6)
 NEGATIVE_SHARE = 2.0
+# `--average-from F` (weight averaging, `averaging.py`): the weights are added every AVERAGE_EVERY
+# optimizer steps (~1/8 of an epoch of the session-6 recipe's 92 384 clips at batch 128)
+AVERAGE_EVERY = 90
 
 
 UNKNOWN = dataset.CLASSES.index("_unknown_")
@@ -141,12 +156,13 @@ def fit_data(train: dict[str, np.ndarray], words: dict[str, np.ndarray] | None =
     The new `_unknown_` clips (word clips with `words_unknown`, windows) share a total weight of
     `negative_share` × (training clips per class) in the 12-class loss, so that ~50 000 of them
     do not swamp ten keywords of 2 400 clips each; every other clip weighs 1. Returns x (NCHW),
-    y, aux_y, aux_classes, weight (None when there are no new negatives) and negatives (their
-    indices into x)."""
+    y, aux_y, aux_classes, weight (None when there are no new negatives), negatives (their
+    indices into x) and voice (an integer id per clip, one per distinct voice name, for mixup)."""
     x, y = [network.to_nchw(train["x"])], [torch.from_numpy(train["y"])]
     aux_y = [aux_targets(train["y"], train["word"])]
     aux_classes = len(dataset.CLASSES) + len(AUX_WORDS)
     negative = [np.zeros(len(train["y"]), bool)]
+    voices = [_voices(train)]
     if words is not None:
         n = len(words["y"])
         x.append(network.to_nchw(words["x"]))
@@ -154,20 +170,30 @@ def fit_data(train: dict[str, np.ndarray], words: dict[str, np.ndarray] | None =
         aux_y.append(aux_classes + torch.from_numpy(words["y"].astype(np.int64)))
         aux_classes += int(words["classes"])
         negative.append(np.full(n, words_unknown))
+        voices.append(_voices(words))
     if windows is not None:
         n = len(windows["y"])
         x.append(network.to_nchw(windows["x"]))
         y.append(torch.full((n,), UNKNOWN, dtype=torch.int64))
         aux_y.append(torch.full((n,), -100, dtype=torch.int64))
         negative.append(np.ones(n, bool))
+        voices.append(_voices(windows))
     neg = np.flatnonzero(np.concatenate(negative))
     weight = None
     if neg.size:
         per_class = len(train["y"]) / len(dataset.CLASSES)
         weight = torch.ones(sum(len(v) for v in y))
         weight[neg] = float(negative_share) * per_class / neg.size
+    voice = torch.from_numpy(np.unique(np.concatenate(voices), return_inverse=True)[1].astype(np.int64))
     return {"x": torch.cat(x), "y": torch.cat(y), "aux_y": torch.cat(aux_y), "aux_classes": aux_classes,
-            "weight": weight, "negatives": neg}
+            "weight": weight, "negatives": neg, "voice": voice}
+
+
+def _voices(part: dict[str, np.ndarray]) -> np.ndarray:
+    """The clips' voice names ('' for every clip of a part without them: one voice, never mixed)."""
+    if "voice" in part:
+        return np.asarray(part["voice"]).astype(str)
+    return np.full(len(part["y"]), "")
 
 
 def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, workers: int = 2,
@@ -176,7 +202,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         quantized_from: str | Path | None = None, continue_epochs: int = 0, aux: bool = True,
         checkpoints: str | Path | None = None, words: str | Path | None = None, head_only: bool = False,
         head_epochs: int = HEAD_EPOCHS, windows: str | Path | None = None, words_unknown: bool = False,
-        negative_share: float = NEGATIVE_SHARE, progress=sys.stderr) -> dict:
+        negative_share: float = NEGATIVE_SHARE, mixup_alpha: float = 0.0, average_from: float | None = None,
+        progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
@@ -184,7 +211,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     `words`: the word set's directory (module docstring, step 3); `head_only` (with `float_from`):
     retrain only the feature layer and the heads, `head_epochs` epochs. `windows`: the speech-window
     set's directory (`speechwindows.py`, built or resumed there) and `words_unknown`: the word
-    set's clips as `_unknown_` too; both with `negative_share` (`fit_data`)."""
+    set's clips as `_unknown_` too; both with `negative_share` (`fit_data`). `mixup_alpha` > 0:
+    float training with mixup across voices (`mixup.py`). `average_from` (in [0, 1)): the float
+    network kept is the average of its weights over the last 1 − `average_from` of the float
+    steps (SWA, `averaging.py`; BatchNorm statistics recomputed); the last weights stay in the
+    per-epoch checkpoint."""
     data, out = Path(data), Path(out)
     if quantized_from is not None and float_from is None:
         raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
@@ -196,6 +227,15 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     if negative_share <= 0:
         raise ConfigError(f"--negative-share {negative_share}: must be > 0 (the new negatives' weight in "
                           "training clips of one class)")
+    if mixup_alpha < 0:
+        raise ConfigError(f"--mixup {mixup_alpha}: the Beta(α, α) parameter must be > 0 (0: no mixup)")
+    if average_from is not None and not 0.0 <= average_from < 1.0:
+        raise ConfigError(f"--average-from {average_from}: must be in [0, 1) (the share of the float steps "
+                          "before the weights are averaged)")
+    if (mixup_alpha > 0 or average_from is not None) and (head_only or (float_from is not None
+                                                                       and continue_epochs <= 0)):
+        raise ConfigError("--mixup and --average-from act on float training: they need float epochs "
+                          "(no --float-from, or --continue-epochs N), not --head-only")
     if head_only and (float_from is None or quantized_from is not None or continue_epochs):
         raise ConfigError("--head-only retrains the feature layer of a float network: it needs --float-from "
                           "and goes with neither --quantized-from nor --continue-epochs")
@@ -226,6 +266,9 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     fd = fit_data(splits["train"], wset, wins, words_unknown, negative_share)
     x_fit, y_fit, aux_y, aux_classes, w_fit = fd["x"], fd["y"], fd["aux_y"], fd["aux_classes"], fd["weight"]
     head = (network.aux_head(model, aux_classes), aux_y) if aux else None
+    average = averaging.WeightAverage() if average_from is not None else None
+    hook = averaging.step_hook(average, model, average_from, AVERAGE_EVERY) if average is not None else None
+    regular = {"mixup_alpha": mixup_alpha, "voice": fd["voice"], "step_hook": hook}
 
     def snapshot(**extra) -> dict:
         return {**arch, "down": list(arch["down"]), **extra,
@@ -256,12 +299,17 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
             logs += network.fit(model, x_fit, y_fit, epochs=continue_epochs, lr=1e-3, seed=seed + 2,
                                 batch=batch, x_val=t["validation"][0], y_val=t["validation"][1],
-                                what="float+", progress=progress, aux=head, weight=w_fit,
+                                what="float+", progress=progress, aux=head, weight=w_fit, **regular,
                                 checkpoint=lambda e, lg: float_checkpoint(e, logs + lg, "float-continued"))
     else:
         logs = network.fit(model, x_fit, y_fit, epochs=epochs, lr=3e-3, seed=seed, batch=batch,
                            x_val=t["validation"][0], y_val=t["validation"][1], what="float",
-                           progress=progress, checkpoint=float_checkpoint, aux=head, weight=w_fit)
+                           progress=progress, checkpoint=float_checkpoint, aux=head, weight=w_fit, **regular)
+    if average is not None and average.count:  # the average replaces the last weights (kept in checkpoints)
+        average.apply(model)
+        pick_bn = torch.randperm(len(x_fit), generator=torch.Generator().manual_seed(seed))[:BN_SAMPLE]
+        averaging.update_bn(model, x_fit[pick_bn], batch=batch, seed=seed)
+        float_checkpoint(len(logs), logs, "float-averaged")
     float_bias = unknown_bias(network.predict(model, t["validation"][0]), splits["validation"]["y"])
     float_pred = {s: (network.predict(model, t[s][0]) + float_bias * _one_hot(UNKNOWN)).argmax(1)
                   for s in EVAL_SPLITS}
@@ -332,6 +380,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    word_classes=word_classes, word_clips=word_clips, head_only=head_only,
                    window_clips=window_clips, words_unknown=words_unknown,
                    negative_share=negative_share if fd["negatives"].size else 0.0,
+                   mixup_alpha=mixup_alpha, average_from=average_from,
+                   averaged_points=average.count if average is not None else 0,
                    data_config_hash=config.digest(), history=logs,
                    clips={s: int(len(v["y"])) for s, v in splits.items()})
     path = akida.save(str(out / "kws.aem"))
@@ -381,6 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--negative-share", type=float, default=NEGATIVE_SHARE,
                     help="total weight of the --windows / --words-unknown clips in the 12-class loss, in "
                          f"training clips of one class (default {NEGATIVE_SHARE:g})")
+    ap.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                    help="float training with mixup across voices in feature space, λ ~ Beta(ALPHA, ALPHA) "
+                         "(mixup.py; default 0: off)")
+    ap.add_argument("--average-from", type=float, default=None, metavar="F",
+                    help="keep the average of the float weights over the last 1 − F of the float steps "
+                         "(SWA, averaging.py; BatchNorm statistics recomputed; default: the last weights)")
     ap.add_argument("--checkpoints", metavar="DIR", help="where per-epoch checkpoints go (default "
                     "<data>/checkpoints; another directory keeps an earlier run's checkpoints)")
     args = ap.parse_args(argv)
@@ -392,7 +448,8 @@ def main(argv: list[str] | None = None) -> int:
                       continue_epochs=args.continue_epochs, aux=args.aux,
                       checkpoints=args.checkpoints, words=args.words, head_only=args.head_only,
                       head_epochs=args.head_epochs, windows=args.windows,
-                      words_unknown=args.words_unknown, negative_share=args.negative_share)
+                      words_unknown=args.words_unknown, negative_share=args.negative_share,
+                      mixup_alpha=args.mixup, average_from=args.average_from)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code
