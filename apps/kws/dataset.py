@@ -266,10 +266,39 @@ def write_manifest(out: Path, manifest: dict, splits: tuple[str, ...], overwrite
                                   "another --out or pass --overwrite to replace it")
             for split in splits:
                 shutil.rmtree(out / split, ignore_errors=True)
+        elif _same(old, manifest):  # a rerun of a finished or interrupted build: leave the file be
+            for split in splits:
+                (out / split).mkdir(parents=True, exist_ok=True)
+            return manifest
     for split in splits:
         (out / split).mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(manifest, indent=1))
+    store_manifest(out, manifest)
     return manifest
+
+
+def _same(old: dict, new: dict) -> bool:
+    """True when two manifests differ at most in their ``complete`` flag."""
+    def rest(m: dict) -> dict:
+        return {k: v for k, v in m.items() if k != "complete"}
+
+    return rest(old) == rest(new)
+
+
+def store_manifest(out: Path, manifest: dict, complete: bool | None = None) -> None:
+    """Write `manifest` (with ``complete`` set when given) as ``out/manifest.json`` atomically
+    (temporary file, then rename), and not at all when the file already says the same: a rerun of
+    a finished build reads a shared data directory without writing to it."""
+    if complete is not None:
+        manifest["complete"] = complete
+    path, text = out / "manifest.json", json.dumps(manifest, indent=1)
+    try:
+        if path.read_text() == text:
+            return
+    except (OSError, ValueError):
+        pass
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _resizable(old: dict, new: dict) -> bool:
@@ -313,12 +342,12 @@ def build(out: str | Path, config: DatasetConfig | None = None, workers: int = 2
     done, t0 = total - len(jobs), time.monotonic()
     report_progress(progress, done, total, t0, done)
     if jobs:
+        store_manifest(out, manifest, complete=False)
         with get_context("fork").Pool(max(1, workers)) as pool:
             for _ in pool.imap_unordered(_job, jobs):
                 done += 1
                 report_progress(progress, done, total, t0, total - len(jobs))
-    manifest["complete"] = True
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    store_manifest(out, manifest, complete=True)
     return manifest
 
 

@@ -180,12 +180,13 @@ def build(out: str | Path, config: WindowsConfig | None = None, overwrite: bool 
     todo = [i for i in range(config.shards()) if not dataset.shard_path(out, "train", i).exists()]
     total = config.shards()
     done, t0 = total - len(todo), time.monotonic()
+    if todo:
+        dataset.store_manifest(out, manifest, complete=False)
     for index in todo:
         _write(config, out, index, voices)
         done += 1
         dataset.report_progress(progress, done, total, t0, total - len(todo), what="kws windows")
-    manifest["complete"] = True
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    dataset.store_manifest(out, manifest, complete=True)
     return manifest
 
 

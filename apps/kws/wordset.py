@@ -179,6 +179,7 @@ def build(out: str | Path, config: WordsetConfig | None = None, workers: int = 1
     total = sum(config.shards(s) for s in SPLITS)
     done, t0 = total - len(jobs), time.monotonic()
     if jobs:
+        dataset.store_manifest(out, manifest, complete=False)
         if workers > 1:
             with get_context("fork").Pool(workers) as pool:
                 for _ in pool.imap_unordered(_job, jobs):
@@ -189,8 +190,7 @@ def build(out: str | Path, config: WordsetConfig | None = None, workers: int = 1
                 _job(job)
                 done += 1
                 _report(progress, done, total, t0, total - len(jobs))
-    manifest["complete"] = True
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    dataset.store_manifest(out, manifest, complete=True)
     return manifest
 
 

@@ -103,6 +103,11 @@ def test_shards_are_reproducible_and_resumable(small):
     for key in before:
         np.testing.assert_array_equal(before[key], after[key])
     assert untouched.stat().st_mtime_ns == mtime  # resumed: only the missing shard was made
+    assert json.loads((small / "manifest.json").read_text())["complete"] is True
+    stamp = (small / "manifest.json").stat().st_mtime_ns
+    ds.build(small, config, workers=1, progress=None)  # nothing to do: the shared directory is not written
+    assert (small / "manifest.json").stat().st_mtime_ns == stamp
+    assert not list(small.glob(".manifest.json.*"))
     other = ds.DatasetConfig.small(seed=7)
     with pytest.raises(ConfigError, match="--overwrite"):
         ds.build(small, other, progress=None)
