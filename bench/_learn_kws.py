@@ -28,6 +28,14 @@ Diagnostics (where the errors come from; docs/kws-learning.md):
 - ``adapt_learned_only_acc``: the best-matching learned keyword alone on the adaptation clips.
 - ``new_word_acc_5shot_by_false_accept`` / ``base_acc_drop_by_false_accept``: the same figures for
   other values of the decision's false-accept rate ε (`learn.FALSE_ACCEPT`): the trade-off curve.
+
+Beside them, not instead (the issue's figure is five clips): ``new_word_acc_<k>shot_tts`` (k =
+`shots`, 1 and 0), ``base_acc_drop_tts``, ``new_word_acc_<shots>shot_same_voice_tts`` and
+``new_word_learned_only_acc_tts`` — the same learners, clips and test clips when each new word is
+also learned from `tts` clips of its spelling by training voices (`apps.kws.enroll`, ``kws learn
+--synthesize``); 0 shots: the spelling alone. The synthetic clips are by training voices, the test
+clips by held-out voices of the same synthesizer, so these say what enrollment adds for voices the
+backbone could have heard, not for a human voice.
 """
 
 from __future__ import annotations
@@ -86,12 +94,14 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
                 learners: int = 5, test_voices: int = 8, base_per_keyword: int = 3,
                 adapt_voices: int = 4, adapt_test_per_keyword: int = 3, same_voice_tests: int = 3,
                 seed: int = KWS_SEED, front: tuple[float, ...] = FRONT_FALSE_ACCEPT,
-                model: str | None = None, split_name: str = "test") -> dict[str, Any]:
+                model: str | None = None, split_name: str = "test", tts: int | None = None) -> dict[str, Any]:
     """The keyword-learning figures of the module docstring; `model`: a KWS model file other
     than the shipped one (a candidate backbone); `split_name`: whose voices learn and are tested
-    (the bench: ``test``; ``validation`` for choosing a learning rule, `scripts/kws_learn_dev.py`)."""
+    (the bench: ``test``; ``validation`` for choosing a learning rule, `scripts/kws_learn_dev.py`);
+    `tts`: synthetic clips per word for the ``_tts`` figures (None: `enroll.CLIPS`; 0: none)."""
     import tempfile
 
+    from akida_edge.apps.kws import enroll
     from akida_edge.apps.kws.app import KEYWORDS, Spotter
     from akida_edge.apps.kws.dataset import UNKNOWN_WORDS
     from akida_edge.apps.kws.known_words import clip
@@ -110,6 +120,8 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
               f"voices, {adapt_voices} cross-family voices)", file=progress, flush=True)
     base = Spotter(model, learned=False)
     fig: dict[str, list[float]] = {}
+    tts = enroll.CLIPS if tts is None else tts
+    spoken = {w: enroll.spoken_clips(w, tts) for w in words} if tts else {}
 
     def add(key: str, value: float) -> None:
         fig.setdefault(key, []).append(value)
@@ -146,6 +158,18 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
                     add(f"new_word_acc_{shots}shot@{eps}", _accuracy(spotter, new_test))
                     add(f"base_acc_drop@{eps}", before - _accuracy(spotter, base_test))
                 spotter.learned.false_accept = FALSE_ACCEPT
+        for n_shots in (shots, 1, 0) if tts else ():
+            with tempfile.TemporaryDirectory() as state:
+                spotter = Spotter(model, state_dir=state)
+                for w in words:
+                    _learn(spotter, w, shot_clips[w][:n_shots] + spoken[w])
+                add(f"new_word_acc_{n_shots}shot_tts", _accuracy(spotter, new_test))
+                if n_shots == shots:
+                    add("base_acc_drop_tts", before - _accuracy(spotter, base_test))
+                    if same_test:
+                        add(f"new_word_acc_{shots}shot_same_voice_tts", _accuracy(spotter, same_test))
+                    add("new_word_learned_only_acc_tts", _diagnose(spotter.learned, words, new_test,
+                                                                   base_test)[0])
     n_adapt = 0
     for voice in cross[:adapt_voices]:
         learn_clips = {k: [clip(rng, voice, k) for _ in range(shots)] for k in KEYWORDS}
@@ -167,7 +191,10 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
     out: dict[str, Any] = {key: mean(key) for key in (
         f"new_word_acc_{shots}shot", "new_word_acc_1shot", "base_acc_drop", "adapt_acc_before",
         "adapt_acc_after", f"new_word_acc_{shots}shot_same_voice", "new_word_learned_only_acc",
-        "new_word_match_auc", "adapt_learned_only_acc")}
+        "new_word_match_auc", "adapt_learned_only_acc", f"new_word_acc_{shots}shot_tts",
+        "new_word_acc_1shot_tts", "new_word_acc_0shot_tts", "base_acc_drop_tts",
+        f"new_word_acc_{shots}shot_same_voice_tts", "new_word_learned_only_acc_tts")}
+    out["tts_clips_per_word"] = tts
     out["false_accept"] = FALSE_ACCEPT
     out[f"new_word_acc_{shots}shot_by_false_accept"] = {str(e): mean(f"new_word_acc_{shots}shot@{e}")
                                                          for e in front}

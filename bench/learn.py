@@ -22,7 +22,8 @@ Figures:
 - The keyword figures of issue 5 (``new_word_acc_5shot``, ``new_word_acc_1shot``, ``base_acc_drop``,
   ``adapt_acc_before`` / ``adapt_acc_after``, the same-voice figure, the diagnostics and the number
   of clips behind each): the shipped KWS model (`apps/kws`) learning through the ``kws learn``
-  path, measured on espeak-ng voices held out from its training; see `bench/_learn_kws.py`.
+  path, measured on espeak-ng voices held out from its training; see `bench/_learn_kws.py`. Beside
+  them, the ``_tts`` figures: the same with text-to-speech enrollment (``kws learn --synthesize``).
 """
 
 from __future__ import annotations

@@ -5,9 +5,11 @@ teaching three words from 5 and from 1 clips of its voice, tested on eight other
 keywords before and after) with the data set's *validation* voices instead of its test voices, and
 words of `vocabulary.DEV_WORDS` (never trained on) instead of backward/follow/forward, over
 `--triples` seeded triples of them. `--set NAME=VALUE` overrides a constant of `apps/kws/learn.py`
-(e.g. ``--set VOICE_WARPS=()``) to compare settings in one command. Prints one JSON object.
+(e.g. ``--set VOICE_WARPS=()``) to compare settings in one command. ``--tts N`` also learns each
+new word from N espeak-ng clips of its spelling by N *training* voices (text-to-speech enrollment,
+`apps/kws/enroll.py`, docs/kws-learning.md §13). Prints one JSON object.
 
-    python scripts/kws_learn_dev.py [--triples 3] [--set NAME=VALUE ...] [--model FILE.aem]
+    python scripts/kws_learn_dev.py [--triples 3] [--set NAME=VALUE ...] [--model FILE.aem] [--tts N]
 
 One thread, minutes (espeak-ng synthesizes every clip). The validation voices are also those of the
 known-word calibration set (`known_words.py`), so these figures are a little optimistic; they are
@@ -26,6 +28,7 @@ import numpy as np
 
 from akida_edge.apps.kws import learn
 from akida_edge.apps.kws.vocabulary import DEV_WORDS
+from akida_edge.bench import _learn_kws
 from akida_edge.bench._learn_kws import kws_figures
 
 KEYS = ("new_word_acc_5shot", "new_word_acc_1shot", "base_acc_drop", "new_word_acc_5shot_same_voice",
@@ -39,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a constant of apps/kws/learn.py (a Python literal)")
     ap.add_argument("--model", help="a KWS model other than the shipped one")
+    ap.add_argument("--tts", type=int, default=0, metavar="N",
+                    help="also learn each new word from N synthesized clips of it by training voices")
     args = ap.parse_args(argv)
+    if args.tts:
+        _learn_kws._learn = _with_tts(_learn_kws._learn, args.tts)
     for item in args.set:
         name, _, value = item.partition("=")
         if not hasattr(learn, name):
@@ -58,9 +65,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kws_learn_dev: {i + 1}/{args.triples} {words}: "
               + ", ".join(f"{k} {fig[k]}" for k in KEYS), file=sys.stderr, flush=True)
     out = {k: round(float(np.mean([r[k] for r in runs])), 4) for k in KEYS}
-    out.update(settings=args.set, triples=args.triples, seconds=round(time.monotonic() - t0))
+    out.update(settings=args.set, tts=args.tts, triples=args.triples, seconds=round(time.monotonic() - t0))
     print(json.dumps(out))
     return 0
+
+
+def _with_tts(learn_clips, n: int):
+    """`learn_clips` (the bench's `_learn`) that adds `enroll.spoken_clips(word, n)` to a new word's
+    clips, as ``kws learn --synthesize N`` does (the same clips for every learner)."""
+    from akida_edge.apps.kws.enroll import spoken_clips
+    from akida_edge.apps.kws.labels import KEYWORDS
+
+    made: dict[str, list[np.ndarray]] = {}
+
+    def learn_with_tts(spotter, word: str, clips: list[np.ndarray]) -> None:
+        if word not in KEYWORDS and word not in made:
+            made[word] = spoken_clips(word, n)
+        learn_clips(spotter, word, list(clips) + made.get(word, []))
+
+    return learn_with_tts
 
 
 if __name__ == "__main__":

@@ -41,7 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ls.set_defaults(func=_listen)
     lr = sub.add_parser("learn", parents=[common], help="learn a new word (or improve one) from a few clips")
     lr.add_argument("--label", required=True, metavar="WORD", help="the word the clips say")
-    lr.add_argument("files", nargs="+", metavar="FILE.wav")
+    lr.add_argument("files", nargs="*", metavar="FILE.wav")
+    lr.add_argument("--synthesize", type=int, default=0, metavar="N",
+                    help="also learn N clips of the word's spelling said by N synthetic voices (espeak-ng "
+                         "and sox; 40 is a good choice; with no FILE, the spelling alone)")
     lr.set_defaults(func=_learn)
     fg = sub.add_parser("forget", parents=[common], help="forget a learned word")
     fg.add_argument("word", metavar="WORD")
@@ -127,7 +130,9 @@ def _listen(args: argparse.Namespace) -> int:
 
 
 def _learn(args: argparse.Namespace) -> int:
+    from akida_edge.apps.kws import enroll
     from akida_edge.apps.kws.app import Spotter
+    from akida_edge.apps.kws.labels import KEYWORDS
     from akida_edge.apps.kws.learn import check_word
     from akida_edge.drivers.audio_file import load_audio
     from akida_edge.errors import ConfigError, InputDataError
@@ -135,6 +140,16 @@ def _learn(args: argparse.Namespace) -> int:
     problem = check_word(args.label)
     if problem:
         raise ConfigError(f"--label {args.label!r}: {problem}")
+    if args.synthesize < 0:
+        raise ConfigError(f"--synthesize {args.synthesize}: give a number of clips >= 0 (e.g. 40)")
+    if not args.files and not args.synthesize:
+        raise ConfigError(f"nothing to learn '{args.label}' from: give WAV files of the word, or "
+                          "--synthesize N to learn it from its spelling")
+    if args.synthesize and args.label in KEYWORDS:
+        raise ConfigError(f"--synthesize: '{args.label}' is a base keyword, which the model was trained on; "
+                          "learn it from clips of your own voice instead (adaptation)")
+    if args.synthesize:
+        enroll.check_tools()  # before the model loads: a missing tool is not a per-file problem
     spotter = Spotter(args.model, args.state)
     if spotter.learned is None:
         raise _incompatible("learn", spotter)
@@ -146,10 +161,12 @@ def _learn(args: argparse.Namespace) -> int:
 
     files = PerFile()
     clips = [x for _, x in files.results(args.files, load)]
-    if not clips:
+    if args.files and not clips:
         raise InputDataError(f"no usable clip to learn '{args.label}' from; give WAV files of the word")
-    n = spotter.learned.learn_audio(args.label, clips)
-    print(f"learned '{args.label}' from {len(clips)} clip(s) ({n} samples); learned words: "
+    spoken = enroll.spoken_clips(args.label, args.synthesize, sys.stderr)
+    n = spotter.learned.learn_audio(args.label, clips + spoken)
+    synth = f" and {len(spoken)} synthesized" if spoken else ""
+    print(f"learned '{args.label}' from {len(clips)} clip(s){synth} ({n} samples); learned words: "
           f"{', '.join(spotter.learned.words)} (state: {spotter.learned.store.directory})")
     if spotter.learned.last_confusion:
         rival, sure, total = spotter.learned.last_confusion

@@ -29,7 +29,7 @@ def test_kws_figures_reduced_run_learns_a_new_word(tmp_path):
     words, shots, test_voices, same = ("backward",), 2, 6, 3
     fig = learn.kws_figures(None, words=words, shots=shots, learners=1, test_voices=test_voices,
                             base_per_keyword=1, adapt_voices=1, adapt_test_per_keyword=1,
-                            same_voice_tests=same, seed=7, front=(0.05, 0.2))
+                            same_voice_tests=same, seed=7, front=(0.05, 0.2), tts=6)
     for key in (f"new_word_acc_{shots}shot", "new_word_acc_1shot", "adapt_acc_before", "adapt_acc_after",
                 f"new_word_acc_{shots}shot_same_voice", "adapt_learned_only_acc"):
         assert 0.0 <= fig[key] <= 1.0, (key, fig[key])
@@ -49,6 +49,12 @@ def test_kws_figures_reduced_run_learns_a_new_word(tmp_path):
     assert fig[f"new_word_acc_{shots}shot_same_voice"] > chance, fig
     # the learned neurons match the new word better than base words (0.5: no information)
     assert fig["new_word_match_auc"] > 0.5, fig
+    # beside them: the same learners with text-to-speech enrollment (`apps.kws.enroll`)
+    assert fig["tts_clips_per_word"] == 6
+    for key in (f"new_word_acc_{shots}shot_tts", "new_word_acc_1shot_tts", "new_word_acc_0shot_tts",
+                f"new_word_acc_{shots}shot_same_voice_tts", "new_word_learned_only_acc_tts"):
+        assert 0.0 <= fig[key] <= 1.0, (key, fig[key])
+    assert -1.0 <= fig["base_acc_drop_tts"] <= 1.0
     assert not (tmp_path / "default-state").exists()
 
 
@@ -58,7 +64,8 @@ def test_the_dev_harness_uses_other_voices_than_the_bench_and_refuses_too_few():
 
     split = split_voices(available_languages(), available_variants(), KWS_SEED)
     fig = learn.kws_figures(None, words=("balloon",), shots=1, learners=1, test_voices=2, base_per_keyword=1,
-                            adapt_voices=0, same_voice_tests=0, front=(), split_name="validation")
+                            adapt_voices=0, same_voice_tests=0, front=(), split_name="validation", tts=0)
+    assert fig["tts_clips_per_word"] == 0 and fig["new_word_acc_1shot_tts"] is None
     validation = {v.name for v in split["validation"]}
     assert set(fig["new_word_learners"]) <= validation
     assert not set(fig["new_word_learners"]) & {v.name for v in split["test"]}
