@@ -208,3 +208,56 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
         "adapt_test_clips": n_adapt * adapt_voices,
     })
     return out
+
+
+def other_synth_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WORDS, shots: int = 5,
+                        per_voice: int = 8, same_voice_tests: int = 4, base_per_keyword: int = 2,
+                        unknown: int = 20, seed: int = KWS_SEED, tts: int | None = None,
+                        model: str | None = None) -> dict[str, Any]:
+    """New-word learning on festival's voices (``other_synth``: a synthesizer the backbone never
+    heard, the closest proxy here for a human voice): each of its three voices learns `words` from
+    `shots` clips, with and without `tts` synthesized clips (`enroll.spoken_clips`, espeak-ng);
+    tested on `per_voice` clips per word of each OTHER festival voice and `same_voice_tests` clips
+    per word of its own; ``base_acc_drop_other_synth`` on `base_per_keyword` clips per keyword of
+    each other voice and `unknown` `_unknown_` words. Means over the three learners."""
+    import tempfile
+
+    from akida_edge.apps.kws import enroll
+    from akida_edge.apps.kws.app import KEYWORDS, Spotter
+    from akida_edge.apps.kws.dataset import UNKNOWN_WORDS
+    from akida_edge.apps.kws.known_words import clip
+    from akida_edge.apps.kws.voices import available_languages, available_variants, split_voices
+
+    voices = [v.name for v in split_voices(available_languages(), available_variants(), seed)["other_synth"]]
+    if progress:
+        print(f"bench learn: new words on {len(voices)} festival voices", file=progress, flush=True)
+    tts = enroll.CLIPS if tts is None else tts
+    spoken = {w: enroll.spoken_clips(w, tts) for w in words}
+    rng = np.random.default_rng([seed, 7])
+    base = Spotter(model, learned=False)
+    fig: dict[str, list[float]] = {}
+    n_test = 0
+    for learner in voices:
+        others = [v for v in voices if v != learner]
+        shot_clips = {w: [clip(rng, learner, w) for _ in range(shots)] for w in words}
+        new_test = [(w, clip(rng, v, w)) for w in words for v in others for _ in range(per_voice)]
+        own = [(w, clip(rng, learner, w)) for w in words for _ in range(same_voice_tests)]
+        base_test = [(k, clip(rng, v, k)) for k in KEYWORDS for v in others for _ in range(base_per_keyword)]
+        base_test += [("_unknown_", clip(rng, others[i % len(others)], str(u)))
+                      for i, u in enumerate(rng.choice(UNKNOWN_WORDS, unknown))]
+        n_test += len(new_test)
+        before = _accuracy(base, base_test)
+        for suffix, extra in (("", {w: [] for w in words}), ("_tts", spoken)):
+            with tempfile.TemporaryDirectory() as state:
+                spotter = Spotter(model, state_dir=state)
+                for w in words:
+                    _learn(spotter, w, shot_clips[w] + extra[w])
+                got = {f"new_word_acc_{shots}shot_other_synth": _accuracy(spotter, new_test),
+                       f"new_word_acc_{shots}shot_same_voice_other_synth": _accuracy(spotter, own),
+                       "base_acc_drop_other_synth": before - _accuracy(spotter, base_test)}
+                for key, value in got.items():
+                    fig.setdefault(key + suffix, []).append(value)
+    out: dict[str, Any] = {k: round(float(np.mean(v)), 4) for k, v in fig.items()}
+    out["other_synth_learners"] = voices
+    out["other_synth_new_word_test_clips"] = n_test
+    return out

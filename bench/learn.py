@@ -23,7 +23,9 @@ Figures:
   ``adapt_acc_before`` / ``adapt_acc_after``, the same-voice figure, the diagnostics and the number
   of clips behind each): the shipped KWS model (`apps/kws`) learning through the ``kws learn``
   path, measured on espeak-ng voices held out from its training; see `bench/_learn_kws.py`. Beside
-  them, the ``_tts`` figures: the same with text-to-speech enrollment (``kws learn --synthesize``).
+  them, the ``_tts`` figures: the same with text-to-speech enrollment (``kws learn --synthesize``),
+  and the ``_other_synth`` figures: new words learned and tested on festival's voices, a
+  synthesizer the backbone never heard (`other_synth_figures`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from akida_edge.bench._learn_kws import kws_figures
+from akida_edge.bench._learn_kws import kws_figures, other_synth_figures
 from akida_edge.bench.timing import best_seconds
 
 SUITE = "learn"
@@ -128,4 +130,5 @@ def run(progress: IO[str] | None = None) -> dict[str, Any]:
     }
     figures.update(synthetic_few_shot())
     figures.update(kws_figures(progress))
+    figures.update(other_synth_figures(progress))
     return figures

@@ -44,7 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lr.add_argument("files", nargs="*", metavar="FILE.wav")
     lr.add_argument("--synthesize", type=int, default=0, metavar="N",
                     help="also learn N clips of the word's spelling said by N synthetic voices (espeak-ng "
-                         "and sox; 40 is a good choice; with no FILE, the spelling alone)")
+                         "and sox; 40 is a good choice; with no FILE, the spelling alone). Measured to help "
+                         "for synthetic voices, not for another synthesizer's: see docs/kws-learning.md")
     lr.set_defaults(func=_learn)
     fg = sub.add_parser("forget", parents=[common], help="forget a learned word")
     fg.add_argument("word", metavar="WORD")

@@ -71,3 +71,20 @@ def test_the_dev_harness_uses_other_voices_than_the_bench_and_refuses_too_few():
     assert not set(fig["new_word_learners"]) & {v.name for v in split["test"]}
     with pytest.raises(ValueError, match="other_synth has 3 voices"):
         learn.kws_figures(None, learners=1, test_voices=8, split_name="other_synth")
+
+
+@pytest.mark.skipif(shutil.which("text2wave") is None, reason="festival is needed (scripts/setup.sh --dev)")
+def test_other_synth_figures_learn_on_festival_voices_with_and_without_synthesis():
+    from akida_edge.apps.kws.voices import available_languages, available_variants, split_voices
+    from akida_edge.bench._learn_kws import KWS_SEED
+
+    fig = learn.other_synth_figures(None, words=("lantern",), shots=1, per_voice=1, same_voice_tests=1,
+                                    base_per_keyword=0, unknown=2, tts=3)
+    split = split_voices(available_languages(), available_variants(), KWS_SEED)
+    festival = [v.name for v in split["other_synth"]]
+    assert fig["other_synth_learners"] == festival and all(v.startswith("festival") for v in festival)
+    assert fig["other_synth_new_word_test_clips"] == len(festival) * (len(festival) - 1)
+    for suffix in ("", "_tts"):
+        for key in ("new_word_acc_1shot_other_synth", "new_word_acc_1shot_same_voice_other_synth"):
+            assert 0.0 <= fig[key + suffix] <= 1.0, (key + suffix, fig)
+        assert -1.0 <= fig["base_acc_drop_other_synth" + suffix] <= 1.0
