@@ -168,3 +168,18 @@ def test_readme_python_example_builds_its_model():
     scope: dict = {}
     exec(compile(build, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
     assert len(scope["m"].layers) == build.count("m.add(")
+
+
+def test_vision_use_states_the_segmentation_defaults():
+    """docs/vision.md ("Use") gives `SegmentParams`' defaults, which `--threshold` and the stream use."""
+    from akida_edge.apps.vision.segment import SegmentParams
+
+    p = SegmentParams()
+    text = " ".join(" ".join(ln.text for ln in D.section("docs/vision.md", "## Use")).split())
+    numbers = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+    fractions = {0.5: "half", 0.25: "a quarter"}
+    assert f"`--threshold` sets a gesture's minimum score (default {p.threshold:g})" in text
+    assert f"The probabilities of the last {numbers[p.smooth]} windows are averaged" in text
+    assert f"≥ the threshold ({p.threshold:g})" in text
+    assert f"above {fractions[p.release_ratio]} the threshold" in text
+    assert f"for {p.refractory_ms:g} ms no other gesture fires" in text

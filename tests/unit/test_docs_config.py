@@ -273,3 +273,24 @@ def test_key_only_for_some_types():
         elif m:
             bad.append(f"{ln.where}: `{key}` is said to be only for some types; the validator allows all")
     assert not bad, "\n".join(bad)
+
+
+def test_the_error_messages_quoted_are_the_validators(tmp_path, monkeypatch, capsys):
+    """The two errors docs/config.md quotes are, word for word, what `validate-config` prints."""
+    from akida_edge.cli import main
+
+    text = D.read(DOC)
+    shown = re.search(r"\n    (akida-edge: error: config\.toml: .*)\n", text).group(1)
+    key, value = re.search(r"config\.toml: ([\w.]+) = (\S+) ", shown).groups()
+    section, name = key.split(".")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.toml").write_text(f"[{section}]\n{name} = {value}\n", encoding="utf-8")
+    assert main(["validate-config", "config.toml"]) != 0
+    assert capsys.readouterr().err.strip() == shown
+    quoted = re.search(r"\(`(pipelines\[0\]\.(\w+) does nothing in a (\w+) pipeline [^`]*)`\)",
+                       " ".join(text.split()))
+    message, key, kind = quoted.groups()
+    entry = {"name": "p", "type": kind, "source": {"type": "microphone"}, key: 500}
+    with pytest.raises(C.ConfigError) as err:
+        C.parse_config({"pipelines": [entry]}, "config.toml")
+    assert message in str(err.value)
