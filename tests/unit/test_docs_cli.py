@@ -183,3 +183,20 @@ def test_vision_use_states_the_segmentation_defaults():
     assert f"≥ the threshold ({p.threshold:g})" in text
     assert f"above {fractions[p.release_ratio]} the threshold" in text
     assert f"for {p.refractory_ms:g} ms no other gesture fires" in text
+
+
+def test_anomaly_score_fields_are_the_docstrings():
+    """`akida-edge anomaly score --json`: the fields its module docstring lists are those
+    `score_values` gives (with a stand-in detector: the fields, not the model, are under test)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from akida_edge.commands import anomaly
+
+    doc = anomaly.__doc__
+    bullet = doc[doc.index("* ``score"):doc.index("* ``watch")].split("—", 1)[1]
+    listed = set(re.findall(r"``(\w+)``", bullet))
+    scores = np.array([0.1, 0.9, 0.95, 0.2, 0.1])
+    det = SimpleNamespace(score=lambda v: scores, is_anomaly=lambda s: s > 0.5, threshold=0.5)
+    assert listed == {"file", *anomaly.score_values(det, np.zeros((5, 1, 4)))}
