@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import importlib
 import io
+import json
 import pkgutil
 import re
 
@@ -200,3 +201,26 @@ def test_anomaly_score_fields_are_the_docstrings():
     scores = np.array([0.1, 0.9, 0.95, 0.2, 0.1])
     det = SimpleNamespace(score=lambda v: scores, is_anomaly=lambda s: s > 0.5, threshold=0.5)
     assert listed == {"file", *anomaly.score_values(det, np.zeros((5, 1, 4)))}
+
+
+def _json_keys(text: str, after: str) -> set[str]:
+    """The keys of the `{"a", "b"}` set written after `after` in `text`."""
+    tail = text.split(after, 1)[1]
+    return set(re.findall(r'"(\w+)"', tail[tail.index("{"):tail.index("}")]))
+
+
+def test_detect_and_classify_json_lines_are_the_docs(capsys):
+    """docs/kws.md's `detect --json` and docs/vision.md's `classify --json` objects are what the
+    commands print (their printing functions, fed a detection)."""
+    from types import SimpleNamespace
+
+    from akida_edge.apps.vision.segment import Gesture
+    from akida_edge.commands import kws, vision
+
+    kws_use = " ".join(ln.text for ln in D.section("docs/kws.md", "## Use"))
+    kws._print_detection(SimpleNamespace(json=True), "long.wav",
+                         SimpleNamespace(label="yes", t_ms=1234.5, score=0.91))
+    assert set(json.loads(capsys.readouterr().out)) == _json_keys(kws_use, "`--json` gives")
+    vision_use = " ".join(ln.text for ln in D.section("docs/vision.md", "## Use"))
+    line = vision.gesture_line("clip.mp4", Gesture("circle_cw", 100.0, 900.0, 0.97), True)
+    assert set(json.loads(line)) == _json_keys(vision_use, "with `--json`, one")

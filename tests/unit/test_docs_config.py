@@ -294,3 +294,22 @@ def test_the_error_messages_quoted_are_the_validators(tmp_path, monkeypatch, cap
     with pytest.raises(C.ConfigError) as err:
         C.parse_config({"pipelines": [entry]}, "config.toml")
     assert message in str(err.value)
+
+
+def test_production_example_is_valid(tmp_path):
+    """The "Production example" passes the validator (its files stood in by real temporary files)."""
+    import tomllib
+
+    lines = D.code_block_lines(DOC, ("toml",))
+    data = tomllib.loads("\n".join(ln.text for ln in lines))
+    for key in ("password_file", "tls_ca", "tls_cert", "tls_key"):
+        if key in data.get("mqtt", {}):
+            (tmp_path / key).write_text("x\n")
+            data["mqtt"][key] = str(tmp_path / key)
+    config = C.parse_config(data, f"{DOC} (production example)")
+    assert config.mqtt.broker == data["mqtt"]["broker"]
+
+
+def test_reserved_pipeline_names_are_documented():
+    cell = next(c for _, c in rows("## `[[pipelines]]`") if D.backticked(c[0]) == ["name"])[3]
+    assert set(C.RESERVED_PIPELINE_NAMES) <= set(D.backticked(cell)), cell
