@@ -313,3 +313,21 @@ def test_production_example_is_valid(tmp_path):
 def test_reserved_pipeline_names_are_documented():
     cell = next(c for _, c in rows("## `[[pipelines]]`") if D.backticked(c[0]) == ["name"])[3]
     assert set(C.RESERVED_PIPELINE_NAMES) <= set(D.backticked(cell)), cell
+
+
+def test_motion_state_keys():
+    """The retained state of a motion camera has the keys docs/config.md lists (`MotionDecoder`)."""
+    import numpy as np
+
+    from akida_edge.pipelines.camera import MotionDecoder
+    from akida_edge.pipelines.compose import Encoded
+
+    text = " ".join(D.read(DOC).split())
+    sentence = text.split("The retained `<name>/state` carries", 1)[1].split(", every", 1)[0]
+    listed = {k for k in D.backticked(sentence) if k not in ("ON", "OFF")}
+    decoder = MotionDecoder(threshold=1.0, pixels=4, window_ms=100.0, release_ratio=0.5, hold_ms=0.0,
+                            state_interval_s=1.0)
+    busy = np.zeros((2, 2, 1), np.uint8)
+    busy[1, 0, 0] = 2
+    _, state = decoder(Encoded(0, 40, None, {"ranked_places": 40}), busy, 0)
+    assert set(state) == listed
