@@ -166,9 +166,14 @@ def test_readme_python_example_builds_its_model():
     missing = sorted({n for n in re.findall(r"\bae\.(\w+)", code) if not hasattr(ae, n)})
     assert not missing, f"README.md's Python example uses ae.{missing}, which akida_edge lacks"
     build = code.split("m.layers[0].set_variable", 1)[0]
+    device = next(ln for ln in code.splitlines() if ln.startswith("dev = "))
     scope: dict = {}
-    exec(compile(build, "README.md", "exec"), scope)  # noqa: S102 - the README's own example
+    exec(compile(build + "\n" + device, "README.md", "exec"), scope)  # noqa: S102 - the README's own
     assert len(scope["m"].layers) == build.count("m.add(")
+    assert scope["dev"].soc.power_measurement_enabled is True
+    used = set(re.findall(r"\bm2?\.(\w+)", code))  # m.map, m.save, m.statistics...
+    missing = sorted(n for n in used if not hasattr(scope["m"], n))
+    assert not missing, f"README.md's Python example uses Model.{missing}, which Model lacks"
 
 
 def test_vision_use_states_the_segmentation_defaults():
