@@ -331,3 +331,17 @@ def test_motion_state_keys():
     busy[1, 0, 0] = 2
     _, state = decoder(Encoded(0, 40, None, {"ranked_places": 40}), busy, 0)
     assert set(state) == listed
+
+
+def test_source_gives_column_and_pipeline_sources():
+    """The source table's "gives" column is each driver's kind, and the pipeline types read those
+    kinds (`config.PIPELINE_SOURCE_KINDS`), e.g. 16 kHz audio from the sources the kws section names."""
+    for ln, cells in rows("### Sources", 0):
+        source_type = D.backticked(cells[0])[0]
+        assert cells[1] == drivers.source_kind(source_type), ln.where
+    text = " ".join(D.read(DOC).split())
+    named = set(D.backticked(text.split("16 kHz audio (", 1)[1].split(")", 1)[0]))
+    audio = {t for t in drivers.SOURCE_TYPES if drivers.source_kind(t) in C.PIPELINE_SOURCE_KINDS["kws"]}
+    assert named == audio
+    reads = ", ".join(f"`{t}` {' or '.join(kinds)}" for t, kinds in C.PIPELINE_SOURCE_KINDS.items())
+    assert f"The source must give what the pipeline reads: {reads}." in text
