@@ -229,3 +229,20 @@ def test_detect_and_classify_json_lines_are_the_docs(capsys):
     vision_use = " ".join(ln.text for ln in D.section("docs/vision.md", "## Use"))
     line = vision.gesture_line("clip.mp4", Gesture("circle_cw", 100.0, 900.0, 0.97), True)
     assert set(json.loads(line)) == _json_keys(vision_use, "with `--json`, one")
+
+
+def test_mapping_usage_names_real_arguments():
+    """docs/mapping.md's usage: `model.map(...)` takes `hw_only` and the modes it names; the chip has
+    the NP count it states."""
+    import inspect
+
+    from akida_edge.engine import mapping
+    from akida_edge.engine.device import AKD1000
+
+    text = " ".join(D.read("docs/mapping.md").split())
+    params = inspect.signature(mapping.map_model).parameters
+    named = re.findall(r"`(\w+)=\w+`", text)  # `hw_only=True`
+    assert named and all(n in params for n in named), f"docs/mapping.md: {named}; map takes {list(params)}"
+    modes = re.search(r"Modes: `(\w+)` \([^)]*\) and `(\w+)`", text).groups()
+    assert set(modes) == set(mapping.MODES)
+    assert f"When the {AKD1000().np_count} NPs run out" in text
