@@ -35,7 +35,7 @@ class Detection:
     label : what was detected (`yes`, `anomaly`, `motion`...); HA's `event_type`.
     score : the decoder's score (probability for kws, anomaly score for anomaly).
     ts_ms : capture time of the data, epoch milliseconds UTC.
-    kind : `keyword` | `anomaly` | `motion` | `object`.
+    kind : `keyword` | `anomaly` | `motion` | `gesture` (built-in pipelines; a custom one may add its own).
     fields : extra flat JSON fields (`scores`, `window_ms`, `latency_ms`, `energy_uj`...), units in
         the key names.
     """

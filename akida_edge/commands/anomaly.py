@@ -5,7 +5,7 @@
   `akida_edge.state` (``anomaly.learned``). A fit replaces the previous normal (kept as ``.bak``).
 * ``score FILE... [--json] [--state DIR]`` — per file ``file``, ``anomaly_score`` (the median
   window score), ``max_score``, ``is_anomaly`` (an anomaly episode occurred), ``threshold``,
-  ``windows`` and ``episodes`` (start/end in s from the file's start).
+  ``windows``, ``anomalous_windows`` and ``episodes`` (start/end in s from the file's start).
 * ``watch [--source synthetic|file|serial]`` — a live source window by window: scores and
   episode start/end lines; ``--learn-s S`` learns normal from the first S seconds first.
 

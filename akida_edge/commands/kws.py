@@ -1,9 +1,12 @@
-"""`akida-edge kws classify|detect|listen`: keyword spotting with the shipped model (`apps/kws`).
+"""`akida-edge kws classify|detect|listen|learn|forget|learned`: keyword spotting with the shipped model
+(`apps/kws`).
 
 classify: one result per file (text, or one JSON object per line with `--json`); a bad file
 (missing, not audio, empty, truncated) gives one line for that file on stderr (and an `error`
 object with `--json`), the others are still classified, and the exit code is 1.
 detect: keywords in a long recording with their times. listen: the same on a microphone.
+learn / forget / learned: words taught on this device (`apps/kws/learn.py`; `--synthesize N` also
+from the word's spelling, `apps/kws/enroll.py`), kept in the per-device state.
 """
 
 from __future__ import annotations
