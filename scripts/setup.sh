@@ -5,15 +5,15 @@
 #   bash scripts/setup.sh --dev    runtime + test and benchmark tools
 #   bash scripts/setup.sh --train  runtime + PyTorch CPU for the training recipes
 # The runtime needs PortAudio, espeak-ng (the shipped config.toml's synthetic speech source says the
-# keywords with it) and python3-venv to create .venv: the daemon embeds its MQTT broker. Tests and
-# benchmarks also use mosquitto, openssl, chromium, flite, festival (with three voices) and sox;
-# training synthesises its keyword data set with espeak-ng and flite
+# keywords with it), sox (with espeak-ng: `kws learn --synthesize`) and python3-venv to create .venv:
+# the daemon embeds its MQTT broker. Tests and benchmarks also use mosquitto, openssl, chromium,
+# flite and festival (with three voices); training synthesises its keyword data set with espeak-ng and flite
 # (festival: the held-out synthesizer of the test split `other_synth`) and sox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-apt_pkgs=(libportaudio2 python3-venv espeak-ng)
+apt_pkgs=(libportaudio2 python3-venv espeak-ng sox)
 # the keyword data set's second and third synthesizers (flite voices kal, kal16, awb, rms, slt;
 # festival voices kal_diphone, ked_diphone, cmu_us_slt_arctic_hts)
 speech=(flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)

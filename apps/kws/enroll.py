@@ -36,7 +36,7 @@ def check_tools() -> None:
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
         raise ConfigError(f"--synthesize needs {' and '.join(missing)} on the PATH; install them "
-                          f"(apt-get install {' '.join(missing)}, or bash scripts/setup.sh --train) "
+                          f"(apt-get install {' '.join(missing)}, or bash scripts/setup.sh) "
                           "or learn from your clips alone (--synthesize 0)")
 
 

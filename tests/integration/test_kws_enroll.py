@@ -19,7 +19,7 @@ from akida_edge.errors import ConfigError
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
-                       reason="espeak-ng and sox are needed (scripts/setup.sh --dev installs them)"),
+                       reason="espeak-ng and sox are needed (scripts/setup.sh installs them)"),
 ]
 
 

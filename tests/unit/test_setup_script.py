@@ -14,7 +14,8 @@ import pytest
 pytestmark = pytest.mark.unit
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "setup.sh"
-RUNTIME = {"libportaudio2", "python3-venv", "espeak-ng"}  # espeak-ng: the shipped config's speech source
+# espeak-ng: the shipped config's speech source; with sox: kws learn --synthesize
+RUNTIME = {"libportaudio2", "python3-venv", "espeak-ng", "sox"}
 # the keyword data set's second and third synthesizers, for --dev (tests) and --train
 SPEECH = {"flite", "festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox-us-slt-hts"}
 TOOLS = {"mosquitto", "openssl", "chromium", "espeak-ng", "sox"} | SPEECH
