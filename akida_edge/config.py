@@ -99,7 +99,10 @@ class MqttConfig:
             return _read_secret(Path(self.password_file), "mqtt.password_file")
         creds = os.environ.get("CREDENTIALS_DIRECTORY")
         if creds and (Path(creds) / "mqtt_password").is_file():
-            return _read_secret(Path(creds) / "mqtt_password", "$CREDENTIALS_DIRECTORY/mqtt_password")
+            # empty: a broker without a password (the systemd unit needs the file to exist)
+            secret = _read_secret(Path(creds) / "mqtt_password", "$CREDENTIALS_DIRECTORY/mqtt_password")
+            if secret:
+                return secret
         return os.environ.get(PASSWORD_ENV) or None
 
 

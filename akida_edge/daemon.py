@@ -5,7 +5,9 @@ retries a failing pipeline or sensor with exponential backoff and reports it `of
 `<prefix>/<node>/<name>/status` while the others go on); `mqtt` (the `MqttLink`, owner of the
 paho client); `commands` (request/response handlers); optionally `mqtt-broker` (the embedded
 broker). The main thread supervises: telemetry every `interval_s`, systemd notifications
-(`READY=1`, `WATCHDOG=1` only while every pipeline and the MQTT thread make progress, `STATUS=`),
+(`READY=1`, `WATCHDOG=1` only while every pipeline and the MQTT thread make progress — a pipeline
+still being built, e.g. compiling its kernels on a first start, counts for up to `BUILD_LIMIT_S` —,
+`STATUS=`),
 SIGHUP (reload; an invalid new file is logged and the running configuration kept), SIGTERM/SIGINT
 (stop the pipelines, send what the outbox holds for a few seconds, publish `offline`, exit 0).
 """
@@ -39,6 +41,9 @@ log = logging.getLogger("akida_edge.daemon")
 
 STOP_DRAIN_S = 5.0
 SLOW_START_S = 10.0  # a pipeline start slower than this is said to be compiling (numba, first start)
+#: how long building a pipeline may take before the systemd watchdog stops being fed: a cold numba
+#: cache compiles every kernel (~2 min on two cores; a small ARM box takes several times that)
+BUILD_LIMIT_S = 900.0
 
 
 class PipelineUnavailable(AkidaEdgeError, ImportError):
@@ -71,6 +76,7 @@ class PipelineRunner:
         self.threshold = cfg.threshold
         self.description: dict[str, Any] = {}
         self._state: bytes | None = None
+        self.building_since: float | None = None  # monotonic time `build_pipeline` began, while it runs
         self.thread = threading.Thread(target=self._run, name=f"pipeline-{cfg.name}", daemon=True)
 
     def start(self) -> None:
@@ -102,7 +108,15 @@ class PipelineRunner:
             self.daemon.send_discovery()
 
     def healthy(self, within_s: float) -> bool:
-        return self.thread.is_alive() and time.monotonic() - self.meter.last_progress < within_s
+        """The thread is alive and made progress within `within_s`; while it builds its pipeline
+        (a first start compiles the kernels: minutes on a small box, with no progress to report),
+        alive and building for less than `BUILD_LIMIT_S`."""
+        if not self.thread.is_alive():
+            return False
+        building = self.building_since
+        if building is not None:
+            return time.monotonic() - building < BUILD_LIMIT_S
+        return time.monotonic() - self.meter.last_progress < within_s
 
     def _set_status(self, status: str) -> None:
         self.status = status
@@ -112,8 +126,12 @@ class PipelineRunner:
         backoff = self.cfg.retry_min_s
         while not self.stop_event.is_set():
             try:
-                t0 = time.monotonic()
-                self.pipeline = build_pipeline(self.cfg)
+                t0 = self.building_since = time.monotonic()
+                try:
+                    self.pipeline = build_pipeline(self.cfg)
+                finally:
+                    self.building_since = None
+                self.meter.last_progress = time.monotonic()
                 if self.threshold != self.cfg.threshold:
                     set_threshold(self.pipeline, self.threshold)
                 self.refresh_description()

@@ -70,3 +70,10 @@ class Stuck:
 
 def stuck(cfg: PipelineConfig) -> Stuck:
     return Stuck(cfg)
+
+
+def slow_build(cfg: PipelineConfig) -> Counter:
+    """A `counter` whose building takes `build_s` seconds of the source's options (a first start
+    compiling its kernels), with nothing to report meanwhile."""
+    time.sleep(float(cfg.source.options.get("build_s", 1.0)))
+    return Counter(cfg)

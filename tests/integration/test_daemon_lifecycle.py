@@ -9,6 +9,7 @@ import signal
 import socket
 import time
 
+import numpy as np
 import pytest
 from mqtt_fixtures import ROOT, Recorder, free_port, start_daemon, stop_daemon, wait_listening
 
@@ -214,3 +215,57 @@ def test_shipped_config_starts_on_a_fresh_machine(tmp_path):
     assert any(ln.startswith("<6>akida_edge.daemon: akida-edge") for ln in lines)
     if all(_app_installed(p.type) for p in pipelines):
         assert not any(ln.startswith("<3>") for ln in lines)  # no pipeline failed
+
+
+SLOW = """
+[device]
+id = "n3"
+[mqtt]
+broker = "embedded"
+port = {port}
+[state]
+dir = "{state}"
+[[pipelines]]
+name = "slow"
+type = "custom"
+factory = "daemon_pipelines:slow_build"
+source = {{ type = "synthetic", rate_hz = 20, build_s = {build_s} }}
+"""
+
+
+def test_watchdog_is_fed_while_a_pipeline_is_still_being_built(tmp_path):
+    """A first start compiles the kernels with nothing to report (minutes on a small box): the
+    watchdog must not kill the daemon for it, unlike a wedged pipeline (the test above)."""
+    port = free_port()
+    wd_usec, build_s = 400_000, 2.0  # the build lasts 10 watchdog timeouts
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(SLOW.format(port=port, state=tmp_path / "state", build_s=build_s))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "n.sock"))
+    sock.setblocking(False)
+    os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"] = str(tmp_path / "n.sock"), str(wd_usec)
+    try:
+        proc = start_daemon(cfg, tmp_path / "d.log")
+    finally:
+        del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+    try:
+        wait_listening(port)
+        rec = Recorder(port, "akida/#")
+        notes: list[tuple[float, str]] = []
+        deadline = time.monotonic() + 20.0  # a hang guard: the pipeline comes online after build_s
+        while time.monotonic() < deadline and not rec.payloads("akida/n3/slow/status")[-1:] == [b"online"]:
+            notes += [(time.monotonic(), n) for n in _recv_all(sock)]
+            time.sleep(0.05)
+        online_at = time.monotonic()
+        rec.close()
+    finally:
+        code = stop_daemon(proc)
+    assert code == 0
+    assert rec.payloads("akida/n3/slow/status")[-1:] == [b"online"]
+    pings = [t for t, n in notes if n == "WATCHDOG=1"]
+    # pings every WATCHDOG_USEC / 2 throughout the build (a gap of up to twice that is the
+    # supervisor's rhythm); without them the gap would be the whole build after the first timeout
+    assert len(pings) >= 3, notes
+    gaps = np.diff([*pings, online_at])
+    assert gaps.max() < build_s / 2, gaps
+    sock.close()

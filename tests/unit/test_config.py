@@ -115,6 +115,18 @@ def test_secret_read_from_file_and_env_never_in_repr(tmp_path, monkeypatch):
         parse_config({"mqtt": {"username": "u", "password_file": str(latin1)}}).mqtt.password()
 
 
+def test_systemd_credential_gives_the_password_and_an_empty_one_means_none(tmp_path, monkeypatch):
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    monkeypatch.delenv("AKIDA_EDGE_MQTT_PASSWORD", raising=False)
+    assert parse_config({}).mqtt.password() is None  # no credential file at all
+    (creds / "mqtt_password").write_text("\n", encoding="utf-8")  # the unit's empty placeholder
+    assert parse_config({}).mqtt.password() is None
+    (creds / "mqtt_password").write_text("pw-" + tmp_path.name + "\n", encoding="utf-8")
+    assert parse_config({}).mqtt.password() == "pw-" + tmp_path.name
+
+
 def test_validate_config_cli(tmp_path):
     good = subprocess.run([sys.executable, "-m", "akida_edge", "validate-config", str(ROOT / "config.toml")],
                           capture_output=True, text=True)
