@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from akida_edge.apps.kws import mixup
+from akida_edge.apps.kws import episodes, mixup
 from akida_edge.apps.kws.features import MEAN_CODE
 from akida_edge.convert import (
     GlobalAvgPool,
@@ -121,7 +121,8 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
         x_val: torch.Tensor | None = None, y_val: torch.Tensor | None = None, batch: int = 128,
         what: str = "train", progress=sys.stderr, checkpoint=None, warmup: float = WARMUP,
         aux: tuple[nn.Module, torch.Tensor] | None = None, weight: torch.Tensor | None = None,
-        mixup_alpha: float = 0.0, voice: torch.Tensor | None = None, step_hook=None) -> list[dict]:
+        mixup_alpha: float = 0.0, voice: torch.Tensor | None = None, step_hook=None,
+        metric: episodes.Metric | None = None) -> list[dict]:
     """AdamW with the one-cycle schedule, label smoothing 0.05, SpecAugment (module docstring).
 
     Returns per-epoch logs: mean loss, accuracy on the (augmented) training batches `train_acc`
@@ -131,14 +132,22 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     `weight`: one weight per sample for the 12-class loss (`weighted_ce`; None: the plain mean).
     `mixup_alpha` > 0: mixup across voices (`mixup.py`; `voice`: one integer voice id per sample),
     both losses on the mixed targets. `step_hook(step, steps)` is called after every optimizer step
-    (weight averaging, `averaging.step_hook`).
+    (weight averaging, `averaging.step_hook`). `metric` (with `aux`): every step also draws one
+    cross-voice episode of `metric.sampler` (indices into `x`), passes its clips (SpecAugment from
+    their own random stream, so the other streams are unchanged) through the trunk in the same
+    forward as the batch, and adds `metric.weight` × the prototypical loss on their binarized
+    features (`episodes.py`); `metric_loss` in the logs is its mean (unweighted).
     """
     if mixup_alpha > 0 and (voice is None or len(voice) != len(x)):
         raise ValueError("fit: mixup needs one voice id per sample")
     if aux is not None and model.quantized:
         raise ValueError("fit: aux needs the float forward (before set_quantized)")
+    if metric is not None and aux is None:
+        raise ValueError("fit: metric learning trains the features of float training: it needs aux")
     gen = torch.Generator().manual_seed(seed)
     mix_rng = np.random.default_rng([seed, 1710])  # mixup's own stream: the others are unchanged
+    episode_rng = np.random.default_rng([seed, 1703])  # the episodes' own streams, likewise
+    episode_gen = torch.Generator().manual_seed(seed + 1703)
     named = list(model.named_parameters()) + (list(aux[0].named_parameters()) if aux is not None else [])
     decay = [p for n, p in named if p.dim() > 1]
     other = [p for n, p in named if p.dim() <= 1]
@@ -150,12 +159,26 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     logs: list[dict] = []
     t0 = time.monotonic()
     trunk = model[:-1] if aux is not None else None
+
+    def features(xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The binary-feature layer's float output for `xb` and, with `metric`, one episode's loss."""
+        if metric is None:
+            return trunk(xb), None
+        ep = metric.sampler.sample(episode_rng)
+        xe = spec_augment(x[torch.from_numpy(np.concatenate([ep.support, ep.query]))], episode_gen)
+        pre = model[:-2](torch.cat([xb, xe]))  # the feature layer before its activation
+        feats = model[-2](pre)
+        b = episodes.binarize(pre[len(xb):])
+        ns = len(ep.support)
+        m_loss = episodes.prototypical_loss(b[:ns], torch.from_numpy(ep.support_word), b[ns:],
+                                            torch.from_numpy(ep.query_word), metric.temperature)
+        return feats[:len(xb)], m_loss
     for epoch in range(epochs):
         model.train()
         if aux is not None:
             aux[0].train()
         order = torch.randperm(len(x), generator=gen)
-        total, count, right, named = 0.0, 0, 0, 0
+        total, count, right, named, m_total = 0.0, 0, 0, 0, 0.0
         for i in range(0, len(x), batch):
             idx = order[i: i + batch]
             xb = spec_augment(x[idx], gen)
@@ -170,19 +193,22 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
                 else:
                     loss = loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb)
             elif mixup_alpha > 0:
-                feats = trunk(xb)
+                feats, m_loss = features(xb)
                 logits = model[-1](feats)
                 a = aux[1][idx]
                 loss = mixup.mixed_ce(aux[0](feats), a, a[perm], lam)
                 loss = loss + mixup.mixed_ce(logits, y[idx], y[idx][perm], lam, wb, wp)
             else:
-                feats = trunk(xb)
+                feats, m_loss = features(xb)
                 logits = model[-1](feats)
                 loss = torch.zeros(())
                 if bool((aux[1][idx] >= 0).any()):  # speech windows have no word class (-100)
                     loss = loss + loss_fn(aux[0](feats), aux[1][idx])
                 if bool((y[idx] >= 0).any()):  # clips of the word set carry no 12-class target (-100)
                     loss = loss + (loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb))
+            if aux is not None and m_loss is not None:
+                loss = loss + metric.weight * m_loss
+                m_total += m_loss.item() * len(idx)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -195,6 +221,8 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
             named += int(labelled.sum())
         log = {"epoch": epoch + 1, "what": what, "loss": total / max(count, 1),
                "train_acc": right / max(named, 1)}  # over the clips with a 12-class target
+        if metric is not None:
+            log["metric_loss"] = m_total / max(count, 1)
         if x_val is not None and len(x_val):
             log["val_acc"] = float((predict(model, x_val).argmax(1) == y_val.numpy()).mean())
         logs.append(log)

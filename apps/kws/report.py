@@ -160,6 +160,10 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
         aux += (f" The float network is the average of its weights at {m['averaged_points']} points of "
                 f"the last {1 - m['average_from']:.0%} of the float steps (SWA, `--average-from`, "
                 "`averaging.py`; BatchNorm statistics recomputed).")
+    if m.get("metric_weight"):
+        aux += (f" Float training added {m['metric_weight']:g} × a prototypical loss (cosine, temperature "
+                f"{m['metric_temperature']:g}) on cross-voice episodes of the word set to the binarized "
+                "features (`--metric`, `episodes.py`).")
     snr = m.get("accuracy_by_snr_db", {})
     f_snr = m.get("float_accuracy_by_snr_db", {})
     snr_rows = (f"| quantized | {' | '.join(_fmt(v) for v in snr.values())} |\n"

@@ -22,7 +22,9 @@ Steps (each with a progress line on stderr):
    together these new negatives weigh `--negative-share` classes of training clips (`fit_data`;
    float training only); `--mixup ALPHA` mixes pairs of clips of different voices (`mixup.py`)
    and `--average-from F` keeps the average of the float weights over the last 1 − F of the float
-   steps (SWA, `averaging.py`) — both off by default (docs/kws.md, session 7);
+   steps (SWA, `averaging.py`) — both off by default (docs/kws.md, session 7); `--metric WEIGHT`
+   (with `--words`) adds WEIGHT × a prototypical loss on cross-voice episodes of the word set to
+   the binarized features (`episodes.py`; off by default; docs/kws-learning.md, session 8);
 4. calibration of every activation on training data, then quantization-aware fine-tuning; the
    epoch with the best validation accuracy (quantized) is kept;
 5. conversion to Akida 1.0 layers (`akida_edge.convert`), the AKD1000 check (`mapping.check`
@@ -53,6 +55,7 @@ import torch
 from akida_edge.apps.kws import (
     averaging,
     dataset,
+    episodes,
     feature_head,
     features,
     network,
@@ -203,7 +206,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         checkpoints: str | Path | None = None, words: str | Path | None = None, head_only: bool = False,
         head_epochs: int = HEAD_EPOCHS, windows: str | Path | None = None, words_unknown: bool = False,
         negative_share: float = NEGATIVE_SHARE, mixup_alpha: float = 0.0, average_from: float | None = None,
-        progress=sys.stderr) -> dict:
+        metric: float = 0.0, metric_temperature: float = episodes.TEMPERATURE, progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
@@ -215,7 +218,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     float training with mixup across voices (`mixup.py`). `average_from` (in [0, 1)): the float
     network kept is the average of its weights over the last 1 − `average_from` of the float
     steps (SWA, `averaging.py`; BatchNorm statistics recomputed); the last weights stay in the
-    per-epoch checkpoint."""
+    per-epoch checkpoint. `metric` > 0 (with `words`): float training adds `metric` × the prototypical
+    loss of one cross-voice episode of the word set per step, at `metric_temperature` (`episodes.py`)."""
     data, out = Path(data), Path(out)
     if quantized_from is not None and float_from is None:
         raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
@@ -232,10 +236,15 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     if average_from is not None and not 0.0 <= average_from < 1.0:
         raise ConfigError(f"--average-from {average_from}: must be in [0, 1) (the share of the float steps "
                           "before the weights are averaged)")
-    if (mixup_alpha > 0 or average_from is not None) and (head_only or (float_from is not None
+    if metric < 0 or metric_temperature <= 0:
+        raise ConfigError(f"--metric {metric} --metric-temperature {metric_temperature}: the weight must be "
+                          ">= 0 (0: off) and the temperature > 0")
+    if metric > 0 and words is None:
+        raise ConfigError(f"--metric {metric}: the episodes come from the word set; it needs --words DIR")
+    if (mixup_alpha > 0 or average_from is not None or metric > 0) and (head_only or (float_from is not None
                                                                        and continue_epochs <= 0)):
-        raise ConfigError("--mixup and --average-from act on float training: they need float epochs "
-                          "(no --float-from, or --continue-epochs N), not --head-only")
+        raise ConfigError("--mixup, --average-from and --metric act on float training: they need float "
+                          "epochs (no --float-from, or --continue-epochs N), not --head-only")
     if head_only and (float_from is None or quantized_from is not None or continue_epochs):
         raise ConfigError("--head-only retrains the feature layer of a float network: it needs --float-from "
                           "and goes with neither --quantized-from nor --continue-epochs")
@@ -268,7 +277,14 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     head = (network.aux_head(model, aux_classes), aux_y) if aux else None
     average = averaging.WeightAverage() if average_from is not None else None
     hook = averaging.step_hook(average, model, average_from, AVERAGE_EVERY) if average is not None else None
-    regular = {"mixup_alpha": mixup_alpha, "voice": fd["voice"], "step_hook": hook}
+    sampler = None
+    if metric > 0 and wset is not None:
+        try:
+            sampler = episodes.EpisodeSampler(wset["y"], wset["voice"], offset=len(splits["train"]["y"]))
+        except ValueError as exc:
+            raise ConfigError(f"--metric with --words {words}: {exc}") from None
+    regular = {"mixup_alpha": mixup_alpha, "voice": fd["voice"], "step_hook": hook,
+               "metric": None if sampler is None else episodes.Metric(sampler, metric, metric_temperature)}
 
     def snapshot(**extra) -> dict:
         return {**arch, "down": list(arch["down"]), **extra,
@@ -380,7 +396,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    word_classes=word_classes, word_clips=word_clips, head_only=head_only,
                    window_clips=window_clips, words_unknown=words_unknown,
                    negative_share=negative_share if fd["negatives"].size else 0.0,
-                   mixup_alpha=mixup_alpha, average_from=average_from,
+                   mixup_alpha=mixup_alpha, average_from=average_from, metric_weight=metric,
+                   metric_temperature=metric_temperature if metric > 0 else None,
                    averaged_points=average.count if average is not None else 0,
                    data_config_hash=config.digest(), history=logs,
                    clips={s: int(len(v["y"])) for s, v in splits.items()})
@@ -437,6 +454,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--average-from", type=float, default=None, metavar="F",
                     help="keep the average of the float weights over the last 1 − F of the float steps "
                          "(SWA, averaging.py; BatchNorm statistics recomputed; default: the last weights)")
+    ap.add_argument("--metric", type=float, default=0.0, metavar="WEIGHT",
+                    help="with --words: add WEIGHT × a prototypical loss on cross-voice episodes of the word "
+                         "set to the binarized features (episodes.py; default 0: off)")
+    ap.add_argument("--metric-temperature", type=float, default=episodes.TEMPERATURE, metavar="TAU",
+                    help=f"temperature of --metric's cosine logits (default {episodes.TEMPERATURE:g})")
     ap.add_argument("--checkpoints", metavar="DIR", help="where per-epoch checkpoints go (default "
                     "<data>/checkpoints; another directory keeps an earlier run's checkpoints)")
     args = ap.parse_args(argv)
@@ -449,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
                       checkpoints=args.checkpoints, words=args.words, head_only=args.head_only,
                       head_epochs=args.head_epochs, windows=args.windows,
                       words_unknown=args.words_unknown, negative_share=args.negative_share,
-                      mixup_alpha=args.mixup, average_from=args.average_from)
+                      mixup_alpha=args.mixup, average_from=args.average_from, metric=args.metric,
+                      metric_temperature=args.metric_temperature)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

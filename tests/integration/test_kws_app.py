@@ -213,17 +213,19 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     assert neg["window_clips"] == speechwindows.WindowsConfig.small().windows and neg["words_unknown"]
     assert neg["negative_share"] == train.NEGATIVE_SHARE and neg["agreement"] == 1.0
     assert "--windows" in (tmp_path / "neg" / "REPORT.md").read_text()
-    # session 7: mixup across voices and weight averaging in that warm restart (--mixup, --average-from)
+    # session 7: mixup across voices and weight averaging in that warm restart (--mixup, --average-from);
+    # session 8: with metric learning on cross-voice episodes of the word set too (--metric)
     reg = train.run(tmp_path / "data", tmp_path / "reg", small=True, threads=1, progress=None,
                     checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",
                     continue_epochs=1, words=tmp_path / "wordset", words_unknown=True,
-                    windows=tmp_path / "windows", mixup_alpha=0.3, average_from=0.0, batch=16)
+                    windows=tmp_path / "windows", mixup_alpha=0.3, average_from=0.0, batch=16, metric=1.0)
     assert reg["mixup_alpha"] == 0.3 and reg["averaged_points"] >= 2 and reg["agreement"] == 1.0
+    assert reg["metric_weight"] == 1.0 and all(math.isfinite(h["metric_loss"]) for h in reg["history"][-2:-1])
     averaged = torch.load(tmp_path / "ckpt" / "float-averaged-seed1.pt", weights_only=True)["state_dict"]
     last = torch.load(tmp_path / "ckpt" / "float-continued-seed1.pt", weights_only=True)["state_dict"]
     assert any(not torch.equal(averaged[k], last[k]) for k in last)  # the average is not the last point
     report_text = (tmp_path / "reg" / "REPORT.md").read_text()
-    assert "--mixup" in report_text and "--average-from" in report_text
+    assert "--mixup" in report_text and "--average-from" in report_text and "--metric" in report_text
 
 
 def _word_clips(out, rng, voice: str, word: str, n: int) -> list[str]:
