@@ -145,19 +145,24 @@ source = {{ type = "synthetic" }}
 """
 
 
-def test_no_watchdog_ping_while_a_pipeline_is_wedged(tmp_path):
-    port = free_port()
+def _start_notified(tmp_path, config_text: str, wd_usec: int):
+    """A daemon on `config_text` under a fake systemd: (process, the notify socket it writes to)."""
     cfg = tmp_path / "config.toml"
-    cfg.write_text(STUCK.format(port=port, state=tmp_path / "state"))
+    cfg.write_text(config_text)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(tmp_path / "n.sock"))
     sock.setblocking(False)
-    wd_usec = 400_000
     os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"] = str(tmp_path / "n.sock"), str(wd_usec)
     try:
-        proc = start_daemon(cfg, tmp_path / "d.log")
+        return start_daemon(cfg, tmp_path / "d.log"), sock
     finally:
         del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+
+
+def test_no_watchdog_ping_while_a_pipeline_is_wedged(tmp_path):
+    port = free_port()
+    wd_usec = 400_000
+    proc, sock = _start_notified(tmp_path, STUCK.format(port=port, state=tmp_path / "state"), wd_usec)
     try:
         wait_listening(port)
         notes = []
@@ -240,16 +245,8 @@ def test_watchdog_is_fed_while_a_pipeline_is_still_being_built(tmp_path):
     watchdog must not kill the daemon for it, unlike a wedged pipeline (the test above)."""
     port = free_port()
     wd_usec, build_s = 400_000, 2.0  # the build lasts 10 watchdog timeouts
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(SLOW.format(port=port, state=tmp_path / "state", build_s=build_s))
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "n.sock"))
-    sock.setblocking(False)
-    os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"] = str(tmp_path / "n.sock"), str(wd_usec)
-    try:
-        proc = start_daemon(cfg, tmp_path / "d.log")
-    finally:
-        del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
+    proc, sock = _start_notified(tmp_path, SLOW.format(port=port, state=tmp_path / "state", build_s=build_s),
+                                 wd_usec)
     try:
         wait_listening(port)
         rec = Recorder(port, "akida/#")
