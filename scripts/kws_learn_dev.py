@@ -7,7 +7,7 @@ words of `vocabulary.DEV_WORDS` (never trained on) instead of backward/follow/fo
 `--triples` seeded triples of them. `--set NAME=VALUE` overrides a constant of `apps/kws/learn.py`
 (e.g. ``--set VOICE_WARPS=()``) to compare settings in one command. ``--tts N`` also learns each
 new word from N espeak-ng clips of its spelling by N *training* voices (text-to-speech enrollment,
-`apps/kws/enroll.py`, docs/kws-learning.md §13). Prints one JSON object.
+`apps/kws/enroll.py`, docs/kws-learning.md §12). Prints one JSON object.
 
     python scripts/kws_learn_dev.py [--triples 3] [--set NAME=VALUE ...] [--model FILE.aem] [--tts N]
 

@@ -9,7 +9,7 @@ the backbone was trained on; never a voice any benchmark tests on), with the cli
 known-word set and the learning benchmark (`known_words.clip`: prosody, speaker and channel
 effects, a random onset, peak 0.3, faint white noise). `kws learn --synthesize N` learns them
 together with the user's clips: the learned neurons then cover many voices' ways of saying the
-word, the user's clips keep theirs (docs/kws-learning.md §13 has the figures).
+word, the user's clips keep theirs (docs/kws-learning.md §12 has the figures).
 
 The clips are deterministic for a word (the random generator is seeded by its spelling), so every
 device enrolling the same word learns the same synthetic clips. espeak-ng reads the spelling by
@@ -28,7 +28,7 @@ import numpy as np
 from akida_edge.errors import ConfigError
 
 TOOLS = ("espeak-ng", "sox")
-CLIPS = 40  # `kws learn --synthesize` default and the bench's ``_tts`` figures (chosen in §13)
+CLIPS = 40  # the documented `--synthesize` choice and the bench's ``_tts`` figures (kws-learning §12)
 
 
 def check_tools() -> None:
