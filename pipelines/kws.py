@@ -15,7 +15,8 @@ events and synaptic ops, the *estimated* chip energy at one window per hop) and 
 Commands (`handle_command`, over MQTT `request/pipeline`): `learn` a word from the last
 detection's 1-s window (`source: "last_detection"`) or from uploaded WAV clips
 (`audio_wav_b64`: one base64 string or a list, any rate and channel count, at most
-`MAX_UPLOAD_BYTES` decoded in all), `forget` a word, list the `learned` words. Learning goes
+`MAX_UPLOAD_BYTES` decoded in all) and/or from its spelling (`synthesize: N` clips said by
+espeak-ng training voices, `apps.kws.enroll`), `forget` a word, list the `learned` words. Learning goes
 through `apps.kws.learn.Learned.learn_audio`, as `akida-edge kws learn` does, and is saved in the
 pipeline's state dir. The last `RING_S` seconds of audio are kept to cut the detection's window.
 """
@@ -46,6 +47,7 @@ RATE_HZ = 16000
 RING_S = 4.0  # audio kept to cut the last detection's window (a detection is emitted < 2 s late)
 MAX_UPLOAD_BYTES = 512 * 1024  # decoded WAV bytes per learn command (all clips)
 MAX_CLIPS = 16
+MAX_SYNTHESIZE = 200  # clips of a word's spelling per learn command (`synthesize`)
 
 
 def check_threshold(value: float) -> str | None:
@@ -185,28 +187,58 @@ class KwsPipeline:
                 learned.forget(label)
                 self._classes_changed()
                 return {"forgot": label, "words": learned.words}
-        clips, source = self._clips(args)
+        n_spoken = self._synthesize_count(label, args)
+        clips, source = self._clips(args, spelling_only=n_spoken > 0)
+        spoken = self._spoken(label, n_spoken)  # seconds of espeak-ng: outside the lock
+        if spoken:
+            source = f"{source} + {len(spoken)} synthesized" if clips else "synthesized"
         with self.lock:
-            n = learned.learn_audio(label, clips)
+            n = learned.learn_audio(label, clips + spoken)
             self._classes_changed()
-            out = {"learned": label, "clips": len(clips), "samples": n, "source": source,
-                   "words": learned.words}
+            out = {"learned": label, "clips": len(clips), "synthesized": len(spoken), "samples": n,
+                   "source": source, "words": learned.words}
             if learned.last_confusion:  # as `akida-edge kws learn` warns (apps/kws/learn.py)
                 rival, sure, total = learned.last_confusion
                 out["warning"] = (f"the base model is sure '{label}' is '{rival}' in {sure} of {total} "
                                   f"samples; windows it is that sure of stay '{rival}'")
             return out
 
-    def _clips(self, args: dict[str, Any]) -> tuple[list[np.ndarray], str]:
-        """The 16 kHz clips a `learn` command names."""
+    @staticmethod
+    def _synthesize_count(label: str, args: dict[str, Any]) -> int:
+        """The `synthesize` key: clips of the word's spelling to learn too (`apps.kws.enroll`)."""
+        from akida_edge.apps.kws.labels import KEYWORDS
+
+        n = args.get("synthesize", 0)
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_SYNTHESIZE:
+            raise InputDataError(f"synthesize {repr(n)[:20]}: give a whole number of clips "
+                                 f"0..{MAX_SYNTHESIZE} (40 is the documented choice)")
+        if n and label in KEYWORDS:
+            raise InputDataError(f"synthesize: '{label}' is a base keyword, which the model was trained "
+                                 "on; send clips of the speaker's own voice instead (adaptation)")
+        return n
+
+    @staticmethod
+    def _spoken(label: str, n: int) -> list[np.ndarray]:
+        """`n` synthesized clips of `label` (`enroll.spoken_clips`; espeak-ng and sox needed)."""
+        from akida_edge.apps.kws import enroll
+
+        if n == 0:
+            return []
+        enroll.check_tools()  # a ConfigError (a ValueError): the command's one-line error response
+        return enroll.spoken_clips(label, n)
+
+    def _clips(self, args: dict[str, Any], spelling_only: bool = False) -> tuple[list[np.ndarray], str]:
+        """The 16 kHz clips a `learn` command names (none when `spelling_only` and it names none)."""
         from akida_edge.drivers.wavfile import parse_wav
         from akida_edge.errors import SourceError
         from akida_edge.frontends.resample import resample
 
         has_audio, source = "audio_wav_b64" in args, args.get("source")
+        if spelling_only and not has_audio and source is None:
+            return [], ""
         if has_audio == (source is not None):
             raise InputDataError('learn needs either source: "last_detection" or audio_wav_b64 (one '
-                                 "base64 WAV or a list)")
+                                 "base64 WAV or a list), or synthesize: N to learn the word's spelling")
         if source is not None:
             if source != "last_detection":
                 raise InputDataError(f'source {str(source)[:40]!r}: the only source is "last_detection"')

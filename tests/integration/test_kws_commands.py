@@ -94,6 +94,12 @@ def test_learn_from_upload_then_list_forget_and_persist(tmp_path, clips):
     ("learn", {"label": "banana", "audio_wav_b64": []}, "a list of 1.."),
     ("learn", {"label": "banana", "audio_wav_b64": [7]}, "a list of 1.."),
     ("learn", {"label": "banana", "audio_wav_b64": b64(bytes(kws.MAX_UPLOAD_BYTES + 1024))}, "more than"),
+    ("learn", {"label": "banana", "synthesize": -1}, "synthesize -1"),
+    ("learn", {"label": "banana", "synthesize": "40"}, "whole number"),
+    ("learn", {"label": "banana", "synthesize": True}, "whole number"),
+    ("learn", {"label": "banana", "synthesize": kws.MAX_SYNTHESIZE + 1}, f"0..{kws.MAX_SYNTHESIZE}"),
+    ("learn", {"label": "banana", "synthesize": 0}, "either source"),
+    ("learn", {"label": "down", "synthesize": 3}, "base keyword"),
 ])
 def test_bad_commands_give_one_line_errors(fresh, command, args, needle):
     p = fresh
@@ -101,6 +107,30 @@ def test_bad_commands_give_one_line_errors(fresh, command, args, needle):
         p.handle_command(command, args)
     assert needle in str(exc.value) and "\n" not in str(exc.value)
     assert p.handle_command("learned", {}) == {"words": []}  # nothing learned by a refused command
+
+
+def test_learn_from_the_spelling_alone_and_with_an_upload(tmp_path, clips):
+    if shutil.which("sox") is None:
+        pytest.skip("sox is not installed (synthesized clips need it)")
+    p = build(tmp_path)
+    out = p.handle_command("learn", {"label": "lantern", "synthesize": 3})
+    assert (out["learned"], out["clips"], out["synthesized"]) == ("lantern", 0, 3)
+    assert out["source"] == "synthesized"
+    assert out["samples"] == 3 * 3 and out["words"] == ["lantern"]  # three samples per clip (learn.py)
+    out = p.handle_command("learn", {"label": "banana", "synthesize": 2,
+                                     "audio_wav_b64": [b64(c) for c in clips]})
+    assert (out["clips"], out["synthesized"]) == (len(clips), 2)
+    assert out["source"] == "upload + 2 synthesized" and out["samples"] == 3 * (len(clips) + 2)
+
+
+def test_learn_by_spelling_without_espeak_is_a_one_line_error(fresh, monkeypatch):
+    from akida_edge.apps.kws import enroll
+
+    monkeypatch.setattr(enroll.shutil, "which", lambda tool: None if tool == "sox" else "/usr/bin/" + tool)
+    with pytest.raises(ValueError) as exc:
+        fresh.handle_command("learn", {"label": "lantern", "synthesize": 3})
+    assert "needs sox" in str(exc.value) and "\n" not in str(exc.value)
+    assert fresh.handle_command("learned", {}) == {"words": []}
 
 
 def test_learning_a_word_the_base_model_is_sure_of_answers_with_a_warning(tmp_path):
