@@ -62,14 +62,16 @@ def clips(per_class: int = PER_CLASS, seed: int = SEED, shard_size: int = SHARD_
 def figures(spotter: Any, progress: IO[str] | None = None, per_class: int = PER_CLASS,
             seed: int = SEED) -> dict[str, Any]:
     """The figures of the module docstring for `spotter` (an `apps.kws.app.Spotter`)."""
-    from akida_edge.apps.kws import features, neural_voice, report
-    from akida_edge.apps.kws.labels import CLASSES, KEYWORDS
+    from akida_edge.apps.kws import neural_voice
 
     reason = neural_voice.missing()
     keys = ("neural_voice_accuracy", "neural_voice_keyword_accuracy", "neural_voice_accuracy_by_snr_db",
             "neural_voice_per_class_recall")
     if reason is not None:
         return {**dict.fromkeys(keys), "neural_voice_reason": reason, "neural_voice_clips": 0}
+    from akida_edge.apps.kws import features, report
+    from akida_edge.apps.kws.labels import CLASSES, KEYWORDS
+
     data = clips(per_class, seed, progress=progress)
     pred = spotter.probabilities(features.batch_features(data["audio"])).argmax(1)
     y = data["label"].astype(np.int64)

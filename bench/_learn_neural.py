@@ -47,14 +47,16 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
                          unknown: int = 10, adapt_test_per_keyword: int = 3, seed: int = KWS_SEED,
                          tts: int | None = None, model: str | None = None) -> dict[str, Any]:
     """The figures of the module docstring."""
-    from akida_edge.apps.kws import enroll, neural_voice
-    from akida_edge.apps.kws.app import KEYWORDS, Spotter
-    from akida_edge.apps.kws.dataset import UNKNOWN_WORDS
-    from akida_edge.apps.kws.known_words import clip
+    from akida_edge.apps.kws import neural_voice
 
     reason = neural_voice.missing()
     if reason is not None:
         return {**dict.fromkeys(keys(shots)), "neural_voice_reason": reason}
+    from akida_edge.apps.kws import enroll
+    from akida_edge.apps.kws.app import KEYWORDS, Spotter
+    from akida_edge.apps.kws.dataset import UNKNOWN_WORDS
+    from akida_edge.apps.kws.known_words import clip
+
     if progress:
         print(f"bench learn: new words and adaptation on the neural voice ({repeats} rounds)", file=progress,
               flush=True)

@@ -245,5 +245,34 @@ def say_word(word: str, seed: int = 0) -> np.ndarray:
     return to_int16(synthesize(speech, seed))
 
 
+def main(argv: list[str] | None = None) -> int:
+    """``python -m akida_edge.apps.kws.neural_voice WORD OUT.wav [--seed N]``: one word to a WAV
+    (16 kHz, 16-bit) to listen to; a missing package or tool is one line on stderr, exit 2."""
+    import argparse
+    import sys
+
+    from akida_edge.drivers.wavfile import write_wav
+    from akida_edge.errors import AkidaEdgeError
+
+    ap = argparse.ArgumentParser(prog="python -m akida_edge.apps.kws.neural_voice",
+                                 description="say a word with the held-out neural test voice")
+    ap.add_argument("word")
+    ap.add_argument("out", help="WAV file to write")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    try:
+        x = say_word(args.word, args.seed)
+    except AkidaEdgeError as exc:
+        print(f"akida-edge: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    write_wav(args.out, x.astype(np.float32) / 32768.0, synth.SAMPLE_RATE_HZ)
+    print(f"{args.out}: {args.word!r}, {x.size / synth.SAMPLE_RATE_HZ:.2f} s at {synth.SAMPLE_RATE_HZ} Hz")
+    return 0
+
+
 __all__ = ["PACKAGE", "REQUIREMENT", "VOICE", "PiperVoice", "Scales", "load", "missing", "phoneme_ids",
-           "phonemize", "say_word", "scales_for", "synthesize"]
+           "main", "phonemize", "say_word", "scales_for", "seedable", "synthesize"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
