@@ -19,6 +19,11 @@ decision rule and learning code), each learned state in a fresh temporary direct
   ten keywords learned under their own names from `shots` clips each of this voice; keyword
   accuracy on `adapt_test_per_keyword` further clips per keyword before and after.
 
+Diagnostics, as in `_learn_kws`: ``new_word_learned_only_acc_neural_voice`` (the best-matching
+learned word among the new words alone: what a perfect new-word gate would reach),
+``new_word_match_auc_neural_voice`` (a new-word clip's match to its word against a base clip's best
+match to any learned word) and ``adapt_learned_only_acc_neural_voice``.
+
 Means over the rounds; null with ``neural_voice_reason`` when the voice package is missing.
 """
 
@@ -29,7 +34,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from akida_edge.bench._learn_kws import KWS_SEED, NEW_WORDS, _accuracy, _learn
+from akida_edge.bench._learn_kws import KWS_SEED, NEW_WORDS, _accuracy, _diagnose, _learn, _match_inputs
 
 STREAM = 8  # the generator stream of these clips: [seed, STREAM, round]
 
@@ -89,6 +94,10 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
                     add(f"new_word_acc_{n_shots}shot_neural_voice{suffix}", _accuracy(spotter, new_test))
                     if n_shots == shots:
                         add(f"base_acc_drop_neural_voice{suffix}", before - _accuracy(spotter, base_test))
+                    if n_shots == shots and not suffix:
+                        only, area = _diagnose(spotter.learned, words, new_test, base_test)
+                        add("new_word_learned_only_acc_neural_voice", only)
+                        add("new_word_match_auc_neural_voice", area)
         learn_clips = {k: [say(k) for _ in range(shots)] for k in KEYWORDS}
         adapt_test = [(k, say(k)) for k in KEYWORDS for _ in range(adapt_test_per_keyword)]
         add("adapt_acc_before_neural_voice", _accuracy(base, adapt_test))
@@ -97,10 +106,17 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
             for k in KEYWORDS:
                 _learn(spotter, k, learn_clips[k])
             add("adapt_acc_after_neural_voice", _accuracy(spotter, adapt_test))
+            m = spotter.learned.matches(_match_inputs(adapt_test))
+            got = np.array(spotter.learned.labels)[m.argmax(axis=1)]
+            truth = np.array([k for k, _ in adapt_test])
+            add("adapt_learned_only_acc_neural_voice", float(np.mean(got == truth)))
         counts = {"new_word": len(new_test), "base": len(base_test), "adapt": len(adapt_test)}
         if progress:
             print(f"bench learn: neural voice round {r + 1}/{repeats}", file=progress, flush=True)
-    out: dict[str, Any] = {k: round(float(np.mean(fig[k])), 4) if fig.get(k) else None for k in keys(shots)}
+    diagnostics = ("new_word_learned_only_acc_neural_voice", "new_word_match_auc_neural_voice",
+                   "adapt_learned_only_acc_neural_voice")
+    out: dict[str, Any] = {k: round(float(np.mean(fig[k])), 4) if fig.get(k) else None
+                           for k in (*keys(shots), *diagnostics)}
     out.update({"neural_voice": neural_voice.VOICE, "neural_voice_rounds": repeats,
                 "neural_voice_new_word_test_clips": counts.get("new_word", 0) * repeats,
                 "neural_voice_base_test_clips": counts.get("base", 0) * repeats,

@@ -100,6 +100,8 @@ def test_bench_figures_on_a_tiny_run(tmp_path):
     for key in _learn_neural.keys(shots):
         low = -1.0 if "drop" in key else 0.0
         assert low <= learn[key] <= 1.0, (key, learn[key])
+    for key in ("new_word_learned_only_acc_neural_voice", "adapt_learned_only_acc_neural_voice"):
+        assert 0.0 <= learn[key] <= 1.0, (key, learn[key])
     assert learn["neural_voice_adapt_test_clips"] == len(KEYWORDS)
     assert learn["neural_voice_base_test_clips"] == len(KEYWORDS) + 1
     assert not (tmp_path / "default-state").exists()
