@@ -22,7 +22,11 @@ decision rule and learning code), each learned state in a fresh temporary direct
 Diagnostics, as in `_learn_kws`: ``new_word_learned_only_acc_neural_voice`` (the best-matching
 learned word among the new words alone: what a perfect new-word gate would reach),
 ``new_word_match_auc_neural_voice`` (a new-word clip's match to its word against a base clip's best
-match to any learned word) and ``adapt_learned_only_acc_neural_voice``.
+match to any learned word), ``adapt_learned_only_acc_neural_voice``; the labels the new-word
+test clips got when wrong (``new_word_errors_neural_voice``, `shots` clips, summed over rounds);
+and ``new_word_acc_<shots>shot_neural_voice_by_false_accept`` /
+``base_acc_drop_neural_voice_by_false_accept``: the two figures for other values of the
+decision's false-accept rate ε (`learn.FALSE_ACCEPT`, the shipped point among them).
 
 Means over the rounds; null with ``neural_voice_reason`` when the voice package is missing.
 """
@@ -34,7 +38,16 @@ from typing import IO, Any
 
 import numpy as np
 
-from akida_edge.bench._learn_kws import KWS_SEED, NEW_WORDS, _accuracy, _diagnose, _learn, _match_inputs
+from akida_edge.bench._learn_kws import (
+    FRONT_FALSE_ACCEPT,
+    KWS_SEED,
+    NEW_WORDS,
+    _accuracy,
+    _diagnose,
+    _labels,
+    _learn,
+    _match_inputs,
+)
 
 STREAM = 8  # the generator stream of these clips: [seed, STREAM, round]
 
@@ -50,7 +63,8 @@ def keys(shots: int = 5) -> tuple[str, ...]:
 def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WORDS, shots: int = 5,
                          repeats: int = 3, test_per_word: int = 10, base_per_keyword: int = 2,
                          unknown: int = 10, adapt_test_per_keyword: int = 3, seed: int = KWS_SEED,
-                         tts: int | None = None, model: str | None = None) -> dict[str, Any]:
+                         tts: int | None = None, model: str | None = None,
+                         front: tuple[float, ...] = FRONT_FALSE_ACCEPT) -> dict[str, Any]:
     """The figures of the module docstring."""
     from akida_edge.apps.kws import neural_voice
 
@@ -74,6 +88,7 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
         fig.setdefault(key, []).append(value)
 
     counts: dict[str, int] = {}
+    errors: dict[str, int] = {}
     for r in range(repeats):
         rng = np.random.default_rng([seed, STREAM, r])
 
@@ -86,7 +101,7 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
         base_test += [("_unknown_", say(str(u))) for u in rng.choice(UNKNOWN_WORDS, unknown)]
         before = _accuracy(base, base_test)
         for suffix, extra in (("", {w: [] for w in words}), ("_tts", spoken)):
-            for n_shots in (shots, 1):
+            for n_shots in dict.fromkeys((shots, 1)):  # once each, also when shots is 1
                 with tempfile.TemporaryDirectory() as state:
                     spotter = Spotter(model, state_dir=state)
                     for w in words:
@@ -98,6 +113,13 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
                         only, area = _diagnose(spotter.learned, words, new_test, base_test)
                         add("new_word_learned_only_acc_neural_voice", only)
                         add("new_word_match_auc_neural_voice", area)
+                        for got, (want, _) in zip(_labels(spotter, new_test), new_test, strict=True):
+                            if got != want:
+                                errors[got] = errors.get(got, 0) + 1
+                        for eps in front:
+                            spotter.learned.false_accept = eps
+                            add(f"new@{eps}", _accuracy(spotter, new_test))
+                            add(f"drop@{eps}", before - _accuracy(spotter, base_test))
         learn_clips = {k: [say(k) for _ in range(shots)] for k in KEYWORDS}
         adapt_test = [(k, say(k)) for k in KEYWORDS for _ in range(adapt_test_per_keyword)]
         add("adapt_acc_before_neural_voice", _accuracy(base, adapt_test))
@@ -117,6 +139,11 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
                    "adapt_learned_only_acc_neural_voice")
     out: dict[str, Any] = {k: round(float(np.mean(fig[k])), 4) if fig.get(k) else None
                            for k in (*keys(shots), *diagnostics)}
+    out[f"new_word_acc_{shots}shot_neural_voice_by_false_accept"] = {
+        str(e): round(float(np.mean(fig[f"new@{e}"])), 4) for e in front}
+    out["base_acc_drop_neural_voice_by_false_accept"] = {
+        str(e): round(float(np.mean(fig[f"drop@{e}"])), 4) for e in front}
+    out["new_word_errors_neural_voice"] = dict(sorted(errors.items()))
     out.update({"neural_voice": neural_voice.VOICE, "neural_voice_rounds": repeats,
                 "neural_voice_new_word_test_clips": counts.get("new_word", 0) * repeats,
                 "neural_voice_base_test_clips": counts.get("base", 0) * repeats,

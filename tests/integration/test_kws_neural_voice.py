@@ -96,12 +96,16 @@ def test_bench_figures_on_a_tiny_run(tmp_path):
     assert set(kws["neural_voice_accuracy_by_snr_db"]) <= {"clean", "30", "20", "15", "10", "5", "0"}
     shots = 1
     learn = _learn_neural.neural_voice_figures(words=("backward",), shots=shots, repeats=1, test_per_word=1,
-                                               base_per_keyword=1, unknown=1, adapt_test_per_keyword=1, tts=1)
+                                               base_per_keyword=1, unknown=1, adapt_test_per_keyword=1, tts=1,
+                                               front=(0.05, 0.2))
     for key in _learn_neural.keys(shots):
         low = -1.0 if "drop" in key else 0.0
         assert low <= learn[key] <= 1.0, (key, learn[key])
     for key in ("new_word_learned_only_acc_neural_voice", "adapt_learned_only_acc_neural_voice"):
         assert 0.0 <= learn[key] <= 1.0, (key, learn[key])
+    curve = learn[f"new_word_acc_{shots}shot_neural_voice_by_false_accept"]
+    assert set(curve) == {"0.05", "0.2"} and curve["0.05"] == learn[f"new_word_acc_{shots}shot_neural_voice"]
+    assert sum(learn["new_word_errors_neural_voice"].values()) <= 1  # one test clip
     assert learn["neural_voice_adapt_test_clips"] == len(KEYWORDS)
     assert learn["neural_voice_base_test_clips"] == len(KEYWORDS) + 1
     assert not (tmp_path / "default-state").exists()
