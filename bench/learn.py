@@ -25,7 +25,9 @@ Figures:
   path, measured on espeak-ng voices held out from its training; see `bench/_learn_kws.py`. Beside
   them, the ``_tts`` figures: the same with text-to-speech enrollment (``kws learn --synthesize``),
   and the ``_other_synth`` figures: new words learned and tested on festival's voices, a
-  synthesizer the backbone never heard (`other_synth_figures`).
+  synthesizer the backbone never heard (`other_synth_figures`); and the ``_neural_voice``
+  figures: new words and adaptation taught and tested by one neural voice of a real person
+  (`bench/_learn_neural.py`; null with ``neural_voice_reason`` without the ``dev`` extra).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import IO, Any
 import numpy as np
 
 from akida_edge.bench._learn_kws import kws_figures, other_synth_figures
+from akida_edge.bench._learn_neural import neural_voice_figures
 from akida_edge.bench.timing import best_seconds
 
 SUITE = "learn"
@@ -131,4 +134,5 @@ def run(progress: IO[str] | None = None) -> dict[str, Any]:
     figures.update(synthetic_few_shot())
     figures.update(kws_figures(progress))
     figures.update(other_synth_figures(progress))
+    figures.update(neural_voice_figures(progress))
     return figures

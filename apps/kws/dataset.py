@@ -113,13 +113,15 @@ class DatasetConfig:
         return -(-self.per_class.get(split, 0) * len(CLASSES) // self.shard_size)
 
 
-def babble_track(rng: np.random.Generator, voices: list[Voice]) -> np.ndarray:
-    """3 s of 3-5 voices saying other words, overlapped (the 'babble' noise of this shard)."""
+def babble_track(rng: np.random.Generator, voices: list[Voice],
+                 say: Callable[[synth.Speech], np.ndarray] = synth.synthesize) -> np.ndarray:
+    """3 s of 3-5 voices saying other words, overlapped (the 'babble' noise of this shard); `say`:
+    the synthesizer (another one for a held-out voice, `neural_voice.synthesize`)."""
     track = np.zeros(3 * CLIP_SAMPLES, np.float32)
     for _ in range(int(rng.integers(3, 6))):
         words = " ".join(rng.choice(UNKNOWN_WORDS, int(rng.integers(4, 8))))
         voice = voices[int(rng.integers(0, len(voices)))].name
-        x = synth.synthesize(synth.random_speech(rng, voice, words))[: track.size]
+        x = say(synth.random_speech(rng, voice, words))[: track.size]
         if x.size:
             start = int(rng.integers(0, track.size - x.size + 1))
             track[start: start + x.size] += x / (np.abs(x).max() + 1e-9)
@@ -136,16 +138,18 @@ def pick_voice(rng: np.random.Generator, voices: list[Voice], flite_share: float
     return voices[int(rng.integers(0, len(voices)))].name
 
 
-def random_utterance(rng: np.random.Generator, name: str, voices: list[Voice],
-               flite_share: float = 0.0) -> tuple[str, str, synth.Speech, np.ndarray]:
-    """A random word of class `name` in a random voice: (word, voice, speech, trimmed samples)."""
+def random_utterance(rng: np.random.Generator, name: str, voices: list[Voice], flite_share: float = 0.0,
+                     say: Callable[[synth.Speech], np.ndarray] = synth.synthesize,
+                     ) -> tuple[str, str, synth.Speech, np.ndarray]:
+    """A random word of class `name` in a random voice: (word, voice, speech, trimmed samples);
+    `say` as in `babble_track`."""
     word = name
     if name == "_unknown_":
         pool = NEAR_MISS_WORDS if rng.random() < NEAR_MISS_SHARE else OTHER_WORDS
         word = str(rng.choice(pool))
     voice = pick_voice(rng, voices, flite_share)
     speech = synth.random_speech(rng, voice, word)
-    return word, voice, speech, synth.trim(synth.synthesize(speech))
+    return word, voice, speech, synth.trim(say(speech))
 
 
 def make_clip(rng: np.random.Generator, label: int, voices: list[Voice], babble: np.ndarray,

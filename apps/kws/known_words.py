@@ -27,6 +27,7 @@ import argparse
 import functools
 import hashlib
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,12 @@ UNKNOWN_CLIPS = 160
 SEED = 20261127  # the data set's seed (`dataset.DatasetConfig.seed`): the same voice split
 
 
-def clip(rng: np.random.Generator, voice: str, word: str) -> np.ndarray:
-    """One 1-s 16 kHz clip of `word` in `voice` (the recipe in the module docstring)."""
+def clip(rng: np.random.Generator, voice: str, word: str, say: Callable | None = None) -> np.ndarray:
+    """One 1-s 16 kHz clip of `word` in `voice` (the recipe in the module docstring); `say`: the
+    synthesizer of a `synth.Speech` (default `synth.synthesize`; `neural_voice.synthesize`)."""
     from akida_edge.apps.kws import synth
 
-    x = synth.trim(synth.synthesize(synth.random_speech(rng, voice, word)))
+    x = synth.trim((say or synth.synthesize)(synth.random_speech(rng, voice, word)))
     out, _ = synth.fit(x, synth.SAMPLE_RATE_HZ, rng)
     out = 0.3 * out / max(float(np.abs(out).max()), 1e-9) + 1e-3 * rng.standard_normal(out.size)
     return out.astype(np.float32)
