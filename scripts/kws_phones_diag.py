@@ -10,8 +10,10 @@ head was trained on — for
 * ``dev``: the word set's dev split (dev words by validation voices: neither the words nor the
   voices trained on — the case new-word learning needs);
 
-and ``prior``: the F1 of predicting every phone the training clips have in a bin more often than
-not (the best constant guess). Nothing here looks at test voices or the bench's words.
+with the per-bin ROC AUC of the head's scores over every (clip, phone) pair (``*_auc``:
+threshold-free, 0.5 = chance), and ``prior``: the F1 of predicting every phone the training
+clips have in a bin more often than not (the best constant guess).
+Nothing here looks at test voices or the bench's words.
 
     python scripts/kws_phones_diag.py --ckpt runs/ckpt-p1/float-continued-seed2.pt \
         --table runs/ckpt-p1/phones.json [--out FILE.json]
@@ -76,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         head.load_state_dict(saved["phone_state_dict"])
         r = {}
         for name, (x, y) in sets.items():
-            r[name] = [round(f, 4) for f in phones.bin_f1(head_scores(model, head, x), y, table.bins)]
+            scores = head_scores(model, head, x)
+            r[name] = [round(f, 4) for f in phones.bin_f1(scores, y, table.bins)]
+            r[f"{name}_auc"] = [round(f, 4) for f in phones.bin_auc(scores, y, table.bins)]
             constant = np.tile(prior, (len(y), 1))
             r[f"{name}_prior"] = [round(f, 4) for f in phones.bin_f1(constant, y, table.bins)]
         r["clips"] = {k: len(v[1]) for k, v in sets.items()}

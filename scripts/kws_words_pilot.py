@@ -17,10 +17,12 @@ and each variant is measured on VALIDATION voices only:
   `_unknown_` offset (`train.unknown_bias`), float features; ``val_acc_binary``: the same with the
   features binarized at ½ (what calibration makes of them).
 
-Variants ending in ``-ste`` train the heads on the features binarized at ½ (straight-through);
+Variants with ``-ste`` train the heads on the features binarized at ½ (straight-through);
 ``words-ste-phones`` adds the phonetic head (`train.py --phones`, `phones.py`, weight ``--phones``)
-and reports its per-bin F1 on the validation split (``phone_f1_val``) and on the dev words
-(``phone_f1_dev``). ``--cache DIR``: where the trunk outputs are cached (default: the word set's
+and reports its per-bin F1 and AUC on the validation split (``phone_f1_val``, ``phone_auc_val``)
+and on the dev words (``phone_f1_dev``, ``phone_auc_dev``); a ``-probe`` suffix reports those of
+a linear phonetic head fitted afterwards on the frozen binary features instead (``probe``).
+``--cache DIR``: where the trunk outputs are cached (default: the word set's
 directory).
 
 With ``--aem FILE...``: the same dev figures on the binary features of converted models (the
@@ -115,7 +117,27 @@ def phone_f1(model, head, table, trunk: dict, val: dict, dev: dict) -> dict[str,
         pre = model[feature_head.TRUNK + 2: -2](trunk[key][torch.from_numpy(mask)])
         scores = head((pre > 0.5).float()).numpy()
         out[f"phone_f1_{name}"] = phones.bin_f1(scores, y[mask], table.bins)
+        out[f"phone_auc_{name}"] = phones.bin_auc(scores, y[mask], table.bins)
     return out
+
+
+def probe(feats: np.ndarray, y: torch.Tensor, epochs: int, batch: int = 256) -> torch.nn.Linear:
+    """A linear phonetic head (BCE, Adam) fitted on fixed binary features: how much phonetic
+    information the features carry without having been trained for it."""
+    torch.manual_seed(9)
+    x = torch.from_numpy(feats.astype(np.float32))
+    head = torch.nn.Linear(x.shape[1], y.shape[1])
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(9)
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), batch):
+            idx = order[i: i + batch]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(head(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return head.eval()
 
 
 def load_model(path: Path):
@@ -180,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for variant in args.variants.split(","):
         m = load_model(args.model)
-        if variant != "shipped":
+        if not variant.startswith("shipped"):
             if variant == "kws":
                 x, y, ya, classes = trunk["kws"], y_kws, kws_aux, n_aux
             else:
@@ -190,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
                 ya = torch.cat([kws_aux, n_aux + torch.from_numpy(ws["train"]["y"])])
                 classes = n_aux + int(ws["train"]["y"].max()) + 1
             phone = None
-            if variant.endswith("-phones"):
+            if "-phones" in variant:
                 table, p_y, p_mask = train.phone_targets(kws["train"], ws["train"], len(x),
                                                          (args.cache or args.words) / "phones.json")
                 torch.manual_seed(9)
@@ -202,7 +224,14 @@ def main(argv: list[str] | None = None) -> int:
         r = dev_measure(feats["dev"], ws["dev"]["word"], ws["dev"]["voice"], feats["known"])
         r.update(val_accuracy(m, trunk["val"], kws["validation"]["y"]))
         r["active_features_dev"] = float(feats["dev"].sum(1).mean())
-        if variant.endswith("-phones"):
+        if variant.endswith("-probe"):  # a phonetic head fitted on the frozen binary features
+            xw = torch.cat([trunk["kws"], trunk["words"]])
+            table, p_y, p_mask = train.phone_targets(kws["train"], ws["train"], len(xw),
+                                                     (args.cache or args.words) / "phones.json")
+            on = torch.from_numpy(p_mask)
+            head = probe(feature_head.binary_features(m, xw[on]), torch.from_numpy(p_y)[on], args.epochs)
+            r.update(phone_f1(m, head, table, trunk, kws["validation"], ws["dev"]))
+        elif "-phones" in variant:
             r.update(phone_f1(m, phone.head, table, trunk, kws["validation"], ws["dev"]))
         results[variant] = r
         print(variant, json.dumps(r), flush=True)

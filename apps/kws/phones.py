@@ -206,3 +206,27 @@ def bin_f1(scores: np.ndarray, targets: np.ndarray, bins: int = BINS, threshold:
         wrong = float(np.sum(p ^ t))
         out.append(2 * tp / (2 * tp + wrong) if tp + wrong else 0.0)
     return out
+
+
+def bin_auc(scores: np.ndarray, targets: np.ndarray, bins: int = BINS) -> list[float]:
+    """Threshold-free companion of `bin_f1`: per bin, the ROC AUC of the scores of every (clip, phone)
+    pair present (targets 1) against every pair absent (Mann–Whitney, ties counted ½); 0.5 = chance."""
+    scores, true = np.asarray(scores, np.float64), np.asarray(targets) > 0.5
+    per = scores.shape[1] // bins
+    out = []
+    for b in range(bins):
+        s, t = scores[:, b * per:(b + 1) * per].ravel(), true[:, b * per:(b + 1) * per].ravel()
+        pos, neg = int(t.sum()), int((~t).sum())
+        if not pos or not neg:
+            out.append(0.5)
+            continue
+        order = np.argsort(s, kind="mergesort")
+        ranks = np.empty(len(s))
+        sorted_s = s[order]
+        # average ranks over ties (1-based)
+        starts = np.r_[0, np.flatnonzero(np.diff(sorted_s)) + 1]
+        ends = np.r_[starts[1:], len(s)]
+        for a, e in zip(starts, ends, strict=True):
+            ranks[order[a:e]] = (a + e + 1) / 2
+        out.append(float((ranks[t].sum() - pos * (pos + 1) / 2) / (pos * neg)))
+    return out

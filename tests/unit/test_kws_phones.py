@@ -180,3 +180,14 @@ def test_bad_phone_settings_are_one_line_errors(tmp_path, kwargs, match):
         train.run(tmp_path / "data", tmp_path / "out", small=True, progress=None, **kwargs)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_bin_auc_is_the_mann_whitney_statistic_per_bin(rng):
+    scores = np.round(rng.standard_normal((25, 3 * 4)), 1)  # rounded: ties count ½
+    targets = (rng.random((25, 12)) < 0.3).astype(np.float32)
+    got = phones.bin_auc(scores, targets, bins=3)
+    for b in range(3):
+        s, t = scores[:, 4 * b: 4 * b + 4].ravel(), targets[:, 4 * b: 4 * b + 4].ravel() > 0
+        diff = s[t][:, None] - s[~t][None, :]
+        assert got[b] == pytest.approx(float(np.mean(diff > 0) + 0.5 * np.mean(diff == 0)))
+    assert phones.bin_auc(targets, targets) == [1.0, 1.0, 1.0]
