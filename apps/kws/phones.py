@@ -2,9 +2,10 @@
 
 Query-by-example spoken-term detection generalizes to unseen words and speakers by matching
 phonetic posteriorgrams rather than word embeddings (Hazen et al., "Query-by-example spoken term
-detection using phonetic posteriorgram templates", ASRU 2009; Zhang & Glass, ASRU 2009): a new
-word is a new sequence of the SAME phones, and every training word teaches them. This module gives
-the 256 binary features such a target. For a clip of word w said by a voice of accent a:
+detection using phonetic posteriorgram templates", ASRU 2009; Gaussian posteriorgrams: Zhang &
+Glass, ASRU 2009): a new word is a new sequence of the SAME phones, and every training word
+teaches them. This module gives the 256 binary features such a target.
+For a clip of word w said by a voice of accent a:
 
 * the phones are espeak-ng's own (the synthesizer that said the clip):
   ``espeak-ng -q -x --sep=_ -v a w``, stress marks (``'`` ``,``) stripped;
