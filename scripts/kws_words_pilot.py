@@ -17,6 +17,14 @@ and each variant is measured on VALIDATION voices only:
   `_unknown_` offset (`train.unknown_bias`), float features; ``val_acc_binary``: the same with the
   features binarized at ½ (what calibration makes of them).
 
+Variants with ``-ste`` train the heads on the features binarized at ½ (straight-through);
+``words-ste-phones`` adds the phonetic head (`train.py --phones`, `phones.py`, weight ``--phones``)
+and reports its per-bin F1 and AUC on the validation split (``phone_f1_val``, ``phone_auc_val``)
+and on the dev words (``phone_f1_dev``, ``phone_auc_dev``); a ``-probe`` suffix reports those of
+a linear phonetic head fitted afterwards on the frozen binary features instead (``probe``).
+``--cache DIR``: where the trunk outputs are cached (default: the word set's
+directory).
+
 With ``--aem FILE...``: the same dev figures on the binary features of converted models (the
 virtual AKD1000's, `learn.learning_model`), the ones few-shot learning really sees.
 
@@ -36,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from akida_edge.apps.kws import feature_head, known_words, network, train
+from akida_edge.apps.kws import feature_head, known_words, network, phones, train
 from akida_edge.apps.kws.labels import CLASSES
 
 TRIPLES = 10
@@ -97,6 +105,41 @@ def val_accuracy(model, trunk_val: torch.Tensor, y_val: np.ndarray) -> dict[str,
     return out
 
 
+@torch.no_grad()
+def phone_f1(model, head, table, trunk: dict, val: dict, dev: dict) -> dict[str, list[float]]:
+    """Per-bin F1 of the phonetic head on the validation split (silence excluded) and the dev words."""
+    val_words = np.where(val["y"] == CLASSES.index("_silence_"), "", val["word"].astype(str))
+    table = phones.extend(table, np.concatenate([val["voice"], dev["voice"]]),
+                          np.concatenate([val_words, dev["word"]]))
+    out = {}
+    for name, key, part, words in (("val", "val", val, val_words), ("dev", "dev", dev, dev["word"])):
+        y, mask = table.targets(part["voice"], words)
+        pre = model[feature_head.TRUNK + 2: -2](trunk[key][torch.from_numpy(mask)])
+        scores = head((pre > 0.5).float()).numpy()
+        out[f"phone_f1_{name}"] = phones.bin_f1(scores, y[mask], table.bins)
+        out[f"phone_auc_{name}"] = phones.bin_auc(scores, y[mask], table.bins)
+    return out
+
+
+def probe(feats: np.ndarray, y: torch.Tensor, epochs: int, batch: int = 256) -> torch.nn.Linear:
+    """A linear phonetic head (BCE, Adam) fitted on fixed binary features: how much phonetic
+    information the features carry without having been trained for it."""
+    torch.manual_seed(9)
+    x = torch.from_numpy(feats.astype(np.float32))
+    head = torch.nn.Linear(x.shape[1], y.shape[1])
+    opt = torch.optim.Adam(head.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(9)
+    for _ in range(epochs):
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), batch):
+            idx = order[i: i + batch]
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(head(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return head.eval()
+
+
 def load_model(path: Path):
     saved = torch.load(path, weights_only=True)
     model = network.build(len(CLASSES), **network.architecture(saved))
@@ -131,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="shipped,kws,words,words-warm")
     ap.add_argument("--aem", type=Path, nargs="+", help="converted models: their dev figures only")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--cache", type=Path, help="directory of the trunk-output cache (default: --words)")
+    ap.add_argument("--phones", type=float, default=1.0, help="the *-phones variants' weight")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     if args.aem:
@@ -142,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     kws = {s: train.load_features(args.data, s) for s in ("train", "validation")}
     ws = {s: train.load_features(args.words, s) for s in ("train", "dev")}
     known_x, _ = known_words.load()
-    cache = args.words / f"pilot-trunk-{args.model.stem}.npz"
+    cache = (args.cache or args.words) / f"pilot-trunk-{args.model.stem}.npz"
     if cache.exists():
         trunk = {k: torch.from_numpy(v) for k, v in np.load(cache).items()}
     else:
@@ -157,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for variant in args.variants.split(","):
         m = load_model(args.model)
-        if variant != "shipped":
+        if not variant.startswith("shipped"):
             if variant == "kws":
                 x, y, ya, classes = trunk["kws"], y_kws, kws_aux, n_aux
             else:
@@ -166,14 +211,30 @@ def main(argv: list[str] | None = None) -> int:
                 y = torch.cat([y_kws, torch.full((n_words,), -100, dtype=torch.long)])
                 ya = torch.cat([kws_aux, n_aux + torch.from_numpy(ws["train"]["y"])])
                 classes = n_aux + int(ws["train"]["y"].max()) + 1
+            phone = None
+            if "-phones" in variant:
+                table, p_y, p_mask = train.phone_targets(kws["train"], ws["train"], len(x),
+                                                         (args.cache or args.words) / "phones.json")
+                torch.manual_seed(9)
+                phone = network.PhoneLoss(torch.nn.Linear(m[-1].in_features, table.outputs),
+                                          torch.from_numpy(p_y), torch.from_numpy(p_mask), args.phones)
             feature_head.retrain(m, x, y, ya, classes, epochs=args.epochs, reinit=variant != "words-warm",
-                                 binary=variant.endswith("-ste"))
+                                 binary="-ste" in variant, phones=phone)
         feats = {k: feature_head.binary_features(m, trunk[k]) for k in ("dev", "known")}
         r = dev_measure(feats["dev"], ws["dev"]["word"], ws["dev"]["voice"], feats["known"])
         r.update(val_accuracy(m, trunk["val"], kws["validation"]["y"]))
         r["active_features_dev"] = float(feats["dev"].sum(1).mean())
+        if variant.endswith("-probe"):  # a phonetic head fitted on the frozen binary features
+            xw = torch.cat([trunk["kws"], trunk["words"]])
+            table, p_y, p_mask = train.phone_targets(kws["train"], ws["train"], len(xw),
+                                                     (args.cache or args.words) / "phones.json")
+            on = torch.from_numpy(p_mask)
+            head = probe(feature_head.binary_features(m, xw[on]), torch.from_numpy(p_y)[on], args.epochs)
+            r.update(phone_f1(m, head, table, trunk, kws["validation"], ws["dev"]))
+        elif "-phones" in variant:
+            r.update(phone_f1(m, phone.head, table, trunk, kws["validation"], ws["dev"]))
         results[variant] = r
-        print(variant, json.dumps({k: round(v, 4) for k, v in r.items()}), flush=True)
+        print(variant, json.dumps(r), flush=True)
     if args.out:
         args.out.write_text(json.dumps(results, indent=1))
     return 0

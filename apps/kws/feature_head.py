@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from akida_edge.apps.kws import network
+from akida_edge.apps.kws import episodes, network
 from akida_edge.convert import QSequential
 
 #: index of the model's Flatten (after the trunk's GAP and activation): the trunk is model[:TRUNK]
@@ -54,7 +54,8 @@ def binary_features(model: QSequential, trunk: torch.Tensor, threshold: float = 
 
 def retrain(model: QSequential, trunk: torch.Tensor, y: torch.Tensor, aux_y: torch.Tensor, aux_classes: int,
             epochs: int = 30, lr: float = 3e-3, batch: int = 256, seed: int = 1, reinit: bool = True,
-            binary: bool = False, weight: torch.Tensor | None = None, progress=sys.stderr) -> nn.Linear:
+            binary: bool = False, weight: torch.Tensor | None = None, phones: network.PhoneLoss | None = None,
+            progress=sys.stderr) -> nn.Linear:
     """Train model[TRUNK+1:] (dropout, dense, BatchNorm, activation, dense) on trunk outputs.
 
     `y`: 12-class targets (-100: none, word-set clips); `aux_y`: the auxiliary head's targets
@@ -62,7 +63,9 @@ def retrain(model: QSequential, trunk: torch.Tensor, y: torch.Tensor, aux_y: tor
     quantization). The model's other layers are not touched. `binary`: the heads see the features
     binarized at ½ (straight-through gradient, Bengio et al. 2013, arXiv 1308.3432), as the
     converted model's learning layer will. `weight`: per-sample weights of the 12-class loss
-    (`network.weighted_ce`; None: the plain mean)."""
+    (`network.weighted_ce`; None: the plain mean). `phones`: the phonetic head is trained too (in
+    place), on the features binarized at ½ with the clipped straight-through gradient, as in
+    `network.fit` (`phones.py`)."""
     torch.manual_seed(seed)
     tail = model[len(model) + TRUNK + 1:]
     if reinit:
@@ -71,6 +74,7 @@ def retrain(model: QSequential, trunk: torch.Tensor, y: torch.Tensor, aux_y: tor
                 layer.reset_parameters()
     aux = network.aux_head(model, aux_classes)
     params = list(tail.parameters()) + list(aux.parameters())
+    params += list(phones.head.parameters()) if phones is not None else []
     decay = [p for p in params if p.dim() > 1]
     other = [p for p in params if p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": network.WEIGHT_DECAY},
@@ -83,16 +87,23 @@ def retrain(model: QSequential, trunk: torch.Tensor, y: torch.Tensor, aux_y: tor
     for epoch in range(epochs):
         tail.train()
         aux.train()
+        if phones is not None:
+            phones.head.train()
         order = torch.randperm(len(trunk), generator=gen)
         total = 0.0
         for i in range(0, len(trunk), batch):
             idx = order[i: i + batch]
-            feats = tail[:-1](trunk[idx])
+            pre = tail[:-2](trunk[idx])  # the feature layer before its activation
+            feats = tail[-2](pre)
             if binary:
                 feats = feats + ((feats > 0.5).float() - feats).detach()
             loss = torch.zeros(())
             if bool((aux_y[idx] >= 0).any()):  # speech windows have no word class (-100)
                 loss = loss + loss_fn(aux(feats), aux_y[idx])
+            if phones is not None and bool(phones.mask[idx].any()):
+                on = phones.mask[idx]
+                loss = loss + phones.weight * nn.functional.binary_cross_entropy_with_logits(
+                    phones.head(episodes.binarize(pre[on])), phones.targets[idx][on])
             has = y[idx] >= 0
             if bool(has.any()):
                 if weight is None:
@@ -110,4 +121,6 @@ def retrain(model: QSequential, trunk: torch.Tensor, y: torch.Tensor, aux_y: tor
             progress.flush()
     model.eval()
     aux.eval()
+    if phones is not None:
+        phones.head.eval()
     return aux

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -122,7 +123,7 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
         what: str = "train", progress=sys.stderr, checkpoint=None, warmup: float = WARMUP,
         aux: tuple[nn.Module, torch.Tensor] | None = None, weight: torch.Tensor | None = None,
         mixup_alpha: float = 0.0, voice: torch.Tensor | None = None, step_hook=None,
-        metric: episodes.Metric | None = None) -> list[dict]:
+        metric: episodes.Metric | None = None, phones: PhoneLoss | None = None) -> list[dict]:
     """AdamW with the one-cycle schedule, label smoothing 0.05, SpecAugment (module docstring).
 
     Returns per-epoch logs: mean loss, accuracy on the (augmented) training batches `train_acc`
@@ -136,7 +137,11 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     cross-voice episode of `metric.sampler` (indices into `x`), passes its clips (SpecAugment from
     their own random stream, so the other streams are unchanged) through the trunk in the same
     forward as the batch, and adds `metric.weight` × the prototypical loss on their binarized
-    features (`episodes.py`); `metric_loss` in the logs is its mean (unweighted).
+    features (`episodes.py`); `metric_loss` in the logs is its mean (unweighted). `phones` (with
+    `aux`, not with mixup): adds `phones.weight` × the mean binary cross-entropy of `phones.head` on
+    the batch's binarized features (clipped straight-through gradient, `episodes.binarize`) against
+    `phones.targets` over the clips of `phones.mask` (`phones.py`); `phone_loss` in the logs is its
+    mean over those clips (unweighted).
     """
     if mixup_alpha > 0 and (voice is None or len(voice) != len(x)):
         raise ValueError("fit: mixup needs one voice id per sample")
@@ -144,11 +149,15 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
         raise ValueError("fit: aux needs the float forward (before set_quantized)")
     if metric is not None and aux is None:
         raise ValueError("fit: metric learning trains the features of float training: it needs aux")
+    if phones is not None and (aux is None or mixup_alpha > 0):
+        raise ValueError("fit: the phonetic head trains the features of float training: it needs aux and "
+                         "no mixup")
     gen = torch.Generator().manual_seed(seed)
     mix_rng = np.random.default_rng([seed, 1710])  # mixup's own stream: the others are unchanged
     episode_rng = np.random.default_rng([seed, 1703])  # the episodes' own streams, likewise
     episode_gen = torch.Generator().manual_seed(seed + 1703)
     named = list(model.named_parameters()) + (list(aux[0].named_parameters()) if aux is not None else [])
+    named += list(phones.head.named_parameters()) if phones is not None else []
     decay = [p for n, p in named if p.dim() > 1]
     other = [p for n, p in named if p.dim() <= 1]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
@@ -160,25 +169,34 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     t0 = time.monotonic()
     trunk = model[:-1] if aux is not None else None
 
-    def features(xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The binary-feature layer's float output for `xb` and, with `metric`, one episode's loss."""
-        if metric is None:
-            return trunk(xb), None
-        ep = metric.sampler.sample(episode_rng)
-        xe = spec_augment(x[torch.from_numpy(np.concatenate([ep.support, ep.query]))], episode_gen)
+    def features(xb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """The binary-feature layer's float output for `xb`, with `metric` one episode's loss, with
+        `phones` the batch's binarized features (straight-through)."""
+        if metric is None and phones is None:
+            return trunk(xb), None, None
+        xe = xb[:0]
+        if metric is not None:
+            ep = metric.sampler.sample(episode_rng)
+            xe = spec_augment(x[torch.from_numpy(np.concatenate([ep.support, ep.query]))], episode_gen)
         pre = model[:-2](torch.cat([xb, xe]))  # the feature layer before its activation
         feats = model[-2](pre)
-        b = episodes.binarize(pre[len(xb):])
-        ns = len(ep.support)
-        m_loss = episodes.prototypical_loss(b[:ns], torch.from_numpy(ep.support_word), b[ns:],
-                                            torch.from_numpy(ep.query_word), metric.temperature)
-        return feats[:len(xb)], m_loss
+        m_loss = None
+        if metric is not None:
+            b = episodes.binarize(pre[len(xb):])
+            ns = len(ep.support)
+            m_loss = episodes.prototypical_loss(b[:ns], torch.from_numpy(ep.support_word), b[ns:],
+                                                torch.from_numpy(ep.query_word), metric.temperature)
+        bin_b = episodes.binarize(pre[:len(xb)]) if phones is not None else None
+        return feats[:len(xb)], m_loss, bin_b
     for epoch in range(epochs):
         model.train()
         if aux is not None:
             aux[0].train()
+        if phones is not None:
+            phones.head.train()
         order = torch.randperm(len(x), generator=gen)
         total, count, right, named, m_total = 0.0, 0, 0, 0, 0.0
+        p_total, p_count = 0.0, 0
         for i in range(0, len(x), batch):
             idx = order[i: i + batch]
             xb = spec_augment(x[idx], gen)
@@ -193,15 +211,21 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
                 else:
                     loss = loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb)
             elif mixup_alpha > 0:
-                feats, m_loss = features(xb)
+                feats, m_loss, _ = features(xb)
                 logits = model[-1](feats)
                 a = aux[1][idx]
                 loss = mixup.mixed_ce(aux[0](feats), a, a[perm], lam)
                 loss = loss + mixup.mixed_ce(logits, y[idx], y[idx][perm], lam, wb, wp)
             else:
-                feats, m_loss = features(xb)
+                feats, m_loss, bin_b = features(xb)
                 logits = model[-1](feats)
                 loss = torch.zeros(())
+                if phones is not None and bool(phones.mask[idx].any()):
+                    has = phones.mask[idx]
+                    p_loss = nn.functional.binary_cross_entropy_with_logits(phones.head(bin_b[has]),
+                                                                            phones.targets[idx][has])
+                    loss = loss + phones.weight * p_loss
+                    p_total, p_count = p_total + p_loss.item() * int(has.sum()), p_count + int(has.sum())
                 if bool((aux[1][idx] >= 0).any()):  # speech windows have no word class (-100)
                     loss = loss + loss_fn(aux[0](feats), aux[1][idx])
                 if bool((y[idx] >= 0).any()):  # clips of the word set carry no 12-class target (-100)
@@ -223,6 +247,8 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
                "train_acc": right / max(named, 1)}  # over the clips with a 12-class target
         if metric is not None:
             log["metric_loss"] = m_total / max(count, 1)
+        if phones is not None:
+            log["phone_loss"] = p_total / max(p_count, 1)
         if x_val is not None and len(x_val):
             log["val_acc"] = float((predict(model, x_val).argmax(1) == y_val.numpy()).mean())
         logs.append(log)
@@ -231,6 +257,17 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
             checkpoint(epoch + 1, logs)
     model.eval()
     return logs
+
+
+@dataclass(frozen=True)
+class PhoneLoss:
+    """`fit`'s phonetic term (`phones.py`): `weight` × the mean binary cross-entropy of `head` on the
+    binarized features against `targets` (n, outputs), over the samples where `mask` (n,) is True."""
+
+    head: nn.Module
+    targets: torch.Tensor
+    mask: torch.Tensor
+    weight: float
 
 
 def weighted_ce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor,

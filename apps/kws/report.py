@@ -164,6 +164,11 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
         aux += (f" Float training added {m['metric_weight']:g} × a prototypical loss (cosine, temperature "
                 f"{m['metric_temperature']:g}) on cross-voice episodes of the word set to the binarized "
                 "features (`--metric`, `episodes.py`).")
+    if m.get("phone_weight"):
+        aux += (f" {'Float training' if not m.get('head_only') else 'The head retraining'} added "
+                f"{m['phone_weight']:g} × the binary cross-entropy of a phonetic head on the binarized "
+                "features (espeak-ng phones per third of each word; `--phones`, `phones.py`; dropped before "
+                "quantization).")
     snr = m.get("accuracy_by_snr_db", {})
     f_snr = m.get("float_accuracy_by_snr_db", {})
     snr_rows = (f"| quantized | {' | '.join(_fmt(v) for v in snr.values())} |\n"

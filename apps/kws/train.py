@@ -25,6 +25,11 @@ Steps (each with a progress line on stderr):
    steps (SWA, `averaging.py`) — both off by default (docs/kws.md, session 7); `--metric WEIGHT`
    (with `--words`) adds WEIGHT × a prototypical loss on cross-voice episodes of the word set to
    the binarized features (`episodes.py`; off by default; docs/kws-learning.md, session 8);
+   `--phones WEIGHT` (with `--words`, also with `--head-only`) adds WEIGHT × the mean binary
+   cross-entropy of a third, phonetic head on the binarized features: which espeak-ng phones occur
+   in each third of the clip's word (`phones.py`; `_silence_` clips and speech windows masked out;
+   the label table cached as `<checkpoints>/phones.json`; dropped before quantization; off by
+   default; docs/kws-learning.md, session 9);
 4. calibration of every activation on training data, then quantization-aware fine-tuning; the
    epoch with the best validation accuracy (quantized) is kept;
 5. conversion to Akida 1.0 layers (`akida_edge.convert`), the AKD1000 check (`mapping.check`
@@ -59,6 +64,7 @@ from akida_edge.apps.kws import (
     feature_head,
     features,
     network,
+    phones,
     report,
     speechwindows,
     wordset,
@@ -192,6 +198,25 @@ def fit_data(train: dict[str, np.ndarray], words: dict[str, np.ndarray] | None =
             "weight": weight, "negatives": neg, "voice": voice}
 
 
+def phone_targets(train: dict[str, np.ndarray], words: dict[str, np.ndarray], n_fit: int,
+                  cache: str | Path | None = None) -> tuple[phones.PhoneTable, np.ndarray, np.ndarray]:
+    """The phonetic head's targets for the clips `fit_data` returns (`n_fit` of them, in its order:
+    keyword training clips, the word set's clips, then any speech windows): (table, float32 (n_fit,
+    bins·P) targets, bool (n_fit,) mask). Keyword and `_unknown_` clips and the word set's clips have
+    a target; `_silence_` clips (no voice, no word) and the speech windows (after them) do not."""
+    voices = np.concatenate([np.asarray(train["voice"]).astype(str), np.asarray(words["voice"]).astype(str)])
+    names = np.concatenate([np.asarray(train["word"]).astype(str), np.asarray(words["word"]).astype(str)])
+    silence = np.concatenate([np.asarray(train["y"]) == dataset.CLASSES.index("_silence_"),
+                              np.zeros(len(words["y"]), bool)])
+    names[silence] = ""
+    table = phones.build_table(voices, names, cache)
+    y_part, m_part = table.targets(voices, names)
+    y = np.zeros((n_fit, table.outputs), np.float32)
+    mask = np.zeros(n_fit, bool)
+    y[: len(names)], mask[: len(names)] = y_part, m_part
+    return table, y, mask
+
+
 def _voices(part: dict[str, np.ndarray]) -> np.ndarray:
     """The clips' voice names ('' for every clip of a part without them: one voice, never mixed)."""
     if "voice" in part:
@@ -206,7 +231,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         checkpoints: str | Path | None = None, words: str | Path | None = None, head_only: bool = False,
         head_epochs: int = HEAD_EPOCHS, windows: str | Path | None = None, words_unknown: bool = False,
         negative_share: float = NEGATIVE_SHARE, mixup_alpha: float = 0.0, average_from: float | None = None,
-        metric: float = 0.0, metric_temperature: float = episodes.TEMPERATURE, progress=sys.stderr) -> dict:
+        metric: float = 0.0, metric_temperature: float = episodes.TEMPERATURE, phone_weight: float = 0.0,
+        progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
@@ -219,7 +245,9 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     network kept is the average of its weights over the last 1 − `average_from` of the float
     steps (SWA, `averaging.py`; BatchNorm statistics recomputed); the last weights stay in the
     per-epoch checkpoint. `metric` > 0 (with `words`): float training adds `metric` × the prototypical
-    loss of one cross-voice episode of the word set per step, at `metric_temperature` (`episodes.py`)."""
+    loss of one cross-voice episode of the word set per step, at `metric_temperature` (`episodes.py`).
+    `phone_weight` > 0 (with `words`): float training (or `head_only`) adds `phone_weight` × the
+    phonetic head's mean binary cross-entropy (`phone_targets`, `phones.py`)."""
     data, out = Path(data), Path(out)
     if quantized_from is not None and float_from is None:
         raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
@@ -241,6 +269,15 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                           ">= 0 (0: off) and the temperature > 0")
     if metric > 0 and words is None:
         raise ConfigError(f"--metric {metric}: the episodes come from the word set; it needs --words DIR")
+    if phone_weight < 0:
+        raise ConfigError(f"--phones {phone_weight}: the weight must be >= 0 (0: off)")
+    if phone_weight > 0 and words is None:
+        raise ConfigError(f"--phones {phone_weight}: the phonetic head trains with the word set; it needs "
+                          "--words DIR")
+    if phone_weight > 0 and (mixup_alpha > 0 or (float_from is not None and continue_epochs <= 0
+                                                 and not head_only)):
+        raise ConfigError(f"--phones {phone_weight} acts on float training (or --head-only): it needs float "
+                          "epochs and goes without --mixup")
     if (mixup_alpha > 0 or average_from is not None or metric > 0) and (head_only or (float_from is not None
                                                                        and continue_epochs <= 0)):
         raise ConfigError("--mixup, --average-from and --metric act on float training: they need float "
@@ -285,6 +322,18 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
             raise ConfigError(f"--metric with --words {words}: {exc}") from None
     regular = {"mixup_alpha": mixup_alpha, "voice": fd["voice"], "step_hook": hook,
                "metric": None if sampler is None else episodes.Metric(sampler, metric, metric_temperature)}
+    phone = None
+    if phone_weight > 0 and wset is not None:
+        table, p_y, p_mask = phone_targets(splits["train"], wset, len(fd["y"]), ckpt_dir / "phones.json")
+        with torch.random.fork_rng():  # its initialization leaves the run's other random streams unchanged
+            torch.manual_seed(seed + 9)
+            p_head = torch.nn.Linear(model[-1].in_features, table.outputs)
+        phone = network.PhoneLoss(p_head, torch.from_numpy(p_y), torch.from_numpy(p_mask), phone_weight)
+        regular["phones"] = phone
+        if progress is not None:
+            progress.write(f"kws phones    {len(table.inventory)} phones × {table.bins} bins, "
+                           f"{int(p_mask.sum())} of {len(p_mask)} clips with a target: "
+                           f"{' '.join(table.inventory)}\n")
 
     def snapshot(**extra) -> dict:
         return {**arch, "down": list(arch["down"]), **extra,
@@ -292,6 +341,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
 
     def float_checkpoint(epoch: int, logs: list[dict], name: str = "float") -> None:
         extra = {"aux_state_dict": head[0].state_dict()} if head is not None else {}
+        if phone is not None:
+            extra["phone_state_dict"] = phone.head.state_dict()
         torch.save(snapshot(epoch=epoch, history=logs, **extra), ckpt_dir / f"{name}-seed{seed}.pt")
 
     t0 = time.monotonic()
@@ -308,7 +359,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         if head_only:
             new_head = feature_head.retrain(model, feature_head.trunk_outputs(model, x_fit), y_fit, aux_y,
                                             aux_classes, epochs=head_epochs, seed=seed, weight=w_fit,
-                                            progress=progress)
+                                            phones=phone, progress=progress)
             head = (new_head, aux_y)
             logs.append({"epoch": head_epochs, "what": "head", "aux_classes": aux_classes})
             float_checkpoint(head_epochs, logs, "float-head")
@@ -397,7 +448,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    window_clips=window_clips, words_unknown=words_unknown,
                    negative_share=negative_share if fd["negatives"].size else 0.0,
                    mixup_alpha=mixup_alpha, average_from=average_from, metric_weight=metric,
-                   metric_temperature=metric_temperature if metric > 0 else None,
+                   metric_temperature=metric_temperature if metric > 0 else None, phone_weight=phone_weight,
                    averaged_points=average.count if average is not None else 0,
                    data_config_hash=config.digest(), history=logs,
                    clips={s: int(len(v["y"])) for s, v in splits.items()})
@@ -459,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
                          "set to the binarized features (episodes.py; default 0: off)")
     ap.add_argument("--metric-temperature", type=float, default=episodes.TEMPERATURE, metavar="TAU",
                     help=f"temperature of --metric's cosine logits (default {episodes.TEMPERATURE:g})")
+    ap.add_argument("--phones", type=float, default=0.0, metavar="WEIGHT",
+                    help="with --words: add WEIGHT × the binary cross-entropy of a phonetic head on the "
+                         "binarized features (espeak-ng phones per third of a word; default 0: off)")
     ap.add_argument("--checkpoints", metavar="DIR", help="where per-epoch checkpoints go (default "
                     "<data>/checkpoints; another directory keeps an earlier run's checkpoints)")
     args = ap.parse_args(argv)
@@ -472,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
                       head_epochs=args.head_epochs, windows=args.windows,
                       words_unknown=args.words_unknown, negative_share=args.negative_share,
                       mixup_alpha=args.mixup, average_from=args.average_from, metric=args.metric,
-                      metric_temperature=args.metric_temperature)
+                      metric_temperature=args.metric_temperature, phone_weight=args.phones)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

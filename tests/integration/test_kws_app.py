@@ -226,6 +226,23 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     assert any(not torch.equal(averaged[k], last[k]) for k in last)  # the average is not the last point
     report_text = (tmp_path / "reg" / "REPORT.md").read_text()
     assert "--mixup" in report_text and "--average-from" in report_text and "--metric" in report_text
+    # session 9: the phonetic head on the binarized features (--phones), in a warm restart and head-only
+    ph = train.run(tmp_path / "data", tmp_path / "ph", small=True, threads=1, progress=None,
+                   checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",
+                   continue_epochs=1, words=tmp_path / "wordset", windows=tmp_path / "windows",
+                   phone_weight=1.0)
+    assert ph["phone_weight"] == 1.0 and ph["agreement"] == 1.0
+    continued_logs = [h for h in ph["history"] if h.get("what") == "float+"]
+    continued_ok = [math.isfinite(h["phone_loss"]) and h["phone_loss"] > 0 for h in continued_logs]
+    assert continued_logs and all(continued_ok)
+    table = json.loads((tmp_path / "ckpt" / "phones.json").read_text())
+    continued = torch.load(tmp_path / "ckpt" / "float-continued-seed1.pt", weights_only=True)
+    assert continued["phone_state_dict"]["weight"].shape == (3 * len(table["inventory"]), 32)
+    assert "--phones" in (tmp_path / "ph" / "REPORT.md").read_text()
+    train.run(tmp_path / "data", tmp_path / "ph-head", small=True, threads=1, progress=None,
+              checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",
+              words=tmp_path / "wordset", head_only=True, head_epochs=1, phone_weight=1.0)
+    assert "phone_state_dict" in torch.load(tmp_path / "ckpt" / "float-head-seed1.pt", weights_only=True)
 
 
 def _word_clips(out, rng, voice: str, word: str, n: int) -> list[str]:
