@@ -179,14 +179,16 @@ class Learned:
     they use is part of the state."""
 
     def __init__(self, base: Model, state_dir: str | Path | None = None,
-                 false_accept: float = FALSE_ACCEPT, base_veto: float = BASE_VETO) -> None:
+                 false_accept: float | None = None, base_veto: float | None = None) -> None:
         self.store = StateStore(state_dir)
         self.base = base
         self.model = learning_model(base)
         #: after `learn`: (keyword, samples, of) when the base model was sure most of the samples
         #: were another keyword, which then keeps those windows (`BASE_VETO`); else None
         self.last_confusion: tuple[str, int, int] | None = None
-        self.false_accept, self.base_veto = false_accept, base_veto
+        # None: the module's settings when the store is opened (so a dev script can set them)
+        self.false_accept = FALSE_ACCEPT if false_accept is None else false_accept
+        self.base_veto = BASE_VETO if base_veto is None else base_veto
         self._known: tuple[np.ndarray, np.ndarray] | None = None
         entry = self.store.load_into(STATE_NAME, self.model)
         extra = entry.extra if entry is not None else {}

@@ -121,3 +121,13 @@ def test_learning_a_word_the_base_model_is_sure_of_warns_which_keyword_keeps_it(
     # learning `down` itself (adaptation) raises no such warning: its own keyword is no rival
     assert cli.main(["kws", "learn", "--label", "down", *paths, "--state", state]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_decision_settings_default_to_the_module_values_when_the_store_opens(base, tmp_path, monkeypatch):
+    """`scripts/kws_learn_dev.py --set FALSE_ACCEPT=...` sets the module's constant: a store opened
+    afterwards decides with it (an explicit argument still wins)."""
+    monkeypatch.setattr(K, "FALSE_ACCEPT", K.FALSE_ACCEPT * 2)
+    monkeypatch.setattr(K, "BASE_VETO", K.BASE_VETO / 2)
+    opened = K.Learned(base, tmp_path)
+    assert (opened.false_accept, opened.base_veto) == (K.FALSE_ACCEPT, K.BASE_VETO)
+    assert K.Learned(base, tmp_path, false_accept=0.01, base_veto=0.9).false_accept == 0.01
