@@ -40,6 +40,7 @@ backbone could have heard, not for a human voice.
 
 from __future__ import annotations
 
+import tempfile
 from typing import IO, Any
 
 import numpy as np
@@ -74,6 +75,24 @@ def _match_inputs(clips: list[tuple[str, np.ndarray]]) -> np.ndarray:
     return np.stack([F.clip_features(x) for _, x in clips])
 
 
+def adaptation(model: str | None, base: Any, learn_clips: dict[str, list[np.ndarray]],
+               adapt_test: list[tuple[str, np.ndarray]]) -> tuple[float, float, float]:
+    """Per-device adaptation: keyword accuracy on `adapt_test` before (`base`, nothing learned) and
+    after learning each keyword's `learn_clips` under its own name in a fresh state, and the
+    learned-only accuracy (the best-matching learned keyword)."""
+    from akida_edge.apps.kws.app import KEYWORDS, Spotter
+
+    before = _accuracy(base, adapt_test)
+    with tempfile.TemporaryDirectory() as state:
+        spotter = Spotter(model, state_dir=state)
+        for k in KEYWORDS:
+            _learn(spotter, k, learn_clips[k])
+        after = _accuracy(spotter, adapt_test)
+        m = spotter.learned.matches(_match_inputs(adapt_test))
+        got = np.array(spotter.learned.labels)[m.argmax(axis=1)]
+    return before, after, float(np.mean(got == np.array([k for k, _ in adapt_test])))
+
+
 def auc(pos: np.ndarray, neg: np.ndarray) -> float:
     """Area under the ROC curve: P(pos > neg) + P(pos = neg) / 2 over all pairs (Mann-Whitney U)."""
     pos, neg = np.asarray(pos, np.float64)[:, None], np.asarray(neg, np.float64)[None, :]
@@ -99,7 +118,6 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
     than the shipped one (a candidate backbone); `split_name`: whose voices learn and are tested
     (the bench: ``test``; ``validation`` for choosing a learning rule, `scripts/kws_learn_dev.py`);
     `tts`: synthetic clips per word for the ``_tts`` figures (None: `enroll.CLIPS`; 0: none)."""
-    import tempfile
 
     from akida_edge.apps.kws import enroll
     from akida_edge.apps.kws.app import KEYWORDS, Spotter
@@ -175,15 +193,9 @@ def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WO
         learn_clips = {k: [clip(rng, voice, k) for _ in range(shots)] for k in KEYWORDS}
         adapt_test = [(k, clip(rng, voice, k)) for k in KEYWORDS for _ in range(adapt_test_per_keyword)]
         n_adapt = len(adapt_test)
-        add("adapt_acc_before", _accuracy(base, adapt_test))
-        with tempfile.TemporaryDirectory() as state:
-            spotter = Spotter(model, state_dir=state)
-            for k in KEYWORDS:
-                _learn(spotter, k, learn_clips[k])
-            add("adapt_acc_after", _accuracy(spotter, adapt_test))
-            m = spotter.learned.matches(_match_inputs(adapt_test))
-            got = np.array(spotter.learned.labels)[m.argmax(axis=1)]
-            add("adapt_learned_only_acc", float(np.mean(got == np.array([k for k, _ in adapt_test]))))
+        for key, value in zip(("adapt_acc_before", "adapt_acc_after", "adapt_learned_only_acc"),
+                              adaptation(model, base, learn_clips, adapt_test), strict=True):
+            add(key, value)
 
     def mean(key: str) -> float | None:
         return round(float(np.mean(fig[key])), 4) if fig.get(key) else None

@@ -46,7 +46,7 @@ from akida_edge.bench._learn_kws import (
     _diagnose,
     _labels,
     _learn,
-    _match_inputs,
+    adaptation,
 )
 
 STREAM = 8  # the generator stream of these clips: [seed, STREAM, round]
@@ -122,16 +122,9 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
                             add(f"drop@{eps}", before - _accuracy(spotter, base_test))
         learn_clips = {k: [say(k) for _ in range(shots)] for k in KEYWORDS}
         adapt_test = [(k, say(k)) for k in KEYWORDS for _ in range(adapt_test_per_keyword)]
-        add("adapt_acc_before_neural_voice", _accuracy(base, adapt_test))
-        with tempfile.TemporaryDirectory() as state:
-            spotter = Spotter(model, state_dir=state)
-            for k in KEYWORDS:
-                _learn(spotter, k, learn_clips[k])
-            add("adapt_acc_after_neural_voice", _accuracy(spotter, adapt_test))
-            m = spotter.learned.matches(_match_inputs(adapt_test))
-            got = np.array(spotter.learned.labels)[m.argmax(axis=1)]
-            truth = np.array([k for k, _ in adapt_test])
-            add("adapt_learned_only_acc_neural_voice", float(np.mean(got == truth)))
+        for key, value in zip(("adapt_acc_before", "adapt_acc_after", "adapt_learned_only_acc"),
+                              adaptation(model, base, learn_clips, adapt_test), strict=True):
+            add(key + "_neural_voice", value)
         counts = {"new_word": len(new_test), "base": len(base_test), "adapt": len(adapt_test)}
         if progress:
             print(f"bench learn: neural voice round {r + 1}/{repeats}", file=progress, flush=True)

@@ -16,3 +16,15 @@ settings.load_profile("akida")
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261127)
+
+
+@pytest.fixture
+def torch_one_thread():
+    """PyTorch on one thread for the test (tiny tensors: its thread pool only contends for the
+    cores, about 10x slower); a module using it imports torch itself (`pytest.importorskip`)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

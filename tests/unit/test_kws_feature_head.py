@@ -16,12 +16,8 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: PyTorch's thread pool only contends for the cores (10x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_thread(torch_one_thread):
+    """Tiny tensors: PyTorch on one thread (`torch_one_thread`, conftest)."""
 
 
 def _model_and_inputs(rng, n=48):

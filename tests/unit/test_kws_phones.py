@@ -19,12 +19,8 @@ espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: PyTorch's thread pool only contends for the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_thread(torch_one_thread):
+    """Tiny tensors: PyTorch on one thread (`torch_one_thread`, conftest)."""
 
 
 def test_the_accent_is_the_espeak_voice_without_its_variant():
