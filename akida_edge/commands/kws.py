@@ -5,8 +5,9 @@ classify: one result per file (text, or one JSON object per line with `--json`);
 (missing, not audio, empty, truncated) gives one line for that file on stderr (and an `error`
 object with `--json`), the others are still classified, and the exit code is 1.
 detect: keywords in a long recording with their times. listen: the same on a microphone.
-learn / forget / learned: words taught on this device (`apps/kws/learn.py`; `--synthesize N` also
-from the word's spelling, `apps/kws/enroll.py`), kept in the per-device state.
+learn / forget / learned: words taught on this device (`apps/kws/learn.py`; `--record N` also from
+the microphone, `apps/kws/record.py`; `--synthesize N` also from the word's spelling,
+`apps/kws/enroll.py`), kept in the per-device state.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 from akida_edge.commands._files import PerFile
 from akida_edge.errors import AkidaEdgeError
+
+MAX_RECORD = 20  # `kws learn --record N`: utterances per command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="also learn N clips of the word's spelling said by N synthetic voices (espeak-ng "
                          "and sox; 40 is a good choice; with no FILE, the spelling alone). Measured to help "
                          "for synthetic voices, not for another synthesizer's: see docs/kws-learning.md")
+    lr.add_argument("--record", type=int, default=0, metavar="N",
+                    help="also record the word N times from the microphone, one prompt each (say it on its "
+                         "own, with a pause before and after; apps/kws/record.py)")
+    lr.add_argument("--device", metavar="NAME|INDEX", help="input device for --record (default: the system "
+                    "default)")
     lr.set_defaults(func=_learn)
     fg = sub.add_parser("forget", parents=[common], help="forget a learned word")
     fg.add_argument("word", metavar="WORD")
@@ -146,9 +154,11 @@ def _learn(args: argparse.Namespace) -> int:
         raise ConfigError(f"--label {args.label!r}: {problem}")
     if args.synthesize < 0:
         raise ConfigError(f"--synthesize {args.synthesize}: give a number of clips >= 0 (e.g. 40)")
-    if not args.files and not args.synthesize:
-        raise ConfigError(f"nothing to learn '{args.label}' from: give WAV files of the word, or "
-                          "--synthesize N to learn it from its spelling")
+    if not 0 <= args.record <= MAX_RECORD:
+        raise ConfigError(f"--record {args.record}: give a number of utterances 0..{MAX_RECORD} (e.g. 5)")
+    if not args.files and not args.synthesize and not args.record:
+        raise ConfigError(f"nothing to learn '{args.label}' from: give WAV files of the word, --record N "
+                          "to say it N times into the microphone, or --synthesize N to learn its spelling")
     if args.synthesize and args.label in KEYWORDS:
         raise ConfigError(f"--synthesize: '{args.label}' is a base keyword, which the model was trained on; "
                           "learn it from clips of your own voice instead (adaptation)")
@@ -167,10 +177,12 @@ def _learn(args: argparse.Namespace) -> int:
     clips = [x for _, x in files.results(args.files, load)]
     if args.files and not clips:
         raise InputDataError(f"no usable clip to learn '{args.label}' from; give WAV files of the word")
+    recorded = _record(args) if args.record else []
     spoken = enroll.spoken_clips(args.label, args.synthesize, sys.stderr)
-    n = spotter.learned.learn_audio(args.label, clips + spoken)
+    n = spotter.learned.learn_audio(args.label, clips + recorded + spoken)
     synth = f" and {len(spoken)} synthesized" if spoken else ""
-    print(f"learned '{args.label}' from {len(clips)} clip(s){synth} ({n} samples); learned words: "
+    mic = f"{len(recorded)} recorded, " if recorded else ""
+    print(f"learned '{args.label}' from {mic}{len(clips)} clip(s){synth} ({n} samples); learned words: "
           f"{', '.join(spotter.learned.words)} (state: {spotter.learned.store.directory})")
     if spotter.learned.last_confusion:
         rival, sure, total = spotter.learned.last_confusion
@@ -178,6 +190,18 @@ def _learn(args: argparse.Namespace) -> int:
               f"{total} samples; windows the base model is that sure of stay '{rival}' (a more "
               "distinct word, or clips in your own voice, learn better)", file=sys.stderr)
     return files.exit_code
+
+
+def _record(args: argparse.Namespace) -> list:
+    """`--record N`: N utterances of the label from the microphone (`apps.kws.record`)."""
+    from akida_edge.apps.kws.record import record
+    from akida_edge.drivers.microphone import MicrophoneConfig, MicrophoneSource
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    with MicrophoneSource(MicrophoneConfig(device=args.device)) as source:
+        return record((chunk.data[:, 0] for chunk in source), args.label, args.record, say)
 
 
 def _forget(args: argparse.Namespace) -> int:
