@@ -73,7 +73,7 @@ def test_learn_from_the_spelling_alone_then_with_clips(tmp_path, rng, capsys):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--label", "lantern"], "give WAV files of the word, or --synthesize N"),
+    (["--label", "lantern"], "--record N to say it N times into the microphone, or --synthesize N"),
     (["--label", "lantern", "--synthesize", "-1"], "--synthesize -1: give a number of clips >= 0"),
     (["--label", "yes", "--synthesize", "4"], "'yes' is a base keyword"),
 ])
