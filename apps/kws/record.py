@@ -60,6 +60,11 @@ class Cutter:
         self._audio, self._first = self._audio[keep_from - self._first:], keep_from
         return out
 
+    @property
+    def speaking(self) -> bool:
+        """A stretch of speech is in progress (not yet finished)."""
+        return self._segmenter.open_start is not None
+
     def _sample(self, frame: int) -> int:
         return frame * F.HOP_SAMPLES
 
@@ -101,12 +106,12 @@ def record(blocks: Iterable[np.ndarray], word: str, n: int, say: Callable[[str],
             if len(clips) == n:
                 return clips
             prompted_at = None  # the next prompt follows
-        if prompted_at is None and cutter.samples >= settle and cutter._segmenter.open_start is None:
+        if prompted_at is None and cutter.samples >= settle and not cutter.speaking:
             say(f"say '{word}' ({len(clips) + 1}/{n})")
             prompted_at = (clock(), cutter.samples)
         elif prompted_at is not None:
             waited_s = min(clock() - prompted_at[0], (cutter.samples - prompted_at[1]) / F.PARAMS.rate_hz)
-            if waited_s > WAIT_S and cutter._segmenter.open_start is None:
+            if waited_s > WAIT_S and not cutter.speaking:
                 raise InputDataError(f"heard no word on the microphone in {WAIT_S:.0f} s after the prompt "
                                      f"({len(clips)} of {n} recorded); speak closer or louder, or pick the "
                                      "input with --device")
