@@ -21,6 +21,7 @@ from akida_edge.commands._files import PerFile
 from akida_edge.errors import AkidaEdgeError
 
 MAX_RECORD = 20  # `kws learn --record N`: utterances per command
+RATE_HZ = 16000  # the app's sample rate: recordings and saved WAVs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          "own, with a pause before and after; apps/kws/record.py)")
     lr.add_argument("--device", metavar="NAME|INDEX", help="input device for --record (default: the system "
                     "default)")
+    lr.add_argument("--save", metavar="DIR", help="also write the --record utterances there as WAV files "
+                    "(WORD-TIME-K.wav, 16 kHz), to learn them again later, e.g. with a newer model")
     lr.set_defaults(func=_learn)
     fg = sub.add_parser("forget", parents=[common], help="forget a learned word")
     fg.add_argument("word", metavar="WORD")
@@ -156,6 +159,8 @@ def _learn(args: argparse.Namespace) -> int:
         raise ConfigError(f"--synthesize {args.synthesize}: give a number of clips >= 0 (e.g. 40)")
     if not 0 <= args.record <= MAX_RECORD:
         raise ConfigError(f"--record {args.record}: give a number of utterances 0..{MAX_RECORD} (e.g. 5)")
+    if args.save and not args.record:
+        raise ConfigError(f"--save {args.save}: it keeps --record's utterances; add --record N")
     if not args.files and not args.synthesize and not args.record:
         raise ConfigError(f"nothing to learn '{args.label}' from: give WAV files of the word, --record N "
                           "to say it N times into the microphone, or --synthesize N to learn its spelling")
@@ -194,14 +199,32 @@ def _learn(args: argparse.Namespace) -> int:
 
 def _record(args: argparse.Namespace) -> list:
     """`--record N`: N utterances of the label from the microphone (`apps.kws.record`)."""
+    import time
+    from pathlib import Path
+
     from akida_edge.apps.kws.record import record
     from akida_edge.drivers.microphone import MicrophoneConfig, MicrophoneSource
+    from akida_edge.drivers.wavfile import write_wav
+    from akida_edge.errors import ConfigError
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    save = None
+    if args.save:  # made before recording: a directory that cannot be written fails first
+        save = Path(args.save)
+        try:
+            save.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--save {args.save}: cannot create the directory ({exc.strerror})") from None
     with MicrophoneSource(MicrophoneConfig(device=args.device)) as source:
-        return record((chunk.data[:, 0] for chunk in source), args.label, args.record, say)
+        clips = record((chunk.data[:, 0] for chunk in source), args.label, args.record, say)
+    if save is not None:  # before learning, so the recordings outlive any later error
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for k, clip in enumerate(clips, 1):
+            write_wav(save / f"{args.label}-{stamp}-{k}.wav", clip, RATE_HZ)
+        say(f"saved {len(clips)} recording(s) in {save}")
+    return clips
 
 
 def _forget(args: argparse.Namespace) -> int:

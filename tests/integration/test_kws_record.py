@@ -131,6 +131,29 @@ def test_kws_learn_records_from_the_microphone(scene, tmp_path, monkeypatch, cap
     assert "banana" in capsys.readouterr().out
 
 
+def test_recordings_can_be_saved_as_wav_to_learn_again(scene, tmp_path, monkeypatch, capsys):
+    from akida_edge.drivers import microphone
+
+    FakeMicrophone.signal = scene[0]
+    monkeypatch.setattr(microphone, "MicrophoneSource", FakeMicrophone)
+    saved, state = tmp_path / "takes", str(tmp_path / "state")
+    assert cli.main(["kws", "learn", "--label", "banana", "--record", "3", "--save", str(saved),
+                     "--state", state]) == 0
+    assert f"saved 3 recording(s) in {saved}" in capsys.readouterr().err
+    files = sorted(saved.glob("banana-*.wav"))
+    clips = R.record(blocks(scene[0]), "banana", 3, lambda line: None)
+    assert [f.name[-6:] for f in files] == ["-1.wav", "-2.wav", "-3.wav"]
+    for f, clip in zip(files, clips, strict=True):
+        x, info = read_wav(f)
+        assert info.rate_hz == RATE and np.allclose(x[:, 0], clip, atol=1 / 32768)
+    # the saved files teach the word like the recording did (e.g. to a fresh state)
+    again = str(tmp_path / "again")
+    assert cli.main(["kws", "learn", "--label", "banana", *map(str, files), "--state", again]) == 0
+    assert "from 3 clip(s)" in capsys.readouterr().out
+    assert cli.main(["kws", "learn", "--label", "banana", "--save", str(saved), "--state", again]) != 0
+    assert "add --record N" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("n", ["-1", str(21)])
 def test_a_bad_record_count_is_one_line(n, tmp_path, capsys):
     assert cli.main(["kws", "learn", "--label", "banana", "--record", n, "--state", str(tmp_path)]) != 0
