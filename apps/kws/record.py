@@ -27,7 +27,7 @@ MIN_MS = 150.0  # shorter stretches are clicks or breaths
 MAX_MS = 1500.0  # longer ones are not one word said on its own
 PAD_MS = 150.0  # context kept before and after the stretch
 SETTLE_MS = 1000.0  # the room's noise, heard before the first prompt
-WAIT_S = 15.0  # no utterance this long after a prompt: the microphone hears nothing usable
+WAIT_S = 15.0  # no utterance this long after a prompt (speech or not): nothing usable is heard
 FRAME_MS = 1000.0 * F.HOP_SAMPLES / F.PARAMS.rate_hz  # 20 ms
 
 
@@ -111,8 +111,9 @@ def record(blocks: Iterable[np.ndarray], word: str, n: int, say: Callable[[str],
             prompted_at = (clock(), cutter.samples)
         elif prompted_at is not None:
             waited_s = min(clock() - prompted_at[0], (cutter.samples - prompted_at[1]) / F.PARAMS.rate_hz)
-            if waited_s > WAIT_S and not cutter.speaking:
-                raise InputDataError(f"heard no word on the microphone in {WAIT_S:.0f} s after the prompt "
+            # a word begun at the deadline may finish; endless speech (a radio) may not keep it waiting
+            if waited_s > WAIT_S + (MAX_MS / 1000 if cutter.speaking else 0.0):
+                raise InputDataError(f"heard no word said on its own in {WAIT_S:.0f} s after the prompt "
                                      f"({len(clips)} of {n} recorded); speak closer or louder, or pick the "
                                      "input with --device")
     raise InputDataError(f"the audio stream ended after {len(clips)} of {n} utterances of '{word}'")

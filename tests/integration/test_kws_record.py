@@ -38,8 +38,8 @@ def spoken(tmp_path, text: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def scene(tmp_path_factory):
-    """(signal, where each `banana` starts and ends): quiet, banana, a sentence, banana, a click,
-    banana, quiet; faint white noise throughout."""
+    """(signal, where each `banana` starts and ends, the sentence alone): quiet, banana, a sentence,
+    banana, a click, banana, quiet; faint white noise throughout."""
     d = tmp_path_factory.mktemp("words")
     word, sentence = spoken(d, "banana"), spoken(d, "the quick brown fox jumps over the lazy dog")
     click = np.zeros(480, np.float32)
@@ -61,7 +61,7 @@ def scene(tmp_path_factory):
         add(gap)
     add(np.zeros(2 * RATE, np.float32))
     signal = np.concatenate(parts)
-    return signal + 1e-3 * rng.standard_normal(signal.size).astype(np.float32), where
+    return signal + 1e-3 * rng.standard_normal(signal.size).astype(np.float32), where, sentence
 
 
 def blocks(signal: np.ndarray):
@@ -69,7 +69,7 @@ def blocks(signal: np.ndarray):
 
 
 def test_each_word_said_on_its_own_is_cut_out_and_the_rest_is_skipped_with_the_reason(scene):
-    signal, where = scene
+    signal, where, _ = scene
     said: list[str] = []
     clips = R.record(blocks(signal), "banana", 3, said.append)
     assert len(clips) == 3
@@ -88,13 +88,19 @@ def test_each_word_said_on_its_own_is_cut_out_and_the_rest_is_skipped_with_the_r
 
 
 def test_silence_times_out_with_one_line_and_an_ended_stream_says_so(scene):
-    signal, _ = scene
+    signal, _, _ = scene
     quiet = signal[: int(1.4 * RATE)]
     ticks = iter(range(10_000))
     long_quiet = np.tile(quiet, 20)  # 28 s: past the wait, by samples and by the clock
     with pytest.raises(InputDataError) as exc:
         R.record(blocks(long_quiet), "banana", 2, lambda line: None, clock=lambda: float(next(ticks)))
     assert "heard no word" in str(exc.value) and "0 of 2" in str(exc.value) and "\n" not in str(exc.value)
+    # speech that never pauses (a radio beside the microphone) times out too, rather than waiting forever
+    sentence = scene[2]
+    talk = np.concatenate([quiet, np.tile(sentence, int(30 * RATE / sentence.size) + 1)])
+    ticks = iter(range(10_000))
+    with pytest.raises(InputDataError, match="heard no word said on its own"):
+        R.record(blocks(talk), "banana", 2, lambda line: None, clock=lambda: float(next(ticks)))
     with pytest.raises(InputDataError, match="ended after 0 of 2"):
         R.record(blocks(quiet), "banana", 2, lambda line: None)
 
