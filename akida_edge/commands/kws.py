@@ -21,7 +21,6 @@ from akida_edge.commands._files import PerFile
 from akida_edge.errors import AkidaEdgeError
 
 MAX_RECORD = 20  # `kws learn --record N`: utterances per command
-RATE_HZ = 16000  # the app's sample rate: recordings and saved WAVs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -202,7 +201,7 @@ def _record(args: argparse.Namespace) -> list:
     import time
     from pathlib import Path
 
-    from akida_edge.apps.kws.record import record
+    from akida_edge.apps.kws.record import RATE_HZ, record
     from akida_edge.drivers.microphone import MicrophoneConfig, MicrophoneSource
     from akida_edge.drivers.wavfile import write_wav
     from akida_edge.errors import ConfigError

@@ -29,6 +29,7 @@ PAD_MS = 150.0  # context kept before and after the stretch
 SETTLE_MS = 1000.0  # the room's noise, heard before the first prompt
 WAIT_S = 15.0  # no utterance this long after a prompt (speech or not): nothing usable is heard
 FRAME_MS = 1000.0 * F.HOP_SAMPLES / F.PARAMS.rate_hz  # 20 ms
+RATE_HZ = F.PARAMS.rate_hz  # 16 kHz: the blocks, the clips and the WAVs `kws learn --save` writes
 
 
 class Cutter:
@@ -119,4 +120,4 @@ def record(blocks: Iterable[np.ndarray], word: str, n: int, say: Callable[[str],
     raise InputDataError(f"the audio stream ended after {len(clips)} of {n} utterances of '{word}'")
 
 
-__all__ = ["MAX_MS", "MIN_MS", "PAD_MS", "SETTLE_MS", "WAIT_S", "Cutter", "record"]
+__all__ = ["MAX_MS", "MIN_MS", "PAD_MS", "RATE_HZ", "SETTLE_MS", "WAIT_S", "Cutter", "record"]
