@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lr.add_argument("--device", metavar="NAME|INDEX", help="input device for --record (default: the system "
                     "default)")
     lr.add_argument("--save", metavar="DIR", help="also write the --record utterances there as WAV files "
-                    "(WORD-TIME-K.wav, 16 kHz), to learn them again later, e.g. with a newer model")
+                    "(WORD-TIME-K.wav, 16 kHz), to keep them outside the learned state")
     lr.set_defaults(func=_learn)
     fg = sub.add_parser("forget", parents=[common], help="forget a learned word")
     fg.add_argument("word", metavar="WORD")
@@ -241,10 +241,11 @@ def _learned(args: argparse.Namespace) -> int:
     from akida_edge.apps.kws.app import Spotter
 
     spotter = Spotter(args.model, args.state)
-    words = spotter.learned.words if spotter.learned is not None else []
-    if args.json:
-        print(json.dumps({"words": words, "state": str(spotter.learned.store.directory) if spotter.learned
-                          else None}))
+    learned = spotter.learned
+    words = learned.words if learned is not None else []
+    if args.json:  # clips: how many each word keeps to be re-learned on a newer model
+        print(json.dumps({"words": words, "state": str(learned.store.directory) if learned else None,
+                          "clips": {w: learned.clips.count(w) for w in words} if learned else {}}))
     else:
         print("\n".join(words) if words else "no learned words")
     return 0

@@ -5,7 +5,9 @@ The shipped model's layer before its 12-class head is a FullyConnected with 1-bi
 FullyConnected (1-bit weights, `akida_edge.engine.learning`, the AKD1000 rule: the on-chip part)
 with `NEURONS_PER_CLASS` neurons per learned word, `learning_competition` `COMPETITION`. Its state
 (weights, thresholds, plasticity, the word list, the calibration below) lives in the per-device
-store (`akida_edge.state`, name ``kws``), tied to the backbone's hash.
+store (`akida_edge.state`, name ``kws``), tied to the backbone's hash, with the clips each word
+was learned from (`kept_clips.py`): on a newer model, `Learned` re-learns the words from them by
+itself and keeps the old state.
 
 Learning. Each clip is learned as its loudest second plus two copies shifted by ±`SHIFT_FRAMES`
 frames (a word is not always centred). `num_weights` (ones per neuron, constant) is set at the
@@ -56,28 +58,30 @@ from pathlib import Path
 import numpy as np
 
 from akida_edge.apps.kws import features as F
-from akida_edge.apps.kws import known_words
+from akida_edge.apps.kws import kept_clips, known_words
 from akida_edge.apps.kws.labels import CLASSES, KEYWORDS
 from akida_edge.engine import layers as L
 from akida_edge.engine import learning
 from akida_edge.engine.model import Model
-from akida_edge.errors import ConfigError, InputDataError, LearningError
+from akida_edge.errors import ConfigError, InputDataError, LearningError, StateError
 from akida_edge.state import IncompatibleStateError, StateStore
 
 log = logging.getLogger(__name__)
 
 STATE_NAME = "kws"
 #: The app's state layout (``extra["version"]``): 1 = labels only (session 1, an absolute match
-#: threshold); 2 = labels + the known-word calibration (``arrays["known_matches"]``). A version-1
+#: threshold); 2 = labels + the known-word calibration (``arrays["known_matches"]``); 3 = + the clips
+#: each word was learned from (`kept_clips`), to re-learn the words on a newer model. A version-1
 #: state is kept and calibrated on load (logged); a newer one is refused with the reason.
-STATE_VERSION = 2
+STATE_VERSION = 3
+CALIBRATED_SINCE = 2
 NEURONS_PER_CLASS = 8
 COMPETITION = 0.1
 FALSE_ACCEPT = 0.05  # ε: each learned word's false-accept rate on the known-word set
 BASE_VETO = 0.7  # κ: a base keyword this probable keeps its window
 ADAPT_FALSE_ACCEPT = 0.1  # ε and κ for a word named after a keyword (adaptation)
 ADAPT_BASE_VETO = 0.8
-SHIFT_FRAMES = 3
+SHIFT_FRAMES = kept_clips.SHIFT_FRAMES
 WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'-]{0,31}$")
 NOT_WORDS = ("_unknown_", "_silence_", "")
 
@@ -106,19 +110,13 @@ def learning_model(base: Model) -> Model:
 
 def augment(feats_source: list[np.ndarray]) -> np.ndarray:
     """Model inputs of each clip's log-mel (frames, MEL_BANDS): the loudest second and ±shifts."""
-    out = []
-    for mel in feats_source:
-        pad = np.full((F.FRAMES + 2 * SHIFT_FRAMES, mel.shape[1]), F.PARAMS.floor_db, np.float32)
-        if len(mel) < F.FRAMES:  # short clip: centre it in silence
-            a = SHIFT_FRAMES + (F.FRAMES - len(mel)) // 2
-            pad[a: a + len(mel)] = mel
-            mel = pad
-        energy = np.cumsum(np.concatenate([[0.0], (10.0 ** (mel.astype(np.float64) / 10)).sum(axis=1)]))
-        start = int(np.argmax(energy[F.FRAMES:] - energy[: -F.FRAMES]))
-        for s in (start, start - SHIFT_FRAMES, start + SHIFT_FRAMES):
-            s = min(max(s, 0), len(mel) - F.FRAMES)
-            out.append(F.normalize(mel[s: s + F.FRAMES]))
-    return np.stack(out)
+    return samples([kept_clips.learning_slice(mel) for mel in feats_source])
+
+
+def samples(clips: list[kept_clips.Clip]) -> np.ndarray:
+    """Model inputs of learning slices (`kept_clips.learning_slice`): 3 windows per clip."""
+    return np.stack([F.normalize(mel[s: s + F.FRAMES])
+                     for mel, start in clips for s in kept_clips.sample_starts(len(mel), start)])
 
 
 def p_values(match: np.ndarray, known_matches: np.ndarray) -> np.ndarray:
@@ -190,26 +188,34 @@ class Learned:
         self.false_accept = FALSE_ACCEPT if false_accept is None else false_accept
         self.base_veto = BASE_VETO if base_veto is None else base_veto
         self._known: tuple[np.ndarray, np.ndarray] | None = None
-        entry = self.store.load_into(STATE_NAME, self.model)
-        extra = entry.extra if entry is not None else {}
-        self.labels: list[str] = list(extra.get("labels", []))
-        self.known_matches = np.zeros((len(self.labels), 0), np.float32)
+        #: the clips every word was learned from, in order (to re-learn them on a newer model)
+        self.clips = kept_clips.KeptClips()
+        self.labels: list[str] = []
+        self.known_matches = np.zeros((0, 0), np.float32)
+        try:
+            entry = self.store.load_into(STATE_NAME, self.model)
+        except IncompatibleStateError as exc:
+            self._relearn_from_another_model(exc)
+            return
         if entry is None:
             return
-        version = extra.get("version", 1)
-        if not isinstance(version, int) or version > STATE_VERSION:
-            raise IncompatibleStateError(
-                f"learned state {self.store.path(STATE_NAME)} has KWS layout version {version!r}, newer "
-                f"than this akida-edge reads ({STATE_VERSION}); it is kept unused: upgrade akida-edge")
+        extra = entry.extra
+        self.labels = list(extra.get("labels", []))
+        self.known_matches = np.zeros((len(self.labels), 0), np.float32)
+        version = self._check_version(extra)
+        try:
+            self.clips = kept_clips.KeptClips.from_state(extra, entry.arrays)
+        except ValueError as exc:  # the words still work; only a re-learn on a newer model needs them
+            log.warning("learned state %s: %s; they are not used", self.store.path(STATE_NAME), exc)
         stored = entry.arrays.get("known_matches")
         try:
             digest = self._known_digest()
         except InputDataError as exc:  # a broken install: the stored calibration still works
             log.warning("%s; using the calibration stored with the learned words", exc)
             digest = extra.get("known_words")
-        if version < STATE_VERSION or stored is None or stored.shape[0] != len(self.labels) \
+        if version < CALIBRATED_SINCE or stored is None or stored.shape[0] != len(self.labels) \
                 or extra.get("known_words") != digest:
-            why = (f"layout version {version}" if version < STATE_VERSION
+            why = (f"layout version {version}" if version < CALIBRATED_SINCE
                    else "its calibration does not match the known-word set")
             log.warning("learned state %s: %s; calibrating its words %s now (saved at the next learn "
                         "or forget)", self.store.path(STATE_NAME), why, self.words)
@@ -217,14 +223,67 @@ class Learned:
         else:
             self.known_matches = np.asarray(stored, np.float32)
 
+    def _check_version(self, extra: dict) -> int:
+        version = extra.get("version", 1)
+        if not isinstance(version, int) or version > STATE_VERSION:
+            raise IncompatibleStateError(
+                f"learned state {self.store.path(STATE_NAME)} has KWS layout version {version!r}, newer "
+                f"than this akida-edge reads ({STATE_VERSION}); it is kept unused: upgrade akida-edge")
+        return version
+
+    def _relearn_from_another_model(self, problem: IncompatibleStateError) -> None:
+        """Re-learn, on this model, the words of a state learned on another one, from its kept clips
+        (`kept_clips`), and save them as the current state (the store keeps the old one). Raises
+        `problem`, with the reason added, when that state cannot be replayed."""
+        from akida_edge.engine.learning_state import backbone_hash
+
+        other = self.store.load(STATE_NAME)
+        if other is None or other.model_hash == backbone_hash(self.model):
+            raise problem
+        self._check_version(other.extra)
+        try:
+            clips = kept_clips.KeptClips.from_state(other.extra, other.arrays)
+        except ValueError as exc:
+            raise IncompatibleStateError(f"{problem}; {exc}") from None
+        why = clips.why_not_replayable()
+        if why is not None:
+            raise IncompatibleStateError(f"{problem}; {why}") from None
+        try:
+            for word, batch in clips.batches():
+                self._learn_clips(word, batch)
+        except (InputDataError, LearningError) as exc:  # e.g. a broken install's known-word set
+            raise IncompatibleStateError(f"{problem}; re-learning it from its kept clips failed: "
+                                         f"{exc}") from None
+        self.clips.dropped = dict(clips.dropped)
+        path = self.store.path(STATE_NAME)
+        note = (f"learned state {path} was learned on another model ({other.model_hash[:12]}...); "
+                f"re-learned its words {', '.join(self.words)} on this model from their "
+                f"{len(clips.clips)} kept clips")
+        try:
+            self.save()
+        except (OSError, StateError) as exc:
+            log.warning("%s, but could not save them (%s): they are re-learned at every start until "
+                        "the state directory can be written", note, exc)
+            return
+        log.warning("%s; the old state is kept as %s", note,
+                    self.store.kept_path(STATE_NAME, other.model_hash).name)
+
     @property
     def words(self) -> list[str]:
         return [w for w in self.labels if w]
 
     def learn(self, word: str, mels: list[np.ndarray]) -> int:
         """Learn `word` from clips (their log-mel); returns the number of samples learned."""
-        x = augment(mels)
         self._known_features()  # the calibration needs the known-word set: fail before learning
+        x = self._learn_clips(word, [kept_clips.learning_slice(m) for m in mels])
+        self.save()
+        self.last_confusion = self._confusion(word, x)
+        return len(x)
+
+    def _learn_clips(self, word: str, clips: list[kept_clips.Clip]) -> np.ndarray:
+        """Learn `word` from its clips' learning slices, keep them and calibrate (not saved);
+        returns the samples learned."""
+        x = samples(clips)
         if self.model.learning is None:
             active = learning.features(self.model, x).sum(axis=1)
             n_in = int(np.prod(self.model.layers[-1].input_shape))
@@ -239,10 +298,9 @@ class Learned:
             self.model.add_classes(1)
             self.labels.append(word)
         self.model.fit(x, self.labels.index(word))
+        self.clips.add(word, clips)
         self.calibrate()
-        self.save()
-        self.last_confusion = self._confusion(word, x)
-        return len(x)
+        return x
 
     def _confusion(self, word: str, x: np.ndarray) -> tuple[str, int, int] | None:
         """The keyword the base model is sure (≥ the veto) that most samples of `word` are, if any."""
@@ -270,14 +328,17 @@ class Learned:
         k = self.labels.index(word)
         learning.reset_classes(self.model, k)
         self.labels[k] = ""
+        self.clips.forget(word)
         self.calibrate()
         self.save()
 
     def save(self) -> Path:
+        extra, arrays = self.clips.to_state()
         return self.store.save_model(
             STATE_NAME, self.model,
-            extra={"labels": self.labels, "version": STATE_VERSION, "known_words": self._known_digest()},
-            arrays={"known_matches": self.known_matches})
+            extra={"labels": self.labels, "version": STATE_VERSION, "known_words": self._known_digest(),
+                   **extra},
+            arrays={"known_matches": self.known_matches, **arrays})
 
     # --- calibration and matching ---
     def _known_features(self) -> tuple[np.ndarray, np.ndarray]:
