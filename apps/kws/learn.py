@@ -6,8 +6,8 @@ FullyConnected (1-bit weights, `akida_edge.engine.learning`, the AKD1000 rule: t
 with `NEURONS_PER_CLASS` neurons per learned word, `learning_competition` `COMPETITION`. Its state
 (weights, thresholds, plasticity, the word list, the calibration below) lives in the per-device
 store (`akida_edge.state`, name ``kws``), tied to the backbone's hash, with the clips each word
-was learned from (`kept_clips.py`): on a newer model, `Learned` re-learns the words from them by
-itself and keeps the old state.
+was learned from (`kept_clips.py`, `akida_edge.replay`): on a newer model, `Learned` learns the
+words again from them by itself and keeps the old state.
 
 Learning. Each clip is learned as its loudest second plus two copies shifted by ±`SHIFT_FRAMES`
 frames (a word is not always centred). `num_weights` (ones per neuron, constant) is set at the
@@ -57,13 +57,14 @@ from pathlib import Path
 
 import numpy as np
 
+from akida_edge import replay
 from akida_edge.apps.kws import features as F
 from akida_edge.apps.kws import kept_clips, known_words
 from akida_edge.apps.kws.labels import CLASSES, KEYWORDS
 from akida_edge.engine import layers as L
 from akida_edge.engine import learning
 from akida_edge.engine.model import Model
-from akida_edge.errors import ConfigError, InputDataError, LearningError, StateError
+from akida_edge.errors import ConfigError, InputDataError, LearningError
 from akida_edge.state import IncompatibleStateError, StateStore
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def augment(feats_source: list[np.ndarray]) -> np.ndarray:
     return samples([kept_clips.learning_slice(mel) for mel in feats_source])
 
 
-def samples(clips: list[kept_clips.Clip]) -> np.ndarray:
+def samples(clips: list[replay.Item]) -> np.ndarray:
     """Model inputs of learning slices (`kept_clips.learning_slice`): 3 windows per clip."""
     return np.stack([F.normalize(mel[s: s + F.FRAMES])
                      for mel, start in clips for s in kept_clips.sample_starts(len(mel), start)])
@@ -189,7 +190,7 @@ class Learned:
         self.base_veto = BASE_VETO if base_veto is None else base_veto
         self._known: tuple[np.ndarray, np.ndarray] | None = None
         #: the clips every word was learned from, in order (to re-learn them on a newer model)
-        self.clips = kept_clips.KeptClips()
+        self.clips = self._new_log()
         self.labels: list[str] = []
         self.known_matches = np.zeros((0, 0), np.float32)
         try:
@@ -204,7 +205,10 @@ class Learned:
         self.known_matches = np.zeros((len(self.labels), 0), np.float32)
         version = self._check_version(extra)
         try:
-            self.clips = kept_clips.KeptClips.from_state(extra, entry.arrays)
+            self.clips = replay.ReplayLog.from_state(kept_clips.PREFIX, extra, entry.arrays,
+                                                     kept_clips.PER_WORD, kept_clips.valid)
+            if not self.clips.source:  # a state from before the clips were kept: keep them from now
+                self.clips.source, self.clips.unkept = kept_clips.front_end_id(), list(self.words)
         except ValueError as exc:  # the words still work; only a re-learn on a newer model needs them
             log.warning("learned state %s: %s; they are not used", self.store.path(STATE_NAME), exc)
         stored = entry.arrays.get("known_matches")
@@ -231,42 +235,28 @@ class Learned:
                 f"than this akida-edge reads ({STATE_VERSION}); it is kept unused: upgrade akida-edge")
         return version
 
-    def _relearn_from_another_model(self, problem: IncompatibleStateError) -> None:
-        """Re-learn, on this model, the words of a state learned on another one, from its kept clips
-        (`kept_clips`), and save them as the current state (the store keeps the old one). Raises
-        `problem`, with the reason added, when that state cannot be replayed."""
-        from akida_edge.engine.learning_state import backbone_hash
+    @staticmethod
+    def _new_log() -> replay.ReplayLog:
+        return replay.ReplayLog(kept_clips.front_end_id(), kept_clips.PER_WORD)
 
-        other = self.store.load(STATE_NAME)
-        if other is None or other.model_hash == backbone_hash(self.model):
-            raise problem
-        self._check_version(other.extra)
+    def _relearn_from_another_model(self, problem: IncompatibleStateError) -> None:
+        """Learn again, on this model, the words of a state learned on another one, from its kept
+        clips (`akida_edge.replay`), and save them as the current state (the store keeps the old
+        one). Raises `problem`, with the reason added, when that state cannot be replayed."""
+        other, kept = replay.log_of_another_model(self.store, STATE_NAME, self.model, problem,
+                                                  kept_clips.PREFIX, kept_clips.PER_WORD,
+                                                  kept_clips.front_end_id(), kept_clips.valid,
+                                                  self._check_version)
         try:
-            clips = kept_clips.KeptClips.from_state(other.extra, other.arrays)
-        except ValueError as exc:
-            raise IncompatibleStateError(f"{problem}; {exc}") from None
-        why = clips.why_not_replayable()
-        if why is not None:
-            raise IncompatibleStateError(f"{problem}; {why}") from None
-        try:
-            for word, batch in clips.batches():
-                self._learn_clips(word, batch)
+            for word, clips in kept.calls():
+                self._learn_clips(word, clips)
         except (InputDataError, LearningError) as exc:  # e.g. a broken install's known-word set
-            raise IncompatibleStateError(f"{problem}; re-learning it from its kept clips failed: "
+            raise IncompatibleStateError(f"{problem}; learning it again from its kept clips failed: "
                                          f"{exc}") from None
-        self.clips.dropped = dict(clips.dropped)
-        path = self.store.path(STATE_NAME)
-        note = (f"learned state {path} was learned on another model ({other.model_hash[:12]}...); "
-                f"re-learned its words {', '.join(self.words)} on this model from their "
-                f"{len(clips.clips)} kept clips")
-        try:
-            self.save()
-        except (OSError, StateError) as exc:
-            log.warning("%s, but could not save them (%s): they are re-learned at every start until "
-                        "the state directory can be written", note, exc)
-            return
-        log.warning("%s; the old state is kept as %s", note,
-                    self.store.kept_path(STATE_NAME, other.model_hash).name)
+        self.clips.dropped = dict(kept.dropped)
+        self.clips.unkept = [w for w in kept.unkept if w in self.words]
+        replay.save_relearned(self.store, STATE_NAME, other, kept, list(other.extra.get("labels", [])),
+                              self.save)
 
     @property
     def words(self) -> list[str]:
@@ -280,7 +270,7 @@ class Learned:
         self.last_confusion = self._confusion(word, x)
         return len(x)
 
-    def _learn_clips(self, word: str, clips: list[kept_clips.Clip]) -> np.ndarray:
+    def _learn_clips(self, word: str, clips: list[replay.Item]) -> np.ndarray:
         """Learn `word` from its clips' learning slices, keep them and calibrate (not saved);
         returns the samples learned."""
         x = samples(clips)
@@ -333,7 +323,7 @@ class Learned:
         self.save()
 
     def save(self) -> Path:
-        extra, arrays = self.clips.to_state()
+        extra, arrays = self.clips.to_state(kept_clips.PREFIX, kept_clips.EMPTY)
         return self.store.save_model(
             STATE_NAME, self.model,
             extra={"labels": self.labels, "version": STATE_VERSION, "known_words": self._known_digest(),

@@ -6,7 +6,10 @@ learning FullyConnected (1-bit weights, the AKD1000 rule of `akida_edge.engine.l
 `NEURONS_PER_CLASS` neurons per class, `learning_competition` `COMPETITION`. Its state (weights,
 thresholds, plasticity, the class list) lives in the per-device store (`akida_edge.state`, name
 ``vision``), tied to the backbone's hash, so it survives restarts and is ignored (kept) when the
-model changes.
+model changes. The state also keeps every window a gesture was learned from (`akida_edge.replay`,
+at most `PER_GESTURE` windows each): on a newer model with the same view (window, bins, sensor
+tensor), `LearnedGestures` learns them again by itself — base prototypes first, as on the first
+`learn` — and the old state is kept for the old model.
 
 **One competition.** A softmax head is confident on inputs it was never trained on, so "the base
 model first, a learned class only when the base is unsure" lets the base classes win against a
@@ -43,17 +46,23 @@ shots, docs/vision.md) with the same settings.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from akida_edge import replay
 from akida_edge.engine import layers as L
 from akida_edge.engine import learning
 from akida_edge.engine.model import Model
 from akida_edge.errors import ConfigError, LearningError
-from akida_edge.state import StateStore
+from akida_edge.state import IncompatibleStateError, StateStore
+
+log = logging.getLogger(__name__)
 
 STATE_NAME = "vision"
 NEURONS_PER_CLASS = 40  # ≥ the samples of 5 clips: at the first learning each sample gets a neuron
@@ -64,6 +73,8 @@ WEIGHTS_PER_ACTIVE = 0.8  # num_weights / the median number of active features (
 MATCH = 0.6
 BASE_SHOTS = 8
 BASE_SEED = 7
+PER_GESTURE = 40 * len(SHIFTS)  # windows kept per gesture to learn it again on a newer model (40 clips)
+PREFIX = "clips/"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'-]{0,31}$")
 
 
@@ -138,12 +149,53 @@ class LearnedGestures:
         self.match = MATCH
         self.store = StateStore(state_dir)
         self.model = learning_model(gm.model, gm.feature_layer)
-        entry = self.store.load_into(STATE_NAME, self.model)
-        extra = entry.extra if entry is not None else {}
-        self.classes: list[str] = list(extra.get("classes", []))
-        self.n_base = int(extra.get("n_base", 0))
         self._base: tuple[np.ndarray, np.ndarray] | None = None
         self._base_ready = False
+        self.classes: list[str] = []
+        self.n_base = 0
+        #: the windows every gesture was learned from, in order (to learn them on a newer model)
+        self.kept = replay.ReplayLog(self._source(), PER_GESTURE)
+        try:
+            entry = self.store.load_into(STATE_NAME, self.model)
+        except IncompatibleStateError as exc:
+            self._relearn_from_another_model(exc)
+            return
+        extra = entry.extra if entry is not None else {}
+        self.classes = list(extra.get("classes", []))
+        self.n_base = int(extra.get("n_base", 0))
+        if entry is not None:
+            try:
+                self.kept = replay.ReplayLog.from_state(PREFIX, extra, entry.arrays, PER_GESTURE, self._valid)
+            except ValueError as exc:  # the gestures still work; only a newer model needs the windows
+                log.warning("learned state %s: %s; they are not used", self.store.path(STATE_NAME), exc)
+            if not self.kept.source:  # learned before the windows were kept: keep them from now
+                self.kept.source, self.kept.unkept = self._source(), list(self.gestures)
+
+    def _source(self) -> str:
+        """What the kept windows depend on: the view's settings and the model's input."""
+        view = self.gm.view
+        view = dataclasses.asdict(view) if dataclasses.is_dataclass(view) else repr(view)
+        return json.dumps({"view": view, "input": list(self.gm.model.input_shape)}, sort_keys=True)
+
+    def _valid(self, item: replay.Item) -> bool:
+        return item[0].dtype == np.uint8 and item[0].shape[1:] == tuple(self.gm.model.input_shape)
+
+    def _relearn_from_another_model(self, problem: IncompatibleStateError) -> None:
+        """Learn again, on this model, the gestures of a state learned on another one, from its
+        kept windows, and save them (the store keeps the old state); raises `problem`, with the
+        reason added, when that state cannot be replayed."""
+        other, kept = replay.log_of_another_model(self.store, STATE_NAME, self.model, problem, PREFIX,
+                                                  PER_GESTURE, self._source(), self._valid)
+        try:
+            for label, items in kept.calls():
+                self._learn(label, np.concatenate([x for x, _ in items]))
+        except LearningError as exc:
+            raise IncompatibleStateError(f"{problem}; learning it again from its kept windows failed: "
+                                         f"{exc}") from None
+        self.kept.dropped = dict(kept.dropped)
+        self.kept.unkept = [w for w in kept.unkept if w in self.gestures]
+        before = list(other.extra.get("classes", []))[int(other.extra.get("n_base", 0)):]
+        replay.save_relearned(self.store, STATE_NAME, other, kept, before, self.save)
 
     @property
     def labels(self) -> list[str]:
@@ -184,6 +236,12 @@ class LearnedGestures:
     def learn(self, label: str, x_u8: np.ndarray) -> int:
         """Learn `label` from model inputs (n, H, W, bins); returns the number of samples learned."""
         x = np.asarray(x_u8, np.uint8)
+        self._learn(label, x)
+        self.save()
+        return len(x)
+
+    def _learn(self, label: str, x: np.ndarray) -> None:
+        """Learn and keep (`kept`) the samples `x` of `label`, unsaved."""
         if self.model.learning is None:
             self._first(x)
         if label in self.labels:
@@ -194,8 +252,7 @@ class LearnedGestures:
             self.model.add_classes(1)
             self.classes.append(label)
         self.model.fit(x, self.n_base + self.labels.index(label))
-        self.save()
-        return len(x)
+        self.kept.add(label, [(w[None], 0) for w in x])
 
     def learn_clips(self, label: str, clips: list[tuple[np.ndarray, tuple[int, int]]]) -> int:
         """`learn` from clips given as (events, sensor_shape): each one's busiest windows."""
@@ -209,11 +266,15 @@ class LearnedGestures:
         k = self.n_base + self.labels.index(label)
         learning.reset_classes(self.model, k)
         self.classes[k] = ""
+        self.kept.forget(label)
         self.save()
 
     def save(self) -> Path:
+        empty = np.zeros((0, *self.gm.model.input_shape), np.uint8)
+        extra, arrays = self.kept.to_state(PREFIX, empty)
         return self.store.save_model(STATE_NAME, self.model,
-                                     extra={"classes": self.classes, "n_base": self.n_base})
+                                     extra={"classes": self.classes, "n_base": self.n_base, **extra},
+                                     arrays=arrays)
 
     def matches(self, feats: np.ndarray) -> np.ndarray:
         """(n, len(classes)) match in [0, 1] of binary features (n, F) to every class (0: forgotten

@@ -63,10 +63,11 @@ def test_a_newer_model_relearns_the_words_from_their_kept_clips(base, newer, tmp
     calls = teach(old, rng)
     old.forget("cherry")
     old_bytes = old.store.path(K.STATE_NAME).read_bytes()
-    with caplog.at_level(logging.WARNING, logger="akida_edge.apps.kws.learn"):
+    with caplog.at_level(logging.WARNING, logger="akida_edge.replay"):
         upgraded = K.Learned(newer, tmp_path / "device")
     assert upgraded.words == ["banana", "yes"]  # the forgotten word is not re-learned
-    assert "re-learned its words banana, yes" in caplog.text and "6 kept clips" in caplog.text
+    assert "learned banana, yes again on this model from their 6 kept clips" in caplog.text
+    assert "NOT" not in caplog.text
     # the same as teaching the newer model the same clips in the same order
     fresh = K.Learned(newer, tmp_path / "fresh")
     for word, clips in calls:
@@ -88,7 +89,7 @@ def test_replaying_on_the_same_model_gives_the_same_state(base, tmp_path, rng):
     learned = K.Learned(base, tmp_path / "a")
     teach(learned, rng)
     replay = K.Learned(base, tmp_path / "b")
-    for word, clips in K.Learned(base, tmp_path / "a").clips.batches():
+    for word, clips in K.Learned(base, tmp_path / "a").clips.calls():
         replay._learn_clips(word, clips)
     for name, value in arrays(learned).items():
         assert np.array_equal(arrays(replay)[name], value), name
@@ -105,11 +106,32 @@ def test_a_state_without_clips_is_kept_unused_with_the_reason(base, newer, tmp_p
                              arrays={"known_matches": learned.known_matches})
     assert K.Learned(base, tmp_path).words == ["banana"]  # layout 2 still loads on its own model
     before = learned.store.path(K.STATE_NAME).read_bytes()
-    with pytest.raises(IncompatibleStateError, match="keeps no clips to re-learn from"):
+    with pytest.raises(IncompatibleStateError, match="keeps no clips to learn again from"):
         K.Learned(newer, tmp_path)
     assert learned.store.path(K.STATE_NAME).read_bytes() == before
     spotter = Spotter(state_dir=tmp_path)  # the shipped model: the words are there
     assert spotter.learned is not None and spotter.learned.words == ["banana"]
+
+
+def test_words_learned_before_clips_were_kept_are_named_when_the_rest_is_learned_again(
+        base, newer, tmp_path, rng, caplog):
+    learned = K.Learned(base, tmp_path)
+    learned.learn("banana", mels(rng, 2))
+    learned.learn("cherry", mels(rng, 2))
+    # what session 9 wrote: layout 2, no clips
+    learned.store.save_model(K.STATE_NAME, learned.model,
+                             extra={"labels": learned.labels, "version": 2,
+                                    "known_words": learned._known_digest()},
+                             arrays={"known_matches": learned.known_matches})
+    now = K.Learned(base, tmp_path)
+    now.learn("cherry", mels(rng, 1))  # clips are kept from now on
+    now.learn("yes", mels(rng, 2))
+    with caplog.at_level(logging.WARNING, logger="akida_edge.replay"):
+        upgraded = K.Learned(newer, tmp_path)
+    assert upgraded.words == ["cherry", "yes"]
+    assert "NOT banana: no clip of them was kept" in caplog.text
+    assert "cherry only from the clips kept since" in caplog.text
+    assert upgraded.clips.unkept == ["cherry"]
 
 
 def test_a_state_that_cannot_be_saved_is_relearned_in_memory(base, newer, tmp_path, rng, monkeypatch,
@@ -121,10 +143,10 @@ def test_a_state_that_cannot_be_saved_is_relearned_in_memory(base, newer, tmp_pa
         raise OSError(30, "Read-only file system")
 
     monkeypatch.setattr(K.Learned, "save", read_only)
-    with caplog.at_level(logging.WARNING, logger="akida_edge.apps.kws.learn"):
+    with caplog.at_level(logging.WARNING, logger="akida_edge.replay"):
         upgraded = K.Learned(newer, tmp_path)
     assert upgraded.words == ["banana", "yes", "cherry"]
-    assert "could not save them" in caplog.text and "re-learned at every start" in caplog.text
+    assert "could not save them" in caplog.text and "learned again at every start" in caplog.text
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == before
 
 

@@ -145,3 +145,33 @@ def test_cli_learn_learned_forget(tmp_path, gm, capsys, monkeypatch):
     assert main(["vision", "forget", "drop", "--state", state]) == 0
     assert main(["vision", "learned", "--state", state]) == 0
     assert "no learned gestures" in capsys.readouterr().out
+
+
+def test_a_newer_model_learns_the_gestures_again_from_the_kept_windows(learned, tmp_path, caplog):
+    nods = [clip(-1, s, True) for s in range(2)]
+    learned.learn_clips("nod", nods)
+    learned.learn_clips("wave", [clip(1, 7, False)])
+    learned.forget("drop")
+    old_bytes = learned.store.path(Lr.STATE_NAME).read_bytes()
+    newer = FakeGestureModel(seed=6)  # another backbone: the state cannot move to it
+    with caplog.at_level("WARNING", logger="akida_edge.replay"):
+        again = Lr.LearnedGestures(newer, tmp_path)
+    assert again.gestures == ["nod", "wave"] and again.n_base == len(CLASSES)
+    assert "learned nod, wave again on this model" in caplog.text
+    fresh = Lr.LearnedGestures(newer, tmp_path / "fresh")  # teaching it the same clips by hand
+    fresh.learn_clips("nod", nods)
+    fresh.learn_clips("wave", [clip(1, 7, False)])
+    for name, value in fresh.model.learning.arrays().items():
+        np.testing.assert_array_equal(again.model.learning.arrays()[name], value, err_msg=name)
+    assert again.classes == fresh.classes
+    kept = sorted(tmp_path.glob("vision.*.learned"))
+    assert len(kept) == 1 and kept[0].read_bytes() == old_bytes
+    assert Lr.LearnedGestures(learned.gm, tmp_path).gestures == ["nod", "wave"]  # the old model's state
+
+
+def test_a_state_without_kept_windows_stays_with_its_model(learned, tmp_path):
+    learned.kept = Lr.replay.ReplayLog("", Lr.PER_GESTURE)  # what a state from before session 10 holds
+    learned.save()
+    assert Lr.LearnedGestures(learned.gm, tmp_path).kept.unkept == ["drop"]
+    with pytest.raises(Lr.IncompatibleStateError, match="keeps no clips"):
+        Lr.LearnedGestures(FakeGestureModel(seed=6), tmp_path)
