@@ -9,7 +9,9 @@ anomalous windows start an episode, `off_windows` normal ones end it).
 Learning normal: the learned normal is loaded from the state store (`options.state_dir`; the
 config loader sets it to the daemon's `[state] dir` unless the entry names another folder); when
 there is none (or `relearn`), the first `learn_s` seconds of the source are learned as normal on
-the device, calibrated and saved, then scoring starts. The threshold is the calibrated one (the
+the device, calibrated and saved, then scoring starts. A normal learned on another model or with
+other encoder settings (a model upgrade) is kept, logged, and learned again the same way, instead
+of failing the pipeline at every retry. The threshold is the calibrated one (the
 `[[pipelines]] threshold` key is not used: scores are in [0, 1] and the calibration knows the
 machine); `set_threshold` overrides it at run time.
 
@@ -21,6 +23,7 @@ episode.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +36,8 @@ from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.pipelines.base import Activity, Detection
 from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -64,14 +69,19 @@ class AnomalyPipeline:
     def __init__(self, cfg: PipelineConfig, options: Options) -> None:
         from akida_edge.apps.anomaly.detector import AnomalyDetector
         from akida_edge.engine.execute import warm
-        from akida_edge.state import StateStore
+        from akida_edge.state import IncompatibleStateError, StateStore
 
         self.name = cfg.name
         self.cfg = cfg
         self.options = options
         self.detector = AnomalyDetector(cfg.model or None)
         self.store = StateStore(options.state_dir or None)
-        self.loaded = False if options.relearn else self.detector.load(self.store)
+        try:
+            self.loaded = False if options.relearn else self.detector.load(self.store)
+        except IncompatibleStateError as exc:  # a model upgrade: this machine's normal is learned again
+            log.warning("pipeline %s: %s; learning normal again from the first %g s of running", cfg.name,
+                        exc, options.learn_s)
+            self.loaded = False
         self.mapping = self.detector.model.map()
         warm(self.detector.model)
         self._override: float | None = None
@@ -122,10 +132,15 @@ class AnomalyPipeline:
                 learn.append(item[1])
                 yield Activity(state={"anomaly": "OFF", "learning": True,
                                       "learned_s": round(len(learn) * hop_s, 2)})
-                if len(learn) * hop_s + (win_s - hop_s) >= self.options.learn_s:
+                # learn_s of running, and never fewer windows than a fit needs (learn_s = 5 gives 9)
+                if len(learn) >= self.detector.MIN_WINDOWS \
+                        and len(learn) * hop_s + (win_s - hop_s) >= self.options.learn_s:
                     break
-            if len(learn) < self.detector.MIN_WINDOWS:
-                return  # stopped (or the source ended) before enough running was seen
+            if len(learn) < self.detector.MIN_WINDOWS:  # stopped, or the source ended, too early
+                if not stop_event.is_set():
+                    log.warning("pipeline %s: its source ended after %d windows, before the %d a normal "
+                                "needs; nothing learned", self.name, len(learn), self.detector.MIN_WINDOWS)
+                return
             with self.lock:
                 self.detector.fit(np.concatenate(learn))
                 if self._override is not None:

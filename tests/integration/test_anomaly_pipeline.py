@@ -81,3 +81,33 @@ def test_yields_idle_activity_while_the_source_is_silent(tmp_path, monkeypatch, 
     monkeypatch.setattr(anomaly, "make_source", lambda *a, **k: _SilentSource(3))
     items = list(p.run(threading.Event()))
     assert len(items) == 3 and all(isinstance(i, Activity) and i.inferences == 0 for i in items)
+
+
+def test_a_normal_of_another_model_is_kept_and_learned_again(tmp_path, caplog):
+    from akida_edge.state import StateStore
+
+    def cfg():
+        source = {"type": "synthetic_machine", "seed": 3, "duration_s": 7.0, "start_us": START_US}
+        table = {"name": "fan", "type": "anomaly", "source": source,
+                 "options": {"learn_s": 5.0, "state_dir": str(tmp_path)}}
+        return parse_config({"pipelines": [table]}).pipelines[0]
+
+    # learns this machine's normal and saves it (learn_s 5, the smallest, is 9 hops: the pipeline
+    # used to stop there, one window short of a fit, and learned nothing)
+    list(build(cfg()).run(threading.Event()))
+    store = StateStore(tmp_path)
+    entry = store.load("anomaly")
+    entry.model_hash = "f" * 64  # as if it had been learned on an earlier model
+    store.save(entry)
+    for kept in tmp_path.glob("anomaly.*.learned"):  # the save kept the real one aside: a device
+        kept.unlink()                                 # upgraded from the earlier model has none
+    foreign = store.path("anomaly").read_bytes()
+    with caplog.at_level("WARNING", logger="akida_edge.pipelines.anomaly"):
+        p = build(cfg())  # before: IncompatibleStateError at every retry, the pipeline never ran
+    assert p.describe()["normal"] == "learning"
+    assert "not on the current model" in caplog.text
+    assert "learning normal again from the first 5 s" in caplog.text
+    items = list(p.run(threading.Event()))
+    assert any(isinstance(i, Activity) and i.state and i.state.get("learning") for i in items)
+    assert build(cfg()).describe()["normal"] == "loaded"  # learned again and saved
+    assert store.kept_path("anomaly", "f" * 64).read_bytes() == foreign  # the old normal is kept
