@@ -200,6 +200,9 @@ class Daemon:
         self.commands.add("set_threshold", self._cmd_set_threshold)
         self.commands.add("pipeline", self._cmd_pipeline, max_bytes=cmd.MAX_UPLOAD_REQUEST_BYTES)
         self._requests: queue.Queue = queue.Queue(maxsize=10_000)
+        # `pipeline` commands can take seconds (learning, synthesis): their own thread and queue, so
+        # ping, status and set_threshold are answered meanwhile (each queue keeps its own order)
+        self._pipeline_requests: queue.Queue = queue.Queue(maxsize=1_000)
         self._stop = threading.Event()
         self._reload = threading.Event()
         self.started_ms = payloads.now_ms()
@@ -226,8 +229,13 @@ class Daemon:
                              on_message=self._on_message, subscriptions=(self.topics.ha_status,))
         self._publish_retained_meta()
         self.link.start()
-        self._command_thread = threading.Thread(target=self._serve_commands, name="commands", daemon=True)
+        self._command_thread = threading.Thread(target=self._serve_commands, args=(self._requests,),
+                                                name="commands", daemon=True)
         self._command_thread.start()
+        self._pipeline_command_thread = threading.Thread(
+            target=self._serve_commands, args=(self._pipeline_requests,), name="pipeline-commands",
+            daemon=True)
+        self._pipeline_command_thread.start()
         for p in self.config.pipelines:
             self._start_pipeline(p)
         self.ready.set()
@@ -297,10 +305,11 @@ class Daemon:
         if self.config.telemetry.enabled and self._host is not None:
             # the last period's figures, so a short run (`run --duration`) reports them too
             self.publish_telemetry(self._host, time.monotonic() - self._last_tel)
-        try:
-            self._requests.put_nowait(None)  # ends the command thread
-        except queue.Full:
-            pass
+        for requests in (self._requests, self._pipeline_requests):
+            try:
+                requests.put_nowait(None)  # ends the command thread
+            except queue.Full:
+                pass
         self.link.stop(STOP_DRAIN_S)
         left = self.outbox.depth()
         if left:
@@ -470,14 +479,15 @@ class Daemon:
         except ConfigError:
             valid = None
         target = response_topic or (str(valid) if valid else f"{self.topics.base}/response/_invalid")
+        requests = self._pipeline_requests if name == "pipeline" else self._requests
         try:
-            self._requests.put_nowait(cmd.Request(name, payload, target, correlation))
+            requests.put_nowait(cmd.Request(name, payload, target, correlation))
         except queue.Full:
             log.warning("command queue full; request %r dropped", name[:64])
 
-    def _serve_commands(self) -> None:
+    def _serve_commands(self, requests: queue.Queue) -> None:
         while True:
-            req = self._requests.get()
+            req = requests.get()
             if req is None:
                 return
             response = self.commands.handle(req)

@@ -5,8 +5,9 @@ A request is a JSON object of at most `MAX_REQUEST_BYTES` with an optional `tran
 response `{"schema", "ts", "transaction", "status": "ok"|"error", "data"|"error"}`: malformed JSON,
 a wrong shape, an unknown command or a failing handler give `status: "error"` with a one-line
 reason — never a crash. MQTT 5 requests may instead name a `ResponseTopic` (and
-`CorrelationData`), which is honoured. Handlers run in the daemon's command thread, not in the
-MQTT thread.
+`CorrelationData`), which is honoured. Handlers run in the daemon's command threads, not in the
+MQTT thread: `pipeline` commands (which can learn for seconds) in one of their own, the others in
+another, so a long `learn` does not hold up `ping` or `status`.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from akida_edge.config import PipelineConfig
 from akida_edge.errors import SourceError
 from akida_edge.pipelines.base import Activity, Detection
 
+RELEASE = threading.Event()  # ends the `wait` command (in-process daemons only)
+
 
 class Counter:
     """Emits one detection every 1/rate_hz seconds (label `tick`, score = count), with activity.
@@ -32,8 +34,10 @@ class Counter:
         return {"model": "counter", "model_sha256": "0" * 64, "rate_hz": self.rate_hz}
 
     def handle_command(self, command: str, args: dict) -> dict:
+        if command == "wait":  # a long command (as a `learn`): until the test sets RELEASE
+            return {"released": RELEASE.wait(30)}
         if command != "count":
-            raise ValueError(f"unknown command {command!r}; known: count")
+            raise ValueError(f"unknown command {command!r}; known: count, wait")
         return {"count": self.count, "echo": args.get("echo")}
 
     def run(self, stop_event: threading.Event) -> Iterator[Detection | Activity]:

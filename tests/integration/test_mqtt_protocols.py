@@ -93,3 +93,42 @@ def test_v5_response_topic_and_correlation_data(tmp_path):
         stopper.start()
         stopper.join(STOP_DRAIN_S + 60.0)
         assert not stopper.is_alive(), "Daemon.shutdown() hung"
+
+
+def test_a_long_pipeline_command_does_not_hold_up_ping(tmp_path):
+    import daemon_pipelines
+
+    port = free_port()
+    tick = {"name": "tick", "type": "custom", "factory": "daemon_pipelines:counter",
+            "source": {"type": "synthetic", "rate_hz": 50}}
+    cfg = parse_config({"device": {"id": "n6"}, "mqtt": {"port": port, "discovery": False},
+                        "state": {"dir": str(tmp_path / "state")}, "pipelines": [tick]},
+                       str(tmp_path / "config.toml"))
+    daemon_pipelines.RELEASE.clear()
+    daemon = Daemon(cfg)
+    daemon.start()
+    try:
+        assert daemon.link.wait_connected(10)
+        rec = Recorder(port, "akida/n6/response/#")
+        c = paho.Client(CallbackAPIVersion.VERSION2, client_id="asker6", protocol=MQTTProtocolVersion.MQTTv5)
+        c.connect("127.0.0.1", port)
+        c.loop_start()
+        c.publish("akida/n6/request/pipeline", json.dumps({"transaction": "long", "pipeline": "tick",
+                                                            "command": "wait"}), qos=1)
+        c.publish("akida/n6/request/ping", json.dumps({"transaction": "p"}), qos=1)
+        # the ping is answered while the pipeline command still runs (one command thread: never)
+        assert rec.wait_for(lambda r: r.json("/response/ping"), timeout_s=10)
+        assert rec.json("/response/ping")[0]["data"] == {"pong": True} and not rec.json("/response/pipeline")
+        daemon_pipelines.RELEASE.set()
+        assert rec.wait_for(lambda r: r.json("/response/pipeline"), timeout_s=10)
+        done = rec.json("/response/pipeline")[0]
+        assert done["transaction"] == "long" and done["data"] == {"released": True}
+        c.disconnect()
+        c.loop_stop()
+        rec.close()
+    finally:
+        daemon_pipelines.RELEASE.set()
+        stopper = threading.Thread(target=daemon.shutdown, daemon=True)
+        stopper.start()
+        stopper.join(STOP_DRAIN_S + 60.0)
+        assert not stopper.is_alive(), "Daemon.shutdown() hung"
