@@ -7,9 +7,10 @@ learning FullyConnected (1-bit weights, the AKD1000 rule of `akida_edge.engine.l
 thresholds, plasticity, the class list) lives in the per-device store (`akida_edge.state`, name
 ``vision``), tied to the backbone's hash, so it survives restarts and is ignored (kept) when the
 model changes. The state also keeps every window a gesture was learned from (`akida_edge.replay`,
-at most `PER_GESTURE` windows each): on a newer model with the same view (window, bins, sensor
-tensor), `LearnedGestures` learns them again by itself — base prototypes first, as on the first
-`learn` — and the old state is kept for the old model.
+at most `PER_GESTURE` windows each, packed at the input's bits: `pack`, 8 kB a 64×64×8 2-bit
+window): on a newer model with the same view (window, bins, sensor tensor), `LearnedGestures`
+learns them again by itself — base prototypes first, as on the first `learn` — and the old state
+is kept for the old model.
 
 **One competition.** A softmax head is confident on inputs it was never trained on, so "the base
 model first, a learned class only when the base is unsure" lets the base classes win against a
@@ -74,6 +75,7 @@ MATCH = 0.6
 BASE_SHOTS = 8
 BASE_SEED = 7
 PER_GESTURE = 40 * len(SHIFTS)  # windows kept per gesture to learn it again on a newer model (40 clips)
+PACK_BITS = (1, 2, 4, 8)
 PREFIX = "clips/"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'-]{0,31}$")
 
@@ -137,6 +139,26 @@ def base_examples(view: Any) -> tuple[np.ndarray, np.ndarray] | None:
     return x, np.array([CLASSES.index(n) for n in names], np.int64)
 
 
+def pack(x: np.ndarray, bits: int) -> np.ndarray:
+    """uint8 (n, ceil(size·bits/8)): each of n windows' values (< 2**bits) packed 8/bits to a byte,
+    the first value in the lowest bits."""
+    per = 8 // bits
+    flat = np.asarray(x, np.uint8).reshape(len(x), -1)
+    flat = np.pad(flat, ((0, 0), (0, -flat.shape[1] % per)))
+    out = np.zeros((len(x), flat.shape[1] // per), np.uint8)
+    for k in range(per):
+        out |= (flat[:, k::per] << (k * bits)).astype(np.uint8)
+    return out
+
+
+def unpack(p: np.ndarray, bits: int, shape: tuple[int, ...]) -> np.ndarray:
+    """The inverse of `pack`: uint8 (n, *shape)."""
+    per, size = 8 // bits, int(np.prod(shape))
+    p = np.asarray(p, np.uint8)
+    out = np.stack([(p >> (k * bits)) & ((1 << bits) - 1) for k in range(per)], axis=-1)
+    return out.reshape(len(p), -1)[:, :size].reshape(len(p), *shape)
+
+
 class LearnedGestures:
     """The learned gestures of one device for one gesture model (loaded from / saved to the store).
 
@@ -178,7 +200,19 @@ class LearnedGestures:
         return json.dumps({"view": view, "input": list(self.gm.model.input_shape)}, sort_keys=True)
 
     def _valid(self, item: replay.Item) -> bool:
-        return item[0].dtype == np.uint8 and item[0].shape[1:] == tuple(self.gm.model.input_shape)
+        x, bits = item
+        size = int(np.prod(self.gm.model.input_shape))
+        return bits in PACK_BITS and x.dtype == np.uint8 and x.shape == (-(-size * bits // 8),)
+
+    def _keep(self, label: str, x: np.ndarray) -> None:
+        """Keep the windows `x` of a learn call, each packed at the input's bits (8 if a value is
+        over) as one 1-D item of bytes."""
+        bits = int(getattr(self.gm.model.layers[0].spec, "input_bits", 8))
+        bits = bits if bits in PACK_BITS and int(x.max(initial=0)) < (1 << bits) else 8
+        self.kept.add(label, [(w, bits) for w in pack(x, bits)])
+
+    def _windows(self, items: list[replay.Item]) -> np.ndarray:
+        return np.concatenate([unpack(p[None], bits, tuple(self.gm.model.input_shape)) for p, bits in items])
 
     def _relearn_from_another_model(self, problem: IncompatibleStateError) -> None:
         """Learn again, on this model, the gestures of a state learned on another one, from its
@@ -188,7 +222,7 @@ class LearnedGestures:
                                                   PER_GESTURE, self._source(), self._valid)
         try:
             for label, items in kept.calls():
-                self._learn(label, np.concatenate([x for x, _ in items]))
+                self._learn(label, self._windows(items))
         except LearningError as exc:
             raise IncompatibleStateError(f"{problem}; learning it again from its kept windows failed: "
                                          f"{exc}") from None
@@ -252,7 +286,7 @@ class LearnedGestures:
             self.model.add_classes(1)
             self.classes.append(label)
         self.model.fit(x, self.n_base + self.labels.index(label))
-        self.kept.add(label, [(w[None], 0) for w in x])
+        self._keep(label, x)
 
     def learn_clips(self, label: str, clips: list[tuple[np.ndarray, tuple[int, int]]]) -> int:
         """`learn` from clips given as (events, sensor_shape): each one's busiest windows."""
@@ -270,8 +304,7 @@ class LearnedGestures:
         self.save()
 
     def save(self) -> Path:
-        empty = np.zeros((0, *self.gm.model.input_shape), np.uint8)
-        extra, arrays = self.kept.to_state(PREFIX, empty)
+        extra, arrays = self.kept.to_state(PREFIX, np.zeros(0, np.uint8))
         return self.store.save_model(STATE_NAME, self.model,
                                      extra={"classes": self.classes, "n_base": self.n_base, **extra},
                                      arrays=arrays)

@@ -164,6 +164,8 @@ def test_a_newer_model_learns_the_gestures_again_from_the_kept_windows(learned, 
     for name, value in fresh.model.learning.arrays().items():
         np.testing.assert_array_equal(again.model.learning.arrays()[name], value, err_msg=name)
     assert again.classes == fresh.classes
+    # kept packed at the input's 2 bits: a quarter of the window's bytes
+    assert {(x.nbytes, bits) for x, bits in again.kept.items} == {(16 * 16 * 4 // 4, 2)}
     kept = sorted(tmp_path.glob("vision.*.learned"))
     assert len(kept) == 1 and kept[0].read_bytes() == old_bytes
     assert Lr.LearnedGestures(learned.gm, tmp_path).gestures == ["nod", "wave"]  # the old model's state
@@ -175,3 +177,11 @@ def test_a_state_without_kept_windows_stays_with_its_model(learned, tmp_path):
     assert Lr.LearnedGestures(learned.gm, tmp_path).kept.unkept == ["drop"]
     with pytest.raises(Lr.IncompatibleStateError, match="keeps no clips"):
         Lr.LearnedGestures(FakeGestureModel(seed=6), tmp_path)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_kept_windows_pack_at_the_input_bits_and_unpack_exactly(rng, bits):
+    x = rng.integers(0, 1 << bits, (5, 7, 6, 3)).astype(np.uint8)  # 126 values: not a whole byte at 4/8
+    p = Lr.pack(x, bits)
+    assert p.shape == (5, -(-126 * bits // 8)) and p.dtype == np.uint8
+    np.testing.assert_array_equal(Lr.unpack(p, bits, (7, 6, 3)), x)
