@@ -211,6 +211,7 @@ class Learned:
                 self.clips.source, self.clips.unkept = kept_clips.front_end_id(), list(self.words)
         except ValueError as exc:  # the words still work; only a re-learn on a newer model needs them
             log.warning("learned state %s: %s; they are not used", self.store.path(STATE_NAME), exc)
+            self.clips.unkept = list(self.words)
         stored = entry.arrays.get("known_matches")
         try:
             digest = self._known_digest()

@@ -190,6 +190,7 @@ class LearnedGestures:
                 self.kept = replay.ReplayLog.from_state(PREFIX, extra, entry.arrays, PER_GESTURE, self._valid)
             except ValueError as exc:  # the gestures still work; only a newer model needs the windows
                 log.warning("learned state %s: %s; they are not used", self.store.path(STATE_NAME), exc)
+                self.kept.unkept = list(self.gestures)
             if not self.kept.source:  # learned before the windows were kept: keep them from now
                 self.kept.source, self.kept.unkept = self._source(), list(self.gestures)
 

@@ -161,3 +161,15 @@ def test_an_exported_state_relearns_on_a_device_with_a_newer_model(base, newer, 
     listed = json.loads(capsys.readouterr().out)
     assert listed["words"] == ["banana", "yes", "cherry"]
     assert listed["clips"] == {"banana": 4, "yes": 2, "cherry": 2}
+
+
+def test_inconsistent_kept_clips_leave_the_words_working_and_are_named(base, tmp_path, rng, caplog):
+    learned = K.Learned(base, tmp_path)
+    learned.learn("banana", mels(rng, 2))
+    entry = learned.store.load(K.STATE_NAME)
+    entry.arrays["clips/length"] = entry.arrays["clips/length"][:-1]  # a clip's frame count lost
+    learned.store.save(entry)
+    with caplog.at_level(logging.WARNING, logger="akida_edge.apps.kws.learn"):
+        again = K.Learned(base, tmp_path)
+    assert again.words == ["banana"] and "inconsistent" in caplog.text
+    assert again.clips.unkept == ["banana"] and again.clips.calls() == []
