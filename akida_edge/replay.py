@@ -37,6 +37,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+PREFIX = "clips/"  # the apps' prefix (`akida-edge state list` counts the clips kept under it)
+
 Item = tuple[np.ndarray, int]  # the inputs of one clip, and the app's integer for it
 
 

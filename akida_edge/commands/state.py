@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from akida_edge import replay, statefile
 from akida_edge import state as S
-from akida_edge import statefile
 from akida_edge.errors import StateError
 
 
@@ -38,6 +38,8 @@ def describe(entry: statefile.StateEntry) -> dict[str, Any]:
         st = entry.learning
         out.update(rule=st.rule, classes=st.num_classes, neurons=st.units,
                    neurons_learned=int(st.learned.sum()), samples_seen=st.samples_seen)
+    if replay.PREFIX + "length" in entry.arrays:  # what a newer model would learn again from
+        out["clips_kept"] = int(len(entry.arrays[replay.PREFIX + "length"]))
     if entry.warnings:
         out["warnings"] = entry.warnings
     return out
@@ -65,7 +67,8 @@ def _list(args: argparse.Namespace) -> int:
         classes = "unlabelled" if row.get("classes") is None else f"{row['classes']} classes"
         learned = (f"{row['neurons_learned']}/{row['neurons']} neurons learned, {classes}"
                    if "neurons" in row else "no learning layer")
-        print(f"{row['name']}: revision {row['revision']}, {learned}, saved {row['saved_at']} on "
+        kept = f", {row['clips_kept']} clips kept for a newer model" if "clips_kept" in row else ""
+        print(f"{row['name']}: revision {row['revision']}, {learned}{kept}, saved {row['saved_at']} on "
               f"{row['device']}, model {row['model_hash']}")
     return 0
 

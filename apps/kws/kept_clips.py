@@ -16,11 +16,12 @@ import json
 
 import numpy as np
 
+from akida_edge import replay
 from akida_edge.apps.kws import features as F
 
 SHIFT_FRAMES = 3  # a word is not always centred: each clip is learned at its loudest second and ±3
 PER_WORD = 200
-PREFIX = "clips/"
+PREFIX = replay.PREFIX
 EMPTY = np.zeros((0, F.MEL_BANDS), np.float32)  # the stored data when no clip is kept
 
 

@@ -76,7 +76,7 @@ BASE_SHOTS = 8
 BASE_SEED = 7
 PER_GESTURE = 40 * len(SHIFTS)  # windows kept per gesture to learn it again on a newer model (40 clips)
 PACK_BITS = (1, 2, 4, 8)
-PREFIX = "clips/"
+PREFIX = replay.PREFIX
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_'-]{0,31}$")
 
 
