@@ -509,7 +509,14 @@ class Daemon:
         if runner is None:
             raise cmd.CommandError(f"no running pipeline {name[:64]!r}; running: "
                                    + ", ".join(self.runners))
-        if runner.pipeline is not None and not set_threshold(runner.pipeline, value):
+        if runner.pipeline is None:  # a value is checked by the pipeline itself: none to check it yet
+            raise cmd.CommandError(f"pipeline {name!r} is {runner.status}, not running yet; send "
+                                   "set_threshold again once it is online")
+        try:
+            adjustable = set_threshold(runner.pipeline, value)
+        except ValueError as exc:  # the pipeline's own range, e.g. a probability in (0, 1]
+            raise cmd.CommandError(f"pipeline {name!r} refused value {value!r}: {exc}") from None
+        if not adjustable:
             raise cmd.CommandError(f"pipeline {name!r} has no adjustable threshold")
         runner.threshold = float(value)
         return {"pipeline": name, "threshold": runner.threshold}

@@ -127,8 +127,16 @@ class StateStore:
             warnings.append(f"could not write {dst.name} in {self.directory} ({exc.strerror or exc}); "
                             "the state is used as it is, unrepaired")
 
+    def _check_directory(self) -> None:
+        """A `StateError` when the state directory's path is a file (e.g. an exported state given
+        as ``--state``): read as an empty directory it would show nothing learned."""
+        if self.directory.exists() and not self.directory.is_dir():
+            raise StateError(f"{self.directory} is a file, not a state directory; give the folder that "
+                             f"holds the learned state (--state DIR, ${ENV_VAR} or [state] dir)")
+
     def names(self) -> list[str]:
         """Names that have a current state file."""
+        self._check_directory()
         if not self.directory.is_dir():
             return []
         return sorted(p.name[:-len(SUFFIX)] for p in self.directory.glob(f"*{SUFFIX}")
@@ -175,6 +183,7 @@ class StateStore:
             return self._load(name, model_hash)
 
     def _load(self, name: str, model_hash: str | None) -> StateEntry | None:
+        self._check_directory()
         path, bak = self.path(name), self.backup_path(name)
         entry, problem = self._read_one(path)
         warnings: list[str] = []

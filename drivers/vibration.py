@@ -89,6 +89,10 @@ def _is_number(s: str) -> bool:
         return False
 
 
+#: where a user gives the rate of a CSV without a time column
+RATE_HINT = "--rate-hz on the command line, rate_hz in a vibration_file source"
+
+
 def load_csv(
     path: str | Path, rate_hz: float | None = None, time_column: str | None = None
 ) -> tuple[np.ndarray, float]:
@@ -110,10 +114,12 @@ def load_csv(
     if rate_hz is None:
         if t_idx is None:
             raise SourceError(
-                f"{path} has no time column ({', '.join(sorted(TIME_COLUMNS))}); give the sample rate"
+                f"{path} has no time column ({', '.join(sorted(TIME_COLUMNS))}); give the sample rate "
+                f"({RATE_HINT})"
             )
         if values.shape[0] < 2:
-            raise SourceError(f"{path}: one sample is not enough to find the rate; give the sample rate")
+            raise SourceError(f"{path}: one sample is not enough to find the rate; give the sample rate "
+                              f"({RATE_HINT})")
         t_s = values[:, t_idx] * TIME_COLUMNS.get(lower[t_idx], 1.0)
         dt = np.diff(t_s)
         step = float(np.median(dt))
@@ -122,17 +128,19 @@ def load_csv(
             line = int(line_no[int(bad[0]) + 1]) if bad.size else int(line_no[0])
             raise SourceError(
                 f"{path}:{line}: column {names[t_idx]!r} does not increase uniformly here "
-                f"(median step {step:g} s); resample the file or give the sample rate"
+                f"(median step {step:g} s); resample the file or give the sample rate ({RATE_HINT})"
             )
         rate_hz = 1.0 / step
-    elif not rate_hz > 0:
-        raise SourceError(f"sample rate must be > 0, got {rate_hz}")
+    elif not 0 < rate_hz < float("inf"):
+        raise SourceError(f"{path}: sample rate must be a number > 0, got {rate_hz}")
     return values[:, axes].astype(np.float32), float(rate_hz)
 
 
 def load_vibration(path: str | Path, rate_hz: float | None = None) -> tuple[np.ndarray, float]:
     """A WAV (rate from its header) or CSV recording as (samples (n, axes) float32, rate_hz)."""
     path = Path(path)
+    if path.is_dir():
+        raise SourceError(f"vibration file {path} is a directory; give a WAV or CSV recording")
     if not path.is_file():
         raise SourceError(f"vibration file {path} does not exist")
     if path.suffix.lower() == ".wav":

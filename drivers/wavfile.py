@@ -4,9 +4,9 @@ Python's `wave` module reads PCM only; recorders and DAQ software also write flo
 RIFF chunks are parsed here (Microsoft/IBM "Multimedia Programming Interface and Data
 Specifications 1.0", 1991; WAVE_FORMAT_EXTENSIBLE, Microsoft KSDATAFORMAT docs). Samples come
 back as float32 (n, channels) in full scale ±1 with the rate from the header. A file that is
-missing, not RIFF/WAVE, of an unsupported encoding, or truncated raises a one-line
-`SourceError` naming the file; a data chunk shorter than its declared size is an error, never a
-silently shortened signal.
+missing, not RIFF/WAVE, of an unsupported encoding, truncated, or a float file holding NaN or
+infinite samples raises a one-line `SourceError` naming the file; a data chunk shorter than its
+declared size is an error, never a silently shortened signal.
 """
 
 from __future__ import annotations
@@ -90,6 +90,12 @@ def parse_wav(raw: bytes, path: str = "WAV data") -> tuple[np.ndarray, WavInfo]:
         encoding = "pcm"
     elif tag == _FLOAT and bits in (32, 64):
         x = np.frombuffer(data, f"<f{bits // 8}").astype(np.float32)
+        bad = ~np.isfinite(x)  # NaN or infinite (float64 beyond float32's range too)
+        if bad.any():
+            raise SourceError(
+                f"{path} holds {int(bad.sum())} samples that are not numbers (NaN or infinite; the first "
+                f"in frame {int(np.flatnonzero(bad)[0]) // channels}): a corrupt recording; export it again"
+            )
         encoding = "float"
     else:
         raise SourceError(

@@ -88,6 +88,9 @@ class AnomalyPipeline:
         self.lock = threading.Lock()
 
     def set_threshold(self, value: float) -> None:
+        if not 0.0 <= value < 1.0:  # scores lie in [0, 1] and a window is anomalous when above it
+            raise ValueError(f"threshold = {value}: an anomaly threshold is a score in [0, 1) (1 or more "
+                             "would never flag a window); the calibrated one is in the retained state")
         with self.lock:
             self._override = float(value)
             if self.detector.threshold is not None:

@@ -229,6 +229,7 @@ class KwsPipeline:
 
     def _clips(self, args: dict[str, Any], spelling_only: bool = False) -> tuple[list[np.ndarray], str]:
         """The 16 kHz clips a `learn` command names (none when `spelling_only` and it names none)."""
+        from akida_edge.drivers.audio_file import check_audio_rate
         from akida_edge.drivers.wavfile import parse_wav
         from akida_edge.errors import SourceError
         from akida_edge.frontends.resample import resample
@@ -264,6 +265,7 @@ class KwsPipeline:
                 raise InputDataError(f"audio_wav_b64[{k}] is not valid base64") from None
             try:
                 x, info = parse_wav(raw, f"audio_wav_b64[{k}]")
+                check_audio_rate(info.rate_hz, f"audio_wav_b64[{k}]")
             except SourceError as exc:
                 raise InputDataError(str(exc)) from None
             if info.frames == 0:

@@ -26,6 +26,8 @@ from akida_edge import state as S
 from akida_edge.commands._files import FILE_ERRORS, PerFile
 from akida_edge.errors import AkidaEdgeError, SourceError, StateError
 
+RATE_HELP = ("sample rate of CSV files without a time column (t, time_s, t_ms...); WAV files and "
+             "CSVs with one give their own")
 FIT_FIRST = "no learned normal in {dir}; run `akida-edge anomaly fit FILE...` first"
 
 
@@ -40,16 +42,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("files", nargs="+", metavar="FILE", help="WAV or CSV recordings of normal running")
     fit.add_argument("--neurons", type=int, default=32, help="learning-layer neurons (default 32)")
     fit.add_argument("--json", action="store_true", help="print the fit report as JSON")
+    fit.add_argument("--rate-hz", type=_rate, metavar="HZ", help=RATE_HELP)
     fit.set_defaults(func=_fit)
     score = sub.add_parser("score", parents=[common], help="anomaly scores of vibration recordings")
     score.add_argument("files", nargs="+", metavar="FILE", help="WAV or CSV recordings")
     score.add_argument("--json", action="store_true", help="one JSON object per file")
+    score.add_argument("--rate-hz", type=_rate, metavar="HZ", help=RATE_HELP)
     score.set_defaults(func=_score)
     watch = sub.add_parser("watch", parents=[common], help="score a live vibration source")
     watch.add_argument("--source", choices=("synthetic", "file", "serial"), default="synthetic")
     watch.add_argument("--file", help="recording for --source file")
     watch.add_argument("--port", help="serial port for --source serial")
-    watch.add_argument("--rate-hz", type=float, help="sample rate for --source serial")
+    watch.add_argument("--rate-hz", type=_rate, metavar="HZ", help="sample rate for --source serial, and "
+                       "for a --source file CSV without a time column")
     watch.add_argument("--axes", type=int, default=1, help="axes for --source serial (default 1)")
     watch.add_argument("--fault", default="none", help="synthetic: fault to inject (outer, inner, ball, "
                        "imbalance, misalignment)")
@@ -64,6 +69,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     watch.set_defaults(func=_watch)
 
 
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 1 <= value <= 1e6:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a sample rate; give a number of Hz in 1..1e6")
+    return value
+
+
 def _detector(args: argparse.Namespace, neurons: int | None = None) -> Any:
     from akida_edge.apps.anomaly.detector import AnomalyDetector, FitParams
 
@@ -71,20 +86,22 @@ def _detector(args: argparse.Namespace, neurons: int | None = None) -> Any:
     return AnomalyDetector(args.backbone, params)
 
 
-def _load_files(files: list[str], as_json: bool) -> tuple[list[tuple[str, np.ndarray]], PerFile]:
-    """The recordings' feature windows; the `PerFile` that counted (and reported) the bad ones (a
-    malformed CSV raises `ValueError`)."""
+def _load_files(files: list[str], as_json: bool,
+                rate_hz: float | None = None) -> tuple[list[tuple[str, np.ndarray]], PerFile]:
+    """The recordings' feature windows (`rate_hz`: of CSVs without a time column); the `PerFile`
+    that counted (and reported) the bad ones (a malformed CSV raises `ValueError`)."""
     from akida_edge.apps.anomaly import features
 
     per_file = PerFile(as_json, FILE_ERRORS + (ValueError,))
-    return [(f, v) for f, (v, _) in per_file.results(files, features.load_windows)], per_file
+    loaded = per_file.results(files, lambda f: features.load_windows(f, rate_hz))
+    return [(f, v) for f, (v, _) in loaded], per_file
 
 
 def _fit(args: argparse.Namespace) -> int:
     from akida_edge.apps.anomaly import features
 
     det = _detector(args, args.neurons)
-    loaded, files = _load_files(args.files, args.json)
+    loaded, files = _load_files(args.files, args.json, args.rate_hz)
     usable = []
     for f, v in loaded:
         if usable and v.shape[1] != usable[0][1].shape[1]:
@@ -137,7 +154,7 @@ def score_values(det: Any, values: np.ndarray) -> dict[str, Any]:
 
 def _score(args: argparse.Namespace) -> int:
     det = _loaded(args)
-    loaded, files = _load_files(args.files, args.json)
+    loaded, files = _load_files(args.files, args.json, args.rate_hz)
     for f, values in loaded:
         try:
             row = {"file": f, **score_values(det, values)}

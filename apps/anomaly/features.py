@@ -129,9 +129,10 @@ def encode(values: np.ndarray, ref: np.ndarray, step: np.ndarray, bits: int = IN
     return q.astype(np.uint8).reshape(-1, 1, 1, values.shape[-1])
 
 
-def load_windows(path: str | Path) -> tuple[np.ndarray, float]:
-    """Feature values of a WAV or CSV recording (`drivers.vibration.load_vibration`) and its rate."""
+def load_windows(path: str | Path, rate_hz: float | None = None) -> tuple[np.ndarray, float]:
+    """Feature values of a WAV or CSV recording (`drivers.vibration.load_vibration`) and its rate;
+    `rate_hz`: the rate of a CSV without a time column."""
     from akida_edge.drivers.vibration import load_vibration
 
-    samples, rate_hz = load_vibration(path)
+    samples, rate_hz = load_vibration(path, rate_hz)
     return windows(samples, rate_hz), rate_hz

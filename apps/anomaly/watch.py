@@ -42,7 +42,8 @@ def _sources(args: argparse.Namespace) -> list[Any]:
 
         if not args.file:
             raise SourceError("--source file needs --file RECORDING.wav|.csv")
-        return [VibrationFileSource(VibrationFileConfig(path=args.file, realtime=args.realtime))]
+        return [VibrationFileSource(VibrationFileConfig(path=args.file, realtime=args.realtime,
+                                                        rate_hz=args.rate_hz))]
     from akida_edge.drivers.vibration import SerialConfig, SerialVibrationSource
 
     if not args.port or not args.rate_hz:

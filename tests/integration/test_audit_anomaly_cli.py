@@ -1,0 +1,64 @@
+"""The anomaly CLI with recordings a user has at hand (session-10 audit): a CSV without a time column
+was refused with "give the sample rate", which `anomaly fit` and `score` had no option for (and
+`watch --rate-hz` was for serial ports only); a directory was called a file that "does not exist"."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from akida_edge.apps.anomaly import features, machines
+from akida_edge.cli import main
+
+pytestmark = pytest.mark.integration
+
+MACHINE = machines.random_machine(machines.HELD_OUT_SEED0 + 4242)
+
+
+def _csv(path, samples: np.ndarray, rate_hz: float | None) -> None:
+    """`samples` (n,) as a CSV: with a `time_s` column when `rate_hz` is given, else the axis alone."""
+    if rate_hz is None:
+        path.write_text("accel_g\n" + "\n".join(f"{v:.6f}" for v in samples) + "\n")
+    else:
+        t = np.arange(len(samples)) / rate_hz
+        rows = (f"{a:.7f},{v:.6f}" for a, v in zip(t, samples, strict=True))
+        path.write_text("time_s,accel_g\n" + "\n".join(rows) + "\n")
+
+
+def test_a_csv_without_time_column_is_read_with_rate_hz_as_one_with_it(tmp_path, capsys):
+    x = np.asarray(machines.render(MACHINE, 12.0, 0.0), np.float64).reshape(-1) / 8.0  # one axis
+    bare, timed = tmp_path / "bare.csv", tmp_path / "timed.csv"
+    _csv(bare, x, None)
+    _csv(timed, x, MACHINE.rate_hz)
+    state = str(tmp_path / "state")
+    assert main(["anomaly", "fit", str(bare), "--state", state]) == 2
+    err = capsys.readouterr().err
+    assert f"{bare} has no time column" in err and "--rate-hz" in err
+    assert main(["anomaly", "fit", str(bare), "--rate-hz", str(MACHINE.rate_hz), "--state", state,
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["windows"] == len(features.windows(x.astype(np.float32)[:, None], MACHINE.rate_hz)) > 10
+    assert main(["anomaly", "score", str(bare), "--rate-hz", str(MACHINE.rate_hz), "--state", state,
+                 "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["windows"] == report["windows"] and row["is_anomaly"] is False  # its own normal
+    # the same samples with a time column need no rate (the rate the column gives)
+    assert main(["anomaly", "score", str(timed), "--state", state, "--json"]) == 0
+    assert abs(json.loads(capsys.readouterr().out)["windows"] - row["windows"]) <= 1
+
+
+@pytest.mark.parametrize("rate", ["0", "-5", "nan", "inf", "fast"])
+def test_rate_hz_that_is_not_a_rate_is_refused_naming_it(tmp_path, capsys, rate):
+    with pytest.raises(SystemExit) as exit_:
+        main(["anomaly", "score", str(tmp_path / "x.csv"), "--rate-hz", rate, "--state", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert f"--rate-hz: {rate!r} is not a sample rate" in capsys.readouterr().err
+
+
+def test_a_directory_is_named_as_a_directory(tmp_path, capsys):
+    assert main(["anomaly", "fit", str(tmp_path), "--state", str(tmp_path / "state")]) == 2
+    err = capsys.readouterr().err
+    assert f"vibration file {tmp_path} is a directory; give a WAV or CSV recording" in err
+    assert "does not exist" not in err

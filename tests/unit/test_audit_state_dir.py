@@ -1,0 +1,38 @@
+"""A state directory given as a file (session-10 audit): `--state fleet.state` (the exported file
+instead of the folder) read as an empty directory, so `state list` said "no learned state in
+fleet.state", `kws learned` "no learned words" and classify ran without the learned words; now one
+line says the path is a file and what to give instead."""
+
+from __future__ import annotations
+
+import pytest
+
+from akida_edge import cli
+from akida_edge.errors import StateError
+from akida_edge.state import ENV_VAR, StateStore
+from akida_edge.statefile import StateEntry
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_state_path_that_is_a_file_is_named_as_such(tmp_path, capsys):
+    device = tmp_path / "device"
+    StateStore(device).save(StateEntry(name="notes", model_hash="ab" * 16, extra={"k": 1}))
+    exported = tmp_path / "fleet.state"
+    assert cli.main(["state", "export", str(exported), "--state", str(device)]) == 0
+    capsys.readouterr()
+    store = StateStore(exported)
+    for call in (store.names, lambda: store.load("notes")):
+        with pytest.raises(StateError) as err:
+            call()
+        assert f"{exported} is a file, not a state directory" in str(err.value)
+        assert "--state DIR" in str(err.value) and ENV_VAR in str(err.value)
+    assert cli.main(["state", "list", "--state", str(exported)]) == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert out == "" and len(lines) == 1
+    assert lines[0].startswith(f"akida-edge: error: {exported} is a file, not a state directory")
+    # the folder itself still lists its state, and a folder not made yet is simply empty
+    assert [e.extra for e in [StateStore(device).load("notes")]] == [{"k": 1}]
+    assert StateStore(tmp_path / "not-yet").names() == []
+    assert StateStore(tmp_path / "not-yet").load("x") is None
