@@ -205,6 +205,12 @@ class GestureScene:
         return np.repeat(self.grey(i)[:, :, None], 3, axis=2)
 
 
+def make_scene(config: SyntheticCameraConfig) -> SyntheticScene | GestureScene:
+    """The scene `config` describes: a `GestureScene` for ``scene = "gestures"``, else a
+    `SyntheticScene` (the moving object)."""
+    return GestureScene(config) if config.scene == "gestures" else SyntheticScene(config)
+
+
 class SyntheticCameraSource(Source):
     """Frames of a `SyntheticScene`, paced at `fps` (`realtime`) or as fast as they are read."""
 
@@ -219,8 +225,7 @@ class SyntheticCameraSource(Source):
         self._i = 0
 
     def open(self) -> SyntheticCameraSource:
-        gestures = self.config.scene == "gestures"
-        self.scene = GestureScene(self.config) if gestures else SyntheticScene(self.config)
+        self.scene = make_scene(self.config)
         self._i = 0
         c = self.config
         self._t0_us = int(time.time() * 1e6) if c.start_us is None else int(c.start_us)
@@ -243,11 +248,12 @@ class SyntheticCameraSource(Source):
 
 
 def write_video(path: str, config: SyntheticCameraConfig, seconds: float, fourcc: str = "MJPG") -> int:
-    """Write `seconds` of the scene to a video file with OpenCV (Motion-JPEG AVI by default), for
-    `video_file` replays without a camera; returns the number of frames written."""
+    """Write `seconds` of the scene (either kind, `make_scene`) to a video file with OpenCV
+    (Motion-JPEG AVI by default), for `video_file` replays without a camera; returns the number of
+    frames written."""
     import cv2
 
-    scene = SyntheticScene(config)
+    scene = make_scene(config)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), config.fps,
                              (config.width, config.height))
     if not writer.isOpened():

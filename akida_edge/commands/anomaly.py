@@ -64,7 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     watch.add_argument("--learn-s", type=float, default=0.0, help="learn normal from the first S seconds "
                        "of the source before watching (and save it)")
     watch.add_argument("--duration-s", type=float, help="stop after this many seconds")
-    watch.add_argument("--realtime", action="store_true", help="pace replays in real time")
+    watch.add_argument("--realtime", action="store_true", help="pace the synthetic machine or a replayed "
+                       "file in real time, as a live sensor (default: as fast as it is computed or read)")
     watch.add_argument("--json", action="store_true", help="one JSON object per window and event")
     watch.set_defaults(func=_watch)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,6 +79,11 @@ def watch(det: Any, args: argparse.Namespace, store: Any) -> int:
         print(json.dumps(obj) if args.json else text, flush=True)
 
     if args.learn_s > 0:
+        # learning is silent for learn_s seconds of a live or paced source: say so first (stderr,
+        # so that --json output stays one object per line)
+        pace = "in real time" if args.realtime or args.source == "serial" else "as fast as it is read"
+        print(f"anomaly watch: learning normal from the first {args.learn_s:g} s of the {args.source} "
+              f"source ({pace}), then scoring", file=sys.stderr, flush=True)
         learn = []
         for start_s, v in stream:
             learn.append(v)

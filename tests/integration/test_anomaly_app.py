@@ -102,8 +102,11 @@ def test_watch_learns_then_reports_an_episode(tmp_path, capsys):
                  "--severity", "0.5", "--fault-after-s", "5", "--duration-s", "30", "--json",
                  "--state", str(tmp_path / "state")])
     assert code == 0
-    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    out = capsys.readouterr()
+    events = [json.loads(line) for line in out.out.splitlines()]
     assert events[0]["event"] == "learned"
+    # the silent learning phase is announced first, on stderr (stdout stays JSON)
+    assert "learning normal from the first 15 s of the synthetic source" in out.err
     starts = [e for e in events if e["event"] == "episode_start"]
     assert starts, "the injected fault opened no episode"
     # the fault begins 5 s into watching; the first window overlapping it starts 0.5 s earlier

@@ -52,3 +52,28 @@ def test_write_video_roundtrip(tmp_path):
         frames += 1
     cap.release()
     assert frames == n == round(cfg.fps)
+
+
+def test_write_video_writes_the_configured_scene(tmp_path):
+    """`scene = "gestures"` writes the rendered hand the source shows, not the moving object (the
+    video of a newcomer's `vision classify` try held no gesture before)."""
+    import cv2
+
+    cfg = SyntheticCameraConfig(scene="gestures", fps=10.0, move_s=0.5, still_s=0.5, realtime=False)
+    n = write_video(str(tmp_path / "g.avi"), cfg, 1.0)
+    shown = [c.data for c in make_source("synthetic_camera", scene="gestures", fps=10.0, move_s=0.5,
+                                         still_s=0.5, realtime=False, duration_s=1.0).open()]
+    cap = cv2.VideoCapture(str(tmp_path / "g.avi"))
+    written = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        written.append(frame.astype(np.float64))
+    cap.release()
+    assert len(written) == len(shown) == n
+    objects = SyntheticScene(cfg)
+    for i, frame in enumerate(written):
+        to_source = np.abs(frame - shown[i]).mean()  # Motion-JPEG loses a little
+        to_object = np.abs(frame - objects.bgr(i)).mean()
+        assert to_source < to_object / 4, (i, to_source, to_object)
