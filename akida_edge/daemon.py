@@ -88,7 +88,9 @@ class PipelineRunner:
         if self.thread.ident is not None:
             self.thread.join(timeout_s)
         if self.thread.is_alive():
-            log.warning("pipeline %s did not stop within %.0f s", self.cfg.name, timeout_s)
+            log.warning("pipeline %s did not stop within %.0f s%s", self.cfg.name, timeout_s,
+                        " (still loading its model; a first start compiles its kernels)"
+                        if self.building_since is not None else "")
             return False
         return True
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import hashlib
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -56,15 +57,34 @@ KERNEL_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": Fals
                                   "error_model": "numpy"}
 
 
+COMPILE_NOTICE = ("compiling the numba kernels (a first start after an install or an update; about 2 "
+                  "minutes on two cores, cached afterwards; `python -m akida_edge.warm` does it ahead)")
+_notice = {"shown": False}  # once per process
+
+
 def kernel(*signatures: Any, **overrides: Any) -> Callable:
-    """`numba.njit` with the project policy; `overrides` may only tighten it (e.g. `inline`)."""
+    """`numba.njit` with the project policy; `overrides` may only tighten it (e.g. `inline`).
+
+    With `signatures` numba compiles (or loads from the cache) when the decorator is applied, at the
+    import of the kernel's module; a compile there is otherwise silent for a minute or more, so the
+    first kernel not found in the cache logs `COMPILE_NOTICE` (a warning: shown even where logging
+    is not configured)."""
     bad = {k for k in overrides if k in ("fastmath", "parallel", "cache")}
     if bad:
         raise ValueError(f"numba policy: {sorted(bad)} may not be overridden per kernel")
     options = {**KERNEL_OPTIONS, **overrides}
-    if signatures:
-        return numba.njit(list(signatures) if len(signatures) > 1 else signatures[0], **options)
-    return numba.njit(**options)
+    if not signatures:
+        return numba.njit(**options)
+    jit = numba.njit(list(signatures) if len(signatures) > 1 else signatures[0], **options)
+
+    def compile_now(fn: Callable) -> Any:
+        compiled = jit(fn)
+        if not _notice["shown"] and sum(compiled.stats.cache_misses.values()):
+            _notice["shown"] = True
+            logging.getLogger("akida_edge.numba").warning(COMPILE_NOTICE)
+        return compiled
+
+    return compile_now
 
 
 STAMP = "akida_edge-sources.sha256"  # the digest file `drop_stale_cache` keeps in `__pycache__`

@@ -7,8 +7,9 @@
 # The runtime needs PortAudio, espeak-ng (the shipped config.toml's synthetic speech source says the
 # keywords with it), sox (with espeak-ng: `kws learn --synthesize`) and python3-venv to create .venv:
 # the daemon embeds its MQTT broker. Tests and benchmarks also use mosquitto, openssl, chromium,
-# flite and festival (with three voices); training synthesises its keyword data set with espeak-ng and flite
-# (festival: the held-out synthesizer of the test split `other_synth`) and sox.
+# flite and festival (with three voices); --dev also installs mosquitto_sub/pub (docs/mqtt.md, "Try
+# it"). Training synthesises its keyword data set with espeak-ng and flite (festival: the held-out
+# synthesizer of the test split `other_synth`) and sox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ apt_pkgs=(libportaudio2 python3-venv espeak-ng sox)
 speech=(flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 for arg in "$@"; do
   case "$arg" in
-    --dev) extras="${extras:+$extras,}dev"; apt_pkgs+=(mosquitto openssl chromium espeak-ng sox "${speech[@]}") ;;
+    --dev) extras="${extras:+$extras,}dev"; apt_pkgs+=(mosquitto mosquitto-clients openssl chromium espeak-ng sox "${speech[@]}") ;;
     --train) extras="${extras:+$extras,}train"; apt_pkgs+=(espeak-ng sox "${speech[@]}") ;;
     *) echo "setup.sh: unknown option $arg (use --dev and/or --train)" >&2; exit 2 ;;
   esac

@@ -24,7 +24,8 @@ MAX_RECORD = 20  # `kws learn --record N`: utterances per command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("kws", help="keyword spotting: classify clips, detect in recordings, listen")
+    p = subparsers.add_parser("kws", help="keyword spotting: classify clips, detect in recordings, listen, "
+                          "learn new words")
     sub = p.add_subparsers(dest="kws_command", metavar="ACTION", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", metavar="FILE", help="a model made by akida_edge.apps.kws.train "
@@ -122,8 +123,11 @@ def _detect(args: argparse.Namespace) -> int:
     spotter = Spotter(args.model, args.state)
     params = _params(args)
     x = load_audio(args.file)
-    for det in spotter.detect_audio(x, params):
+    found = spotter.detect_audio(x, params)
+    for det in found:
         _print_detection(args, args.file, det)
+    if not found and not args.json:  # as `vision classify`: silence would look like a hang or a crash
+        print(f"{args.file}: no keyword", flush=True)
     return 0
 
 

@@ -79,7 +79,7 @@ def _start_dashboard(config: Config, port: int, broker_port: int) -> Any:
     broker = BrokerSettings(host=m.host, port=broker_port, prefix=m.prefix, username=m.username or None,
                             password=m.password() if m.username else None,
                             tls_ca=Path(m.tls_ca) if m.tls_ca else None)
-    server = DashboardServer("127.0.0.1", port, broker).start()
+    server = DashboardServer("127.0.0.1", port, broker, port_option="--dashboard").start()
     print(f"akida-edge dashboard: {server.url}", file=sys.stderr, flush=True)
     return server
 

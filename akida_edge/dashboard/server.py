@@ -143,6 +143,8 @@ class DashboardServer:
     host, port : where to serve HTTP (port 0 picks a free one; see `url`).
     broker : the MQTT broker and prefix to read.
     ping_s : seconds between SSE keep-alive comments.
+    port_option : the command-line option that set `port`, named in the errors (`akida-edge run`
+        sets it with ``--dashboard PORT``).
 
     Raises
     ------
@@ -151,7 +153,7 @@ class DashboardServer:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8080, broker: BrokerSettings | None = None,
-                 ping_s: float = 15.0) -> None:
+                 ping_s: float = 15.0, port_option: str = "--port") -> None:
         self.broker = broker or BrokerSettings()
         self.ping_s = ping_s
         self.static = _load_static()
@@ -163,8 +165,8 @@ class DashboardServer:
             self.httpd = _HTTPServer((host, port), _Handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise ConfigError(f"--port {port}: {host}:{port} is already in use; stop what uses it or "
-                                  "choose another with --port") from None
+                raise ConfigError(f"{port_option} {port}: {host}:{port} is already in use; stop what uses it "
+                                  f"or choose another with {port_option}") from None
             raise ConfigError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc}); "
                               "use a local address such as 127.0.0.1") from None
         self.httpd.app = self

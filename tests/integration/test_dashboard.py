@@ -261,6 +261,24 @@ def test_port_taken_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> Non
     assert err.count("\n") == 0 and f"--port {port}" in err and "already in use" in err
 
 
+def test_run_dashboard_port_taken_names_the_run_option(tmp_path: Any) -> None:
+    """`akida-edge run --dashboard PORT` on a taken port names --dashboard (run has no --port, which
+    the message used to suggest)."""
+    from akida_edge.commands.run import _start_dashboard
+    from akida_edge.config import parse_config
+
+    config = parse_config({"state": {"dir": str(tmp_path)}}, str(tmp_path / "config.toml"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(ConfigError) as info:
+            _start_dashboard(config, port, free_port())
+    message = str(info.value)
+    assert f"--dashboard {port}:" in message and "choose another with --dashboard" in message
+    assert "--port" not in message
+
+
 def test_cli_reports_missing_password_file(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     missing = tmp_path / "nope.txt"
     assert cli_main(["dashboard", "--username", "u", "--password-file", str(missing)]) == 2

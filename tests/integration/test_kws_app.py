@@ -143,6 +143,19 @@ def test_detect_finds_words_at_their_times(spotter, test_voices, tmp_path, capsy
     assert hits >= len(words) - 1, (found, scene.keywords)
 
 
+def test_detect_says_when_a_recording_holds_no_keyword(spotter, tmp_path, capsys):
+    """Text output names the file when nothing was found (no output at all looked like a failure);
+    `--json` stays one object per detection, so nothing."""
+    path = tmp_path / "quiet.wav"
+    noise = np.random.default_rng(3).normal(0.0, 1e-3, 3 * 16000)
+    write_wav(path, noise, 16000)
+    assert spotter.detect_audio(load_audio(path)) == []  # the premise: nothing to find
+    assert cli.main(["kws", "detect", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"{path}: no keyword"]
+    assert cli.main(["kws", "detect", "--json", str(path)]) == 0
+    assert capsys.readouterr().out == ""
+
+
 def test_streaming_gives_the_same_detections_as_the_file(spotter, test_voices, rng):
     scene = scenes.make_scene(np.random.default_rng(12), test_voices[2], ["no", "up", "off"],
                               filler_utterances=1, snr_db=20.0, noise_kind="white")

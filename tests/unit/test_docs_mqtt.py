@@ -195,3 +195,53 @@ def test_detection_fields_per_kind():
     always, at_end = _bullet("Camera motion")
     assert set(start.fields) == always  # a busy motion map: with its centroid
     assert set(end.fields) == (always | at_end) - {"centroid_x", "centroid_y"}  # a still one: without
+
+
+def _client_lines() -> list[tuple[D.Line, str, list[str], str | None]]:
+    """The `mosquitto_sub` / `mosquitto_pub` lines of the doc's bash blocks: (line, program, topics,
+    message)."""
+    import shlex
+
+    out = []
+    for ln in D.code_block_lines(DOC):
+        tokens = shlex.split(ln.text, comments=True)
+        if tokens and tokens[0] in ("mosquitto_sub", "mosquitto_pub"):
+            topics = [tokens[i + 1] for i, t in enumerate(tokens) if t == "-t"]
+            message = next((tokens[i + 1] for i, t in enumerate(tokens) if t == "-m"), None)
+            out.append((ln, tokens[0], topics, message))
+    return out
+
+
+def test_try_it_commands_match_the_shipped_config(daemon):
+    """"Try it": the topics are the shipped config's (prefix, node), the requests name a command the
+    daemon has, their payloads are JSON objects, and a `pipeline` request names a pipeline of the
+    shipped config that takes the command (a newcomer copies these lines as they are)."""
+    from akida_edge.config import load_config
+    from akida_edge.mqtt.topics import matches
+
+    shipped = load_config(str(D.ROOT / "config.toml"))
+    t = Topics(shipped.mqtt.prefix, shipped.device.id)
+    pipelines = {p.name: p for p in shipped.pipelines}
+    lines = _client_lines()
+    assert {prog for _, prog, _, _ in lines} == {"mosquitto_sub", "mosquitto_pub"}
+    published = [str(x) for x in (t.status, t.telemetry, t.detection("kws"), t.response("ping"), t.discovery)]
+    for ln, prog, topics, message in lines:
+        assert topics, f"{ln.where}: no -t topic"
+        if prog == "mosquitto_sub":
+            for f in topics:
+                assert any(matches(f, x) for x in published), f"{ln.where}: {f} matches nothing published"
+            continue
+        (topic,) = topics
+        name = t.command_name(topic)  # what the daemon reads off a request's topic
+        assert name is not None, f"{ln.where}: {topic} is not a request topic of {t.base}"
+        assert name in daemon.commands.handlers, f"{ln.where}: no command {name!r}"
+        args = json.loads(message)
+        assert isinstance(args, dict), ln.where
+        if name == "set_threshold":
+            assert args["pipeline"] in pipelines, ln.where
+            with pytest.raises(cmd.CommandError, match="no running pipeline"):  # in range, valid
+                daemon._cmd_set_threshold(args)
+        if name == "pipeline":
+            p = pipelines[args["pipeline"]]
+            assert p.type == "kws" or p.options.get("mode") == "gestures", f"{ln.where}: takes no commands"
+            assert args["command"] in LEARNING_COMMANDS, ln.where

@@ -18,7 +18,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "setup.sh"
 RUNTIME = {"libportaudio2", "python3-venv", "espeak-ng", "sox"}
 # the keyword data set's second and third synthesizers, for --dev (tests) and --train
 SPEECH = {"flite", "festival", "festvox-kallpc16k", "festvox-kdlpc16k", "festvox-us-slt-hts"}
-TOOLS = {"mosquitto", "openssl", "chromium", "espeak-ng", "sox"} | SPEECH
+# mosquitto-clients: mosquitto_sub/pub for docs/mqtt.md's "Try it"
+TOOLS = {"mosquitto", "mosquitto-clients", "openssl", "chromium", "espeak-ng", "sox"} | SPEECH
 
 
 def _stub(path: Path, body: str) -> None:

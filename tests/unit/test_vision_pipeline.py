@@ -163,3 +163,29 @@ def test_the_shipped_model_on_a_still_scene_costs_the_static_floor(tmp_path):
     classified = [a for a in acts if a.inferences]
     assert dets == [] and classified
     assert all(a.chip_power_mw == CHIP_STATIC_MW and a.synops == 0 for a in classified)
+
+
+def test_the_retained_state_names_the_gesture_of_its_frame_only(tmp_path, fake_model):
+    """docs/config.md: the state is `{"gesture", "windows", "busy_windows"}`, sent with each gesture
+    (its label) and every `state_interval_s` ("none" unless one was found at that frame: not the last
+    gesture seen); the window counts are those of that frame."""
+    frames, _, _ = swipe_frames(1, 50.0)
+    path = write_video(tmp_path / "swipe.avi", np.concatenate([frames, frames]))
+    src = {"type": "video_file", "path": str(path), "start_us": START_US}
+    p = build(parse_config({"pipelines": [_table(src, tmp_path / "state")]}).pipelines[0])
+    items = list(p.run(threading.Event()))
+    states = []
+    for k, item in enumerate(items):
+        if isinstance(item, Activity) and item.state is not None:
+            after = []
+            for nxt in items[k + 1:]:
+                if isinstance(nxt, Activity):
+                    break
+                after.append(nxt.label)
+            states.append((item, after))
+    assert any(after for _, after in states) and any(not after for _, after in states)
+    for activity, after in states:
+        state = dict(activity.state)
+        assert set(state) == {"gesture", "windows", "busy_windows"}
+        assert state["gesture"] == (after[-1] if after else "none")
+        assert 0 <= state["busy_windows"] <= state["windows"] == activity.inferences
