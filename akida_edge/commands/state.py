@@ -39,7 +39,7 @@ def describe(entry: statefile.StateEntry) -> dict[str, Any]:
         out.update(rule=st.rule, classes=st.num_classes, neurons=st.units,
                    neurons_learned=int(st.learned.sum()), samples_seen=st.samples_seen)
     if replay.PREFIX + "length" in entry.arrays:  # what a newer model would learn again from
-        out["clips_kept"] = int(len(entry.arrays[replay.PREFIX + "length"]))
+        out["inputs_kept"] = int(len(entry.arrays[replay.PREFIX + "length"]))  # kws: clips; vision: windows
     if entry.warnings:
         out["warnings"] = entry.warnings
     return out
@@ -67,7 +67,7 @@ def _list(args: argparse.Namespace) -> int:
         classes = "unlabelled" if row.get("classes") is None else f"{row['classes']} classes"
         learned = (f"{row['neurons_learned']}/{row['neurons']} neurons learned, {classes}"
                    if "neurons" in row else "no learning layer")
-        kept = f", {row['clips_kept']} clips kept for a newer model" if "clips_kept" in row else ""
+        kept = f", {row['inputs_kept']} learning inputs kept for a newer model" if "inputs_kept" in row else ""
         print(f"{row['name']}: revision {row['revision']}, {learned}{kept}, saved {row['saved_at']} on "
               f"{row['device']}, model {row['model_hash']}")
     return 0

@@ -162,9 +162,9 @@ def test_an_exported_state_relearns_on_a_device_with_a_newer_model(base, newer, 
     assert listed["words"] == ["banana", "yes", "cherry"]
     assert listed["clips"] == {"banana": 4, "yes": 2, "cherry": 2}
     assert cli.main(["state", "list", "--json", "--state", str(tmp_path / "b")]) == 0
-    assert json.loads(capsys.readouterr().out)["clips_kept"] == 8
+    assert json.loads(capsys.readouterr().out)["inputs_kept"] == 8
     assert cli.main(["state", "list", "--state", str(tmp_path / "b")]) == 0
-    assert "8 clips kept for a newer model" in capsys.readouterr().out
+    assert "8 learning inputs kept for a newer model" in capsys.readouterr().out
 
 
 def test_inconsistent_kept_clips_leave_the_words_working_and_are_named(base, tmp_path, rng, caplog):
