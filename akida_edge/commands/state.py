@@ -67,7 +67,8 @@ def _list(args: argparse.Namespace) -> int:
         classes = "unlabelled" if row.get("classes") is None else f"{row['classes']} classes"
         learned = (f"{row['neurons_learned']}/{row['neurons']} neurons learned, {classes}"
                    if "neurons" in row else "no learning layer")
-        kept = f", {row['inputs_kept']} learning inputs kept for a newer model" if "inputs_kept" in row else ""
+        kept = (f", {row['inputs_kept']} learning inputs kept for a newer model" if "inputs_kept" in row
+                else "")
         print(f"{row['name']}: revision {row['revision']}, {learned}{kept}, saved {row['saved_at']} on "
               f"{row['device']}, model {row['model_hash']}")
     return 0
