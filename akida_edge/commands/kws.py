@@ -118,10 +118,13 @@ def _print_detection(args: argparse.Namespace, file: str, det) -> None:
 def _detect(args: argparse.Namespace) -> int:
     from akida_edge.apps.kws.app import Spotter
     from akida_edge.drivers.audio_file import load_audio
+    from akida_edge.errors import InputDataError
 
-    spotter = Spotter(args.model, args.state)
     params = _params(args)
-    x = load_audio(args.file)
+    x = load_audio(args.file)  # before the model loads: a bad file fails at once
+    if x.size == 0:  # else "no keyword" (no output, exit 0) for a recording that holds nothing
+        raise InputDataError(f"{args.file} holds no audio samples (empty recording); record at least 1 s")
+    spotter = Spotter(args.model, args.state)
     for det in spotter.detect_audio(x, params):
         _print_detection(args, args.file, det)
     return 0
