@@ -172,8 +172,13 @@ def _learn(args: argparse.Namespace) -> int:
     if args.synthesize:
         enroll.check_tools()  # before the model loads: a missing tool is not a per-file problem
     spotter = Spotter(args.model, args.state)
+    try:  # another model's state that cannot be learned again here: teach this model anew (kept)
+        spotter.learn_afresh()
+    except AkidaEdgeError:
+        pass
     if spotter.learned is None:
         raise _incompatible("learn", spotter)
+
     def load(path: str):
         x = load_audio(path)
         if x.size == 0:
