@@ -43,7 +43,7 @@ def _init(args: argparse.Namespace) -> int:
         raise ConfigError(f"{path}: is a folder; give a file name, e.g. {path / 'config.toml'}")
     if path.exists() and not args.force:
         raise ConfigError(f"{path}: exists; choose another name, or add --force to replace it")
-    atomic_write(path, default_config_text().encode("utf-8"))  # a StateError names the path and the fix
+    atomic_write(path, default_config_text().encode("utf-8"), what="config file")  # names path and fix
     os.chmod(path, 0o644)  # read by a service's own user; no secret inside (they live in their own files)
     print(f"{path}: written (the packaged default; every key is in docs/config.md; "
           f"check it with `akida-edge validate-config {os.fspath(path)}`)")
