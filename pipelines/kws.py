@@ -184,7 +184,8 @@ class KwsPipeline:
                 except AkidaEdgeError:
                     pass
         learned = self.spotter.learned
-        label = learning_label(self.name, command, args, learned, check_word, "the word")
+        label = learning_label(self.name, command, args, learned, check_word, "the word",
+                               ("label", "source", "audio_wav_b64", "synthesize"))
         if label is None:
             with self.lock:
                 return {"words": learned.words}

@@ -177,7 +177,8 @@ class GesturePipeline:
 
         learned = self.recognizer.learned
         label = learning_label(self.name, command, args, learned,
-                               lambda v: check_name(v, self.recognizer.base_classes), "the gesture's name")
+                               lambda v: check_name(v, self.recognizer.base_classes), "the gesture's name",
+                               ("label", "source"))
         if label is None:
             with self.lock:
                 return {"gestures": learned.gestures}
