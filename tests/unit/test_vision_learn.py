@@ -175,3 +175,29 @@ def test_a_state_without_kept_windows_stays_with_its_model(learned, tmp_path):
     assert Lr.LearnedGestures(learned.gm, tmp_path).kept.unkept == ["drop"]
     with pytest.raises(Lr.IncompatibleStateError, match="keeps no clips"):
         Lr.LearnedGestures(FakeGestureModel(seed=6), tmp_path)
+
+
+def test_a_device_upgraded_from_a_state_without_kept_windows_can_teach_gestures_again(learned, tmp_path,
+                                                                                      monkeypatch):
+    """Session-10 audit: `vision learn` (and the MQTT learn command) refused such a state ("use
+    another --state DIR"), so the device could not be taught; now a new state is started for the new
+    model and the old one is kept, byte for byte, where the old model finds its gestures."""
+    from akida_edge.engine.learning_state import backbone_hash
+
+    learned.kept = Lr.replay.ReplayLog("", Lr.PER_GESTURE)  # what a state from before session 10 holds
+    learned.save()
+    before = learned.store.path(Lr.STATE_NAME).read_bytes()
+    newer = FakeGestureModel(seed=6)
+    recognizer = Recognizer(gm=newer, state_dir=tmp_path)
+    assert recognizer.learned is None and "keeps no clips" in recognizer.learned_problem
+    recognizer.learn_afresh()
+    recognizer.learned.learn_clips("nod", [clip(-1, s, True) for s in range(2)])
+    assert recognizer.learned.gestures == ["nod"] and recognizer.learned_problem == ""
+    assert learned.store.kept_path(Lr.STATE_NAME, backbone_hash(learned.model)).read_bytes() == before
+    assert Lr.LearnedGestures(newer, tmp_path).gestures == ["nod"]
+    assert Lr.LearnedGestures(learned.gm, tmp_path).gestures == ["drop"]  # the old model's own state
+    # only a state of another model is set aside: without one, the problem stands
+    with pytest.raises(Lr.IncompatibleStateError, match="the problem"):
+        Lr.LearnedGestures.afresh(learned.gm, tmp_path / "empty", Lr.IncompatibleStateError("the problem"))
+    with pytest.raises(Lr.IncompatibleStateError, match="the problem"):  # this model's own state
+        Lr.LearnedGestures.afresh(newer, tmp_path, Lr.IncompatibleStateError("the problem"))
