@@ -142,6 +142,14 @@ class StateStore:
         return sorted(p.name[:-len(SUFFIX)] for p in self.directory.glob(f"*{SUFFIX}")
                       if "." not in p.name[:-len(SUFFIX)])
 
+    def kept_paths(self) -> list[Path]:
+        """The states kept for other model versions (``<name>.<hash12>.learned``; never deleted)."""
+        self._check_directory()
+        if not self.directory.is_dir():
+            return []
+        return sorted(p for p in self.directory.glob(f"*.*{SUFFIX}")
+                      if p.name.count(".") == 2 and not p.name.startswith("."))
+
     # --- save ---
     def save(self, entry: StateEntry) -> Path:
         """Write `entry` atomically as the current state of `entry.name` (see the rules above)."""

@@ -179,7 +179,7 @@ def read(path: str | os.PathLike) -> tuple[str, list[StateEntry]]:
 
 
 def atomic_write(path: str | os.PathLike, data: bytes,
-                 before_rename: Callable[[], None] | None = None) -> Path:
+                 before_rename: Callable[[], None] | None = None, what: str = "learned state") -> Path:
     """Write `data` to `path` so that `path` is always either the old or the new complete file.
 
     A temporary file in the same directory is written and fsynced, `before_rename` runs (the
@@ -187,31 +187,30 @@ def atomic_write(path: str | os.PathLike, data: bytes,
     and the directory is fsynced. On any error the temporary file is removed and `path` is left
     untouched; a crash leaves at most a stray ``.*.tmp`` file, which readers ignore. An `OSError`
     (the path is a directory, a parent is a file, read-only, full disk...) becomes a `StateError`
-    naming the path and the fix.
+    naming the path (as `what`: "learned state", "config file"...) and the fix.
     """
     path = Path(path)
     try:
         return _atomic_write(path, data, before_rename)
     except OSError as exc:
-        raise StateError(_write_problem(path, exc)) from exc
+        raise StateError(_write_problem(path, exc, what)) from exc
 
 
-def _write_problem(path: Path, exc: OSError) -> str:
-    """One line saying why `path` cannot be written and what would fix it."""
+def _write_problem(path: Path, exc: OSError, what: str = "learned state") -> str:
+    """One line saying why `path` (a `what`) cannot be written and what would fix it."""
     reason = exc.strerror or str(exc)
-    head = f"cannot write learned state {path}: {reason}"
+    head = f"cannot write {what} {path}: {reason}"
+    other = "another state directory (--state) or file path" if what == "learned state" else "another path"
     if os.path.isdir(path):
         return f"{head}; {path} is a directory, give a file path instead"
     for parent in path.parents:
         if os.path.lexists(parent):
             if not os.path.isdir(parent):
-                return (f"{head}; {parent} is a file, not a directory: choose another state "
-                        f"directory (--state) or file path")
+                return f"{head}; {parent} is a file, not a directory: choose {other}"
             break
     if exc.errno == errno.ENOSPC:
         return f"{head}; free disk space on {path.parent}"
-    return (f"{head}; make {path.parent} a writable directory or choose another state "
-            f"directory (--state) or file path")
+    return f"{head}; make {path.parent} a writable directory or choose {other}"
 
 
 def _atomic_write(path: Path, data: bytes, before_rename: Callable[[], None] | None) -> Path:

@@ -106,18 +106,25 @@ LEARNING_COMMANDS = ("learn", "forget", "learned")
 
 
 def learning_label(pipeline: str, command: str, args: dict[str, Any], learned: object | None,
-                   check: Any, noun: str) -> str | None:
+                   check: Any, noun: str, learn_args: tuple[str, ...] = ("label",)) -> str | None:
     """The checks every learning pipeline's `learn` / `forget` / `learned` command starts with.
 
     Raises `ValueError` for an unknown command, `LearningError` when the pipeline does not learn
     (`learned` is None) and `InputDataError` for a missing or refused label (`check(label)` gives
     the reason, or None); returns None for `learned` (the caller lists), else the label. `noun`
-    names the label in the message ("the word").
+    names the label in the message ("the word"). An argument the command does not take (`learn`:
+    `learn_args`; `forget`: the label; `learned`: none) is refused (`InputDataError`): a misspelt
+    option ("synthesise") would otherwise be dropped without a word.
     """
     from akida_edge.errors import InputDataError, LearningError
 
     if command not in LEARNING_COMMANDS:
         raise ValueError(f"unknown command {command[:64]!r}; known: {', '.join(LEARNING_COMMANDS)}")
+    takes = {"learn": learn_args, "forget": ("label",), "learned": ()}[command]
+    unknown = sorted(set(args) - set(takes))
+    if unknown:
+        raise InputDataError(f"{command} takes no argument {unknown[0][:40]!r}; it takes "
+                             f"{', '.join(takes) or 'none'}")
     if learned is None:
         raise LearningError(f"pipeline {pipeline!r} does not learn (options.learned = false, or its "
                             "state dir holds another model's state)")

@@ -37,7 +37,7 @@ import numpy as np
 from akida_edge.apps.kws.app import DetectParams
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
-from akida_edge.errors import InputDataError
+from akida_edge.errors import AkidaEdgeError, InputDataError
 from akida_edge.pipelines.base import Activity, Detection, learning_label
 from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
 
@@ -177,8 +177,15 @@ class KwsPipeline:
         """`learn` / `forget` / `learned` (module docstring); a one-line `ValueError` otherwise."""
         from akida_edge.apps.kws.learn import check_word
 
+        if command == "learn" and self.spotter.learned is None and self.options.learned:
+            with self.lock:  # another model's state that cannot be learned again: teach anew (kept)
+                try:
+                    self.spotter.learn_afresh()
+                except AkidaEdgeError:
+                    pass
         learned = self.spotter.learned
-        label = learning_label(self.name, command, args, learned, check_word, "the word")
+        label = learning_label(self.name, command, args, learned, check_word, "the word",
+                               ("label", "source", "audio_wav_b64", "synthesize"))
         if label is None:
             with self.lock:
                 return {"words": learned.words}

@@ -32,7 +32,7 @@ import numpy as np
 
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import make_source
-from akida_edge.errors import InputDataError
+from akida_edge.errors import AkidaEdgeError, InputDataError
 from akida_edge.pipelines.base import Activity, Detection, learning_label
 from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
 
@@ -175,9 +175,16 @@ class GesturePipeline:
         """`learn` / `forget` / `learned` (module docstring); a one-line `ValueError` otherwise."""
         from akida_edge.apps.vision.learn import check_name
 
+        if command == "learn" and self.recognizer.learned is None and self.recognizer.learned_problem:
+            with self.lock:  # another model's state that cannot be learned again: teach anew (kept)
+                try:
+                    self.recognizer.learn_afresh()
+                except AkidaEdgeError:
+                    pass
         learned = self.recognizer.learned
         label = learning_label(self.name, command, args, learned,
-                               lambda v: check_name(v, self.recognizer.base_classes), "the gesture's name")
+                               lambda v: check_name(v, self.recognizer.base_classes), "the gesture's name",
+                               ("label", "source"))
         if label is None:
             with self.lock:
                 return {"gestures": learned.gestures}

@@ -173,9 +173,34 @@ def _score(args: argparse.Namespace) -> int:
     return files.exit_code
 
 
+def _check_watch(args: argparse.Namespace) -> None:
+    """One line naming a `watch` option whose value cannot work (before anything is opened)."""
+    import math
+
+    from akida_edge.apps.anomaly import features
+    from akida_edge.apps.anomaly.detector import AnomalyDetector
+    from akida_edge.errors import ConfigError
+
+    p = features.PARAMS
+    least_s = (AnomalyDetector.MIN_WINDOWS - 1) * p.hop_s + p.window_s  # the windows a fit needs
+    if not (args.learn_s == 0 or least_s <= args.learn_s <= 86400):
+        raise ConfigError(f"--learn-s {args.learn_s:g}: give 0 (use the saved normal) or {least_s:g}..86400 "
+                          f"s (learning needs {AnomalyDetector.MIN_WINDOWS} windows)")
+    if not (math.isfinite(args.fault_after_s) and args.fault_after_s >= 0):
+        raise ConfigError(f"--fault-after-s {args.fault_after_s:g}: give seconds >= 0")
+    if args.duration_s is not None:
+        if not 0 < args.duration_s < math.inf:
+            raise ConfigError(f"--duration-s {args.duration_s:g}: give seconds > 0 (or leave it out: until "
+                              "Ctrl-C)")
+        if args.duration_s <= args.learn_s:
+            raise ConfigError(f"--duration-s {args.duration_s:g} ends before --learn-s {args.learn_s:g} is "
+                              "learned (the duration includes the learning); give a longer duration")
+
+
 def _watch(args: argparse.Namespace) -> int:
     from akida_edge.apps.anomaly.watch import watch
 
+    _check_watch(args)
     det = _detector(args)
     store = S.StateStore(args.state)
     if args.learn_s <= 0 and not det.load(store):

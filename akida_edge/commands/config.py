@@ -7,7 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
-from akida_edge.config import default_config_text, load_config
+from akida_edge.config import Config, default_config_text, load_config
 from akida_edge.errors import ConfigError
 from akida_edge.statefile import atomic_write
 
@@ -22,8 +22,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_init)
 
 
+#: source types whose `path` names a file that must exist (a camera's `device` or a video may be a URL)
+FILE_SOURCES = ("audio_file", "vibration_file", "evt_file")
+
+
+def check_files(cfg: Config, file: str) -> None:
+    """A `ConfigError` naming the first enabled pipeline's `model` or source `path` that is not a
+    file: `run` would start that pipeline only to fail it, again at every retry. Paths are taken as
+    the pipelines take them (relative ones from the working directory)."""
+    for i, p in enumerate(cfg.pipelines):
+        if not p.enabled:
+            continue
+        named = [(f"pipelines[{i}].model", p.model)] if p.model else []
+        if p.source.type in FILE_SOURCES and p.source.options.get("path"):
+            named.append((f"pipelines[{i}].source.path", p.source.options["path"]))
+        for key, value in named:
+            path = Path(value).expanduser()
+            if not path.is_file():
+                what = "is a directory" if path.is_dir() else "does not exist"
+                where = "" if path.is_absolute() else f" (relative to the working directory {os.getcwd()})"
+                raise ConfigError(f"{file}: {key} = {value!r} {what}{where}; give the path of the file")
+
+
 def _run(args: argparse.Namespace) -> int:
     cfg = load_config(args.file)
+    check_files(cfg, args.file)
     m = cfg.mqtt
     where = "embedded broker" if m.broker == "embedded" else f"{m.host}:{m.port}"
     tls = ", TLS" if m.tls_ca or m.tls_cert else ""
@@ -43,7 +66,7 @@ def _init(args: argparse.Namespace) -> int:
         raise ConfigError(f"{path}: is a folder; give a file name, e.g. {path / 'config.toml'}")
     if path.exists() and not args.force:
         raise ConfigError(f"{path}: exists; choose another name, or add --force to replace it")
-    atomic_write(path, default_config_text().encode("utf-8"))  # a StateError names the path and the fix
+    atomic_write(path, default_config_text().encode("utf-8"), what="config file")  # names path and fix
     os.chmod(path, 0o644)  # read by a service's own user; no secret inside (they live in their own files)
     print(f"{path}: written (the packaged default; every key is in docs/config.md; "
           f"check it with `akida-edge validate-config {os.fspath(path)}`)")

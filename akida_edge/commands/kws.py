@@ -119,10 +119,13 @@ def _print_detection(args: argparse.Namespace, file: str, det) -> None:
 def _detect(args: argparse.Namespace) -> int:
     from akida_edge.apps.kws.app import Spotter
     from akida_edge.drivers.audio_file import load_audio
+    from akida_edge.errors import InputDataError
 
-    spotter = Spotter(args.model, args.state)
     params = _params(args)
-    x = load_audio(args.file)
+    x = load_audio(args.file)  # before the model loads: a bad file fails at once
+    if x.size == 0:  # else "no keyword" for a recording that holds nothing
+        raise InputDataError(f"{args.file} holds no audio samples (empty recording); record at least 1 s")
+    spotter = Spotter(args.model, args.state)
     found = spotter.detect_audio(x, params)
     for det in found:
         _print_detection(args, args.file, det)
@@ -173,8 +176,13 @@ def _learn(args: argparse.Namespace) -> int:
     if args.synthesize:
         enroll.check_tools()  # before the model loads: a missing tool is not a per-file problem
     spotter = Spotter(args.model, args.state)
+    try:  # another model's state that cannot be learned again here: teach this model anew (kept)
+        spotter.learn_afresh()
+    except AkidaEdgeError:
+        pass
     if spotter.learned is None:
         raise _incompatible("learn", spotter)
+
     def load(path: str):
         x = load_audio(path)
         if x.size == 0:

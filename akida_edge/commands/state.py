@@ -54,6 +54,12 @@ def _list(args: argparse.Namespace) -> int:
             rows.extend(describe(e) for e in entries)
         except StateError as exc:
             rows.append({"name": name, "error": str(exc)})
+    for path in store.kept_paths():  # learned on another model version: kept, used by that model
+        try:
+            _, entries = statefile.read(path)
+            rows.extend({**describe(e), "kept": path.name} for e in entries)
+        except StateError as exc:
+            rows.append({"name": path.name, "kept": path.name, "error": str(exc)})
     if args.json:
         for row in rows:
             print(json.dumps(row, sort_keys=True))
@@ -67,10 +73,11 @@ def _list(args: argparse.Namespace) -> int:
         classes = "unlabelled" if row.get("classes") is None else f"{row['classes']} classes"
         learned = (f"{row['neurons_learned']}/{row['neurons']} neurons learned, {classes}"
                    if "neurons" in row else "no learning layer")
-        kept = (f", {row['inputs_kept']} learning inputs kept for a newer model" if "inputs_kept" in row
-                else "")
-        print(f"{row['name']}: revision {row['revision']}, {learned}{kept}, saved {row['saved_at']} on "
-              f"{row['device']}, model {row['model_hash']}")
+        inputs = (f", {row['inputs_kept']} learning inputs kept for a newer model" if "inputs_kept" in row
+                  else "")
+        kept = (f" (kept as {row['kept']} for that model; not the current state)" if "kept" in row else "")
+        print(f"{row['name']}: revision {row['revision']}, {learned}{inputs}, saved {row['saved_at']} on "
+              f"{row['device']}, model {row['model_hash']}{kept}")
     return 0
 
 

@@ -103,8 +103,13 @@ def _learn(args: argparse.Namespace) -> int:
     problem = check_name(args.label, recognizer.base_classes)
     if problem:
         raise ConfigError(f"--label {args.label!r}: {problem}")
+    try:  # another model's state that cannot be learned again here: teach this model anew (kept)
+        recognizer.learn_afresh()
+    except AkidaEdgeError:
+        pass
     if recognizer.learned is None:
         raise _incompatible("learn")
+
     def load(path: str):
         events, shape = load_events(path)
         if events.size == 0:

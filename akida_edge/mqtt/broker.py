@@ -7,11 +7,13 @@ CONNECT/CONNACK (protocol levels 4 and 5), PUBLISH at QoS 0 and 1 with PUBACK (Q
 v5 reason 0x9B / v3 disconnect), SUBSCRIBE/SUBACK with `+` and `#` wildcards, UNSUBSCRIBE,
 retained messages (an empty payload deletes), the last will (published on an abnormal
 disconnect, dropped on a clean DISCONNECT), keep-alive (1.5 x the client's interval), PINGREQ,
-session takeover by client id. It keeps no session state across connections (clean sessions
-only), forwards v5 PUBLISH properties except the per-connection ones (retained messages are stored
-without them) and has no authentication: it binds to 127.0.0.1 by default,
-so only local processes reach it. Production uses an external broker (Mosquitto) with TLS, ACLs
-and credentials. Specifications: MQTT 3.1.1 (OASIS 2014) and MQTT 5.0 (OASIS 2019), §2-§3.
+session takeover by client id, a packet limit (`MAX_PACKET_BYTES`, announced to v5 clients at
+CONNACK; a larger packet closes the connection, with DISCONNECT 0x95 to a v5 client, and is
+logged). It keeps no session state across connections (clean sessions only), forwards v5
+PUBLISH properties except the per-connection ones (retained messages are stored without them)
+and has no authentication: it binds to 127.0.0.1 by default, so only local processes reach it.
+Production uses an external broker (Mosquitto) with TLS, ACLs and credentials. Specifications:
+MQTT 3.1.1 (OASIS 2014) and MQTT 5.0 (OASIS 2019), §2-§3.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ from akida_edge.mqtt.topics import matches
 log = logging.getLogger("akida_edge.mqtt.broker")
 
 MAX_PACKET_BYTES = 1 << 20
+PACKET_TOO_LARGE = 0x95  # MQTT 5 reason code (§2.4), sent in the DISCONNECT before closing
+
+
+class PacketTooLarge(ValueError):
+    """A client sent a packet over `MAX_PACKET_BYTES` (its size in `args[0]`)."""
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
 UNSUBSCRIBE, UNSUBACK, PINGREQ, PINGRESP, DISCONNECT = 10, 11, 12, 13, 14
 
@@ -43,6 +50,20 @@ def _varint(n: int) -> bytes:
 
 def _packet(ptype: int, flags: int, body: bytes) -> bytes:
     return bytes([ptype << 4 | flags]) + _varint(len(body)) + body
+
+
+async def _discard(reader: asyncio.StreamReader, n: int, timeout_s: float = 5.0) -> None:
+    """Read and drop up to `n` bytes (the rest of a refused packet), for at most `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout_s
+    while n > 0 and loop.time() < end:
+        try:
+            chunk = await asyncio.wait_for(reader.read(min(n, 1 << 16)), end - loop.time())
+        except (asyncio.TimeoutError, ConnectionError):
+            return
+        if not chunk:
+            return
+        n -= len(chunk)
 
 
 def _str(s: str | bytes) -> bytes:
@@ -208,7 +229,7 @@ class EmbeddedBroker:
         else:
             raise ValueError("malformed remaining length")
         if length > MAX_PACKET_BYTES:
-            raise ValueError(f"packet of {length} bytes exceeds {MAX_PACKET_BYTES}")
+            raise PacketTooLarge(length)
         body = await reader.readexactly(length) if length else b""
         return head[0] >> 4, head[0] & 0x0F, body
 
@@ -242,6 +263,13 @@ class EmbeddedBroker:
                     raise ValueError(f"unsupported packet type {ptype}")
                 if writer.transport.get_write_buffer_size() > 4 * MAX_PACKET_BYTES:
                     await writer.drain()
+        except PacketTooLarge as exc:  # a user's upload, say: said on both sides, never silently
+            log.warning("embedded broker: client %s sent a packet of %d bytes, over the %d-byte limit; "
+                        "connection closed%s", session and session.client_id, exc.args[0], MAX_PACKET_BYTES,
+                        " (MQTT 5 reason 0x95 Packet too large)" if session and session.v5 else "")
+            if session is not None and session.v5:
+                writer.write(_packet(DISCONNECT, 0, bytes([PACKET_TOO_LARGE, 0])))
+            await _discard(reader, exc.args[0])  # closing on unread data would reset the DISCONNECT away
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, ValueError,
                 IndexError, struct.error, UnicodeDecodeError) as exc:
             log.debug("embedded broker: connection %s closed: %r", session and session.client_id, exc)
@@ -274,7 +302,11 @@ class EmbeddedBroker:
             old.writer.close()
         session = _Session(client_id=client_id, v5=v5, writer=writer, will=will)
         self._sessions[client_id] = session
-        writer.write(_packet(CONNACK, 0, b"\x00\x00\x00" if v5 else b"\x00\x00"))
+        # v5: the Maximum Packet Size property (0x27), so a client that honours it refuses a larger
+        # publish itself (mosquitto_pub does; paho does not, and gets DISCONNECT 0x95)
+        max_size = b"\x27" + struct.pack("!I", MAX_PACKET_BYTES)
+        writer.write(_packet(CONNACK, 0, b"\x00\x00" + bytes([len(max_size)]) + max_size if v5
+                             else b"\x00\x00"))
         return session, keepalive
 
     def _publish_in(self, session: _Session, flags: int, body: bytes) -> None:

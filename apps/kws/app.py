@@ -96,6 +96,7 @@ class Spotter:
     def __init__(self, path: str | Path | None = None, state_dir: str | Path | None = None,
                  learned: bool = True) -> None:
         self.path = Path(path) if path is not None else MODEL_PATH
+        self.state_dir = state_dir
         self.model = load_model(self.path)
         self.learned = None
         self.learned_problem = ""  # why the learned state is not used (empty when it is, or learned=False)
@@ -114,6 +115,20 @@ class Spotter:
             except IncompatibleStateError as exc:
                 self.learned_problem = str(exc)
                 print(f"akida-edge: warning: learned words not used: {exc}", file=sys.stderr)
+
+    def learn_afresh(self) -> None:
+        """When the learned state belongs to another model and cannot be learned again here (a
+        state from before clips were kept), start a new one for this model, to teach words anew
+        (`learn.Learned.afresh`: the old state is kept for its model); raises the problem when that
+        is not so (e.g. a newer layout of this model's state)."""
+        from akida_edge.apps.kws.learn import Learned
+        from akida_edge.state import IncompatibleStateError
+
+        if self.learned is not None or not self.learned_problem:
+            return
+        problem = IncompatibleStateError(self.learned_problem)
+        self.learned = Learned.afresh(self.model, self.state_dir, problem)
+        self.learned_problem = ""
 
     @property
     def classes(self) -> tuple[str, ...]:

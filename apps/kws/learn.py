@@ -178,7 +178,8 @@ class Learned:
     they use is part of the state."""
 
     def __init__(self, base: Model, state_dir: str | Path | None = None,
-                 false_accept: float | None = None, base_veto: float | None = None) -> None:
+                 false_accept: float | None = None, base_veto: float | None = None,
+                 load: bool = True) -> None:
         self.store = StateStore(state_dir)
         self.base = base
         self.model = learning_model(base)
@@ -193,6 +194,8 @@ class Learned:
         self.clips = self._new_log()
         self.labels: list[str] = []
         self.known_matches = np.zeros((0, 0), np.float32)
+        if not load:  # `afresh`
+            return
         try:
             entry = self.store.load_into(STATE_NAME, self.model)
         except IncompatibleStateError as exc:
@@ -227,6 +230,21 @@ class Learned:
             self.calibrate()
         else:
             self.known_matches = np.asarray(stored, np.float32)
+
+    @classmethod
+    def afresh(cls, base: Model, state_dir: str | Path | None, problem: IncompatibleStateError) -> Learned:
+        """No words yet, on `base`, in a store whose current state was learned on another model and
+        cannot be learned again here (`problem`, e.g. it keeps no clips): to teach words anew. The
+        first save keeps that state as ``kws.<hash12>.learned`` (`StateStore`), where that model
+        finds it again. Raises `problem` when the current state is this model's (a newer layout,
+        which a save would replace)."""
+        from akida_edge.engine.learning_state import backbone_hash
+
+        learned = cls(base, state_dir, load=False)
+        current = learned.store.load(STATE_NAME)
+        if current is None or current.model_hash == backbone_hash(learned.model):
+            raise problem
+        return learned
 
     def _check_version(self, extra: dict) -> int:
         version = extra.get("version", 1)

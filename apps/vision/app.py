@@ -59,6 +59,8 @@ class Recognizer:
         self.ignore = (BACKGROUND, "")
         self.view = self.gm.view
         self.learned = None
+        self.state_dir = state_dir
+        self.learned_problem = ""  # why the learned state is not used (empty when it is, or learned=False)
         self._empty: np.ndarray | None = None
         self.last_activity = None  # `Model.statistics` of the latest inputs run on the chip
         if learned:
@@ -68,7 +70,22 @@ class Recognizer:
             try:
                 self.learned = LearnedGestures(self.gm, state_dir)
             except IncompatibleStateError as exc:
+                self.learned_problem = str(exc)
                 print(f"akida-edge: warning: learned gestures not used: {exc}", file=sys.stderr)
+
+    def learn_afresh(self) -> None:
+        """When the learned state belongs to another model and cannot be learned again here (a
+        state from before windows were kept), start a new one for this model, to teach gestures
+        anew (`learn.LearnedGestures.afresh`: the old state is kept for its model); raises the
+        problem when that is not so."""
+        from akida_edge.apps.vision.learn import LearnedGestures
+        from akida_edge.state import IncompatibleStateError
+
+        if self.learned is not None or not self.learned_problem:
+            return
+        problem = IncompatibleStateError(self.learned_problem)
+        self.learned = LearnedGestures.afresh(self.gm, self.state_dir, problem)
+        self.learned_problem = ""
 
     @property
     def classes(self) -> tuple[str, ...]:

@@ -165,7 +165,8 @@ class LearnedGestures:
     `classes` lists every class of the learning layer: the `n_base` base prototypes, then the
     user's gestures ('' for a forgotten one); `labels` is the user's part."""
 
-    def __init__(self, gm: Any, state_dir: str | Path | None = None, use_base: bool = True) -> None:
+    def __init__(self, gm: Any, state_dir: str | Path | None = None, use_base: bool = True,
+                 load: bool = True) -> None:
         self.gm = gm
         self.use_base = use_base
         self.match = MATCH
@@ -177,6 +178,8 @@ class LearnedGestures:
         self.n_base = 0
         #: the windows every gesture was learned from, in order (to learn them on a newer model)
         self.kept = replay.ReplayLog(self._source(), PER_GESTURE)
+        if not load:  # `afresh`
+            return
         try:
             entry = self.store.load_into(STATE_NAME, self.model)
         except IncompatibleStateError as exc:
@@ -193,6 +196,21 @@ class LearnedGestures:
                 self.kept.unkept = list(self.gestures)
             if not self.kept.source:  # learned before the windows were kept: keep them from now
                 self.kept.source, self.kept.unkept = self._source(), list(self.gestures)
+
+    @classmethod
+    def afresh(cls, gm: Any, state_dir: str | Path | None,
+               problem: IncompatibleStateError) -> LearnedGestures:
+        """No gestures yet, on `gm`, in a store whose current state was learned on another model and
+        cannot be learned again here (`problem`, e.g. it keeps no windows): to teach gestures anew.
+        The first save keeps that state as ``gestures.<hash12>.learned`` (`StateStore`), where that
+        model finds it again. Raises `problem` when the current state is this model's."""
+        from akida_edge.engine.learning_state import backbone_hash
+
+        learned = cls(gm, state_dir, load=False)
+        current = learned.store.load(STATE_NAME)
+        if current is None or current.model_hash == backbone_hash(learned.model):
+            raise problem
+        return learned
 
     def _source(self) -> str:
         """What the kept windows depend on: the view's settings and the model's input."""

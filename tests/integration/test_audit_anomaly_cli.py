@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from akida_edge.apps.anomaly import features, machines
+from akida_edge.apps.anomaly.detector import AnomalyDetector
 from akida_edge.cli import main
 
 pytestmark = pytest.mark.integration
@@ -62,3 +63,30 @@ def test_a_directory_is_named_as_a_directory(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"vibration file {tmp_path} is a directory; give a WAV or CSV recording" in err
     assert "does not exist" not in err
+
+
+LEAST_S = (AnomalyDetector.MIN_WINDOWS - 1) * features.PARAMS.hop_s + features.PARAMS.window_s
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    (["--learn-s", "5"], f"--learn-s 5: give 0 (use the saved normal) or {LEAST_S:g}..86400 s"),
+    (["--learn-s", "-3"], "--learn-s -3: give 0"),
+    (["--learn-s", "nan"], "--learn-s nan: give 0"),
+    (["--learn-s", "10", "--duration-s", "-1"], "--duration-s -1: give seconds > 0"),
+    (["--learn-s", "10", "--duration-s", "8"], "--duration-s 8 ends before --learn-s 10 is learned"),
+    (["--learn-s", "10", "--fault-after-s", "-2", "--duration-s", "20"],
+     "--fault-after-s -2: give seconds >= 0"),
+])
+def test_watch_options_that_cannot_work_are_refused_before_watching(tmp_path, capsys, options, named):
+    """Before: --learn-s 5 watched 5 s then failed (9 windows, a fit needs 10); a negative one asked
+    for a fit; a duration shorter than the learning failed after it."""
+    assert main(["anomaly", "watch", "--state", str(tmp_path), *options]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and named in err[0]
+
+
+def test_watch_learns_from_the_least_learn_s_it_accepts(tmp_path, capsys):
+    assert main(["anomaly", "watch", "--state", str(tmp_path), "--learn-s", f"{LEAST_S:g}",
+                 "--duration-s", f"{LEAST_S + 1:g}", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert first["event"] == "learned" and first["windows"] == AnomalyDetector.MIN_WINDOWS

@@ -36,3 +36,23 @@ def test_a_state_path_that_is_a_file_is_named_as_such(tmp_path, capsys):
     assert [e.extra for e in [StateStore(device).load("notes")]] == [{"k": 1}]
     assert StateStore(tmp_path / "not-yet").names() == []
     assert StateStore(tmp_path / "not-yet").load("x") is None
+
+
+def test_state_list_shows_the_states_kept_for_other_models(tmp_path, capsys):
+    """Before: after a model upgrade `state list` showed only the new model's state, as if the
+    words learned on the old one were gone; they are kept (`<name>.<hash12>.learned`), and listed."""
+    import json
+
+    store = StateStore(tmp_path)
+    old, new = "ab" * 16, "cd" * 16
+    store.save(StateEntry(name="kws", model_hash=old, extra={"k": 1}))
+    store.save(StateEntry(name="kws", model_hash=new, extra={"k": 2}))  # the upgrade keeps the old one
+    kept = store.kept_path("kws", old)
+    assert store.kept_paths() == [kept]
+    assert cli.main(["state", "list", "--state", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and f"model {new[:12]}" in lines[0] and "kept" not in lines[0]
+    assert f"model {old[:12]} (kept as {kept.name} for that model; not the current state)" in lines[1]
+    assert cli.main(["state", "list", "--state", str(tmp_path), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["model_hash"], r.get("kept")) for r in rows] == [(new[:12], None), (old[:12], kept.name)]

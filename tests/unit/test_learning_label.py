@@ -27,3 +27,19 @@ def test_learning_label_paths():
         learning_label("p", "forget", {}, store, check, "the word")
     with pytest.raises(InputDataError, match="label 'w4ve': letters only"):
         learning_label("p", "learn", {"label": "w4ve"}, store, check, "the word")
+
+
+def test_an_argument_the_command_does_not_take_is_refused_naming_it():
+    """Session-10 audit: a misspelt option ("synthesise") was dropped without a word, so the word
+    was learned without what the user asked for."""
+    store = object()
+    takes = ("label", "source", "audio_wav_b64", "synthesize")
+    with pytest.raises(InputDataError, match="learn takes no argument 'synthesise'; it takes label, source, "
+                                             "audio_wav_b64, synthesize"):
+        learning_label("p", "learn", {"label": "wave", "synthesise": 40}, store, check, "the word", takes)
+    with pytest.raises(InputDataError, match="forget takes no argument 'source'; it takes label"):
+        learning_label("p", "forget", {"label": "wave", "source": "x"}, store, check, "the word", takes)
+    with pytest.raises(InputDataError, match="learned takes no argument 'label'; it takes none"):
+        learning_label("p", "learned", {"label": "wave"}, store, check, "the word", takes)
+    args = {"label": "wave", "synthesize": 40, "audio_wav_b64": "x", "source": "y"}
+    assert learning_label("p", "learn", args, store, check, "the word", takes) == "wave"

@@ -185,3 +185,29 @@ def test_kept_windows_pack_at_the_input_bits_and_unpack_exactly(rng, bits):
     p = Lr.pack(x, bits)
     assert p.shape == (5, -(-126 * bits // 8)) and p.dtype == np.uint8
     np.testing.assert_array_equal(Lr.unpack(p, bits, (7, 6, 3)), x)
+
+
+def test_a_device_upgraded_from_a_state_without_kept_windows_can_teach_gestures_again(learned, tmp_path,
+                                                                                      monkeypatch):
+    """Session-10 audit: `vision learn` (and the MQTT learn command) refused such a state ("use
+    another --state DIR"), so the device could not be taught; now a new state is started for the new
+    model and the old one is kept, byte for byte, where the old model finds its gestures."""
+    from akida_edge.engine.learning_state import backbone_hash
+
+    learned.kept = Lr.replay.ReplayLog("", Lr.PER_GESTURE)  # what a state from before session 10 holds
+    learned.save()
+    before = learned.store.path(Lr.STATE_NAME).read_bytes()
+    newer = FakeGestureModel(seed=6)
+    recognizer = Recognizer(gm=newer, state_dir=tmp_path)
+    assert recognizer.learned is None and "keeps no clips" in recognizer.learned_problem
+    recognizer.learn_afresh()
+    recognizer.learned.learn_clips("nod", [clip(-1, s, True) for s in range(2)])
+    assert recognizer.learned.gestures == ["nod"] and recognizer.learned_problem == ""
+    assert learned.store.kept_path(Lr.STATE_NAME, backbone_hash(learned.model)).read_bytes() == before
+    assert Lr.LearnedGestures(newer, tmp_path).gestures == ["nod"]
+    assert Lr.LearnedGestures(learned.gm, tmp_path).gestures == ["drop"]  # the old model's own state
+    # only a state of another model is set aside: without one, the problem stands
+    with pytest.raises(Lr.IncompatibleStateError, match="the problem"):
+        Lr.LearnedGestures.afresh(learned.gm, tmp_path / "empty", Lr.IncompatibleStateError("the problem"))
+    with pytest.raises(Lr.IncompatibleStateError, match="the problem"):  # this model's own state
+        Lr.LearnedGestures.afresh(newer, tmp_path, Lr.IncompatibleStateError("the problem"))

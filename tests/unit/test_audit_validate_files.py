@@ -1,0 +1,48 @@
+"""`validate-config` and the files a config names (session-10 audit): a `model` or a replay source's
+`path` that does not exist said "OK", and `run` then failed that pipeline at every retry; now
+validate-config names the key, the value and where a relative path is looked for."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from akida_edge import cli
+from akida_edge.drivers.wavfile import write_wav
+
+pytestmark = pytest.mark.unit
+
+PIPELINE = '[[pipelines]]\nname = "a"\ntype = "kws"\n'
+MIC = 'source = { type = "microphone" }\n'
+REPLAY = 'source = { type = "audio_file", path = "speech.wav" }\n'
+
+
+def _validate(tmp_path, body: str, capsys) -> tuple[int, list[str]]:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(body)
+    code = cli.main(["validate-config", str(cfg)])
+    out, err = capsys.readouterr()
+    return code, err.strip().splitlines() if code else out.strip().splitlines()
+
+
+def test_a_missing_model_or_recording_is_named_by_validate_config(tmp_path, rng, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "config.toml"
+    code, lines = _validate(tmp_path, PIPELINE + 'model = "/no/such/kws.aem"\n' + MIC, capsys)
+    assert code == 2 and lines == [f"akida-edge: error: {cfg}: pipelines[0].model = '/no/such/kws.aem' does "
+                                   "not exist; give the path of the file"]
+    code, lines = _validate(tmp_path, PIPELINE + REPLAY, capsys)
+    assert code == 2 and len(lines) == 1
+    assert f"pipelines[0].source.path = 'speech.wav' does not exist (relative to the working directory " \
+           f"{os.getcwd()})" in lines[0]
+    code, lines = _validate(tmp_path, PIPELINE + f'source = {{ type = "audio_file", path = "{tmp_path}" }}\n',
+                            capsys)
+    assert code == 2 and "is a directory" in lines[0]
+    write_wav(tmp_path / "speech.wav", 0.1 * rng.standard_normal(1600).astype(np.float32), 16000)
+    code, lines = _validate(tmp_path, PIPELINE + REPLAY, capsys)
+    assert code == 0 and lines[0] == f"{cfg}: OK"
+    # a disabled pipeline is not checked (it will not run)
+    code, _ = _validate(tmp_path, PIPELINE + 'enabled = false\nmodel = "/no/such.aem"\n' + MIC, capsys)
+    assert code == 0
