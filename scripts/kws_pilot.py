@@ -62,12 +62,10 @@ def pcen(mel_db: np.ndarray, s: float = 0.05, alpha: float = 0.98, delta: float 
     return (e / (eps + m) ** alpha + delta) ** r - delta ** r
 
 
-SUBTRACT = {"alpha": denoise.ALPHA, "beta": denoise.BETA}  # set from --alpha/--beta in main
-
-
-def cepstra(mel_db: np.ndarray, subtract: bool, variance: bool) -> np.ndarray:
+def cepstra(mel_db: np.ndarray, subtract: bool, variance: bool, alpha: float = denoise.ALPHA,
+            beta: float = denoise.BETA) -> np.ndarray:
     """(n, frames, 10) normalized cepstra: [subtraction] → 70-dB floor → DCT → CMN or CMVN."""
-    mel = denoise.spectral_subtract(mel_db, **SUBTRACT) if subtract else mel_db.astype(np.float32)
+    mel = denoise.spectral_subtract(mel_db, alpha, beta) if subtract else mel_db.astype(np.float32)
     c = _floor(mel) @ features.DCT.T
     return denoise.cmvn(c) if variance else c - c.mean(axis=-2, keepdims=True)
 
@@ -75,13 +73,13 @@ def cepstra(mel_db: np.ndarray, subtract: bool, variance: bool) -> np.ndarray:
 ARMS = {"sub": (True, False), "cmvn": (False, True), "subcmvn": (True, True)}
 
 
-def inputs(kind: str, mel: np.ndarray,
-           scale: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def inputs(kind: str, mel: np.ndarray, scale: np.ndarray | None = None, alpha: float = denoise.ALPHA,
+           beta: float = denoise.BETA) -> tuple[np.ndarray, np.ndarray | None]:
     """uint8 (n, frames, width, 1) pilot inputs, and the per-band scale (measured on training data)."""
     if kind == "mfcc10":
         return features.normalize(mel.astype(np.float32)), None
     if kind in ARMS:
-        d = cepstra(mel, *ARMS[kind])
+        d = cepstra(mel, *ARMS[kind], alpha=alpha, beta=beta)
         scale = 4 * d.std(axis=(0, 1)) if scale is None else scale
         q = features.MEAN_CODE + d * 127 / scale
     elif kind == "mel40":
@@ -134,14 +132,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--alpha", type=float, default=denoise.ALPHA, help="over-subtraction (sub arms)")
     ap.add_argument("--beta", type=float, default=denoise.BETA, help="spectral floor (sub arms)")
     a = ap.parse_args(argv)
-    SUBTRACT.update(alpha=a.alpha, beta=a.beta)
     torch.set_num_threads(1)
     a.cache.mkdir(parents=True, exist_ok=True)
     tr, va = mel_cache(a.data, a.cache, "train"), mel_cache(a.data, a.cache, "validation")
     sub = np.sort(np.random.default_rng(0).permutation(len(tr["y"]))[: a.n_train])
     tr = {k: tr[k][sub] for k in ("mel", "y", "word")}
-    xtr, scale = inputs(a.input, tr["mel"])
-    xva, _ = inputs(a.input, va["mel"], scale)
+    xtr, scale = inputs(a.input, tr["mel"], alpha=a.alpha, beta=a.beta)
+    xva, _ = inputs(a.input, va["mel"], scale, alpha=a.alpha, beta=a.beta)
     torch.manual_seed(a.seed)
     model = network.build(len(dataset.CLASSES), width=a.width, features=256, blocks=a.blocks,
                           down=tuple(a.down))
@@ -162,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     res = {"name": a.name, "input": a.input, "width": a.width, "down": a.down, "blocks": a.blocks,
            "weight_decay": a.weight_decay, "dropout": a.dropout,
            "epochs": a.epochs, "n_train": a.n_train, "s_per_epoch": round(s_per_epoch, 1),
-           "seed": a.seed, **(SUBTRACT if a.input.startswith("sub") else {}),
+           "seed": a.seed, **({"alpha": a.alpha, "beta": a.beta} if a.input.startswith("sub") else {}),
            "val_last": logs[-1]["val_acc"], "train_fit": fit,
            **breakdown(a.data, va, pred), "scale": None if scale is None else np.round(scale, 2).tolist(),
            "val_curve": [round(g["val_acc"], 4) for g in logs]}

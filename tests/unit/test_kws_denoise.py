@@ -114,3 +114,6 @@ def test_pilot_input_kinds_are_uint8_49x10_and_cmvn_scale_is_four(rng):
     d_plain = pilot.cepstra(mel[3:], False, False)[0, :, 0]
     d_sub = pilot.cepstra(mel[3:], True, False)[0, :, 0]
     assert np.ptp(d_sub) > np.ptp(d_plain) + 5
+    # --alpha/--beta reach the subtraction: a gentler one (α 1, β 0.1) keeps more of the noise
+    d_gentle = pilot.cepstra(mel[3:], True, False, alpha=1.0, beta=0.1)[0, :, 0]
+    assert np.ptp(d_plain) < np.ptp(d_gentle) < np.ptp(d_sub)
