@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from akida_edge.commands._files import PerFile
 from akida_edge.errors import AkidaEdgeError
@@ -120,6 +121,10 @@ def _learn(args: argparse.Namespace) -> int:
     clips = [clip for _, clip in files.results(args.files, load)]
     if not clips:
         raise InputDataError(f"no usable clip to learn '{args.label}' from; give video or EVT files of it")
+    if recognizer.learned.model.learning is None and recognizer.learned.use_base:
+        # the first gesture of a device also learns prototypes of the base gestures (seconds of CPU)
+        print("first gesture on this device: rendering the base gestures to learn beside it "
+              "(a few seconds, once)...", file=sys.stderr, flush=True)
     n = recognizer.learned.learn_clips(args.label, clips)
     print(f"learned '{args.label}' from {len(clips)} clip(s) ({n} windows); learned gestures: "
           f"{', '.join(recognizer.learned.gestures)} (state: {recognizer.learned.store.directory})")

@@ -136,11 +136,14 @@ def test_cli_learn_learned_forget(tmp_path, gm, capsys, monkeypatch):
     code = main(["vision", "learn", "--label", "drop", "--state", state, *clips, str(tmp_path / "x.avi")])
     out, err = capsys.readouterr()
     assert code == 1 and "x.avi" in err, err  # the bad file is named, the others are learned
+    assert "first gesture on this device: rendering the base gestures" in err  # seconds of CPU, said
     assert f"learned 'drop' from 3 clip(s) ({3 * len(Lr.SHIFTS)} windows)" in out
     assert main(["vision", "learned", "--json", "--state", state]) == 0
     assert json.loads(capsys.readouterr().out)["gestures"] == ["drop"]
     assert main(["vision", "learn", "--label", "swipe_left", "--state", state, clips[0]]) == 2
     assert "swipe_left" in capsys.readouterr().err
+    assert main(["vision", "learn", "--label", "drop", "--state", state, clips[0]]) == 0  # one more clip
+    assert "rendering the base gestures" not in capsys.readouterr().err  # only the first time
     assert Recognizer(gm=gm, state_dir=state).classes == CLASSES + ("drop",)
     assert main(["vision", "forget", "drop", "--state", state]) == 0
     assert main(["vision", "learned", "--state", state]) == 0
