@@ -33,6 +33,9 @@ INPUT_BITS = 4
 PARAMS = VibrationParams(rate_hz=RATE_HZ, window_s=1.0, hop_s=0.5, n_bands=24, f_min_hz=10.0,
                          n_env_bands=24, env_max_hz=600.0)
 N_FEATURES = PARAMS.n_features_per_axis
+#: `load_windows` refuses a recording larger than this at `RATE_HZ` (float32, all axes): the front-end
+#: takes a file whole, so a day logged at a low rate would otherwise be upsampled into tens of GB
+MAX_ANALYSIS_BYTES = 2 * 2**30
 
 
 def to_analysis_rate(samples: np.ndarray, rate_hz: float) -> np.ndarray:
@@ -133,6 +136,15 @@ def load_windows(path: str | Path, rate_hz: float | None = None) -> tuple[np.nda
     """Feature values of a WAV or CSV recording (`drivers.vibration.load_vibration`) and its rate;
     `rate_hz`: the rate of a CSV without a time column."""
     from akida_edge.drivers.vibration import load_vibration
+    from akida_edge.errors import InputDataError
 
     samples, rate_hz = load_vibration(path, rate_hz)
+    axes = samples.shape[1] if samples.ndim > 1 else 1
+    per_s = RATE_HZ * axes * 4  # bytes per second of recording at the analysis rate
+    seconds = len(samples) / rate_hz
+    if seconds * per_s > MAX_ANALYSIS_BYTES:  # the whole recording is brought to RATE_HZ at once
+        raise InputDataError(
+            f"{path}: {seconds:.0f} s of {axes}-axis vibration is {seconds * per_s / 2**30:.1f} GiB at the "
+            f"analysis rate {RATE_HZ} Hz, over the {MAX_ANALYSIS_BYTES / 2**30:.0f} GiB taken at once; "
+            f"split it into files of at most {MAX_ANALYSIS_BYTES / per_s:.0f} s")
     return windows(samples, rate_hz), rate_hz

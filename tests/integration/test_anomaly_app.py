@@ -11,6 +11,7 @@ from akida_edge.apps.anomaly import features, machines
 from akida_edge.apps.anomaly.detector import AnomalyDetector
 from akida_edge.cli import main
 from akida_edge.drivers.wavfile import write_wav
+from akida_edge.errors import InputDataError
 from akida_edge.state import StateStore
 
 pytestmark = pytest.mark.integration
@@ -145,3 +146,20 @@ def test_detector_refuses_what_it_cannot_score(fitted, tmp_path):
     with pytest.raises(IncompatibleStateError, match="encoder"):
         other.load(store)
     assert other.model.learning is None  # nothing half-installed
+
+
+def test_a_recording_too_large_at_the_analysis_rate_is_refused_naming_the_split(tmp_path, capsys,
+                                                                                 monkeypatch, rng):
+    """A slow logger's long file was upsampled to 12 kHz whole (a day at 1 Hz: 4 GB per axis) and
+    could exhaust memory; now one line per file with the length to split it into."""
+    monkeypatch.setattr(features, "MAX_ANALYSIS_BYTES", 48_000 * 60)  # 60 s of one axis at 12 kHz
+    small, large = tmp_path / "small.csv", tmp_path / "large.csv"
+    _write_csv(small, rng.normal(size=(500, 1)), 10.0)  # 50 s at 10 Hz
+    _write_csv(large, rng.normal(size=(700, 1)), 10.0)  # 70 s at 10 Hz
+    assert features.load_windows(small)[1] == pytest.approx(10.0)
+    with pytest.raises(InputDataError, match=r"large.csv: 70 s of 1-axis vibration .* at most 60 s"):
+        features.load_windows(large)
+    assert main(["anomaly", "fit", str(small), str(large), "--state", str(tmp_path / "st")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len([e for e in err if "large.csv" in e and "split it" in e]) == 1  # the other file is fitted
+    assert "Traceback" not in "\n".join(err) and StateStore(tmp_path / "st").load("anomaly") is not None
