@@ -57,6 +57,17 @@ def make_broker(tmp_path: Path, *, users: dict[str, str] | None = None, acl: str
 
 
 @pytest.fixture
+def broker():
+    """The daemon's embedded broker on a free local port, for the test's duration."""
+    from akida_edge.mqtt.broker import EmbeddedBroker
+
+    b = EmbeddedBroker("127.0.0.1", 0)
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
 def mosquitto(tmp_path):
     broker = make_broker(tmp_path)
     yield broker

@@ -10,19 +10,12 @@ import threading
 
 import paho.mqtt.client as paho
 import pytest
+from mqtt_fixtures import broker  # noqa: F401 (fixture)
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from akida_edge.mqtt.broker import MAX_PACKET_BYTES, PACKET_TOO_LARGE, EmbeddedBroker
+from akida_edge.mqtt.broker import MAX_PACKET_BYTES, PACKET_TOO_LARGE
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def broker():
-    b = EmbeddedBroker("127.0.0.1", 0)
-    b.start()
-    yield b
-    b.stop()
 
 
 def _client(port: int, v5: bool, name: str) -> paho.Client:
@@ -50,7 +43,7 @@ def _client(port: int, v5: bool, name: str) -> paho.Client:
 
 
 @pytest.mark.parametrize("v5", [True, False])
-def test_a_publish_over_the_limit_is_refused_with_the_reason(broker, caplog, v5):
+def test_a_publish_over_the_limit_is_refused_with_the_reason(broker, caplog, v5):  # noqa: F811
     sub = _client(broker.port, True, "listener")
     sub.subscribe("up/#", qos=1)
     assert sub.subscribed.wait(5)

@@ -8,20 +8,12 @@ import threading
 import numpy as np
 import paho.mqtt.client as paho
 import pytest
+from mqtt_fixtures import broker  # noqa: F401 (fixture)
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from akida_edge.mqtt.broker import EmbeddedBroker
 from akida_edge.mqtt.topics import matches
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def broker():
-    b = EmbeddedBroker("127.0.0.1", 0)
-    b.start()
-    yield b
-    b.stop()
 
 
 def _client(port: int, v5: bool, name: str, will: tuple[str, bytes] | None = None):
@@ -60,7 +52,7 @@ def _wait(cond, timeout_s=5.0):
 
 
 @pytest.mark.parametrize("sub_v5, pub_v5", [(True, True), (False, True), (True, False)])
-def test_wildcards_qos1_and_retained(broker, sub_v5, pub_v5):
+def test_wildcards_qos1_and_retained(broker, sub_v5, pub_v5):  # noqa: F811
     pub = _client(broker.port, pub_v5, "pub")
     pub.publish("a/n1/info", b"retained-info", qos=1, retain=True).wait_for_publish(5)
     sub = _client(broker.port, sub_v5, "sub")
@@ -89,7 +81,7 @@ def test_wildcards_qos1_and_retained(broker, sub_v5, pub_v5):
         c.loop_stop()
 
 
-def test_will_on_abnormal_disconnect_only(broker):
+def test_will_on_abnormal_disconnect_only(broker):  # noqa: F811
     watcher = _client(broker.port, True, "watcher")
     watcher.subscribe("w/#", 1)
     assert watcher.subscribed.wait(5)
@@ -122,7 +114,7 @@ def test_topic_matching(filt, topic):
     assert matches(filt, topic) == _regex_oracle(filt, topic)
 
 
-def test_v5_properties_forwarded_and_garbage_survived(broker, rng):
+def test_v5_properties_forwarded_and_garbage_survived(broker, rng):  # noqa: F811
     import socket
 
     from paho.mqtt.packettypes import PacketTypes
