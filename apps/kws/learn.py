@@ -269,6 +269,7 @@ class Learned:
         try:
             for word, clips in kept.calls():
                 self._learn_clips(word, clips)
+            self.calibrate()  # once, after every call is learned again
         except (InputDataError, LearningError) as exc:  # e.g. a broken install's known-word set
             raise IncompatibleStateError(f"{problem}; learning it again from its kept clips failed: "
                                          f"{exc}") from None
@@ -285,12 +286,13 @@ class Learned:
         """Learn `word` from clips (their log-mel); returns the number of samples learned."""
         self._known_features()  # the calibration needs the known-word set: fail before learning
         x = self._learn_clips(word, [kept_clips.learning_slice(m) for m in mels])
+        self.calibrate()
         self.save()
         self.last_confusion = self._confusion(word, x)
         return len(x)
 
     def _learn_clips(self, word: str, clips: list[replay.Item]) -> np.ndarray:
-        """Learn `word` from its clips' learning slices, keep them and calibrate (not saved);
+        """Learn `word` from its clips' learning slices and keep them (not calibrated, not saved);
         returns the samples learned."""
         x = samples(clips)
         if self.model.learning is None:
@@ -308,7 +310,6 @@ class Learned:
             self.labels.append(word)
         self.model.fit(x, self.labels.index(word))
         self.clips.add(word, clips)
-        self.calibrate()
         return x
 
     def _confusion(self, word: str, x: np.ndarray) -> tuple[str, int, int] | None:
