@@ -77,6 +77,7 @@ class PipelineRunner:
         self.description: dict[str, Any] = {}
         self._state: bytes | None = None
         self.building_since: float | None = None  # monotonic time `build_pipeline` began, while it runs
+        self.slow_build_said = False  # `note_slow_build` logs once per runner
         self.thread = threading.Thread(target=self._run, name=f"pipeline-{cfg.name}", daemon=True)
 
     def start(self) -> None:
@@ -93,6 +94,19 @@ class PipelineRunner:
                         if self.building_since is not None else "")
             return False
         return True
+
+    def note_slow_build(self, now: float) -> None:
+        """Log once when building has taken `SLOW_START_S`: a cold kernel cache compiles for
+        minutes with nothing else to show (a short `--duration` run would otherwise end with the
+        pipeline still `starting` and no word why)."""
+        building = self.building_since
+        if self.slow_build_said or building is None or now - building < SLOW_START_S:
+            return
+        self.slow_build_said = True
+        log.warning("pipeline %s still loading after %.0f s: most likely compiling its kernels (a first "
+                    "start after an install or an update: minutes; what is compiled is cached, so the "
+                    "next start goes on from there; `python -m akida_edge.warm` does it ahead)",
+                    self.cfg.name, now - building)
 
     def refresh_description(self) -> None:
         """Re-read the pipeline's `describe()`; when it changed (built, or labels learned or
@@ -282,6 +296,8 @@ class Daemon:
             if self._reload.is_set():
                 self._reload.clear()
                 self.reload()
+            for runner in list(self.runners.values()):
+                runner.note_slow_build(now)
             interval = self.config.telemetry.interval_s
             if self.config.telemetry.enabled and now - self._last_tel >= interval:
                 self.publish_telemetry(host, now - self._last_tel)

@@ -90,6 +90,9 @@ def format_summary(summary: dict[str, Any]) -> str:
              f"{summary['telemetry_messages']} telemetry message(s)"]
     for name, p in summary["pipelines"].items():
         extra = f", last error: {p['last_error']}" if p["last_error"] else ""
+        if p["status"] == "starting":
+            extra += (" (still loading its model when stopped: a first start compiles the kernels for "
+                      "minutes; let one run finish it, or run `python -m akida_edge.warm`)")
         lines.append(f"  {name}: {p['detections']} detection(s), {p['status']}, "
                      f"{p['restarts']} restart(s){extra}")
     lines.append(f"  inferences {summary['inferences']}, events {summary['events']}, "

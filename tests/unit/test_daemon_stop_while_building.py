@@ -10,8 +10,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from akida_edge.commands.run import format_summary
 from akida_edge.config import parse_config
-from akida_edge.daemon import Daemon, PipelineRunner
+from akida_edge.daemon import SLOW_START_S, Daemon, PipelineRunner
 
 pytestmark = pytest.mark.unit
 
@@ -53,3 +54,38 @@ def test_stop_during_a_build_says_the_pipeline_is_still_loading(tmp_path, caplog
     with caplog.at_level(logging.WARNING, logger="akida_edge.daemon"):
         assert runner.stop(0.05) is True  # a stopped pipeline: no warning at all
     assert not caplog.records
+
+
+def test_a_slow_build_is_said_once_while_it_runs(tmp_path, caplog):
+    config = parse_config({"device": {"id": "N"}, "state": {"dir": str(tmp_path)},
+                           "pipelines": [{"name": "slow", "type": "custom",
+                                          "factory": f"{__name__}:blocked_build",
+                                          "source": {"type": "own"}}]}, str(tmp_path / "config.toml"))
+    daemon = Daemon(config)
+    runner = PipelineRunner(config.pipelines[0], daemon)
+    try:
+        with caplog.at_level(logging.WARNING, logger="akida_edge.daemon"):
+            runner.note_slow_build(time.monotonic())  # not building: nothing to say
+            runner.building_since = 100.0
+            runner.note_slow_build(100.0 + SLOW_START_S / 2)  # building, not yet slow
+            assert not caplog.records
+            runner.note_slow_build(100.0 + SLOW_START_S + 2)
+            runner.note_slow_build(100.0 + 3 * SLOW_START_S)  # said once only
+        (message,) = [r.getMessage() for r in caplog.records]
+        assert message.startswith(f"pipeline slow still loading after {SLOW_START_S + 2:.0f} s")
+        assert "compiling its kernels" in message and "akida_edge.warm" in message
+    finally:
+        daemon.outbox.close()
+
+
+def test_the_summary_says_why_a_pipeline_never_came_online():
+    def pipeline(status: str) -> dict:
+        return {"status": status, "detections": 0, "restarts": 0, "last_error": ""}
+
+    text = format_summary({"uptime_s": 20.0, "detections": 0, "telemetry_messages": 1,
+                           "pipelines": {"cam0": pipeline("starting"), "kws": pipeline("online")},
+                           "inferences": 0, "events": 0, "synops": 0, "chip_power_mw_mean": None,
+                           "chip_energy_j": 0.0, "last_telemetry": {}})
+    cam0, kws = [line for line in text.splitlines() if line.startswith(("  cam0", "  kws"))]
+    assert "still loading its model when stopped" in cam0 and "akida_edge.warm" in cam0
+    assert "still loading" not in kws
