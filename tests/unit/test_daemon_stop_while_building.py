@@ -26,11 +26,16 @@ def blocked_build(cfg):
     raise RuntimeError("released")
 
 
+def slow_config(tmp_path):
+    """One custom pipeline built by `blocked_build`."""
+    return parse_config({"device": {"id": "N"}, "state": {"dir": str(tmp_path)},
+                         "pipelines": [{"name": "slow", "type": "custom",
+                                        "factory": f"{__name__}:blocked_build",
+                                        "source": {"type": "own"}}]}, str(tmp_path / "config.toml"))
+
+
 def test_stop_during_a_build_says_the_pipeline_is_still_loading(tmp_path, caplog):
-    config = parse_config({"device": {"id": "N"}, "state": {"dir": str(tmp_path)},
-                           "pipelines": [{"name": "slow", "type": "custom",
-                                          "factory": f"{__name__}:blocked_build",
-                                          "source": {"type": "own"}}]}, str(tmp_path / "config.toml"))
+    config = slow_config(tmp_path)
     daemon = Daemon(config)
     daemon.link = SimpleNamespace(publish=lambda *a, **k: None)
     runner = PipelineRunner(config.pipelines[0], daemon)
@@ -57,10 +62,7 @@ def test_stop_during_a_build_says_the_pipeline_is_still_loading(tmp_path, caplog
 
 
 def test_a_slow_build_is_said_once_while_it_runs(tmp_path, caplog):
-    config = parse_config({"device": {"id": "N"}, "state": {"dir": str(tmp_path)},
-                           "pipelines": [{"name": "slow", "type": "custom",
-                                          "factory": f"{__name__}:blocked_build",
-                                          "source": {"type": "own"}}]}, str(tmp_path / "config.toml"))
+    config = slow_config(tmp_path)
     daemon = Daemon(config)
     runner = PipelineRunner(config.pipelines[0], daemon)
     try:
