@@ -313,6 +313,9 @@ class Daemon:
             except queue.Full:
                 pass
         self.link.stop(STOP_DRAIN_S)
+        if self.outbox.store_held():
+            log.error("%d detection(s) held in memory could not be stored in %s (%s) and are lost with "
+                      "this stop", self.outbox.held, self.outbox.path, self.outbox.error)
         left = self.outbox.depth()
         if left:
             log.warning("%d message(s) stay in the outbox %s and go out at the next start", left,
@@ -349,11 +352,16 @@ class Daemon:
                         "outbox_oldest_s": round(self.outbox.oldest_age_s(), 3),
                         "publish_rejected": st.rejected, "telemetry_dropped": self.outbox.telemetry_dropped,
                         "outbox_over_budget": self.outbox.over_budget,
+                        "outbox_error": self.outbox.error, "outbox_held": self.outbox.held,
+                        "detections_lost": self.outbox.detections_lost,
                         "detections": self.detections, "uptime_s": round(time.monotonic() - self.started, 1),
                         "pipelines_online": sum(r.status == "online" for r in self.runners.values())})
         body = payloads.telemetry_payload(self.topics.node, payloads.now_ms(),
                                           self.config.telemetry.interval_s, figures)
-        self.outbox.add_telemetry(str(self.topics.telemetry), body)
+        if self.outbox.add_telemetry(str(self.topics.telemetry), body) is None:
+            # the disk refuses writes: sent directly (lost if the broker is away too), so the
+            # operator sees outbox_error and outbox_held
+            self.link.publish(str(self.topics.telemetry), body, qos=1)
         self.telemetry_sent += 1
         self.last_telemetry = figures
         self.link.wake()
@@ -380,8 +388,9 @@ class Daemon:
     def status_line(self) -> str:
         online = sum(r.status == "online" for r in self.runners.values())
         mqtt = "connected" if self.link.stats.connected else "disconnected"
+        held = f" (+{self.outbox.held} held in memory: {self.outbox.error})" if self.outbox.held else ""
         return (f"{online}/{len(self.runners)} pipelines online; MQTT {mqtt}; "
-                f"outbox {self.outbox.depth()}; {self.detections} detections")
+                f"outbox {self.outbox.depth()}{held}; {self.detections} detections")
 
     def publish_info(self) -> None:
         """The retained `info`: version, chip, config hash, pipelines (with what each `describe()`s:
@@ -498,7 +507,8 @@ class Daemon:
     def _cmd_status(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"node": self.topics.node, "version": __version__, "detections": self.detections,
                 "mqtt_connected": self.link.stats.connected, "outbox_pending": self.outbox.depth(),
-                "last_seq": self.outbox.last_seq(),
+                "last_seq": self.outbox.last_seq(), "outbox_error": self.outbox.error,
+                "outbox_held": self.outbox.held,
                 "pipelines": {n: {"status": r.status, "restarts": r.restarts, "last_error": r.last_error,
                                   "threshold": r.threshold} for n, r in self.runners.items()}}
 

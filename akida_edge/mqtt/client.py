@@ -343,8 +343,8 @@ class MqttLink:
         """
         if self._done_rows and (force or len(self._done_rows) >= 256
                                 or time.monotonic() - self._last_flush >= 0.05):
-            self.outbox.ack(self._done_rows)
-            self._done_rows = []
+            if self.outbox.ack(self._done_rows):  # else the disk refused: kept, tried again later
+                self._done_rows = []
             self._last_flush = time.monotonic()
 
     def _send_direct(self, client: paho.Client) -> None:

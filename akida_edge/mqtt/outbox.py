@@ -10,11 +10,20 @@ last commits (SQLite docs, "WAL mode"). Telemetry shares the table with a bound 
 (oldest dropped first); detections are never dropped. A publish the broker refuses (reason
 >= 0x80, e.g. 0x87 Not authorized) moves to the `rejected` table: kept, counted and reported,
 never retried in a loop.
+
+A write the disk refuses (full, read-only, its directory deleted) raises nothing: a detection is
+held in RAM, in order and without a `seq` yet (up to `HELD_MAX`), and stored with the next seq
+before any newer one as soon as a write succeeds again; telemetry is counted in
+`telemetry_dropped` (the daemon then publishes it directly); an acknowledgement that cannot be
+deleted is retried later (the row may go out twice, same `id`). `error` names the path and the
+reason while this lasts; the first failure and the recovery are logged once each.
 """
 
 from __future__ import annotations
 
+import collections
 import fcntl
+import logging
 import sqlite3
 import threading
 import time
@@ -24,8 +33,14 @@ from pathlib import Path
 from akida_edge.errors import StateError
 from akida_edge.mqtt import payloads
 
+log = logging.getLogger("akida_edge.outbox")
+
 KIND_DETECTION = 0
 KIND_TELEMETRY = 1
+#: detections held in RAM while the disk refuses writes (~0.5 kB each); beyond, the oldest are lost
+#: and counted in `detections_lost`
+HELD_MAX = 100_000
+LOG_EVERY_S = 60.0  # at most one "cannot store" line per minute while writes keep failing
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -105,37 +120,115 @@ class Outbox:
         self.telemetry_dropped = 0
         self.max_bytes = int(max_bytes)
         self.over_budget = False
+        self.error = ""  # why the last write failed, while writes fail ("" once one succeeds)
+        self._held: collections.deque = collections.deque()  # detections not stored yet, oldest first
+        self.detections_lost = 0  # held ones pushed out beyond HELD_MAX (logged)
+        self._announced = False  # a failure was logged and its recovery not yet
+        self._logged_at: float | None = None  # monotonic time of the last failure line
         self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
 
     # -- producers -------------------------------------------------------------------------------
     def add_detection(self, topic: str, node: str, pipeline: str, ts_ms: int,
                       fields: dict) -> tuple[int, int, str]:
-        """Allocate the next `seq`, build the payload and commit it; return (row, seq, id)."""
+        """Allocate the next `seq`, build the payload and commit it; return (row, seq, id).
+
+        When the disk refuses the write, the detection is held in RAM (row and seq 0) and stored
+        before any newer one once writes succeed again (`store_held`); nothing is raised."""
         msg_id = payloads.uuid7()
         with self._lock:
-            cur = self._db.cursor()
+            self._held.append((topic, node, pipeline, int(ts_ms), dict(fields), msg_id))
+            if len(self._held) > HELD_MAX:
+                self._held.popleft()
+                self.detections_lost += 1
+                if self.detections_lost & (self.detections_lost - 1) == 0:  # 1, 2, 4, 8... lost
+                    log.error("%s: a detection held in memory was lost (%d so far): more than %d wait "
+                              "for disk space", self.path, self.detections_lost, HELD_MAX)
+            stored = self._store_held()
+        if stored and stored[-1][2] == msg_id:
+            return stored[-1]
+        return 0, 0, msg_id
+
+    def store_held(self) -> int:
+        """Try again to store the detections held in RAM; the number still held."""
+        with self._lock:
+            if self._held:
+                self._store_held()
+            return len(self._held)
+
+    @property
+    def held(self) -> int:
+        """Detections held in RAM because the disk refused them."""
+        return len(self._held)
+
+    def _store_held(self) -> list[tuple[int, int, str]]:
+        """Commit held detections oldest first, each with the next seq; stop at the first failure.
+        Caller holds `_lock`."""
+        done = []
+        while self._held:
+            topic, node, pipeline, ts_ms, fields, msg_id = self._held[0]
             seq = self._seq + 1
             body = payloads.detection_payload(msg_id=msg_id, seq=seq, node=node, pipeline=pipeline,
                                               ts_ms=ts_ms, fields=fields)
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', ?)", (seq,))
-                cur.execute("INSERT INTO outbox(kind, topic, payload, qos, created_ms) VALUES(?,?,?,?,?)",
-                            (KIND_DETECTION, topic, body, 1, payloads.now_ms()))
-                row = cur.lastrowid
-                cur.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    cur.execute("ROLLBACK")
-                raise StateError(f"{self.path}: cannot store a detection ({exc}); free disk space "
-                                 "in the state directory") from exc
+            row = self._write("a detection", (
+                ("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', ?)", (seq,)),
+                ("INSERT INTO outbox(kind, topic, payload, qos, created_ms) VALUES(?,?,?,?,?)",
+                 (KIND_DETECTION, topic, body, 1, payloads.now_ms()))))
+            if row is None:
+                break
+            self._held.popleft()
             self._seq = seq  # only once committed: a failed insert leaves no hole
-        return int(row), seq, msg_id
+            done.append((int(row), seq, msg_id))
+        return done
 
-    def add_telemetry(self, topic: str, payload: bytes) -> int:
-        """Store one telemetry message, then trim telemetry to its bounds (oldest first)."""
+    def _write(self, what: str, statements, stores: bool = True) -> int | None:
+        """Run `statements` in one transaction; the last row id, or None when SQLite refused
+        (`error` set, logged). `stores`: a success means new rows are stored again (a delete
+        may succeed on a full disk, an insert not). Caller holds `_lock`."""
+        cur = self._db.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            for sql, args in statements:
+                cur.execute(sql, args)
+            row = cur.lastrowid
+            cur.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                try:
+                    cur.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            self._failed(what, exc)
+            return None
+        if stores:
+            self._recovered()
+        return row
+
+    def _failed(self, what: str, exc: sqlite3.Error) -> None:
+        """Record a refused write; log it unless one was logged in the last `LOG_EVERY_S` (a disk
+        at the edge of full may refuse one write in two: two lines a minute at most)."""
+        code = getattr(exc, "sqlite_errorname", "")
+        now = time.monotonic()
+        if not self._announced and (self._logged_at is None or now - self._logged_at >= LOG_EVERY_S):
+            self._announced, self._logged_at = True, now
+            log.error("%s: cannot store %s (%s%s); detections are held in memory and stored when the "
+                      "disk takes writes again: free space in (or make writable) %s", self.path, what, exc,
+                      f", {code}" if code else "", self.path.parent)
+        self.error = f"{self.path}: {exc}" + (f" ({code})" if code else "")
+
+    def _recovered(self) -> None:
+        self.error = ""
+        if self._announced:
+            self._announced = False
+            log.warning("%s: writes succeed again; %d held detection(s) being stored", self.path,
+                        len(self._held))
+
+    def add_telemetry(self, topic: str, payload: bytes) -> int | None:
+        """Store one telemetry message, then trim telemetry to its bounds (oldest first); None
+        (counted in `telemetry_dropped`) when the disk refuses the write."""
         now = payloads.now_ms()
         with self._lock:
+            if self._held:
+                self._store_held()
             cur = self._db.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
@@ -159,8 +252,15 @@ class Outbox:
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
-                    cur.execute("ROLLBACK")
-                raise StateError(f"{self.path}: cannot store telemetry ({exc})") from exc
+                    try:
+                        cur.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                self._failed("telemetry", exc)
+                self.telemetry_dropped += 1
+                return None
+            if not self._held:  # a small message may fit where a held detection did not
+                self._recovered()
             self.telemetry_dropped += max(n, 0)
         return int(row)
 
@@ -179,24 +279,24 @@ class Outbox:
                 "ORDER BY row LIMIT ?", (after_row, limit)).fetchall()
         return [Message(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6]) for r in rows]
 
-    def ack(self, rows: list[int]) -> None:
-        """Delete acknowledged rows (the broker accepted them)."""
-        if rows:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("DELETE FROM outbox WHERE row = ?", [(r,) for r in rows])
-                self._db.execute("COMMIT")
-
-    def reject(self, row: int, reason: int, reason_text: str) -> None:
-        """Move a row the broker refused (v5 reason >= 0x80) to `rejected` (kept, not retried)."""
+    def ack(self, rows: list[int]) -> bool:
+        """Delete acknowledged rows (the broker accepted them); False when the disk refused (the
+        caller keeps them and tries again: until then a reconnect sends them again, same `id`)."""
+        if not rows:
+            return True
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT OR REPLACE INTO rejected(row, topic, payload, reason, reason_text, rejected_ms) "
-                "SELECT row, topic, payload, ?, ?, ? FROM outbox WHERE row = ?",
-                (reason, reason_text, payloads.now_ms(), row))
-            self._db.execute("DELETE FROM outbox WHERE row = ?", (row,))
-            self._db.execute("COMMIT")
+            return self._write("an acknowledgement", [("DELETE FROM outbox WHERE row = ?", (r,))
+                                                      for r in rows], stores=False) is not None
+
+    def reject(self, row: int, reason: int, reason_text: str) -> bool:
+        """Move a row the broker refused (v5 reason >= 0x80) to `rejected` (kept, not retried);
+        False when the disk refused (the row stays, and is sent again after a reconnect)."""
+        with self._lock:
+            return self._write("a rejected publish", (
+                ("INSERT OR REPLACE INTO rejected(row, topic, payload, reason, reason_text, rejected_ms) "
+                 "SELECT row, topic, payload, ?, ?, ? FROM outbox WHERE row = ?",
+                 (reason, reason_text, payloads.now_ms(), row)),
+                ("DELETE FROM outbox WHERE row = ?", (row,))), stores=False) is not None
 
     # -- figures -----------------------------------------------------------------------------------
     def last_row(self) -> int:
