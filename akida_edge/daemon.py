@@ -76,6 +76,7 @@ class PipelineRunner:
         self.threshold = cfg.threshold
         self.description: dict[str, Any] = {}
         self._state: bytes | None = None
+        self._source_problem = False  # the source is not open (reconnecting): reported offline
         self.building_since: float | None = None  # monotonic time `build_pipeline` began, while it runs
         self.thread = threading.Thread(target=self._run, name=f"pipeline-{cfg.name}", daemon=True)
 
@@ -142,20 +143,29 @@ class PipelineRunner:
                 log.info("pipeline %s online (%.1f s to load its model and warm its kernels%s)",
                          self.cfg.name, took_s, "; a first start compiles them, later starts load them "
                          "from the cache" if took_s > SLOW_START_S else "")
+                self._source_problem = False
                 for item in self.pipeline.run(self.stop_event):
                     self.meter.last_progress = time.monotonic()
-                    if isinstance(item, Detection):
-                        self.daemon.record_detection(self, item)
-                    elif isinstance(item, Activity):
+                    if isinstance(item, Activity) and item.source is not None:
                         self.meter.add(item)
-                        if item.state is not None:
-                            self._publish_state(dict(item.state))
-                    backoff = self.cfg.retry_min_s
+                        self._source_down(dict(item.source))  # a sensor away: the driver retries
+                    else:
+                        if self._source_problem:
+                            self._source_up()
+                        if isinstance(item, Detection):
+                            self.daemon.record_detection(self, item)
+                        elif isinstance(item, Activity):
+                            self.meter.add(item)
+                            if item.state is not None:
+                                self._publish_state(dict(item.state))
+                        backoff = self.cfg.retry_min_s
                     if self.stop_event.is_set():
                         break
                 if not self.stop_event.is_set():
                     log.info("pipeline %s: its source ended", self.cfg.name)
+                    self.last_error = "its source ended"
                     self._set_status("offline")
+                    self._publish_state({"error": self.last_error})
                 return
             except Exception as exc:  # a failing pipeline or sensor must not stop the others
                 self.restarts += 1
@@ -170,6 +180,24 @@ class PipelineRunner:
                     self.meter.last_progress = time.monotonic()  # backing off on purpose is progress
                     self.stop_event.wait(min(0.5, max(0.0, deadline - time.monotonic())))
                 backoff = min(backoff * 2.0, self.cfg.retry_max_s)
+
+    def _source_down(self, health: dict[str, Any]) -> None:
+        """The source delivers nothing and is not open (reconnecting with backoff): `offline`, with
+        the reason in the retained state, the status command and one log line per episode."""
+        why = f"source {health.get('state')}: {health.get('last_error') or 'no data'}"
+        if not self._source_problem or why != self.last_error:
+            log.warning("pipeline %s: %s (the driver retries with backoff; %s attempt(s) so far)",
+                        self.cfg.name, why, health.get("reconnects", 0))
+        self._source_problem = True
+        self.last_error = why
+        if self.status != "offline":
+            self._set_status("offline")
+        self._publish_state({"error": why[:300], "reconnects": health.get("reconnects", 0)})
+
+    def _source_up(self) -> None:
+        self._source_problem = False
+        log.info("pipeline %s: its source delivers again", self.cfg.name)
+        self._set_status("online")
 
     def _publish_state(self, state: dict[str, Any]) -> None:
         body = payloads.state_payload(self.daemon.topics.node, self.cfg.name, state)

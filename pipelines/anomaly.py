@@ -37,7 +37,7 @@ import numpy as np
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.pipelines.base import Activity, Detection
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
+from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, idle_activity, read_chunks
 
 log = logging.getLogger(__name__)
 
@@ -130,10 +130,10 @@ class AnomalyPipeline:
                         self.store.path("anomaly"))
         self.unsaved = False
 
-    def _windows(self, stop_event: threading.Event) -> Iterator[tuple[int, np.ndarray] | None]:
-        """(capture time of the window start in epoch µs, feature values (1, axes, F)), or None
-        as `compose.read_chunks` gives it while the source gives nothing (e.g. a serial port
-        reconnecting), so the daemon's runner keeps its watchdog alive."""
+    def _windows(self, stop_event: threading.Event) -> Iterator[tuple[int, np.ndarray] | Activity]:
+        """(capture time of the window start in epoch µs, feature values (1, axes, F)), or an idle
+        `Activity` (`compose.idle_activity`) while the source gives nothing (e.g. a serial port
+        reconnecting), so the daemon's runner keeps its watchdog alive and says why."""
         from akida_edge.apps.anomaly import features
 
         source = make_source(self.cfg.source.type, **self.cfg.source.options).open()
@@ -141,7 +141,7 @@ class AnomalyPipeline:
         n_done, t0_us = 0, None
         for chunk in read_chunks(source, stop_event):
             if chunk is None:
-                yield None
+                yield idle_activity(source)
                 continue
             if t0_us is None:
                 t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
@@ -159,8 +159,8 @@ class AnomalyPipeline:
         if not self.loaded:
             learn = []
             for item in windows:
-                if item is None:
-                    yield Activity()
+                if isinstance(item, Activity):
+                    yield item
                     continue
                 learn.append(item[1])
                 yield Activity(state={"anomaly": "OFF", "learning": True,
@@ -184,8 +184,8 @@ class AnomalyPipeline:
         for item in windows:
             if self.unsaved and time.monotonic() - self._save_tried >= SAVE_RETRY_S:
                 self._save_normal()
-            if item is None:
-                yield Activity()
+            if isinstance(item, Activity):
+                yield item
                 continue
             t_us, v = item
             t_start = time.perf_counter()

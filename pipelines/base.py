@@ -68,6 +68,10 @@ class Activity:
     chip_energy_uj: float = 0.0
     chip_power_mw: float | None = None
     state: Mapping[str, Any] | None = None
+    #: while the source delivers nothing because it is not open (a camera unplugged, a stream
+    #: dropped, a microphone's stream stopped: ``reconnecting`` with backoff): its `Health` as
+    #: `{"state", "last_error", "reconnects"}`; the daemon then reports the pipeline offline with it
+    source: Mapping[str, Any] | None = None
 
 
 @runtime_checkable

@@ -39,7 +39,7 @@ from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.errors import AkidaEdgeError, InputDataError
 from akida_edge.pipelines.base import Activity, Detection, learning_label, saved_or_restored
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
+from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, idle_activity, read_chunks
 
 #: The pipeline's `threshold` when the entry sets none: the kws app's measured operating point.
 DEFAULT_THRESHOLD = DetectParams.threshold
@@ -131,7 +131,7 @@ class KwsPipeline:
         t0_us = None
         for chunk in read_chunks(source, stop_event):
             if chunk is None:
-                yield Activity()  # alive while the source gives nothing
+                yield idle_activity(source)  # alive while the source gives nothing (and why)
                 continue
             if t0_us is None:  # epoch µs of the stream's first sample (media time mapped to now)
                 t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000

@@ -34,7 +34,7 @@ from akida_edge.config import PipelineConfig
 from akida_edge.drivers import make_source
 from akida_edge.errors import AkidaEdgeError, InputDataError
 from akida_edge.pipelines.base import Activity, Detection, learning_label, saved_or_restored
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
+from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, idle_activity, read_chunks
 
 LEARN_WINDOWS = 3
 
@@ -105,7 +105,7 @@ class GesturePipeline:
         last_state = -np.inf
         for chunk in read_chunks(source, stop_event):
             if chunk is None:
-                yield Activity()  # alive while the source gives nothing
+                yield idle_activity(source)  # alive while the source gives nothing (and why)
                 continue
             grey, grey_state = grey_step(chunk.data, chunk.t_us, grey_state, self.grey_params)
             if grey is None:
