@@ -44,6 +44,7 @@ SLOW_START_S = 10.0  # a pipeline start slower than this is said to be compiling
 #: how long building a pipeline may take before the systemd watchdog stops being fed: a cold numba
 #: cache compiles every kernel (~2 min on two cores; a small ARM box takes several times that)
 BUILD_LIMIT_S = 900.0
+PATH_CHECK_S = 5.0  # how often the outbox checks that its database file is still there
 
 
 class PipelineUnavailable(AkidaEdgeError, ImportError):
@@ -304,9 +305,12 @@ class Daemon:
         self._host = host = HostProbe()
         self._last_tel = time.monotonic()
         wd = sdnotify.watchdog_interval_s()
-        last_ping = 0.0
+        last_ping = last_path_check = 0.0
         while not self._stop.wait(0.2):
             now = time.monotonic()
+            if now - last_path_check >= PATH_CHECK_S:  # outbox.db deleted under us: created again
+                last_path_check = now
+                self.outbox.check_path()
             if self._reload.is_set():
                 self._reload.clear()
                 self.reload()

@@ -24,11 +24,13 @@ from __future__ import annotations
 import collections
 import fcntl
 import logging
+import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from akida_edge.errors import StateError
 from akida_edge.mqtt import payloads
@@ -87,30 +89,8 @@ class Outbox:
     def __init__(self, path: str | Path, telemetry_max_rows: int = 10_000,
                  telemetry_max_age_s: float = 3600.0, max_bytes: int = 256 << 20) -> None:
         self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
-        except OSError as exc:
-            raise StateError(f"{self.path.parent}: cannot create the state directory ({exc.strerror}); "
-                             "set [state] dir to a writable directory") from exc
-        try:
-            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            self._lockfile.close()
-            raise StateError(f"{self.path}: another akida-edge process uses this outbox; stop it or give "
-                             "this one its own [state] dir") from exc
-        try:
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
-                                       timeout=30.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            # the publisher reads on its own connection: WAL readers never wait for the writer
-            self._rdb = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
-                                        timeout=30.0)
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"{self.path}: cannot open the outbox database ({exc}); move the file "
-                             "away to start a new outbox") from exc
+        self._lockfile, self._db, self._rdb = self._connect()
+        self._ino = self._inode()
         self._lock = threading.Lock()
         self._rlock = threading.Lock()
         got = self._db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
@@ -126,6 +106,83 @@ class Outbox:
         self._announced = False  # a failure was logged and its recovery not yet
         self._logged_at: float | None = None  # monotonic time of the last failure line
         self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+
+    def _connect(self) -> tuple[Any, sqlite3.Connection, sqlite3.Connection]:
+        """(lock file held, writer, reader) for `path`, its directory created."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
+        except OSError as exc:
+            raise StateError(f"{self.path.parent}: cannot create the state directory ({exc.strerror}); "
+                             "set [state] dir to a writable directory") from exc
+        try:
+            fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            lockfile.close()
+            raise StateError(f"{self.path}: another akida-edge process uses this outbox; stop it or give "
+                             "this one its own [state] dir") from exc
+        try:
+            db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            # the publisher reads on its own connection: WAL readers never wait for the writer
+            rdb = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0)
+        except sqlite3.DatabaseError as exc:
+            lockfile.close()
+            raise StateError(f"{self.path}: cannot open the outbox database ({exc}); move the file "
+                             "away to start a new outbox") from exc
+        return lockfile, db, rdb
+
+    def _inode(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check_path(self) -> bool:
+        """When the database file was deleted (or replaced) while open — its directory removed by a
+        cleanup, a reinstall —, SQLite goes on writing to the deleted file (lost at the next start)
+        and its reader fails: create it again at `path` with every row still waiting and the seq
+        counter, and log it. Cheap (one `stat`); the daemon calls it every few seconds. True when
+        it re-created the file."""
+        now = self._inode()
+        if now is not None and now == self._ino:
+            return False
+        with self._lock, self._rlock:
+            try:
+                waiting = self._db.execute("SELECT row, kind, topic, payload, qos, created_ms, attempts "
+                                           "FROM outbox ORDER BY row").fetchall()
+                refused = self._db.execute("SELECT row, topic, payload, reason, reason_text, rejected_ms "
+                                           "FROM rejected").fetchall()
+            except sqlite3.Error as exc:
+                waiting, refused = [], []
+                log.error("%s: the messages waiting in the deleted database cannot be read (%s); they are "
+                          "lost", self.path, exc)
+            try:
+                lockfile, db, rdb = self._connect()
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany("INSERT OR IGNORE INTO outbox(row, kind, topic, payload, qos, created_ms, "
+                               "attempts) VALUES(?,?,?,?,?,?,?)", waiting)
+                db.executemany("INSERT OR IGNORE INTO rejected(row, topic, payload, reason, reason_text, "
+                               "rejected_ms) VALUES(?,?,?,?,?,?)", refused)
+                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', MAX(?, COALESCE("
+                           "(SELECT value FROM meta WHERE key='seq'), 0)))", (self._seq,))
+                db.execute("COMMIT")
+            except (StateError, sqlite3.Error) as exc:
+                self._failed("re-creating the deleted database", exc)
+                return False
+            for old in (self._rdb, self._db, self._lockfile):
+                try:
+                    old.close()
+                except (sqlite3.Error, OSError):
+                    pass
+            self._lockfile, self._db, self._rdb = lockfile, db, rdb
+            self._ino = self._inode()
+        log.error("%s was deleted while akida-edge ran; created again with the %d message(s) still waiting "
+                  "(keep [state] dir out of cleanups)", self.path, len(waiting))
+        return True
 
     # -- producers -------------------------------------------------------------------------------
     def add_detection(self, topic: str, node: str, pipeline: str, ts_ms: int,
@@ -169,7 +226,7 @@ class Outbox:
             seq = self._seq + 1
             body = payloads.detection_payload(msg_id=msg_id, seq=seq, node=node, pipeline=pipeline,
                                               ts_ms=ts_ms, fields=fields)
-            row = self._write("a detection", (
+            row = self._write("storing a detection", (
                 ("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', ?)", (seq,)),
                 ("INSERT INTO outbox(kind, topic, payload, qos, created_ms) VALUES(?,?,?,?,?)",
                  (KIND_DETECTION, topic, body, 1, payloads.now_ms()))))
@@ -203,14 +260,14 @@ class Outbox:
             self._recovered()
         return row
 
-    def _failed(self, what: str, exc: sqlite3.Error) -> None:
+    def _failed(self, what: str, exc: Exception) -> None:
         """Record a refused write; log it unless one was logged in the last `LOG_EVERY_S` (a disk
         at the edge of full may refuse one write in two: two lines a minute at most)."""
         code = getattr(exc, "sqlite_errorname", "")
         now = time.monotonic()
         if not self._announced and (self._logged_at is None or now - self._logged_at >= LOG_EVERY_S):
             self._announced, self._logged_at = True, now
-            log.error("%s: cannot store %s (%s%s); detections are held in memory and stored when the "
+            log.error("%s: %s failed (%s%s); detections are held in memory and stored when the "
                       "disk takes writes again: free space in (or make writable) %s", self.path, what, exc,
                       f", {code}" if code else "", self.path.parent)
         self.error = f"{self.path}: {exc}" + (f" ({code})" if code else "")
@@ -256,7 +313,7 @@ class Outbox:
                         cur.execute("ROLLBACK")
                     except sqlite3.Error:
                         pass
-                self._failed("telemetry", exc)
+                self._failed("storing telemetry", exc)
                 self.telemetry_dropped += 1
                 return None
             if not self._held:  # a small message may fit where a held detection did not
@@ -273,11 +330,20 @@ class Outbox:
     # -- the publisher -----------------------------------------------------------------------------
     def pending(self, after_row: int = 0, limit: int = 100) -> list[Message]:
         """Rows after `after_row`, oldest first."""
-        with self._rlock:
-            rows = self._rdb.execute(
-                "SELECT row, kind, topic, payload, qos, created_ms, attempts FROM outbox WHERE row > ? "
-                "ORDER BY row LIMIT ?", (after_row, limit)).fetchall()
+        rows = self._read("SELECT row, kind, topic, payload, qos, created_ms, attempts FROM outbox WHERE "
+                          "row > ? ORDER BY row LIMIT ?", (after_row, limit))
         return [Message(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6]) for r in rows]
+
+    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """Rows of a query on the reader connection; none when SQLite fails (an I/O error, the
+        file deleted: `error` is set, and `check_path` re-creates the file), never an exception
+        into the MQTT thread or the daemon's main loop."""
+        with self._rlock:
+            try:
+                return self._rdb.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                self._failed("reading the waiting messages", exc)  # plain attributes: no lock needed
+                return []
 
     def ack(self, rows: list[int]) -> bool:
         """Delete acknowledged rows (the broker accepted them); False when the disk refused (the
@@ -285,14 +351,14 @@ class Outbox:
         if not rows:
             return True
         with self._lock:
-            return self._write("an acknowledgement", [("DELETE FROM outbox WHERE row = ?", (r,))
+            return self._write("deleting acknowledged messages", [("DELETE FROM outbox WHERE row = ?", (r,))
                                                       for r in rows], stores=False) is not None
 
     def reject(self, row: int, reason: int, reason_text: str) -> bool:
         """Move a row the broker refused (v5 reason >= 0x80) to `rejected` (kept, not retried);
         False when the disk refused (the row stays, and is sent again after a reconnect)."""
         with self._lock:
-            return self._write("a rejected publish", (
+            return self._write("moving a refused publish", (
                 ("INSERT OR REPLACE INTO rejected(row, topic, payload, reason, reason_text, rejected_ms) "
                  "SELECT row, topic, payload, ?, ?, ? FROM outbox WHERE row = ?",
                  (reason, reason_text, payloads.now_ms(), row)),
@@ -300,18 +366,17 @@ class Outbox:
 
     # -- figures -----------------------------------------------------------------------------------
     def last_row(self) -> int:
-        with self._rlock:
-            got = self._rdb.execute("SELECT MAX(row) FROM outbox").fetchone()
-        return int(got[0] or 0)
+        got = self._read("SELECT MAX(row) FROM outbox")
+        return int(got[0][0] or 0) if got else 0
 
     def depth(self) -> int:
-        with self._rlock:
-            return int(self._rdb.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        got = self._read("SELECT COUNT(*) FROM outbox")
+        return int(got[0][0]) if got else 0
 
     def oldest_age_s(self) -> float:
-        with self._rlock:
-            got = self._rdb.execute("SELECT MIN(created_ms) FROM outbox").fetchone()[0]
-        return 0.0 if got is None else max(0.0, (time.time() * 1000 - got) / 1000.0)
+        got = self._read("SELECT MIN(created_ms) FROM outbox")
+        oldest = got[0][0] if got else None
+        return 0.0 if oldest is None else max(0.0, (time.time() * 1000 - oldest) / 1000.0)
 
     def rejected_count(self) -> int:
         with self._lock:

@@ -137,3 +137,56 @@ def test_daemon_keeps_running_and_loses_nothing_while_the_disk_refuses_writes(tm
     counted = daemon.detections
     seqs = sorted({d["seq"] for d in rec.json("/detection")})
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) <= counted
+
+
+def test_a_deleted_outbox_is_created_again_with_what_waits(tmp_path):
+    import shutil
+
+    state = tmp_path / "state"
+    box = Outbox(state / "outbox.db")
+    rows = [box.add_detection("t/detection", "n1", "p", i, {"i": i})[0] for i in range(4)]
+    assert box.ack(rows[:1])
+    shutil.rmtree(state)  # a cleanup removes the state directory under the running daemon
+    box.add_detection("t/detection", "n1", "p", 4, {"i": 4})  # SQLite writes to the deleted file
+    box.depth(), box.pending()  # the reader fails: no exception into the daemon's threads
+    assert box.check_path() and (state / "outbox.db").is_file()
+    assert not box.check_path()  # once
+    assert [d["i"] for d in _stored_detections(box)] == [1, 2, 3, 4]
+    assert box.add_detection("t/detection", "n1", "p", 5, {"i": 5})[1] == 6
+    box.close()
+    again = Outbox(state / "outbox.db")  # what a restart finds: nothing lost, seq goes on
+    assert [d["seq"] for d in _stored_detections(again)] == [2, 3, 4, 5, 6]
+    assert again.add_detection("t/detection", "n1", "p", 6, {"i": 6})[1] == 7
+    again.close()
+
+
+def test_daemon_survives_its_state_directory_being_deleted(tmp_path, monkeypatch):
+    import shutil
+
+    import akida_edge.daemon as daemon_module
+
+    monkeypatch.setattr(daemon_module, "PATH_CHECK_S", 0.2, raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(state=tmp_path / "state"), encoding="utf-8")
+    daemon = Daemon(load_config(path))
+    daemon.start()
+    supervisor = threading.Thread(target=daemon.supervise, name="supervise", daemon=True)
+    supervisor.start()
+    rec = Recorder(daemon.broker.port, "akida/n1/#")
+    try:
+        assert rec.wait_for(lambda r: len(r.json("/detection")) >= 5)
+        shutil.rmtree(tmp_path / "state")
+        assert rec.wait_for(lambda r: (tmp_path / "state" / "outbox.db").is_file(), 30)
+        told = len(rec.json("/telemetry"))
+        assert rec.wait_for(lambda r: len(r.json("/telemetry")) > told + 2, 30)  # the main loop goes on
+        assert supervisor.is_alive() and daemon.link._thread.is_alive()
+        last = daemon.outbox.last_seq()
+        assert rec.wait_for(lambda r: {d["seq"] for d in r.json("/detection")} >= set(range(1, last + 1)), 30)
+    finally:
+        daemon.request_stop()
+        supervisor.join(10)
+        daemon.shutdown()
+        rec.close()
+    reopened = Outbox(tmp_path / "state" / "outbox.db")  # the next start goes on from the same seq
+    assert reopened.last_seq() == daemon.outbox._seq >= last
+    reopened.close()
