@@ -159,3 +159,69 @@ def test_a_microphone_whose_stream_dies_gives_its_reason_to_the_daemon(monkeypat
     assert src.read(timeout_s=0.1) is None and src.health.state == "open"
     assert idle_activity(src).source is None
     src.close()
+
+
+class _SteppingClock:
+    """The camera driver's `time` module with a wall clock that can be stepped (NTP, an operator's
+    `date -s`); the monotonic clock is the real one."""
+
+    def __init__(self) -> None:
+        self.step_ns = 0
+
+    def __getattr__(self, name: str):
+        import time
+
+        return getattr(time, name)
+
+    def time_ns(self) -> int:
+        import time
+
+        return time.time_ns() + self.step_ns
+
+
+class _Scene(_Camera):
+    """A camera looking at a moving scene until `still` is set, then at a still one."""
+
+    still = threading.Event()
+
+    def read(self):
+        threading.Event().wait(0.01)
+        if self.still.is_set():
+            return True, np.full((24, 32, 3), 128, np.uint8)
+        return True, self.rng.integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
+
+
+def test_motion_episode_ends_and_state_goes_on_after_the_wall_clock_steps_back(monkeypatch):
+    import cv2
+
+    import akida_edge.drivers.camera as camera_driver
+    from akida_edge.config import parse_config
+    from akida_edge.pipelines import camera
+    from akida_edge.pipelines.base import Activity, Detection
+
+    clock = _SteppingClock()
+    monkeypatch.setattr(cv2, "VideoCapture", _Scene)
+    monkeypatch.setattr(camera_driver, "time", clock)
+    _Scene.plugged.set()
+    _Scene.still.clear()
+    table = {"name": "cam", "type": "camera", "threshold": 0.2, "debounce_ms": 100,
+             "source": {"type": "camera", "device": "rtsp://cam.invalid/s"},
+             "options": {"width": 32, "height": 24, "on_chip": False, "window_ms": 200,
+                         "state_interval_s": 0.1}}
+    p = camera.build(parse_config({"pipelines": [table]}).pipelines[0])
+    phases, states_after, frames_after = [], 0, 0
+    stop = threading.Event()
+    for item in p.run(stop):
+        if isinstance(item, Detection):
+            phases.append(item.fields["phase"])
+        if phases == ["start"] and not _Scene.still.is_set():
+            clock.step_ns = -3600 * 10**9  # the wall clock steps back an hour, and the scene stops
+            _Scene.still.set()
+        if _Scene.still.is_set() and isinstance(item, Activity) and item.inferences:
+            frames_after += 1
+            states_after += item.state is not None
+        if phases == ["start", "end"] and states_after >= 3 or frames_after >= 300:  # 3 s of frames
+            stop.set()
+    # the still scene ends the episode after window + debounce, and the state keeps coming
+    assert phases == ["start", "end"], (phases, frames_after)
+    assert states_after >= 3
