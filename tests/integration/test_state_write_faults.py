@@ -132,3 +132,34 @@ def test_vision_learn_or_forget_the_store_refuses_leaves_the_saved_gestures_in_u
             p.handle_command("forget", {"label": "flick"})
         assert p.handle_command("learned", {}) == {"gestures": ["flick"]}
     assert p.handle_command("learn", {"label": "wave"})["gestures"] == ["flick", "wave"]  # space is back
+
+
+def test_a_save_killed_mid_write_leaves_the_old_state_and_its_temporary_file_is_removed(tmp_path):
+    """A writer process killed (SIGKILL) inside `atomic_write`, after its temporary file is written
+    and before the rename: the state is the old one, whole, and the next save removes the leftover."""
+    import signal
+    import sys
+
+    from akida_edge.state import StateStore
+    from akida_edge.statefile import StateEntry
+
+    store = StateStore(tmp_path / "state")
+    store.save(StateEntry(name="kws", model_hash="h" * 64, extra={"i": 1}))
+    script = f"""
+import os, signal, sys
+from akida_edge import statefile
+from akida_edge.state import StateStore
+from akida_edge.statefile import StateEntry
+
+statefile.os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)  # killed just before the rename
+StateStore({str(tmp_path / "state")!r}).save(StateEntry(name="kws", model_hash="h" * 64, extra={{"i": 2}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    left = list((tmp_path / "state").glob(".kws.*.tmp"))
+    assert left  # the killed save's temporary files (the state's, and its backup's copy)
+    _, entries = statefile.read(store.path("kws"))
+    assert entries[0].extra == {"i": 1}  # the old state, whole
+    store.save(StateEntry(name="kws", model_hash="h" * 64, extra={"i": 3}))
+    assert not list((tmp_path / "state").glob(".kws.*.tmp"))
+    assert statefile.read(store.path("kws"))[1][0].extra == {"i": 3}
