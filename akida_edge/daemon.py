@@ -236,6 +236,12 @@ class Daemon:
         self._pipeline_requests: queue.Queue = queue.Queue(maxsize=1_000)
         self._stop = threading.Event()
         self._reload = threading.Event()
+        #: the pipeline a `pipeline` command (a learn: seconds) is running on; a reload leaves it
+        #: as it is until the command is done, then reloads again (the new instance would not have
+        #: what the command learns: it loads the learned state when it is built)
+        self._commanded: str | None = None
+        self._reload_after_command = False
+        self._command_gate = threading.Lock()  # a reload's restarts vs. a command picking its pipeline
         self.started_ms = payloads.now_ms()
         self.started = time.monotonic()
         self.detections = 0
@@ -477,9 +483,27 @@ class Daemon:
         new = dataclasses.replace(new, device=old.device, mqtt=old.mqtt, state=old.state)
         old_p = {p.name: p for p in old.pipelines}
         new_p = {p.name: p for p in new.pipelines}
+        with self._command_gate:
+            self._apply(old, new, old_p, new_p)
+        self._publish_retained_meta()
+        log.info("configuration reloaded from %s (%d pipelines)", new.path, len(self.runners))
+        sdnotify.notify("READY=1")
+        return True
+
+    def _apply(self, old: Config, new: Config, old_p: dict[str, PipelineConfig],
+               new_p: dict[str, PipelineConfig]) -> None:
+        """Stop the pipelines whose entry changed or went, start the changed and new ones (a
+        pipeline that does not stop, or runs a command, keeps its old entry; a later reload tries
+        again)."""
         stuck: dict[str, PipelineConfig] = {}
         for name, p in old_p.items():
             if new_p.get(name) != p:
+                if name == self._commanded:
+                    log.info("reload: pipeline %s is running a command (learning); its new configuration "
+                             "is applied once the command is done", name)
+                    self._reload_after_command = True
+                    stuck[name] = p
+                    continue
                 runner = self.runners.get(name)
                 if runner is not None and not runner.stop(3.0):
                     # never two instances of one pipeline on one sensor: keep the old one listed (it
@@ -500,10 +524,6 @@ class Daemon:
         for name, p in new_p.items():
             if old_p.get(name) != p and name not in stuck:
                 self._start_pipeline(p)
-        self._publish_retained_meta()
-        log.info("configuration reloaded from %s (%d pipelines)", new.path, len(self.runners))
-        sdnotify.notify("READY=1")
-        return True
 
     # -- commands ------------------------------------------------------------------------------------
     def _on_message(self, topic: str, payload: bytes, properties: object) -> None:
@@ -569,16 +589,24 @@ class Daemon:
         """`{"pipeline": name, "command": cmd, ...}` -> the pipeline's `handle_command(cmd, args)`."""
         name = cmd.require(args, "pipeline", str)
         command = cmd.require(args, "command", str)
-        runner = self.runners.get(name)
-        if runner is None or runner.pipeline is None:
-            raise cmd.CommandError(f"no running pipeline {name[:64]!r}")
-        handler = getattr(runner.pipeline, "handle_command", None)
-        if handler is None:
-            raise cmd.CommandError(f"pipeline {name!r} takes no commands")
+        with self._command_gate:  # not while a reload replaces pipelines
+            runner = self.runners.get(name)
+            if runner is None or runner.pipeline is None:
+                raise cmd.CommandError(f"no running pipeline {name[:64]!r}")
+            handler = getattr(runner.pipeline, "handle_command", None)
+            if handler is None:
+                raise cmd.CommandError(f"pipeline {name!r} takes no commands")
+            self._commanded = name  # one pipeline command at a time (its own thread)
         rest = {k: v for k, v in args.items() if k not in ("pipeline", "command")}
         try:
             result = handler(command[:64], rest)
         except (ValueError, KeyError, TypeError) as exc:
             raise cmd.CommandError(f"pipeline {name!r} refused {command[:64]!r}: {exc}") from exc
+        finally:
+            with self._command_gate:
+                self._commanded = None
+                again, self._reload_after_command = self._reload_after_command, False
+            if again:  # a reload left this pipeline as it was meanwhile: apply it now
+                self.request_reload()
         runner.refresh_description()  # a learned or forgotten label: info and discovery follow
         return result

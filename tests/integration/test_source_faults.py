@@ -225,4 +225,3 @@ def test_motion_episode_ends_and_state_goes_on_after_the_wall_clock_steps_back(m
     # the still scene ends the episode after window + debounce, and the state keeps coming
     assert phases == ["start", "end"], (phases, frames_after)
     assert states_after >= 3
-
