@@ -355,7 +355,10 @@ class Daemon:
             log.error("%d detection(s) held in memory could not be stored in %s (%s) and are lost with "
                       "this stop", self.outbox.held, self.outbox.path, self.outbox.error)
         left = self.outbox.depth()
-        if left:
+        if left and self.outbox.in_memory and not self.outbox.check_path():
+            log.error("%d message(s) in the outbox kept in memory (%s could not be opened) are lost with "
+                      "this stop", left, self.outbox.path)
+        elif left:
             log.warning("%d message(s) stay in the outbox %s and go out at the next start", left,
                         self.outbox.path)
         if self.broker is not None:

@@ -37,6 +37,18 @@ from akida_edge.mqtt import payloads
 
 log = logging.getLogger("akida_edge.outbox")
 
+#: SQLite errors at open that may pass (a full disk, an I/O error, a read-only remount): the outbox
+#: then starts in memory instead of refusing to start
+_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY")
+
+
+class _Unopenable(Exception):
+    """The database cannot be opened now (`_PASSING`); carries the directory lock, still held."""
+
+    def __init__(self, lockfile: Any) -> None:
+        super().__init__()
+        self.lockfile = lockfile
+
 KIND_DETECTION = 0
 KIND_TELEMETRY = 1
 #: detections held in RAM while the disk refuses writes (~0.5 kB each); beyond, the oldest are lost
@@ -89,7 +101,16 @@ class Outbox:
     def __init__(self, path: str | Path, telemetry_max_rows: int = 10_000,
                  telemetry_max_age_s: float = 3600.0, max_bytes: int = 256 << 20) -> None:
         self.path = Path(path)
-        self._lockfile, self._db, self._rdb = self._connect()
+        self.in_memory = False  # the file could not be opened: rows live in RAM until it can
+        self.reopened = 0  # counts moves of the rows to a new database (the link re-reads them)
+        try:
+            self._lockfile, self._db, self._rdb = self._connect()
+        except _Unopenable as exc:  # a full or failing disk at start: run, with the outbox in RAM
+            self._lockfile, self._db, self._rdb = exc.lockfile, *self._memory_db()
+            self.in_memory = True
+            log.error("%s: cannot open the outbox database (%s); running with the outbox in memory, moved "
+                      "to the file as soon as it opens (checked every few seconds): free space in (or "
+                      "repair) %s", self.path, exc.__cause__, self.path.parent)
         self._ino = self._inode()
         self._lock = threading.Lock()
         self._rlock = threading.Lock()
@@ -106,21 +127,26 @@ class Outbox:
         self._announced = False  # a failure was logged and its recovery not yet
         self._logged_at: float | None = None  # monotonic time of the last failure line
         self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+        if self.in_memory:
+            self.error = f"{self.path}: cannot open the outbox database; it is kept in memory"
 
-    def _connect(self) -> tuple[Any, sqlite3.Connection, sqlite3.Connection]:
-        """(lock file held, writer, reader) for `path`, its directory created."""
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
-        except OSError as exc:
-            raise StateError(f"{self.path.parent}: cannot create the state directory ({exc.strerror}); "
-                             "set [state] dir to a writable directory") from exc
-        try:
-            fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            lockfile.close()
-            raise StateError(f"{self.path}: another akida-edge process uses this outbox; stop it or give "
-                             "this one its own [state] dir") from exc
+    def _connect(self, lockfile: Any = None) -> tuple[Any, sqlite3.Connection, sqlite3.Connection]:
+        """(lock file held, writer, reader) for `path`, its directory created; `lockfile`: one
+        already held. `_Unopenable` (holding the lock) when SQLite cannot open or write the file
+        for a reason that may pass (full disk, I/O error); `StateError` otherwise."""
+        if lockfile is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
+            except OSError as exc:
+                raise StateError(f"{self.path.parent}: cannot create the state directory ({exc.strerror}); "
+                                 "set [state] dir to a writable directory") from exc
+            try:
+                fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                lockfile.close()
+                raise StateError(f"{self.path}: another akida-edge process uses this outbox; stop it or "
+                                 "give this one its own [state] dir") from exc
         try:
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0)
             db.execute("PRAGMA journal_mode=WAL")
@@ -129,10 +155,41 @@ class Outbox:
             # the publisher reads on its own connection: WAL readers never wait for the writer
             rdb = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0)
         except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "").startswith(_PASSING):
+                raise _Unopenable(lockfile) from exc
             lockfile.close()
             raise StateError(f"{self.path}: cannot open the outbox database ({exc}); move the file "
                              "away to start a new outbox") from exc
         return lockfile, db, rdb
+
+    def _memory_db(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        """A shared in-memory database (writer, reader) continuing the file's `seq` and row ids
+        (read from it as immutable, which needs no write), so rows move to it unchanged later."""
+        uri = f"file:akida-outbox-{id(self)}?mode=memory&cache=shared"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        db.executescript(_SCHEMA)
+        seq = last = 0
+        try:
+            if not self.path.is_file():
+                raise FileNotFoundError  # a new outbox: nothing to continue
+            old = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True)
+            try:
+                got = old.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
+                seq = int(got[0]) if got else 0
+                got = old.execute("SELECT MAX(r) FROM (SELECT MAX(row) AS r FROM outbox UNION ALL "
+                                  "SELECT seq FROM sqlite_sequence WHERE name='outbox')").fetchone()
+                last = int(got[0] or 0)
+            finally:
+                old.close()
+        except FileNotFoundError:
+            pass
+        except sqlite3.Error as exc:
+            log.error("%s: its seq counter cannot be read (%s); seq starts again at 1", self.path, exc)
+        db.execute("INSERT INTO meta(key, value) VALUES('seq', ?)", (seq,))
+        db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES('outbox', ?)", (last,))
+        rdb = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        rdb.execute("PRAGMA read_uncommitted = 1")  # a shared cache locks tables: the reader takes none
+        return db, rdb
 
     def _inode(self) -> tuple[int, int] | None:
         try:
@@ -148,7 +205,7 @@ class Outbox:
         counter, and log it. Cheap (one `stat`); the daemon calls it every few seconds. True when
         it re-created the file."""
         now = self._inode()
-        if now is not None and now == self._ino:
+        if not self.in_memory and now is not None and now == self._ino:
             return False
         with self._lock, self._rlock:
             try:
@@ -161,7 +218,7 @@ class Outbox:
                 log.error("%s: the messages waiting in the deleted database cannot be read (%s); they are "
                           "lost", self.path, exc)
             try:
-                lockfile, db, rdb = self._connect()
+                lockfile, db, rdb = self._connect(self._lockfile if self.in_memory else None)
                 db.execute("BEGIN IMMEDIATE")
                 db.executemany("INSERT OR IGNORE INTO outbox(row, kind, topic, payload, qos, created_ms, "
                                "attempts) VALUES(?,?,?,?,?,?,?)", waiting)
@@ -170,18 +227,26 @@ class Outbox:
                 db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', MAX(?, COALESCE("
                            "(SELECT value FROM meta WHERE key='seq'), 0)))", (self._seq,))
                 db.execute("COMMIT")
-            except (StateError, sqlite3.Error) as exc:
-                self._failed("re-creating the deleted database", exc)
+            except (StateError, sqlite3.Error, _Unopenable) as exc:
+                if not self.in_memory:
+                    self._failed("re-creating the deleted database", exc)
                 return False
-            for old in (self._rdb, self._db, self._lockfile):
+            for old in (self._rdb, self._db) + (() if self.in_memory else (self._lockfile,)):
                 try:
                     old.close()
                 except (sqlite3.Error, OSError):
                     pass
             self._lockfile, self._db, self._rdb = lockfile, db, rdb
             self._ino = self._inode()
-        log.error("%s was deleted while akida-edge ran; created again with the %d message(s) still waiting "
-                  "(keep [state] dir out of cleanups)", self.path, len(waiting))
+            was_memory, self.in_memory = self.in_memory, False
+            self.reopened += 1
+            self._recovered()
+        if was_memory:
+            log.warning("%s: opened; the %d message(s) kept in memory meanwhile are in it now", self.path,
+                        len(waiting))
+        else:
+            log.error("%s was deleted while akida-edge ran; created again with the %d message(s) still "
+                      "waiting (keep [state] dir out of cleanups)", self.path, len(waiting))
         return True
 
     # -- producers -------------------------------------------------------------------------------
@@ -273,6 +338,8 @@ class Outbox:
         self.error = f"{self.path}: {exc}" + (f" ({code})" if code else "")
 
     def _recovered(self) -> None:
+        if self.in_memory:  # stored, in RAM: the error stands until `check_path` opens the file
+            return
         self.error = ""
         if self._announced:
             self._announced = False

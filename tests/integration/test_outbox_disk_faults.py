@@ -190,3 +190,56 @@ def test_daemon_survives_its_state_directory_being_deleted(tmp_path, monkeypatch
     reopened = Outbox(tmp_path / "state" / "outbox.db")  # the next start goes on from the same seq
     assert reopened.last_seq() == daemon.outbox._seq >= last
     reopened.close()
+
+
+def test_an_outbox_that_cannot_be_opened_at_start_runs_in_memory_then_moves_to_the_file(tmp_path):
+    """SQLite cannot open its files (here its WAL path is taken by a directory: SQLITE_CANTOPEN, as
+    a full disk gives SQLITE_IOERR at open): before, the daemon refused to start."""
+    state = tmp_path / "state"
+    box = Outbox(state / "outbox.db")
+    for i in range(2):
+        box.add_detection("t/detection", "n1", "p", i, {"i": i})
+    box.close()
+    (state / "outbox.db-wal").mkdir()
+    box = Outbox(state / "outbox.db")
+    assert box.in_memory and "outbox.db" in box.error
+    assert [box.add_detection("t/detection", "n1", "p", i, {"i": i})[1] for i in (2, 3)] == [3, 4]
+    assert not box.check_path() and box.in_memory  # still cannot be opened
+    (state / "outbox.db-wal").rmdir()
+    assert box.check_path() and not box.in_memory and box.error == ""
+    assert [d["seq"] for d in _stored_detections(box)] == [1, 2, 3, 4]
+    box.close()
+    again = Outbox(state / "outbox.db")
+    assert [d["i"] for d in _stored_detections(again)] == [0, 1, 2, 3] and again.last_seq() == 4
+    again.close()
+
+
+def test_daemon_starts_and_publishes_with_an_outbox_that_cannot_be_opened(tmp_path, monkeypatch):
+    import akida_edge.daemon as daemon_module
+
+    monkeypatch.setattr(daemon_module, "PATH_CHECK_S", 0.2, raising=False)
+    (tmp_path / "state" / "outbox.db-wal").mkdir(parents=True)  # the outbox cannot be opened
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(state=tmp_path / "state"), encoding="utf-8")
+    daemon = Daemon(load_config(path))
+    daemon.start()
+    supervisor = threading.Thread(target=daemon.supervise, name="supervise", daemon=True)
+    supervisor.start()
+    rec = Recorder(daemon.broker.port, "akida/n1/#")
+    try:
+        assert rec.wait_for(lambda r: len(r.json("/detection")) >= 5)  # published from memory
+        assert rec.wait_for(lambda r: any("outbox.db" in t["outbox_error"] for t in r.json("/telemetry")))
+        (tmp_path / "state" / "outbox.db-wal").rmdir()  # the disk is fine again
+        assert rec.wait_for(lambda r: not daemon.outbox.in_memory, 30)
+        seen = len(rec.json("/detection"))
+        assert rec.wait_for(lambda r: len(r.json("/detection")) > seen + 5)
+        last = daemon.outbox.last_seq()
+        assert rec.wait_for(lambda r: {d["seq"] for d in r.json("/detection")} >= set(range(1, last + 1)), 30)
+    finally:
+        daemon.request_stop()
+        supervisor.join(10)
+        daemon.shutdown()
+        rec.close()
+    reopened = Outbox(tmp_path / "state" / "outbox.db")
+    assert reopened.last_seq() == daemon.outbox._seq
+    reopened.close()
