@@ -44,6 +44,7 @@ SLOW_START_S = 10.0  # a pipeline start slower than this is said to be compiling
 #: how long building a pipeline may take before the systemd watchdog stops being fed: a cold numba
 #: cache compiles every kernel (~2 min on two cores; a small ARM box takes several times that)
 BUILD_LIMIT_S = 900.0
+PATH_CHECK_S = 5.0  # how often the outbox checks that its database file is still there
 
 
 class PipelineUnavailable(AkidaEdgeError, ImportError):
@@ -76,6 +77,7 @@ class PipelineRunner:
         self.threshold = cfg.threshold
         self.description: dict[str, Any] = {}
         self._state: bytes | None = None
+        self._source_problem = False  # the source is not open (reconnecting): reported offline
         self.building_since: float | None = None  # monotonic time `build_pipeline` began, while it runs
         self.slow_build_said = False  # `note_slow_build` logs once per runner
         self.thread = threading.Thread(target=self._run, name=f"pipeline-{cfg.name}", daemon=True)
@@ -156,20 +158,29 @@ class PipelineRunner:
                 log.info("pipeline %s online (%.1f s to load its model and warm its kernels%s)",
                          self.cfg.name, took_s, "; a first start compiles them, later starts load them "
                          "from the cache" if took_s > SLOW_START_S else "")
+                self._source_problem = False
                 for item in self.pipeline.run(self.stop_event):
                     self.meter.last_progress = time.monotonic()
-                    if isinstance(item, Detection):
-                        self.daemon.record_detection(self, item)
-                    elif isinstance(item, Activity):
+                    if isinstance(item, Activity) and item.source is not None:
                         self.meter.add(item)
-                        if item.state is not None:
-                            self._publish_state(dict(item.state))
-                    backoff = self.cfg.retry_min_s
+                        self._source_down(dict(item.source))  # a sensor away: the driver retries
+                    else:
+                        if self._source_problem:
+                            self._source_up()
+                        if isinstance(item, Detection):
+                            self.daemon.record_detection(self, item)
+                        elif isinstance(item, Activity):
+                            self.meter.add(item)
+                            if item.state is not None:
+                                self._publish_state(dict(item.state))
+                        backoff = self.cfg.retry_min_s
                     if self.stop_event.is_set():
                         break
                 if not self.stop_event.is_set():
                     log.info("pipeline %s: its source ended", self.cfg.name)
+                    self.last_error = "its source ended"
                     self._set_status("offline")
+                    self._publish_state({"error": self.last_error})
                 return
             except Exception as exc:  # a failing pipeline or sensor must not stop the others
                 self.restarts += 1
@@ -184,6 +195,24 @@ class PipelineRunner:
                     self.meter.last_progress = time.monotonic()  # backing off on purpose is progress
                     self.stop_event.wait(min(0.5, max(0.0, deadline - time.monotonic())))
                 backoff = min(backoff * 2.0, self.cfg.retry_max_s)
+
+    def _source_down(self, health: dict[str, Any]) -> None:
+        """The source delivers nothing and is not open (reconnecting with backoff): `offline`, with
+        the reason in the retained state, the status command and one log line per episode."""
+        why = f"source {health.get('state')}: {health.get('last_error') or 'no data'}"
+        if not self._source_problem or why != self.last_error:
+            log.warning("pipeline %s: %s (the driver retries with backoff; %s attempt(s) so far)",
+                        self.cfg.name, why, health.get("reconnects", 0))
+        self._source_problem = True
+        self.last_error = why
+        if self.status != "offline":
+            self._set_status("offline")
+        self._publish_state({"error": why[:300], "reconnects": health.get("reconnects", 0)})
+
+    def _source_up(self) -> None:
+        self._source_problem = False
+        log.info("pipeline %s: its source delivers again", self.cfg.name)
+        self._set_status("online")
 
     def _publish_state(self, state: dict[str, Any]) -> None:
         body = payloads.state_payload(self.daemon.topics.node, self.cfg.name, state)
@@ -221,6 +250,12 @@ class Daemon:
         self._pipeline_requests: queue.Queue = queue.Queue(maxsize=1_000)
         self._stop = threading.Event()
         self._reload = threading.Event()
+        #: the pipeline a `pipeline` command (a learn: seconds) is running on; a reload leaves it
+        #: as it is until the command is done, then reloads again (the new instance would not have
+        #: what the command learns: it loads the learned state when it is built)
+        self._commanded: str | None = None
+        self._reload_after_command = False
+        self._command_gate = threading.Lock()  # a reload's restarts vs. a command picking its pipeline
         self.started_ms = payloads.now_ms()
         self.started = time.monotonic()
         self.detections = 0
@@ -290,9 +325,12 @@ class Daemon:
         self._host = host = HostProbe()
         self._last_tel = time.monotonic()
         wd = sdnotify.watchdog_interval_s()
-        last_ping = 0.0
+        last_ping = last_path_check = 0.0
         while not self._stop.wait(0.2):
             now = time.monotonic()
+            if now - last_path_check >= PATH_CHECK_S:  # outbox.db deleted under us: created again
+                last_path_check = now
+                self.outbox.check_path()
             if self._reload.is_set():
                 self._reload.clear()
                 self.reload()
@@ -329,8 +367,14 @@ class Daemon:
             except queue.Full:
                 pass
         self.link.stop(STOP_DRAIN_S)
+        if self.outbox.store_held():
+            log.error("%d detection(s) held in memory could not be stored in %s (%s) and are lost with "
+                      "this stop", self.outbox.held, self.outbox.path, self.outbox.error)
         left = self.outbox.depth()
-        if left:
+        if left and self.outbox.in_memory and not self.outbox.check_path():
+            log.error("%d message(s) in the outbox kept in memory (%s could not be opened) are lost with "
+                      "this stop", left, self.outbox.path)
+        elif left:
             log.warning("%d message(s) stay in the outbox %s and go out at the next start", left,
                         self.outbox.path)
         if self.broker is not None:
@@ -365,11 +409,16 @@ class Daemon:
                         "outbox_oldest_s": round(self.outbox.oldest_age_s(), 3),
                         "publish_rejected": st.rejected, "telemetry_dropped": self.outbox.telemetry_dropped,
                         "outbox_over_budget": self.outbox.over_budget,
+                        "outbox_error": self.outbox.error, "outbox_held": self.outbox.held,
+                        "detections_lost": self.outbox.detections_lost,
                         "detections": self.detections, "uptime_s": round(time.monotonic() - self.started, 1),
                         "pipelines_online": sum(r.status == "online" for r in self.runners.values())})
         body = payloads.telemetry_payload(self.topics.node, payloads.now_ms(),
                                           self.config.telemetry.interval_s, figures)
-        self.outbox.add_telemetry(str(self.topics.telemetry), body)
+        if self.outbox.add_telemetry(str(self.topics.telemetry), body) is None:
+            # the disk refuses writes: sent directly (lost if the broker is away too), so the
+            # operator sees outbox_error and outbox_held
+            self.link.publish(str(self.topics.telemetry), body, qos=1)
         self.telemetry_sent += 1
         self.last_telemetry = figures
         self.link.wake()
@@ -396,8 +445,9 @@ class Daemon:
     def status_line(self) -> str:
         online = sum(r.status == "online" for r in self.runners.values())
         mqtt = "connected" if self.link.stats.connected else "disconnected"
+        held = f" (+{self.outbox.held} held in memory: {self.outbox.error})" if self.outbox.held else ""
         return (f"{online}/{len(self.runners)} pipelines online; MQTT {mqtt}; "
-                f"outbox {self.outbox.depth()}; {self.detections} detections")
+                f"outbox {self.outbox.depth()}{held}; {self.detections} detections")
 
     def publish_info(self) -> None:
         """The retained `info`: version, chip, config hash, pipelines (with what each `describe()`s:
@@ -452,9 +502,27 @@ class Daemon:
         new = dataclasses.replace(new, device=old.device, mqtt=old.mqtt, state=old.state)
         old_p = {p.name: p for p in old.pipelines}
         new_p = {p.name: p for p in new.pipelines}
+        with self._command_gate:
+            self._apply(old, new, old_p, new_p)
+        self._publish_retained_meta()
+        log.info("configuration reloaded from %s (%d pipelines)", new.path, len(self.runners))
+        sdnotify.notify("READY=1")
+        return True
+
+    def _apply(self, old: Config, new: Config, old_p: dict[str, PipelineConfig],
+               new_p: dict[str, PipelineConfig]) -> None:
+        """Stop the pipelines whose entry changed or went, start the changed and new ones (a
+        pipeline that does not stop, or runs a command, keeps its old entry; a later reload tries
+        again)."""
         stuck: dict[str, PipelineConfig] = {}
         for name, p in old_p.items():
             if new_p.get(name) != p:
+                if name == self._commanded:
+                    log.info("reload: pipeline %s is running a command (learning); its new configuration "
+                             "is applied once the command is done", name)
+                    self._reload_after_command = True
+                    stuck[name] = p
+                    continue
                 runner = self.runners.get(name)
                 if runner is not None and not runner.stop(3.0):
                     # never two instances of one pipeline on one sensor: keep the old one listed (it
@@ -475,10 +543,6 @@ class Daemon:
         for name, p in new_p.items():
             if old_p.get(name) != p and name not in stuck:
                 self._start_pipeline(p)
-        self._publish_retained_meta()
-        log.info("configuration reloaded from %s (%d pipelines)", new.path, len(self.runners))
-        sdnotify.notify("READY=1")
-        return True
 
     # -- commands ------------------------------------------------------------------------------------
     def _on_message(self, topic: str, payload: bytes, properties: object) -> None:
@@ -514,7 +578,8 @@ class Daemon:
     def _cmd_status(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"node": self.topics.node, "version": __version__, "detections": self.detections,
                 "mqtt_connected": self.link.stats.connected, "outbox_pending": self.outbox.depth(),
-                "last_seq": self.outbox.last_seq(),
+                "last_seq": self.outbox.last_seq(), "outbox_error": self.outbox.error,
+                "outbox_held": self.outbox.held,
                 "pipelines": {n: {"status": r.status, "restarts": r.restarts, "last_error": r.last_error,
                                   "threshold": r.threshold} for n, r in self.runners.items()}}
 
@@ -543,16 +608,24 @@ class Daemon:
         """`{"pipeline": name, "command": cmd, ...}` -> the pipeline's `handle_command(cmd, args)`."""
         name = cmd.require(args, "pipeline", str)
         command = cmd.require(args, "command", str)
-        runner = self.runners.get(name)
-        if runner is None or runner.pipeline is None:
-            raise cmd.CommandError(f"no running pipeline {name[:64]!r}")
-        handler = getattr(runner.pipeline, "handle_command", None)
-        if handler is None:
-            raise cmd.CommandError(f"pipeline {name!r} takes no commands")
+        with self._command_gate:  # not while a reload replaces pipelines
+            runner = self.runners.get(name)
+            if runner is None or runner.pipeline is None:
+                raise cmd.CommandError(f"no running pipeline {name[:64]!r}")
+            handler = getattr(runner.pipeline, "handle_command", None)
+            if handler is None:
+                raise cmd.CommandError(f"pipeline {name!r} takes no commands")
+            self._commanded = name  # one pipeline command at a time (its own thread)
         rest = {k: v for k, v in args.items() if k not in ("pipeline", "command")}
         try:
             result = handler(command[:64], rest)
         except (ValueError, KeyError, TypeError) as exc:
             raise cmd.CommandError(f"pipeline {name!r} refused {command[:64]!r}: {exc}") from exc
+        finally:
+            with self._command_gate:
+                self._commanded = None
+                again, self._reload_after_command = self._reload_after_command, False
+            if again:  # a reload left this pipeline as it was meanwhile: apply it now
+                self.request_reload()
         runner.refresh_description()  # a learned or forgotten label: info and discovery follow
         return result

@@ -23,6 +23,8 @@ Rules:
   `load` raises `StateError`.
 - *Fleet sharing*: `export` writes chosen states as ONE file; `import_file` installs them (each
   existing state is kept as ``.bak`` first).
+- *Interrupted saves*: a save killed mid-write (SIGKILL, a power cut) leaves the old state whole and
+  a ``.<name>.*.tmp`` file as large as the state; the next save of that name removes it.
 
 The directory is, in order: an explicit path (``--state DIR``), the environment variable
 ``AKIDA_EDGE_STATE_DIR``, the configuration's value, else ``$XDG_DATA_HOME/akida-edge/state``
@@ -158,6 +160,7 @@ class StateStore:
 
     def _save(self, entry: StateEntry) -> Path:
         path = self.path(entry.name)
+        self._remove_stray_temporaries(entry.name)
         previous, problem = self._read_one(path)
         entry.revision = (previous.revision + 1
                           if previous is not None and previous.model_hash == entry.model_hash else 1)
@@ -178,6 +181,21 @@ class StateStore:
                 log.warning("%s; moved aside to %s.corrupt", problem, path.name)
 
         return statefile.atomic_write(path, data, before_rename=keep_previous)
+
+    def _remove_stray_temporaries(self, name: str) -> None:
+        """Delete the ``.<name>.*.tmp`` files a save or backup killed mid-write left (SIGKILL, a power
+        cut: `statefile.atomic_write` leaves at most one, as large as the state); under the
+        directory's lock no other save of `name` is running, so each one found is stray."""
+        removed = 0
+        for tmp in self.directory.glob(f".{name}.*.tmp"):
+            try:
+                tmp.unlink()
+                removed += 1
+            except OSError:
+                pass  # a read-only directory: the save that follows says so
+        if removed:
+            log.info("learned state %s: removed %d temporary file(s) left by an interrupted save",
+                     self.path(name), removed)
 
     # --- load ---
     def load(self, name: str, model_hash: str | None = None) -> StateEntry | None:

@@ -11,12 +11,19 @@
   None when its timeout passes, and never raises. A file that ends is ``ended`` (or starts again
   with `loop`).
 
-Frames are BGR uint8 (H, W, 3) with the capture time (wall clock, µs) as `t_us`. Replays paced in
-media time are `drivers.video_file`.
+Frames are BGR uint8 (H, W, 3) with the capture time (epoch µs) as `t_us`: the wall clock at the
+first frame, then the monotonic clock's elapsed time, so frame times never go back and keep real
+intervals (the DVS emulator, the motion window and hold time and the gesture windows run on them).
+A wall clock that steps forward by more than `CLOCK_STEP_US` (NTP's first sync on a box without a
+real-time clock) is followed at once; one that steps back is logged once and not followed (frame
+times stay that far ahead of the new clock until it catches up or the pipeline restarts), since
+frame times going back froze the motion state and held an episode open for the length of the step.
+Replays paced in media time are `drivers.video_file`.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -28,6 +35,10 @@ import numpy as np
 from akida_edge.drivers.base import Backoff, Chunk, Pacer, Source, check_range, reconnect
 from akida_edge.errors import SourceError
 from akida_edge.frontends.video import rate_gate
+
+log = logging.getLogger(__name__)
+
+CLOCK_STEP_US = 1_000_000  # wall clock vs. frame timeline beyond this: a step of the wall clock
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,23 @@ class CameraSource(Source):
         self._opener = opener
         self._cap = None
         self._next_due_us: float | None = None
+        self._anchor_us: int | None = None  # epoch µs minus monotonic µs of the frame timeline
+        self._behind_us = 0  # how far the wall clock stepped back (logged once per step)
+
+    def _stamp_us(self) -> int:
+        """The capture time of a frame read now (module docstring: wall clock at the first frame,
+        monotonic since; forward steps of the wall clock followed, backward ones not)."""
+        wall = time.time_ns() // 1000
+        mono = time.monotonic_ns() // 1000
+        if self._anchor_us is None or wall - (self._anchor_us + mono) > CLOCK_STEP_US:
+            self._anchor_us, self._behind_us = wall - mono, 0
+        ahead = self._anchor_us + mono - wall
+        if ahead > CLOCK_STEP_US and ahead > 2 * self._behind_us:
+            self._behind_us = ahead
+            log.warning("camera %s: the wall clock stepped back by %.1f s; frame and detection times keep "
+                        "their own timeline, that far ahead of the clock, until it catches up (or the "
+                        "pipeline restarts)", self.device, ahead / 1e6)
+        return self._anchor_us + mono
 
     def _connect(self) -> bool:
         cap = self._opener(self.device)
@@ -171,7 +199,7 @@ class CameraSource(Source):
             if self.config.fps and not self._due(int(self._clock() * 1e6)):
                 self.health.dropped += 1
                 continue
-            return self._chunk(time.time_ns() // 1000, frame, self.config.fps or self.rate_hz)
+            return self._chunk(self._stamp_us(), frame, self.config.fps or self.rate_hz)
 
     def _due(self, now_us: int) -> bool:
         """On the 1/fps schedule? Early arrivals by up to half a source frame interval count as

@@ -9,7 +9,9 @@ anomalous windows start an episode, `off_windows` normal ones end it).
 Learning normal: the learned normal is loaded from the state store (`options.state_dir`; the
 config loader sets it to the daemon's `[state] dir` unless the entry names another folder); when
 there is none (or `relearn`), the first `learn_s` seconds of the source are learned as normal on
-the device, calibrated and saved, then scoring starts. A normal learned on another model or with
+the device, calibrated and saved, then scoring starts (a store that refuses the save — full
+disk, read-only — is logged and tried again every `SAVE_RETRY_S`; scoring goes on with the normal
+in memory, and `describe()` says "learned, not saved"). A normal learned on another model or with
 other encoder settings (a model upgrade) is kept, logged, and learned again the same way, instead
 of failing the pipeline at every retry. The threshold is the calibrated one (the
 `[[pipelines]] threshold` key is not used: scores are in [0, 1] and the calibration knows the
@@ -35,9 +37,11 @@ import numpy as np
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.pipelines.base import Activity, Detection
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
+from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, idle_activity, read_chunks
 
 log = logging.getLogger(__name__)
+
+SAVE_RETRY_S = 60.0  # a normal the store refused is saved again this often while scoring
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,8 @@ class AnomalyPipeline:
         warm(self.detector.model)
         self._override: float | None = None
         self.lock = threading.Lock()
+        self.unsaved = False  # the normal in use was learned here and is not saved yet
+        self._save_tried = 0.0  # monotonic time of the last save attempt
 
     def set_threshold(self, value: float) -> None:
         if not 0.0 <= value < 1.0:  # scores lie in [0, 1] and a window is anomalous when above it
@@ -97,13 +103,37 @@ class AnomalyPipeline:
                 self.detector.threshold = self._override
 
     def describe(self) -> dict[str, Any]:
+        normal = "learning" if not self.loaded else "learned, not saved" if self.unsaved else "loaded"
         return {"model": self.detector.backbone_path.name, "nps": int(self.mapping.np_count),
-                "normal": "loaded" if self.loaded else "learning"}
+                "normal": normal}
 
-    def _windows(self, stop_event: threading.Event) -> Iterator[tuple[int, np.ndarray] | None]:
-        """(capture time of the window start in epoch µs, feature values (1, axes, F)), or None
-        as `compose.read_chunks` gives it while the source gives nothing (e.g. a serial port
-        reconnecting), so the daemon's runner keeps its watchdog alive."""
+    def _save_normal(self) -> None:
+        """Save the normal just learned. A store that refuses (full disk, read-only, a path that
+        is a file) does not stop scoring: the normal is used from memory, the error is logged
+        once, and the save is tried again every `SAVE_RETRY_S` while the pipeline runs."""
+        from akida_edge.errors import StateError
+
+        first = not self.unsaved
+        self._save_tried = time.monotonic()
+        try:
+            with self.lock:
+                self.detector.save(self.store, extra={"files": [f"daemon:{self.name}"]})
+        except StateError as exc:
+            self.unsaved = True
+            if first:
+                log.error("pipeline %s: the learned normal could not be saved (%s); scoring with it from "
+                          "memory, trying again every %.0f s (a restart before it is saved learns normal "
+                          "again)", self.name, exc, SAVE_RETRY_S)
+            return
+        if not first:
+            log.warning("pipeline %s: the learned normal is saved now (%s)", self.name,
+                        self.store.path("anomaly"))
+        self.unsaved = False
+
+    def _windows(self, stop_event: threading.Event) -> Iterator[tuple[int, np.ndarray] | Activity]:
+        """(capture time of the window start in epoch µs, feature values (1, axes, F)), or an idle
+        `Activity` (`compose.idle_activity`) while the source gives nothing (e.g. a serial port
+        reconnecting), so the daemon's runner keeps its watchdog alive and says why."""
         from akida_edge.apps.anomaly import features
 
         source = make_source(self.cfg.source.type, **self.cfg.source.options).open()
@@ -111,7 +141,7 @@ class AnomalyPipeline:
         n_done, t0_us = 0, None
         for chunk in read_chunks(source, stop_event):
             if chunk is None:
-                yield None
+                yield idle_activity(source)
                 continue
             if t0_us is None:
                 t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
@@ -129,8 +159,8 @@ class AnomalyPipeline:
         if not self.loaded:
             learn = []
             for item in windows:
-                if item is None:
-                    yield Activity()
+                if isinstance(item, Activity):
+                    yield item
                     continue
                 learn.append(item[1])
                 yield Activity(state={"anomaly": "OFF", "learning": True,
@@ -148,12 +178,14 @@ class AnomalyPipeline:
                 self.detector.fit(np.concatenate(learn))
                 if self._override is not None:
                     self.detector.threshold = self._override
-                self.detector.save(self.store, extra={"files": [f"daemon:{self.name}"]})
             self.loaded = True
+            self._save_normal()
         tracker = EpisodeTracker(on_windows=self.options.on_windows, off_windows=self.options.off_windows)
         for item in windows:
-            if item is None:
-                yield Activity()
+            if self.unsaved and time.monotonic() - self._save_tried >= SAVE_RETRY_S:
+                self._save_normal()
+            if isinstance(item, Activity):
+                yield item
                 continue
             t_us, v = item
             t_start = time.perf_counter()

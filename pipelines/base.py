@@ -20,10 +20,14 @@ Models do no I/O; a pipeline never touches MQTT.
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,10 @@ class Activity:
     chip_energy_uj: float = 0.0
     chip_power_mw: float | None = None
     state: Mapping[str, Any] | None = None
+    #: while the source delivers nothing because it is not open (a camera unplugged, a stream
+    #: dropped, a microphone's stream stopped: ``reconnecting`` with backoff): its `Health` as
+    #: `{"state", "last_error", "reconnects"}`; the daemon then reports the pipeline offline with it
+    source: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
@@ -137,3 +145,22 @@ def learning_label(pipeline: str, command: str, args: dict[str, Any], learned: o
     if problem:
         raise InputDataError(f"label {str(label)[:40]!r}: {problem}")
     return label
+
+
+def saved_or_restored(action: Callable[[], T], restore: Callable[[], None], what: str) -> T:
+    """Run a learning `action` (learn or forget, which saves the state); when the store refuses
+    (`StateError`: full disk, read-only, a path that is a file), `restore()` the last saved state in
+    memory, so that what runs is what a restart would load, and raise a `StateError` (the command's
+    one-line error) saying that `what` is not applied and why."""
+    from akida_edge.errors import AkidaEdgeError, StateError
+
+    try:
+        return action()
+    except StateError as exc:
+        try:
+            restore()
+        except AkidaEdgeError as again:  # the saved state cannot be read back: keep what runs
+            log.error("%s: the state saved before could not be loaded back (%s); the unsaved one stays "
+                      "in use", what, again)
+            raise StateError(f"{what} is not saved: {exc}") from None
+        raise StateError(f"{what} is not applied: {exc}; the state saved before stays in use") from None

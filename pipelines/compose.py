@@ -172,17 +172,29 @@ class Composed:
     def run(self, stop_event: threading.Event) -> Iterator[Detection | Activity]:
         """Read the source until it ends or `stop_event` is set; yield activity and detections."""
         last_yield = time.monotonic()
-        for chunk in read_chunks(self.open_source(), stop_event):
+        source = self.open_source()
+        for chunk in read_chunks(source, stop_event):
             done = None if chunk is None else self.step(chunk)
             if done is None:  # no data, or data without a result yet: a sign of life now and then
                 if time.monotonic() - last_yield >= IDLE_YIELD_S:
                     last_yield = time.monotonic()
-                    yield Activity()
+                    yield idle_activity(source)
                 continue
             activity, detections = done
             last_yield = time.monotonic()
             yield activity
             yield from detections
+
+
+def idle_activity(source: Any) -> Activity:
+    """The sign of life a pipeline yields while its source gives nothing: an empty `Activity`,
+    carrying the source's health when the source is not open (``reconnecting`` after a camera
+    was unplugged or a stream stopped), so the daemon reports why nothing comes."""
+    health = getattr(source, "health", None)
+    if health is None or health.state in ("open", "closed"):
+        return Activity()
+    return Activity(source={"state": health.state, "last_error": health.last_error,
+                            "reconnects": health.reconnects})
 
 
 def read_chunks(source: Any, stop_event: threading.Event,

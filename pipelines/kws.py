@@ -38,8 +38,8 @@ from akida_edge.apps.kws.app import DetectParams
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.errors import AkidaEdgeError, InputDataError
-from akida_edge.pipelines.base import Activity, Detection, learning_label
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
+from akida_edge.pipelines.base import Activity, Detection, learning_label, saved_or_restored
+from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, idle_activity, read_chunks
 
 #: The pipeline's `threshold` when the entry sets none: the kws app's measured operating point.
 DEFAULT_THRESHOLD = DetectParams.threshold
@@ -131,7 +131,7 @@ class KwsPipeline:
         t0_us = None
         for chunk in read_chunks(source, stop_event):
             if chunk is None:
-                yield Activity()  # alive while the source gives nothing
+                yield idle_activity(source)  # alive while the source gives nothing (and why)
                 continue
             if t0_us is None:  # epoch µs of the stream's first sample (media time mapped to now)
                 t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
@@ -191,7 +191,7 @@ class KwsPipeline:
                 return {"words": learned.words}
         if command == "forget":
             with self.lock:
-                learned.forget(label)
+                saved_or_restored(lambda: learned.forget(label), self._restore_saved, f"forgetting {label!r}")
                 self._classes_changed()
                 return {"forgot": label, "words": learned.words}
         n_spoken = self._synthesize_count(label, args)
@@ -200,7 +200,8 @@ class KwsPipeline:
         if spoken:
             source = f"{source} + {len(spoken)} synthesized" if clips else "synthesized"
         with self.lock:
-            n = learned.learn_audio(label, clips + spoken)
+            n = saved_or_restored(lambda: learned.learn_audio(label, clips + spoken), self._restore_saved,
+                                  f"learning {label!r}")
             self._classes_changed()
             out = {"learned": label, "clips": len(clips), "synthesized": len(spoken), "samples": n,
                    "source": source, "words": learned.words}
@@ -280,6 +281,13 @@ class KwsPipeline:
             mono = x.mean(axis=1) if info.channels > 1 else x[:, 0]
             clips.append(resample(mono, info.rate_hz, RATE_HZ))
         return clips, "upload"
+
+    def _restore_saved(self) -> None:
+        """The learned words as saved (after a learn or forget the store refused; locked)."""
+        from akida_edge.apps.kws.learn import Learned
+
+        self.spotter.learned = Learned(self.spotter.model, self.spotter.state_dir)
+        self._classes_changed()
 
     def _classes_changed(self) -> None:
         """A running stream's detector learns the new label list (its smoothing restarts)."""

@@ -33,8 +33,8 @@ import numpy as np
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import make_source
 from akida_edge.errors import AkidaEdgeError, InputDataError
-from akida_edge.pipelines.base import Activity, Detection, learning_label
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, read_chunks
+from akida_edge.pipelines.base import Activity, Detection, learning_label, saved_or_restored
+from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, idle_activity, read_chunks
 
 LEARN_WINDOWS = 3
 
@@ -105,7 +105,7 @@ class GesturePipeline:
         last_state = -np.inf
         for chunk in read_chunks(source, stop_event):
             if chunk is None:
-                yield Activity()  # alive while the source gives nothing
+                yield idle_activity(source)  # alive while the source gives nothing (and why)
                 continue
             grey, grey_state = grey_step(chunk.data, chunk.t_us, grey_state, self.grey_params)
             if grey is None:
@@ -171,6 +171,13 @@ class GesturePipeline:
                           "latency_ms": round(max(time.time_ns() / 1e6 - end_ms, 0.0), 3)})
 
     # -- commands (the daemon's command thread) --------------------------------------------------
+    def _restore_saved(self) -> None:
+        """The learned gestures as saved (after a learn or forget the store refused; locked)."""
+        from akida_edge.apps.vision.learn import LearnedGestures
+
+        self.recognizer.learned = LearnedGestures(self.recognizer.gm, self.recognizer.state_dir)
+        self.recognizer.classes_changed()
+
     def handle_command(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
         """`learn` / `forget` / `learned` (module docstring); a one-line `ValueError` otherwise."""
         from akida_edge.apps.vision.learn import check_name
@@ -190,7 +197,7 @@ class GesturePipeline:
                 return {"gestures": learned.gestures}
         if command == "forget":
             with self.lock:
-                learned.forget(label)
+                saved_or_restored(lambda: learned.forget(label), self._restore_saved, f"forgetting {label!r}")
                 self.recognizer.classes_changed()
                 return {"forgot": label, "gestures": learned.gestures}
         source = args.get("source", "last_detection")
@@ -202,7 +209,8 @@ class GesturePipeline:
             if last is None:
                 raise InputDataError(f"pipeline {self.name!r} has detected nothing yet; learn from files "
                                      "with 'akida-edge vision learn'")
-            n = learned.learn(label, last[1])
+            n = saved_or_restored(lambda: learned.learn(label, last[1]), self._restore_saved,
+                                  f"learning {label!r}")
             self.recognizer.classes_changed()
             return {"learned": label, "windows": n, "source": f"last_detection ({last[0]})",
                     "gestures": learned.gestures}

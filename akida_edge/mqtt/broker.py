@@ -9,9 +9,11 @@ retained messages (an empty payload deletes), the last will (published on an abn
 disconnect, dropped on a clean DISCONNECT), keep-alive (1.5 x the client's interval), PINGREQ,
 session takeover by client id, a packet limit (`MAX_PACKET_BYTES`, announced to v5 clients at
 CONNACK; a larger packet closes the connection, with DISCONNECT 0x95 to a v5 client, and is
-logged). It keeps no session state across connections (clean sessions only), forwards v5
-PUBLISH properties except the per-connection ones (retained messages are stored without them)
-and has no authentication: it binds to 127.0.0.1 by default, so only local processes reach it.
+logged), and a bound on what waits for a client that stopped reading (`MAX_CLIENT_BUFFER_BYTES`:
+beyond it the connection is closed, with a warning, and its will published). It keeps no
+session state across connections (clean sessions only), forwards v5 PUBLISH properties except
+the per-connection ones (retained messages are stored without them) and has no authentication:
+it binds to 127.0.0.1 by default, so only local processes reach it.
 Production uses an external broker (Mosquitto) with TLS, ACLs and credentials. Specifications:
 MQTT 3.1.1 (OASIS 2014) and MQTT 5.0 (OASIS 2019), §2-§3.
 """
@@ -30,6 +32,8 @@ from akida_edge.mqtt.topics import matches
 log = logging.getLogger("akida_edge.mqtt.broker")
 
 MAX_PACKET_BYTES = 1 << 20
+#: bytes waiting to be sent to one client beyond which it is disconnected (it stopped reading)
+MAX_CLIENT_BUFFER_BYTES = 8 * MAX_PACKET_BYTES
 PACKET_TOO_LARGE = 0x95  # MQTT 5 reason code (§2.4), sent in the DISCONNECT before closing
 
 
@@ -334,6 +338,16 @@ class EmbeddedBroker:
 
     def _send(self, s: _Session, topic: str, payload: bytes, qos: int, retain: bool,
               props: bytes = b"\x00") -> None:
+        transport = s.writer.transport
+        if transport.is_closing():
+            return
+        waiting = transport.get_write_buffer_size()
+        if waiting > MAX_CLIENT_BUFFER_BYTES:  # it reads nothing, and no keep-alive ends it
+            log.warning("embedded broker: client %s has not read the last %d bytes sent to it; connection "
+                        "closed (a subscriber that stopped reading would hold them in memory without "
+                        "bound)", s.client_id, waiting)
+            transport.abort()  # its `_serve` ends, the session goes and its will is published
+            return
         var = _str(topic) + (struct.pack("!H", s.mid()) if qos else b"") + (props if s.v5 else b"")
         s.writer.write(_packet(PUBLISH, qos << 1 | int(retain), var + payload))
 

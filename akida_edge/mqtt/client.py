@@ -96,6 +96,7 @@ class MqttLink:
         self.offline_published = threading.Event()
         self._inflight: dict[int, tuple[int, str]] = {}  # mid -> (outbox row, topic)
         self._cursor = 0  # last outbox row sent on this connection
+        self._reopened = outbox.reopened
         self._backlog_row = 0  # rows up to this one were waiting when the connection came up
         self._events: list = []  # (kind, reason) recorded by callbacks
         self._acks: list = []  # (mid, reason) recorded by on_publish
@@ -300,6 +301,9 @@ class MqttLink:
         self._connected_event.set()
 
     def _fill(self, client: paho.Client) -> None:
+        if self.outbox.reopened != self._reopened:  # its rows moved to a new database: read them all again
+            self._reopened, self._cursor = self.outbox.reopened, 0
+            self._backlog_row = self.outbox.last_row()
         room = self.cfg.max_inflight - len(self._inflight)
         if room <= 0:
             return
@@ -343,8 +347,8 @@ class MqttLink:
         """
         if self._done_rows and (force or len(self._done_rows) >= 256
                                 or time.monotonic() - self._last_flush >= 0.05):
-            self.outbox.ack(self._done_rows)
-            self._done_rows = []
+            if self.outbox.ack(self._done_rows):  # else the disk refused: kept, tried again later
+                self._done_rows = []
             self._last_flush = time.monotonic()
 
     def _send_direct(self, client: paho.Client) -> None:

@@ -10,22 +10,51 @@ last commits (SQLite docs, "WAL mode"). Telemetry shares the table with a bound 
 (oldest dropped first); detections are never dropped. A publish the broker refuses (reason
 >= 0x80, e.g. 0x87 Not authorized) moves to the `rejected` table: kept, counted and reported,
 never retried in a loop.
+
+A write the disk refuses (full, read-only, its directory deleted) raises nothing: a detection is
+held in RAM, in order and without a `seq` yet (up to `HELD_MAX`), and stored with the next seq
+before any newer one as soon as a write succeeds again; telemetry is counted in
+`telemetry_dropped` (the daemon then publishes it directly); an acknowledgement that cannot be
+deleted is retried later (the row may go out twice, same `id`). `error` names the path and the
+reason while this lasts; the first failure and the recovery are logged once each.
 """
 
 from __future__ import annotations
 
+import collections
 import fcntl
+import logging
+import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from akida_edge.errors import StateError
 from akida_edge.mqtt import payloads
 
+log = logging.getLogger("akida_edge.outbox")
+
+#: SQLite errors at open that may pass (a full disk, an I/O error, a read-only remount): the outbox
+#: then starts in memory instead of refusing to start
+_PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY")
+
+
+class _Unopenable(Exception):
+    """The database cannot be opened now (`_PASSING`); carries the directory lock, still held."""
+
+    def __init__(self, lockfile: Any) -> None:
+        super().__init__()
+        self.lockfile = lockfile
+
 KIND_DETECTION = 0
 KIND_TELEMETRY = 1
+#: detections held in RAM while the disk refuses writes (~0.5 kB each); beyond, the oldest are lost
+#: and counted in `detections_lost`
+HELD_MAX = 100_000
+LOG_EVERY_S = 60.0  # at most one "cannot store" line per minute while writes keep failing
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -72,30 +101,17 @@ class Outbox:
     def __init__(self, path: str | Path, telemetry_max_rows: int = 10_000,
                  telemetry_max_age_s: float = 3600.0, max_bytes: int = 256 << 20) -> None:
         self.path = Path(path)
+        self.in_memory = False  # the file could not be opened: rows live in RAM until it can
+        self.reopened = 0  # counts moves of the rows to a new database (the link re-reads them)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
-        except OSError as exc:
-            raise StateError(f"{self.path.parent}: cannot create the state directory ({exc.strerror}); "
-                             "set [state] dir to a writable directory") from exc
-        try:
-            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            self._lockfile.close()
-            raise StateError(f"{self.path}: another akida-edge process uses this outbox; stop it or give "
-                             "this one its own [state] dir") from exc
-        try:
-            self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
-                                       timeout=30.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            # the publisher reads on its own connection: WAL readers never wait for the writer
-            self._rdb = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
-                                        timeout=30.0)
-        except sqlite3.DatabaseError as exc:
-            raise StateError(f"{self.path}: cannot open the outbox database ({exc}); move the file "
-                             "away to start a new outbox") from exc
+            self._lockfile, self._db, self._rdb = self._connect()
+        except _Unopenable as exc:  # a full or failing disk at start: run, with the outbox in RAM
+            self._lockfile, self._db, self._rdb = exc.lockfile, *self._memory_db()
+            self.in_memory = True
+            log.error("%s: cannot open the outbox database (%s); running with the outbox in memory, moved "
+                      "to the file as soon as it opens (checked every few seconds): free space in (or "
+                      "repair) %s", self.path, exc.__cause__, self.path.parent)
+        self._ino = self._inode()
         self._lock = threading.Lock()
         self._rlock = threading.Lock()
         got = self._db.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
@@ -105,37 +121,238 @@ class Outbox:
         self.telemetry_dropped = 0
         self.max_bytes = int(max_bytes)
         self.over_budget = False
+        self.error = ""  # why the last write failed, while writes fail ("" once one succeeds)
+        self._held: collections.deque = collections.deque()  # detections not stored yet, oldest first
+        self.detections_lost = 0  # held ones pushed out beyond HELD_MAX (logged)
+        self._announced = False  # a failure was logged and its recovery not yet
+        self._logged_at: float | None = None  # monotonic time of the last failure line
         self._page_size = int(self._db.execute("PRAGMA page_size").fetchone()[0])
+        if self.in_memory:
+            self.error = f"{self.path}: cannot open the outbox database; it is kept in memory"
+
+    def _connect(self, lockfile: Any = None) -> tuple[Any, sqlite3.Connection, sqlite3.Connection]:
+        """(lock file held, writer, reader) for `path`, its directory created; `lockfile`: one
+        already held. `_Unopenable` (holding the lock) when SQLite cannot open or write the file
+        for a reason that may pass (full disk, I/O error); `StateError` otherwise."""
+        if lockfile is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
+            except OSError as exc:
+                raise StateError(f"{self.path.parent}: cannot create the state directory ({exc.strerror}); "
+                                 "set [state] dir to a writable directory") from exc
+            try:
+                fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                lockfile.close()
+                raise StateError(f"{self.path}: another akida-edge process uses this outbox; stop it or "
+                                 "give this one its own [state] dir") from exc
+        try:
+            db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            # the publisher reads on its own connection: WAL readers never wait for the writer
+            rdb = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0)
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorname", "").startswith(_PASSING):
+                raise _Unopenable(lockfile) from exc
+            lockfile.close()
+            raise StateError(f"{self.path}: cannot open the outbox database ({exc}); move the file "
+                             "away to start a new outbox") from exc
+        return lockfile, db, rdb
+
+    def _memory_db(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        """A shared in-memory database (writer, reader) continuing the file's `seq` and row ids
+        (read from it as immutable, which needs no write), so rows move to it unchanged later."""
+        uri = f"file:akida-outbox-{id(self)}?mode=memory&cache=shared"
+        db = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        db.executescript(_SCHEMA)
+        seq = last = 0
+        try:
+            if not self.path.is_file():
+                raise FileNotFoundError  # a new outbox: nothing to continue
+            old = sqlite3.connect(f"file:{self.path}?immutable=1", uri=True)
+            try:
+                got = old.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
+                seq = int(got[0]) if got else 0
+                got = old.execute("SELECT MAX(r) FROM (SELECT MAX(row) AS r FROM outbox UNION ALL "
+                                  "SELECT seq FROM sqlite_sequence WHERE name='outbox')").fetchone()
+                last = int(got[0] or 0)
+            finally:
+                old.close()
+        except FileNotFoundError:
+            pass
+        except sqlite3.Error as exc:
+            log.error("%s: its seq counter cannot be read (%s); seq starts again at 1", self.path, exc)
+        db.execute("INSERT INTO meta(key, value) VALUES('seq', ?)", (seq,))
+        db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES('outbox', ?)", (last,))
+        rdb = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
+        rdb.execute("PRAGMA read_uncommitted = 1")  # a shared cache locks tables: the reader takes none
+        return db, rdb
+
+    def _inode(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def check_path(self) -> bool:
+        """When the database file was deleted (or replaced) while open — its directory removed by a
+        cleanup, a reinstall —, SQLite goes on writing to the deleted file (lost at the next start)
+        and its reader fails: create it again at `path` with every row still waiting and the seq
+        counter, and log it. Cheap (one `stat`); the daemon calls it every few seconds. True when
+        it re-created the file."""
+        now = self._inode()
+        if not self.in_memory and now is not None and now == self._ino:
+            return False
+        with self._lock, self._rlock:
+            try:
+                waiting = self._db.execute("SELECT row, kind, topic, payload, qos, created_ms, attempts "
+                                           "FROM outbox ORDER BY row").fetchall()
+                refused = self._db.execute("SELECT row, topic, payload, reason, reason_text, rejected_ms "
+                                           "FROM rejected").fetchall()
+            except sqlite3.Error as exc:
+                waiting, refused = [], []
+                log.error("%s: the messages waiting in the deleted database cannot be read (%s); they are "
+                          "lost", self.path, exc)
+            try:
+                lockfile, db, rdb = self._connect(self._lockfile if self.in_memory else None)
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany("INSERT OR IGNORE INTO outbox(row, kind, topic, payload, qos, created_ms, "
+                               "attempts) VALUES(?,?,?,?,?,?,?)", waiting)
+                db.executemany("INSERT OR IGNORE INTO rejected(row, topic, payload, reason, reason_text, "
+                               "rejected_ms) VALUES(?,?,?,?,?,?)", refused)
+                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', MAX(?, COALESCE("
+                           "(SELECT value FROM meta WHERE key='seq'), 0)))", (self._seq,))
+                db.execute("COMMIT")
+            except (StateError, sqlite3.Error, _Unopenable) as exc:
+                if not self.in_memory:
+                    self._failed("re-creating the deleted database", exc)
+                return False
+            for old in (self._rdb, self._db) + (() if self.in_memory else (self._lockfile,)):
+                try:
+                    old.close()
+                except (sqlite3.Error, OSError):
+                    pass
+            self._lockfile, self._db, self._rdb = lockfile, db, rdb
+            self._ino = self._inode()
+            was_memory, self.in_memory = self.in_memory, False
+            self.reopened += 1
+            self._recovered()
+        if was_memory:
+            log.warning("%s: opened; the %d message(s) kept in memory meanwhile are in it now", self.path,
+                        len(waiting))
+        else:
+            log.error("%s was deleted while akida-edge ran; created again with the %d message(s) still "
+                      "waiting (keep [state] dir out of cleanups)", self.path, len(waiting))
+        return True
 
     # -- producers -------------------------------------------------------------------------------
     def add_detection(self, topic: str, node: str, pipeline: str, ts_ms: int,
                       fields: dict) -> tuple[int, int, str]:
-        """Allocate the next `seq`, build the payload and commit it; return (row, seq, id)."""
+        """Allocate the next `seq`, build the payload and commit it; return (row, seq, id).
+
+        When the disk refuses the write, the detection is held in RAM (row and seq 0) and stored
+        before any newer one once writes succeed again (`store_held`); nothing is raised."""
         msg_id = payloads.uuid7()
         with self._lock:
-            cur = self._db.cursor()
+            self._held.append((topic, node, pipeline, int(ts_ms), dict(fields), msg_id))
+            if len(self._held) > HELD_MAX:
+                self._held.popleft()
+                self.detections_lost += 1
+                if self.detections_lost & (self.detections_lost - 1) == 0:  # 1, 2, 4, 8... lost
+                    log.error("%s: a detection held in memory was lost (%d so far): more than %d wait "
+                              "for disk space", self.path, self.detections_lost, HELD_MAX)
+            stored = self._store_held()
+        if stored and stored[-1][2] == msg_id:
+            return stored[-1]
+        return 0, 0, msg_id
+
+    def store_held(self) -> int:
+        """Try again to store the detections held in RAM; the number still held."""
+        with self._lock:
+            if self._held:
+                self._store_held()
+            return len(self._held)
+
+    @property
+    def held(self) -> int:
+        """Detections held in RAM because the disk refused them."""
+        return len(self._held)
+
+    def _store_held(self) -> list[tuple[int, int, str]]:
+        """Commit held detections oldest first, each with the next seq; stop at the first failure.
+        Caller holds `_lock`."""
+        done = []
+        while self._held:
+            topic, node, pipeline, ts_ms, fields, msg_id = self._held[0]
             seq = self._seq + 1
             body = payloads.detection_payload(msg_id=msg_id, seq=seq, node=node, pipeline=pipeline,
                                               ts_ms=ts_ms, fields=fields)
-            try:
-                cur.execute("BEGIN IMMEDIATE")
-                cur.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', ?)", (seq,))
-                cur.execute("INSERT INTO outbox(kind, topic, payload, qos, created_ms) VALUES(?,?,?,?,?)",
-                            (KIND_DETECTION, topic, body, 1, payloads.now_ms()))
-                row = cur.lastrowid
-                cur.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    cur.execute("ROLLBACK")
-                raise StateError(f"{self.path}: cannot store a detection ({exc}); free disk space "
-                                 "in the state directory") from exc
+            row = self._write("storing a detection", (
+                ("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', ?)", (seq,)),
+                ("INSERT INTO outbox(kind, topic, payload, qos, created_ms) VALUES(?,?,?,?,?)",
+                 (KIND_DETECTION, topic, body, 1, payloads.now_ms()))))
+            if row is None:
+                break
+            self._held.popleft()
             self._seq = seq  # only once committed: a failed insert leaves no hole
-        return int(row), seq, msg_id
+            done.append((int(row), seq, msg_id))
+        return done
 
-    def add_telemetry(self, topic: str, payload: bytes) -> int:
-        """Store one telemetry message, then trim telemetry to its bounds (oldest first)."""
+    def _write(self, what: str, statements, stores: bool = True) -> int | None:
+        """Run `statements` in one transaction; the last row id, or None when SQLite refused
+        (`error` set, logged). `stores`: a success means new rows are stored again (a delete
+        may succeed on a full disk, an insert not). Caller holds `_lock`."""
+        cur = self._db.cursor()
+        try:
+            cur.execute("BEGIN IMMEDIATE")
+            for sql, args in statements:
+                cur.execute(sql, args)
+            row = cur.lastrowid
+            cur.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                try:
+                    cur.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            self._failed(what, exc)
+            return None
+        if stores:
+            self._recovered()
+        return row
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        """Record a refused write; log it unless one was logged in the last `LOG_EVERY_S` (a disk
+        at the edge of full may refuse one write in two: two lines a minute at most)."""
+        code = getattr(exc, "sqlite_errorname", "")
+        now = time.monotonic()
+        if not self._announced and (self._logged_at is None or now - self._logged_at >= LOG_EVERY_S):
+            self._announced, self._logged_at = True, now
+            log.error("%s: %s failed (%s%s); detections are held in memory and stored when the "
+                      "disk takes writes again: free space in (or make writable) %s", self.path, what, exc,
+                      f", {code}" if code else "", self.path.parent)
+        self.error = f"{self.path}: {exc}" + (f" ({code})" if code else "")
+
+    def _recovered(self) -> None:
+        if self.in_memory:  # stored, in RAM: the error stands until `check_path` opens the file
+            return
+        self.error = ""
+        if self._announced:
+            self._announced = False
+            log.warning("%s: writes succeed again; %d held detection(s) being stored", self.path,
+                        len(self._held))
+
+    def add_telemetry(self, topic: str, payload: bytes) -> int | None:
+        """Store one telemetry message, then trim telemetry to its bounds (oldest first); None
+        (counted in `telemetry_dropped`) when the disk refuses the write."""
         now = payloads.now_ms()
         with self._lock:
+            if self._held:
+                self._store_held()
             cur = self._db.cursor()
             try:
                 cur.execute("BEGIN IMMEDIATE")
@@ -159,8 +376,15 @@ class Outbox:
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
-                    cur.execute("ROLLBACK")
-                raise StateError(f"{self.path}: cannot store telemetry ({exc})") from exc
+                    try:
+                        cur.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                self._failed("storing telemetry", exc)
+                self.telemetry_dropped += 1
+                return None
+            if not self._held:  # a small message may fit where a held detection did not
+                self._recovered()
             self.telemetry_dropped += max(n, 0)
         return int(row)
 
@@ -173,45 +397,53 @@ class Outbox:
     # -- the publisher -----------------------------------------------------------------------------
     def pending(self, after_row: int = 0, limit: int = 100) -> list[Message]:
         """Rows after `after_row`, oldest first."""
-        with self._rlock:
-            rows = self._rdb.execute(
-                "SELECT row, kind, topic, payload, qos, created_ms, attempts FROM outbox WHERE row > ? "
-                "ORDER BY row LIMIT ?", (after_row, limit)).fetchall()
+        rows = self._read("SELECT row, kind, topic, payload, qos, created_ms, attempts FROM outbox WHERE "
+                          "row > ? ORDER BY row LIMIT ?", (after_row, limit))
         return [Message(r[0], r[1], r[2], bytes(r[3]), r[4], r[5], r[6]) for r in rows]
 
-    def ack(self, rows: list[int]) -> None:
-        """Delete acknowledged rows (the broker accepted them)."""
-        if rows:
-            with self._lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                self._db.executemany("DELETE FROM outbox WHERE row = ?", [(r,) for r in rows])
-                self._db.execute("COMMIT")
+    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
+        """Rows of a query on the reader connection; none when SQLite fails (an I/O error, the
+        file deleted: `error` is set, and `check_path` re-creates the file), never an exception
+        into the MQTT thread or the daemon's main loop."""
+        with self._rlock:
+            try:
+                return self._rdb.execute(sql, args).fetchall()
+            except sqlite3.Error as exc:
+                self._failed("reading the waiting messages", exc)  # plain attributes: no lock needed
+                return []
 
-    def reject(self, row: int, reason: int, reason_text: str) -> None:
-        """Move a row the broker refused (v5 reason >= 0x80) to `rejected` (kept, not retried)."""
+    def ack(self, rows: list[int]) -> bool:
+        """Delete acknowledged rows (the broker accepted them); False when the disk refused (the
+        caller keeps them and tries again: until then a reconnect sends them again, same `id`)."""
+        if not rows:
+            return True
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute(
-                "INSERT OR REPLACE INTO rejected(row, topic, payload, reason, reason_text, rejected_ms) "
-                "SELECT row, topic, payload, ?, ?, ? FROM outbox WHERE row = ?",
-                (reason, reason_text, payloads.now_ms(), row))
-            self._db.execute("DELETE FROM outbox WHERE row = ?", (row,))
-            self._db.execute("COMMIT")
+            return self._write("deleting acknowledged messages", [("DELETE FROM outbox WHERE row = ?", (r,))
+                                                      for r in rows], stores=False) is not None
+
+    def reject(self, row: int, reason: int, reason_text: str) -> bool:
+        """Move a row the broker refused (v5 reason >= 0x80) to `rejected` (kept, not retried);
+        False when the disk refused (the row stays, and is sent again after a reconnect)."""
+        with self._lock:
+            return self._write("moving a refused publish", (
+                ("INSERT OR REPLACE INTO rejected(row, topic, payload, reason, reason_text, rejected_ms) "
+                 "SELECT row, topic, payload, ?, ?, ? FROM outbox WHERE row = ?",
+                 (reason, reason_text, payloads.now_ms(), row)),
+                ("DELETE FROM outbox WHERE row = ?", (row,))), stores=False) is not None
 
     # -- figures -----------------------------------------------------------------------------------
     def last_row(self) -> int:
-        with self._rlock:
-            got = self._rdb.execute("SELECT MAX(row) FROM outbox").fetchone()
-        return int(got[0] or 0)
+        got = self._read("SELECT MAX(row) FROM outbox")
+        return int(got[0][0] or 0) if got else 0
 
     def depth(self) -> int:
-        with self._rlock:
-            return int(self._rdb.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+        got = self._read("SELECT COUNT(*) FROM outbox")
+        return int(got[0][0]) if got else 0
 
     def oldest_age_s(self) -> float:
-        with self._rlock:
-            got = self._rdb.execute("SELECT MIN(created_ms) FROM outbox").fetchone()[0]
-        return 0.0 if got is None else max(0.0, (time.time() * 1000 - got) / 1000.0)
+        got = self._read("SELECT MIN(created_ms) FROM outbox")
+        oldest = got[0][0] if got else None
+        return 0.0 if oldest is None else max(0.0, (time.time() * 1000 - oldest) / 1000.0)
 
     def rejected_count(self) -> int:
         with self._lock:

@@ -11,6 +11,7 @@ from akida_edge.errors import SourceError
 from akida_edge.pipelines.base import Activity, Detection
 
 RELEASE = threading.Event()  # ends the `wait` command (in-process daemons only)
+WAITING = threading.Event()  # set while a `wait` command runs
 
 
 class Counter:
@@ -35,7 +36,11 @@ class Counter:
 
     def handle_command(self, command: str, args: dict) -> dict:
         if command == "wait":  # a long command (as a `learn`): until the test sets RELEASE
-            return {"released": RELEASE.wait(30)}
+            WAITING.set()
+            try:
+                return {"released": RELEASE.wait(30)}
+            finally:
+                WAITING.clear()
         if command != "count":
             raise ValueError(f"unknown command {command!r}; known: count, wait")
         return {"count": self.count, "echo": args.get("echo")}
