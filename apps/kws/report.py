@@ -142,7 +142,8 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
            "training." if m.get("aux_words") else "")
     if m.get("word_classes"):
         aux += (f" The auxiliary head also named the {m['word_classes']} words of the word set "
-                f"({m['word_clips']} clips by training voices, `wordset.py`, `--words`)" + (
+                f"({m['word_clips']} clips by training voices, `wordset.py`, `--words`"
+                + (" and a second set of more words, `--more-words`" if m.get("more_words") else "") + ")" + (
                     "; only the binary feature layer and the heads were retrained with it, on the frozen "
                     "trunk (`--head-only`)." if m.get("head_only") else "."))
     if m.get("negative_share"):

@@ -15,8 +15,11 @@ Steps (each with a progress line on stderr):
    what few-shot learning of new words needs (`apps/kws/learn.py`); the head is dropped before
    quantization; `--words DIR` adds the word set (`wordset.py`: hundreds of other words said by
    many training voices, built or resumed under DIR) to that head, its clips without a 12-class
-   target; with `--float-from` and `--head-only`, only the feature layer and the heads are
-   retrained, on the frozen trunk's outputs (`feature_head.py`: minutes instead of hours);
+   target; `--more-words DIR` (with `--words`) adds a second word set (`wordset.py --more`:
+   `vocabulary.MORE_WORDS`, session 11) after the first, its words further classes of that head
+   and its clips treated as the first set's (also by `--words-unknown`); with `--float-from` and
+   `--head-only`, only the feature layer and the heads are retrained, on the frozen trunk's
+   outputs (`feature_head.py`: minutes instead of hours);
    `--windows DIR` adds 1 s windows of continuous non-keyword speech (`speechwindows.py`) as
    `_unknown_`, `--words-unknown` makes the word set's clips `_unknown_` in the 12-class loss too;
    together these new negatives weigh `--negative-share` classes of training clips (`fit_data`;
@@ -198,6 +201,15 @@ def fit_data(train: dict[str, np.ndarray], words: dict[str, np.ndarray] | None =
             "weight": weight, "negatives": neg, "voice": voice}
 
 
+def join_words(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Two word sets' features as one (`--more-words`): the second's clips after the first's, its word
+    labels after the first's `classes`; every per-clip array of both is concatenated."""
+    keys = [k for k in first if k != "classes" and k in second]
+    shift = {"y": int(first["classes"])}
+    out = {k: np.concatenate([first[k], second[k] + shift[k] if k in shift else second[k]]) for k in keys}
+    return {**out, "classes": int(first["classes"]) + int(second["classes"])}
+
+
 def phone_targets(train: dict[str, np.ndarray], words: dict[str, np.ndarray], n_fit: int,
                   cache: str | Path | None = None) -> tuple[phones.PhoneTable, np.ndarray, np.ndarray]:
     """The phonetic head's targets for the clips `fit_data` returns (`n_fit` of them, in its order:
@@ -232,7 +244,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         head_epochs: int = HEAD_EPOCHS, windows: str | Path | None = None, words_unknown: bool = False,
         negative_share: float = NEGATIVE_SHARE, mixup_alpha: float = 0.0, average_from: float | None = None,
         metric: float = 0.0, metric_temperature: float = episodes.TEMPERATURE, phone_weight: float = 0.0,
-        progress=sys.stderr) -> dict:
+        more_words: str | Path | None = None, progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
@@ -247,13 +259,18 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     per-epoch checkpoint. `metric` > 0 (with `words`): float training adds `metric` × the prototypical
     loss of one cross-voice episode of the word set per step, at `metric_temperature` (`episodes.py`).
     `phone_weight` > 0 (with `words`): float training (or `head_only`) adds `phone_weight` × the
-    phonetic head's mean binary cross-entropy (`phone_targets`, `phones.py`)."""
+    phonetic head's mean binary cross-entropy (`phone_targets`, `phones.py`). `more_words` (with
+    `words`): a second word set's directory (`wordset.py --more`, built or resumed with the settings
+    of its manifest), joined after the first (`join_words`); with `float_from`, the saved auxiliary
+    head's rows are kept for the classes before the new words (the new rows start at random)."""
     data, out = Path(data), Path(out)
     if quantized_from is not None and float_from is None:
         raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
                           "same run, for the float figures)")
     if words is not None and not aux:
         raise ConfigError(f"--words {words} trains the auxiliary head; it cannot go with --no-aux")
+    if more_words is not None and words is None:
+        raise ConfigError(f"--more-words {more_words} is a second word set: it needs --words DIR (the first)")
     if words_unknown and words is None:
         raise ConfigError("--words-unknown labels the word set's clips _unknown_: it needs --words DIR")
     if negative_share <= 0:
@@ -303,7 +320,14 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         wconfig = wordset.WordsetConfig.small() if small else wordset.WordsetConfig()
         wordset.build(words, wconfig, workers=workers, progress=progress)
         wset = {**load_features(Path(words), "train", progress), "classes": len(wconfig.train_words)}
-        word_classes, word_clips = len(wconfig.train_words), len(wset["y"])
+        if more_words is not None:
+            mpath = Path(more_words) / "manifest.json"
+            mconfig = wordset.WordsetConfig.of(more_words) if mpath.exists() else wordset.WordsetConfig.more(
+                small=small)
+            wordset.build(more_words, mconfig, workers=workers, progress=progress)
+            more = {**load_features(Path(more_words), "train", progress), "classes": len(mconfig.train_words)}
+            wset = join_words(wset, more)
+        word_classes, word_clips = int(wset["classes"]), len(wset["y"])
     if windows is not None:
         wcfg = speechwindows.WindowsConfig.small() if small else speechwindows.WindowsConfig()
         speechwindows.build(windows, wcfg, progress=progress)
@@ -355,6 +379,13 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         saved_aux = saved.get("aux_state_dict", {})  # checkpoints since session 4 keep the aux head
         if head is not None and saved_aux and saved_aux["weight"].shape == head[0].weight.shape:
             head[0].load_state_dict(saved_aux)
+        elif (head is not None and saved_aux and more_words is not None
+              and saved_aux["weight"].shape[1:] == head[0].weight.shape[1:]
+              and saved_aux["weight"].shape[0] < head[0].weight.shape[0]):  # the head grows by the new words
+            rows = saved_aux["weight"].shape[0]
+            with torch.no_grad():
+                head[0].weight[:rows] = saved_aux["weight"]
+                head[0].bias[:rows] = saved_aux["bias"]
         logs: list[dict] = list(saved.get("history", []))
         if head_only:
             new_head = feature_head.retrain(model, feature_head.trunk_outputs(model, x_fit), y_fit, aux_y,
@@ -445,6 +476,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    batch=batch, float_reused=float_from is not None, aux_words=len(AUX_WORDS) if aux else 0,
                    quantized_reused=quantized_from is not None, small=small, seed=seed,
                    word_classes=word_classes, word_clips=word_clips, head_only=head_only,
+                   more_words=more_words is not None,
                    window_clips=window_clips, words_unknown=words_unknown,
                    negative_share=negative_share if fd["negatives"].size else 0.0,
                    mixup_alpha=mixup_alpha, average_from=average_from, metric_weight=metric,
@@ -488,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"training clips per class (default {TRAIN_PER_CLASS})")
     ap.add_argument("--words", metavar="DIR", help="add the word set (apps/kws/wordset.py; built or resumed "
                     "under DIR) to the auxiliary head: features that tell many words apart")
+    ap.add_argument("--more-words", metavar="DIR", help="with --words: a second word set (python -m "
+                    "akida_edge.apps.kws.wordset --more --out DIR) whose words become further classes")
     ap.add_argument("--head-only", action="store_true", help="with --float-from: retrain only the binary "
                     "feature layer and the heads, on the frozen trunk's outputs")
     ap.add_argument("--head-epochs", type=int, default=HEAD_EPOCHS,
@@ -526,7 +560,8 @@ def main(argv: list[str] | None = None) -> int:
                       head_epochs=args.head_epochs, windows=args.windows,
                       words_unknown=args.words_unknown, negative_share=args.negative_share,
                       mixup_alpha=args.mixup, average_from=args.average_from, metric=args.metric,
-                      metric_temperature=args.metric_temperature, phone_weight=args.phones)
+                      metric_temperature=args.metric_temperature, phone_weight=args.phones,
+                      more_words=args.more_words)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

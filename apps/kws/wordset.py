@@ -27,6 +27,10 @@ interrupted run resumes where it stopped. Features (`train.load_features`, cache
 shards) are computed at the end. Usage::
 
     python -m akida_edge.apps.kws.wordset [--out data/kws-words] [--small] [--workers 1]
+
+A second set (session 11, `--more`, under another directory, e.g. ``data/kws-words-more``): the
+1 000 `vocabulary.MORE_WORDS`, `--clips-per-word` (48) clips each, same voices and recipe, random
+streams of their own (`WordsetConfig.stream`), no dev split; `train.py --more-words DIR` adds it.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class WordsetConfig:
     dev_clips_per_voice: int = 5
     train_words: tuple[str, ...] = vocabulary.TRAIN_WORDS
     dev_words: tuple[str, ...] = vocabulary.DEV_WORDS
+    stream: int = 0  # > 0: random streams apart from the first set's (`--more`)
 
     @staticmethod
     def small(seed: int = 20261127) -> WordsetConfig:
@@ -79,8 +84,38 @@ class WordsetConfig:
         return WordsetConfig(seed=seed, clips_per_word=4, shard_size=8, dev_voices=2, dev_clips_per_voice=2,
                              train_words=vocabulary.TRAIN_WORDS[:6], dev_words=vocabulary.DEV_WORDS[:2])
 
+    @staticmethod
+    def more(seed: int = 20261127, clips_per_word: int = 48, small: bool = False) -> WordsetConfig:
+        """The second word set (`--more`): `vocabulary.MORE_WORDS` by the same training voices with the
+        same recipe, `clips_per_word` clips each, on random streams of their own; no dev split (the
+        first set has it). `small`: 6 of its words × 4 clips (seconds)."""
+        if small:
+            return WordsetConfig(seed=seed, clips_per_word=4, shard_size=8, dev_words=(), stream=1,
+                                 train_words=vocabulary.MORE_WORDS[:6])
+        return WordsetConfig(seed=seed, clips_per_word=clips_per_word, train_words=vocabulary.MORE_WORDS,
+                             dev_words=(), stream=1)
+
+    def settings(self) -> dict:
+        """The settings as stored and hashed; `stream` 0 is left out, so the first set's manifest and
+        feature cache (made before the field existed) stay valid."""
+        out = asdict(self)
+        if not out["stream"]:
+            del out["stream"]
+        return out
+
     def digest(self) -> str:
-        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(self.settings(), sort_keys=True).encode()).hexdigest()[:16]
+
+    @staticmethod
+    def of(out: str | Path) -> WordsetConfig:
+        """The settings of the word set under `out` (its manifest), or a one-line error."""
+        path = Path(out) / "manifest.json"
+        try:
+            config = json.loads(path.read_text())["config"]
+            return WordsetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}: not a word set's manifest ({exc}); build it: python -m "
+                              f"akida_edge.apps.kws.wordset --out {out}") from None
 
     def words(self, split: str) -> tuple[str, ...]:
         return self.train_words if split == "train" else self.dev_words
@@ -109,8 +144,9 @@ def split_voices_of(config: WordsetConfig) -> dict[str, list[Voice]]:
 
 
 def _rng(config: WordsetConfig, split: str, index: int) -> np.random.Generator:
-    # 17: apart from the keyword data set's streams ([seed, split, index])
-    return np.random.default_rng([config.seed, 17, SPLITS.index(split), index])
+    # 17: apart from the keyword data set's streams ([seed, split, index]); a `stream` apart from the first
+    stream = [config.stream] if config.stream else []
+    return np.random.default_rng([config.seed, 17, SPLITS.index(split), index, *stream])
 
 
 def make_train_shard(config: WordsetConfig, index: int, voices: list[Voice]) -> dict[str, np.ndarray]:
@@ -157,7 +193,7 @@ def _job(args: tuple) -> int:
 
 def _prepare(out: Path, config: WordsetConfig, voices: dict[str, list[Voice]], overwrite: bool) -> dict:
     manifest = {
-        "schema": SCHEMA, "config": asdict(config), "config_hash": config.digest(),
+        "schema": SCHEMA, "config": config.settings(), "config_hash": config.digest(),
         "espeak_ng": espeak_version(), "synthesizers": synth_versions(),
         "sample_rate_hz": synth.SAMPLE_RATE_HZ,
         "splits": {s: {"clips": config.clips(s), "shards": config.shards(s), "words": list(config.words(s)),
@@ -213,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", action="store_true", help="a smoke-sized set (seconds, for CI)")
     ap.add_argument("--seed", type=int, default=20261127, help="the keyword data set's seed (voice split)")
     ap.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    ap.add_argument("--more", action="store_true", help="the second word set: vocabulary.MORE_WORDS, "
+                    "--clips-per-word clips each, no dev split (use another --out, e.g. data/kws-words-more)")
+    ap.add_argument("--clips-per-word", type=int, default=48,
+                    help="with --more: clips per word, even (default 48)")
     ap.add_argument("--overwrite", action="store_true", help="replace a word set made with other settings")
     ap.add_argument("--no-features", action="store_true", help="do not compute the feature cache")
     args = ap.parse_args(argv)
@@ -220,13 +260,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed < 0 or args.workers < 1:
             raise ConfigError(f"--seed {args.seed} / --workers {args.workers}: the seed must be >= 0 and "
                               "the workers >= 1")
-        config = WordsetConfig.small(args.seed) if args.small else WordsetConfig(seed=args.seed)
+        if args.clips_per_word < 2 or args.clips_per_word % 2:
+            raise ConfigError(f"--clips-per-word {args.clips_per_word}: must be an even number >= 2")
+        if args.more:
+            config = WordsetConfig.more(args.seed, args.clips_per_word, small=args.small)
+        else:
+            config = WordsetConfig.small(args.seed) if args.small else WordsetConfig(seed=args.seed)
         manifest = build(args.out, config, workers=args.workers, overwrite=args.overwrite)
         if not args.no_features:
             from akida_edge.apps.kws.train import load_features  # needs the `train` extra (PyTorch)
 
             for split in SPLITS:
-                load_features(Path(args.out), split)
+                if config.clips(split):
+                    load_features(Path(args.out), split)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

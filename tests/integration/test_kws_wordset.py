@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -77,3 +78,27 @@ def test_resume_remakes_only_missing_shards_and_refuses_other_settings(small, tm
 def test_repeats_must_divide_the_shards():
     with pytest.raises(ConfigError, match="repeats"):
         wordset.WordsetConfig(shard_size=9, repeats=2).check()
+
+
+def test_the_second_set_says_the_more_words_on_streams_of_its_own(tmp_path):
+    """`--more` (session 11): `vocabulary.MORE_WORDS`, no dev split, read back from its manifest; its
+    shards differ from the first set's streams even for the same words."""
+    more = wordset.WordsetConfig.more(small=True)
+    wordset.build(tmp_path, more, progress=None)
+    d = wordset.load_split(tmp_path, "train")
+    assert set(d["word"]) == set(more.train_words) and set(more.train_words) <= set(vocabulary.MORE_WORDS)
+    np.testing.assert_array_equal(np.bincount(d["label"]), more.clips_per_word)
+    assert more.clips("dev") == 0 and not any((tmp_path / "dev").glob("*.npz"))
+    assert wordset.WordsetConfig.of(tmp_path) == more
+    voices = wordset.split_voices_of(more)["train"]
+    first_stream = wordset.make_train_shard(replace(more, stream=0), 0, voices)
+    assert not np.array_equal(first_stream["audio"], d["audio"][: more.shard_size])
+
+
+def test_the_first_set_keeps_its_hash_and_a_missing_manifest_is_one_line(tmp_path):
+    # `stream` 0 is left out of the hashed settings: caches made before the field existed stay valid
+    assert "stream" not in wordset.WordsetConfig().settings()
+    assert "stream" in wordset.WordsetConfig.more().settings()
+    assert wordset.WordsetConfig.more().digest() != wordset.WordsetConfig().digest()
+    with pytest.raises(ConfigError, match="manifest"):
+        wordset.WordsetConfig.of(tmp_path)

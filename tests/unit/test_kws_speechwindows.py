@@ -102,3 +102,34 @@ def test_new_negatives_share_the_stated_weight_and_get_unknown_targets(rng):
     # the word set without `words_unknown`: no 12-class target, no weights unless windows come too
     plain = train.fit_data(train_set, words, None)
     assert plain["weight"] is None and (plain["y"][120:] == -100).all() and plain["negatives"].size == 0
+
+
+def test_a_second_word_set_adds_classes_after_the_first(rng):
+    """`--more-words` (session 11): the second set's words are further auxiliary classes; its clips
+    are `_unknown_` with the first's under `words_unknown`, all sharing the one negative weight."""
+    pytest.importorskip("torch")
+    from akida_edge.apps.kws import train
+
+    first = {**_features(rng, 30, labels=rng.integers(0, 5, 30)), "classes": 5}
+    second = {**_features(rng, 20, labels=rng.integers(0, 7, 20)), "classes": 7}
+    both = train.join_words(first, second)
+    assert both["classes"] == 12 and len(both["y"]) == 50
+    np.testing.assert_array_equal(both["y"], np.concatenate([first["y"], second["y"] + 5]))
+    np.testing.assert_array_equal(both["x"][30:], second["x"])
+    train_set = _features(rng, 120, labels=np.arange(120) % 12)
+    fd = train.fit_data(train_set, both, None, words_unknown=True, negative_share=2.0)
+    base = 12 + len(train.AUX_WORDS)
+    assert fd["aux_classes"] == base + 12
+    np.testing.assert_array_equal(fd["aux_y"][150:].numpy(), base + 5 + second["y"])
+    assert (fd["y"][120:] == CLASSES.index("_unknown_")).all()
+    assert float(fd["weight"][120:].sum()) == pytest.approx(2.0 * 120 / 12)
+
+
+def test_a_second_word_set_needs_the_first(tmp_path):
+    pytest.importorskip("torch")
+    from akida_edge.apps.kws import train
+
+    with pytest.raises(ConfigError, match="--more-words .* needs --words"):
+        train.run(tmp_path / "data", tmp_path / "out", small=True, more_words=tmp_path / "more",
+                  progress=None)
+    assert not (tmp_path / "out").exists()  # refused before anything is built

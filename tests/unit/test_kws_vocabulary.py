@@ -1,5 +1,6 @@
 """The word set's vocabulary keeps out the keywords, the bench's new words and their forms, the
-`_unknown_` words, and homophones (apps/kws/vocabulary.py)."""
+`_unknown_` words, and homophones (apps/kws/vocabulary.py); the second list (`MORE_WORDS`) too, and
+it holds no simple inflection of a word of any list."""
 
 from __future__ import annotations
 
@@ -16,7 +17,18 @@ from akida_edge.apps.kws.labels import KEYWORDS
 from bench._learn_kws import NEW_WORDS
 
 pytestmark = pytest.mark.unit
-ALL = V.TRAIN_WORDS + V.DEV_WORDS
+ALL = V.TRAIN_WORDS + V.DEV_WORDS + V.MORE_WORDS
+
+
+def _stems(word: str) -> set[str]:
+    """What `word` would be an inflection of (-s, -es, -ed, -d, -ing, -er, -ly, -ies/-ied → -y)."""
+    out = set()
+    for suffix, add in (("s", ""), ("es", ""), ("ed", ""), ("d", ""), ("ing", ""), ("ing", "e"), ("er", ""),
+                        ("ly", ""), ("ies", "y"), ("ied", "y")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 2:
+            stem = word[: -len(suffix)] + add
+            out |= {stem, stem[:-1]} if len(stem) >= 3 and stem[-1] == stem[-2] else {stem}
+    return out
 
 
 def test_bench_words_are_the_bench_s():
@@ -36,11 +48,18 @@ def test_forms_of_the_bench_words_are_excluded(form):
 
 
 def test_lists_are_disjoint_and_distinct():
-    assert len(set(V.TRAIN_WORDS)) == len(V.TRAIN_WORDS) and len(set(V.DEV_WORDS)) == len(V.DEV_WORDS)
-    assert not set(V.TRAIN_WORDS) & set(V.DEV_WORDS)
+    assert len(set(ALL)) == len(ALL)  # within and across the three lists
     assert not set(ALL) & set(UNKNOWN_WORDS)  # already classes of the auxiliary head
     assert all(re.fullmatch(r"[a-z]+", w) for w in ALL)
-    assert len(V.TRAIN_WORDS) >= 300 and len(V.DEV_WORDS) >= 20
+    assert len(V.TRAIN_WORDS) >= 300 and len(V.DEV_WORDS) >= 20 and len(V.MORE_WORDS) >= 1000
+
+
+def test_more_words_are_no_inflection_of_another_word():
+    others = set(ALL + tuple(UNKNOWN_WORDS) + KEYWORDS + tuple(NEW_WORDS))
+    assert not {w: _stems(w) & others for w in V.MORE_WORDS if _stems(w) & others}
+    # nor is a word of the first lists an inflection of a new word (no "eye" added beside "eyes")
+    first = V.TRAIN_WORDS + V.DEV_WORDS + tuple(UNKNOWN_WORDS)
+    assert not [w for w in first if _stems(w) & set(V.MORE_WORDS)]
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is needed")
