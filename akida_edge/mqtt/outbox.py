@@ -314,16 +314,20 @@ class Outbox:
             row = cur.lastrowid
             cur.execute("COMMIT")
         except sqlite3.Error as exc:
-            if self._db.in_transaction:
-                try:
-                    cur.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+            self._rollback(cur)
             self._failed(what, exc)
             return None
         if stores:
             self._recovered()
         return row
+
+    def _rollback(self, cur: sqlite3.Cursor) -> None:
+        """End a failed transaction (a rollback that fails too leaves nothing more to do)."""
+        if self._db.in_transaction:
+            try:
+                cur.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def _failed(self, what: str, exc: Exception) -> None:
         """Record a refused write; log it unless one was logged in the last `LOG_EVERY_S` (a disk
@@ -375,11 +379,7 @@ class Outbox:
                 self.over_budget = self._used_bytes() > self.max_bytes
                 cur.execute("COMMIT")
             except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    try:
-                        cur.execute("ROLLBACK")
-                    except sqlite3.Error:
-                        pass
+                self._rollback(cur)
                 self._failed("storing telemetry", exc)
                 self.telemetry_dropped += 1
                 return None

@@ -106,14 +106,26 @@ source = {{ type = "synthetic", rate_hz = 40 }}
 """
 
 
-def test_daemon_keeps_running_and_loses_nothing_while_the_disk_refuses_writes(tmp_path):
+def _start(tmp_path):
+    """The daemon of `CONFIG` running with its supervising loop, and a recorder of its topics."""
     path = tmp_path / "config.toml"
     path.write_text(CONFIG.format(state=tmp_path / "state"), encoding="utf-8")
     daemon = Daemon(load_config(path))
     daemon.start()
     supervisor = threading.Thread(target=daemon.supervise, name="supervise", daemon=True)
     supervisor.start()
-    rec = Recorder(daemon.broker.port, "akida/n1/#")
+    return daemon, supervisor, Recorder(daemon.broker.port, "akida/n1/#")
+
+
+def _stop(daemon, supervisor, rec) -> None:
+    daemon.request_stop()
+    supervisor.join(10)
+    daemon.shutdown()
+    rec.close()
+
+
+def test_daemon_keeps_running_and_loses_nothing_while_the_disk_refuses_writes(tmp_path):
+    daemon, supervisor, rec = _start(tmp_path)
     try:
         assert rec.wait_for(lambda r: len(r.json("/detection")) >= 5)
         _pragma(daemon.outbox, "PRAGMA query_only = 1")  # the filesystem went read-only
@@ -130,10 +142,7 @@ def test_daemon_keeps_running_and_loses_nothing_while_the_disk_refuses_writes(tm
         assert rec.wait_for(lambda r: {d["seq"] for d in r.json("/detection")} >= set(range(1, last + 1)), 30)
         assert runner.restarts == 0
     finally:
-        daemon.request_stop()
-        supervisor.join(10)
-        daemon.shutdown()
-        rec.close()
+        _stop(daemon, supervisor, rec)
     counted = daemon.detections
     seqs = sorted({d["seq"] for d in rec.json("/detection")})
     assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) <= counted
@@ -166,13 +175,7 @@ def test_daemon_survives_its_state_directory_being_deleted(tmp_path, monkeypatch
     import akida_edge.daemon as daemon_module
 
     monkeypatch.setattr(daemon_module, "PATH_CHECK_S", 0.2, raising=False)
-    path = tmp_path / "config.toml"
-    path.write_text(CONFIG.format(state=tmp_path / "state"), encoding="utf-8")
-    daemon = Daemon(load_config(path))
-    daemon.start()
-    supervisor = threading.Thread(target=daemon.supervise, name="supervise", daemon=True)
-    supervisor.start()
-    rec = Recorder(daemon.broker.port, "akida/n1/#")
+    daemon, supervisor, rec = _start(tmp_path)
     try:
         assert rec.wait_for(lambda r: len(r.json("/detection")) >= 5)
         shutil.rmtree(tmp_path / "state")
@@ -183,10 +186,7 @@ def test_daemon_survives_its_state_directory_being_deleted(tmp_path, monkeypatch
         last = daemon.outbox.last_seq()
         assert rec.wait_for(lambda r: {d["seq"] for d in r.json("/detection")} >= set(range(1, last + 1)), 30)
     finally:
-        daemon.request_stop()
-        supervisor.join(10)
-        daemon.shutdown()
-        rec.close()
+        _stop(daemon, supervisor, rec)
     reopened = Outbox(tmp_path / "state" / "outbox.db")  # the next start goes on from the same seq
     assert reopened.last_seq() == daemon.outbox._seq >= last
     reopened.close()
@@ -219,13 +219,7 @@ def test_daemon_starts_and_publishes_with_an_outbox_that_cannot_be_opened(tmp_pa
 
     monkeypatch.setattr(daemon_module, "PATH_CHECK_S", 0.2, raising=False)
     (tmp_path / "state" / "outbox.db-wal").mkdir(parents=True)  # the outbox cannot be opened
-    path = tmp_path / "config.toml"
-    path.write_text(CONFIG.format(state=tmp_path / "state"), encoding="utf-8")
-    daemon = Daemon(load_config(path))
-    daemon.start()
-    supervisor = threading.Thread(target=daemon.supervise, name="supervise", daemon=True)
-    supervisor.start()
-    rec = Recorder(daemon.broker.port, "akida/n1/#")
+    daemon, supervisor, rec = _start(tmp_path)
     try:
         assert rec.wait_for(lambda r: len(r.json("/detection")) >= 5)  # published from memory
         assert rec.wait_for(lambda r: any("outbox.db" in t["outbox_error"] for t in r.json("/telemetry")))
@@ -236,10 +230,7 @@ def test_daemon_starts_and_publishes_with_an_outbox_that_cannot_be_opened(tmp_pa
         last = daemon.outbox.last_seq()
         assert rec.wait_for(lambda r: {d["seq"] for d in r.json("/detection")} >= set(range(1, last + 1)), 30)
     finally:
-        daemon.request_stop()
-        supervisor.join(10)
-        daemon.shutdown()
-        rec.close()
+        _stop(daemon, supervisor, rec)
     reopened = Outbox(tmp_path / "state" / "outbox.db")
     assert reopened.last_seq() == daemon.outbox._seq
     reopened.close()
