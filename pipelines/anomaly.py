@@ -37,7 +37,7 @@ import numpy as np
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.pipelines.base import Activity, Detection
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, idle_activity, read_chunks
+from akida_edge.pipelines.compose import idle_activity, read_chunks, stream_start_us
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +138,13 @@ class AnomalyPipeline:
 
         source = make_source(self.cfg.source.type, **self.cfg.source.options).open()
         stream = features.WindowStream()
-        n_done, t0_us = 0, None
+        n_done, t0_us, pushed = 0, None, 0
         for chunk in read_chunks(source, stop_event):
             if chunk is None:
                 yield idle_activity(source)
                 continue
-            if t0_us is None:
-                t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
+            t0_us = stream_start_us(t0_us, chunk, pushed)  # a live source's clock, chunk by chunk
+            pushed += chunk.data.shape[0]
             for v in stream.push(chunk.data, chunk.rate_hz):
                 yield t0_us + round(n_done * features.PARAMS.hop_s * 1e6), v[None]
                 n_done += 1

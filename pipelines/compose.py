@@ -186,6 +186,21 @@ class Composed:
             yield from detections
 
 
+def stream_start_us(t0_us: int | None, chunk: Chunk, samples_before: int) -> int:
+    """Epoch µs of a sample stream's first sample, as `chunk` (the stream's next chunk, after
+    `samples_before` samples) says it.
+
+    A live source stamps each chunk with the wall clock (the microphone resynchronises its stamps
+    to the clock when they drift 100 ms apart), so the start is re-derived from every live chunk:
+    times counted from it follow a clock step (NTP's first sync on a box without a real-time
+    clock) and a sound card whose rate is off by tens of ppm (seconds a day), instead of keeping
+    the clock of the first chunk for months. A replay in media time keeps the start it was given
+    first: the wall clock when its first chunk came (`t0_us` None)."""
+    if chunk.t_us >= MEDIA_TIME_LIMIT_US:
+        return chunk.t_us - round(samples_before * 1e6 / chunk.rate_hz)
+    return time.time_ns() // 1000 if t0_us is None else t0_us
+
+
 def idle_activity(source: Any) -> Activity:
     """The sign of life a pipeline yields while its source gives nothing: an empty `Activity`,
     carrying the source's health when the source is not open (``reconnecting`` after a camera

@@ -39,7 +39,7 @@ from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.errors import AkidaEdgeError, InputDataError
 from akida_edge.pipelines.base import Activity, Detection, learning_label, saved_or_restored
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, idle_activity, read_chunks
+from akida_edge.pipelines.compose import idle_activity, read_chunks, stream_start_us
 
 #: The pipeline's `threshold` when the entry sets none: the kws app's measured operating point.
 DEFAULT_THRESHOLD = DetectParams.threshold
@@ -128,13 +128,13 @@ class KwsPipeline:
         with self.lock:
             self.stream = Stream(self.spotter, self.params)
         source = make_source(self.cfg.source.type, **self.cfg.source.options).open()
-        t0_us = None
+        t0_us, pushed = None, 0
         for chunk in read_chunks(source, stop_event):
             if chunk is None:
                 yield idle_activity(source)  # alive while the source gives nothing (and why)
                 continue
-            if t0_us is None:  # epoch µs of the stream's first sample (media time mapped to now)
-                t0_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
+            t0_us = stream_start_us(t0_us, chunk, pushed)
+            pushed += chunk.data.shape[0]
             before = self.stream._next
             t_start = time.perf_counter()
             x = chunk.data[:, 0] if chunk.data.ndim == 2 else chunk.data

@@ -3,6 +3,7 @@ to a WAV and replayed through `pipelines.kws` (needs apps/kws and espeak-ng)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import threading
@@ -74,3 +75,50 @@ def test_the_shipped_configs_synthetic_speech_is_heard_word_for_word(tmp_path):
                    for d in dets) for w, on, off in said)
     assert len(said) == 10 and hits >= need
     assert len(dets) <= len(said) + 1  # at most one detection that is not one of the words
+
+
+def test_keyword_times_follow_a_live_clock_that_steps(tmp_path, monkeypatch):
+    """A live source's chunks carry the wall clock; when it steps (NTP's first sync on a box
+    without a real-time clock), keywords said after the step carry the new time, not the clock
+    of the first chunk."""
+    import akida_edge.pipelines.kws as kws_pipeline
+    from akida_edge.drivers import make_source
+
+    step_us = 3_600_000_000
+    scene = make_scene(np.random.default_rng(1), "en-us", ["yes", "stop", "go", "left"], filler_utterances=1,
+                       snr_db=30.0)
+    (_, _, first_off_ms), (_, second_on_ms, _) = scene.keywords[:2]
+    step_at_us = START_US + round((first_off_ms + second_on_ms) / 2 * 1000)  # between two keywords
+    write_wav(tmp_path / "scene.wav", scene.audio[:, None], 16000)
+
+    class SteppingClock:  # the replay, its chunk stamps a clock that jumps forward at `step_at_us`
+        def __init__(self, source):
+            self.source = source
+
+        def __getattr__(self, name):
+            return getattr(self.source, name)
+
+        def open(self):
+            self.source.open()
+            return self
+
+        def read(self, timeout_s=None):
+            chunk = self.source.read(timeout_s)
+            if chunk is not None and chunk.t_us >= step_at_us:
+                chunk = dataclasses.replace(chunk, t_us=chunk.t_us + step_us)
+            return chunk
+
+    monkeypatch.setattr(kws_pipeline, "make_source", lambda kind, **o: SteppingClock(make_source(kind, **o)))
+    table = {"name": "kws", "type": "kws", "threshold": 0.7,
+             "source": {"type": "audio_file", "path": str(tmp_path / "scene.wav"), "start_us": START_US},
+             "options": {"state_dir": str(tmp_path / "state"), "hop_ms": 100.0}}
+    dets = [i for i in build(parse_config({"pipelines": [table]}).pipelines[0]).run(threading.Event())
+            if isinstance(i, Detection)]
+    after = [(w, on, off) for w, on, off in scene.keywords if on * 1000 + START_US > step_at_us]
+    hits_after = sum(any(d.label == w and on - 500 <= (d.ts_ms - (START_US + step_us) / 1000) <= off + 500
+                         for d in dets) for w, on, off in after)
+    assert len(after) == 3 and hits_after >= 1  # with the first chunk's clock: none on the new time
+    duration_ms = 1000 * scene.audio.size / 16000
+    for d in dets:  # every detection lies inside the recording on one of the two clocks
+        t_ms = d.ts_ms - START_US / 1000
+        assert -500 <= t_ms <= duration_ms + 500 or -500 <= t_ms - step_us / 1000 <= duration_ms + 500
