@@ -124,3 +124,46 @@ def retrain(model: QSequential, trunk: torch.Tensor, y: torch.Tensor, aux_y: tor
     if phones is not None:
         phones.head.eval()
     return aux
+
+
+def probe(model: QSequential, head: nn.Linear, x: torch.Tensor, aux_y: torch.Tensor, epochs: int,
+          lr: float = 3e-3, batch: int = 512, seed: int = 1, progress=sys.stderr) -> list[dict]:
+    """Fit the auxiliary `head` alone (in place) on the frozen network's float binary-feature
+    outputs (clip(x, 0, 1), eval mode, computed once): a linear probe before fine-tuning (LP-FT,
+    Kumar et al., ICLR 2022, arXiv 2202.10054). A head that starts at random (a saved network without
+    one, or new words) otherwise sends large, random gradients into the features it is meant to
+    shape during the first steps of fine-tuning. AdamW, the one-cycle schedule, label smoothing 0.05
+    as `network.fit`; `aux_y` -100: no word class (ignored). Returns one log per epoch."""
+    model.eval()
+    trunk = model[:-1]
+    with torch.no_grad():
+        feats = torch.cat([trunk(x[i: i + batch]) for i in range(0, len(x), batch)])
+    keep = aux_y >= 0
+    feats, targets = feats[keep], aux_y[keep]
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, weight_decay=network.WEIGHT_DECAY)
+    steps = epochs * math.ceil(len(feats) / batch)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: network.one_cycle(s, steps, network.WARMUP))
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
+    logs, t0 = [], time.monotonic()
+    for epoch in range(epochs):
+        head.train()
+        order = torch.randperm(len(feats), generator=gen)
+        total, right = 0.0, 0
+        for i in range(0, len(feats), batch):
+            idx = order[i: i + batch]
+            out = head(feats[idx])
+            loss = loss_fn(out, targets[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+            right += int((out.argmax(1) == targets[idx]).sum())
+        logs.append({"epoch": epoch + 1, "what": "probe", "loss": total / max(1, len(feats)),
+                     "acc": right / max(1, len(feats)), "s": round(time.monotonic() - t0, 1)})
+        if progress is not None:
+            progress.write(f"kws probe  epoch {epoch + 1}/{epochs}: loss {logs[-1]['loss']:.3f} "
+                           f"acc {logs[-1]['acc']:.3f} ({logs[-1]['s']:.0f} s)\n")
+    head.eval()
+    return logs

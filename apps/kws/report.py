@@ -146,6 +146,9 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
                 + (" and a second set of more words, `--more-words`" if m.get("more_words") else "") + ")" + (
                     "; only the binary feature layer and the heads were retrained with it, on the frozen "
                     "trunk (`--head-only`)." if m.get("head_only") else "."))
+    if m.get("probe_epochs"):
+        aux += (f" Before training on, the auxiliary head alone was fitted {m['probe_epochs']} epochs on the "
+                "saved network's frozen binary features (a linear probe, `--probe-epochs`).")
     if m.get("negative_share"):
         new = [f"the {m['word_clips']} word-set clips (`--words-unknown`)"] if m.get("words_unknown") else []
         new += [f"{m['window_clips']} 1 s windows of continuous non-keyword speech (`speechwindows.py`, "

@@ -244,7 +244,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         head_epochs: int = HEAD_EPOCHS, windows: str | Path | None = None, words_unknown: bool = False,
         negative_share: float = NEGATIVE_SHARE, mixup_alpha: float = 0.0, average_from: float | None = None,
         metric: float = 0.0, metric_temperature: float = episodes.TEMPERATURE, phone_weight: float = 0.0,
-        more_words: str | Path | None = None, progress=sys.stderr) -> dict:
+        more_words: str | Path | None = None, probe_epochs: int = 0, progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
@@ -262,7 +262,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     phonetic head's mean binary cross-entropy (`phone_targets`, `phones.py`). `more_words` (with
     `words`): a second word set's directory (`wordset.py --more`, built or resumed with the settings
     of its manifest), joined after the first (`join_words`); with `float_from`, the saved auxiliary
-    head's rows are kept for the classes before the new words (the new rows start at random)."""
+    head's rows are kept for the classes before the new words (the new rows start at random).
+    `probe_epochs` > 0 (with `float_from` and the auxiliary head): before anything else trains, the
+    auxiliary head alone is fitted that many epochs on the frozen network's binary features
+    (`feature_head.probe`, a linear probe: LP-FT), so that its random rows do not disturb the
+    features in the first steps."""
     data, out = Path(data), Path(out)
     if quantized_from is not None and float_from is None:
         raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
@@ -281,6 +285,9 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     if average_from is not None and not 0.0 <= average_from < 1.0:
         raise ConfigError(f"--average-from {average_from}: must be in [0, 1) (the share of the float steps "
                           "before the weights are averaged)")
+    if probe_epochs < 0 or (probe_epochs > 0 and (float_from is None or not aux)):
+        raise ConfigError(f"--probe-epochs {probe_epochs}: fits the auxiliary head of a saved network before "
+                          "it trains on; it needs --float-from and the auxiliary head (not --no-aux)")
     if metric < 0 or metric_temperature <= 0:
         raise ConfigError(f"--metric {metric} --metric-temperature {metric_temperature}: the weight must be "
                           ">= 0 (0: off) and the temperature > 0")
@@ -387,6 +394,9 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                 head[0].weight[:rows] = saved_aux["weight"]
                 head[0].bias[:rows] = saved_aux["bias"]
         logs: list[dict] = list(saved.get("history", []))
+        if probe_epochs > 0:
+            logs += feature_head.probe(model, head[0], x_fit, aux_y, probe_epochs, seed=seed + 3,
+                                       progress=progress)
         if head_only:
             new_head = feature_head.retrain(model, feature_head.trunk_outputs(model, x_fit), y_fit, aux_y,
                                             aux_classes, epochs=head_epochs, seed=seed, weight=w_fit,
@@ -476,7 +486,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    batch=batch, float_reused=float_from is not None, aux_words=len(AUX_WORDS) if aux else 0,
                    quantized_reused=quantized_from is not None, small=small, seed=seed,
                    word_classes=word_classes, word_clips=word_clips, head_only=head_only,
-                   more_words=more_words is not None,
+                   more_words=more_words is not None, probe_epochs=probe_epochs,
                    window_clips=window_clips, words_unknown=words_unknown,
                    negative_share=negative_share if fd["negatives"].size else 0.0,
                    mixup_alpha=mixup_alpha, average_from=average_from, metric_weight=metric,
@@ -522,6 +532,9 @@ def main(argv: list[str] | None = None) -> int:
                     "under DIR) to the auxiliary head: features that tell many words apart")
     ap.add_argument("--more-words", metavar="DIR", help="with --words: a second word set (python -m "
                     "akida_edge.apps.kws.wordset --more --out DIR) whose words become further classes")
+    ap.add_argument("--probe-epochs", type=int, default=0, metavar="N",
+                    help="with --float-from: first fit the auxiliary head alone N epochs on the frozen "
+                         "network's binary features (a linear probe; default 0: off)")
     ap.add_argument("--head-only", action="store_true", help="with --float-from: retrain only the binary "
                     "feature layer and the heads, on the frozen trunk's outputs")
     ap.add_argument("--head-epochs", type=int, default=HEAD_EPOCHS,
@@ -561,7 +574,7 @@ def main(argv: list[str] | None = None) -> int:
                       words_unknown=args.words_unknown, negative_share=args.negative_share,
                       mixup_alpha=args.mixup, average_from=args.average_from, metric=args.metric,
                       metric_temperature=args.metric_temperature, phone_weight=args.phones,
-                      more_words=args.more_words)
+                      more_words=args.more_words, probe_epochs=args.probe_epochs)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

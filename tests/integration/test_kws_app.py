@@ -237,6 +237,12 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     grown = torch.load(tmp_path / "ckpt" / "float-continued-seed1.pt", weights_only=True)["aux_state_dict"]
     assert grown["weight"].shape[0] == len(CLASSES) + len(train.AUX_WORDS) + more["word_classes"]
     assert "--more-words" in (tmp_path / "more" / "REPORT.md").read_text()
+    # session 12: a linear probe of the auxiliary head before training on (--probe-epochs, LP-FT)
+    probe = train.run(tmp_path / "data", tmp_path / "probe", small=True, threads=1, progress=None,
+                      checkpoints=tmp_path / "ckpt-probe", float_from=tmp_path / "ckpt" / "float-seed1.pt",
+                      continue_epochs=1, words=tmp_path / "wordset", probe_epochs=2)
+    assert probe["probe_epochs"] == 2 and [h["what"] for h in probe["history"]].count("probe") == 2
+    assert probe["agreement"] == 1.0 and "--probe-epochs" in (tmp_path / "probe" / "REPORT.md").read_text()
     # session 7: mixup across voices and weight averaging in that warm restart (--mixup, --average-from);
     # session 8: with metric learning on cross-voice episodes of the word set too (--metric)
     reg = train.run(tmp_path / "data", tmp_path / "reg", small=True, threads=1, progress=None,

@@ -66,3 +66,35 @@ def test_train_refuses_words_without_aux_and_head_only_without_a_float_network(t
     with pytest.raises(ConfigError, match="--float-from"):
         train.run(tmp_path / "d", tmp_path / "o", small=True, head_only=True, progress=None)
     assert not (tmp_path / "d").exists()
+
+
+def test_the_probe_fits_only_the_auxiliary_head_and_ignores_clips_without_a_word(rng):
+    """`--probe-epochs` (session 12, LP-FT): the network is untouched, the head learns word classes
+    its frozen features tell apart, and clips without a word class (-100) are left out."""
+    model, x = _model_and_inputs(rng, n=96)
+    with torch.no_grad():
+        for _ in range(30):  # BatchNorm statistics of these inputs: features of order 1, not 1e-3
+            model.train()(x)
+        feats = model[:-1].eval()(x)
+    j = int(feats.std(0).argmax())
+    aux_y = (feats[:, j] > feats[:, j].median()).long()  # 2 balanced classes the frozen features tell apart
+    aux_y[::4] = -100
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    head = network.aux_head(model, 2)
+    logs = feature_head.probe(model, head, x, aux_y, epochs=60, lr=3e-2, batch=32, seed=0, progress=None)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    assert len(logs) == 60 and all(g["what"] == "probe" for g in logs)
+    assert logs[-1]["loss"] < logs[0]["loss"] and logs[-1]["acc"] > 0.8
+    with torch.no_grad():
+        right = (head(feats).argmax(1) == aux_y)[aux_y >= 0].float().mean()
+    assert float(right) > 0.8
+
+
+def test_train_refuses_a_probe_without_a_saved_network_or_without_the_head(tmp_path):
+    with pytest.raises(ConfigError, match="--probe-epochs 2: .* needs --float-from"):
+        train.run(tmp_path / "d", tmp_path / "o", small=True, probe_epochs=2, progress=None)
+    with pytest.raises(ConfigError, match="--probe-epochs 2"):
+        train.run(tmp_path / "d", tmp_path / "o", small=True, probe_epochs=2, aux=False,
+                  float_from=tmp_path / "f.pt", progress=None)
+    assert not (tmp_path / "d").exists()
