@@ -110,6 +110,27 @@ class GesturePipeline:
         self._recent: deque = deque(maxlen=LEARN_WINDOWS)  # the newest model inputs
         self.last_windows: tuple[str, np.ndarray] | None = None  # (label, inputs) of the last detection
 
+    def warm_run(self) -> None:
+        """Compile (or load) the kernels of the run path that building does not reach — the DVS
+        emulator, the event view and its ranking — on a bright square crossing a seeded noise
+        scene, through a stream of its own (`python -m akida_edge.warm`: see
+        `AnomalyPipeline.warm_run`)."""
+        from akida_edge.apps.vision.app import GestureStream
+        from akida_edge.encoders.dvs import DvsEmulator
+
+        o = self.options
+        rng = np.random.default_rng(0)
+        emulator = DvsEmulator(o.dvs, shape=(o.height, o.width), seed=o.dvs_seed)
+        stream = GestureStream(self.recognizer, (o.height, o.width), self.params)
+        scene = rng.integers(40, 80, (o.height, o.width)).astype(np.uint8)
+        frame_us = 33_333
+        for k in range(2 * self.recognizer.view.window_us // frame_us + 2):
+            frame = scene.copy()
+            x = k * 4 % max(o.width - 8, 1)
+            frame[o.height // 3: o.height // 3 + 8, x: x + 8] = 230
+            stream.push(emulator.step(frame, k * frame_us), k * frame_us)
+        stream.flush()
+
     def set_threshold(self, value: float) -> None:
         import dataclasses
 
