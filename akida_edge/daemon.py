@@ -4,7 +4,9 @@ Threads: one per pipeline (`PipelineRunner`: builds the pipeline, iterates `run(
 retries a failing pipeline or sensor with exponential backoff and reports it `offline` on
 `<prefix>/<node>/<name>/status` while the others go on); `mqtt` (the `MqttLink`, owner of the
 paho client); `commands` (request/response handlers); optionally `mqtt-broker` (the embedded
-broker). The main thread supervises: telemetry every `interval_s`, systemd notifications
+broker) and, on a cold kernel cache, `kernel-compile` (the child process that compiles the
+kernels while the pipelines wait, `warm.ChildCompile`: the daemon does not keep the compiler's
+memory). The main thread supervises: telemetry every `interval_s`, systemd notifications
 (`READY=1`, `WATCHDOG=1` only while every pipeline and the MQTT thread make progress — a pipeline
 still being built, e.g. compiling its kernels on a first start, counts for up to `BUILD_LIMIT_S` —,
 `STATUS=`),
@@ -36,6 +38,7 @@ from akida_edge.mqtt.outbox import Outbox
 from akida_edge.mqtt.telemetry import HostProbe, PipelineMeter, pipeline_figures
 from akida_edge.mqtt.topics import Topics
 from akida_edge.pipelines.base import Activity, Detection, Pipeline, set_threshold
+from akida_edge.warm import ChildCompile
 
 log = logging.getLogger("akida_edge.daemon")
 
@@ -105,10 +108,12 @@ class PipelineRunner:
         if self.slow_build_said or building is None or now - building < SLOW_START_S:
             return
         self.slow_build_said = True
-        log.warning("pipeline %s still loading after %.0f s: most likely compiling its kernels (a first "
-                    "start after an install or an update: minutes; what is compiled is cached, so the "
-                    "next start goes on from there; `python -m akida_edge.warm` does it ahead)",
-                    self.cfg.name, now - building)
+        child = self.daemon.compile_child
+        log.warning("pipeline %s still loading after %.0f s: %s (a first start after an install or an "
+                    "update: minutes; what is compiled is cached, so the next start goes on from there; "
+                    "`python -m akida_edge.warm` does it ahead)", self.cfg.name, now - building,
+                    "waiting for its kernels, compiling in a child process"
+                    if child is not None and not child.done.is_set() else "most likely compiling its kernels")
 
     def refresh_description(self) -> None:
         """Re-read the pipeline's `describe()`; when it changed (built, or labels learned or
@@ -146,6 +151,9 @@ class PipelineRunner:
             try:
                 t0 = self.building_since = time.monotonic()
                 try:
+                    self.daemon.wait_for_kernels(self.stop_event)
+                    if self.stop_event.is_set():
+                        return
                     self.pipeline = build_pipeline(self.cfg)
                 finally:
                     self.building_since = None
@@ -266,6 +274,7 @@ class Daemon:
         self._last_tel = time.monotonic()
         self.ready = threading.Event()
         self.on_stop: list[Any] = []  # callables run first on shutdown (e.g. the `run --dashboard` server)
+        self.compile_child: ChildCompile | None = None  # a cold kernel cache compiled in a child process
         self.link: MqttLink  # created in start()
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -287,6 +296,7 @@ class Daemon:
             target=self._serve_commands, args=(self._pipeline_requests,), name="pipeline-commands",
             daemon=True)
         self._pipeline_command_thread.start()
+        self.compile_child = self._compile_in_child()
         for p in self.config.pipelines:
             self._start_pipeline(p)
         self.ready.set()
@@ -294,6 +304,28 @@ class Daemon:
         log.info("akida-edge %s ready: node %s, %d pipeline(s), MQTT %s:%d, outbox %s (%d waiting)",
                  __version__, self.topics.node, len(self.runners), host, port, self.outbox.path,
                  self.outbox.depth())
+
+    def _compile_in_child(self) -> ChildCompile | None:
+        """On a cold kernel cache (`warm.cache_is_warm`), compile the kernels in a child process
+        (`warm.ChildCompile`) while the pipelines wait, so this process loads them from the cache
+        instead of keeping the compiler's memory; None when the cache is warm, when no built-in
+        pipeline is enabled, or when the config is not a file the child can read (it is then
+        compiled here, as before)."""
+        from akida_edge import warm
+
+        path = self.config.path
+        if not any(p.enabled and p.type != "custom" for p in self.config.pipelines):
+            return None
+        if not (path.startswith("<") or Path(path).is_file()):
+            return None
+        if warm.cache_is_warm():
+            return None
+        return warm.ChildCompile(None if path.startswith("<") else path).start()
+
+    def wait_for_kernels(self, stop_event: threading.Event) -> None:
+        """Return once a child compiling the kernels is done (or `stop_event` is set)."""
+        if self.compile_child is not None:
+            self.compile_child.wait(stop_event)
 
     def _start_pipeline(self, p: PipelineConfig) -> None:
         if not p.enabled:
@@ -356,6 +388,8 @@ class Daemon:
         log.info("stopping: pipelines first, then the outbox is sent for up to %.0f s", STOP_DRAIN_S)
         for r in self.runners.values():
             r.stop_event.set()
+        if self.compile_child is not None:  # after the stop events: a pipeline waiting for it builds nothing
+            self.compile_child.stop()
         for r in self.runners.values():
             r.stop(3.0)
         if self.config.telemetry.enabled and self._host is not None:

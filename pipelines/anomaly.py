@@ -93,6 +93,25 @@ class AnomalyPipeline:
         self.unsaved = False  # the normal in use was learned here and is not saved yet
         self._save_tried = 0.0  # monotonic time of the last save attempt
 
+    def warm_run(self) -> None:
+        """Compile (or load) the kernels of the run path that building does not reach — the
+        front-end and its resampler, learning normal and scoring — on seeded noise, with a detector
+        of its own (`python -m akida_edge.warm`, the daemon's child compile: the daemon then loads
+        them from the cache instead of compiling them, and keeping the compiler's memory)."""
+        from akida_edge.apps.anomaly import features
+        from akida_edge.apps.anomaly.detector import AnomalyDetector
+
+        rng = np.random.default_rng(0)
+        p = features.PARAMS
+        windows = []
+        for rate in (features.RATE_HZ, features.RATE_HZ * 4 // 3):  # the second one is resampled
+            n = int(rate * (p.window_s + (AnomalyDetector.MIN_WINDOWS + 10) * p.hop_s))
+            noise = rng.normal(0.0, 0.1, (n, 1)).astype(np.float32)
+            windows.append(features.WindowStream().push(noise, rate))
+        detector = AnomalyDetector(self.cfg.model or None)
+        detector.fit(windows[0])
+        detector.score(windows[1][:1])
+
     def set_threshold(self, value: float) -> None:
         if not 0.0 <= value < 1.0:  # scores lie in [0, 1] and a window is anomalous when above it
             raise ValueError(f"threshold = {value}: an anomaly threshold is a score in [0, 1) (1 or more "

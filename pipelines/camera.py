@@ -32,9 +32,6 @@ import numpy as np
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.drivers.base import Chunk
-from akida_edge.encoders.dvs import DvsEmulator
-from akida_edge.encoders.roc import RocParams, rank_events
-from akida_edge.frontends.video import GreyParams, GreyState, grey_step
 from akida_edge.pipelines.base import Detection
 from akida_edge.pipelines.compose import Composed, DeviceStage, Encoded
 
@@ -206,6 +203,12 @@ class CameraPipeline(Composed):
     """`Composed` with a video front-end, the DVS + ROC encoder, the motion map and `MotionDecoder`."""
 
     def __init__(self, cfg: PipelineConfig, options: Options) -> None:
+        # the encoders' kernels are imported (compiled, on a cold cache) when a pipeline is built,
+        # not when a config is validated (`daemon`: a cold first start compiles in a child process)
+        from akida_edge.encoders.dvs import DvsEmulator
+        from akida_edge.encoders.roc import RocParams
+        from akida_edge.frontends.video import GreyParams, GreyState
+
         self.cfg = cfg
         self.options = o = options
         self.grey_params = GreyParams(fps=o.fps, width=o.width, height=o.height)
@@ -223,20 +226,28 @@ class CameraPipeline(Composed):
     def _warm(self) -> None:
         """Compile / load the emulator's and the ranking's kernels on a tiny throwaway sensor, so
         the first frames do not carry it in their latency."""
+        from akida_edge.encoders.dvs import DvsEmulator
+        from akida_edge.encoders.roc import rank_events
+
         emulator = DvsEmulator(self.options.dvs, shape=(8, 8), seed=0)
         frames = np.zeros((2, 8, 8), np.uint8)
         frames[1, 2:6, 2:6] = 200
-        events = emulator.run(frames, np.array([0, 33_333]))
-        rank_events(events, (8, 8, 2), self.roc, output="dense")
+        for k, frame in enumerate(frames):  # a still frame too: numba types its empty event fields
+            events = emulator.step(frame, k * 33_333)  # as contiguous, another compile
+            rank_events(events, (8, 8, 2), self.roc, output="dense")
 
     def _open(self):
         return make_source(self.cfg.source.type, **self.cfg.source.options).open()
 
     def _frontend(self, chunk: Chunk) -> tuple[np.ndarray, int] | None:
+        from akida_edge.frontends.video import grey_step
+
         grey, self.grey_state = grey_step(chunk.data, chunk.t_us, self.grey_state, self.grey_params)
         return None if grey is None else (grey, chunk.t_us)
 
     def _encoder(self, features: tuple[np.ndarray, int], t_us: int) -> Encoded:
+        from akida_edge.encoders.roc import rank_events
+
         grey, _ = features
         if self.emulator.state.frame_count and t_us <= self.emulator.state.t_prev_us:
             t_us = self.emulator.state.t_prev_us + 1  # a replay that loops restarts its media time

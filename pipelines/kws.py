@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from akida_edge.apps.kws.app import DetectParams
+from akida_edge.apps.kws.detect_params import DetectParams
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.errors import AkidaEdgeError, InputDataError
@@ -106,6 +106,15 @@ class KwsPipeline:
         self._ring = np.zeros(int(RING_S * RATE_HZ), np.float32)
         self._pushed = 0  # samples pushed into the stream (its time axis)
         self.last_window: tuple[str, np.ndarray] | None = None  # (label, 1 s at 16 kHz)
+
+    def warm_run(self) -> None:
+        """Compile (or load) the kernels of the run path that building does not reach (the
+        front-end), on 2 s of seeded noise through a stream of its own (`python -m akida_edge.warm`:
+        see `AnomalyPipeline.warm_run`)."""
+        from akida_edge.apps.kws.app import Stream
+
+        noise = np.random.default_rng(0).normal(0.0, 0.05, 2 * RATE_HZ).astype(np.float32)
+        Stream(self.spotter, self.params).push(noise)
 
     def set_threshold(self, value: float) -> None:
         problem = check_threshold(value)

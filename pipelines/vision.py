@@ -46,6 +46,48 @@ def check_threshold(value: float) -> str | None:
     return None
 
 
+#: a forward gap between two frames beyond this (or twice the model's window, if longer) is a step
+#: of the wall clock or a source that gave nothing for a while (`FrameTimeline`)
+MAX_FRAME_GAP_US = 1_000_000
+
+
+class FrameTimeline:
+    """Frame stamps → the pipeline's own timeline (µs since the first frame: the DVS emulator's and
+    the gesture windows' time), and the epoch µs of its origin (for the detections' times).
+
+    The timeline advances by each frame's interval. A forward gap beyond `max_gap_us` is not scene
+    time: a live camera follows a forward step of the wall clock (NTP's first sync on a box
+    without a real-time clock: hours, or decades from 1970; `drivers.camera`), and emulating it
+    would spread the next frame's events over the step and classify it window by window (an hour
+    is 36 000 windows, and the spread events made gestures of their own). Such a frame advances
+    the timeline by the last ordinary interval (a step's frame came one interval after the one
+    before it) and the rest moves the origin, so later detections carry the clock's new time; so
+    does a stamp that goes back (a replay restarting its media time). Frames in media
+    time (before `MEDIA_TIME_LIMIT_US`) are dated from the wall clock at the first frame."""
+
+    def __init__(self, max_gap_us: int) -> None:
+        self.max_gap_us = int(max_gap_us)
+        self.t_us = 0  # the latest frame on the timeline
+        self.origin_epoch_us = 0  # epoch µs of the timeline's 0
+        self._last: int | None = None  # the latest frame's stamp
+        self._interval_us = 1  # the latest ordinary interval between two frames
+        self._to_epoch_us = 0  # stamp → epoch µs (media time: the wall clock at the first frame)
+
+    def advance(self, stamp_us: int) -> int:
+        """The next frame, stamped `stamp_us`: its time on the timeline."""
+        if self._last is None:
+            if stamp_us < MEDIA_TIME_LIMIT_US:
+                self._to_epoch_us = time.time_ns() // 1000 - stamp_us
+        else:
+            gap = stamp_us - self._last
+            if 0 < gap <= self.max_gap_us:
+                self._interval_us = gap
+            self.t_us += gap if 0 < gap <= self.max_gap_us else self._interval_us
+        self._last = stamp_us
+        self.origin_epoch_us = stamp_us + self._to_epoch_us - self.t_us
+        return self.t_us
+
+
 class GesturePipeline:
     """Frames → events → gestures (module docstring); `options` is `camera.Options`."""
 
@@ -67,6 +109,27 @@ class GesturePipeline:
         self.stream = None
         self._recent: deque = deque(maxlen=LEARN_WINDOWS)  # the newest model inputs
         self.last_windows: tuple[str, np.ndarray] | None = None  # (label, inputs) of the last detection
+
+    def warm_run(self) -> None:
+        """Compile (or load) the kernels of the run path that building does not reach — the DVS
+        emulator, the event view and its ranking — on a bright square crossing a seeded noise
+        scene, through a stream of its own (`python -m akida_edge.warm`: see
+        `AnomalyPipeline.warm_run`)."""
+        from akida_edge.apps.vision.app import GestureStream
+        from akida_edge.encoders.dvs import DvsEmulator
+
+        o = self.options
+        rng = np.random.default_rng(0)
+        emulator = DvsEmulator(o.dvs, shape=(o.height, o.width), seed=o.dvs_seed)
+        stream = GestureStream(self.recognizer, (o.height, o.width), self.params)
+        scene = rng.integers(40, 80, (o.height, o.width)).astype(np.uint8)
+        frame_us = 33_333
+        for k in range(2 * self.recognizer.view.window_us // frame_us + 2):
+            frame = scene.copy()
+            x = k * 4 % max(o.width - 8, 1)
+            frame[o.height // 3: o.height // 3 + 8, x: x + 8] = 230
+            stream.push(emulator.step(frame, k * frame_us), k * frame_us)
+        stream.flush()
 
     def set_threshold(self, value: float) -> None:
         import dataclasses
@@ -100,8 +163,7 @@ class GesturePipeline:
             self.stream = GestureStream(self.recognizer, (o.height, o.width), self.params)
         rate_hz = 1000.0 / self.params.hop_ms
         source = make_source(self.cfg.source.type, **self.cfg.source.options).open()
-        t_first: int | None = None
-        t0_epoch_us = 0
+        timeline = FrameTimeline(max(MAX_FRAME_GAP_US, 2 * self.recognizer.view.window_us))
         last_state = -np.inf
         for chunk in read_chunks(source, stop_event):
             if chunk is None:
@@ -110,12 +172,7 @@ class GesturePipeline:
             grey, grey_state = grey_step(chunk.data, chunk.t_us, grey_state, self.grey_params)
             if grey is None:
                 continue
-            if t_first is None:
-                t_first = chunk.t_us
-                t0_epoch_us = chunk.t_us if chunk.t_us >= MEDIA_TIME_LIMIT_US else time.time_ns() // 1000
-            t_rel = chunk.t_us - t_first
-            if emulator.state.frame_count and t_rel <= emulator.state.t_prev_us:
-                t_rel = emulator.state.t_prev_us + 1  # a replay that loops restarts its media time
+            t_rel = timeline.advance(chunk.t_us)
             t_start = time.perf_counter()
             events = emulator.step(grey, t_rel)
             with self.lock:
@@ -130,7 +187,7 @@ class GesturePipeline:
             if found or time.monotonic() - last_state >= o.state_interval_s:
                 last_state = time.monotonic()
             for g in found:
-                yield self._detection(g, t0_epoch_us)
+                yield self._detection(g, timeline.origin_epoch_us)
 
     def _activity(self, windows: int, busy: int, events: int, latency_ms: float, rate_hz: float,
                   found: list, due: bool) -> Activity:

@@ -10,7 +10,8 @@ disconnect, dropped on a clean DISCONNECT), keep-alive (1.5 x the client's inter
 session takeover by client id, a packet limit (`MAX_PACKET_BYTES`, announced to v5 clients at
 CONNACK; a larger packet closes the connection, with DISCONNECT 0x95 to a v5 client, and is
 logged), and a bound on what waits for a client that stopped reading (`MAX_CLIENT_BUFFER_BYTES`:
-beyond it the connection is closed, with a warning, and its will published). It keeps no
+beyond it the connection is closed, with a warning, and its will published; at stop such a
+client is cut after `STOP_GRACE_S`, so no connection task outlives the broker). It keeps no
 session state across connections (clean sessions only), forwards v5 PUBLISH properties except
 the per-connection ones (retained messages are stored without them) and has no authentication:
 it binds to 127.0.0.1 by default, so only local processes reach it.
@@ -34,6 +35,9 @@ log = logging.getLogger("akida_edge.mqtt.broker")
 MAX_PACKET_BYTES = 1 << 20
 #: bytes waiting to be sent to one client beyond which it is disconnected (it stopped reading)
 MAX_CLIENT_BUFFER_BYTES = 8 * MAX_PACKET_BYTES
+#: at stop, how long the connections may take to end (a client that reads nothing never lets its
+#: connection close: it is cut, and whatever is still running then is cancelled)
+STOP_GRACE_S = 1.0
 PACKET_TOO_LARGE = 0x95  # MQTT 5 reason code (§2.4), sent in the DISCONNECT before closing
 
 
@@ -194,8 +198,8 @@ class EmbeddedBroker:
 
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._shutdown)
-            self._thread.join(5)
+            asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop)
+            self._thread.join(5 + 2 * STOP_GRACE_S)
 
     def _main(self) -> None:
         self._loop = asyncio.new_event_loop()
@@ -212,12 +216,34 @@ class EmbeddedBroker:
         self._loop.run_forever()
         self._loop.close()
 
-    def _shutdown(self) -> None:
+    async def _shutdown(self) -> None:
+        """Stop listening and close every connection, then stop the loop with no connection task
+        left pending (one would be destroyed pending: asyncio's "Task was destroyed but it is
+        pending!" at exit). Closing waits for what is queued to a client to be sent, so a client
+        that stopped reading (a local subscriber that never reads) would keep its connection, and
+        its task, for ever: after `STOP_GRACE_S` such a connection is cut, and a task still
+        running after another `STOP_GRACE_S` (a connection that has not sent its CONNECT) is
+        cancelled."""
         assert self._server is not None and self._loop is not None
-        self._server.close()
-        for s in list(self._sessions.values()):
-            s.writer.close()
-        self._loop.call_later(0.05, self._loop.stop)
+        try:
+            self._server.close()
+            for s in list(self._sessions.values()):
+                s.writer.close()
+            me = asyncio.current_task()
+            pending = {t for t in asyncio.all_tasks() if t is not me}
+            if pending:
+                _, pending = await asyncio.wait(pending, timeout=STOP_GRACE_S)
+            for s in list(self._sessions.values()):
+                log.info("embedded broker: client %s has not read the %d bytes sent to it; connection cut "
+                         "at stop", s.client_id, s.writer.transport.get_write_buffer_size())
+                s.writer.transport.abort()  # its `_serve` ends
+            if pending:
+                _, pending = await asyncio.wait(pending, timeout=STOP_GRACE_S)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        finally:
+            self._loop.stop()
 
     # -- one connection ---------------------------------------------------------------------------
     async def _read_packet(self, reader: asyncio.StreamReader,

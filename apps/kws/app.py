@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from akida_edge.apps.kws import features as F
-from akida_edge.apps.kws.isolation import IsolationGate
+from akida_edge.apps.kws.detect_params import DetectParams  # also re-exported
 from akida_edge.apps.kws.labels import CLASSES, KEYWORDS, SILENCE, UNKNOWN  # noqa: F401 (KEYWORDS re-exported)
 from akida_edge.drivers.audio_file import load_audio
 from akida_edge.engine import execute
@@ -41,36 +41,6 @@ NOT_WORDS = (UNKNOWN, SILENCE, "")
 MODEL_PATH = Path(__file__).with_name("model") / "kws.aem"
 FRAME_MS = 1000.0 * F.PARAMS.hop / F.PARAMS.rate_hz  # 20 ms
 SMALL_BATCH = 8  # windows per call up to which inference uses one BLAS thread
-
-
-@dataclass(frozen=True)
-class DetectParams:
-    """Detection settings (module docstring); times in ms. Chosen in session 7 for the shipped
-    model (the session-6 network) with the isolated-command gate (`isolation.py`), on the 24
-    validation scenes of `tune.py` (17 min of other speech) and 20 min of validation filler speech:
-    recall 0.83 at 50 false alarms per hour (42/h on the filler), against 0.74 at 50/h (76/h) for
-    session 6's setting (5 windows, 0.9, 1 200 ms, no gate) — better on every measure, and so on
-    the benchmark's test scenes (0.858 at 55/h, 60/h on filler, against 0.825, 55/h, 73/h).
-    `tune.py`'s own rule (100 false alarms per hour weigh as 10 points of recall) picked
-    (7, 0.6, 800 ms, 1 000 ms): 0.88 at 74/h on validation, but 0.91 at 164/h on the test scenes,
-    worse than session 6's by that same rule, so it was not shipped (docs/kws.md, "Isolated
-    commands", has every candidate). Nothing reaches the issue's targets."""
-
-    hop_ms: float = 100.0
-    smooth: int = 7
-    threshold: float = 0.7
-    refractory_ms: float = 800.0
-    isolated_max_ms: float = 800.0  # keep a keyword only if said on its own (`isolation.py`); 0: off
-
-    @property
-    def hop_frames(self) -> int:
-        return max(1, int(round(self.hop_ms / FRAME_MS)))
-
-    def gate(self) -> IsolationGate | None:
-        """A fresh isolated-command gate (None when `isolated_max_ms` is 0)."""
-        if self.isolated_max_ms <= 0:
-            return None
-        return IsolationGate(max(1, int(round(self.isolated_max_ms / FRAME_MS))), FRAME_MS)
 
 
 @dataclass(frozen=True)

@@ -54,3 +54,87 @@ def test_embedded_broker_closes_a_subscriber_that_never_reads(broker, rng):  # n
         pub.loop_stop()
         pub.disconnect()
         stuck.close()
+
+
+def _publisher(port: int):
+    """A raw MQTT 3.1.1 client; `send(sock)` publishes 60 kB to it at QoS 0."""
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port))
+    var = b"\x00\x04MQTT\x04\x02\x00\x00\x00\x03pub"
+    sock.sendall(bytes([0x10, len(var)]) + var)
+    return sock
+
+
+def _send(sock) -> None:
+    import struct
+
+    body = struct.pack(">H", 3) + b"t/x" + bytes(60_000)
+    n = len(body)
+    sock.sendall(bytes([0x30, n & 0x7F | 0x80, n >> 7 & 0x7F | 0x80, n >> 14]) + body)  # PUBLISH, QoS 0
+
+
+def test_stopping_the_broker_with_a_stuck_subscriber_leaves_no_task_pending(broker, caplog):  # noqa: F811
+    """A subscriber that stopped reading keeps its connection open at stop (closing waits for
+    what is queued to it): its task was left pending and destroyed with the loop, and asyncio
+    said "Task was destroyed but it is pending!" at exit. Now it is cut after a grace."""
+    import asyncio
+    import gc
+    import logging
+    import time
+
+    from akida_edge.mqtt.broker import MAX_CLIENT_BUFFER_BYTES
+
+    stuck = _stuck_subscriber(broker.port)
+    pub = _publisher(broker.port)
+    try:
+        subscribed = lambda _: "#" in getattr(broker._sessions.get("stuck"), "subs", {})  # noqa: E731
+        assert Recorder.wait_for(None, subscribed, 10)
+        waiting = lambda: broker._sessions["stuck"].writer.transport.get_write_buffer_size()  # noqa: E731
+        while waiting() < MAX_CLIENT_BUFFER_BYTES // 4:  # held for it, under the limit that cuts it
+            _send(pub)
+            time.sleep(0.01)
+        loop = broker._loop
+        with caplog.at_level(logging.INFO):
+            broker.stop()
+            assert not broker._thread.is_alive()
+            assert not asyncio.all_tasks(loop)  # before: the stuck connection's `_serve`
+            del loop
+            gc.collect()
+        said = [r.getMessage() for r in caplog.records]
+        assert not [m for m in said if "Task was destroyed" in m]
+        assert any("client stuck has not read" in m and "cut at stop" in m for m in said)
+    finally:
+        pub.close()
+        stuck.close()
+
+
+def test_a_daemon_stopped_with_a_stuck_subscriber_says_no_task_was_destroyed(tmp_path):
+    """The same through `akida-edge run` (embedded broker, no pipeline): its stop wrote asyncio's
+    "Task was destroyed but it is pending!" to stderr."""
+    import subprocess
+    import sys
+    import time
+
+    from mqtt_fixtures import free_port, wait_listening
+
+    port = free_port()
+    (tmp_path / "config.toml").write_text(f'[device]\nid = "n"\n[mqtt]\nbroker = "embedded"\nport = {port}\n'
+                                          f'[state]\ndir = "{tmp_path / "state"}"\n')
+    config = tmp_path / "config.toml"
+    run = [sys.executable, "-m", "akida_edge", "run", "--config", str(config), "--duration", "5"]
+    daemon = subprocess.Popen(run, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    try:
+        wait_listening(port, 30)
+        stuck = _stuck_subscriber(port)
+        time.sleep(0.5)
+        pub = _publisher(port)
+        for _ in range(100):  # 6 MB held for it: under the limit that cuts it at once
+            _send(pub)
+        _, err = daemon.communicate(timeout=60)
+        pub.close()
+        stuck.close()
+    finally:
+        daemon.kill()
+    assert daemon.returncode == 0
+    assert "Task was destroyed" not in err and "client stuck has not read" in err

@@ -3,7 +3,6 @@ to a WAV and replayed through `pipelines.kws` (needs apps/kws and espeak-ng)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 import threading
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from stepping_clock import stepping
 
 pytest.importorskip("akida_edge.apps.kws.scenes", reason="the kws app is not installed")
 if shutil.which("espeak-ng") is None:
@@ -82,7 +82,6 @@ def test_keyword_times_follow_a_live_clock_that_steps(tmp_path, monkeypatch):
     without a real-time clock), keywords said after the step carry the new time, not the clock
     of the first chunk."""
     import akida_edge.pipelines.kws as kws_pipeline
-    from akida_edge.drivers import make_source
 
     step_us = 3_600_000_000
     scene = make_scene(np.random.default_rng(1), "en-us", ["yes", "stop", "go", "left"], filler_utterances=1,
@@ -91,24 +90,7 @@ def test_keyword_times_follow_a_live_clock_that_steps(tmp_path, monkeypatch):
     step_at_us = START_US + round((first_off_ms + second_on_ms) / 2 * 1000)  # between two keywords
     write_wav(tmp_path / "scene.wav", scene.audio[:, None], 16000)
 
-    class SteppingClock:  # the replay, its chunk stamps a clock that jumps forward at `step_at_us`
-        def __init__(self, source):
-            self.source = source
-
-        def __getattr__(self, name):
-            return getattr(self.source, name)
-
-        def open(self):
-            self.source.open()
-            return self
-
-        def read(self, timeout_s=None):
-            chunk = self.source.read(timeout_s)
-            if chunk is not None and chunk.t_us >= step_at_us:
-                chunk = dataclasses.replace(chunk, t_us=chunk.t_us + step_us)
-            return chunk
-
-    monkeypatch.setattr(kws_pipeline, "make_source", lambda kind, **o: SteppingClock(make_source(kind, **o)))
+    stepping(kws_pipeline, monkeypatch, step_at_us, step_us)  # chunk stamps jump at `step_at_us`
     table = {"name": "kws", "type": "kws", "threshold": 0.7,
              "source": {"type": "audio_file", "path": str(tmp_path / "scene.wav"), "start_us": START_US},
              "options": {"state_dir": str(tmp_path / "state"), "hop_ms": 100.0}}

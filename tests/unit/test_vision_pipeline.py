@@ -10,8 +10,10 @@ import types
 
 import numpy as np
 import pytest
+from stepping_clock import stepping
 from vision_fakes import FakeGestureModel, swipe_frames, write_video
 
+import akida_edge.pipelines.vision as vision_pipeline
 from akida_edge.apps.vision.learn import LearnedGestures
 from akida_edge.config import parse_config
 from akida_edge.engine.power import CHIP_STATIC_MW
@@ -189,3 +191,26 @@ def test_the_retained_state_names_the_gesture_of_its_frame_only(tmp_path, fake_m
         assert set(state) == {"gesture", "windows", "busy_windows"}
         assert state["gesture"] == (after[-1] if after else "none")
         assert 0 <= state["busy_windows"] <= state["windows"] == activity.inferences
+
+
+def test_gesture_times_follow_a_live_clock_that_steps_and_the_step_is_not_classified(tmp_path, fake_model,
+                                                                                      monkeypatch):
+    """A live camera's frame stamps follow a forward step of the wall clock (NTP's first sync on
+    a box without a real-time clock: hours, or decades from 1970): a gesture made after the step
+    carries the new time, and the step is not taken for an hour of empty scene to classify."""
+
+    frames, a_s, b_s = swipe_frames(1, 50.0)
+    path = write_video(tmp_path / "swipe.avi", np.concatenate([frames, frames]))
+    clip_s = len(frames) / 50.0
+    step_us = 3_600_000_000
+    stepping(vision_pipeline, monkeypatch, START_US + round(clip_s * 1e6), step_us)  # between the swipes
+    src = {"type": "video_file", "path": str(path), "start_us": START_US}
+    p = build(parse_config({"pipelines": [_table(src, tmp_path / "state")]}).pipelines[0])
+    dets, acts = _run(p)
+    assert [d.label for d in dets] == ["swipe_right", "swipe_right"]
+    for k, d in enumerate(dets):  # the first on the old clock, the second on the stepped one
+        t_end_s = (d.fields["t_end_ms"] * 1000 - START_US - k * step_us) / 1e6 - k * clip_s
+        assert a_s < t_end_s <= b_s + fake_model.view.window_ms / 1000
+        assert d.fields["t_end_ms"] - d.fields["t_start_ms"] == fake_model.view.window_ms
+    hops = 2 * clip_s * 1000 / fake_model.view.hop_ms
+    assert sum(a.inferences for a in acts) <= hops + 20  # the windows of the clip, not of the step
