@@ -83,7 +83,12 @@ def cache_is_warm() -> bool:
     index files are still there. Cheap: reads the kernel packages' sources and one small file,
     imports no kernel. False also where `MARK` cannot be kept (a read-only cache: numba then
     keeps its own elsewhere), so the daemon compiles in a child there every start."""
-    return cache_key() in _marked() and any(cache_dir().glob("*.nbi"))
+    try:
+        return cache_key() in _marked() and any(cache_dir().glob("*.nbi"))
+    except Exception as exc:  # noqa: BLE001 - numba's cache locator is not public API: never stop a start
+        log.info("cannot tell whether the kernel cache is warm (%s: %s); taking it for cold",
+                 type(exc).__name__, exc)
+        return False
 
 
 def mark_warm() -> bool:
