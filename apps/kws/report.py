@@ -181,9 +181,10 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
     reused = "; the float phase reused from an earlier run (`--float-from`)" if m.get("float_reused") else ""
     if m.get("float_reused") and m.get("epochs_float_continued"):
         first = m["epochs_float"] - m["epochs_float_continued"]
-        reused = (f"; the first {first} float epochs are an earlier run's (`--float-from`), the last "
-                  f"{m['epochs_float_continued']} a warm restart of them "
-                  "(`--continue-epochs`, a second one-cycle), whose time alone is counted")
+        earlier = (f"the first {first} float epochs are an earlier run's" if first > 0 else
+                   "the float network is an earlier run's, whose epochs its file does not record")
+        reused = (f"; {earlier} (`--float-from`), the last {m['epochs_float_continued']} a warm restart of "
+                  "it (`--continue-epochs`, a second one-cycle), whose time alone is counted")
     if m.get("quantized_reused"):
         reused = ("; the float and quantization-aware phases reused from a checkpoint of an earlier run "
                   "(`--float-from`, `--quantized-from`)")
