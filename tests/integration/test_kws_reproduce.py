@@ -1,5 +1,5 @@
 """`scripts/reproduce_kws_model.sh --small`: the one command that reproduces the shipped KWS model runs
-its five stages end to end (smoke-sized data, so its model is not the shipped one) and makes every
+its seven stages end to end (smoke-sized data, so its model is not the shipped one) and makes every
 file the shipped model directory holds, with a converted model that agrees with its PyTorch twin."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def test_the_reproduction_command_runs_every_stage(tmp_path):
                          text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     steps = [ln for ln in run.stderr.splitlines() if ln.startswith("reproduce_kws_model: step ")]
-    assert [s.split()[2] for s in steps] == ["1/5:", "2/5:", "3/5:", "4/5:", "5/5:"]
+    assert [s.split()[2] for s in steps] == [f"{i}/7:" for i in range(1, 8)]
     artifacts = {".aem", ".pt", ".json", ".md", ".png"}
     shipped = {p.name for p in (ROOT / "apps" / "kws" / "model").iterdir() if p.suffix in artifacts}
     assert {"kws.aem", "kws_float.pt", "metrics.json", "REPORT.md", "confusion.png"} <= shipped
@@ -40,3 +40,5 @@ def test_the_reproduction_command_runs_every_stage(tmp_path):
     # the intermediate networks of stages 1 and 3 are where the script says, so a rerun skips them
     assert (tmp_path / "work" / "ckpt" / "float-seed2.pt").is_file()
     assert (tmp_path / "work" / "s5" / "kws_float.pt").is_file()
+    assert (tmp_path / "work" / "s6" / "kws_float.pt").is_file()  # session 6's network, stage 7's start
+    assert metrics["more_words"] and metrics["probe_epochs"] == 10
