@@ -33,7 +33,7 @@ from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.drivers.base import Chunk
 from akida_edge.pipelines.base import Detection
-from akida_edge.pipelines.compose import Composed, DeviceStage, Encoded
+from akida_edge.pipelines.compose import MAX_FRAME_GAP_US, Composed, DeviceStage, Encoded, FrameTimeline
 
 MODES = ("motion", "gestures")
 
@@ -146,7 +146,7 @@ class MotionDecoder:
         self.window_events = 0
         self.t_first: int | None = None
         self.active = False
-        self.episode_start_ms = 0
+        self.episode_start_us = 0  # scene time (`Encoded.t_us`)
         self.episode_peak = 0.0
         self.below_since: int | None = None
         self.last_state_us: int | None = None
@@ -177,7 +177,7 @@ class MotionDecoder:
         detections = []
         if not self.active and rate_px >= self.threshold:
             self.active, self.below_since = True, None
-            self.episode_start_ms, self.episode_peak = ts_ms, rate_px
+            self.episode_start_us, self.episode_peak = enc.t_us, rate_px
             self.episodes += 1
             detections.append(Detection("motion", rate_px, ts_ms, "motion", {"phase": "start", **facts}))
         elif self.active:
@@ -188,8 +188,9 @@ class MotionDecoder:
                 self.below_since = enc.t_us
             elif enc.t_us - self.below_since >= self.hold_us:
                 self.active = False
+                duration_ms = round((enc.t_us - self.episode_start_us) / 1000)  # scene time
                 detections.append(Detection("motion", self.episode_peak, ts_ms, "motion",
-                                            {"phase": "end", "duration_ms": ts_ms - self.episode_start_ms,
+                                            {"phase": "end", "duration_ms": duration_ms,
                                              "peak_event_rate_px_hz": round(self.episode_peak, 5), **facts}))
         state = None
         due = self.last_state_us is None or enc.t_us - self.last_state_us >= self.state_interval_us
@@ -220,7 +221,11 @@ class CameraPipeline(Composed):
         device = None
         if o.on_chip:
             device = DeviceStage(motion_map_model(o.height, o.width, o.roc_bits), "motion_map")
-        super().__init__(cfg.name, self._open, self._frontend, self._encoder, self.motion, device)
+        # the emulator and the decoder run on scene time: a gap between frames longer than 1 s, twice
+        # the rate window and twice the target frame interval is a step of a live clock, left out
+        max_gap_us = max(MAX_FRAME_GAP_US, 2 * o.window_ms * 1e3, 2e6 / o.fps if o.fps else 0)
+        super().__init__(cfg.name, self._open, self._frontend, self._encoder, self.motion, device,
+                         FrameTimeline(round(max_gap_us)))
         self._warm()
 
     def _warm(self) -> None:
@@ -248,9 +253,7 @@ class CameraPipeline(Composed):
     def _encoder(self, features: tuple[np.ndarray, int], t_us: int) -> Encoded:
         from akida_edge.encoders.roc import rank_events
 
-        grey, _ = features
-        if self.emulator.state.frame_count and t_us <= self.emulator.state.t_prev_us:
-            t_us = self.emulator.state.t_prev_us + 1  # a replay that loops restarts its media time
+        grey, _ = features  # t_us: scene time (`FrameTimeline`), never back nor across a clock's step
         events = self.emulator.step(grey, t_us)
         shape = (self.options.height, self.options.width, 2)
         tensor = rank_events(events, shape, self.roc, output="dense")

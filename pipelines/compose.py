@@ -1,6 +1,7 @@
 """Composition of a pipeline (DESIGN.md §2): source → front-end → encoder → device → decoder.
 
-`Composed` wires five small parts and runs them chunk by chunk in the daemon's pipeline thread:
+`Composed` wires five small parts (and, for frames, a timeline) and runs them chunk by chunk in the
+daemon's pipeline thread:
 
 - a *source* (`akida_edge.drivers.make_source`), opened in `run` and closed when it returns;
 - a *front-end* ``frontend(chunk) -> features | None`` (None: the chunk is dropped, e.g. by a
@@ -9,7 +10,10 @@
   the device model when there is one);
 - an optional *device* (`DeviceStage`: a `Model` mapped on the virtual AKD1000 with power
   measurement on), which runs the tensor and reports activity and the *estimated* chip power;
-- a *decoder* ``decoder(encoded, outputs, ts_ms) -> (detections, state | None)``.
+- a *decoder* ``decoder(encoded, outputs, ts_ms) -> (detections, state | None)``;
+- an optional *timeline* (`FrameTimeline`) for frames: the encoder and the decoder then get the
+  scene's time (µs since the first frame, a forward step of a live clock left out) instead of
+  the capture time, and `ts_ms` the clock's time of it.
 
 Each processed chunk yields one `Activity` (one inference, its host latency, the events and
 synaptic ops, the estimated chip energy) and then its `Detection`s, each carrying
@@ -21,9 +25,9 @@ media time from 0. A first chunk time before 2001 (< 1e15 µs) is taken as media
 to the wall clock at the first chunk, so `Detection.ts_ms` is always epoch ms.
 
 Power (estimated; `akida_edge.engine.power`): per inference E = E_dyn + P_static / f, with f the
-inference rate measured from consecutive capture times (the source's nominal rate before that);
-the reported chip power is P_static + E_dyn·f. An input without events costs exactly the static
-floor.
+inference rate measured from consecutive capture times (scene times with a timeline; the source's
+nominal rate before that); the reported chip power is P_static + E_dyn·f. An input without events
+costs exactly the static floor.
 """
 
 from __future__ import annotations
@@ -42,6 +46,51 @@ from akida_edge.pipelines.base import Activity, Detection
 
 MEDIA_TIME_LIMIT_US = 10**15  # 2001-09-09 as epoch µs: earlier chunk times are media time
 IDLE_YIELD_S = 1.0
+
+
+#: a forward gap between two frames beyond this (or beyond a longer bound its pipeline sets) is a
+#: step of the wall clock or a source that gave nothing for a while (`FrameTimeline`)
+MAX_FRAME_GAP_US = 1_000_000
+
+
+class FrameTimeline:
+    """Frame stamps → the pipeline's own timeline (µs since the first frame: the scene's time, which
+    the DVS emulator, the gesture windows and the motion decoder run on), and the epoch µs of its
+    origin (for the detections' times).
+
+    The timeline advances by each frame's interval. A forward gap beyond `max_gap_us` is not scene
+    time: a live camera follows a forward step of the wall clock (NTP's first sync on a box
+    without a real-time clock: hours, or decades from 1970; `drivers.camera`), and emulating it
+    would spread the next frame's events over the step (with the noisy DVS preset: an hour of
+    sensor noise in one frame), classify it window by window (an hour is 36 000 gesture windows,
+    and the spread events made gestures of their own) and count it in a motion episode's
+    duration. Such a frame advances the timeline by the last ordinary interval (a step's frame
+    came one interval after the one before it) and the rest moves the origin, so later detections
+    carry the clock's new time; so does a stamp that goes back (a replay restarting its media
+    time). Frames in media time (before `MEDIA_TIME_LIMIT_US`) are dated from the wall clock at
+    the first frame."""
+
+    def __init__(self, max_gap_us: int) -> None:
+        self.max_gap_us = int(max_gap_us)
+        self.t_us = 0  # the latest frame on the timeline
+        self.origin_epoch_us = 0  # epoch µs of the timeline's 0
+        self._last: int | None = None  # the latest frame's stamp
+        self._interval_us = 1  # the latest ordinary interval between two frames
+        self._to_epoch_us = 0  # stamp → epoch µs (media time: the wall clock at the first frame)
+
+    def advance(self, stamp_us: int) -> int:
+        """The next frame, stamped `stamp_us`: its time on the timeline."""
+        if self._last is None:
+            if stamp_us < MEDIA_TIME_LIMIT_US:
+                self._to_epoch_us = time.time_ns() // 1000 - stamp_us
+        else:
+            gap = stamp_us - self._last
+            if 0 < gap <= self.max_gap_us:
+                self._interval_us = gap
+            self.t_us += gap if 0 < gap <= self.max_gap_us else self._interval_us
+        self._last = stamp_us
+        self.origin_epoch_us = stamp_us + self._to_epoch_us - self.t_us
+        return self.t_us
 
 
 @dataclass(frozen=True)
@@ -108,13 +157,15 @@ class Composed:
 
     def __init__(self, name: str, open_source: Callable[[], Source],
                  frontend: Callable[[Chunk], Any | None], encoder: Callable[[Any, int], Encoded],
-                 decoder: Decoder, device: DeviceStage | None = None) -> None:
+                 decoder: Decoder, device: DeviceStage | None = None,
+                 timeline: FrameTimeline | None = None) -> None:
         self.name = name
         self.open_source = open_source
         self.frontend = frontend
         self.encoder = encoder
         self.decoder = decoder
         self.device = device
+        self.timeline = timeline
         self.chunks = 0
         self.inferences = 0
         self.last_power_mw: float | None = None
@@ -127,15 +178,15 @@ class Composed:
             self._offset_us = time.time_ns() // 1000 - t_us if t_us < MEDIA_TIME_LIMIT_US else 0
         return t_us + self._offset_us
 
-    def _rate(self, chunk: Chunk) -> float:
+    def _rate(self, t_us: int, nominal_hz: float) -> float:
         """Inference rate (Hz): smoothed from capture times, else the source's nominal rate."""
-        if self._last_t_us is not None and chunk.t_us > self._last_t_us:
-            inst = 1e6 / (chunk.t_us - self._last_t_us)
+        if self._last_t_us is not None and t_us > self._last_t_us:
+            inst = 1e6 / (t_us - self._last_t_us)
             self._rate_hz = inst if self._rate_hz is None else 0.9 * self._rate_hz + 0.1 * inst
-        self._last_t_us = chunk.t_us
+        self._last_t_us = t_us
         if self._rate_hz is not None:
             return self._rate_hz
-        return chunk.rate_hz if chunk.rate_hz > 0 else 1.0
+        return nominal_hz if nominal_hz > 0 else 1.0
 
     def step(self, chunk: Chunk) -> tuple[Activity, list[Detection]] | None:
         """Process one chunk: its activity and detections (None when the front-end drops it)."""
@@ -144,13 +195,18 @@ class Composed:
         features = self.frontend(chunk)
         if features is None:
             return None
-        rate_hz = self._rate(chunk)
-        encoded = self.encoder(features, chunk.t_us)
+        if self.timeline is None:
+            t_us, epoch_us = chunk.t_us, self._epoch_us(chunk.t_us)
+        else:  # scene time (a clock's step left out), detection times on the clock
+            t_us = self.timeline.advance(chunk.t_us)
+            epoch_us = self.timeline.origin_epoch_us + t_us
+        rate_hz = self._rate(t_us, chunk.rate_hz)
+        encoded = self.encoder(features, t_us)
         result = None
         if self.device is not None and encoded.tensor is not None:
             result = self.device.run(encoded.tensor, rate_hz)
             self.last_power_mw = result.power_mw
-        ts_ms = self._epoch_us(chunk.t_us) // 1000
+        ts_ms = epoch_us // 1000
         detections, state = self.decoder(encoded, None if result is None else result.outputs, ts_ms)
         self.inferences += 1
         latency_ms = (time.perf_counter() - t_start) * 1e3

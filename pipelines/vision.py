@@ -34,7 +34,7 @@ from akida_edge.config import PipelineConfig
 from akida_edge.drivers import make_source
 from akida_edge.errors import AkidaEdgeError, InputDataError
 from akida_edge.pipelines.base import Activity, Detection, learning_label, saved_or_restored
-from akida_edge.pipelines.compose import MEDIA_TIME_LIMIT_US, idle_activity, read_chunks
+from akida_edge.pipelines.compose import MAX_FRAME_GAP_US, FrameTimeline, idle_activity, read_chunks
 
 LEARN_WINDOWS = 3
 
@@ -44,48 +44,6 @@ def check_threshold(value: float) -> str | None:
     if not 0.0 < value <= 1.0:
         return "in gestures mode the threshold is a gesture's minimum score; use a value in (0, 1]"
     return None
-
-
-#: a forward gap between two frames beyond this (or twice the model's window, if longer) is a step
-#: of the wall clock or a source that gave nothing for a while (`FrameTimeline`)
-MAX_FRAME_GAP_US = 1_000_000
-
-
-class FrameTimeline:
-    """Frame stamps → the pipeline's own timeline (µs since the first frame: the DVS emulator's and
-    the gesture windows' time), and the epoch µs of its origin (for the detections' times).
-
-    The timeline advances by each frame's interval. A forward gap beyond `max_gap_us` is not scene
-    time: a live camera follows a forward step of the wall clock (NTP's first sync on a box
-    without a real-time clock: hours, or decades from 1970; `drivers.camera`), and emulating it
-    would spread the next frame's events over the step and classify it window by window (an hour
-    is 36 000 windows, and the spread events made gestures of their own). Such a frame advances
-    the timeline by the last ordinary interval (a step's frame came one interval after the one
-    before it) and the rest moves the origin, so later detections carry the clock's new time; so
-    does a stamp that goes back (a replay restarting its media time). Frames in media
-    time (before `MEDIA_TIME_LIMIT_US`) are dated from the wall clock at the first frame."""
-
-    def __init__(self, max_gap_us: int) -> None:
-        self.max_gap_us = int(max_gap_us)
-        self.t_us = 0  # the latest frame on the timeline
-        self.origin_epoch_us = 0  # epoch µs of the timeline's 0
-        self._last: int | None = None  # the latest frame's stamp
-        self._interval_us = 1  # the latest ordinary interval between two frames
-        self._to_epoch_us = 0  # stamp → epoch µs (media time: the wall clock at the first frame)
-
-    def advance(self, stamp_us: int) -> int:
-        """The next frame, stamped `stamp_us`: its time on the timeline."""
-        if self._last is None:
-            if stamp_us < MEDIA_TIME_LIMIT_US:
-                self._to_epoch_us = time.time_ns() // 1000 - stamp_us
-        else:
-            gap = stamp_us - self._last
-            if 0 < gap <= self.max_gap_us:
-                self._interval_us = gap
-            self.t_us += gap if 0 < gap <= self.max_gap_us else self._interval_us
-        self._last = stamp_us
-        self.origin_epoch_us = stamp_us + self._to_epoch_us - self.t_us
-        return self.t_us
 
 
 class GesturePipeline:

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from stepping_clock import stepping
 
+import akida_edge.pipelines.camera as camera_pipeline
 from akida_edge.config import parse_config
 from akida_edge.drivers.synthetic_camera import SyntheticCameraConfig, SyntheticScene
 from akida_edge.engine.power import CHIP_STATIC_MW
@@ -18,6 +20,7 @@ from akida_edge.pipelines.compose import Encoded
 
 pytestmark = pytest.mark.integration
 START_US = 1_700_000_000_000_000  # an epoch time: capture times are used as they are
+STEP_US = 3_600_000_000  # the wall clock's forward step (NTP's first sync)
 
 
 def _pipeline(source: dict, threshold: float = 0.2, **options):
@@ -102,3 +105,54 @@ def test_hysteresis_one_episode_while_the_rate_hovers():
         out += dec(enc, None, t_us // 1000)[0]
     assert [d.fields["phase"] for d in out] == ["start", "end"]
     assert out[1].ts_ms - out[0].ts_ms >= 25 * 100  # held through the hovering part
+
+
+
+def _stepped_and_steady(monkeypatch, step_at_s: float, threshold: float = 0.2, **options):
+    """A live-like synthetic scene (epoch stamps, 20 fps, motion 0–2 s and 4–6 s) run twice: with
+    its stamps jumping an hour forward from `step_at_s` on (a camera's, when NTP first sets the
+    clock), and without; each run's (detections, activities)."""
+    scene = dict(type="synthetic_camera", realtime=False, fps=20.0, move_s=2.0, still_s=2.0, duration_s=7.9,
+                 seed=5, start_us=START_US)
+    steady = _run(_pipeline(scene, threshold, window_ms=500.0, **options))
+    with monkeypatch.context() as m:
+        stepping(camera_pipeline, m, START_US + round(step_at_s * 1e6), STEP_US)
+        stepped = _run(_pipeline(scene, threshold, window_ms=500.0, **options))
+    return stepped, steady
+
+
+def _same_scene(stepped, steady, step_at_s: float) -> None:
+    """The step changes nothing but the clock: the same frames' events and states, the same
+    detections (scores, rates, `duration_ms`), those after the step dated `STEP_US` later."""
+    (dets, acts), (dets0, acts0) = stepped, steady
+    assert [d.fields["phase"] for d in dets] == [d.fields["phase"] for d in dets0]
+    for d, d0 in zip(dets, dets0, strict=True):
+        later = STEP_US // 1000 if (d0.ts_ms * 1000 - START_US) / 1e6 >= step_at_s else 0
+        assert d.ts_ms == d0.ts_ms + later  # detection times follow the clock
+        assert (d.label, d.score) == (d0.label, d0.score)
+        timing = ("latency_ms", "processing_ms")
+        assert {k: v for k, v in d.fields.items() if k not in timing} == \
+            {k: v for k, v in d0.fields.items() if k not in timing}
+    assert [a.events for a in acts] == [a.events for a in acts0]
+    assert [a.state for a in acts] == [a.state for a in acts0]
+
+
+def test_a_forward_step_of_a_live_clock_is_not_scene_time_in_an_episode(monkeypatch):
+    """The clock steps an hour in the middle of the second episode while the object keeps moving:
+    the scene is run as without the step (before: the episode's `duration_ms` was 3 602 700, the
+    step included, and the rate fell from 1.78 to 0.11 events/pixel/s, the window emptied by the
+    step), and the episode's end carries the clock's new time."""
+    stepped, steady = _stepped_and_steady(monkeypatch, 5.0, state_interval_s=0.1)
+    dets = steady[0]
+    assert [d.fields["phase"] for d in dets] == ["start", "end"] * 2
+    assert (dets[2].ts_ms * 1000 - START_US) / 1e6 < 5.0 < (dets[3].ts_ms * 1000 - START_US) / 1e6
+    _same_scene(stepped, steady, 5.0)
+
+
+def test_a_forward_step_of_a_live_clock_in_a_still_scene_makes_no_episode(monkeypatch):
+    """With the noisy DVS preset an emulated hour is an hour of sensor noise in one frame (before:
+    7 092 364 events, 739 events/pixel/s, and a spurious 800 ms episode at the step); the
+    threshold sits between the noise floor (≈ 3.3 events/pixel/s) and the moving object (≈ 5.3)."""
+    stepped, steady = _stepped_and_steady(monkeypatch, 3.0, threshold=4.5, dvs="noisy", release_ratio=0.9)
+    assert [d.fields["phase"] for d in steady[0]] == ["start", "end"] * 2
+    _same_scene(stepped, steady, 3.0)
