@@ -19,7 +19,10 @@ Steps (each with a progress line on stderr):
    `vocabulary.MORE_WORDS`, session 11) after the first, its words further classes of that head
    and its clips treated as the first set's (also by `--words-unknown`); with `--float-from` and
    `--head-only`, only the feature layer and the heads are retrained, on the frozen trunk's
-   outputs (`feature_head.py`: minutes instead of hours);
+   outputs (`feature_head.py`: minutes instead of hours); with `--float-from`, `--probe-epochs N`
+   first fits the auxiliary head alone on the saved network's frozen binary features (a linear
+   probe, `feature_head.probe`; session 12: a saved `kws_float.pt` holds no auxiliary head, so it
+   would otherwise start at random);
    `--windows DIR` adds 1 s windows of continuous non-keyword speech (`speechwindows.py`) as
    `_unknown_`, `--words-unknown` makes the word set's clips `_unknown_` in the 12-class loss too;
    together these new negatives weigh `--negative-share` classes of training clips (`fit_data`;
