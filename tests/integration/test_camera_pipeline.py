@@ -107,7 +107,6 @@ def test_hysteresis_one_episode_while_the_rate_hovers():
     assert out[1].ts_ms - out[0].ts_ms >= 25 * 100  # held through the hovering part
 
 
-
 def _stepped_and_steady(monkeypatch, step_at_s: float, threshold: float = 0.2, **options):
     """A live-like synthetic scene (epoch stamps, 20 fps, motion 0–2 s and 4–6 s) run twice: with
     its stamps jumping an hour forward from `step_at_s` on (a camera's, when NTP first sets the
