@@ -11,7 +11,7 @@ pilots"): nothing is retrained, everything runs on the converted model (virtual 
 Reads the keyword data set (`train.py`'s, built with its settings). Choosing material only:
 validation, plus the report's held-out splits to see whether a gain carries over.
 
-    python scripts/kws_inference_pilots.py word-head|tta [--data data/kws-en]
+    python scripts/kws_inference_pilots.py word-head|tta [--data data/kws-en] [--model FILE.aem]
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from akida_edge.apps.kws import dataset, train
 from akida_edge.apps.kws import features as F
 from akida_edge.apps.kws.app import MODEL_PATH, softmax
 from akida_edge.apps.kws.labels import CLASSES
+from akida_edge.apps.kws.learn import learning_model
+from akida_edge.engine import learning
 from akida_edge.engine.model import Model
 from akida_edge.engine.modelfile import load_model
 from akida_edge.frontends.resample import resample
@@ -33,15 +35,9 @@ UNKNOWN = CLASSES.index("_unknown_")
 SPLITS = ("train", "validation", "test", "cross_family", "other_synth")
 
 
-def binary_features(base: Model, x: np.ndarray, batch: int = 512) -> np.ndarray:
-    """(n, 256) the converted model's binary feature layer (its second-to-last layer)."""
-    fm = Model()
-    for layer in base.layers[:-1]:
-        fm.add(layer.spec)
-        for name, value in layer.variables.items():
-            fm.layers[-1].set_variable(name, value)
-    return np.concatenate([fm.forward(x[i:i + batch]).reshape(len(x[i:i + batch]), -1)
-                           for i in range(0, len(x), batch)]).astype(np.float32)
+def binary_features(base: Model, x: np.ndarray) -> np.ndarray:
+    """(n, 256) the converted model's binary feature layer: what its learning layer sees."""
+    return learning.features(learning_model(base), x).astype(np.float32)
 
 
 def fit_linear(x: np.ndarray, t: np.ndarray, n: int, steps: int = 400, seed: int = 0):
@@ -58,8 +54,8 @@ def fit_linear(x: np.ndarray, t: np.ndarray, n: int, steps: int = 400, seed: int
     return lambda f: lin(torch.from_numpy(f)).detach().numpy()
 
 
-def word_head(data: str) -> None:
-    base = load_model(MODEL_PATH)
+def word_head(data: str, model: Path) -> None:
+    base = load_model(model)
     d = {s: train.load_features(Path(data), s, progress=None) for s in SPLITS}
     feats = {s: binary_features(base, d[s]["x"]) for s in SPLITS}
     index = {w: len(CLASSES) + i for i, w in enumerate(train.AUX_WORDS)}
@@ -77,7 +73,7 @@ def word_head(data: str) -> None:
         collapsed[:, UNKNOWN] += p[:, len(CLASSES):].sum(1)
         collapsed = collapsed.argmax(1)
         u = ys == UNKNOWN
-        rows = (("shipped", shipped), ("refit-12", refit), ("word-head", collapsed))
+        rows = (("model", shipped), ("refit-12", refit), ("word-head", collapsed))
         cells = [f"{name} {np.mean(pred == ys):.3f} (_unknown_ {np.mean(pred[u] == UNKNOWN):.2f})"
                  for name, pred in rows]
         print(f"{s:13s} " + "  ".join(cells), flush=True)
@@ -90,8 +86,8 @@ def _one_second(a: np.ndarray) -> np.ndarray:
     return np.pad(a, ((n - len(a)) // 2, n - len(a) - (n - len(a)) // 2))
 
 
-def tta(data: str) -> None:
-    model = load_model(MODEL_PATH)
+def tta(data: str, model_path: Path) -> None:
+    model = load_model(model_path)
     for split in ("validation", "cross_family"):
         raw = dataset.load_split(data, split)
         x, y = raw["audio"].astype(np.float32) / 32768.0, raw["label"].astype(int)
@@ -116,8 +112,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("pilot", choices=("word-head", "tta"))
     ap.add_argument("--data", default="data/kws-en")
+    ap.add_argument("--model", type=Path, default=MODEL_PATH,
+                    help="the converted model (default: the shipped one; session 12 measured the session-6 "
+                         "model: git show 83e4688:apps/kws/model/kws.aem)")
     args = ap.parse_args()
-    (word_head if args.pilot == "word-head" else tta)(args.data)
+    (word_head if args.pilot == "word-head" else tta)(args.data, args.model)
 
 
 if __name__ == "__main__":
