@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -95,15 +96,34 @@ def float_accuracy(x: np.ndarray, y: np.ndarray) -> float | None:
     return float(np.mean(network.predict(model, network.to_nchw(x)).argmax(1) == y))
 
 
-def detection(spotter: Spotter, progress: IO[str] | None) -> tuple[float, float, dict]:
+def detection_scenes() -> Iterator[tuple[scenes.Scene, list[str]]]:
+    """The `SCENES` detection scenes (test voices, seeded) and the keywords said in each."""
     voices = split_voices(available_languages(), available_variants(), SEED)["test"]
     rng = np.random.default_rng([SEED, 99])
-    hits = false = total = hits0 = false0 = 0
-    filler_s = 0.0
-    for i in range(SCENES):
+    for _ in range(SCENES):
         voice = voices[int(rng.integers(0, len(voices)))].name
         words = list(rng.permutation(dataset.KEYWORDS))
-        scene = scenes.make_scene(rng, voice, words, snr_db=float(rng.uniform(10, 30)))
+        yield scenes.make_scene(rng, voice, words, snr_db=float(rng.uniform(10, 30))), words
+
+
+def filler_scenes(seconds: float = FILLER_S,
+                  utterances: int = FILLER_SCENE_UTTERANCES) -> Iterator[scenes.Scene]:
+    """Scenes of non-keyword speech alone (test voices, seeded) until `seconds` of it."""
+    voices = split_voices(available_languages(), available_variants(), SEED)["test"]
+    rng = np.random.default_rng([SEED, 98])
+    speech_s = 0.0
+    while speech_s < seconds:
+        voice = voices[int(rng.integers(0, len(voices)))].name
+        scene = scenes.make_scene(rng, voice, [], trailing_filler=utterances,
+                                  snr_db=float(rng.uniform(10, 30)))
+        speech_s += scene.filler_speech_s
+        yield scene
+
+
+def detection(spotter: Spotter, progress: IO[str] | None) -> tuple[float, float, dict]:
+    hits = false = total = hits0 = false0 = 0
+    filler_s = 0.0
+    for i, (scene, words) in enumerate(detection_scenes()):
         ungated: list = []
         h, f = scenes.score(spotter.detect_audio(scene.audio, ungated=ungated), scene)
         hits, false, total = hits + h, false + f, total + len(words)
@@ -124,15 +144,10 @@ def detection(spotter: Spotter, progress: IO[str] | None) -> tuple[float, float,
 def filler_false_alarms(spotter: Spotter, progress: IO[str] | None, seconds: float = FILLER_S,
                         utterances: int = FILLER_SCENE_UTTERANCES) -> dict[str, Any]:
     """Detections on non-keyword speech alone (every one a false alarm), until `seconds` of it."""
-    voices = split_voices(available_languages(), available_variants(), SEED)["test"]
-    rng = np.random.default_rng([SEED, 98])
     by_label: dict[str, int] = {}
     speech_s = 0.0
     ungated: list = []
-    while speech_s < seconds:
-        voice = voices[int(rng.integers(0, len(voices)))].name
-        scene = scenes.make_scene(rng, voice, [], trailing_filler=utterances,
-                                  snr_db=float(rng.uniform(10, 30)))
+    for scene in filler_scenes(seconds, utterances):
         for det in spotter.detect_audio(scene.audio, ungated=ungated):
             by_label[det.label] = by_label.get(det.label, 0) + 1
         speech_s += scene.filler_speech_s

@@ -37,34 +37,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from akida_edge.apps.kws import dataset, isolation, scenes, tune  # noqa: E402
+from akida_edge.apps.kws import isolation, scenes, tune  # noqa: E402
 from akida_edge.apps.kws.app import DetectParams, Spotter  # noqa: E402
-from akida_edge.apps.kws.voices import available_languages, available_variants, split_voices  # noqa: E402
 
 CURRENT = DetectParams()
 FILLER_VALIDATION_S = 1200.0
 
 
 def _bench_test_scenes() -> tuple[list[scenes.Scene], list[scenes.Scene]]:
-    """The benchmark's detection scenes and filler-only scenes, as `bench/kws.py` makes them."""
+    """The benchmark's detection scenes and filler-only scenes (`bench/kws.py` makes them)."""
     from akida_edge.bench import kws as bench
 
-    voices = split_voices(available_languages(), available_variants(), bench.SEED)["test"]
-    rng = np.random.default_rng([bench.SEED, 99])
-    kw = []
-    for i in range(bench.SCENES):
-        voice = voices[int(rng.integers(0, len(voices)))].name
-        words = list(rng.permutation(dataset.KEYWORDS))
-        kw.append(scenes.make_scene(rng, voice, words, snr_db=float(rng.uniform(10, 30))))
-        print(f"test scene {i + 1}/{bench.SCENES}", file=sys.stderr, flush=True)
-    rng = np.random.default_rng([bench.SEED, 98])
-    fill, speech_s = [], 0.0
-    while speech_s < bench.FILLER_S:
-        voice = voices[int(rng.integers(0, len(voices)))].name
-        fill.append(scenes.make_scene(rng, voice, [], trailing_filler=bench.FILLER_SCENE_UTTERANCES,
-                                      snr_db=float(rng.uniform(10, 30))))
-        speech_s += fill[-1].filler_speech_s
-        print(f"test filler {speech_s / 60:.1f}/{bench.FILLER_S / 60:.0f} min", file=sys.stderr, flush=True)
+    kw = [scene for scene, _ in bench.detection_scenes()]
+    print(f"test scenes: {len(kw)}", file=sys.stderr, flush=True)
+    fill = list(bench.filler_scenes())
+    print(f"test filler: {sum(f.filler_speech_s for f in fill) / 60:.1f} min", file=sys.stderr, flush=True)
     return kw, fill
 
 
