@@ -108,6 +108,17 @@ def confusion_png(path: Path, cm: np.ndarray, classes: tuple[str, ...], title: s
         raise OSError(f"could not write {path}")
 
 
+def _more_words(sets) -> str:
+    """The report's words for `--more-words` (a count of further word sets; True in reports before
+    session 13, when there could be only one)."""
+    if not sets:
+        return ""
+    n = 1 if sets is True else int(sets)
+    if n == 1:
+        return " and a second set of more words, `--more-words`"
+    return f" and {n} further sets of more words, `--more-words`"
+
+
 def _fmt(v: Any) -> str:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "n/a"
@@ -143,7 +154,7 @@ def write(out: Path, m: dict, classes: tuple[str, ...]) -> None:
     if m.get("word_classes"):
         aux += (f" The auxiliary head also named the {m['word_classes']} words of the word set "
                 f"({m['word_clips']} clips by training voices, `wordset.py`, `--words`"
-                + (" and a second set of more words, `--more-words`" if m.get("more_words") else "") + ")" + (
+                + _more_words(m.get("more_words")) + ")" + (
                     "; only the binary feature layer and the heads were retrained with it, on the frozen "
                     "trunk (`--head-only`)." if m.get("head_only") else "."))
     if m.get("probe_epochs"):

@@ -15,9 +15,10 @@ Steps (each with a progress line on stderr):
    what few-shot learning of new words needs (`apps/kws/learn.py`); the head is dropped before
    quantization; `--words DIR` adds the word set (`wordset.py`: hundreds of other words said by
    many training voices, built or resumed under DIR) to that head, its clips without a 12-class
-   target; `--more-words DIR` (with `--words`) adds a second word set (`wordset.py --more`:
-   `vocabulary.MORE_WORDS`, session 11) after the first, its words further classes of that head
-   and its clips treated as the first set's (also by `--words-unknown`); with `--float-from` and
+   target; `--more-words DIR [DIR2]` (with `--words`) adds further word sets (`wordset.py --more`:
+   `vocabulary.MORE_WORDS`, session 11; `--more 2`: `vocabulary.MORE_WORDS_2`, session 13) after
+   the first, its words further classes of that head and its clips treated as the first set's
+   (also by `--words-unknown`); with `--float-from` and
    `--head-only`, only the feature layer and the heads are retrained, on the frozen trunk's
    outputs (`feature_head.py`: minutes instead of hours); with `--float-from`, `--probe-epochs N`
    first fits the auxiliary head alone on the saved network's frozen binary features (a linear
@@ -58,6 +59,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -247,7 +249,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         head_epochs: int = HEAD_EPOCHS, windows: str | Path | None = None, words_unknown: bool = False,
         negative_share: float = NEGATIVE_SHARE, mixup_alpha: float = 0.0, average_from: float | None = None,
         metric: float = 0.0, metric_temperature: float = episodes.TEMPERATURE, phone_weight: float = 0.0,
-        more_words: str | Path | None = None, probe_epochs: int = 0, progress=sys.stderr) -> dict:
+        more_words: str | Path | Sequence[str | Path] | None = None, probe_epochs: int = 0,
+        progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
@@ -263,21 +266,26 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     loss of one cross-voice episode of the word set per step, at `metric_temperature` (`episodes.py`).
     `phone_weight` > 0 (with `words`): float training (or `head_only`) adds `phone_weight` × the
     phonetic head's mean binary cross-entropy (`phone_targets`, `phones.py`). `more_words` (with
-    `words`): a second word set's directory (`wordset.py --more`, built or resumed with the settings
-    of its manifest), joined after the first (`join_words`); with `float_from`, the saved auxiliary
+    `words`): a further word set's directory, or several (`wordset.py --more PART`, built or resumed
+    with the settings of its manifest; one without a manifest is built as part 1, 2, … by its
+    place), each joined after the ones before (`join_words`); with `float_from`, the saved auxiliary
     head's rows are kept for the classes before the new words (the new rows start at random).
     `probe_epochs` > 0 (with `float_from` and the auxiliary head): before anything else trains, the
     auxiliary head alone is fitted that many epochs on the frozen network's binary features
     (`feature_head.probe`, a linear probe: LP-FT), so that its random rows do not disturb the
     features in the first steps."""
     data, out = Path(data), Path(out)
+    one = isinstance(more_words, str | Path)
+    mores = [] if more_words is None else [more_words] if one else [*more_words]
+    more_words = mores or None
     if quantized_from is not None and float_from is None:
         raise ConfigError(f"--quantized-from {quantized_from} needs --float-from (the float network of the "
                           "same run, for the float figures)")
     if words is not None and not aux:
         raise ConfigError(f"--words {words} trains the auxiliary head; it cannot go with --no-aux")
     if more_words is not None and words is None:
-        raise ConfigError(f"--more-words {more_words} is a second word set: it needs --words DIR (the first)")
+        raise ConfigError(f"--more-words {' '.join(map(str, mores))}: a further word set needs --words DIR "
+                          "(the first)")
     if words_unknown and words is None:
         raise ConfigError("--words-unknown labels the word set's clips _unknown_: it needs --words DIR")
     if negative_share <= 0:
@@ -330,12 +338,12 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         wconfig = wordset.WordsetConfig.small() if small else wordset.WordsetConfig()
         wordset.build(words, wconfig, workers=workers, progress=progress)
         wset = {**load_features(Path(words), "train", progress), "classes": len(wconfig.train_words)}
-        if more_words is not None:
-            mpath = Path(more_words) / "manifest.json"
-            mconfig = wordset.WordsetConfig.of(more_words) if mpath.exists() else wordset.WordsetConfig.more(
-                small=small)
-            wordset.build(more_words, mconfig, workers=workers, progress=progress)
-            more = {**load_features(Path(more_words), "train", progress), "classes": len(mconfig.train_words)}
+        for part, more_dir in enumerate(mores, 1):
+            mpath = Path(more_dir) / "manifest.json"
+            mconfig = wordset.WordsetConfig.of(more_dir) if mpath.exists() else wordset.WordsetConfig.more(
+                small=small, part=part)
+            wordset.build(more_dir, mconfig, workers=workers, progress=progress)
+            more = {**load_features(Path(more_dir), "train", progress), "classes": len(mconfig.train_words)}
             wset = join_words(wset, more)
         word_classes, word_clips = int(wset["classes"]), len(wset["y"])
     if windows is not None:
@@ -489,7 +497,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    batch=batch, float_reused=float_from is not None, aux_words=len(AUX_WORDS) if aux else 0,
                    quantized_reused=quantized_from is not None, small=small, seed=seed,
                    word_classes=word_classes, word_clips=word_clips, head_only=head_only,
-                   more_words=more_words is not None, probe_epochs=probe_epochs,
+                   more_words=len(mores), probe_epochs=probe_epochs,
                    window_clips=window_clips, words_unknown=words_unknown,
                    negative_share=negative_share if fd["negatives"].size else 0.0,
                    mixup_alpha=mixup_alpha, average_from=average_from, metric_weight=metric,
@@ -533,8 +541,9 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"training clips per class (default {TRAIN_PER_CLASS})")
     ap.add_argument("--words", metavar="DIR", help="add the word set (apps/kws/wordset.py; built or resumed "
                     "under DIR) to the auxiliary head: features that tell many words apart")
-    ap.add_argument("--more-words", metavar="DIR", help="with --words: a second word set (python -m "
-                    "akida_edge.apps.kws.wordset --more --out DIR) whose words become further classes")
+    ap.add_argument("--more-words", metavar="DIR", nargs="+", help="with --words: further word sets (python "
+                    "-m akida_edge.apps.kws.wordset --more PART --out DIR), in order, whose words become "
+                    "further classes")
     ap.add_argument("--probe-epochs", type=int, default=0, metavar="N",
                     help="with --float-from: first fit the auxiliary head alone N epochs on the frozen "
                          "network's binary features (a linear probe; default 0: off)")

@@ -31,6 +31,8 @@ shards) are computed at the end. Usage::
 A second set (session 11, `--more`, under another directory, e.g. ``data/kws-words-more``): the
 1 000 `vocabulary.MORE_WORDS`, `--clips-per-word` (48) clips each, same voices and recipe, random
 streams of their own (`WordsetConfig.stream`), no dev split; `train.py --more-words DIR` adds it.
+A third (session 13, `--more 2`, e.g. ``data/kws-words-more2``): the 1 000 `vocabulary.MORE_WORDS_2`
+the same way on streams of its own; `train.py --more-words DIR DIR2` adds both.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ from akida_edge.errors import AkidaEdgeError, ConfigError
 SCHEMA = "akida-edge.kws-wordset/1"
 SPLITS = ("train", "dev")
 _LABEL = CLASSES.index(UNKNOWN)  # `make_clip` only asks whether the clip is silence
+#: The further word sets' lists (`WordsetConfig.more`, `--more PART`).
+MORE_PARTS = {1: vocabulary.MORE_WORDS, 2: vocabulary.MORE_WORDS_2}
 
 
 @dataclass(frozen=True)
@@ -85,15 +89,21 @@ class WordsetConfig:
                              train_words=vocabulary.TRAIN_WORDS[:6], dev_words=vocabulary.DEV_WORDS[:2])
 
     @staticmethod
-    def more(seed: int = 20261127, clips_per_word: int = 48, small: bool = False) -> WordsetConfig:
-        """The second word set (`--more`): `vocabulary.MORE_WORDS` by the same training voices with the
-        same recipe, `clips_per_word` clips each, on random streams of their own; no dev split (the
-        first set has it). `small`: 6 of its words × 4 clips (seconds)."""
+    def more(seed: int = 20261127, clips_per_word: int = 48, small: bool = False,
+             part: int = 1) -> WordsetConfig:
+        """A further word set (`--more PART`): part 1 `vocabulary.MORE_WORDS`, part 2
+        `vocabulary.MORE_WORDS_2`, by the same training voices with the same recipe, `clips_per_word`
+        clips each, on random streams of their own (`stream` = part); no dev split (the first set has
+        it). `small`: 6 of its words × 4 clips (seconds)."""
+        if part not in MORE_PARTS:
+            raise ConfigError(f"--more {part}: no such word list; the parts are "
+                              f"{', '.join(map(str, MORE_PARTS))}")
+        words = MORE_PARTS[part]
         if small:
-            return WordsetConfig(seed=seed, clips_per_word=4, shard_size=8, dev_words=(), stream=1,
-                                 train_words=vocabulary.MORE_WORDS[:6])
-        return WordsetConfig(seed=seed, clips_per_word=clips_per_word, train_words=vocabulary.MORE_WORDS,
-                             dev_words=(), stream=1)
+            return WordsetConfig(seed=seed, clips_per_word=4, shard_size=8, dev_words=(), stream=part,
+                                 train_words=words[:6])
+        return WordsetConfig(seed=seed, clips_per_word=clips_per_word, train_words=words, dev_words=(),
+                             stream=part)
 
     def settings(self) -> dict:
         """The settings as stored and hashed; `stream` 0 is left out, so the first set's manifest and
@@ -249,8 +259,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small", action="store_true", help="a smoke-sized set (seconds, for CI)")
     ap.add_argument("--seed", type=int, default=20261127, help="the keyword data set's seed (voice split)")
     ap.add_argument("--workers", type=int, default=1, help="processes (default 1)")
-    ap.add_argument("--more", action="store_true", help="the second word set: vocabulary.MORE_WORDS, "
-                    "--clips-per-word clips each, no dev split (use another --out, e.g. data/kws-words-more)")
+    ap.add_argument("--more", type=int, nargs="?", const=1, default=None, metavar="PART",
+                    help="a further word set: part 1 (the default) vocabulary.MORE_WORDS, part 2 "
+                    "vocabulary.MORE_WORDS_2; --clips-per-word clips each, no dev split (use another --out, "
+                    "e.g. data/kws-words-more, data/kws-words-more2)")
     ap.add_argument("--clips-per-word", type=int, default=48,
                     help="with --more: clips per word, even (default 48)")
     ap.add_argument("--overwrite", action="store_true", help="replace a word set made with other settings")
@@ -262,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                               "the workers >= 1")
         if args.clips_per_word < 2 or args.clips_per_word % 2:
             raise ConfigError(f"--clips-per-word {args.clips_per_word}: must be an even number >= 2")
-        if args.more:
-            config = WordsetConfig.more(args.seed, args.clips_per_word, small=args.small)
+        if args.more is not None:
+            config = WordsetConfig.more(args.seed, args.clips_per_word, small=args.small, part=args.more)
         else:
             config = WordsetConfig.small(args.seed) if args.small else WordsetConfig(seed=args.seed)
         manifest = build(args.out, config, workers=args.workers, overwrite=args.overwrite)

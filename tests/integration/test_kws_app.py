@@ -226,14 +226,19 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     assert neg["window_clips"] == speechwindows.WindowsConfig.small().windows and neg["words_unknown"]
     assert neg["negative_share"] == train.NEGATIVE_SHARE and neg["agreement"] == 1.0
     assert "--windows" in (tmp_path / "neg" / "REPORT.md").read_text()
-    # session 11: a second word set (--more-words), its words further classes of the grown auxiliary head
+    # session 11: a second word set (--more-words), its words further classes of the grown auxiliary head;
+    # session 13: a third after it (--more-words DIR DIR2, built as parts 1 and 2 by their places)
     more = train.run(tmp_path / "data", tmp_path / "more", small=True, threads=1, progress=None,
                      checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-continued-seed1.pt",
-                     continue_epochs=1, words=tmp_path / "wordset", more_words=tmp_path / "wordset-more",
-                     words_unknown=True)
+                     continue_epochs=1, words=tmp_path / "wordset", words_unknown=True,
+                     more_words=[tmp_path / "wordset-more", tmp_path / "wordset-more2"])
     small_more, small_first = wordset.WordsetConfig.more(small=True), wordset.WordsetConfig.small()
-    assert more["word_classes"] == len(small_first.train_words) + len(small_more.train_words)
-    assert more["word_clips"] == neg["word_clips"] + small_more.clips("train") and more["agreement"] == 1.0
+    assert wordset.WordsetConfig.of(tmp_path / "wordset-more2") == wordset.WordsetConfig.more(small=True,
+                                                                                               part=2)
+    assert more["word_classes"] == len(small_first.train_words) + 2 * len(small_more.train_words)
+    assert more["word_clips"] == neg["word_clips"] + 2 * small_more.clips("train")
+    assert more["agreement"] == 1.0
+    assert more["more_words"] == 2
     grown = torch.load(tmp_path / "ckpt" / "float-continued-seed1.pt", weights_only=True)["aux_state_dict"]
     assert grown["weight"].shape[0] == len(CLASSES) + len(train.AUX_WORDS) + more["word_classes"]
     assert "--more-words" in (tmp_path / "more" / "REPORT.md").read_text()

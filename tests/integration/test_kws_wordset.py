@@ -80,13 +80,17 @@ def test_repeats_must_divide_the_shards():
         wordset.WordsetConfig(shard_size=9, repeats=2).check()
 
 
-def test_the_second_set_says_the_more_words_on_streams_of_its_own(tmp_path):
-    """`--more` (session 11): `vocabulary.MORE_WORDS`, no dev split, read back from its manifest; its
-    shards differ from the first set's streams even for the same words."""
-    more = wordset.WordsetConfig.more(small=True)
+@pytest.mark.parametrize("part", [1, 2])
+def test_a_further_set_says_its_words_on_streams_of_its_own(tmp_path, part):
+    """`--more` (session 11): `vocabulary.MORE_WORDS`; `--more 2` (session 13): `MORE_WORDS_2`; no dev
+    split, read back from its manifest; its shards differ from the first set's streams even for the
+    same words."""
+    more = wordset.WordsetConfig.more(small=True, part=part)
+    assert more.stream == part
     wordset.build(tmp_path, more, progress=None)
     d = wordset.load_split(tmp_path, "train")
-    assert set(d["word"]) == set(more.train_words) and set(more.train_words) <= set(vocabulary.MORE_WORDS)
+    words = vocabulary.MORE_WORDS if part == 1 else vocabulary.MORE_WORDS_2
+    assert set(d["word"]) == set(more.train_words) and set(more.train_words) <= set(words)
     np.testing.assert_array_equal(np.bincount(d["label"]), more.clips_per_word)
     assert more.clips("dev") == 0 and not any((tmp_path / "dev").glob("*.npz"))
     assert wordset.WordsetConfig.of(tmp_path) == more
@@ -100,5 +104,8 @@ def test_the_first_set_keeps_its_hash_and_a_missing_manifest_is_one_line(tmp_pat
     assert "stream" not in wordset.WordsetConfig().settings()
     assert "stream" in wordset.WordsetConfig.more().settings()
     assert wordset.WordsetConfig.more().digest() != wordset.WordsetConfig().digest()
+    assert wordset.WordsetConfig.more(part=2).digest() != wordset.WordsetConfig.more().digest()
+    with pytest.raises(ConfigError, match="--more 3: no such word list"):
+        wordset.WordsetConfig.more(part=3)
     with pytest.raises(ConfigError, match="manifest"):
         wordset.WordsetConfig.of(tmp_path)
