@@ -108,13 +108,17 @@ class KwsPipeline:
         self.last_window: tuple[str, np.ndarray] | None = None  # (label, 1 s at 16 kHz)
 
     def warm_run(self) -> None:
-        """Compile (or load) the kernels of the run path that building does not reach (the
-        front-end), on 2 s of seeded noise through a stream of its own (`python -m akida_edge.warm`:
-        see `AnomalyPipeline.warm_run`)."""
+        """Compile (or load) the kernels that building does not reach (`python -m akida_edge.warm`:
+        see `AnomalyPipeline.warm_run`): the run's front-end, on 2 s of seeded noise through a
+        stream of its own, and, when the pipeline learns, a `learn` command's
+        (`learn.warm_learning`: a word learned from noise in a state directory of its own)."""
         from akida_edge.apps.kws.app import Stream
+        from akida_edge.apps.kws.learn import warm_learning
 
         noise = np.random.default_rng(0).normal(0.0, 0.05, 2 * RATE_HZ).astype(np.float32)
         Stream(self.spotter, self.params).push(noise)
+        if self.options.learned:
+            warm_learning(self.spotter.model)
 
     def set_threshold(self, value: float) -> None:
         problem = check_threshold(value)

@@ -69,11 +69,13 @@ class GesturePipeline:
         self.last_windows: tuple[str, np.ndarray] | None = None  # (label, inputs) of the last detection
 
     def warm_run(self) -> None:
-        """Compile (or load) the kernels of the run path that building does not reach — the DVS
-        emulator, the event view and its ranking — on a bright square crossing a seeded noise
-        scene, through a stream of its own (`python -m akida_edge.warm`: see
-        `AnomalyPipeline.warm_run`)."""
+        """Compile (or load) the kernels that building does not reach (`python -m akida_edge.warm`:
+        see `AnomalyPipeline.warm_run`): the run's DVS emulator, event view and ranking, on a
+        bright square crossing a seeded noise scene through a stream of its own, and, when the
+        pipeline learns, a first `learn` command's (`learn.warm_learning`: the base prototypes
+        rendered and a gesture learned from noise, in a state directory of its own; ~1.5 s)."""
         from akida_edge.apps.vision.app import GestureStream
+        from akida_edge.apps.vision.learn import warm_learning
         from akida_edge.encoders.dvs import DvsEmulator
 
         o = self.options
@@ -88,6 +90,8 @@ class GesturePipeline:
             frame[o.height // 3: o.height // 3 + 8, x: x + 8] = 230
             stream.push(emulator.step(frame, k * frame_us), k * frame_us)
         stream.flush()
+        if self.options.learned:
+            warm_learning(self.recognizer.gm)
 
     def set_threshold(self, value: float) -> None:
         import dataclasses

@@ -390,3 +390,15 @@ class Learned:
         """`decide` for model inputs `x_u8` whose base-model probabilities are `p_base`."""
         return decide(p_base, self.matches(x_u8), self.known_matches, self.labels,
                       self.false_accept, self.base_veto)
+
+
+def warm_learning(base: Model) -> None:
+    """Run a `learn` once on `base` — a word from a second of seeded noise, in a state directory of
+    its own that is deleted afterwards (nothing of the device's state is read or written) — so
+    that the learning kernels are compiled, or loaded from numba's cache, before a device's first
+    real `learn` (`python -m akida_edge.warm`, through `KwsPipeline.warm_run`)."""
+    import tempfile
+
+    noise = np.random.default_rng(0).normal(0.0, 0.1, F.PARAMS.rate_hz).astype(np.float32)
+    with tempfile.TemporaryDirectory(prefix="akida-edge-warm-") as state_dir:
+        Learned(base, state_dir, load=False).learn_audio("warm", [noise])

@@ -353,3 +353,17 @@ class LearnedGestures:
         extra[rows, k[wins] - self.n_base] = best[wins]
         p = p * np.where(wins, 1.0 - best, 1.0)[:, None]
         return np.concatenate([p, extra], axis=1)
+
+
+def warm_learning(gm: Any) -> None:
+    """Run a first `learn` once on the gesture model `gm` — a gesture from three windows of seeded
+    sparse noise, after the base prototypes a first `learn` renders, in a state directory of its
+    own that is deleted afterwards (nothing of the device's state is read or written) — so that
+    the learning kernels are compiled, or loaded from numba's cache, before a device's first real
+    `learn` (`python -m akida_edge.warm`, through `GesturePipeline.warm_run`)."""
+    import tempfile
+
+    rng = np.random.default_rng(0)
+    x = (rng.random((3, *gm.model.input_shape)) < 0.05).astype(np.uint8)  # sparse, as events are
+    with tempfile.TemporaryDirectory(prefix="akida-edge-warm-") as state_dir:
+        LearnedGestures(gm, state_dir, load=False).learn("warm", x)
