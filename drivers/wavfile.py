@@ -20,6 +20,9 @@ import numpy as np
 from akida_edge.errors import SourceError
 
 _PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+#: data lengths a streaming writer leaves in place of the real one: 0xFFFFFFFF (ffmpeg, sox),
+#: 0x7FFFFFFF, and 0x7FFFF000 (espeak-ng --stdout; `espeak-ng --stdout hello > hello.wav`)
+_STREAMED = (0xFFFFFFFF, 0x7FFFFFFF, 0x7FFFF000)
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def parse_wav(raw: bytes, path: str = "WAV data") -> tuple[np.ndarray, WavInfo]:
         if cid == b"fmt ":
             fmt = body
         elif cid == b"data":
-            if size in (0xFFFFFFFF, 0x7FFFFFFF) and len(body) < size:
+            if size in _STREAMED and len(body) < size:
                 # written by a recorder that never came back to fill in the length (streamed
                 # WAV): the data runs to the end of the file; whole frames are checked below
                 body = raw[pos + 8 :]

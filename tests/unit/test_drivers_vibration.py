@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import sys
 import types
 
@@ -38,8 +39,6 @@ def test_wav_replay_keeps_rate_axes_and_samples(tmp_path, rng, axes, bits):
 def test_wav_24_bit_pcm(tmp_path, rng):
     v = rng.integers(-(1 << 23), 1 << 23, size=100)
     raw = np.stack([v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF], axis=1).astype(np.uint8).tobytes()
-    import struct
-
     fmt = struct.pack("<HHIIHH", 1, 1, 8000, 24000, 3, 24)
     body = b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", len(raw)) + raw
     (tmp_path / "a.wav").write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
@@ -50,8 +49,6 @@ def test_wav_24_bit_pcm(tmp_path, rng):
 
 @pytest.mark.parametrize("bits, block", [(0, 0), (0, 2), (16, 0)])
 def test_wav_with_zero_bits_or_block_is_refused(tmp_path, bits, block):
-    import struct
-
     fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, block, bits)
     body = b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", 4) + bytes(4)
     path = tmp_path / "zero.wav"
@@ -61,12 +58,13 @@ def test_wav_with_zero_bits_or_block_is_refused(tmp_path, bits, block):
         read_wav(path)
 
 
-def test_streamed_wav_without_length_reads_to_the_end(tmp_path, rng):
+@pytest.mark.parametrize("placeholder", [0xFFFFFFFF, 0x7FFFFFFF, 0x7FFFF000])  # the last: espeak-ng
+def test_streamed_wav_without_length_reads_to_the_end(tmp_path, rng, placeholder):
     x = rng.uniform(-0.5, 0.5, size=(300, 2)).astype(np.float32)
     write_wav(tmp_path / "s.wav", x, 8000, bits=32)
     raw = bytearray((tmp_path / "s.wav").read_bytes())
     at = raw.index(b"data") + 4
-    raw[at : at + 4] = b"\xff\xff\xff\xff"  # the length a streaming recorder leaves
+    raw[at : at + 4] = struct.pack("<I", placeholder)  # the length a streaming recorder leaves
     (tmp_path / "s.wav").write_bytes(bytes(raw))
     got, info = read_wav(tmp_path / "s.wav")
     np.testing.assert_array_equal(got, x)
