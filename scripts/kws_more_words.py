@@ -11,6 +11,12 @@ lists (`TRAIN_WORDS`, `DEV_WORDS`, `_unknown_` words, keywords, their homophones
 or of the kept ones, an inflection of one or the stem of one's inflection (`forms`, `_key`), sounds
 like one of them (espeak-ng ``en-us`` phonemes, stress and length marks aside) or is said by
 espeak-ng as more than one word.
+
+Words 2 001–3 000 of the derivation are reserved, never to be trained on (session 13:
+`vocabulary.BENCH_FILLER_WORDS`, the bench's unseen-word filler, and `VALIDATION_FILLER_WORDS`, its
+validation counterpart): `derive` skips them, so a list derived later (``--count`` above 2 000)
+holds the words after them. ``--unreserved`` derives without skipping (how the reserved lists were
+made: ``--count 3000 --unreserved``, words 2 001–2 500 and 2 501–3 000).
 """
 
 from __future__ import annotations
@@ -73,7 +79,14 @@ def forms(w: str) -> set[str]:
     return out
 
 
-def derive(count: int) -> list[str]:
+RESERVED = V.BENCH_FILLER_WORDS + V.VALIDATION_FILLER_WORDS
+
+
+def derive(count: int, reserved: tuple[str, ...] = RESERVED) -> list[str]:
+    """The first `count` words of the derivation (module docstring) that are not `reserved`. A
+    reserved word is kept as any other (its forms and its sound bar later candidates) but not
+    listed; since the reserved lists are words 2 001–3 000 of ``derive(3000, reserved=())``, the
+    first 2 000 (`MORE_WORDS`, `MORE_WORDS_2`) are the same either way."""
     from wordfreq import top_n_list  # only here: deriving the list once needs it, nothing else does
 
     taken = list(dict.fromkeys(V.TRAIN_WORDS + V.DEV_WORDS + tuple(UNKNOWN_WORDS) + tuple(KEYWORDS)
@@ -93,6 +106,8 @@ def derive(count: int) -> list[str]:
         fpool |= forms(w)
         seen.add(sound)
         kept_keys |= {_key(w), w}
+        if w in reserved:
+            continue
         out.append(w)
         if len(out) == count:
             break
@@ -102,7 +117,9 @@ def derive(count: int) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--count", type=int, default=1000, help="words to keep (default 1000)")
-    print(" ".join(derive(ap.parse_args().count)))
+    ap.add_argument("--unreserved", action="store_true", help="do not skip the reserved filler words")
+    args = ap.parse_args()
+    print(" ".join(derive(args.count, () if args.unreserved else RESERVED)))
 
 
 if __name__ == "__main__":

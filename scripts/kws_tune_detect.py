@@ -10,10 +10,13 @@ cached under ``--cache`` so that every setting is a cheap replay, as `tune.sweep
     python scripts/kws_tune_detect.py check --cache DIR --pick SMOOTH THR REFR_MS GATE_MS
 
 * ``validation``: `tune.py`'s 24 validation scenes (cached in the data set) and about 20 minutes of
-  validation filler-only speech (`kws_unknown_pilot.filler_scenes`, the recipe session 7 used);
+  validation filler-only speech (`kws_unknown_pilot.filler_scenes`, the recipe session 7 used), and
+  (session 13) as much filler made of words never trained on (``unseen``:
+  `vocabulary.VALIDATION_FILLER_WORDS`, the same recipe and voices, rng ``[data seed, 4244]``);
 * ``test``: the benchmark's own material, generated as `bench/kws.py` generates it (its 12 test
-  scenes, rng ``[SEED, 99]``, and its hour of test filler, rng ``[SEED, 98]``), so that the current
-  setting reproduces `akida-edge bench kws`'s figures exactly;
+  scenes, rng ``[SEED, 99]``, its hour of test filler, rng ``[SEED, 98]``, and its hour of unseen-word
+  filler, `bench.unseen_filler_scenes`), so that the current setting reproduces `akida-edge bench
+  kws`'s figures exactly;
 * ``sweep``: every setting of `tune.py`'s grid on validation (recall, scene and filler false alarms
   per hour) and the pick by the rule below;
 * ``check``: the pick and the current setting on the test material.
@@ -23,6 +26,8 @@ AND filler false-alarm rates are not above the current setting's, the highest va
 (ties: fewer filler, then scene false alarms, the current setting, then more smoothing, a higher
 threshold, a longer refractory period). It ships only if on test it is worse than the current
 setting on none of recall, scene and filler false alarms per hour and better on at least one.
+The unseen-word filler's rate (``unseen_fa_h``, session 13) is reported beside them for every
+setting (a cache made before it has none); the rule above, written before it existed, does not use it.
 """
 
 from __future__ import annotations
@@ -39,20 +44,25 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from akida_edge.apps.kws import isolation, scenes, tune  # noqa: E402
 from akida_edge.apps.kws.app import DetectParams, Spotter  # noqa: E402
+from akida_edge.apps.kws.vocabulary import VALIDATION_FILLER_WORDS  # noqa: E402
 
 CURRENT = DetectParams()
 FILLER_VALIDATION_S = 1200.0
+UNSEEN_FILLER_SEED = 4244  # the validation unseen-word filler's stream (session 7's filler: 4243)
+GROUPS = ("scenes", "filler", "unseen")
 
 
-def _bench_test_scenes() -> tuple[list[scenes.Scene], list[scenes.Scene]]:
-    """The benchmark's detection scenes and filler-only scenes (`bench/kws.py` makes them)."""
+def _bench_test_scenes() -> dict[str, list[scenes.Scene]]:
+    """The benchmark's detection scenes, filler-only scenes and unseen-word filler (`bench/kws.py`)."""
     from akida_edge.bench import kws as bench
 
-    kw = [scene for scene, _ in bench.detection_scenes()]
-    print(f"test scenes: {len(kw)}", file=sys.stderr, flush=True)
-    fill = list(bench.filler_scenes())
-    print(f"test filler: {sum(f.filler_speech_s for f in fill) / 60:.1f} min", file=sys.stderr, flush=True)
-    return kw, fill
+    groups = {"scenes": [scene for scene, _ in bench.detection_scenes()],
+              "filler": list(bench.filler_scenes()), "unseen": list(bench.unseen_filler_scenes())}
+    print(f"test scenes: {len(groups['scenes'])}", file=sys.stderr, flush=True)
+    for name in ("filler", "unseen"):
+        minutes = sum(f.filler_speech_s for f in groups[name]) / 60
+        print(f"test {name}: {minutes:.1f} min", file=sys.stderr, flush=True)
+    return groups
 
 
 def windows(which: str, data: Path, cache: Path, model: str | None) -> None:
@@ -61,10 +71,11 @@ def windows(which: str, data: Path, cache: Path, model: str | None) -> None:
         import kws_unknown_pilot as pilot  # session 7's validation filler
 
         groups = {"scenes": tune.validation_scenes(data, 24),
-                  "filler": pilot.filler_scenes(cache, FILLER_VALIDATION_S)}
+                  "filler": pilot.filler_scenes(cache, FILLER_VALIDATION_S),
+                  "unseen": pilot.filler_scenes(cache, FILLER_VALIDATION_S, words=VALIDATION_FILLER_WORDS,
+                                                stream=UNSEEN_FILLER_SEED, tag="-unseen")}
     else:
-        kw, fill = _bench_test_scenes()
-        groups = {"scenes": kw, "filler": fill}
+        groups = _bench_test_scenes()
     spotter = Spotter(model, learned=False)
     for name, group in groups.items():
         arrays: dict[str, np.ndarray] = {"filler_s": np.array([s.filler_speech_s for s in group])}
@@ -101,9 +112,14 @@ def _score(classes, items, hours: float, params: DetectParams) -> tuple[float | 
     return (hits / total if total else None), false / hours
 
 
+def _groups(cache: Path, which: str) -> list[str]:
+    """The groups cached for `which` (a cache made before session 13 has no ``unseen``)."""
+    return [name for name in GROUPS if (cache / f"windows-{which}-{name}.npz").exists()]
+
+
 def figures(cache: Path, which: str, params: DetectParams) -> dict:
     out = {}
-    for name in ("scenes", "filler"):
+    for name in _groups(cache, which):
         classes, items, hours = _load(cache, which, name)
         recall, fa_h = _score(classes, items, hours, params)
         if name == "scenes":
@@ -125,7 +141,7 @@ def pick(rows: list[dict], current: dict) -> dict:
 
 
 def sweep(cache: Path) -> dict:
-    loaded = {name: _load(cache, "validation", name) for name in ("scenes", "filler")}
+    loaded = {name: _load(cache, "validation", name) for name in _groups(cache, "validation")}
     rows = []
     grid = itertools.product(tune.SMOOTHS, tune.THRESHOLDS, tune.REFRACTORIES_MS, tune.ISOLATED_MAX_MS)
     for smooth, thr, refr, iso in grid:
@@ -142,7 +158,7 @@ def sweep(cache: Path) -> dict:
     tune_choice = tune.choose(rows)  # tune.py's own rule, on the scenes only, for reference
     front = tune.pareto(rows)
     return {"current": current, "pick": chosen, "tune_choice": tune_choice,
-            "scene_hours": loaded["scenes"][2], "filler_hours": loaded["filler"][2],
+            **{f"{name}_hours": loaded[name][2] for name in loaded},
             "pareto_scenes": front, "rows": rows}
 
 

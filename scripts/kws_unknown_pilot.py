@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -50,23 +51,22 @@ FILLER_SEED = 4243  # tune.SCENE_SEED + 1; the bench's filler uses [seed, 98]
 FILLER_UTTERANCES = 40
 
 
-def filler_scenes(cache: Path, seconds: float,
-                  seed: int = dataset.DatasetConfig().seed) -> list[scenes.Scene]:
-    """Filler-only scenes in validation voices until `seconds` of speech (cached)."""
-    path = cache / f"filler-validation-{int(seconds)}.npz"
+def filler_scenes(cache: Path, seconds: float, seed: int = dataset.DatasetConfig().seed,
+                  words: Sequence[str] = dataset.UNKNOWN_WORDS, stream: int = FILLER_SEED,
+                  tag: str = "") -> list[scenes.Scene]:
+    """Filler-only scenes in validation voices until `seconds` of speech (cached): words of `words`,
+    rng ``[seed, stream]``; `tag` names the cache file of another pool or stream."""
+    path = cache / f"filler-validation-{int(seconds)}{tag}.npz"
     if path.exists():
         z = np.load(path)
         return [scenes.Scene(z[f"a{i}"], [], float(z["filler_s"][i]), "") for i in range(len(z["filler_s"]))]
-    voices = split_voices(available_languages(), available_variants(), seed)["validation"]
-    rng = np.random.default_rng([seed, FILLER_SEED])
+    voices = [v.name for v in split_voices(available_languages(), available_variants(), seed)["validation"]]
+    rng = np.random.default_rng([seed, stream])
     out, speech_s = [], 0.0
-    while speech_s < seconds:
-        voice = voices[int(rng.integers(0, len(voices)))].name
-        s = scenes.make_scene(rng, voice, [], trailing_filler=FILLER_UTTERANCES,
-                              snr_db=float(rng.uniform(10, 30)))
+    for s in scenes.filler_only(rng, voices, seconds, FILLER_UTTERANCES, words):
         out.append(s)
         speech_s += s.filler_speech_s
-        print(f"filler {speech_s / 60:.1f}/{seconds / 60:.0f} min", file=sys.stderr, flush=True)
+        print(f"filler{tag} {speech_s / 60:.1f}/{seconds / 60:.0f} min", file=sys.stderr, flush=True)
     np.savez(path, filler_s=np.array([s.filler_speech_s for s in out]),
              **{f"a{i}": s.audio for i, s in enumerate(out)})
     return out
@@ -91,12 +91,15 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def detection(probs: list[tuple[np.ndarray, np.ndarray]], scene_list: list[scenes.Scene],
-              params: DetectParams) -> tuple[float, float, dict[str, int]]:
-    """(recall, false alarms per hour of non-keyword speech, false alarms by label)."""
+              params: DetectParams, keep: Callable[[list, int], list] | None = None
+              ) -> tuple[float, float, dict[str, int]]:
+    """(recall, false alarms per hour of non-keyword speech, false alarms by label); `keep`: a
+    filter of each scene's detections (detections, scene index) applied before scoring."""
     hits = false = 0
     by_label: dict[str, int] = {}
-    for s, (t, p, *mel) in zip(scene_list, probs, strict=True):  # with the log-mel frames: the gate too
+    for i, (s, (t, p, *mel)) in enumerate(zip(scene_list, probs, strict=True)):  # log-mel frames: the gate
         found = tune.detect(CLASSES, params, t, p, mel[0] if mel else None)
+        found = found if keep is None else keep(found, i)
         h, f = scenes.score(found, s)
         hits, false = hits + h, false + f
         if not s.keywords:

@@ -1,7 +1,8 @@
 """Long synthetic recordings with keywords at known times, for detection tests and benchmarks.
 
-A scene alternates stretches of non-keyword speech (`dataset.UNKNOWN_WORDS`, 3–8 words per
-espeak-ng utterance, which include near misses such as "top", "now", "light") and isolated
+A scene alternates stretches of non-keyword speech (by default `dataset.UNKNOWN_WORDS`, 3–8 words
+per espeak-ng utterance, which include near misses such as "top", "now", "light"; `filler_words`
+another pool, e.g. `vocabulary.BENCH_FILLER_WORDS`, words the model was never trained on) and isolated
 keywords, in one voice, with pauses of 0.3–1.0 s, then background noise (`noise.KINDS`) at an
 SNR over the whole signal. Each keyword's onset and offset (ms, after trimming its silence) are
 returned, and how many seconds of non-keyword speech there are (the false-alarm exposure).
@@ -9,6 +10,7 @@ returned, and how many seconds of non-keyword speech there are (the false-alarm 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,9 +37,11 @@ def _say(rng: np.random.Generator, voice: str, text: str) -> np.ndarray:
 
 
 def make_scene(rng: np.random.Generator, voice: str, words: list[str], filler_utterances: int = 2,
-               snr_db: float | None = 20.0, noise_kind: str | None = None, trailing_filler: int = 0) -> Scene:
-    """Keywords `words` (in order), each after `filler_utterances` non-keyword utterances, then
-    `trailing_filler` more of them (``words=[]``: non-keyword speech only, for false alarms)."""
+               snr_db: float | None = 20.0, noise_kind: str | None = None, trailing_filler: int = 0,
+               filler_words: Sequence[str] = UNKNOWN_WORDS) -> Scene:
+    """Keywords `words` (in order), each after `filler_utterances` non-keyword utterances (words of
+    `filler_words`), then `trailing_filler` more of them (``words=[]``: non-keyword speech only, for
+    false alarms)."""
     parts: list[np.ndarray] = []
     keywords, filler_s, t = [], 0.0, 0
 
@@ -49,7 +53,7 @@ def make_scene(rng: np.random.Generator, voice: str, words: list[str], filler_ut
 
     def filler() -> None:
         nonlocal t, filler_s
-        text = " ".join(rng.choice(UNKNOWN_WORDS, int(rng.integers(3, 9))))
+        text = " ".join(rng.choice(filler_words, int(rng.integers(3, 9))))
         x = _say(rng, voice, text)
         parts.append(x)
         t += x.size
@@ -75,6 +79,19 @@ def make_scene(rng: np.random.Generator, voice: str, words: list[str], filler_ut
     return Scene(audio, keywords, filler_s, voice)
 
 
+def filler_only(rng: np.random.Generator, voices: Sequence[str], seconds: float, utterances: int,
+                filler_words: Sequence[str] = UNKNOWN_WORDS) -> Iterator[Scene]:
+    """Scenes of non-keyword speech alone, each in one of `voices` (drawn by `rng`) with
+    `utterances` utterances at 10–30 dB SNR, until `seconds` of speech."""
+    speech_s = 0.0
+    while speech_s < seconds:
+        voice = voices[int(rng.integers(0, len(voices)))]
+        scene = make_scene(rng, voice, [], trailing_filler=utterances, snr_db=float(rng.uniform(10, 30)),
+                           filler_words=filler_words)
+        speech_s += scene.filler_speech_s
+        yield scene
+
+
 def score(detections: list, scene: Scene, slack_ms: float = 500.0) -> tuple[int, int]:
     """(hits, false alarms): a detection hits an unmatched keyword of the same label whose
     [onset − slack, offset + slack] contains its time; every other detection is a false alarm."""
@@ -91,4 +108,4 @@ def score(detections: list, scene: Scene, slack_ms: float = 500.0) -> tuple[int,
     return hits, false
 
 
-__all__ = ["KEYWORDS", "Scene", "make_scene", "score"]
+__all__ = ["KEYWORDS", "Scene", "filler_only", "make_scene", "score"]

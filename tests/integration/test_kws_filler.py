@@ -7,8 +7,9 @@ import shutil
 import numpy as np
 import pytest
 
-from akida_edge.apps.kws import scenes
+from akida_edge.apps.kws import scenes, vocabulary
 from akida_edge.apps.kws.app import Detection
+from akida_edge.apps.kws.dataset import UNKNOWN_WORDS
 from akida_edge.bench import kws as bench_kws
 
 pytestmark = [
@@ -60,3 +61,28 @@ def test_every_detection_on_filler_speech_counts_as_a_false_alarm() -> None:
     rate = out["filler_false_alarms"] / (out["filler_speech_s"] / 3600)
     assert out["false_alarms_per_hour_filler"] == pytest.approx(rate, rel=0.02)  # filler_speech_s is rounded
     assert out["false_alarms_per_hour_filler_gate_off"] == pytest.approx(1.5 * rate, rel=0.02)
+
+
+def test_the_filler_word_pool_is_a_parameter_and_defaults_to_the_unknown_words() -> None:
+    kwargs = {"filler_utterances": 1, "snr_db": None}
+    default = scenes.make_scene(np.random.default_rng(5), "en-us", ["yes"], **kwargs)
+    unknown = scenes.make_scene(np.random.default_rng(5), "en-us", ["yes"], filler_words=UNKNOWN_WORDS,
+                                **kwargs)
+    unseen = scenes.make_scene(np.random.default_rng(5), "en-us", ["yes"],
+                               filler_words=vocabulary.BENCH_FILLER_WORDS, **kwargs)
+    np.testing.assert_array_equal(default.audio, unknown.audio)
+    assert unseen.audio.size != default.audio.size or not np.array_equal(unseen.audio, default.audio)
+
+
+def test_unseen_word_false_alarms_have_their_own_figures_and_scenes() -> None:
+    spotter = _FiresTwice()
+    out = bench_kws.unseen_false_alarms(spotter, None, seconds=4.0, utterances=2)
+    assert out["unseen_words_speech_s"] >= 4.0
+    assert out["unseen_words_false_alarms"] == 2 * spotter.recordings
+    rate = out["unseen_words_false_alarms"] / (out["unseen_words_speech_s"] / 3600)
+    assert out["false_alarms_per_hour_unseen_words"] == pytest.approx(rate, rel=0.02)
+    assert out["false_alarms_per_hour_unseen_words_gate_off"] == pytest.approx(1.5 * rate, rel=0.02)
+    assert not any(k.startswith(("filler", "false_alarms_per_hour_filler")) for k in out)
+    seen = next(bench_kws.filler_scenes(4.0, 2))
+    unseen = next(bench_kws.unseen_filler_scenes(4.0, 2))
+    assert unseen.voice != seen.voice or not np.array_equal(unseen.audio[:16000], seen.audio[:16000])
