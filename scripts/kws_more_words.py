@@ -1,5 +1,5 @@
 """Derive `vocabulary.MORE_WORDS` once (session 11): the most frequent English words that obey the
-word set's exclusions. Needs `wordfreq` (``pip install wordfreq``, 3.1.1 used; not a dependency:
+word set's exclusions. Needs `wordfreq` 3.1.1 (`dev` extra, for this and its test; no runtime dependency:
 the list is committed, and nothing downloads it at run time) and espeak-ng.
 
     python scripts/kws_more_words.py [--count 1000] > words.txt
