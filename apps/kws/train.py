@@ -90,6 +90,7 @@ SMALL_ARCH = {"width": 16, "features": 32, "blocks": 2, "down": (0,)}
 # beat 14 on validation by 0.013 (session 3, `model/REPORT.md`)
 EPOCHS = 22
 QAT_EPOCHS = 2
+CONTINUE_LR = 1e-3  # `--continue-epochs`: the second one-cycle's peak rate (a third of the first's 3e-3)
 HEAD_EPOCHS = 30  # `--head-only`: epochs over the frozen trunk's outputs (seconds each)
 TRAIN_SAMPLE = 2000  # training clips for calibration and the float train-accuracy figure
 BN_SAMPLE = 16384  # `--average-from`: fitted clips giving the averaged network's BatchNorm statistics
@@ -244,7 +245,8 @@ def _voices(part: dict[str, np.ndarray]) -> np.ndarray:
 def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, workers: int = 2,
         threads: int = 1, epochs: int = EPOCHS, qat_epochs: int = QAT_EPOCHS, batch: int = 128,
         train_per_class: int = TRAIN_PER_CLASS, float_from: str | Path | None = None,
-        quantized_from: str | Path | None = None, continue_epochs: int = 0, aux: bool = True,
+        quantized_from: str | Path | None = None, continue_epochs: int = 0, continue_lr: float = CONTINUE_LR,
+        aux: bool = True,
         checkpoints: str | Path | None = None, words: str | Path | None = None, head_only: bool = False,
         head_epochs: int = HEAD_EPOCHS, windows: str | Path | None = None, words_unknown: bool = False,
         negative_share: float = NEGATIVE_SHARE, mixup_alpha: float = 0.0, average_from: float | None = None,
@@ -288,6 +290,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                           "(the first)")
     if words_unknown and words is None:
         raise ConfigError("--words-unknown labels the word set's clips _unknown_: it needs --words DIR")
+    if not continue_lr > 0:
+        raise ConfigError(f"--continue-lr {continue_lr}: must be > 0 (the continuation's peak learning rate)")
     if negative_share <= 0:
         raise ConfigError(f"--negative-share {negative_share}: must be > 0 (the new negatives' weight in "
                           "training clips of one class)")
@@ -416,7 +420,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
             logs.append({"epoch": head_epochs, "what": "head", "aux_classes": aux_classes})
             float_checkpoint(head_epochs, logs, "float-head")
         if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
-            logs += network.fit(model, x_fit, y_fit, epochs=continue_epochs, lr=1e-3, seed=seed + 2,
+            logs += network.fit(model, x_fit, y_fit, epochs=continue_epochs, lr=continue_lr, seed=seed + 2,
                                 batch=batch, x_val=t["validation"][0], y_val=t["validation"][1],
                                 what="float+", progress=progress, aux=head, weight=w_fit, **regular,
                                 checkpoint=lambda e, lg: float_checkpoint(e, logs + lg, "float-continued"))
@@ -490,6 +494,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                   for s in EVAL_SPLITS}
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
     metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
+                   continue_lr=continue_lr if float_from is not None and continue_epochs > 0 else None,
                    architecture={**arch, "down": list(arch["down"])},
                    train_seconds=round(train_s, 1), epochs_quantized=q_epochs,
                    epochs_float=sum(1 for log in logs if log.get("what") in ("float", "float+"))
@@ -533,7 +538,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quantized-from", metavar="FILE", help="reuse the quantization-aware phase of an "
                     "earlier run (its data/kws/checkpoints/quantized-seed*.pt; needs --float-from)")
     ap.add_argument("--continue-epochs", type=int, default=0, help="with --float-from: train the saved "
-                    "float network this many more epochs (a second one-cycle at a third of the rate)")
+                    "float network this many more epochs (a second one-cycle at --continue-lr)")
+    ap.add_argument("--continue-lr", type=float, default=CONTINUE_LR, metavar="LR",
+                    help=f"with --continue-epochs: the second one-cycle's peak learning rate (default "
+                         f"{CONTINUE_LR:g}, a third of the first training's)")
     ap.add_argument("--aux", action=argparse.BooleanOptionalAction, default=True,
                     help="float training with every _unknown_ word as its own class of a second head on "
                          "the binary features (default; --no-aux: without)")
@@ -580,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
                       threads=args.threads, epochs=args.epochs, qat_epochs=args.qat_epochs,
                       batch=args.batch, train_per_class=args.train_per_class,
                       float_from=args.float_from, quantized_from=args.quantized_from,
-                      continue_epochs=args.continue_epochs, aux=args.aux,
+                      continue_epochs=args.continue_epochs, continue_lr=args.continue_lr, aux=args.aux,
                       checkpoints=args.checkpoints, words=args.words, head_only=args.head_only,
                       head_epochs=args.head_epochs, windows=args.windows,
                       words_unknown=args.words_unknown, negative_share=args.negative_share,

@@ -203,8 +203,9 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     # a warm restart of that float network (--float-from + --continue-epochs), as the session-4 run
     again = train.run(tmp_path / "data", tmp_path / "again", small=True, threads=1, progress=None,
                       checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",
-                      continue_epochs=1)
-    assert again["float_reused"] and again["epochs_float_continued"] == 1
+                      continue_epochs=1, continue_lr=5e-4)
+    assert again["float_reused"] and again["epochs_float_continued"] == 1 and again["continue_lr"] == 5e-4
+    assert metrics["continue_lr"] is None  # a first training has no continuation
     assert again["epochs_float"] == metrics["epochs_float"] + 1
     assert "warm restart" in (tmp_path / "again" / "REPORT.md").read_text()
     # the word set in the auxiliary head, only the feature layer and heads retrained (--words --head-only)

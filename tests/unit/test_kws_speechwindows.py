@@ -133,3 +133,13 @@ def test_a_second_word_set_needs_the_first(tmp_path):
         train.run(tmp_path / "data", tmp_path / "out", small=True, more_words=tmp_path / "more",
                   progress=None)
     assert not (tmp_path / "out").exists()  # refused before anything is built
+
+
+@pytest.mark.parametrize("lr", [0.0, -1e-3, float("nan")])
+def test_a_continuation_rate_must_be_positive(tmp_path, lr):
+    pytest.importorskip("torch")
+    from akida_edge.apps.kws import train
+
+    with pytest.raises(ConfigError, match="--continue-lr .*: must be > 0"):
+        train.run(tmp_path / "data", tmp_path / "out", small=True, continue_lr=lr, progress=None)
+    assert not (tmp_path / "out").exists()
