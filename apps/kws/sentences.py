@@ -1,6 +1,6 @@
 """Everyday English sentences that never say a keyword, for a false-alarm figure (`bench kws`).
 
-Written on 2026-11-28 at 07:50 UTC (session 13), before any measurement on the model, and not
+Written on 2026-11-28 by 07:46 UTC (session 13, first commit), before any measurement on the model, and not
 tuned to it since. The word lists and templates below are the whole grammar; nothing is derived
 from a model, a data set or a frequency list.
 
