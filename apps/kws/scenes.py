@@ -2,16 +2,18 @@
 
 A scene alternates stretches of non-keyword speech (by default `dataset.UNKNOWN_WORDS`, 3–8 words
 per espeak-ng utterance, which include near misses such as "top", "now", "light"; `filler_words`
-another pool, e.g. `vocabulary.BENCH_FILLER_WORDS`, words the model was never trained on) and isolated
+another pool, e.g. `vocabulary.BENCH_FILLER_WORDS`, words the model was never trained on;
+`filler_text` a function drawing each utterance's text instead, e.g. `sentences.sentence`) and isolated
 keywords, in one voice, with pauses of 0.3–1.0 s, then background noise (`noise.KINDS`) at an
 SNR over the whole signal. Each keyword's onset and offset (ms, after trimming its silence) are
-returned, and how many seconds of non-keyword speech there are (the false-alarm exposure).
+returned, and how many seconds of non-keyword speech there are (the false-alarm exposure), and
+each non-keyword utterance's text, onset and offset (ms).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +30,7 @@ class Scene:
     keywords: list[tuple[str, float, float]]  # (word, onset_ms, offset_ms)
     filler_speech_s: float
     voice: str
+    filler: list[tuple[str, float, float]] = field(default_factory=list)  # (text, onset_ms, offset_ms)
 
 
 def _say(rng: np.random.Generator, voice: str, text: str) -> np.ndarray:
@@ -38,12 +41,14 @@ def _say(rng: np.random.Generator, voice: str, text: str) -> np.ndarray:
 
 def make_scene(rng: np.random.Generator, voice: str, words: list[str], filler_utterances: int = 2,
                snr_db: float | None = 20.0, noise_kind: str | None = None, trailing_filler: int = 0,
-               filler_words: Sequence[str] = UNKNOWN_WORDS) -> Scene:
-    """Keywords `words` (in order), each after `filler_utterances` non-keyword utterances (words of
-    `filler_words`), then `trailing_filler` more of them (``words=[]``: non-keyword speech only, for
-    false alarms)."""
+               filler_words: Sequence[str] = UNKNOWN_WORDS,
+               filler_text: Callable[[np.random.Generator], str] | None = None) -> Scene:
+    """Keywords `words` (in order), each after `filler_utterances` non-keyword utterances (3–8 words
+    of `filler_words`, or ``filler_text(rng)`` if given), then `trailing_filler` more of them
+    (``words=[]``: non-keyword speech only, for false alarms)."""
     parts: list[np.ndarray] = []
     keywords, filler_s, t = [], 0.0, 0
+    said: list[tuple[str, float, float]] = []
 
     def pause() -> None:
         nonlocal t
@@ -53,8 +58,12 @@ def make_scene(rng: np.random.Generator, voice: str, words: list[str], filler_ut
 
     def filler() -> None:
         nonlocal t, filler_s
-        text = " ".join(rng.choice(filler_words, int(rng.integers(3, 9))))
+        if filler_text is None:
+            text = " ".join(rng.choice(filler_words, int(rng.integers(3, 9))))
+        else:
+            text = filler_text(rng)
         x = _say(rng, voice, text)
+        said.append((text, 1000.0 * t / RATE_HZ, 1000.0 * (t + x.size) / RATE_HZ))
         parts.append(x)
         t += x.size
         filler_s += x.size / RATE_HZ
@@ -76,18 +85,19 @@ def make_scene(rng: np.random.Generator, voice: str, words: list[str], filler_ut
         kind = noise_kind or noise.KINDS[int(rng.integers(0, len(noise.KINDS) - 1))]  # no babble track here
         bed = noise.generate(kind, audio.size, rng, None)
         audio = noise.mix_at_snr(audio, bed, snr_db, slice(0, audio.size)).astype(np.float32)
-    return Scene(audio, keywords, filler_s, voice)
+    return Scene(audio, keywords, filler_s, voice, said)
 
 
 def filler_only(rng: np.random.Generator, voices: Sequence[str], seconds: float, utterances: int,
-                filler_words: Sequence[str] = UNKNOWN_WORDS) -> Iterator[Scene]:
+                filler_words: Sequence[str] = UNKNOWN_WORDS,
+                filler_text: Callable[[np.random.Generator], str] | None = None) -> Iterator[Scene]:
     """Scenes of non-keyword speech alone, each in one of `voices` (drawn by `rng`) with
-    `utterances` utterances at 10–30 dB SNR, until `seconds` of speech."""
+    `utterances` utterances (as `make_scene` draws them) at 10–30 dB SNR, until `seconds` of speech."""
     speech_s = 0.0
     while speech_s < seconds:
         voice = voices[int(rng.integers(0, len(voices)))]
         scene = make_scene(rng, voice, [], trailing_filler=utterances, snr_db=float(rng.uniform(10, 30)),
-                           filler_words=filler_words)
+                           filler_words=filler_words, filler_text=filler_text)
         speech_s += scene.filler_speech_s
         yield scene
 

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from akida_edge.apps.kws import scenes, vocabulary
+from akida_edge.apps.kws import scenes, sentences, vocabulary
 from akida_edge.apps.kws.app import Detection
 from akida_edge.apps.kws.dataset import UNKNOWN_WORDS
 from akida_edge.bench import kws as bench_kws
@@ -52,15 +52,21 @@ class _FiresTwice:
         return kept
 
 
+def _assert_counts(out: dict, name: str, spotter: _FiresTwice) -> None:
+    """Every detection of `spotter` counted as a false alarm in the figures named after `name`."""
+    assert out[f"{name}_speech_s"] >= 4.0
+    assert out[f"{name}_false_alarms"] == 2 * spotter.recordings
+    assert out[f"{name}_false_alarms_by_label"] == {"left": spotter.recordings, "yes": spotter.recordings}
+    rate = out[f"{name}_false_alarms"] / (out[f"{name}_speech_s"] / 3600)
+    assert out[f"false_alarms_per_hour_{name}"] == pytest.approx(rate, rel=0.02)  # speech_s is rounded
+    assert out[f"false_alarms_per_hour_{name}_gate_off"] == pytest.approx(1.5 * rate, rel=0.02)
+    assert set(out) == {f"false_alarms_per_hour_{name}", f"{name}_false_alarms", f"{name}_speech_s",
+                        f"{name}_false_alarms_by_label", f"false_alarms_per_hour_{name}_gate_off"}
+
+
 def test_every_detection_on_filler_speech_counts_as_a_false_alarm() -> None:
     spotter = _FiresTwice()
-    out = bench_kws.filler_false_alarms(spotter, None, seconds=4.0, utterances=2)
-    assert out["filler_speech_s"] >= 4.0
-    assert out["filler_false_alarms"] == 2 * spotter.recordings
-    assert out["filler_false_alarms_by_label"] == {"left": spotter.recordings, "yes": spotter.recordings}
-    rate = out["filler_false_alarms"] / (out["filler_speech_s"] / 3600)
-    assert out["false_alarms_per_hour_filler"] == pytest.approx(rate, rel=0.02)  # filler_speech_s is rounded
-    assert out["false_alarms_per_hour_filler_gate_off"] == pytest.approx(1.5 * rate, rel=0.02)
+    _assert_counts(bench_kws.filler_false_alarms(spotter, None, seconds=4.0, utterances=2), "filler", spotter)
 
 
 def test_the_filler_word_pool_is_a_parameter_and_defaults_to_the_unknown_words() -> None:
@@ -76,13 +82,35 @@ def test_the_filler_word_pool_is_a_parameter_and_defaults_to_the_unknown_words()
 
 def test_unseen_word_false_alarms_have_their_own_figures_and_scenes() -> None:
     spotter = _FiresTwice()
-    out = bench_kws.unseen_false_alarms(spotter, None, seconds=4.0, utterances=2)
-    assert out["unseen_words_speech_s"] >= 4.0
-    assert out["unseen_words_false_alarms"] == 2 * spotter.recordings
-    rate = out["unseen_words_false_alarms"] / (out["unseen_words_speech_s"] / 3600)
-    assert out["false_alarms_per_hour_unseen_words"] == pytest.approx(rate, rel=0.02)
-    assert out["false_alarms_per_hour_unseen_words_gate_off"] == pytest.approx(1.5 * rate, rel=0.02)
-    assert not any(k.startswith(("filler", "false_alarms_per_hour_filler")) for k in out)
+    _assert_counts(bench_kws.unseen_false_alarms(spotter, None, seconds=4.0, utterances=2), "unseen_words",
+                   spotter)
     seen = next(bench_kws.filler_scenes(4.0, 2))
     unseen = next(bench_kws.unseen_filler_scenes(4.0, 2))
     assert unseen.voice != seen.voice or not np.array_equal(unseen.audio[:16000], seen.audio[:16000])
+
+
+def test_a_filler_utterance_can_be_a_drawn_sentence_and_is_recorded() -> None:
+    kwargs = {"filler_utterances": 1, "snr_db": None, "trailing_filler": 1}
+    words = scenes.make_scene(np.random.default_rng(6), "en-us", ["yes"], **kwargs)
+    said = scenes.make_scene(np.random.default_rng(6), "en-us", ["yes"], filler_text=sentences.sentence,
+                             **kwargs)
+    assert [len(s.filler) for s in (words, said)] == [2, 2]
+    assert all(set(text.split()) <= set(UNKNOWN_WORDS) for text, _, _ in words.filler)
+    assert all(4 <= len(sentences.tokens(text)) <= 14 and text[-1] in ".?" for text, _, _ in said.filler)
+    (_, on0, off0), (_, on1, _) = said.filler
+    assert 0 < on0 < off0 < said.keywords[0][1] < said.keywords[0][2] < on1  # in the order said
+    assert said.filler_speech_s == pytest.approx(sum(off - on for _, on, off in said.filler) / 1000, abs=1e-3)
+
+
+def test_sentence_false_alarms_have_their_own_figures_and_scenes() -> None:
+    spotter = _FiresTwice()
+    _assert_counts(bench_kws.sentence_false_alarms(spotter, None, seconds=4.0, utterances=2), "sentences",
+                   spotter)
+    scene = next(bench_kws.sentence_filler_scenes(4.0, 2))
+    assert scene.keywords == [] and len(scene.filler) == 2
+    assert all(not set(sentences.tokens(text)) & sentences.FORBIDDEN for text, _, _ in scene.filler)
+    own = next(bench_kws.filler_scenes(4.0, 2, stream=96, text=sentences.sentence))  # stream [SEED, 96]
+    assert own.filler == scene.filler
+    for other in (97, 98):  # the unseen words' and the filler's streams
+        shared = next(bench_kws.filler_scenes(4.0, 2, stream=other, text=sentences.sentence))
+        assert shared.filler != scene.filler
