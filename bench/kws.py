@@ -41,6 +41,11 @@ Figures:
   model: a user says any words), same recipe and voices, seed stream ``[SEED, 97]``; with
   ``unseen_words_false_alarms``, ``unseen_words_speech_s``, ``unseen_words_false_alarms_by_label``
   and ``false_alarms_per_hour_unseen_words_gate_off``;
+- ``false_alarms_per_hour_sentences`` — the same on `SENTENCE_FILLER_S` of everyday sentences
+  (`apps/kws/sentences.py`: never a keyword as a word of its own, often a word that contains or
+  inflects one: "going", "nobody", "yesterday"), seed stream ``[SEED, 96]``; with
+  ``sentences_false_alarms``, ``sentences_speech_s``, ``sentences_false_alarms_by_label`` and
+  ``false_alarms_per_hour_sentences_gate_off``;
 - ``detect_recall_gate_off``, ``false_alarms_per_hour_gate_off``,
   ``false_alarms_per_hour_filler_gate_off`` — the same three without the isolated-command gate
   (`DetectParams.isolated_max_ms` 0, `apps/kws/isolation.py`): keywords run into other words count
