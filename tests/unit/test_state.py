@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from state_files import as_newer_format
 
 import akida_edge as ae
 from akida_edge import state as S
@@ -218,6 +219,24 @@ def test_newer_format_version_asks_for_an_upgrade(tmp_path):
     path.write_bytes(body + hashlib.sha256(body).digest())
     with pytest.raises(StateError, match="upgrade akida-edge"):
         statefile.read(path)
+
+
+def test_a_state_of_a_newer_akida_edge_is_neither_replaced_nor_overwritten(tmp_path, rng):
+    """Session-14 audit: after a downgrade, a state file of a newer format version was taken for a
+    corrupt one: moved aside as .corrupt and replaced by its older backup (the words learned last
+    gone when the newer version came back), and a save wrote over it."""
+    store = S.StateStore(tmp_path)
+    store.save_model("kws", learned(rng))
+    store.save_model("kws", learned(rng, n=10))
+    path, bak = store.path("kws"), store.backup_path("kws")
+    newer, older = as_newer_format(path), bak.read_bytes()
+    with pytest.raises(statefile.NewerStateError, match=r"newer akida-edge .*; upgrade akida-edge"):
+        store.load_into("kws", model())
+    with pytest.raises(statefile.NewerStateError, match="it is not overwritten"):
+        store.save_model("kws", learned(rng))
+    assert path.read_bytes() == newer and bak.read_bytes() == older
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "kws.learned", "kws.learned.bak"]  # no .corrupt, no kept copy
 
 
 def test_invalid_learning_state_is_rejected(tmp_path, rng):
