@@ -83,6 +83,7 @@ class PipelineRunner:
         self._source_problem = False  # the source is not open (reconnecting): reported offline
         self.building_since: float | None = None  # monotonic time `build_pipeline` began, while it runs
         self.slow_build_said = False  # `note_slow_build` logs once per runner
+        self.labels_unknown: list[str] = []  # configured labels the running pipeline cannot give (warned)
         self.thread = threading.Thread(target=self._run, name=f"pipeline-{cfg.name}", daemon=True)
 
     def start(self) -> None:
@@ -126,9 +127,22 @@ class PipelineRunner:
             return
         labels_changed = now.get("labels") != self.description.get("labels")
         self.description = now
+        if labels_changed:
+            self.check_labels(now.get("labels"))
         self.daemon.publish_info()
         if labels_changed and self.daemon.config.mqtt.discovery:
             self.daemon.send_discovery()
+
+    def check_labels(self, running: list[str] | None) -> None:
+        """Warn (once per set) when the entry's `labels` names a label the running pipeline does not
+        give: its detections would be dropped (`Daemon.record_detection`), so a misspelt keyword
+        silences the word meant; a word still to be learned is named too."""
+        unknown = sorted(set(self.cfg.labels) - set(running)) if self.cfg.labels and running else []
+        if unknown and unknown != self.labels_unknown:
+            log.warning("pipeline %s: labels %s in the config are not among its labels (%s); a detection "
+                        "is published only if its label is listed: fix the labels key (a typo?), or learn "
+                        "the word", self.cfg.name, ", ".join(map(repr, unknown)), ", ".join(running or ()))
+        self.labels_unknown = unknown
 
     def healthy(self, within_s: float) -> bool:
         """The thread is alive and made progress within `within_s`; while it builds its pipeline
