@@ -318,6 +318,9 @@ class Daemon:
         log.info("akida-edge %s ready: node %s, %d pipeline(s), MQTT %s:%d, outbox %s (%d waiting)",
                  __version__, self.topics.node, len(self.runners), host, port, self.outbox.path,
                  self.outbox.depth())
+        if not self.runners:  # a config cut short, or every entry disabled: say so, not a silent box
+            log.warning("no pipeline is enabled in %s: the daemon publishes status and telemetry only; "
+                        "add [[pipelines]] entries (docs/config.md) or enable one", self.config.path)
 
     def _compile_in_child(self) -> ChildCompile | None:
         """On a cold kernel cache (`warm.cache_is_warm`), compile the kernels in a child process

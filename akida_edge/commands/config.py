@@ -57,6 +57,9 @@ def _run(args: argparse.Namespace) -> int:
     for p in cfg.pipelines:
         state = "" if p.enabled else " (disabled)"
         print(f"  pipeline {p.name}: {p.type} from {p.source.type}{state}")
+    if not any(p.enabled for p in cfg.pipelines):  # valid, but `run` would detect nothing
+        print("  no pipeline is enabled: `run` would publish status and telemetry only; add [[pipelines]] "
+              "entries (docs/config.md)")
     return 0
 
 
