@@ -360,3 +360,22 @@ def test_unwritable_directory_still_loads_the_backup(tmp_path, rng, monkeypatch)
     assert entry.revision == 1 and fresh.learning.digest() == first.learning.digest()
     assert any("could not write" in w and "Permission denied" in w for w in entry.warnings)
     assert path.read_bytes() == damaged  # nothing was repaired, nothing was lost
+
+
+def test_cli_export_keeps_an_existing_file_unless_forced(tmp_path, rng, capsys):
+    """Session-14 audit: `state export fleet.state` on device B wrote over the fleet.state copied from
+    device A to be imported (A's words gone, exit 0); `init-config` already refused so."""
+    from akida_edge.cli import main
+
+    S.StateStore(tmp_path / "a").save_model("kws", learned(rng))
+    S.StateStore(tmp_path / "b").save_model("anomaly", learned(rng))
+    bundle = tmp_path / "fleet.state"
+    assert main(["state", "export", str(bundle), "--state", str(tmp_path / "a")]) == 0
+    from_a = bundle.read_bytes()
+    capsys.readouterr()
+    assert main(["state", "export", str(bundle), "--state", str(tmp_path / "b")]) == 2
+    assert capsys.readouterr().err == (f"akida-edge: error: {bundle}: exists; choose another name, or add "
+                                       "--force to replace it\n")
+    assert bundle.read_bytes() == from_a
+    assert main(["state", "export", str(bundle), "--force", "--state", str(tmp_path / "b")]) == 0
+    assert [e.name for e in statefile.read(bundle)[1]] == ["anomaly"]
