@@ -43,8 +43,21 @@ def check_files(cfg: Config, file: str) -> None:
                 what = "is a directory" if path.is_dir() else "does not exist"
                 where = "" if path.is_absolute() else f" (relative to the working directory {os.getcwd()})"
                 raise ConfigError(f"{file}: {key} = {value!r} {what}{where}; give the path of the file")
+        if p.model:
+            _check_model(Path(p.model).expanduser(), f"{file}: pipelines[{i}].model")
         if p.source.type in FILE_SOURCES:
             _check_opens(p.source.type, p.source.options, f"{file}: pipelines[{i}].source")
+
+
+def _check_model(path: Path, where: str) -> None:
+    """A `ConfigError` when `path` is not a model file (a truncated copy, another file's name)."""
+    from akida_edge.engine.modelfile import load_model
+    from akida_edge.errors import AkidaEdgeError
+
+    try:
+        load_model(path)
+    except AkidaEdgeError as exc:
+        raise ConfigError(f"{where}: {str(exc).splitlines()[0]}") from None
 
 
 def _check_opens(type_name: str, settings: dict, where: str) -> None:

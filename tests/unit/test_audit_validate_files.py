@@ -72,3 +72,17 @@ def test_a_recording_its_source_cannot_read_is_named_by_validate_config(tmp_path
     write_wav(tmp_path / "v.wav", 0.1 * rng.standard_normal(3000).astype(np.float32), 3000)
     code, lines = _validate(tmp_path, vib.replace("v.csv", "v.wav"), capsys)
     assert code == 0 and lines[0] == f"{cfg}: OK"
+
+
+def test_a_model_key_naming_a_file_that_is_no_model_is_named_by_validate_config(tmp_path, capsys):
+    """Session-14 audit: `model = "notes.txt"` (or a copy cut short) said "OK"."""
+    from akida_edge.apps.kws.app import MODEL_PATH
+
+    cfg = tmp_path / "config.toml"
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    code, lines = _validate(tmp_path, PIPELINE + f'model = "{tmp_path / "notes.txt"}"\n' + MIC, capsys)
+    assert code == 2 and len(lines) == 1
+    assert lines[0].startswith(f"akida-edge: error: {cfg}: pipelines[0].model: {tmp_path / 'notes.txt'}: not "
+                               "an akida-edge model file")
+    code, lines = _validate(tmp_path, PIPELINE + f'model = "{MODEL_PATH}"\n' + MIC, capsys)
+    assert code == 0 and lines[0] == f"{cfg}: OK"
