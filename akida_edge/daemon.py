@@ -262,9 +262,9 @@ class Daemon:
         self.runners: dict[str, PipelineRunner] = {}
         self._runners_lock = threading.Lock()
         self.commands = cmd.CommandTable()
-        self.commands.add("ping", lambda args: {"pong": True})
-        self.commands.add("status", self._cmd_status)
-        self.commands.add("set_threshold", self._cmd_set_threshold)
+        self.commands.add("ping", lambda args: {"pong": True}, takes=())
+        self.commands.add("status", self._cmd_status, takes=())
+        self.commands.add("set_threshold", self._cmd_set_threshold, takes=("pipeline", "value"))
         self.commands.add("pipeline", self._cmd_pipeline, max_bytes=cmd.MAX_UPLOAD_REQUEST_BYTES)
         self._requests: queue.Queue = queue.Queue(maxsize=10_000)
         # `pipeline` commands can take seconds (learning, synthesis): their own thread and queue, so

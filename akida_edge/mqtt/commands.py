@@ -76,10 +76,15 @@ class CommandTable:
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
         self.max_bytes: dict[str, int] = {}
+        self.takes: dict[str, tuple[str, ...] | None] = {}
 
-    def add(self, name: str, handler: Handler, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+    def add(self, name: str, handler: Handler, max_bytes: int = MAX_REQUEST_BYTES,
+            takes: tuple[str, ...] | None = None) -> None:
+        """`takes`: the arguments the command takes (any other is refused: a misspelt or an invented
+        one would otherwise be ignored without a word); None: the handler checks them itself."""
         self.handlers[name] = handler
         self.max_bytes[name] = max_bytes
+        self.takes[name] = takes
 
     def handle(self, request: Request) -> bytes:
         tx = None
@@ -89,6 +94,11 @@ class CommandTable:
             if handler is None:
                 raise CommandError(f"unknown command {request.name!r}; known: "
                                    + ", ".join(sorted(self.handlers)))
+            takes = self.takes.get(request.name)
+            other = sorted(set(args) - set(takes)) if takes is not None else []
+            if other:
+                raise CommandError(f"{request.name} takes no argument {other[0][:40]!r}; it takes "
+                                   + (", ".join(takes) or "none (besides transaction)"))
             return payloads.response_payload(tx, "ok", data=handler(args))
         except CommandError as exc:
             tx = tx if tx is not None else _transaction_of(request.payload)
