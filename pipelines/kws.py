@@ -250,6 +250,7 @@ class KwsPipeline:
 
     def _clips(self, args: dict[str, Any], spelling_only: bool = False) -> tuple[list[np.ndarray], str]:
         """The 16 kHz clips a `learn` command names (none when `spelling_only` and it names none)."""
+        from akida_edge.apps.kws.learn import NO_WORD
         from akida_edge.drivers.audio_file import check_audio_rate
         from akida_edge.drivers.wavfile import parse_wav
         from akida_edge.errors import SourceError
@@ -293,6 +294,8 @@ class KwsPipeline:
                 raise InputDataError(f"audio_wav_b64[{k}] holds no audio samples")
             mono = x.mean(axis=1) if info.channels > 1 else x[:, 0]
             clips.append(resample(mono, info.rate_hz, RATE_HZ))
+            if self.spotter.learned.holds_no_word(clips[-1]):
+                raise InputDataError(f"audio_wav_b64[{k}] {NO_WORD}")
         return clips, "upload"
 
     def _restore_saved(self) -> None:
