@@ -15,6 +15,7 @@ The reference for every key is `docs/config.md`.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import os
 import re
@@ -430,7 +431,9 @@ def load_config(path: str | os.PathLike) -> Config:
     file = str(path)
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            raw = fh.read()
+        # a byte order mark (Windows Notepad's UTF-8): TOML has none, tomllib refuses it at line 1
+        data = tomllib.loads(raw.removeprefix(codecs.BOM_UTF8).decode("utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{file}: no such file; check the path, or copy the shipped config.toml") from exc
     except OSError as exc:
