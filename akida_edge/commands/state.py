@@ -62,10 +62,11 @@ def _list(args: argparse.Namespace) -> int:
             rows.extend({**describe(e), "kept": path.name} for e in entries)
         except StateError as exc:
             rows.append({"name": path.name, "kept": path.name, "error": str(exc)})
+    status = 1 if any("error" in row for row in rows) else 0  # a state that cannot be used, as a bad file
     if args.json:
         for row in rows:
             print(json.dumps(row, sort_keys=True))
-        return 0
+        return status
     if not rows:
         print(f"no learned state in {store.directory}")
     for row in rows:
@@ -80,7 +81,7 @@ def _list(args: argparse.Namespace) -> int:
         kept = (f" (kept as {row['kept']} for that model; not the current state)" if "kept" in row else "")
         print(f"{row['name']}: revision {row['revision']}, {learned}{inputs}, saved {row['saved_at']} on "
               f"{row['device']}, model {row['model_hash']}{kept}")
-    return 0
+    return status
 
 
 def _export(args: argparse.Namespace) -> int:
