@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument("--backbone", metavar="FILE", help="backbone model file (default: the shipped one)")
     fit = sub.add_parser("fit", parents=[common], help="learn normal running from vibration recordings")
     fit.add_argument("files", nargs="+", metavar="FILE", help="WAV or CSV recordings of normal running")
-    fit.add_argument("--neurons", type=int, default=32, help="learning-layer neurons (default 32)")
+    fit.add_argument("--neurons", type=_neurons, default=32, help="learning-layer neurons (default 32)")
     fit.add_argument("--json", action="store_true", help="print the fit report as JSON")
     fit.add_argument("--rate-hz", type=_rate, metavar="HZ", help=RATE_HELP)
     fit.set_defaults(func=_fit)
@@ -69,6 +69,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "file in real time, as a live sensor (default: as fast as it is computed or read)")
     watch.add_argument("--json", action="store_true", help="one JSON object per window and event")
     watch.set_defaults(func=_watch)
+
+
+def _neurons(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of neurons; give a whole number >= 1 "
+                                         "(default 32)")
+    return value
 
 
 def _rate(text: str) -> float:

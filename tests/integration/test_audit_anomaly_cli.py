@@ -65,6 +65,16 @@ def test_a_directory_is_named_as_a_directory(tmp_path, capsys):
     assert "does not exist" not in err
 
 
+@pytest.mark.parametrize("neurons", ["0", "-1", "many", "2.5"])
+def test_neurons_that_are_not_a_count_are_refused_naming_the_option(tmp_path, capsys, neurons):
+    """Session-14 audit: `--neurons 0` said "neurons=0 must be >= 1", not naming the option."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["anomaly", "fit", str(tmp_path / "x.wav"), "--neurons", neurons, "--state", str(tmp_path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--neurons: {neurons!r} is not a number of neurons; give a whole number >= 1" in err
+
+
 LEAST_S = (AnomalyDetector.MIN_WINDOWS - 1) * features.PARAMS.hop_s + features.PARAMS.window_s
 
 
