@@ -75,6 +75,25 @@ def test_neurons_that_are_not_a_count_are_refused_naming_the_option(tmp_path, ca
     assert f"--neurons: {neurons!r} is not a number of neurons; give a whole number >= 1" in err
 
 
+@pytest.mark.parametrize(("options", "named"), [
+    (["--axes", "0"], "--source serial: --axes 0 is out of range; use a value in [1, 16]"),
+    (["--rate-hz", "500000"],
+     "--source serial: --rate-hz 500000.0 is out of range; use a value in [1, 100000]"),
+])
+def test_serial_options_beyond_the_drivers_range_are_one_line(tmp_path, capsys, options, named):
+    """Session-14 audit: `watch --source serial --axes 0` ended in a traceback (the driver config's
+    ValueError)."""
+    det = AnomalyDetector()
+    x = np.asarray(machines.render(MACHINE, 12.0, 0.0), np.float32).reshape(-1, 1)
+    det.fit(features.windows(x, MACHINE.rate_hz))
+    from akida_edge.state import StateStore
+
+    det.save(StateStore(tmp_path))
+    args = ["anomaly", "watch", "--source", "serial", "--port", "/dev/null", "--rate-hz", "100", *options]
+    assert main([*args, "--state", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"akida-edge: error: {named}"]
+
+
 LEAST_S = (AnomalyDetector.MIN_WINDOWS - 1) * features.PARAMS.hop_s + features.PARAMS.window_s
 
 
