@@ -54,6 +54,7 @@ def parse(payload: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> tuple[Any, dict
     if not isinstance(body, dict):
         raise CommandError(f"request must be a JSON object, got {type(body).__name__}")
     tx = body.pop("transaction", None)
+    body.pop("schema", None)  # a client may tag its request like every payload (`akida_edge.<kind>/1`)
     if tx is not None and not (isinstance(tx, str) and len(tx) <= MAX_TRANSACTION_CHARS
                                or isinstance(tx, int) and not isinstance(tx, bool)):
         raise CommandError(f"transaction must be a string of at most {MAX_TRANSACTION_CHARS} characters "

@@ -98,6 +98,8 @@ def test_commands_refuse_an_argument_they_do_not_take(daemon):
         assert out["status"] == "error" and out["error"] == error
     ok = json.loads(daemon.commands.handle(cmd.Request("ping", b'{"transaction": 1}', "r")))
     assert ok["status"] == "ok" and ok["transaction"] == 1
+    tagged = b'{"schema": "akida_edge.request/1", "transaction": 2}'  # a request tagged like a payload
+    assert json.loads(daemon.commands.handle(cmd.Request("ping", tagged, "r")))["status"] == "ok"
 
 
 def test_set_threshold_range(daemon):
