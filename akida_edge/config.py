@@ -15,6 +15,7 @@ The reference for every key is `docs/config.md`.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import os
 import re
@@ -387,6 +388,11 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
                               "factory = \"package.module:function\"")
         if not all(isinstance(v, str) and 0 < len(v) <= 64 for v in p.labels):
             raise ConfigError(f"{file}: {where}.labels must be an array of strings of 1-64 characters")
+        only = _only_label(p)
+        if only and set(p.labels) - {only}:
+            raise ConfigError(f"{file}: {where}.labels = {p.labels!r}: this pipeline's detections are all "
+                              f"labelled {only!r}, so any other label publishes none; use labels = "
+                              f"[\"{only}\"] or remove the key")
         if p.retry_max_s < p.retry_min_s:
             raise ConfigError(f"{file}: {where}.retry_max_s is below retry_min_s; raise it")
         pipelines.append(p)
@@ -399,6 +405,15 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
                     telemetry=_build(TelemetryConfig, data.get("telemetry", {}), file, "telemetry"),
                     pipelines=tuple(pipelines))
     return dataclasses.replace(config, pipelines=tuple(_with_state_dir(p, config) for p in pipelines))
+
+
+def _only_label(p: PipelineConfig) -> str:
+    """The one label every detection of `p` carries (anomaly; a camera in motion mode), or ""."""
+    if p.type == "anomaly":
+        return "anomaly"
+    if p.type == "camera" and p.options.get("mode", "motion") == "motion":
+        return "motion"
+    return ""
 
 
 def _with_state_dir(p: PipelineConfig, config: Config) -> PipelineConfig:
@@ -416,7 +431,9 @@ def load_config(path: str | os.PathLike) -> Config:
     file = str(path)
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            raw = fh.read()
+        # a byte order mark (Windows Notepad's UTF-8): TOML has none, tomllib refuses it at line 1
+        data = tomllib.loads(raw.removeprefix(codecs.BOM_UTF8).decode("utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"{file}: no such file; check the path, or copy the shipped config.toml") from exc
     except OSError as exc:

@@ -83,6 +83,7 @@ class PipelineRunner:
         self._source_problem = False  # the source is not open (reconnecting): reported offline
         self.building_since: float | None = None  # monotonic time `build_pipeline` began, while it runs
         self.slow_build_said = False  # `note_slow_build` logs once per runner
+        self.labels_unknown: list[str] = []  # configured labels the running pipeline cannot give (warned)
         self.thread = threading.Thread(target=self._run, name=f"pipeline-{cfg.name}", daemon=True)
 
     def start(self) -> None:
@@ -126,9 +127,22 @@ class PipelineRunner:
             return
         labels_changed = now.get("labels") != self.description.get("labels")
         self.description = now
+        if labels_changed:
+            self.check_labels(now.get("labels"))
         self.daemon.publish_info()
         if labels_changed and self.daemon.config.mqtt.discovery:
             self.daemon.send_discovery()
+
+    def check_labels(self, running: list[str] | None) -> None:
+        """Warn (once per set) when the entry's `labels` names a label the running pipeline does not
+        give: its detections would be dropped (`Daemon.record_detection`), so a misspelt keyword
+        silences the word meant; a word still to be learned is named too."""
+        unknown = sorted(set(self.cfg.labels) - set(running)) if self.cfg.labels and running else []
+        if unknown and unknown != self.labels_unknown:
+            log.warning("pipeline %s: labels %s in the config are not among its labels (%s); a detection "
+                        "is published only if its label is listed: fix the labels key (a typo?), or learn "
+                        "the word", self.cfg.name, ", ".join(map(repr, unknown)), ", ".join(running or ()))
+        self.labels_unknown = unknown
 
     def healthy(self, within_s: float) -> bool:
         """The thread is alive and made progress within `within_s`; while it builds its pipeline
@@ -248,9 +262,9 @@ class Daemon:
         self.runners: dict[str, PipelineRunner] = {}
         self._runners_lock = threading.Lock()
         self.commands = cmd.CommandTable()
-        self.commands.add("ping", lambda args: {"pong": True})
-        self.commands.add("status", self._cmd_status)
-        self.commands.add("set_threshold", self._cmd_set_threshold)
+        self.commands.add("ping", lambda args: {"pong": True}, takes=())
+        self.commands.add("status", self._cmd_status, takes=())
+        self.commands.add("set_threshold", self._cmd_set_threshold, takes=("pipeline", "value"))
         self.commands.add("pipeline", self._cmd_pipeline, max_bytes=cmd.MAX_UPLOAD_REQUEST_BYTES)
         self._requests: queue.Queue = queue.Queue(maxsize=10_000)
         # `pipeline` commands can take seconds (learning, synthesis): their own thread and queue, so
@@ -304,6 +318,9 @@ class Daemon:
         log.info("akida-edge %s ready: node %s, %d pipeline(s), MQTT %s:%d, outbox %s (%d waiting)",
                  __version__, self.topics.node, len(self.runners), host, port, self.outbox.path,
                  self.outbox.depth())
+        if not self.runners:  # a config cut short, or every entry disabled: say so, not a silent box
+            log.warning("no pipeline is enabled in %s: the daemon publishes status and telemetry only; "
+                        "add [[pipelines]] entries (docs/config.md) or enable one", self.config.path)
 
     def _compile_in_child(self) -> ChildCompile | None:
         """On a cold kernel cache (`warm.cache_is_warm`), compile the kernels in a child process

@@ -21,6 +21,10 @@ Rules:
 - *Corruption*: a corrupt current file is moved to ``.corrupt``; the ``.bak`` is restored and
   used, and the problem is logged and listed in `StateEntry.warnings`; with no good backup
   `load` raises `StateError`.
+- *Newer versions*: a file written by a newer akida-edge (a later format version, e.g. after a
+  downgrade) is not corrupt: it is neither used, nor replaced by its backup, nor overwritten;
+  loads and saves raise `statefile.NewerStateError` (an `IncompatibleStateError`: the apps go on
+  without it) asking for an upgrade, and the file is kept as it is for the newer version.
 - *Fleet sharing*: `export` writes chosen states as ONE file; `import_file` installs them (each
   existing state is kept as ``.bak`` first).
 - *Interrupted saves*: a save killed mid-write (SIGKILL, a power cut) leaves the old state whole and
@@ -48,7 +52,7 @@ from typing import Any
 
 from akida_edge import statefile
 from akida_edge.errors import StateError
-from akida_edge.statefile import StateEntry
+from akida_edge.statefile import IncompatibleStateError, NewerStateError, StateEntry
 
 try:
     import fcntl
@@ -62,10 +66,6 @@ SUFFIX = ".learned"
 
 __all__ = ["ENV_VAR", "IncompatibleStateError", "StateEntry", "StateStore", "default_state_dir",
            "resolve_state_dir"]
-
-
-class IncompatibleStateError(StateError):
-    """The stored state was learned on another model version (it is kept, not used)."""
 
 
 def default_state_dir() -> Path:
@@ -161,7 +161,11 @@ class StateStore:
     def _save(self, entry: StateEntry) -> Path:
         path = self.path(entry.name)
         self._remove_stray_temporaries(entry.name)
-        previous, problem = self._read_one(path)
+        try:
+            previous, problem = self._read_one(path)
+        except NewerStateError as exc:  # a downgrade: what the newer version learned is kept
+            raise NewerStateError(f"{exc}; it is not overwritten (or move it aside to start a new "
+                                  "state with this version)") from None
         entry.revision = (previous.revision + 1
                           if previous is not None and previous.model_hash == entry.model_hash else 1)
         entry.saved_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -255,11 +259,14 @@ class StateStore:
         return entry
 
     def _read_one(self, path: Path) -> tuple[StateEntry | None, str | None]:
-        """(entry, None), (None, None) when missing, (None, problem) when unusable."""
+        """(entry, None), (None, None) when missing, (None, problem) when unusable; raises
+        `NewerStateError` for a file of a newer akida-edge (not to be replaced or overwritten)."""
         if not path.exists():
             return None, None
         try:
             _, entries = statefile.read(path)
+        except NewerStateError:
+            raise
         except StateError as exc:
             return None, str(exc)
         if len(entries) != 1:

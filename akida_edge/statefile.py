@@ -61,6 +61,16 @@ class StateEntry:
     warnings: list[str] = field(default_factory=list)  # problems met while loading (not stored)
 
 
+class IncompatibleStateError(StateError):
+    """The stored state was learned on another model version (it is kept, not used)."""
+
+
+class NewerStateError(IncompatibleStateError):
+    """The file was written by a newer akida-edge (a later format version): not corrupt, and never
+    to be replaced by an older backup or overwritten by this version (that would lose it). It is
+    kept, not used, as a state of another model is: the apps go on without it."""
+
+
 def check_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         raise StateError(f"state name {name!r} must be 1-64 letters, digits, '_' or '-' (e.g. 'kws')")
@@ -123,9 +133,11 @@ def decode(data: bytes, source: str = "<bytes>") -> tuple[str, list[StateEntry]]
     if not isinstance(header, dict) or header.get("format") != "akida-edge-state":
         raise bad("header is not an akida-edge state header")
     version = header.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise bad(f"format version {version!r} is newer than this akida-edge reads "
-                  f"({FORMAT_VERSION}); upgrade akida-edge")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise bad(f"format version {version!r} is not a version number")
+    if version > FORMAT_VERSION:
+        raise NewerStateError(f"learned state {source} was written by a newer akida-edge (format "
+                              f"version {version}; this one reads {FORMAT_VERSION}); upgrade akida-edge")
     payload = memoryview(body)[start + header_len:]
     entries = header.get("entries")
     if not isinstance(entries, list):

@@ -1,7 +1,8 @@
 """Vibration sources: replay of WAV and CSV recordings, and a serial line accelerometer.
 
 * WAV: the rate from the header, 1–3 channels (axes), any encoding `drivers.wavfile` reads.
-* CSV: a header row naming the columns; an optional time column (``t``, ``time``, ``time_s``,
+* CSV: comma-separated (a field may be in double quotes; one separated by semicolons or tabs is
+  refused, saying so), a header row naming the columns; an optional time column (``t``, ``time``, ``time_s``,
   ``timestamp``, or ``t_ms`` / ``time_ms`` in milliseconds) gives the rate (1 / median step; steps
   must be positive and within 5 % of it); otherwise `rate_hz` must be given; the other 1–3
   columns are the axes. Errors name the file, line and column.
@@ -48,7 +49,12 @@ def _parse_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     header_at = next((i for i, ln in enumerate(lines) if ln.strip()), None)
     if header_at is None:
         raise SourceError(f"{path} is empty (expected a header row, then samples)")
-    names = [h.strip() for h in lines[header_at].split(",")]
+    head = lines[header_at]
+    if "," not in head and (";" in head or "\t" in head):  # a spreadsheet's export in another locale
+        raise SourceError(f"{path}:{header_at + 1}: the columns are separated by "
+                          f"{'semicolons' if ';' in head else 'tabs'}, not commas; save it as "
+                          "comma-separated CSV with '.' as the decimal point")
+    names = [_unquote(h) for h in head.split(",")]
     if any(not n for n in names) or any(_is_number(n) for n in names):
         raise SourceError(
             f"{path}:{header_at + 1}: the first row must be a header naming the columns, "
@@ -59,7 +65,7 @@ def _parse_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         line = lines[i].strip()
         if not line:
             continue
-        fields = line.split(",")
+        fields = [_unquote(f) for f in line.split(",")]
         if len(fields) != len(names):
             raise SourceError(
                 f"{path}:{i + 1}: expected {len(names)} fields ({', '.join(names)}), got {len(fields)}"
@@ -79,6 +85,12 @@ def _parse_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
         r, col = np.argwhere(~np.isfinite(values))[0]
         raise SourceError(f"{path}:{line_no[r]}: column {names[col]!r} is not finite")
     return names, values, np.asarray(line_no)
+
+
+def _unquote(field: str) -> str:
+    """A CSV field without its white space and the double quotes some writers put around it."""
+    field = field.strip()
+    return field[1:-1].strip() if len(field) >= 2 and field[0] == field[-1] == '"' else field
 
 
 def _is_number(s: str) -> bool:

@@ -73,6 +73,8 @@ def parse_wav(raw: bytes, path: str = "WAV data") -> tuple[np.ndarray, WavInfo]:
     tag, channels, rate, _, block, bits = struct.unpack("<HHIIHH", fmt[:16])
     if tag == _EXTENSIBLE and len(fmt) >= 26:
         tag = struct.unpack("<H", fmt[24:26])[0]
+    if tag not in (_PCM, _FLOAT):  # a compressed encoding (ADPCM, mu-law, GSM...): its block is no frame
+        raise _unsupported(path, tag, bits)
     if channels < 1 or rate < 1 or bits < 1 or block == 0 or block != channels * ((bits + 7) // 8):
         raise SourceError(
             f"{path} has an inconsistent header ({channels} channels, {bits} bits, block {block})"
@@ -101,11 +103,13 @@ def parse_wav(raw: bytes, path: str = "WAV data") -> tuple[np.ndarray, WavInfo]:
             )
         encoding = "float"
     else:
-        raise SourceError(
-            f"{path}: unsupported WAV encoding (format tag {tag}, {bits} bits); "
-            "use PCM 8/16/24/32-bit or float 32/64-bit"
-        )
+        raise _unsupported(path, tag, bits)
     return x.reshape(n, channels), WavInfo(int(rate), int(channels), int(bits), encoding, n)
+
+
+def _unsupported(path: str, tag: int, bits: int) -> SourceError:
+    return SourceError(f"{path}: unsupported WAV encoding (format tag {tag}, {bits} bits); "
+                       "use PCM 8/16/24/32-bit or float 32/64-bit (e.g. sox IN.wav -b 16 OUT.wav)")
 
 
 def write_wav(path: str | Path, x: np.ndarray, rate_hz: int, bits: int = 16) -> None:

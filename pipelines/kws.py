@@ -188,7 +188,7 @@ class KwsPipeline:
     # -- commands (the daemon's command thread) --------------------------------------------------
     def handle_command(self, command: str, args: dict[str, Any]) -> dict[str, Any]:
         """`learn` / `forget` / `learned` (module docstring); a one-line `ValueError` otherwise."""
-        from akida_edge.apps.kws.learn import check_word
+        from akida_edge.apps.kws.learn import NO_WORD, check_word
 
         if command == "learn" and self.spotter.learned is None and self.options.learned:
             with self.lock:  # another model's state that cannot be learned again: teach anew (kept)
@@ -209,6 +209,9 @@ class KwsPipeline:
                 return {"forgot": label, "words": learned.words}
         n_spoken = self._synthesize_count(label, args)
         clips, source = self._clips(args, spelling_only=n_spoken > 0)
+        silent = [k for k, clip in enumerate(clips) if source == "upload" and learned.holds_no_word(clip)]
+        if silent:  # learned, silence would teach the word to claim every quiet window
+            raise InputDataError(f"audio_wav_b64[{silent[0]}] {NO_WORD}")
         spoken = self._spoken(label, n_spoken)  # seconds of espeak-ng: outside the lock
         if spoken:
             source = f"{source} + {len(spoken)} synthesized" if clips else "synthesized"

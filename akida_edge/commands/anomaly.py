@@ -9,8 +9,9 @@
 * ``watch [--source synthetic|file|serial]`` — a live source window by window: scores and
   episode start/end lines; ``--learn-s S`` learns normal from the first S seconds first.
 
-A file that cannot be read gives one line on stderr (``{"file", "error"}`` with --json); the
-other files are still processed and the exit status is 1.
+A file that cannot be read, or is shorter than one feature window (nothing to learn or score),
+gives one line on stderr (``{"file", "error"}`` with --json); the other files are still processed
+and the exit status is 1.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common.add_argument("--backbone", metavar="FILE", help="backbone model file (default: the shipped one)")
     fit = sub.add_parser("fit", parents=[common], help="learn normal running from vibration recordings")
     fit.add_argument("files", nargs="+", metavar="FILE", help="WAV or CSV recordings of normal running")
-    fit.add_argument("--neurons", type=int, default=32, help="learning-layer neurons (default 32)")
+    fit.add_argument("--neurons", type=_neurons, default=32, help="learning-layer neurons (default 32)")
     fit.add_argument("--json", action="store_true", help="print the fit report as JSON")
     fit.add_argument("--rate-hz", type=_rate, metavar="HZ", help=RATE_HELP)
     fit.set_defaults(func=_fit)
@@ -68,6 +69,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        "file in real time, as a live sensor (default: as fast as it is computed or read)")
     watch.add_argument("--json", action="store_true", help="one JSON object per window and event")
     watch.set_defaults(func=_watch)
+
+
+def _neurons(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of neurons; give a whole number >= 1 "
+                                         "(default 32)")
+    return value
 
 
 def _rate(text: str) -> float:
@@ -98,6 +110,14 @@ def _load_files(files: list[str], as_json: bool,
     return [(f, v) for f, (v, _) in loaded], per_file
 
 
+def _too_short(path: str) -> SourceError:
+    """A recording without one whole feature window: nothing in it can be learned or scored."""
+    from akida_edge.apps.anomaly import features
+
+    return SourceError(f"{path} is shorter than one {features.PARAMS.window_s:g} s window; give a "
+                       "recording of at least that long")
+
+
 def _fit(args: argparse.Namespace) -> int:
     from akida_edge.apps.anomaly import features
 
@@ -110,7 +130,7 @@ def _fit(args: argparse.Namespace) -> int:
                                       f"{usable[0][1].shape[1]}; fit on recordings of one sensor"))
             continue
         if len(v) == 0:
-            files.fail(f, SourceError(f"{f} is shorter than one {features.PARAMS.window_s} s window"))
+            files.fail(f, _too_short(f))
             continue
         usable.append((f, v))
     if not usable:
@@ -157,6 +177,9 @@ def _score(args: argparse.Namespace) -> int:
     det = _loaded(args)
     loaded, files = _load_files(args.files, args.json, args.rate_hz)
     for f, values in loaded:
+        if len(values) == 0:  # else "normal" with no score: a verdict on nothing
+            files.fail(f, _too_short(f))
+            continue
         try:
             row = {"file": f, **score_values(det, values)}
         except AkidaEdgeError as exc:
@@ -167,8 +190,7 @@ def _score(args: argparse.Namespace) -> int:
         else:
             verdict = "ANOMALY" if row["is_anomaly"] else "normal"
             eps = ", ".join(f"{e['start_s']:.2f}-{e['end_s']:.2f} s" for e in row["episodes"])
-            score = "n/a" if row["anomaly_score"] is None else f"{row['anomaly_score']:.3f}"
-            print(f"{f}: {verdict} score {score} (max {row['max_score']}, threshold "
+            print(f"{f}: {verdict} score {row['anomaly_score']:.3f} (max {row['max_score']}, threshold "
                   f"{row['threshold']:.3f}, {row['windows']} windows)" + (f" episodes {eps}" if eps else ""))
     return files.exit_code
 

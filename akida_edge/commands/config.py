@@ -28,8 +28,9 @@ FILE_SOURCES = ("audio_file", "vibration_file", "evt_file")
 
 def check_files(cfg: Config, file: str) -> None:
     """A `ConfigError` naming the first enabled pipeline's `model` or source `path` that is not a
-    file: `run` would start that pipeline only to fail it, again at every retry. Paths are taken as
-    the pipelines take them (relative ones from the working directory)."""
+    file, or a recording its source cannot read: `run` would start that pipeline only to fail it,
+    again at every retry. Paths are taken as the pipelines take them (relative ones from the
+    working directory)."""
     for i, p in enumerate(cfg.pipelines):
         if not p.enabled:
             continue
@@ -42,6 +43,34 @@ def check_files(cfg: Config, file: str) -> None:
                 what = "is a directory" if path.is_dir() else "does not exist"
                 where = "" if path.is_absolute() else f" (relative to the working directory {os.getcwd()})"
                 raise ConfigError(f"{file}: {key} = {value!r} {what}{where}; give the path of the file")
+        if p.model:
+            _check_model(Path(p.model).expanduser(), f"{file}: pipelines[{i}].model")
+        if p.source.type in FILE_SOURCES:
+            _check_opens(p.source.type, p.source.options, f"{file}: pipelines[{i}].source")
+
+
+def _check_model(path: Path, where: str) -> None:
+    """A `ConfigError` when `path` is not a model file (a truncated copy, another file's name)."""
+    from akida_edge.engine.modelfile import load_model
+    from akida_edge.errors import AkidaEdgeError
+
+    try:
+        load_model(path)
+    except AkidaEdgeError as exc:
+        raise ConfigError(f"{where}: {str(exc).splitlines()[0]}") from None
+
+
+def _check_opens(type_name: str, settings: dict, where: str) -> None:
+    """A `ConfigError` when a replay source's file is not what its driver reads (a .txt named .wav, a
+    CSV separated by semicolons, a truncated recording): its pipeline would fail at every retry.
+    The source is opened and closed as `run` opens it (a recording is read once)."""
+    from akida_edge.drivers import make_source
+    from akida_edge.errors import AkidaEdgeError
+
+    try:
+        make_source(type_name, **settings).open().close()
+    except (AkidaEdgeError, OSError) as exc:
+        raise ConfigError(f"{where}: {str(exc).splitlines()[0]}") from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -57,6 +86,9 @@ def _run(args: argparse.Namespace) -> int:
     for p in cfg.pipelines:
         state = "" if p.enabled else " (disabled)"
         print(f"  pipeline {p.name}: {p.type} from {p.source.type}{state}")
+    if not any(p.enabled for p in cfg.pipelines):  # valid, but `run` would detect nothing
+        print("  no pipeline is enabled: `run` would publish status and telemetry only; add [[pipelines]] "
+              "entries (docs/config.md)")
     return 0
 
 

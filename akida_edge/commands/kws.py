@@ -154,7 +154,7 @@ def _learn(args: argparse.Namespace) -> int:
     from akida_edge.apps.kws import enroll
     from akida_edge.apps.kws.app import Spotter
     from akida_edge.apps.kws.labels import KEYWORDS
-    from akida_edge.apps.kws.learn import check_word
+    from akida_edge.apps.kws.learn import NO_WORD, check_word
     from akida_edge.drivers.audio_file import load_audio
     from akida_edge.errors import ConfigError, InputDataError
 
@@ -187,6 +187,8 @@ def _learn(args: argparse.Namespace) -> int:
         x = load_audio(path)
         if x.size == 0:
             raise InputDataError(f"{path} holds no audio samples (empty recording)")
+        if spotter.learned.holds_no_word(x):
+            raise InputDataError(f"{path} {NO_WORD}")
         return x
 
     files = PerFile()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from akida_edge import replay, statefile
@@ -23,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ex = sub.add_parser("export", parents=[common], help="write learned states as ONE file")
     ex.add_argument("file", help="the file to write")
     ex.add_argument("names", nargs="*", metavar="NAME", help="states to export (default: all)")
+    ex.add_argument("--force", action="store_true", help="replace an existing file")
     ex.set_defaults(func=_export)
     im = sub.add_parser("import", parents=[common], help="install the states of an exported file "
                         "(each replaced state is kept as .bak)")
@@ -60,10 +62,11 @@ def _list(args: argparse.Namespace) -> int:
             rows.extend({**describe(e), "kept": path.name} for e in entries)
         except StateError as exc:
             rows.append({"name": path.name, "kept": path.name, "error": str(exc)})
+    status = 1 if any("error" in row for row in rows) else 0  # a state that cannot be used, as a bad file
     if args.json:
         for row in rows:
             print(json.dumps(row, sort_keys=True))
-        return 0
+        return status
     if not rows:
         print(f"no learned state in {store.directory}")
     for row in rows:
@@ -78,10 +81,13 @@ def _list(args: argparse.Namespace) -> int:
         kept = (f" (kept as {row['kept']} for that model; not the current state)" if "kept" in row else "")
         print(f"{row['name']}: revision {row['revision']}, {learned}{inputs}, saved {row['saved_at']} on "
               f"{row['device']}, model {row['model_hash']}{kept}")
-    return 0
+    return status
 
 
 def _export(args: argparse.Namespace) -> int:
+    target = Path(args.file)
+    if target.is_file() and not args.force:  # e.g. another device's export, copied here to import
+        raise StateError(f"{target}: exists; choose another name, or add --force to replace it")
     store = S.StateStore(args.state)
     path = store.export(args.file, args.names or None)
     _, entries = statefile.read(path)

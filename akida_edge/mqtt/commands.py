@@ -54,6 +54,7 @@ def parse(payload: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> tuple[Any, dict
     if not isinstance(body, dict):
         raise CommandError(f"request must be a JSON object, got {type(body).__name__}")
     tx = body.pop("transaction", None)
+    body.pop("schema", None)  # a client may tag its request like every payload (`akida_edge.<kind>/1`)
     if tx is not None and not (isinstance(tx, str) and len(tx) <= MAX_TRANSACTION_CHARS
                                or isinstance(tx, int) and not isinstance(tx, bool)):
         raise CommandError(f"transaction must be a string of at most {MAX_TRANSACTION_CHARS} characters "
@@ -76,10 +77,15 @@ class CommandTable:
     def __init__(self) -> None:
         self.handlers: dict[str, Handler] = {}
         self.max_bytes: dict[str, int] = {}
+        self.takes: dict[str, tuple[str, ...] | None] = {}
 
-    def add(self, name: str, handler: Handler, max_bytes: int = MAX_REQUEST_BYTES) -> None:
+    def add(self, name: str, handler: Handler, max_bytes: int = MAX_REQUEST_BYTES,
+            takes: tuple[str, ...] | None = None) -> None:
+        """`takes`: the arguments the command takes (any other is refused: a misspelt or an invented
+        one would otherwise be ignored without a word); None: the handler checks them itself."""
         self.handlers[name] = handler
         self.max_bytes[name] = max_bytes
+        self.takes[name] = takes
 
     def handle(self, request: Request) -> bytes:
         tx = None
@@ -89,6 +95,11 @@ class CommandTable:
             if handler is None:
                 raise CommandError(f"unknown command {request.name!r}; known: "
                                    + ", ".join(sorted(self.handlers)))
+            takes = self.takes.get(request.name)
+            other = sorted(set(args) - set(takes)) if takes is not None else []
+            if other:
+                raise CommandError(f"{request.name} takes no argument {other[0][:40]!r}; it takes "
+                                   + (", ".join(takes) or "none (besides transaction)"))
             return payloads.response_payload(tx, "ok", data=handler(args))
         except CommandError as exc:
             tx = tx if tx is not None else _transaction_of(request.payload)

@@ -49,7 +49,18 @@ def _sources(args: argparse.Namespace) -> list[Any]:
 
     if not args.port or not args.rate_hz:
         raise SourceError("--source serial needs --port DEVICE and --rate-hz RATE")
-    return [SerialVibrationSource(SerialConfig(port=args.port, rate_hz=args.rate_hz, axes=args.axes))]
+    try:
+        serial = SerialConfig(port=args.port, rate_hz=args.rate_hz, axes=args.axes)
+    except ValueError as exc:  # `axes = 0 is out of range...`: the option's name is the field's
+        raise SourceError(f"--source serial: {_option(exc)}") from None
+    return [SerialVibrationSource(serial)]
+
+
+def _option(exc: ValueError) -> str:
+    """A driver config's `axes = 0 is out of range; ...` as the option's `--axes 0 is out of range; ...`
+    (each option is named after the field it sets)."""
+    field, _, rest = str(exc).partition(" = ")
+    return f"--{field.replace('_', '-')} {rest}" if rest else str(exc)
 
 
 def feature_stream(sources: list[Any], duration_s: float | None = None) -> Iterator[tuple[float, np.ndarray]]:

@@ -80,6 +80,13 @@ NEURONS_PER_CLASS = 8
 COMPETITION = 0.1
 FALSE_ACCEPT = 0.05  # ε: each learned word's false-accept rate on the known-word set
 BASE_VETO = 0.7  # κ: a base keyword this probable keeps its window
+#: A clip whose learning samples the base model mostly takes for `_silence_` at least this surely
+#: holds no word (a muted or wrong microphone, noise or hum alone): speech, even at -66 dBFS,
+#: gets under 0.01 (normalized features), silence, hum and noise 0.85-0.95 (session-14 audit)
+SILENCE_SURE = 0.5
+#: What is said of such a clip (after its file or upload's name), by the CLI and the MQTT command
+NO_WORD = ("holds no word: the base model hears silence or noise only (a muted or wrong microphone?); "
+           "record the word again")
 ADAPT_FALSE_ACCEPT = 0.1  # ε and κ for a word named after a keyword (adaptation)
 ADAPT_BASE_VETO = 0.8
 SHIFT_FRAMES = kept_clips.SHIFT_FRAMES
@@ -312,11 +319,23 @@ class Learned:
         self.clips.add(word, clips)
         return x
 
-    def _confusion(self, word: str, x: np.ndarray) -> tuple[str, int, int] | None:
-        """The keyword the base model is sure (≥ the veto) that most samples of `word` are, if any."""
+    def _base_probabilities(self, x: np.ndarray) -> np.ndarray:
+        """The base model's class probabilities (n, classes) of model inputs `x`."""
         z = np.asarray(self.base.predict(x), np.float64).reshape(len(x), -1)
         p = np.exp(z - z.max(axis=1, keepdims=True))
-        rivals = (p / p.sum(axis=1, keepdims=True))[:, : len(KEYWORDS)]
+        return p / p.sum(axis=1, keepdims=True)
+
+    def holds_no_word(self, clip_16k: np.ndarray) -> bool:
+        """Whether a mono 16 kHz clip holds no word: the base model takes most of its learning
+        samples for `_silence_` (`SILENCE_SURE`). Learned, such a clip teaches the word to claim
+        every quiet window (`kws classify` of silence gave the word at 1.00)."""
+        mel = F.logmel(np.asarray(clip_16k, np.float32).reshape(-1), F.PARAMS)
+        p = self._base_probabilities(samples([kept_clips.learning_slice(mel)]))
+        return 2 * int((p[:, CLASSES.index("_silence_")] >= SILENCE_SURE).sum()) > len(p)
+
+    def _confusion(self, word: str, x: np.ndarray) -> tuple[str, int, int] | None:
+        """The keyword the base model is sure (≥ the veto) that most samples of `word` are, if any."""
+        rivals = self._base_probabilities(x)[:, : len(KEYWORDS)]
         if word in KEYWORDS:
             rivals[:, KEYWORDS.index(word)] = 0.0
         veto = ADAPT_BASE_VETO if word in KEYWORDS else self.base_veto

@@ -196,7 +196,16 @@ class Recognizer:
             source.close()
         if stream is None:
             raise InputDataError(f"{path}: holds no video frame (empty or not a video)")
+        _check_whole(source, f"{path}: ")
         return found + stream.flush()
+
+
+def _check_whole(source: Any, prefix: str = "") -> None:
+    """A one-line `InputDataError` when a video file read to its end was cut short (its gestures
+    would be those of the part before the cut, with no word of the rest)."""
+    why = source.shortfall()
+    if why:
+        raise InputDataError(f"{prefix}truncated ({why}); give the whole recording")
 
 
 def check_file(path: str | Path) -> Path:
@@ -228,6 +237,7 @@ def load_events(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
             parts = [frames.step(chunk.data, chunk.t_us) for chunk in source]
         if not parts:
             raise InputDataError("holds no video frame (empty or not a video)")
+        _check_whole(source)
         return np.concatenate(parts), frames.sensor_shape
     except SourceError as exc:  # names the file
         raise InputDataError(f"{exc}; give a video file or an EVT 2.0/3.0 .raw recording") from None

@@ -65,6 +65,35 @@ def test_a_directory_is_named_as_a_directory(tmp_path, capsys):
     assert "does not exist" not in err
 
 
+@pytest.mark.parametrize("neurons", ["0", "-1", "many", "2.5"])
+def test_neurons_that_are_not_a_count_are_refused_naming_the_option(tmp_path, capsys, neurons):
+    """Session-14 audit: `--neurons 0` said "neurons=0 must be >= 1", not naming the option."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["anomaly", "fit", str(tmp_path / "x.wav"), "--neurons", neurons, "--state", str(tmp_path)])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--neurons: {neurons!r} is not a number of neurons; give a whole number >= 1" in err
+
+
+@pytest.mark.parametrize(("options", "named"), [
+    (["--axes", "0"], "--source serial: --axes 0 is out of range; use a value in [1, 16]"),
+    (["--rate-hz", "500000"],
+     "--source serial: --rate-hz 500000.0 is out of range; use a value in [1, 100000]"),
+])
+def test_serial_options_beyond_the_drivers_range_are_one_line(tmp_path, capsys, options, named):
+    """Session-14 audit: `watch --source serial --axes 0` ended in a traceback (the driver config's
+    ValueError)."""
+    det = AnomalyDetector()
+    x = np.asarray(machines.render(MACHINE, 12.0, 0.0), np.float32).reshape(-1, 1)
+    det.fit(features.windows(x, MACHINE.rate_hz))
+    from akida_edge.state import StateStore
+
+    det.save(StateStore(tmp_path))
+    args = ["anomaly", "watch", "--source", "serial", "--port", "/dev/null", "--rate-hz", "100", *options]
+    assert main([*args, "--state", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"akida-edge: error: {named}"]
+
+
 LEAST_S = (AnomalyDetector.MIN_WINDOWS - 1) * features.PARAMS.hop_s + features.PARAMS.window_s
 
 
@@ -90,3 +119,26 @@ def test_watch_learns_from_the_least_learn_s_it_accepts(tmp_path, capsys):
                  "--duration-s", f"{LEAST_S + 1:g}", "--json"]) == 0
     first = json.loads(capsys.readouterr().out.splitlines()[0])
     assert first["event"] == "learned" and first["windows"] == AnomalyDetector.MIN_WINDOWS
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.6])
+def test_score_of_a_recording_shorter_than_a_window_is_an_error_not_normal(tmp_path, capsys, seconds):
+    """Session-14 audit: a WAV with 0 frames, or shorter than one 1-s window, was scored "normal
+    score n/a (max None ...)" with exit 0 (`is_anomaly: false` with --json), a verdict on nothing,
+    while `fit` and `watch --source file` refuse such a file; the good file beside it is still scored."""
+    from akida_edge.drivers.wavfile import write_wav
+
+    x = np.asarray(machines.render(MACHINE, 12.0, 0.0), np.float32).reshape(-1) / 8.0
+    good, short = tmp_path / "good.wav", tmp_path / "short.wav"
+    write_wav(good, x, MACHINE.rate_hz)
+    write_wav(short, x[:int(seconds * MACHINE.rate_hz)], MACHINE.rate_hz)
+    state = str(tmp_path / "state")
+    assert main(["anomaly", "fit", str(good), "--state", state]) == 0
+    capsys.readouterr()
+    assert main(["anomaly", "score", str(short), str(good), "--json", "--state", state]) == 1
+    out, err = capsys.readouterr()
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rows[0] == {"file": str(short), "error": f"{short} is shorter than one "
+                       f"{features.PARAMS.window_s:g} s window; give a recording of at least that long"}
+    assert rows[1]["file"] == str(good) and rows[1]["windows"] > 10 and rows[1]["is_anomaly"] is False
+    assert err.strip().splitlines() == [f"akida-edge: error: {rows[0]['error']}"]

@@ -46,6 +46,16 @@ def newer_path(tmp_path_factory):
     return path
 
 
+def word_like(rng) -> np.ndarray:
+    """1 s of a voiced two-syllable sound (a rising harmonic series under two bumps): a stand-in
+    for a spoken word, where noise alone is refused as holding none (`Learned.holds_no_word`)."""
+    t = np.arange(16000) / 16000
+    f0 = 110 + 40 * t + rng.uniform(0, 20)
+    voiced = sum(np.sin(2 * np.pi * k * f0 * t) / k for k in range(1, 25))
+    return (0.3 * (np.exp(-((t - 0.35) / 0.08) ** 2) + np.exp(-((t - 0.65) / 0.08) ** 2)) * voiced
+            + rng.normal(0.0, 0.005, t.size)).astype(np.float32)
+
+
 def session9_state(device, rng):
     """A state as session 9 wrote it on the shipped model (layout 2, no clips): (Learned, its bytes)."""
     from akida_edge.apps.kws import learn as K
@@ -72,7 +82,7 @@ def test_a_device_upgraded_from_a_state_without_clips_can_teach_words_again(tmp_
     device = tmp_path / "device"
     old, before = session9_state(device, rng)
     clip = tmp_path / "cherry.wav"
-    write_wav(clip, 0.1 * rng.standard_normal(16000), 16000)
+    write_wav(clip, word_like(rng), 16000)
     capsys.readouterr()
     assert cli.main(["kws", "learn", "--label", "cherry", str(clip), "--state", str(device),
                      "--model", str(newer_path)]) == 0
@@ -103,7 +113,7 @@ def test_the_mqtt_learn_command_teaches_an_upgraded_device_too(tmp_path, rng, ne
     device = tmp_path / "device"
     old, before = session9_state(device, rng)
     clip = tmp_path / "cherry.wav"
-    write_wav(clip, 0.1 * rng.standard_normal(16000), 16000)
+    write_wav(clip, word_like(rng), 16000)
     cfg = parse_config({"pipelines": [{"name": "kws", "type": "kws", "model": str(newer_path),
                                        "source": {"type": "audio_file", "path": str(clip)},
                                        "options": {"state_dir": str(device)}}]})
@@ -114,3 +124,37 @@ def test_the_mqtt_learn_command_teaches_an_upgraded_device_too(tmp_path, rng, ne
     assert out["learned"] == "cherry" and out["words"] == ["cherry"]
     assert pipeline.handle_command("learned", {}) == {"words": ["cherry"]}
     assert old.store.kept_path(K.STATE_NAME, backbone_hash(old.model)).read_bytes() == before
+
+
+def test_a_clip_that_holds_no_word_is_not_learned(tmp_path, rng, capsys):
+    """Session-14 audit: `kws learn` from a silent clip (a muted or wrong microphone) or from hum
+    learned the word, which then claimed every quiet clip ("hush (1.00)" for silence). Now such a
+    clip is one error line naming it, on the CLI and in the MQTT learn command, and nothing is
+    learned from it; the word-like clip beside it is learned."""
+    import base64
+
+    from akida_edge.config import parse_config
+    from akida_edge.errors import InputDataError
+    from akida_edge.pipelines import kws
+
+    t = np.arange(16000) / 16000
+    silent, hum, word = tmp_path / "silent.wav", tmp_path / "hum.wav", tmp_path / "word.wav"
+    write_wav(silent, np.zeros(16000, np.float32), 16000)
+    write_wav(hum, (0.3 * np.sin(2 * np.pi * 50 * t)).astype(np.float32), 16000)
+    write_wav(word, word_like(rng), 16000)
+    state = str(tmp_path / "state")
+    assert cli.main(["kws", "learn", "--label", "hush", str(silent), str(hum), "--state", state]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[:2] == [f"akida-edge: error: {f} holds no word: the base model hears silence or noise only (a "
+                       "muted or wrong microphone?); record the word again" for f in (silent, hum)]
+    assert cli.main(["kws", "learn", "--label", "hush", str(silent), str(word), "--state", state]) == 1
+    assert "learned 'hush' from 1 clip(s)" in capsys.readouterr().out
+    assert cli.main(["kws", "classify", str(silent), "--json", "--state", state]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == "_silence_"  # not claimed by 'hush'
+    cfg = parse_config({"pipelines": [{"name": "kws", "type": "kws", "source": {
+        "type": "audio_file", "path": str(word)}, "options": {"state_dir": str(tmp_path / "mqtt")}}]})
+    pipeline = kws.build(cfg.pipelines[0])
+    uploads = [base64.b64encode(p.read_bytes()).decode() for p in (word, hum)]
+    with pytest.raises(InputDataError, match=r"^audio_wav_b64\[1\] holds no word: the base model hears"):
+        pipeline.handle_command("learn", {"label": "hush", "audio_wav_b64": uploads})
+    assert pipeline.handle_command("learned", {}) == {"words": []}

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from state_files import as_newer_format
 
 from akida_edge import cli
 from akida_edge.apps.kws import known_words
@@ -103,6 +104,32 @@ def test_a_newer_layout_is_kept_unused_with_the_reason(base, tmp_path, rng, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert "cannot learn" in err[-1] and f"layout version {K.STATE_VERSION + 1}" in err[-1]
     assert learned.store.path(K.STATE_NAME).read_bytes() == before
+
+
+def test_a_state_of_a_newer_akida_edge_is_kept_unused_not_rolled_back(base, tmp_path, rng, capsys):
+    """Session-14 audit: after a downgrade, `kws classify` took the newer version's state file for a
+    corrupt one, moved it aside as .corrupt and restored the older backup (the words learned last
+    lost once the newer version came back). Now it goes on with the base model, as for a newer
+    layout, `kws learn` refuses, and the files stay as they were."""
+    learned = K.Learned(base, tmp_path)
+    learned.learn("banana", mels(rng, 2))
+    learned.learn("cherry", mels(rng, 2))  # the backup holds banana only
+    path = learned.store.path(K.STATE_NAME)
+    newer = as_newer_format(path)
+    backup = learned.store.backup_path(K.STATE_NAME).read_bytes()
+    spotter = Spotter(state_dir=tmp_path)
+    assert spotter.learned is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "written by a newer akida-edge" in err[0] and "upgrade akida-edge" in err[0]
+    wav = tmp_path / "clip.wav"
+    write_wav(wav, (0.1 * rng.standard_normal(16000)).astype(np.float32), 16000)
+    assert cli.main(["kws", "classify", str(wav), "--state", str(tmp_path)]) == 0
+    assert cli.main(["kws", "learn", "--label", "banana", str(wav), "--state", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "cannot learn" in err[-1] and "upgrade akida-edge" in err[-1]
+    assert path.read_bytes() == newer
+    assert learned.store.backup_path(K.STATE_NAME).read_bytes() == backup
+    assert not path.with_name(path.name + ".corrupt").exists()
 
 
 @pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,

@@ -56,3 +56,21 @@ def test_state_list_shows_the_states_kept_for_other_models(tmp_path, capsys):
     assert cli.main(["state", "list", "--state", str(tmp_path), "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["model_hash"], r.get("kept")) for r in rows] == [(new[:12], None), (old[:12], kept.name)]
+
+
+def test_state_list_exits_1_when_a_state_cannot_be_used(tmp_path, capsys):
+    """Session-14 audit: `state list` printed a corrupt state's problem and exited 0, as for a healthy
+    device (a script checking a fleet could not tell); the good states are still listed."""
+    store = StateStore(tmp_path)
+    store.save(StateEntry(name="kws", model_hash="ab" * 16))
+    store.save(StateEntry(name="anomaly", model_hash="cd" * 16))
+    path = store.path("anomaly")
+    path.write_bytes(path.read_bytes()[:-5])  # cut short
+    assert cli.main(["state", "list", "--state", str(tmp_path)]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith(f"anomaly: learned state {path} is unusable: checksum mismatch")
+    assert lines[1].startswith("kws: revision 1")
+    assert cli.main(["state", "list", "--state", str(tmp_path), "--json"]) == 1
+    capsys.readouterr()
+    path.unlink()
+    assert cli.main(["state", "list", "--state", str(tmp_path)]) == 0

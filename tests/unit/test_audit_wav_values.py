@@ -75,3 +75,18 @@ def test_an_upload_with_such_a_rate_or_nan_is_refused_in_the_error_response(tmp_
         KwsPipeline._clips(SimpleNamespace(), {"audio_wav_b64": [b64[0], b64[2]]})
     clips, source = KwsPipeline._clips(SimpleNamespace(), {"audio_wav_b64": b64[:1]})
     assert source == "upload" and len(clips) == 1 and clips[0].size == 16000
+
+
+@pytest.mark.parametrize(("tag", "bits", "block"), [(0x11, 4, 256), (0x31, 0, 65), (7, 8, 1)])
+def test_a_compressed_wav_is_named_an_unsupported_encoding_not_a_corrupt_header(tmp_path, tag, bits, block):
+    """Session-14 audit: an IMA-ADPCM WAV (a dictaphone's; `sox -e ima-adpcm`) or a GSM one was
+    called "an inconsistent header": a corrupt file, to the user, when it is a valid file in an
+    encoding to convert."""
+    fmt = struct.pack("<HHIIHH", tag, 1, 8000, 4000, block, bits)
+    body = b"WAVEfmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", block) + bytes(block)
+    path = tmp_path / "voice.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    with pytest.raises(SourceError) as err:
+        load_audio(path)
+    assert str(err.value) == (f"{path}: unsupported WAV encoding (format tag {tag}, {bits} bits); use PCM "
+                              "8/16/24/32-bit or float 32/64-bit (e.g. sox IN.wav -b 16 OUT.wav)")

@@ -89,6 +89,15 @@ def test_non_utf8_config_is_a_config_error(tmp_path):
         load_config(path)
 
 
+def test_a_config_saved_with_a_byte_order_mark_reads_as_without(tmp_path):
+    """Session-14 audit: a config.toml saved by Windows Notepad (UTF-8 with a byte order mark) was
+    "not valid TOML: Invalid statement (at line 1, column 1)", with nothing to see at line 1."""
+    plain = load_config(_write(tmp_path, BASE))
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + BASE.replace("\n", "\r\n").encode())
+    assert dataclasses.replace(load_config(path), path=plain.path) == plain
+
+
 def test_float_bound_and_int_promotion():
     cfg = parse_config({"telemetry": {"interval_s": 2}})
     assert cfg.telemetry.interval_s == 2.0 and isinstance(cfg.telemetry.interval_s, float)

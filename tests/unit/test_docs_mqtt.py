@@ -79,6 +79,29 @@ def test_command_table_is_the_daemons(daemon):
     assert daemon.commands.handlers["ping"]({}) == json.loads(documented["ping"][2].strip("`"))
 
 
+def test_commands_refuse_an_argument_they_do_not_take(daemon):
+    """Session-14 audit: `set_threshold` with `"persist": true`, or `ping` with anything, answered
+    "ok" and ignored it (`pipeline` learn already refused a misspelt `synthesise`). The arguments
+    each command takes are those the table lists."""
+    for _, cells in _table("## Commands"):
+        name = D.backticked(cells[0])[0]
+        takes = daemon.commands.takes[name]
+        if takes is not None:
+            assert tuple(D.backticked(cells[1])) == takes, f"{name}: the table's arguments are not the code's"
+    for name, body, error in [
+        ("set_threshold", {"pipeline": "kws", "value": 0.8, "persist": True},
+         "set_threshold takes no argument 'persist'; it takes pipeline, value"),
+        ("ping", {"transaction": "t", "verbose": 1},
+         "ping takes no argument 'verbose'; it takes none (besides transaction)"),
+    ]:
+        out = json.loads(daemon.commands.handle(cmd.Request(name, json.dumps(body).encode(), "r")))
+        assert out["status"] == "error" and out["error"] == error
+    ok = json.loads(daemon.commands.handle(cmd.Request("ping", b'{"transaction": 1}', "r")))
+    assert ok["status"] == "ok" and ok["transaction"] == 1
+    tagged = b'{"schema": "akida_edge.request/1", "transaction": 2}'  # a request tagged like a payload
+    assert json.loads(daemon.commands.handle(cmd.Request("ping", tagged, "r")))["status"] == "ok"
+
+
 def test_set_threshold_range(daemon):
     cell = next(c for _, c in _table("## Commands") if D.backticked(c[0]) == ["set_threshold"])[1]
     lo, hi = (float(x) for x in re.search(r"\(([\d.e]+)–([\d.e]+)\)", cell).groups())

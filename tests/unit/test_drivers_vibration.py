@@ -119,6 +119,10 @@ def test_csv_without_time_column_needs_a_rate(tmp_path):
         ("t,x\n0,1\n0.001,2\n\n0.002,2\n0.0015,3\n0.003,1\n", r"v\.csv:6: column 't' does not increase"),
         ("t,a,b,c,d\n0,1,2,3,4\n", r"expected 1-3 axis columns"),
         ("t,x\n", r"has a header but no samples"),
+        # session-14 audit: a spreadsheet's export in a locale that separates with ';' or tabs
+        ("t;x\n0;1,5\n0,001;2\n", r"v\.csv:1: the columns are separated by semicolons, not commas; save it "
+                                   r"as comma-separated CSV with '\.' as the decimal point"),
+        ("t\tx\n0\t1\n", r"v\.csv:1: the columns are separated by tabs, not commas"),
     ],
 )
 def test_broken_csv_files_name_line_and_column(tmp_path, text, pattern):
@@ -126,6 +130,19 @@ def test_broken_csv_files_name_line_and_column(tmp_path, text, pattern):
     with pytest.raises(SourceError, match=pattern) as info:
         load_vibration(tmp_path / "v.csv")
     assert "\n" not in str(info.value)
+
+
+def test_csv_with_quoted_fields_reads_as_without(tmp_path, rng):
+    """Session-14 audit: a header written '"t","x"' (writers that quote every field) was taken for
+    one without a time column ("give the sample rate"), and a quoted value for no number."""
+    x = rng.normal(size=200)
+    rows = [f'"{i / 1000:.3f}","{v:.6f}"' for i, v in enumerate(x)]
+    (tmp_path / "q.csv").write_text('"t", "x"\n' + "\n".join(rows) + "\n")
+    (tmp_path / "p.csv").write_text("t,x\n" + "\n".join(r.replace('"', "") for r in rows) + "\n")
+    got, rate = load_vibration(tmp_path / "q.csv")
+    plain, plain_rate = load_vibration(tmp_path / "p.csv")
+    assert rate == pytest.approx(1000.0) and rate == plain_rate
+    np.testing.assert_array_equal(got, plain)
 
 
 class FakePort:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from state_files import as_newer_format
 
 import akida_edge as ae
 from akida_edge import state as S
@@ -220,6 +221,24 @@ def test_newer_format_version_asks_for_an_upgrade(tmp_path):
         statefile.read(path)
 
 
+def test_a_state_of_a_newer_akida_edge_is_neither_replaced_nor_overwritten(tmp_path, rng):
+    """Session-14 audit: after a downgrade, a state file of a newer format version was taken for a
+    corrupt one: moved aside as .corrupt and replaced by its older backup (the words learned last
+    gone when the newer version came back), and a save wrote over it."""
+    store = S.StateStore(tmp_path)
+    store.save_model("kws", learned(rng))
+    store.save_model("kws", learned(rng, n=10))
+    path, bak = store.path("kws"), store.backup_path("kws")
+    newer, older = as_newer_format(path), bak.read_bytes()
+    with pytest.raises(statefile.NewerStateError, match=r"newer akida-edge .*; upgrade akida-edge"):
+        store.load_into("kws", model())
+    with pytest.raises(statefile.NewerStateError, match="it is not overwritten"):
+        store.save_model("kws", learned(rng))
+    assert path.read_bytes() == newer and bak.read_bytes() == older
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "kws.learned", "kws.learned.bak"]  # no .corrupt, no kept copy
+
+
 def test_invalid_learning_state_is_rejected(tmp_path, rng):
     entry = statefile.StateEntry(name="kws", model_hash="0" * 64, learning=learned(rng).learning.copy())
     entry.learning.weights[0, 0] ^= 1  # one neuron no longer holds num_weights ones
@@ -341,3 +360,22 @@ def test_unwritable_directory_still_loads_the_backup(tmp_path, rng, monkeypatch)
     assert entry.revision == 1 and fresh.learning.digest() == first.learning.digest()
     assert any("could not write" in w and "Permission denied" in w for w in entry.warnings)
     assert path.read_bytes() == damaged  # nothing was repaired, nothing was lost
+
+
+def test_cli_export_keeps_an_existing_file_unless_forced(tmp_path, rng, capsys):
+    """Session-14 audit: `state export fleet.state` on device B wrote over the fleet.state copied from
+    device A to be imported (A's words gone, exit 0); `init-config` already refused so."""
+    from akida_edge.cli import main
+
+    S.StateStore(tmp_path / "a").save_model("kws", learned(rng))
+    S.StateStore(tmp_path / "b").save_model("anomaly", learned(rng))
+    bundle = tmp_path / "fleet.state"
+    assert main(["state", "export", str(bundle), "--state", str(tmp_path / "a")]) == 0
+    from_a = bundle.read_bytes()
+    capsys.readouterr()
+    assert main(["state", "export", str(bundle), "--state", str(tmp_path / "b")]) == 2
+    assert capsys.readouterr().err == (f"akida-edge: error: {bundle}: exists; choose another name, or add "
+                                       "--force to replace it\n")
+    assert bundle.read_bytes() == from_a
+    assert main(["state", "export", str(bundle), "--force", "--state", str(tmp_path / "b")]) == 0
+    assert [e.name for e in statefile.read(bundle)[1]] == ["anomaly"]

@@ -125,6 +125,25 @@ def test_bad_files_are_one_line_each_naming_the_file(tmp_path, gm):
         load_events(tmp_path / "missing.mp4")
 
 
+def test_a_video_cut_short_is_an_error_naming_it_not_fewer_gestures(tmp_path, gm):
+    """Session-14 audit: an AVI cut short (a copy or a download interrupted) was read up to the cut
+    without a word: `classify` gave the gestures before it ("no gesture" for most of a clip) with
+    exit 0, and `learn` learned from the part. Its header's frame count tells."""
+    frames, _, _ = swipe_frames(1, FPS)
+    whole = write_video(tmp_path / "whole.avi", frames)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[:len(data) // 3])
+    rec = Recognizer(gm=gm, state_dir=tmp_path)
+    assert [g.label for g in rec.classify_file(whole)] == ["swipe_right"]
+    load_events(whole)
+    message = rf"{cut}: truncated \(its header declares {len(frames)} frames, \d+ could be read\); give"
+    with pytest.raises(InputDataError, match=message):
+        rec.classify_file(cut)
+    with pytest.raises(InputDataError, match=message):
+        load_events(cut)
+
+
 def test_cli_classify_json_reports_every_file_and_fails_for_the_bad_one(tmp_path, capsys, fake_model_module):
     frames, _, _ = swipe_frames(1, FPS)
     good = write_video(tmp_path / "right.avi", frames)
