@@ -317,7 +317,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     if average_from is not None and not 0.0 <= average_from < 1.0:
         raise ConfigError(f"--average-from {average_from}: must be in [0, 1) (the share of the float steps "
                           "before the weights are averaged)")
-    if distill < 0 or not 0 < trunk_lr <= 1:
+    if not distill >= 0 or not 0 < trunk_lr <= 1:
         raise ConfigError(f"--distill {distill} --trunk-lr {trunk_lr}: the distillation weight must be >= 0 "
                           "(0: off) and the trunk's share of the rate in (0, 1]")
     if (distill > 0 or trunk_lr != 1.0) and (float_from is None or continue_epochs <= 0 or mixup_alpha > 0

@@ -149,6 +149,7 @@ def test_a_continuation_rate_must_be_positive(tmp_path, lr):
     ({"distill": 1.0}, "need --float-from, --continue-epochs N"),
     ({"trunk_lr": 0.3}, "need --float-from, --continue-epochs N"),
     ({"distill": -1.0}, "weight must be >= 0"),
+    ({"distill": float("nan")}, "weight must be >= 0"),
     ({"trunk_lr": 0.0}, r"in \(0, 1\]"),
     ({"trunk_lr": 1.5}, r"in \(0, 1\]"),
 ])
