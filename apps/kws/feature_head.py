@@ -30,8 +30,7 @@ from torch import nn
 from akida_edge.apps.kws import episodes, network
 from akida_edge.convert import QSequential
 
-#: index of the model's Flatten (after the trunk's GAP and activation): the trunk is model[:TRUNK]
-TRUNK = -6
+TRUNK = network.TRUNK  # the model's Flatten: the trunk is model[:TRUNK]
 
 
 @torch.no_grad()

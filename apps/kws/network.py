@@ -74,6 +74,8 @@ def architecture(saved: dict) -> dict:
             "blocks": int(saved.get("blocks", 4)), "down": tuple(int(i) for i in saved.get("down", ()))}
 
 
+#: index of the model's Flatten (after the trunk's GAP and activation): the trunk is model[:TRUNK]
+TRUNK = -6
 WARMUP = 0.05  # share of the steps with a linear learning-rate warm-up
 WEIGHT_DECAY = 5e-4
 
@@ -123,7 +125,8 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
         what: str = "train", progress=sys.stderr, checkpoint=None, warmup: float = WARMUP,
         aux: tuple[nn.Module, torch.Tensor] | None = None, weight: torch.Tensor | None = None,
         mixup_alpha: float = 0.0, voice: torch.Tensor | None = None, step_hook=None,
-        metric: episodes.Metric | None = None, phones: PhoneLoss | None = None) -> list[dict]:
+        metric: episodes.Metric | None = None, phones: PhoneLoss | None = None,
+        distill: Distill | None = None, trunk_lr: float = 1.0) -> list[dict]:
     """AdamW with the one-cycle schedule, label smoothing 0.05, SpecAugment (module docstring).
 
     Returns per-epoch logs: mean loss, accuracy on the (augmented) training batches `train_acc`
@@ -141,7 +144,13 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     `aux`, not with mixup): adds `phones.weight` × the mean binary cross-entropy of `phones.head` on
     the batch's binarized features (clipped straight-through gradient, `episodes.binarize`) against
     `phones.targets` over the clips of `phones.mask` (`phones.py`); `phone_loss` in the logs is its
-    mean over those clips (unweighted).
+    mean over those clips (unweighted). `distill` (with `aux`, not with mixup): adds `distill.weight`
+    × T² × KL(teacher ‖ student) of the 12-class outputs softened at T = `distill.temperature`, the
+    teacher (frozen, eval mode) on the same augmented batch, per sample weighted as the 12-class loss
+    (`weight`): Learning without Forgetting (Li & Hoiem, arXiv 1606.09282); `distill_loss` in the logs
+    is its mean (unweighted by `distill.weight`). `trunk_lr`: the rate of every layer before the
+    binary feature layer (the trunk, model[:TRUNK]) as a share of `lr`; the feature layer and the
+    heads keep `lr`.
     """
     if mixup_alpha > 0 and (voice is None or len(voice) != len(x)):
         raise ValueError("fit: mixup needs one voice id per sample")
@@ -152,16 +161,27 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     if phones is not None and (aux is None or mixup_alpha > 0):
         raise ValueError("fit: the phonetic head trains the features of float training: it needs aux and "
                          "no mixup")
+    if distill is not None and (aux is None or mixup_alpha > 0):
+        raise ValueError("fit: distillation keeps the 12-class outputs of float training: it needs aux and "
+                         "no mixup")
+    if not 0 < trunk_lr <= 1:
+        raise ValueError(f"fit: trunk_lr {trunk_lr} must be in (0, 1] (a share of lr)")
     gen = torch.Generator().manual_seed(seed)
     mix_rng = np.random.default_rng([seed, 1710])  # mixup's own stream: the others are unchanged
     episode_rng = np.random.default_rng([seed, 1703])  # the episodes' own streams, likewise
     episode_gen = torch.Generator().manual_seed(seed + 1703)
+    trunk_ids = {id(p) for m in list(model)[:TRUNK] for p in m.parameters()} if trunk_lr != 1.0 else set()
     named = list(model.named_parameters()) + (list(aux[0].named_parameters()) if aux is not None else [])
     named += list(phones.head.named_parameters()) if phones is not None else []
-    decay = [p for n, p in named if p.dim() > 1]
-    other = [p for n, p in named if p.dim() <= 1]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WEIGHT_DECAY},
-                             {"params": other, "weight_decay": 0.0}], lr=lr)
+    groups = []
+    for share, part in ((1.0, [p for _, p in named if id(p) not in trunk_ids]),
+                        (trunk_lr, [p for _, p in named if id(p) in trunk_ids])):
+        groups += [{"params": [p for p in part if p.dim() > 1], "weight_decay": WEIGHT_DECAY},
+                   {"params": [p for p in part if p.dim() <= 1], "weight_decay": 0.0}]
+        groups[-2]["lr"] = groups[-1]["lr"] = lr * share
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
+    if distill is not None:
+        distill.teacher.eval()
     steps = epochs * math.ceil(len(x) / batch)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: one_cycle(s, steps, warmup))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.05)
@@ -196,7 +216,7 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
             phones.head.train()
         order = torch.randperm(len(x), generator=gen)
         total, count, right, named, m_total = 0.0, 0, 0, 0, 0.0
-        p_total, p_count = 0.0, 0
+        p_total, p_count, d_total = 0.0, 0, 0.0
         for i in range(0, len(x), batch):
             idx = order[i: i + batch]
             xb = spec_augment(x[idx], gen)
@@ -230,6 +250,10 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
                     loss = loss + loss_fn(aux[0](feats), aux[1][idx])
                 if bool((y[idx] >= 0).any()):  # clips of the word set carry no 12-class target (-100)
                     loss = loss + (loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb))
+                if distill is not None:
+                    d_loss = distill.loss(logits, xb, wb)
+                    loss = loss + distill.weight * d_loss
+                    d_total += d_loss.item() * len(idx)
             if aux is not None and m_loss is not None:
                 loss = loss + metric.weight * m_loss
                 m_total += m_loss.item() * len(idx)
@@ -249,6 +273,8 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
             log["metric_loss"] = m_total / max(count, 1)
         if phones is not None:
             log["phone_loss"] = p_total / max(p_count, 1)
+        if distill is not None:
+            log["distill_loss"] = d_total / max(count, 1)
         if x_val is not None and len(x_val):
             log["val_acc"] = float((predict(model, x_val).argmax(1) == y_val.numpy()).mean())
         logs.append(log)
@@ -268,6 +294,26 @@ class PhoneLoss:
     targets: torch.Tensor
     mask: torch.Tensor
     weight: float
+
+
+@dataclass(frozen=True)
+class Distill:
+    """`fit`'s distillation term: `weight` × T² × KL(softmax(teacher/T) ‖ softmax(student/T)) over the
+    12-class outputs, T = `temperature`; `teacher` is frozen (no gradient, eval mode)."""
+
+    teacher: nn.Module
+    weight: float = 1.0
+    temperature: float = 2.0
+
+    def loss(self, logits: torch.Tensor, xb: torch.Tensor, wb: torch.Tensor | None = None) -> torch.Tensor:
+        """The term (before `weight`) for a batch: `logits` the student's on `xb`; `wb` per-sample
+        weights (None: the mean)."""
+        t = self.temperature
+        with torch.no_grad():
+            target = torch.softmax(self.teacher(xb) / t, dim=1)
+        kl = (target * (torch.log(target.clamp_min(1e-12)) - torch.log_softmax(logits / t, dim=1))).sum(1)
+        kl = kl * t * t
+        return kl.mean() if wb is None else (kl * wb).sum() / wb.sum().clamp_min(1e-12)
 
 
 def weighted_ce(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor,

@@ -23,7 +23,10 @@ Steps (each with a progress line on stderr):
    outputs (`feature_head.py`: minutes instead of hours); with `--float-from`, `--probe-epochs N`
    first fits the auxiliary head alone on the saved network's frozen binary features (a linear
    probe, `feature_head.probe`; session 12: a saved `kws_float.pt` holds no auxiliary head, so it
-   would otherwise start at random);
+   would otherwise start at random); with `--continue-epochs`, `--distill WEIGHT` keeps the keyword
+   outputs of the network it starts from (distillation of its own 12-class outputs, Learning
+   without Forgetting) and `--trunk-lr SHARE` trains the trunk at a share of the rate, so that the
+   word features can learn while the keywords stay (both off by default; docs/kws-learning.md §20);
    `--windows DIR` adds 1 s windows of continuous non-keyword speech (`speechwindows.py`) as
    `_unknown_`, `--words-unknown` makes the word set's clips `_unknown_` in the 12-class loss too;
    together these new negatives weigh `--negative-share` classes of training clips (`fit_data`;
@@ -56,6 +59,7 @@ a minute; its accuracy means nothing.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -90,6 +94,7 @@ SMALL_ARCH = {"width": 16, "features": 32, "blocks": 2, "down": (0,)}
 # beat 14 on validation by 0.013 (session 3, `model/REPORT.md`)
 EPOCHS = 22
 QAT_EPOCHS = 2
+DISTILL_T = 2.0  # `--distill`: the softening temperature (Hinton et al., arXiv 1503.02531; LwF's)
 CONTINUE_LR = 1e-3  # `--continue-epochs`: the second one-cycle's peak rate (a third of the first's 3e-3)
 HEAD_EPOCHS = 30  # `--head-only`: epochs over the frozen trunk's outputs (seconds each)
 TRAIN_SAMPLE = 2000  # training clips for calibration and the float train-accuracy figure
@@ -133,6 +138,14 @@ def _one_hot(i: int, n: int = len(dataset.CLASSES)) -> np.ndarray:
     v = np.zeros(n, np.float32)
     v[i] = 1.0
     return v
+
+
+def _frozen(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of `model` in eval mode without gradients (the distillation's teacher)."""
+    teacher = copy.deepcopy(model).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
 
 
 def _last_bias(model: torch.nn.Module) -> str:
@@ -252,7 +265,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         negative_share: float = NEGATIVE_SHARE, mixup_alpha: float = 0.0, average_from: float | None = None,
         metric: float = 0.0, metric_temperature: float = episodes.TEMPERATURE, phone_weight: float = 0.0,
         more_words: str | Path | Sequence[str | Path] | None = None, probe_epochs: int = 0,
-        progress=sys.stderr) -> dict:
+        distill: float = 0.0, trunk_lr: float = 1.0, progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
@@ -275,7 +288,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     `probe_epochs` > 0 (with `float_from` and the auxiliary head): before anything else trains, the
     auxiliary head alone is fitted that many epochs on the frozen network's binary features
     (`feature_head.probe`, a linear probe: LP-FT), so that its random rows do not disturb the
-    features in the first steps."""
+    features in the first steps. `distill` > 0 (with `continue_epochs`): the continuation adds
+    `distill` × the distillation of the network's own 12-class outputs as it starts (frozen; T =
+    `DISTILL_T`; `network.Distill`), so that the keyword outputs stay while the word features learn;
+    `trunk_lr` (in (0, 1], with `continue_epochs`): the continuation's rate for the trunk (every
+    layer before the binary feature layer) as a share of `continue_lr`."""
     data, out = Path(data), Path(out)
     one = isinstance(more_words, str | Path)
     mores = [] if more_words is None else [more_words] if one else [*more_words]
@@ -300,6 +317,14 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     if average_from is not None and not 0.0 <= average_from < 1.0:
         raise ConfigError(f"--average-from {average_from}: must be in [0, 1) (the share of the float steps "
                           "before the weights are averaged)")
+    if not distill >= 0 or not 0 < trunk_lr <= 1:
+        raise ConfigError(f"--distill {distill} --trunk-lr {trunk_lr}: the distillation weight must be >= 0 "
+                          "(0: off) and the trunk's share of the rate in (0, 1]")
+    if (distill > 0 or trunk_lr != 1.0) and (float_from is None or continue_epochs <= 0 or mixup_alpha > 0
+                                            or not aux):
+        raise ConfigError(f"--distill {distill} --trunk-lr {trunk_lr} act on the continuation of a saved "
+                          "network: they need --float-from, --continue-epochs N and the auxiliary head, "
+                          "without --mixup")
     if probe_epochs < 0 or (probe_epochs > 0 and (float_from is None or not aux)):
         raise ConfigError(f"--probe-epochs {probe_epochs}: fits the auxiliary head of a saved network before "
                           "it trains on; it needs --float-from and the auxiliary head (not --no-aux)")
@@ -420,9 +445,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
             logs.append({"epoch": head_epochs, "what": "head", "aux_classes": aux_classes})
             float_checkpoint(head_epochs, logs, "float-head")
         if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
+            teacher = network.Distill(_frozen(model), distill, DISTILL_T) if distill > 0 else None
             logs += network.fit(model, x_fit, y_fit, epochs=continue_epochs, lr=continue_lr, seed=seed + 2,
                                 batch=batch, x_val=t["validation"][0], y_val=t["validation"][1],
                                 what="float+", progress=progress, aux=head, weight=w_fit, **regular,
+                                distill=teacher, trunk_lr=trunk_lr,
                                 checkpoint=lambda e, lg: float_checkpoint(e, logs + lg, "float-continued"))
     else:
         logs = network.fit(model, x_fit, y_fit, epochs=epochs, lr=3e-3, seed=seed, batch=batch,
@@ -495,6 +522,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
     metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
                    continue_lr=continue_lr if float_from is not None and continue_epochs > 0 else None,
+                   distill=distill, distill_temperature=DISTILL_T if distill > 0 else None, trunk_lr=trunk_lr,
                    architecture={**arch, "down": list(arch["down"])},
                    train_seconds=round(train_s, 1), epochs_quantized=q_epochs,
                    epochs_float=sum(1 for log in logs if log.get("what") in ("float", "float+"))
@@ -542,6 +570,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--continue-lr", type=float, default=CONTINUE_LR, metavar="LR",
                     help=f"with --continue-epochs: the second one-cycle's peak learning rate (default "
                          f"{CONTINUE_LR:g}, a third of the first training's)")
+    ap.add_argument("--distill", type=float, default=0.0, metavar="WEIGHT",
+                    help="with --continue-epochs: add WEIGHT × the distillation of the saved network's own "
+                         "12-class outputs (it keeps the keywords while the words learn; default 0: off)")
+    ap.add_argument("--trunk-lr", type=float, default=1.0, metavar="SHARE",
+                    help="with --continue-epochs: the trunk's rate (every layer before the binary features) "
+                         "as a share of --continue-lr (default 1)")
     ap.add_argument("--aux", action=argparse.BooleanOptionalAction, default=True,
                     help="float training with every _unknown_ word as its own class of a second head on "
                          "the binary features (default; --no-aux: without)")
@@ -594,7 +628,8 @@ def main(argv: list[str] | None = None) -> int:
                       words_unknown=args.words_unknown, negative_share=args.negative_share,
                       mixup_alpha=args.mixup, average_from=args.average_from, metric=args.metric,
                       metric_temperature=args.metric_temperature, phone_weight=args.phones,
-                      more_words=args.more_words, probe_epochs=args.probe_epochs)
+                      more_words=args.more_words, probe_epochs=args.probe_epochs, distill=args.distill,
+                      trunk_lr=args.trunk_lr)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

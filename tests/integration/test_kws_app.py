@@ -203,8 +203,11 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     # a warm restart of that float network (--float-from + --continue-epochs), as the session-4 run
     again = train.run(tmp_path / "data", tmp_path / "again", small=True, threads=1, progress=None,
                       checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",
-                      continue_epochs=1, continue_lr=5e-4)
+                      continue_epochs=1, continue_lr=5e-4, distill=0.5, trunk_lr=0.3)
     assert again["float_reused"] and again["epochs_float_continued"] == 1 and again["continue_lr"] == 5e-4
+    assert (again["distill"], again["distill_temperature"], again["trunk_lr"]) == (0.5, 2.0, 0.3)
+    assert [log["distill_loss"] >= 0 for log in again["history"] if log.get("what") == "float+"] == [True]
+    assert (metrics["distill"], metrics["distill_temperature"], metrics["trunk_lr"]) == (0.0, None, 1.0)
     assert metrics["continue_lr"] is None  # a first training has no continuation
     assert again["epochs_float"] == metrics["epochs_float"] + 1
     assert "warm restart" in (tmp_path / "again" / "REPORT.md").read_text()

@@ -100,3 +100,75 @@ def test_auxiliary_targets_name_every_unknown_word_and_never_the_new_words():
     assert wide.tolist() == [0, len(CLASSES) + 3, CLASSES.index("_silence_"), len(CLASSES), -100]
     assert len(set(train.AUX_WORDS)) == len(train.AUX_WORDS)
     assert not {"backward", "follow", "forward"} & set(train.AUX_WORDS)  # the learn bench's new words
+
+
+def _tiny(rng, n: int = 24):
+    torch.manual_seed(0)
+    model = network.build(12, width=8, features=16, blocks=2, down=(0,))
+    x = torch.from_numpy(rng.integers(0, 256, (n, 1, FRAMES, BANDS)).astype(np.float32))
+    y = torch.from_numpy(rng.integers(0, 12, n))
+    return model, x, y
+
+
+def test_distillation_is_zero_on_the_teacher_itself_and_grows_with_the_gap(rng):
+    """KL(teacher ‖ student) × T²: 0 when the student is the teacher, > 0 otherwise; the per-sample
+    weights make it a weighted mean (a sample of weight 0 does not count)."""
+    import copy
+
+    model, x, _ = _tiny(rng, 8)
+    teacher = copy.deepcopy(model).eval()
+    term = network.Distill(teacher, weight=1.0, temperature=2.0)
+    model.eval()
+    with torch.no_grad():
+        same = term.loss(model(x), x)
+        other = torch.randn(8, 12, generator=torch.Generator().manual_seed(1)) * 3
+        gap = term.loss(other, x)
+        w = torch.tensor([1.0] + [0.0] * 7)
+        first_only = term.loss(other, x, w)
+        t = term.teacher(x[:1]) / 2.0
+        p = torch.softmax(t, 1)
+        by_hand = 4.0 * (p * (torch.log(p) - torch.log_softmax(other[:1] / 2.0, 1))).sum()
+    assert abs(float(same)) < 1e-6
+    assert float(gap) > 0.1
+    assert float(first_only) == pytest.approx(float(by_hand), rel=1e-5)
+
+
+def test_the_continuation_with_distillation_logs_its_term_and_needs_the_aux_head(rng):
+    import copy
+
+    model, x, y = _tiny(rng)
+    head = network.aux_head(model, 12 + 5)
+    term = network.Distill(copy.deepcopy(model), weight=1.0)
+    frozen = {k: v.clone() for k, v in term.teacher.state_dict().items()}
+    logs = network.fit(model, x, y, epochs=2, lr=1e-2, seed=0, batch=8, progress=None, aux=(head, y.clone()),
+                       distill=term)
+    assert all(math.isfinite(log["distill_loss"]) for log in logs)
+    assert logs[-1]["distill_loss"] > 0  # the student moved away from its frozen start
+    assert all(torch.equal(v, frozen[k]) for k, v in term.teacher.state_dict().items())  # never learns
+    with pytest.raises(ValueError, match="distillation"):
+        network.fit(model, x, y, epochs=1, lr=1e-3, seed=0, progress=None, distill=term)
+
+
+def test_trunk_lr_moves_the_trunk_less_and_leaves_the_rest_at_the_full_rate(rng):
+    """The same seeded run at trunk_lr 1 and 0.01: the trunk (before the feature layer) moves much
+    less, the feature layer and the heads alike; trunk_lr 1 is the old single-rate optimizer."""
+    def run(share: float):
+        model, x, y = _tiny(np.random.default_rng(5))
+        start = {k: v.clone() for k, v in model.state_dict().items()}
+        head = network.aux_head(model, 12 + 5)
+        network.fit(model, x, y, epochs=1, lr=1e-2, seed=0, batch=8, progress=None, aux=(head, y.clone()),
+                    trunk_lr=share)
+        moved = {k: float((v - start[k]).abs().max()) for k, v in model.state_dict().items()
+                 if v.dtype.is_floating_point and "running" not in k}
+        return model, moved
+
+    model, full = run(1.0)
+    _, slow = run(0.01)
+    trunk = {k for k in full if int(k.split(".")[0]) < len(model) + network.TRUNK}
+    tail = set(full) - trunk
+    assert trunk and tail
+    assert max(slow[k] for k in trunk) < 0.1 * max(full[k] for k in trunk)
+    first_dense = f"{len(model) + network.TRUNK + 2}.weight"
+    assert slow[first_dense] > 0.3 * full[first_dense]  # the feature layer still learns at the full rate
+    with pytest.raises(ValueError, match="trunk_lr"):
+        network.fit(model, *_tiny(rng)[1:], epochs=1, lr=1e-3, seed=0, progress=None, trunk_lr=0.0)

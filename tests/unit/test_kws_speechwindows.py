@@ -143,3 +143,20 @@ def test_a_continuation_rate_must_be_positive(tmp_path, lr):
     with pytest.raises(ConfigError, match="--continue-lr .*: must be > 0"):
         train.run(tmp_path / "data", tmp_path / "out", small=True, continue_lr=lr, progress=None)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"distill": 1.0}, "need --float-from, --continue-epochs N"),
+    ({"trunk_lr": 0.3}, "need --float-from, --continue-epochs N"),
+    ({"distill": -1.0}, "weight must be >= 0"),
+    ({"distill": float("nan")}, "weight must be >= 0"),
+    ({"trunk_lr": 0.0}, r"in \(0, 1\]"),
+    ({"trunk_lr": 1.5}, r"in \(0, 1\]"),
+])
+def test_distillation_and_the_trunk_rate_belong_to_a_continuation(tmp_path, kwargs, match):
+    pytest.importorskip("torch")
+    from akida_edge.apps.kws import train
+
+    with pytest.raises(ConfigError, match=match):
+        train.run(tmp_path / "data", tmp_path / "out", small=True, progress=None, **kwargs)
+    assert not (tmp_path / "out").exists()
