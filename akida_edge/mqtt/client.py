@@ -14,6 +14,10 @@ connection came up (backlog of an outage or of a previous process) go out with `
 A v5 PUBACK reason >= 0x80 (e.g. 0x87 Not authorized from an ACL) is logged as an error and moves
 the row to the outbox's `rejected` table. Refused credentials are logged as such, and connection
 attempts continue with exponential backoff (`reconnect_min_s` doubling to `reconnect_max_s`).
+The backoff starts again from `reconnect_min_s` only once a connection has lasted `STABLE_S`: two
+daemons with the same client id (the same `[device] id`) take the broker session from each other
+at every connection, and reconnecting at once made them flap (online/offline) several times a
+second, two log lines each time; they now back off, and the pattern is named in one error line.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ log = logging.getLogger("akida_edge.mqtt")
 
 #: CONNACK reasons that mean "your credentials are wrong" (v5 0x86/0x87/0x8C; v3.1.1 rc 4/5).
 AUTH_REASONS = {"Bad user name or password", "Not authorized", "Bad authentication method"}
+#: a connection must stay up this long before the reconnect backoff starts again from
+#: `reconnect_min_s`: one the broker closes sooner (another client took its client id, a broker
+#: that drops it at once) keeps backing off, instead of reconnecting every `reconnect_min_s`
+STABLE_S = 10.0
+#: this many such short connections in a row are logged once as an error, with the likely cause
+SHORT_LIVED_LOGGED = 3
 
 MessageHandler = Callable[[str, bytes, object], None]
 
@@ -179,6 +189,8 @@ class MqttLink:
         client: paho.Client | None = None
         state = "down"  # down -> connecting -> up
         connect_started = 0.0
+        up_since = 0.0
+        short_lived = 0  # connections in a row the broker closed within STABLE_S
         while True:
             now = time.monotonic()
             if self._stop.is_set() and (state != "up" or self._drained() or now > self._drain_deadline):
@@ -201,14 +213,16 @@ class MqttLink:
                             self._connack_failed(reason, client)
                             rc = MQTTErrorCode.MQTT_ERR_CONN_REFUSED
                         else:
-                            state = "up"
-                            backoff = self.cfg.reconnect_min_s
+                            state, up_since = "up", now
                             self._on_up(client)
                     elif kind == "disconnect" and state == "up":
                         self.stats.last_error = f"disconnected: {reason}"
                         log.warning("MQTT connection to %s:%d lost (%s); the outbox keeps everything",
                                     self.host, self.port, reason)
                         rc = MQTTErrorCode.MQTT_ERR_CONN_LOST
+                        short_lived = short_lived + 1 if now - up_since < STABLE_S else 0
+                        if short_lived == SHORT_LIVED_LOGGED:
+                            self._say_short_lived(reason)
                 self._events.clear()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     if state == "connecting" and rc != MQTTErrorCode.MQTT_ERR_CONN_REFUSED:
@@ -221,6 +235,8 @@ class MqttLink:
                     continue
                 self._handle_acks()
                 self._flush_acks()
+                if state == "up" and now - up_since >= STABLE_S:
+                    backoff, short_lived = self.cfg.reconnect_min_s, 0
                 if state == "up":
                     self._send_direct(client)
                     self._fill(client)
@@ -263,6 +279,14 @@ class MqttLink:
         else:
             self.stats.last_error = f"broker {self.host}:{self.port} refused the connection: {text}"
             log.error("MQTT %s; retrying with backoff", self.stats.last_error)
+
+    def _say_short_lived(self, reason) -> None:
+        self.stats.last_error = (f"the broker closed the connection {SHORT_LIVED_LOGGED} times in a row "
+                                 f"within {STABLE_S:.0f} s ({reason})")
+        log.error("MQTT %s:%d: %s: is another client connected as %r (a second daemon with [device] id = "
+                  "%r)? Each one takes the session from the other; give each daemon its own [device] id "
+                  "(or mqtt.client_id). Backing off up to reconnect_max_s = %g s", self.host, self.port,
+                  self.stats.last_error, self.client_id, self.topics.node, self.cfg.reconnect_max_s)
 
     def _fail(self, why: str, client) -> None:
         self.stats.connect_failures += 1
