@@ -76,6 +76,7 @@ class PipelineRunner:
         self.pipeline: Pipeline | None = None
         self.status = "starting"
         self.restarts = 0
+        self.ended = False  # its finite source (a file replayed once) ended: the thread is done
         self.last_error = ""
         self.threshold = cfg.threshold
         self.description: dict[str, Any] = {}
@@ -147,7 +148,11 @@ class PipelineRunner:
     def healthy(self, within_s: float) -> bool:
         """The thread is alive and made progress within `within_s`; while it builds its pipeline
         (a first start compiles the kernels: minutes on a small box, with no progress to report),
-        alive and building for less than `BUILD_LIMIT_S`."""
+        alive and building for less than `BUILD_LIMIT_S`. A pipeline whose source ended has nothing
+        left to wedge: healthy (else the watchdog stops, and systemd restarts the daemon, replaying
+        the file again, every WatchdogSec)."""
+        if self.ended:
+            return True
         if not self.thread.is_alive():
             return False
         building = self.building_since
@@ -200,7 +205,7 @@ class PipelineRunner:
                         break
                 if not self.stop_event.is_set():
                     log.info("pipeline %s: its source ended", self.cfg.name)
-                    self.last_error = "its source ended"
+                    self.last_error, self.ended = "its source ended", True
                     self._set_status("offline")
                     self._publish_state({"error": self.last_error})
                 return
