@@ -28,6 +28,7 @@ to hold every new detection in memory until the stop lost them.
 from __future__ import annotations
 
 import collections
+import errno
 import fcntl
 import logging
 import os
@@ -46,6 +47,8 @@ log = logging.getLogger("akida_edge.outbox")
 #: SQLite errors at open that may pass (a full disk, an I/O error, a read-only remount): the outbox
 #: then starts in memory instead of refusing to start
 _PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY")
+#: the same for the lock file beside it (a directory remounted read-only, not writable, full)
+_PASSING_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EIO)
 
 
 class _Unopenable(Exception):
@@ -125,7 +128,7 @@ class Outbox:
             self.in_memory = True
             log.error("%s: cannot open the outbox database (%s); running with the outbox in memory, moved "
                       "to the file as soon as it opens (checked every few seconds): free space in (or "
-                      "repair) %s", self.path, exc.__cause__, self.path.parent)
+                      "make writable, or repair) %s", self.path, exc.__cause__, self.path.parent)
         self._ino = self._inode()
         self._lock = threading.Lock()
         self._rlock = threading.Lock()
@@ -147,15 +150,22 @@ class Outbox:
 
     def _connect(self, lockfile: Any = None) -> tuple[Any, sqlite3.Connection, sqlite3.Connection]:
         """(lock file held, writer, reader) for `path`, its directory created; `lockfile`: one
-        already held. `_Unopenable` (holding the lock) when SQLite cannot open or write the file
-        for a reason that may pass (full disk, I/O error); `StateError` otherwise."""
+        already held. `_Unopenable` (holding the lock, or None when the directory refuses even the
+        lock file: read-only, full) when SQLite cannot open or write the file for a reason that may
+        pass (full disk, I/O error); `StateError` otherwise."""
         if lockfile is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
             except OSError as exc:
                 raise StateError(f"{self.path.parent}: cannot create the state directory ({exc.strerror}); "
                                  "set [state] dir to a writable directory") from exc
+            try:
+                lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
+            except OSError as exc:
+                if exc.errno in _PASSING_ERRNOS:  # a read-only or full filesystem: run in memory
+                    raise _Unopenable(None) from exc
+                raise StateError(f"{self.path.parent}: cannot create {self.path.name}.lock there "
+                                 f"({exc.strerror}); set [state] dir to a writable directory") from exc
             try:
                 fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
@@ -537,4 +547,5 @@ class Outbox:
         with self._lock, self._rlock:
             self._rdb.close()
             self._db.close()
-            self._lockfile.close()  # releases the flock
+            if self._lockfile is not None:  # None: in memory, the directory refused the lock file
+                self._lockfile.close()  # releases the flock
