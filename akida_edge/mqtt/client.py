@@ -251,7 +251,15 @@ class MqttLink:
         self.stats.connected = False
 
     def _try_connect(self) -> tuple[paho.Client | None, str, float]:
-        client = self._new_client()
+        try:
+            client = self._new_client()
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            # the password file (ConfigError) or a TLS file gone or unreadable since the start (a
+            # secret rotated, LoadCredential's directory gone): the thread must not die of it
+            self.stats.connect_failures += 1
+            self.stats.last_error = f"cannot set up the connection to {self.host}:{self.port}: {exc}"
+            log.error("MQTT %s; retrying with backoff (read again at each attempt)", self.stats.last_error)
+            return None, "down", 0.0
         try:
             client.connect(self.host, self.port, keepalive=self.cfg.keepalive_s)
         except (OSError, ssl.SSLError, ValueError) as exc:
