@@ -205,8 +205,8 @@ class MqttLink:
                 self._wake.clear()
                 rc = client.loop(timeout=0.0 if busy and not self._inflight else 0.002 if busy else 0.01)
                 if state == "connecting" and now - connect_started > max(self.cfg.keepalive_s, 10):
-                    self._fail("no CONNACK from the broker", client)
                     rc = MQTTErrorCode.MQTT_ERR_CONN_LOST
+                lost = False  # paho may report one lost connection twice (keepalive, then the read)
                 for kind, reason in self._events:
                     if kind == "connack":
                         if reason.is_failure:
@@ -215,7 +215,8 @@ class MqttLink:
                         else:
                             state, up_since = "up", now
                             self._on_up(client)
-                    elif kind == "disconnect" and state == "up":
+                    elif kind == "disconnect" and state == "up" and not lost:
+                        lost = True
                         self.stats.last_error = f"disconnected: {reason}"
                         log.warning("MQTT connection to %s:%d lost (%s); the outbox keeps everything",
                                     self.host, self.port, reason)
@@ -226,8 +227,7 @@ class MqttLink:
                 self._events.clear()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     if state == "connecting" and rc != MQTTErrorCode.MQTT_ERR_CONN_REFUSED:
-                        self._fail(f"connection closed before CONNACK ({rc.name}); check mqtt.port and the "
-                                   "TLS settings (tls_ca for a TLS listener)", client)
+                        self._fail(self._no_connack(now - connect_started, rc), client)
                     self._teardown(client)
                     client, state = None, "down"
                     if now >= next_attempt:
@@ -295,6 +295,16 @@ class MqttLink:
                   "%r)? Each one takes the session from the other; give each daemon its own [device] id "
                   "(or mqtt.client_id). Backing off up to reconnect_max_s = %g s", self.host, self.port,
                   self.stats.last_error, self.client_id, self.topics.node, self.cfg.reconnect_max_s)
+
+    def _no_connack(self, waited_s: float, rc: MQTTErrorCode) -> str:
+        """Why a connection ended before its CONNACK: a broker that never answered (paho gives up
+        after keepalive_s: hung, overloaded, or a firewall that holds the packets) is not one that
+        closed it at once (a wrong port, TLS spoken to a plain listener or the reverse)."""
+        if waited_s >= self.cfg.keepalive_s:
+            return (f"no CONNACK from the broker within keepalive_s = {self.cfg.keepalive_s:g} s: it "
+                    "accepts the connection but does not answer (hung or overloaded?)")
+        return (f"connection closed before CONNACK ({rc.name}); check mqtt.port and the TLS settings "
+                "(tls_ca for a TLS listener)")
 
     def _fail(self, why: str, client) -> None:
         self.stats.connect_failures += 1
