@@ -292,9 +292,10 @@ class MqttLink:
         self.stats.last_error = (f"the broker closed the connection {SHORT_LIVED_LOGGED} times in a row "
                                  f"within {STABLE_S:.0f} s ({reason})")
         log.error("MQTT %s:%d: %s: is another client connected as %r (a second daemon with [device] id = "
-                  "%r)? Each one takes the session from the other; give each daemon its own [device] id "
-                  "(or mqtt.client_id). Backing off up to reconnect_max_s = %g s", self.host, self.port,
-                  self.stats.last_error, self.client_id, self.topics.node, self.cfg.reconnect_max_s)
+                  "%r)? Each one takes the session from the other; give each daemon its own [device] id%s "
+                  "(one id, one set of topics and seq numbers). Backing off up to reconnect_max_s = %g s",
+                  self.host, self.port, self.stats.last_error, self.client_id, self.topics.node,
+                  " and mqtt.client_id" if self.cfg.client_id else "", self.cfg.reconnect_max_s)
 
     def _no_connack(self, waited_s: float, rc: MQTTErrorCode) -> str:
         """Why a connection ended before its CONNACK: a broker that never answered (paho gives up
