@@ -62,6 +62,7 @@ class _Unopenable(Exception):
 class _Damaged(_Unopenable):
     """The database file is damaged (`outbox_repair.DAMAGED`); carries the directory lock."""
 
+
 KIND_DETECTION = 0
 KIND_TELEMETRY = 1
 #: detections held in RAM while the disk refuses writes (~0.5 kB each); beyond, the oldest are lost
@@ -295,6 +296,12 @@ class Outbox:
         waiting, refused, seq, lost = outbox_repair.salvage(aside, KIND_DETECTION, self._seq)
         lockfile, db, rdb = self._connect(lockfile)
         self._copy_in(db, waiting, refused, seq)
+        # new rows far beyond the old ones: the rows lost on a damaged page may be in flight, and a
+        # late acknowledgement of one deletes its row id, which must not be a new detection's
+        last = max([r[0] for r in waiting] + [r[0] for r in refused], default=0)
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
+        db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES('outbox', ?)",
+                   (last + outbox_repair.ROW_GAP,))
         self._seq, self._damaged = seq, False
         log.error("%s: the outbox database is damaged (%s); moved to %s (kept) and a new one started with "
                   "the %d waiting message(s) and seq %d that could be read%s; what stood on its damaged "

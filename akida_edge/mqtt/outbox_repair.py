@@ -18,6 +18,10 @@ from pathlib import Path
 #: SQLite's names for a file that is damaged, not merely unwritable now (`sqlite_errorname`)
 DAMAGED = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
 
+#: how far beyond the last salvaged row the new outbox numbers its rows: more than can be in flight
+#: (`max_inflight` <= 65535), so that an acknowledgement of a lost row never deletes a new one
+ROW_GAP = 1 << 20
+
 _COLUMNS = {"outbox": "row, kind, topic, payload, qos, created_ms, attempts",
             "rejected": "row, topic, payload, reason, reason_text, rejected_ms"}
 
@@ -83,4 +87,4 @@ def salvage(path: Path, detection_kind: int, seq_floor: int = 0) -> tuple[list[t
     return waiting, refused, seq, "; ".join(notes)
 
 
-__all__ = ["DAMAGED", "is_damaged", "move_aside", "salvage"]
+__all__ = ["DAMAGED", "ROW_GAP", "is_damaged", "move_aside", "salvage"]

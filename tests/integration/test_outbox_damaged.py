@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from akida_edge.mqtt.outbox import KIND_DETECTION, Outbox
+from akida_edge.mqtt.outbox_repair import ROW_GAP
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +58,9 @@ def test_damaged_while_running_is_moved_aside_and_new_detections_are_stored(tmp_
         assert box.check_path()  # the daemon calls it every few seconds
         assert box.store_held() == 0  # held ones stored in the new file, in order
     assert _seqs(box) == list(range(1, 33))  # the 30 waiting kept, and the seq counter continued
+    # rows after the salvaged ones are numbered beyond any that may be in flight (a late ack of a
+    # lost row deletes by row id)
+    assert [m.row for m in box.pending(0, 100)][30:] == [30 + ROW_GAP + 1, 30 + ROW_GAP + 2]
     assert box.add_detection(TOPIC, "n1", "p", 5_002, {"i": 32})[1] == 33
     box.close()
     aside = list(tmp_path.glob("outbox.db.damaged-*"))
