@@ -48,6 +48,10 @@ SLOW_START_S = 10.0  # a pipeline start slower than this is said to be compiling
 #: cache compiles every kernel (~2 min on two cores; a small ARM box takes several times that)
 BUILD_LIMIT_S = 900.0
 PATH_CHECK_S = 5.0  # how often the outbox checks that its database file is still there
+#: a pipeline must run this long before its retry backoff starts again from retry_min_s: a sensor
+#: that fails a moment after every start (a flaky cable, a stream that drops) backs off to
+#: retry_max_s instead of restarting every retry_min_s (two log lines and an online/offline flap each)
+STABLE_RUN_S = 10.0
 
 
 class PipelineUnavailable(AkidaEdgeError, ImportError):
@@ -76,6 +80,7 @@ class PipelineRunner:
         self.pipeline: Pipeline | None = None
         self.status = "starting"
         self.restarts = 0
+        self.ended = False  # its finite source (a file replayed once) ended: the thread is done
         self.last_error = ""
         self.threshold = cfg.threshold
         self.description: dict[str, Any] = {}
@@ -147,7 +152,11 @@ class PipelineRunner:
     def healthy(self, within_s: float) -> bool:
         """The thread is alive and made progress within `within_s`; while it builds its pipeline
         (a first start compiles the kernels: minutes on a small box, with no progress to report),
-        alive and building for less than `BUILD_LIMIT_S`."""
+        alive and building for less than `BUILD_LIMIT_S`. A pipeline whose source ended has nothing
+        left to wedge: healthy (else the watchdog stops, and systemd restarts the daemon, replaying
+        the file again, every WatchdogSec)."""
+        if self.ended:
+            return True
         if not self.thread.is_alive():
             return False
         building = self.building_since
@@ -181,6 +190,7 @@ class PipelineRunner:
                          self.cfg.name, took_s, "; a first start compiles them, later starts load them "
                          "from the cache" if took_s > SLOW_START_S else "")
                 self._source_problem = False
+                online_at = time.monotonic()
                 for item in self.pipeline.run(self.stop_event):
                     self.meter.last_progress = time.monotonic()
                     if isinstance(item, Activity) and item.source is not None:
@@ -195,12 +205,13 @@ class PipelineRunner:
                             self.meter.add(item)
                             if item.state is not None:
                                 self._publish_state(dict(item.state))
-                        backoff = self.cfg.retry_min_s
+                        if self.meter.last_progress - online_at >= STABLE_RUN_S:
+                            backoff = self.cfg.retry_min_s
                     if self.stop_event.is_set():
                         break
                 if not self.stop_event.is_set():
                     log.info("pipeline %s: its source ended", self.cfg.name)
-                    self.last_error = "its source ended"
+                    self.last_error, self.ended = "its source ended", True
                     self._set_status("offline")
                     self._publish_state({"error": self.last_error})
                 return

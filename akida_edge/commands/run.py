@@ -50,7 +50,16 @@ def _duration(text: str) -> float:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("run", help="run the edge daemon (pipelines, MQTT, telemetry)")
+    p = subparsers.add_parser(
+        "run", help="run the edge daemon (pipelines, MQTT, telemetry)",
+        description="Run the edge daemon: pipelines, MQTT (detections through the disk outbox "
+                    "[state] dir/outbox.db, never lost while the broker is away), telemetry.",
+        epilog="Signals: SIGTERM/SIGINT stop cleanly (pipelines, then the outbox is sent for up to "
+               "5 s, `offline` published, exit 0); SIGHUP re-reads the config file ([[pipelines]] and "
+               "[telemetry]; [device], [mqtt], [state] need a restart). Logs go to stderr, one line per "
+               "event (with syslog priorities under systemd's journal; `akida-edge -v run` for debug "
+               "lines). Exit 2: a configuration or state directory the daemon cannot start with (one "
+               "line says why). systemd unit: deploy/akida-edge.service; keys: docs/config.md.")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="config file (default: ./config.toml if there is one, else the packaged default; "
                         "`akida-edge init-config FILE` writes a copy to edit)")

@@ -14,6 +14,10 @@ connection came up (backlog of an outage or of a previous process) go out with `
 A v5 PUBACK reason >= 0x80 (e.g. 0x87 Not authorized from an ACL) is logged as an error and moves
 the row to the outbox's `rejected` table. Refused credentials are logged as such, and connection
 attempts continue with exponential backoff (`reconnect_min_s` doubling to `reconnect_max_s`).
+The backoff starts again from `reconnect_min_s` only once a connection has lasted `STABLE_S`: two
+daemons with the same client id (the same `[device] id`) take the broker session from each other
+at every connection, and reconnecting at once made them flap (online/offline) several times a
+second, two log lines each time; they now back off, and the pattern is named in one error line.
 """
 
 from __future__ import annotations
@@ -41,6 +45,12 @@ log = logging.getLogger("akida_edge.mqtt")
 
 #: CONNACK reasons that mean "your credentials are wrong" (v5 0x86/0x87/0x8C; v3.1.1 rc 4/5).
 AUTH_REASONS = {"Bad user name or password", "Not authorized", "Bad authentication method"}
+#: a connection must stay up this long before the reconnect backoff starts again from
+#: `reconnect_min_s`: one the broker closes sooner (another client took its client id, a broker
+#: that drops it at once) keeps backing off, instead of reconnecting every `reconnect_min_s`
+STABLE_S = 10.0
+#: this many such short connections in a row are logged once as an error, with the likely cause
+SHORT_LIVED_LOGGED = 3
 
 MessageHandler = Callable[[str, bytes, object], None]
 
@@ -179,6 +189,8 @@ class MqttLink:
         client: paho.Client | None = None
         state = "down"  # down -> connecting -> up
         connect_started = 0.0
+        up_since = 0.0
+        short_lived = 0  # connections in a row the broker closed within STABLE_S
         while True:
             now = time.monotonic()
             if self._stop.is_set() and (state != "up" or self._drained() or now > self._drain_deadline):
@@ -193,27 +205,29 @@ class MqttLink:
                 self._wake.clear()
                 rc = client.loop(timeout=0.0 if busy and not self._inflight else 0.002 if busy else 0.01)
                 if state == "connecting" and now - connect_started > max(self.cfg.keepalive_s, 10):
-                    self._fail("no CONNACK from the broker", client)
                     rc = MQTTErrorCode.MQTT_ERR_CONN_LOST
+                lost = False  # paho may report one lost connection twice (keepalive, then the read)
                 for kind, reason in self._events:
                     if kind == "connack":
                         if reason.is_failure:
                             self._connack_failed(reason, client)
                             rc = MQTTErrorCode.MQTT_ERR_CONN_REFUSED
                         else:
-                            state = "up"
-                            backoff = self.cfg.reconnect_min_s
+                            state, up_since = "up", now
                             self._on_up(client)
-                    elif kind == "disconnect" and state == "up":
+                    elif kind == "disconnect" and state == "up" and not lost:
+                        lost = True
                         self.stats.last_error = f"disconnected: {reason}"
                         log.warning("MQTT connection to %s:%d lost (%s); the outbox keeps everything",
                                     self.host, self.port, reason)
                         rc = MQTTErrorCode.MQTT_ERR_CONN_LOST
+                        short_lived = short_lived + 1 if now - up_since < STABLE_S else 0
+                        if short_lived == SHORT_LIVED_LOGGED:
+                            self._say_short_lived(reason)
                 self._events.clear()
                 if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                     if state == "connecting" and rc != MQTTErrorCode.MQTT_ERR_CONN_REFUSED:
-                        self._fail(f"connection closed before CONNACK ({rc.name}); check mqtt.port and the "
-                                   "TLS settings (tls_ca for a TLS listener)", client)
+                        self._fail(self._no_connack(now - connect_started, rc), client)
                     self._teardown(client)
                     client, state = None, "down"
                     if now >= next_attempt:
@@ -221,6 +235,8 @@ class MqttLink:
                     continue
                 self._handle_acks()
                 self._flush_acks()
+                if state == "up" and now - up_since >= STABLE_S:
+                    backoff, short_lived = self.cfg.reconnect_min_s, 0
                 if state == "up":
                     self._send_direct(client)
                     self._fill(client)
@@ -235,7 +251,15 @@ class MqttLink:
         self.stats.connected = False
 
     def _try_connect(self) -> tuple[paho.Client | None, str, float]:
-        client = self._new_client()
+        try:
+            client = self._new_client()
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            # the password file (ConfigError) or a TLS file gone or unreadable since the start (a
+            # secret rotated, LoadCredential's directory gone): the thread must not die of it
+            self.stats.connect_failures += 1
+            self.stats.last_error = f"cannot set up the connection to {self.host}:{self.port}: {exc}"
+            log.error("MQTT %s; retrying with backoff (read again at each attempt)", self.stats.last_error)
+            return None, "down", 0.0
         try:
             client.connect(self.host, self.port, keepalive=self.cfg.keepalive_s)
         except (OSError, ssl.SSLError, ValueError) as exc:
@@ -263,6 +287,25 @@ class MqttLink:
         else:
             self.stats.last_error = f"broker {self.host}:{self.port} refused the connection: {text}"
             log.error("MQTT %s; retrying with backoff", self.stats.last_error)
+
+    def _say_short_lived(self, reason) -> None:
+        self.stats.last_error = (f"the broker closed the connection {SHORT_LIVED_LOGGED} times in a row "
+                                 f"within {STABLE_S:.0f} s ({reason})")
+        log.error("MQTT %s:%d: %s: is another client connected as %r (a second daemon with [device] id = "
+                  "%r)? Each one takes the session from the other; give each daemon its own [device] id%s "
+                  "(one id, one set of topics and seq numbers). Backing off up to reconnect_max_s = %g s",
+                  self.host, self.port, self.stats.last_error, self.client_id, self.topics.node,
+                  " and mqtt.client_id" if self.cfg.client_id else "", self.cfg.reconnect_max_s)
+
+    def _no_connack(self, waited_s: float, rc: MQTTErrorCode) -> str:
+        """Why a connection ended before its CONNACK: a broker that never answered (paho gives up
+        after keepalive_s: hung, overloaded, or a firewall that holds the packets) is not one that
+        closed it at once (a wrong port, TLS spoken to a plain listener or the reverse)."""
+        if waited_s >= self.cfg.keepalive_s:
+            return (f"no CONNACK from the broker within keepalive_s = {self.cfg.keepalive_s:g} s: it "
+                    "accepts the connection but does not answer (hung or overloaded?)")
+        return (f"connection closed before CONNACK ({rc.name}); check mqtt.port and the TLS settings "
+                "(tls_ca for a TLS listener)")
 
     def _fail(self, why: str, client) -> None:
         self.stats.connect_failures += 1

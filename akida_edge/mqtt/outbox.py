@@ -17,11 +17,18 @@ before any newer one as soon as a write succeeds again; telemetry is counted in
 `telemetry_dropped` (the daemon then publishes it directly); an acknowledgement that cannot be
 deleted is retried later (the row may go out twice, same `id`). `error` names the path and the
 reason while this lasts; the first failure and the recovery are logged once each.
+
+A damaged file (SQLITE_CORRUPT, SQLITE_NOTADB: a power cut, a failing SD card) never heals: at the
+start, or within `check_path`'s period while running, it is moved aside (`outbox.db.damaged-<UTC
+time>`, kept) and a new outbox is started with the rows and `seq` counter that could be read
+(`outbox_repair`); one error line says so. It used to stop the start, or, damaged while running,
+to hold every new detection in memory until the stop lost them.
 """
 
 from __future__ import annotations
 
 import collections
+import errno
 import fcntl
 import logging
 import os
@@ -33,13 +40,15 @@ from pathlib import Path
 from typing import Any
 
 from akida_edge.errors import StateError
-from akida_edge.mqtt import payloads
+from akida_edge.mqtt import outbox_repair, payloads
 
 log = logging.getLogger("akida_edge.outbox")
 
 #: SQLite errors at open that may pass (a full disk, an I/O error, a read-only remount): the outbox
 #: then starts in memory instead of refusing to start
 _PASSING = ("SQLITE_FULL", "SQLITE_IOERR", "SQLITE_CANTOPEN", "SQLITE_READONLY")
+#: the same for the lock file beside it (a directory remounted read-only, not writable, full)
+_PASSING_ERRNOS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EIO)
 
 
 class _Unopenable(Exception):
@@ -48,6 +57,11 @@ class _Unopenable(Exception):
     def __init__(self, lockfile: Any) -> None:
         super().__init__()
         self.lockfile = lockfile
+
+
+class _Damaged(_Unopenable):
+    """The database file is damaged (`outbox_repair.DAMAGED`); carries the directory lock."""
+
 
 KIND_DETECTION = 0
 KIND_TELEMETRY = 1
@@ -103,14 +117,19 @@ class Outbox:
         self.path = Path(path)
         self.in_memory = False  # the file could not be opened: rows live in RAM until it can
         self.reopened = 0  # counts moves of the rows to a new database (the link re-reads them)
+        self._seq = 0
+        self._damaged = False  # SQLite said the file is damaged: `check_path` replaces it
         try:
-            self._lockfile, self._db, self._rdb = self._connect()
+            try:
+                self._lockfile, self._db, self._rdb = self._connect()
+            except _Damaged as exc:
+                self._lockfile, self._db, self._rdb = self._replace_damaged(exc.lockfile, exc.__cause__)
         except _Unopenable as exc:  # a full or failing disk at start: run, with the outbox in RAM
             self._lockfile, self._db, self._rdb = exc.lockfile, *self._memory_db()
             self.in_memory = True
             log.error("%s: cannot open the outbox database (%s); running with the outbox in memory, moved "
                       "to the file as soon as it opens (checked every few seconds): free space in (or "
-                      "repair) %s", self.path, exc.__cause__, self.path.parent)
+                      "make writable, or repair) %s", self.path, exc.__cause__, self.path.parent)
         self._ino = self._inode()
         self._lock = threading.Lock()
         self._rlock = threading.Lock()
@@ -132,21 +151,29 @@ class Outbox:
 
     def _connect(self, lockfile: Any = None) -> tuple[Any, sqlite3.Connection, sqlite3.Connection]:
         """(lock file held, writer, reader) for `path`, its directory created; `lockfile`: one
-        already held. `_Unopenable` (holding the lock) when SQLite cannot open or write the file
-        for a reason that may pass (full disk, I/O error); `StateError` otherwise."""
+        already held. `_Unopenable` (holding the lock, or None when the directory refuses even the
+        lock file: read-only, full) when SQLite cannot open or write the file for a reason that may
+        pass (full disk, I/O error); `StateError` otherwise."""
         if lockfile is None:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
             except OSError as exc:
                 raise StateError(f"{self.path.parent}: cannot create the state directory ({exc.strerror}); "
                                  "set [state] dir to a writable directory") from exc
+            try:
+                lockfile = open(self.path.with_name(self.path.name + ".lock"), "a+")
+            except OSError as exc:
+                if exc.errno in _PASSING_ERRNOS:  # a read-only or full filesystem: run in memory
+                    raise _Unopenable(None) from exc
+                raise StateError(f"{self.path.parent}: cannot create {self.path.name}.lock there "
+                                 f"({exc.strerror}); set [state] dir to a writable directory") from exc
             try:
                 fcntl.flock(lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
                 lockfile.close()
                 raise StateError(f"{self.path}: another akida-edge process uses this outbox; stop it or "
                                  "give this one its own [state] dir") from exc
+        db = None
         try:
             db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0)
             db.execute("PRAGMA journal_mode=WAL")
@@ -155,6 +182,10 @@ class Outbox:
             # the publisher reads on its own connection: WAL readers never wait for the writer
             rdb = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0)
         except sqlite3.DatabaseError as exc:
+            if db is not None:
+                db.close()
+            if outbox_repair.is_damaged(exc):
+                raise _Damaged(lockfile) from exc
             if getattr(exc, "sqlite_errorname", "").startswith(_PASSING):
                 raise _Unopenable(lockfile) from exc
             lockfile.close()
@@ -162,7 +193,7 @@ class Outbox:
                              "away to start a new outbox") from exc
         return lockfile, db, rdb
 
-    def _memory_db(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+    def _memory_db(self, seq_floor: int = 0) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         """A shared in-memory database (writer, reader) continuing the file's `seq` and row ids
         (read from it as immutable, which needs no write), so rows move to it unchanged later."""
         uri = f"file:akida-outbox-{id(self)}?mode=memory&cache=shared"
@@ -185,7 +216,7 @@ class Outbox:
             pass
         except sqlite3.Error as exc:
             log.error("%s: its seq counter cannot be read (%s); seq starts again at 1", self.path, exc)
-        db.execute("INSERT INTO meta(key, value) VALUES('seq', ?)", (seq,))
+        db.execute("INSERT INTO meta(key, value) VALUES('seq', ?)", (max(seq, seq_floor),))
         db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES('outbox', ?)", (last,))
         rdb = sqlite3.connect(uri, uri=True, check_same_thread=False, isolation_level=None)
         rdb.execute("PRAGMA read_uncommitted = 1")  # a shared cache locks tables: the reader takes none
@@ -204,6 +235,8 @@ class Outbox:
         and its reader fails: create it again at `path` with every row still waiting and the seq
         counter, and log it. Cheap (one `stat`); the daemon calls it every few seconds. True when
         it re-created the file."""
+        if self._damaged and not self.in_memory:
+            return self._move_damaged()
         now = self._inode()
         if not self.in_memory and now is not None and now == self._ino:
             return False
@@ -219,14 +252,7 @@ class Outbox:
                           "lost", self.path, exc)
             try:
                 lockfile, db, rdb = self._connect(self._lockfile if self.in_memory else None)
-                db.execute("BEGIN IMMEDIATE")
-                db.executemany("INSERT OR IGNORE INTO outbox(row, kind, topic, payload, qos, created_ms, "
-                               "attempts) VALUES(?,?,?,?,?,?,?)", waiting)
-                db.executemany("INSERT OR IGNORE INTO rejected(row, topic, payload, reason, reason_text, "
-                               "rejected_ms) VALUES(?,?,?,?,?,?)", refused)
-                db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', MAX(?, COALESCE("
-                           "(SELECT value FROM meta WHERE key='seq'), 0)))", (self._seq,))
-                db.execute("COMMIT")
+                self._copy_in(db, waiting, refused, self._seq)
             except (StateError, sqlite3.Error, _Unopenable) as exc:
                 if not self.in_memory:
                     self._failed("re-creating the deleted database", exc)
@@ -247,6 +273,64 @@ class Outbox:
         else:
             log.error("%s was deleted while akida-edge ran; created again with the %d message(s) still "
                       "waiting (keep [state] dir out of cleanups)", self.path, len(waiting))
+        return True
+
+    @staticmethod
+    def _copy_in(db: sqlite3.Connection, waiting: list, refused: list, seq: int) -> None:
+        """Put rows (with their row ids) and the seq counter into the new database `db`."""
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT OR IGNORE INTO outbox(row, kind, topic, payload, qos, created_ms, "
+                       "attempts) VALUES(?,?,?,?,?,?,?)", waiting)
+        db.executemany("INSERT OR IGNORE INTO rejected(row, topic, payload, reason, reason_text, "
+                       "rejected_ms) VALUES(?,?,?,?,?,?)", refused)
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('seq', MAX(?, COALESCE("
+                   "(SELECT value FROM meta WHERE key='seq'), 0)))", (seq,))
+        db.execute("COMMIT")
+
+    def _replace_damaged(self, lockfile: Any, why: BaseException | None) -> tuple[Any, sqlite3.Connection,
+                                                                                  sqlite3.Connection]:
+        """Move the damaged database aside and open a new one at `path` holding what could be read
+        of it (`lockfile`: the directory lock, held; the old connections are closed). `_Unopenable`
+        when the new file cannot be opened either."""
+        aside = outbox_repair.move_aside(self.path)
+        waiting, refused, seq, lost = outbox_repair.salvage(aside, KIND_DETECTION, self._seq)
+        lockfile, db, rdb = self._connect(lockfile)
+        self._copy_in(db, waiting, refused, seq)
+        # new rows far beyond the old ones: the rows lost on a damaged page may be in flight, and a
+        # late acknowledgement of one deletes its row id, which must not be a new detection's
+        last = max([r[0] for r in waiting] + [r[0] for r in refused], default=0)
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'outbox'")
+        db.execute("INSERT INTO sqlite_sequence(name, seq) VALUES('outbox', ?)",
+                   (last + outbox_repair.ROW_GAP,))
+        self._seq, self._damaged = seq, False
+        log.error("%s: the outbox database is damaged (%s); moved to %s (kept) and a new one started with "
+                  "the %d waiting message(s) and seq %d that could be read%s; what stood on its damaged "
+                  "pages is lost", self.path, why, aside.name, len(waiting), seq,
+                  f" ({lost})" if lost else "")
+        return lockfile, db, rdb
+
+    def _move_damaged(self) -> bool:
+        """`check_path` for a database SQLite found damaged while running: replace it (True), or
+        run with the outbox in memory when the new file cannot be opened (False)."""
+        with self._lock, self._rlock:
+            for old in (self._rdb, self._db):
+                try:
+                    old.close()
+                except sqlite3.Error:
+                    pass
+            why = self.error.removeprefix(f"{self.path}: ")
+            try:
+                self._lockfile, self._db, self._rdb = self._replace_damaged(self._lockfile, why)
+            except (StateError, sqlite3.Error, _Unopenable) as exc:
+                self._db, self._rdb = self._memory_db(self._seq)
+                self.in_memory = True
+                self.error = f"{self.path}: cannot open the outbox database; it is kept in memory"
+                log.error("%s: the damaged outbox was moved aside, but a new one cannot be opened (%s); "
+                          "running with the outbox in memory", self.path, exc)
+                return False
+            self._ino = self._inode()
+            self.reopened += 1
+            self._recovered()
         return True
 
     # -- producers -------------------------------------------------------------------------------
@@ -333,6 +417,13 @@ class Outbox:
         """Record a refused write; log it unless one was logged in the last `LOG_EVERY_S` (a disk
         at the edge of full may refuse one write in two: two lines a minute at most)."""
         code = getattr(exc, "sqlite_errorname", "")
+        if outbox_repair.is_damaged(exc) and not self.in_memory:
+            if not self._damaged:  # no advice to free space: `check_path` replaces the file
+                log.error("%s: %s failed (%s, %s): the file is damaged; it is moved aside and a new "
+                          "outbox started within seconds", self.path, what, exc, code)
+            self._damaged = True
+            self.error = f"{self.path}: {exc} ({code})"
+            return
         now = time.monotonic()
         if not self._announced and (self._logged_at is None or now - self._logged_at >= LOG_EVERY_S):
             self._announced, self._logged_at = True, now
@@ -463,4 +554,5 @@ class Outbox:
         with self._lock, self._rlock:
             self._rdb.close()
             self._db.close()
-            self._lockfile.close()  # releases the flock
+            if self._lockfile is not None:  # None: in memory, the directory refused the lock file
+                self._lockfile.close()  # releases the flock

@@ -18,13 +18,15 @@ class Counter:
     """Emits one detection every 1/rate_hz seconds (label `tick`, score = count), with activity.
 
     `fail_after_s` on the source makes it raise `SourceError` after that long (a sensor that
-    goes away), to test the retries.
+    goes away), to test the retries; `end_after_n` ends the run after that many detections (a
+    finite source: a file replayed once).
     """
 
     def __init__(self, cfg: PipelineConfig) -> None:
         self.name = cfg.name
         self.rate_hz = float(cfg.source.options.get("rate_hz", 10.0))
         self.fail_after_s = cfg.source.options.get("fail_after_s")
+        self.end_after_n = cfg.source.options.get("end_after_n")
         self.threshold = cfg.threshold
         self.count = 0
 
@@ -50,6 +52,8 @@ class Counter:
         period = 1.0 / self.rate_hz
         next_t = t0
         while not stop_event.is_set():
+            if self.end_after_n is not None and self.count >= self.end_after_n:
+                return
             if self.fail_after_s is not None and time.monotonic() - t0 >= self.fail_after_s:
                 raise SourceError(f"{self.name}: synthetic sensor unplugged")
             next_t += period

@@ -159,17 +159,23 @@ def _start_notified(tmp_path, config_text: str, wd_usec: int):
         del os.environ["NOTIFY_SOCKET"], os.environ["WATCHDOG_USEC"]
 
 
+def _notes_for(sock: socket.socket, seconds: float) -> list[str]:
+    """What the daemon tells systemd in the next `seconds` (the scenario's length)."""
+    notes: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        notes += _recv_all(sock)
+        time.sleep(0.05)
+    return notes
+
+
 def test_no_watchdog_ping_while_a_pipeline_is_wedged(tmp_path):
     port = free_port()
     wd_usec = 400_000
     proc, sock = _start_notified(tmp_path, STUCK.format(port=port, state=tmp_path / "state"), wd_usec)
     try:
         wait_listening(port)
-        notes = []
-        deadline = time.monotonic() + 2.5
-        while time.monotonic() < deadline:
-            notes += _recv_all(sock)
-            time.sleep(0.05)
+        notes = _notes_for(sock, 2.5)
     finally:
         code = stop_daemon(proc)
     assert code == 0
@@ -178,6 +184,31 @@ def test_no_watchdog_ping_while_a_pipeline_is_wedged(tmp_path):
     assert "READY=1" in notes
     assert notes.count("WATCHDOG=1") <= 2 * wd_usec / 1e6 / period_s + 1
     assert sum(n.startswith("STATUS=") for n in notes) >= 2.5 / period_s / 2
+    sock.close()
+
+
+ENDED = (STUCK.replace('"wedged"', '"replay"').replace("daemon_pipelines:stuck", "daemon_pipelines:counter")
+         .replace('type = "synthetic" }}', 'type = "synthetic", rate_hz = 50, end_after_n = 5 }}'))
+
+
+def test_watchdog_is_fed_after_a_pipeline_source_ended(tmp_path):
+    # a file replayed once ends its pipeline (`offline`, "its source ended"), as documented; its
+    # thread is gone, which stopped the watchdog pings: systemd killed the daemon after WatchdogSec
+    port = free_port()
+    wd_usec = 400_000
+    proc, sock = _start_notified(tmp_path, ENDED.format(port=port, state=tmp_path / "state"), wd_usec)
+    try:
+        wait_listening(port)
+        rec = Recorder(port, "akida/n2/#")
+        assert rec.wait_for(lambda r: r.payloads("/replay/status")[-1:] == [b"offline"])
+        _recv_all(sock)
+        notes = _notes_for(sock, 2.5)  # several WatchdogSec
+        rec.close()
+    finally:
+        code = stop_daemon(proc)
+    assert code == 0
+    assert notes.count("WATCHDOG=1") >= 3, notes  # one every 0.2 s
+    assert any("0/1 pipelines online" in n for n in notes)
     sock.close()
 
 

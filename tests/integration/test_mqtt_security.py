@@ -93,3 +93,27 @@ def test_plain_tcp_refused_by_tls_listener(secure, tmp_path, caplog):
     assert not link.wait_connected(1.5)
     link.stop(0.5)
     assert link.stats.connects == 0 and link.stats.connect_failures >= 1
+
+
+def test_a_password_file_gone_at_a_reconnect_is_an_error_line_not_a_dead_link(secure, tmp_path, caplog):
+    # _new_client raised ConfigError in the MQTT thread: it died with a traceback, and the daemon
+    # ran on without MQTT (the outbox filling) until someone restarted it
+    broker, tls = secure
+    link, outbox, _ = _link(tmp_path, broker.port, PASSWORD, tls_ca=str(tls["ca"]))
+    pw = tmp_path / f"pw-{len(PASSWORD)}"
+    link.start()
+    try:
+        assert link.wait_connected(10), link.stats.last_error
+        pw.unlink()  # rotated by hand: deleted, then written again
+        with caplog.at_level(logging.ERROR, logger="akida_edge.mqtt"):
+            broker.stop()
+            broker.start()
+            assert _wait(lambda: "mqtt.password_file" in link.stats.last_error, 15), link.stats.last_error
+        assert link._thread.is_alive()
+        assert any("mqtt.password_file" in r.getMessage() and "retrying" in r.getMessage()
+                   for r in caplog.records)
+        pw.write_text(PASSWORD + "\n")
+        assert _wait(lambda: link.stats.connects == 2, 15), link.stats.last_error
+    finally:
+        link.stop(1)
+        outbox.close()

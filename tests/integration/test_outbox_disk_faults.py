@@ -214,6 +214,39 @@ def test_an_outbox_that_cannot_be_opened_at_start_runs_in_memory_then_moves_to_t
     again.close()
 
 
+def _read_only(folder, on: bool) -> None:
+    """Make `folder` refuse new files: mode 0500, or, for root (whom modes do not stop), the
+    immutable attribute (skipped where the filesystem has none)."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        folder.chmod(0o500 if on else 0o700)
+    elif subprocess.run(["chattr", "+i" if on else "-i", str(folder)], capture_output=True).returncode:
+        pytest.skip("running as root, and chattr +i does not work here")
+
+
+def test_a_read_only_state_directory_at_start_runs_in_memory_then_moves_to_the_file(tmp_path):
+    """A remounted-read-only or unwritable state directory refused even the lock file: the daemon
+    would not start (`cannot create the state directory`), although the directory existed and
+    docs/mqtt.md promised the in-memory outbox for a read-only filesystem."""
+    state = tmp_path / "state"
+    state.mkdir()
+    _read_only(state, True)
+    try:
+        box = Outbox(state / "outbox.db")
+        assert box.in_memory and "in memory" in box.error
+        assert [box.add_detection("t/detection", "n1", "p", i, {"i": i})[1] for i in (0, 1)] == [1, 2]
+        assert not box.check_path() and box.in_memory
+    finally:
+        _read_only(state, False)
+    assert box.check_path() and not box.in_memory and box.error == ""
+    box.close()
+    again = Outbox(state / "outbox.db")
+    assert [d["i"] for d in _stored_detections(again)] == [0, 1] and again.last_seq() == 2
+    again.close()
+
+
 def test_daemon_starts_and_publishes_with_an_outbox_that_cannot_be_opened(tmp_path, monkeypatch):
     import akida_edge.daemon as daemon_module
 
