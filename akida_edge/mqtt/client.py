@@ -256,16 +256,19 @@ class MqttLink:
         except (OSError, ssl.SSLError, ValueError) as exc:
             # the password file (ConfigError) or a TLS file gone or unreadable since the start (a
             # secret rotated, LoadCredential's directory gone): the thread must not die of it
+            # logged before the counters move: whoever watches the counters finds the line written
+            why = f"cannot set up the connection to {self.host}:{self.port}: {exc}"
+            log.error("MQTT %s; retrying with backoff (read again at each attempt)", why)
+            self.stats.last_error = why
             self.stats.connect_failures += 1
-            self.stats.last_error = f"cannot set up the connection to {self.host}:{self.port}: {exc}"
-            log.error("MQTT %s; retrying with backoff (read again at each attempt)", self.stats.last_error)
             return None, "down", 0.0
         try:
             client.connect(self.host, self.port, keepalive=self.cfg.keepalive_s)
         except (OSError, ssl.SSLError, ValueError) as exc:
+            why = f"cannot connect to {self.host}:{self.port}: {exc}"
+            log.warning("MQTT %s", why)
+            self.stats.last_error = why
             self.stats.connect_failures += 1
-            self.stats.last_error = f"cannot connect to {self.host}:{self.port}: {exc}"
-            log.warning("MQTT %s", self.stats.last_error)
             return None, "down", 0.0
         return client, "connecting", time.monotonic()
 
@@ -275,18 +278,18 @@ class MqttLink:
         return time.monotonic() + backoff, min(backoff * 2.0, self.cfg.reconnect_max_s)
 
     def _connack_failed(self, reason, client) -> None:
-        self.stats.connect_failures += 1
         text = str(reason)
         if text in AUTH_REASONS:
-            self.stats.auth_failures += 1
             user = self.cfg.username or "(anonymous)"
-            self.stats.last_error = (f"broker {self.host}:{self.port} refused the credentials of user "
-                                     f"{user!r}: {text}")
+            why = f"broker {self.host}:{self.port} refused the credentials of user {user!r}: {text}"
             log.error("MQTT %s; check mqtt.username and mqtt.password_file (or $%s); retrying with backoff",
-                      self.stats.last_error, "AKIDA_EDGE_MQTT_PASSWORD")
+                      why, "AKIDA_EDGE_MQTT_PASSWORD")
+            self.stats.auth_failures += 1
         else:
-            self.stats.last_error = f"broker {self.host}:{self.port} refused the connection: {text}"
-            log.error("MQTT %s; retrying with backoff", self.stats.last_error)
+            why = f"broker {self.host}:{self.port} refused the connection: {text}"
+            log.error("MQTT %s; retrying with backoff", why)
+        self.stats.last_error = why
+        self.stats.connect_failures += 1
 
     def _say_short_lived(self, reason) -> None:
         self.stats.last_error = (f"the broker closed the connection {SHORT_LIVED_LOGGED} times in a row "
@@ -308,9 +311,9 @@ class MqttLink:
                 "(tls_ca for a TLS listener)")
 
     def _fail(self, why: str, client) -> None:
-        self.stats.connect_failures += 1
-        self.stats.last_error = why
         log.warning("MQTT %s (%s:%d)", why, self.host, self.port)
+        self.stats.last_error = why
+        self.stats.connect_failures += 1
 
     def _teardown(self, client: paho.Client) -> None:
         self._flush_acks(force=True)

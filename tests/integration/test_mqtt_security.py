@@ -109,9 +109,10 @@ def test_a_password_file_gone_at_a_reconnect_is_an_error_line_not_a_dead_link(se
             broker.stop()
             broker.start()
             assert _wait(lambda: "mqtt.password_file" in link.stats.last_error, 15), link.stats.last_error
+            # the thread sets last_error just before it logs the line: wait for the line, not only the field
+            assert _wait(lambda: any("mqtt.password_file" in r.getMessage() and "retrying" in r.getMessage()
+                                     for r in list(caplog.records)), 5), [r.getMessage() for r in caplog.records]
         assert link._thread.is_alive()
-        assert any("mqtt.password_file" in r.getMessage() and "retrying" in r.getMessage()
-                   for r in caplog.records)
         pw.write_text(PASSWORD + "\n")
         assert _wait(lambda: link.stats.connects == 2, 15), link.stats.last_error
     finally:
