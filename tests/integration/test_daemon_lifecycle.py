@@ -110,9 +110,11 @@ def test_notify_watchdog_reload_and_failing_pipeline(tmp_path):
         good = cfg.read_text()
         cfg.write_text(good.replace("rate_hz = 20 }", "rate_hz = -20 }", 1))
         proc.send_signal(signal.SIGHUP)
+        # raced: 10 more ticks (0.5 s) were taken as time enough for the supervisor (it polls every
+        # 0.2 s) to refuse the file; a loaded daemon logged it later: wait for the line, then the ticks
+        assert rec.wait_for(lambda r: "reload refused" in (tmp_path / "d.log").read_text())
         n_tick = len(rec.json("/tick/detection"))
         assert rec.wait_for(lambda r: len(r.json("/tick/detection")) > n_tick + 10)
-        assert "reload refused" in (tmp_path / "d.log").read_text()
         # SIGHUP with a valid file adding a pipeline: it starts
         cfg.write_text(CONFIG.format(port=port, state=tmp_path / "state", extra=EXTRA))
         proc.send_signal(signal.SIGHUP)
