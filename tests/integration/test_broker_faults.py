@@ -160,3 +160,39 @@ def test_a_daemon_stopped_with_a_stuck_subscriber_says_no_task_was_destroyed(tmp
         daemon.kill()
     assert daemon.returncode == 0
     assert "Task was destroyed" not in err and "client stuck has not read" in err
+
+
+def test_a_subscriber_gets_all_that_was_sent_to_it_before_the_broker_stopped(broker):  # noqa: F811
+    """At stop the broker closed each connection at once: it stopped reading, and a socket closed
+    with unread input (a subscriber's PUBACK, a PINGREQ) is reset, which makes the subscriber's
+    kernel drop what it has not read yet: the daemon's last `offline` status was lost so by a
+    test's subscriber on a loaded machine. Now what was sent is followed by an orderly end."""
+    import threading
+    import time
+
+    sub = _stuck_subscriber(broker.port)  # subscribed to '#', reading nothing for now
+    pub = _publisher(broker.port)
+    _send(pub)  # 60 kB to `t/x`: most of it still in the broker when it stops
+    _routed(pub)
+    total = 1 + 3 + 2 + 3 + 60_000  # the PUBLISH it is sent: header, length, topic, payload
+    stopper = threading.Thread(target=broker.stop)
+    try:
+        stopper.start()
+        deadline = time.monotonic() + 10
+        while broker._server.is_serving() and time.monotonic() < deadline:  # the stop has begun
+            time.sleep(0.005)
+        sub.sendall(b"\xc0\x00")  # a PINGREQ the stopping broker will not answer
+        got = b""
+        try:
+            while len(got) < total - 1000:
+                got += sub.recv(total - 1000 - len(got))
+            time.sleep(0.3)  # the subscriber's thread busy elsewhere: the end is not read yet
+            while chunk := sub.recv(65536):
+                got += chunk
+        except ConnectionResetError:
+            pass
+        assert len(got) == total, f"{total - len(got)} bytes lost"
+    finally:
+        stopper.join(10)
+        pub.close()
+        sub.close()
