@@ -136,6 +136,9 @@ class ChildCompile:
         self.ok = False
         self._stopping = False
         self._proc: subprocess.Popen | None = None
+        # raced: a stop before this thread had started the child found no child to end, and the child
+        # then started, compiling for minutes after the daemon stopped: start and stop exclude each other
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="kernel-compile", daemon=True)
 
     def start(self) -> ChildCompile:
@@ -149,8 +152,13 @@ class ChildCompile:
     def _run(self) -> None:
         t0, code, last = time.monotonic(), None, ""
         try:
-            self._proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.PIPE, text=True, errors="replace")
+            with self._lock:
+                if self._stopping:  # stopped before it began: no child at all
+                    self.done.set()
+                    return
+                self._proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                              errors="replace")
             for line in self._proc.stderr:
                 if line.strip():
                     last = line.strip()
@@ -174,8 +182,9 @@ class ChildCompile:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """End the child (the daemon stops while it compiles); what it compiled stays cached."""
-        self._stopping = True
-        proc = self._proc
+        with self._lock:
+            self._stopping = True
+            proc = self._proc
         if proc is not None and proc.poll() is None:
             proc.terminate()
             try:

@@ -89,6 +89,7 @@ class MqttFeed:
         if s.tls_ca is not None:
             client.tls_set_context(ssl.create_default_context(cafile=str(s.tls_ca)))
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -144,6 +145,12 @@ class MqttFeed:
         client.subscribe(subscription(self.settings.prefix), qos=1)
         self.connects += 1
         self._had_session = True
+
+    def _on_subscribe(self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any,
+                      properties: Any) -> None:
+        # raced: "connected" was said at the CONNACK, before the SUBSCRIBE was even written, so a
+        # detection published on seeing it (the page's "broker online", wait_connected) could be
+        # routed before the subscription and never shown: said at the SUBACK now
         self._connected.set()
         log.info("broker %s: connected, subscribed to %s", self.address, subscription(self.settings.prefix))
         self._set_link(True, None)

@@ -11,7 +11,9 @@ session takeover by client id, a packet limit (`MAX_PACKET_BYTES`, announced to 
 CONNACK; a larger packet closes the connection, with DISCONNECT 0x95 to a v5 client, and is
 logged), and a bound on what waits for a client that stopped reading (`MAX_CLIENT_BUFFER_BYTES`:
 beyond it the connection is closed, with a warning, and its will published; at stop such a
-client is cut after `STOP_GRACE_S`, so no connection task outlives the broker). It keeps no
+client is cut after `STOP_GRACE_S`, so no connection task outlives the broker). At stop every
+connection ends in order: what was sent to it, then a FIN, its input read (and ignored) until the
+client closes (closing with unread input would reset it, losing what the client had not read). It keeps no
 session state across connections (clean sessions only), forwards v5 PUBLISH properties except
 the per-connection ones (retained messages are stored without them) and has no authentication:
 it binds to 127.0.0.1 by default, so only local processes reach it.
@@ -187,6 +189,7 @@ class EmbeddedBroker:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
+        self._stopping = False  # set by `_shutdown`: connections end in order, nothing more is routed
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._main, name="mqtt-broker", daemon=True)
@@ -227,15 +230,28 @@ class EmbeddedBroker:
         assert self._server is not None and self._loop is not None
         try:
             self._server.close()
+            self._stopping = True
             for s in list(self._sessions.values()):
-                s.writer.close()
+                # raced: close() stopped reading at once, and a socket closed with unread input (a
+                # subscriber's PUBACK) is reset, which drops what the subscriber had not read yet
+                # (the daemon's last `offline`, on a loaded machine): a FIN after what is queued, and
+                # `_serve` reads on (ignoring it) until the client closes its side
+                if s.writer.can_write_eof():
+                    s.writer.write_eof()
+                else:
+                    s.writer.close()
             me = asyncio.current_task()
             pending = {t for t in asyncio.all_tasks() if t is not me}
             if pending:
                 _, pending = await asyncio.wait(pending, timeout=STOP_GRACE_S)
             for s in list(self._sessions.values()):
-                log.info("embedded broker: client %s has not read the %d bytes sent to it; connection cut "
-                         "at stop", s.client_id, s.writer.transport.get_write_buffer_size())
+                waiting = s.writer.transport.get_write_buffer_size()
+                if waiting:
+                    log.info("embedded broker: client %s has not read the %d bytes sent to it; connection "
+                             "cut at stop", s.client_id, waiting)
+                else:
+                    log.info("embedded broker: client %s has read all, but not closed its connection within "
+                             "%g s; connection cut at stop", s.client_id, STOP_GRACE_S)
                 s.writer.transport.abort()  # its `_serve` ends
             if pending:
                 _, pending = await asyncio.wait(pending, timeout=STOP_GRACE_S)
@@ -276,6 +292,8 @@ class EmbeddedBroker:
             timeout = keepalive * 1.5 if keepalive else None
             while True:
                 ptype, flags, body = await self._read_packet(reader, timeout)
+                if self._stopping:  # read until the client closes its side; nothing is answered
+                    continue
                 if ptype == PUBLISH:
                     self._publish_in(session, flags, body)
                 elif ptype == SUBSCRIBE:
@@ -297,7 +315,7 @@ class EmbeddedBroker:
             log.warning("embedded broker: client %s sent a packet of %d bytes, over the %d-byte limit; "
                         "connection closed%s", session and session.client_id, exc.args[0], MAX_PACKET_BYTES,
                         " (MQTT 5 reason 0x95 Packet too large)" if session and session.v5 else "")
-            if session is not None and session.v5:
+            if session is not None and session.v5 and not self._stopping:  # no write after its FIN
                 writer.write(_packet(DISCONNECT, 0, bytes([PACKET_TOO_LARGE, 0])))
             await _discard(reader, exc.args[0])  # closing on unread data would reset the DISCONNECT away
         except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, ValueError,
@@ -308,7 +326,7 @@ class EmbeddedBroker:
         finally:
             if session is not None and self._sessions.get(session.client_id) is session:
                 del self._sessions[session.client_id]
-                if not clean and session.will is not None:
+                if not clean and session.will is not None and not self._stopping:
                     self._route(*session.will)
             writer.close()
 
@@ -365,7 +383,7 @@ class EmbeddedBroker:
     def _send(self, s: _Session, topic: str, payload: bytes, qos: int, retain: bool,
               props: bytes = b"\x00") -> None:
         transport = s.writer.transport
-        if transport.is_closing():
+        if transport.is_closing() or self._stopping:
             return
         waiting = transport.get_write_buffer_size()
         if waiting > MAX_CLIENT_BUFFER_BYTES:  # it reads nothing, and no keep-alive ends it

@@ -262,6 +262,10 @@ class MqttLink:
             self.stats.last_error = why
             self.stats.connect_failures += 1
             return None, "down", 0.0
+        # read before connect(): paho's keepalive clock starts inside it (CONNECT written), so a
+        # broker that never answers is always found to have waited keepalive_s (read after, a thread
+        # descheduled between the two named a hung broker "closed before CONNACK ... TLS")
+        started = time.monotonic()
         try:
             client.connect(self.host, self.port, keepalive=self.cfg.keepalive_s)
         except (OSError, ssl.SSLError, ValueError) as exc:
@@ -270,7 +274,7 @@ class MqttLink:
             self.stats.last_error = why
             self.stats.connect_failures += 1
             return None, "down", 0.0
-        return client, "connecting", time.monotonic()
+        return client, "connecting", started
 
     def _schedule_retry(self, backoff: float) -> tuple[float, float]:
         self.stats.next_retry_s = backoff

@@ -12,6 +12,7 @@ from akida_edge.pipelines.base import Activity, Detection
 
 RELEASE = threading.Event()  # ends the `wait` command (in-process daemons only)
 WAITING = threading.Event()  # set while a `wait` command runs
+GO = threading.Event()  # a `gated` counter starts counting once it is set (in-process daemons only)
 
 
 class Counter:
@@ -19,7 +20,8 @@ class Counter:
 
     `fail_after_s` on the source makes it raise `SourceError` after that long (a sensor that
     goes away), to test the retries; `end_after_n` ends the run after that many detections (a
-    finite source: a file replayed once).
+    finite source: a file replayed once); `gated = true` holds the first detection until `GO` is
+    set (a test subscribed to the daemon's own broker, which starts with it, sees seq 1).
     """
 
     def __init__(self, cfg: PipelineConfig) -> None:
@@ -27,6 +29,7 @@ class Counter:
         self.rate_hz = float(cfg.source.options.get("rate_hz", 10.0))
         self.fail_after_s = cfg.source.options.get("fail_after_s")
         self.end_after_n = cfg.source.options.get("end_after_n")
+        self.gated = bool(cfg.source.options.get("gated", False))
         self.threshold = cfg.threshold
         self.count = 0
 
@@ -48,6 +51,9 @@ class Counter:
         return {"count": self.count, "echo": args.get("echo")}
 
     def run(self, stop_event: threading.Event) -> Iterator[Detection | Activity]:
+        while self.gated and not GO.wait(0.05):
+            if stop_event.is_set():
+                return
         t0 = time.monotonic()
         period = 1.0 / self.rate_hz
         next_t = t0

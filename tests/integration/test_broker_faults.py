@@ -24,6 +24,12 @@ def _stuck_subscriber(port: int):
     sock.sendall(bytes([0x10, len(var)]) + var)
     sub = struct.pack(">HH", 1, 1) + b"#\x00"
     sock.sendall(bytes([0x82, len(sub)]) + sub)
+    # CONNACK and SUBACK read (the broker records the filter before its SUBACK): subscribed for sure
+    sock.settimeout(30)
+    got = b""
+    while len(got) < 9:
+        got += sock.recv(9 - len(got))
+    assert got == b"\x20\x02\x00\x00\x90\x03\x00\x01\x00", got  # granted QoS 0
     return sock
 
 
@@ -64,6 +70,17 @@ def _publisher(port: int):
     var = b"\x00\x04MQTT\x04\x02\x00\x00\x00\x03pub"
     sock.sendall(bytes([0x10, len(var)]) + var)
     return sock
+
+
+def _routed(sock) -> None:
+    """Return once the broker has handled every publish sent on `sock`: a PINGREQ is answered
+    after what came before it on the connection (CONNACK first, then PINGRESP)."""
+    sock.sendall(b"\xc0\x00")
+    sock.settimeout(30)
+    got = b""
+    while len(got) < 6:
+        got += sock.recv(6 - len(got))
+    assert got == b"\x20\x02\x00\x00\xd0\x00", got
 
 
 def _send(sock) -> None:
@@ -112,9 +129,9 @@ def test_stopping_the_broker_with_a_stuck_subscriber_leaves_no_task_pending(brok
 def test_a_daemon_stopped_with_a_stuck_subscriber_says_no_task_was_destroyed(tmp_path):
     """The same through `akida-edge run` (embedded broker, no pipeline): its stop wrote asyncio's
     "Task was destroyed but it is pending!" to stderr."""
+    import signal
     import subprocess
     import sys
-    import time
 
     from mqtt_fixtures import free_port, wait_listening
 
@@ -122,15 +139,20 @@ def test_a_daemon_stopped_with_a_stuck_subscriber_says_no_task_was_destroyed(tmp
     (tmp_path / "config.toml").write_text(f'[device]\nid = "n"\n[mqtt]\nbroker = "embedded"\nport = {port}\n'
                                           f'[state]\ndir = "{tmp_path / "state"}"\n')
     config = tmp_path / "config.toml"
-    run = [sys.executable, "-m", "akida_edge", "run", "--config", str(config), "--duration", "5"]
+    run = [sys.executable, "-m", "akida_edge", "run", "--config", str(config)]
     daemon = subprocess.Popen(run, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     try:
         wait_listening(port, 30)
+        # raced: a fixed 0.5 s for the broker to take the subscription, and `--duration 5` from
+        # the start for it all; a loaded daemon stopped before, or routed nothing to the subscriber:
+        # wait for the SUBACK and for the publishes to be routed, then stop it (SIGTERM, as
+        # --duration does)
         stuck = _stuck_subscriber(port)
-        time.sleep(0.5)
         pub = _publisher(port)
         for _ in range(100):  # 6 MB held for it: under the limit that cuts it at once
             _send(pub)
+        _routed(pub)
+        daemon.send_signal(signal.SIGTERM)
         _, err = daemon.communicate(timeout=60)
         pub.close()
         stuck.close()
@@ -138,3 +160,39 @@ def test_a_daemon_stopped_with_a_stuck_subscriber_says_no_task_was_destroyed(tmp
         daemon.kill()
     assert daemon.returncode == 0
     assert "Task was destroyed" not in err and "client stuck has not read" in err
+
+
+def test_a_subscriber_gets_all_that_was_sent_to_it_before_the_broker_stopped(broker):  # noqa: F811
+    """At stop the broker closed each connection at once: it stopped reading, and a socket closed
+    with unread input (a subscriber's PUBACK, a PINGREQ) is reset, which makes the subscriber's
+    kernel drop what it has not read yet: the daemon's last `offline` status was lost so by a
+    test's subscriber on a loaded machine. Now what was sent is followed by an orderly end."""
+    import threading
+    import time
+
+    sub = _stuck_subscriber(broker.port)  # subscribed to '#', reading nothing for now
+    pub = _publisher(broker.port)
+    _send(pub)  # 60 kB to `t/x`: most of it still in the broker when it stops
+    _routed(pub)
+    total = 1 + 3 + 2 + 3 + 60_000  # the PUBLISH it is sent: header, length, topic, payload
+    stopper = threading.Thread(target=broker.stop)
+    try:
+        stopper.start()
+        deadline = time.monotonic() + 10
+        while broker._server.is_serving() and time.monotonic() < deadline:  # the stop has begun
+            time.sleep(0.005)
+        sub.sendall(b"\xc0\x00")  # a PINGREQ the stopping broker will not answer
+        got = b""
+        try:
+            while len(got) < total - 1000:
+                got += sub.recv(total - 1000 - len(got))
+            time.sleep(0.3)  # the subscriber's thread busy elsewhere: the end is not read yet
+            while chunk := sub.recv(65536):
+                got += chunk
+        except ConnectionResetError:
+            pass
+        assert len(got) == total, f"{total - len(got)} bytes lost"
+    finally:
+        stopper.join(10)
+        pub.close()
+        sub.close()

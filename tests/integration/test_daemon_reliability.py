@@ -82,12 +82,18 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(tmp_path, brokers):  # no
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         assert rec.wait_for(lambda r: r.payloads("/n1/status")[-1:] == [b"offline"], 10)  # the last will
-        proc = start_daemon(config, log)
+        # raced: read after the restart, it could count the new process's first detections
         killed_at = _last_seq(tmp_path)
+        proc = start_daemon(config, log)
         assert rec.wait_for(lambda r: any(d["seq"] > killed_at + 50 for d in r.json("/detection")), 20)
         # 2. killed while the broker is away: its backlog is only on disk
         broker.stop()
-        time.sleep(1.0)
+        # raced: a fixed 1 s was taken for "at least 20 detections stored during the outage" (the
+        # check below); a starved daemon stores fewer: wait for 50 (1 s at 50 Hz)
+        down_at = _last_seq(tmp_path)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _last_seq(tmp_path) < down_at + 50:
+            time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         stranded = _last_seq(tmp_path)
@@ -163,10 +169,21 @@ def test_sigterm_without_broker_keeps_the_backlog_on_disk(tmp_path):
 
     config = daemon_config(tmp_path, free_port(), pipelines=TICK.format(rate=50))  # nothing listens there
     proc = start_daemon(config, tmp_path / "d.log")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not (tmp_path / "state" / "outbox.db").exists():
+
+    def stored_and_refused() -> bool:
+        if not (tmp_path / "state" / "outbox.db").exists():  # sqlite3.connect would create it
+            return False
+        try:
+            stored = _last_seq(tmp_path) > 0
+        except (sqlite3.Error, TypeError):  # no table or no seq yet
+            stored = False
+        return stored and "cannot connect" in (tmp_path / "d.log").read_text()
+
+    # raced: a fixed second after outbox.db appeared was taken for "a detection stored and a
+    # connection refused"; a loaded daemon had built its pipeline later: wait for both
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not stored_and_refused():
         time.sleep(0.05)
-    time.sleep(1.0)
     assert stop_daemon(proc) == 0
     log = (tmp_path / "d.log").read_text()
     db = sqlite3.connect(tmp_path / "state" / "outbox.db")

@@ -205,7 +205,8 @@ def test_api_state_and_event_stream(dashboard: DashboardServer, publisher: Publi
 
     def next_event() -> tuple[str, dict[str, Any]]:
         name, data = "", None
-        while True:
+        deadline = time.monotonic() + 20.0  # a hang guard: the pings every second keep readline alive
+        while time.monotonic() < deadline:
             line = resp.fp.readline().decode().rstrip("\n")
             if line.startswith("event: "):
                 name = line[7:]
@@ -213,6 +214,7 @@ def test_api_state_and_event_stream(dashboard: DashboardServer, publisher: Publi
                 data = json.loads(line[6:])
             elif line == "" and data is not None:
                 return name, data
+        pytest.fail("no event but pings within 20 s")
 
     name, snap = next_event()
     assert name == "snapshot" and snap["broker"]["connected"] is True

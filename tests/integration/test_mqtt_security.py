@@ -90,6 +90,9 @@ def test_plain_tcp_refused_by_tls_listener(secure, tmp_path, caplog):
     broker, _ = secure
     link, _, _ = _link(tmp_path, broker.port, PASSWORD)  # no tls_ca: speaks plain MQTT to a TLS port
     link.start()
+    # raced: a fixed 1.5 s for the TLS listener to drop the plain connection; on a loaded machine the
+    # MQTT thread had not got that far, and stop() ended it with no failure counted: wait for the failure
+    assert _wait(lambda: link.stats.connect_failures >= 1, 15), link.stats.last_error
     assert not link.wait_connected(1.5)
     link.stop(0.5)
     assert link.stats.connects == 0 and link.stats.connect_failures >= 1
@@ -110,8 +113,9 @@ def test_a_password_file_gone_at_a_reconnect_is_an_error_line_not_a_dead_link(se
             broker.start()
             assert _wait(lambda: "mqtt.password_file" in link.stats.last_error, 15), link.stats.last_error
             # the thread sets last_error just before it logs the line: wait for the line, not only the field
-            assert _wait(lambda: any("mqtt.password_file" in r.getMessage() and "retrying" in r.getMessage()
-                                     for r in list(caplog.records)), 5), [r.getMessage() for r in caplog.records]
+            said = lambda: [r.getMessage() for r in list(caplog.records)]  # noqa: E731
+            assert _wait(lambda: any("mqtt.password_file" in m and "retrying" in m for m in said()),
+                         5), said()
         assert link._thread.is_alive()
         pw.write_text(PASSWORD + "\n")
         assert _wait(lambda: link.stats.connects == 2, 15), link.stats.last_error

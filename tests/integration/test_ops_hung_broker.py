@@ -18,7 +18,20 @@ from akida_edge.mqtt.topics import Topics
 pytestmark = pytest.mark.integration
 
 
-def test_a_hung_broker_is_one_line_per_problem_and_named_as_hung(mosquitto, tmp_path, caplog):  # noqa: F811
+def test_a_hung_broker_is_one_line_per_problem_and_named_as_hung(mosquitto, tmp_path, caplog,  # noqa: F811
+                                                                  monkeypatch):
+    import paho.mqtt.client as paho
+
+    connect = paho.Client.connect
+
+    def late_connect(self, *args, **kwargs):  # the MQTT thread descheduled once CONNECT is written
+        rc = connect(self, *args, **kwargs)
+        time.sleep(0.05)
+        return rc
+
+    # raced: the wait for a CONNACK was timed from after connect() returned, paho's keepalive from
+    # inside it; a thread descheduled between the two named a hung broker "closed before CONNACK ... TLS"
+    monkeypatch.setattr(paho.Client, "connect", late_connect)
     cfg = MqttConfig(broker="external", port=mosquitto.port, keepalive_s=5, reconnect_min_s=0.1,
                      reconnect_max_s=0.2)
     outbox = Outbox(tmp_path / "outbox.db")

@@ -102,19 +102,27 @@ interval_s = 0.3
 name = "tick"
 type = "custom"
 factory = "daemon_pipelines:counter"
-source = {{ type = "synthetic", rate_hz = 40 }}
+source = {{ type = "synthetic", rate_hz = 40, gated = true }}
 """
 
 
 def _start(tmp_path):
-    """The daemon of `CONFIG` running with its supervising loop, and a recorder of its topics."""
+    """The daemon of `CONFIG` running with its supervising loop, and a recorder of its topics
+    subscribed before the first detection."""
+    import daemon_pipelines
+
     path = tmp_path / "config.toml"
     path.write_text(CONFIG.format(state=tmp_path / "state"), encoding="utf-8")
+    daemon_pipelines.GO.clear()
     daemon = Daemon(load_config(path))
     daemon.start()
     supervisor = threading.Thread(target=daemon.supervise, name="supervise", daemon=True)
     supervisor.start()
-    return daemon, supervisor, Recorder(daemon.broker.port, "akida/n1/#")
+    rec = Recorder(daemon.broker.port, "akida/n1/#")
+    # raced: the recorder subscribed to the daemon's own broker after the first detections went
+    # out (a test thread 0.3 s late missed seq 1 and waited for it in vain): the counter starts now
+    daemon_pipelines.GO.set()
+    return daemon, supervisor, rec
 
 
 def _stop(daemon, supervisor, rec) -> None:

@@ -98,13 +98,43 @@ def test_a_stop_while_the_child_compiles_ends_it_and_builds_nothing(tmp_path, mo
     with caplog.at_level(logging.INFO):
         daemon, built_after_child = _start(tmp_path, monkeypatch, 0, child_s=60.0, online=False)
         try:
-            time.sleep(0.5)
+            # raced: a fixed 0.5 s for the child to be started and the runner to be waiting for it;
+            # a loaded machine had started neither: wait for both (the child runs 60 s)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and (daemon.compile_child._proc is None
+                                                   or daemon.runners["pump"].building_since is None):
+                time.sleep(0.02)
+            assert daemon.compile_child._proc is not None  # the child compiles
             assert daemon.runners["pump"].building_since is not None  # waiting: within the build grace
         finally:
             daemon.shutdown()
     assert daemon.compile_child._proc.poll() is not None  # the child was ended
     assert built_after_child == [] and not daemon.runners["pump"].thread.is_alive()
     assert not [r for r in caplog.records if "failed" in r.getMessage()]
+
+
+def test_a_stop_before_the_child_is_started_starts_none(tmp_path, monkeypatch):
+    """The daemon stopped before the compile thread had started its child (a loaded machine):
+    `stop` found no child to end, and the child started after it, compiling for minutes after
+    the daemon was gone."""
+    import threading
+
+    started = []
+    monkeypatch.setattr(warm.subprocess, "Popen", lambda *a, **k: started.append(a) or pytest.fail("started"))
+    child = warm.ChildCompile(None)
+    gate = threading.Event()
+    run = child._thread._target
+    child._thread = threading.Thread(target=lambda: (gate.wait(10), run()), daemon=True)
+    child.start()  # its thread is held at the gate: the child not started yet
+    stopper = threading.Thread(target=child.stop)
+    stopper.start()
+    deadline = time.monotonic() + 10
+    while not child._stopping and time.monotonic() < deadline:
+        time.sleep(0.01)
+    gate.set()
+    stopper.join(20)
+    assert not stopper.is_alive() and child.done.is_set()
+    assert started == [] and child._proc is None and not child.ok
 
 
 def test_a_warm_cache_starts_no_child(tmp_path, monkeypatch):
