@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped keyword-spotting model (apps/kws/model) in one command: the data sets, the
-# four training stages and the conversion of docs/kws.md ("Reproduce the shipped model"), each
-# with its own progress lines. About 3.5 h on one thread; every data set is cached and resumable, so
+# five training stages and the conversion of docs/kws.md ("Reproduce the shipped model"), each
+# with its own progress lines. About 4.5 h on one thread; every data set is cached and resumable, so
 # a second run after an interruption picks up where it stopped (a finished stage is not redone
 # when its output exists).
 #
@@ -10,7 +10,7 @@
 # WORK_DIR (default data/kws-repro) holds the intermediate networks and checkpoints; OUT_DIR
 # (default apps/kws/model) gets kws.aem, kws_float.pt, metrics.json, REPORT.md and confusion.png.
 # The data sets go where docs/kws.md puts them (data/kws-en, data/kws-words, data/kws-windows,
-# data/kws-words-more);
+# data/kws-words-more, data/kws-words-more2);
 # with --small, smoke-sized ones go under WORK_DIR instead (minutes: the CI-sized check that the
 # chain runs; its model is not the shipped one). Needs `scripts/setup.sh --train` (PyTorch, flite,
 # festival, espeak-ng, sox). PYTHON overrides the interpreter (default .venv/bin/python).
@@ -26,13 +26,13 @@ out=${2:-apps/kws/model}
 py=${PYTHON:-.venv/bin/python}
 if [[ ${#small[@]} -gt 0 ]]; then
     data=$work/kws-en words=$work/kws-words windows=$work/kws-windows more=$work/kws-words-more
-    clips=()
+    more2=$work/kws-words-more2 clips=()
 else
     data=data/kws-en words=data/kws-words windows=data/kws-windows more=data/kws-words-more
-    clips=(--clips-per-word 96)
+    more2=data/kws-words-more2 clips=(--clips-per-word 96)
 fi
 mkdir -p "$work"
-step() { echo "reproduce_kws_model: step $1/7: $2" >&2; }
+step() { echo "reproduce_kws_model: step $1/9: $2" >&2; }
 
 step 1 "the keyword data set and the session-3 network (22 float epochs)"
 if [[ ! -f "$work/ckpt/float-seed2.pt" || ! -f "$work/s3/kws.aem" ]]; then
@@ -56,8 +56,17 @@ if [[ ! -f "$work/s6/kws_float.pt" ]]; then
 fi
 step 6 "the second word set (1 000 more words by the training voices)"
 "$py" -m akida_edge.apps.kws.wordset --more --out "$more" "${clips[@]}" "${small[@]}"
-step 7 "a linear probe of the word head, 4 more epochs with all the words, calibration, quantization-aware training, conversion"
-"$py" -m akida_edge.apps.kws.train --data "$data" --out "$out" --seed 2 --checkpoints "$work/ckpt12" \
-    --float-from "$work/s6/kws_float.pt" --continue-epochs 4 --words "$words" --more-words "$more" \
-    --words-unknown --windows "$windows" --probe-epochs 10 "${small[@]}"
+step 7 "a linear probe of the word head, 4 more epochs with all the words, calibration, quantization-aware training, conversion (the session-12 network)"
+if [[ ! -f "$work/s12/kws.aem" ]]; then
+    "$py" -m akida_edge.apps.kws.train --data "$data" --out "$work/s12" --seed 2 --checkpoints "$work/ckpt12" \
+        --float-from "$work/s6/kws_float.pt" --continue-epochs 4 --words "$words" --more-words "$more" \
+        --words-unknown --windows "$windows" --probe-epochs 10 "${small[@]}"
+fi
+step 8 "the third word set (the next 1 000 words by the training voices)"
+"$py" -m akida_edge.apps.kws.wordset --more 2 --out "$more2" "${clips[@]}" "${small[@]}"
+step 9 "a linear probe, 2 more epochs with all three word sets distilling the session-12 network's keyword outputs, calibration, quantization-aware training, conversion (the session-15 model)"
+"$py" -m akida_edge.apps.kws.train --data "$data" --out "$out" --seed 5 --checkpoints "$work/ckpt15" \
+    --float-from "$work/ckpt12/float-continued-seed2.pt" --continue-epochs 2 --words "$words" \
+    --more-words "$more" "$more2" --words-unknown --windows "$windows" --probe-epochs 10 --distill 1.0 \
+    "${small[@]}"
 echo "reproduce_kws_model: done: $out (compare $out/REPORT.md with apps/kws/model/REPORT.md)" >&2

@@ -1,5 +1,5 @@
 """`scripts/reproduce_kws_model.sh --small`: the one command that reproduces the shipped KWS model runs
-its seven stages end to end (smoke-sized data, so its model is not the shipped one) and makes every
+its nine stages end to end (smoke-sized data, so its model is not the shipped one) and makes every
 file the shipped model directory holds, with a converted model that agrees with its PyTorch twin."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def test_the_reproduction_command_runs_every_stage(tmp_path):
                          text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     steps = [ln for ln in run.stderr.splitlines() if ln.startswith("reproduce_kws_model: step ")]
-    assert [s.split()[2] for s in steps] == [f"{i}/7:" for i in range(1, 8)]
+    assert [s.split()[2] for s in steps] == [f"{i}/9:" for i in range(1, 10)]
     artifacts = {".aem", ".pt", ".json", ".md", ".png"}
     shipped = {p.name for p in (ROOT / "apps" / "kws" / "model").iterdir() if p.suffix in artifacts}
     assert {"kws.aem", "kws_float.pt", "metrics.json", "REPORT.md", "confusion.png"} <= shipped
@@ -41,4 +41,9 @@ def test_the_reproduction_command_runs_every_stage(tmp_path):
     assert (tmp_path / "work" / "ckpt" / "float-seed2.pt").is_file()
     assert (tmp_path / "work" / "s5" / "kws_float.pt").is_file()
     assert (tmp_path / "work" / "s6" / "kws_float.pt").is_file()  # session 6's network, stage 7's start
-    assert metrics["more_words"] and metrics["probe_epochs"] == 10
+    s12 = json.loads((tmp_path / "work" / "s12" / "metrics.json").read_text())  # stage 9's teacher
+    assert s12["more_words"] == 1 and s12["probe_epochs"] == 10
+    # the shipped file: stage 9, a continuation of stage 7's float network distilling its outputs
+    assert metrics["more_words"] == 2 and metrics["probe_epochs"] == 10 and metrics["distill"] == 1.0
+    assert metrics["epochs_float_continued"] == 2 and metrics["seed"] == 5
+    assert (tmp_path / "work" / "ckpt12" / "float-continued-seed2.pt").is_file()  # stage 9's start and teacher
