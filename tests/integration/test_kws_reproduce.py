@@ -46,4 +46,4 @@ def test_the_reproduction_command_runs_every_stage(tmp_path):
     # the shipped file: stage 9, a continuation of stage 7's float network distilling its outputs
     assert metrics["more_words"] == 2 and metrics["probe_epochs"] == 10 and metrics["distill"] == 1.0
     assert metrics["epochs_float_continued"] == 2 and metrics["seed"] == 5
-    assert (tmp_path / "work" / "ckpt12" / "float-continued-seed2.pt").is_file()  # stage 9's start and teacher
+    assert (tmp_path / "work" / "ckpt12" / "float-continued-seed2.pt").is_file()  # stage 9: start, teacher
