@@ -256,11 +256,8 @@ class MqttLink:
         except (OSError, ssl.SSLError, ValueError) as exc:
             # the password file (ConfigError) or a TLS file gone or unreadable since the start (a
             # secret rotated, LoadCredential's directory gone): the thread must not die of it
-            # logged before the counters move: whoever watches the counters finds the line written
-            why = f"cannot set up the connection to {self.host}:{self.port}: {exc}"
-            log.error("MQTT %s; retrying with backoff (read again at each attempt)", why)
-            self.stats.last_error = why
-            self.stats.connect_failures += 1
+            self._failed(f"cannot set up the connection to {self.host}:{self.port}: {exc}", logging.ERROR,
+                         "; retrying with backoff (read again at each attempt)")
             return None, "down", 0.0
         # read before connect(): paho's keepalive clock starts inside it (CONNECT written), so a
         # broker that never answers is always found to have waited keepalive_s (read after, a thread
@@ -269,10 +266,7 @@ class MqttLink:
         try:
             client.connect(self.host, self.port, keepalive=self.cfg.keepalive_s)
         except (OSError, ssl.SSLError, ValueError) as exc:
-            why = f"cannot connect to {self.host}:{self.port}: {exc}"
-            log.warning("MQTT %s", why)
-            self.stats.last_error = why
-            self.stats.connect_failures += 1
+            self._failed(f"cannot connect to {self.host}:{self.port}: {exc}", logging.WARNING)
             return None, "down", 0.0
         return client, "connecting", started
 
@@ -285,15 +279,13 @@ class MqttLink:
         text = str(reason)
         if text in AUTH_REASONS:
             user = self.cfg.username or "(anonymous)"
-            why = f"broker {self.host}:{self.port} refused the credentials of user {user!r}: {text}"
-            log.error("MQTT %s; check mqtt.username and mqtt.password_file (or $%s); retrying with backoff",
-                      why, "AKIDA_EDGE_MQTT_PASSWORD")
+            self._failed(f"broker {self.host}:{self.port} refused the credentials of user {user!r}: {text}",
+                         logging.ERROR, "; check mqtt.username and mqtt.password_file (or "
+                         "$AKIDA_EDGE_MQTT_PASSWORD); retrying with backoff")
             self.stats.auth_failures += 1
         else:
-            why = f"broker {self.host}:{self.port} refused the connection: {text}"
-            log.error("MQTT %s; retrying with backoff", why)
-        self.stats.last_error = why
-        self.stats.connect_failures += 1
+            self._failed(f"broker {self.host}:{self.port} refused the connection: {text}", logging.ERROR,
+                         "; retrying with backoff")
 
     def _say_short_lived(self, reason) -> None:
         self.stats.last_error = (f"the broker closed the connection {SHORT_LIVED_LOGGED} times in a row "
@@ -315,7 +307,12 @@ class MqttLink:
                 "(tls_ca for a TLS listener)")
 
     def _fail(self, why: str, client) -> None:
-        log.warning("MQTT %s (%s:%d)", why, self.host, self.port)
+        self._failed(why, logging.WARNING, f" ({self.host}:{self.port})")
+
+    def _failed(self, why: str, level: int, advice: str = "") -> None:
+        """A failed connection attempt: logged first, then counted, so that whoever watches the
+        counters (a test, `status`) finds the line already written."""
+        log.log(level, "MQTT %s%s", why, advice)
         self.stats.last_error = why
         self.stats.connect_failures += 1
 
