@@ -193,29 +193,37 @@ def _notes_for(sock: socket.socket, seconds: float) -> list[str]:
     return notes
 
 
-def test_no_watchdog_ping_while_a_pipeline_is_wedged(tmp_path):
+def _notes_after_status(tmp_path, config: str, wd_usec: int, pipeline: str, status: bytes,
+                        seconds: float = 2.5) -> tuple[list[str], list[str]]:
+    """Start a notified daemon (node n2), wait until `pipeline` publishes `status`, then return what
+    it told systemd before that and in the next `seconds`; the daemon is stopped cleanly."""
     port = free_port()
-    wd_usec = 400_000
-    proc, sock = _start_notified(tmp_path, STUCK.format(port=port, state=tmp_path / "state"), wd_usec)
+    proc, sock = _start_notified(tmp_path, config.format(port=port, state=tmp_path / "state"), wd_usec)
     try:
         wait_listening(port)
-        # raced: pings were counted from the broker's start, and a pipeline still being built is
-        # rightly pinged for (a slow build on a loaded machine gave more than the bound): count
-        # from the moment it is online, after which it yields once and hangs
         rec = Recorder(port, "akida/n2/#")
-        assert rec.wait_for(lambda r: r.payloads("/wedged/status")[-1:] == [b"online"])
+        assert rec.wait_for(lambda r: r.payloads(f"/{pipeline}/status")[-1:] == [status])
         before = _recv_all(sock)
-        notes = _notes_for(sock, 2.5)
+        notes = _notes_for(sock, seconds)
         rec.close()
     finally:
         code = stop_daemon(proc)
+        sock.close()
     assert code == 0
+    return before, notes
+
+
+def test_no_watchdog_ping_while_a_pipeline_is_wedged(tmp_path):
+    # raced: pings were counted from the broker's start, and a pipeline still being built is
+    # rightly pinged for (a slow build on a loaded machine gave more than the bound): count
+    # from the moment it is online, after which it yields once and hangs
+    wd_usec = 400_000
+    before, notes = _notes_after_status(tmp_path, STUCK, wd_usec, "wedged", b"online")
     # pings stop once the pipeline made no progress for WATCHDOG_USEC; the status line goes on
     period_s = wd_usec / 2e6
     assert "READY=1" in before + notes
     assert notes.count("WATCHDOG=1") <= 2 * wd_usec / 1e6 / period_s + 1
     assert sum(n.startswith("STATUS=") for n in notes) >= 2.5 / period_s / 2
-    sock.close()
 
 
 ENDED = (STUCK.replace('"wedged"', '"replay"').replace("daemon_pipelines:stuck", "daemon_pipelines:counter")
@@ -225,22 +233,9 @@ ENDED = (STUCK.replace('"wedged"', '"replay"').replace("daemon_pipelines:stuck",
 def test_watchdog_is_fed_after_a_pipeline_source_ended(tmp_path):
     # a file replayed once ends its pipeline (`offline`, "its source ended"), as documented; its
     # thread is gone, which stopped the watchdog pings: systemd killed the daemon after WatchdogSec
-    port = free_port()
-    wd_usec = 400_000
-    proc, sock = _start_notified(tmp_path, ENDED.format(port=port, state=tmp_path / "state"), wd_usec)
-    try:
-        wait_listening(port)
-        rec = Recorder(port, "akida/n2/#")
-        assert rec.wait_for(lambda r: r.payloads("/replay/status")[-1:] == [b"offline"])
-        _recv_all(sock)
-        notes = _notes_for(sock, 2.5)  # several WatchdogSec
-        rec.close()
-    finally:
-        code = stop_daemon(proc)
-    assert code == 0
+    _, notes = _notes_after_status(tmp_path, ENDED, 400_000, "replay", b"offline")  # several WatchdogSec
     assert notes.count("WATCHDOG=1") >= 3, notes  # one every 0.2 s
     assert any("0/1 pipelines online" in n for n in notes)
-    sock.close()
 
 
 def _app_installed(pipeline_type: str) -> bool:
