@@ -144,7 +144,8 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     `aux`, not with mixup): adds `phones.weight` × the mean binary cross-entropy of `phones.head` on
     the batch's binarized features (clipped straight-through gradient, `episodes.binarize`) against
     `phones.targets` over the clips of `phones.mask` (`phones.py`); `phone_loss` in the logs is its
-    mean over those clips (unweighted). `distill` (with `aux`, not with mixup): adds `distill.weight`
+    mean over those clips (unweighted). `distill` (not with mixup; without `aux` too, e.g. a
+    quantized student of its float network): adds `distill.weight`
     × T² × KL(teacher ‖ student) of the 12-class outputs softened at T = `distill.temperature`, the
     teacher (frozen, eval mode) on the same augmented batch, per sample weighted as the 12-class loss
     (`weight`): Learning without Forgetting (Li & Hoiem, arXiv 1606.09282); `distill_loss` in the logs
@@ -161,9 +162,9 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
     if phones is not None and (aux is None or mixup_alpha > 0):
         raise ValueError("fit: the phonetic head trains the features of float training: it needs aux and "
                          "no mixup")
-    if distill is not None and (aux is None or mixup_alpha > 0):
-        raise ValueError("fit: distillation keeps the 12-class outputs of float training: it needs aux and "
-                         "no mixup")
+    if distill is not None and mixup_alpha > 0:
+        raise ValueError("fit: distillation compares the teacher's and the student's outputs on one batch: "
+                         "it needs no mixup")
     if not 0 < trunk_lr <= 1:
         raise ValueError(f"fit: trunk_lr {trunk_lr} must be in (0, 1] (a share of lr)")
     gen = torch.Generator().manual_seed(seed)
@@ -230,6 +231,10 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
                     loss = mixup.mixed_ce(logits, y[idx], y[idx][perm], lam, wb, wp)
                 else:
                     loss = loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb)
+                    if distill is not None:  # quantization-aware training from the float network
+                        d_loss = distill.loss(logits, xb, wb)
+                        loss = loss + distill.weight * d_loss
+                        d_total += d_loss.item() * len(idx)
             elif mixup_alpha > 0:
                 feats, m_loss, _ = features(xb)
                 logits = model[-1](feats)

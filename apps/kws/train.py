@@ -265,7 +265,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         negative_share: float = NEGATIVE_SHARE, mixup_alpha: float = 0.0, average_from: float | None = None,
         metric: float = 0.0, metric_temperature: float = episodes.TEMPERATURE, phone_weight: float = 0.0,
         more_words: str | Path | Sequence[str | Path] | None = None, probe_epochs: int = 0,
-        distill: float = 0.0, trunk_lr: float = 1.0, progress=sys.stderr) -> dict:
+        distill: float = 0.0, trunk_lr: float = 1.0, qat_distill: float = 0.0, progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
@@ -292,7 +292,10 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     `distill` × the distillation of the network's own 12-class outputs as it starts (frozen; T =
     `DISTILL_T`; `network.Distill`), so that the keyword outputs stay while the word features learn;
     `trunk_lr` (in (0, 1], with `continue_epochs`): the continuation's rate for the trunk (every
-    layer before the binary feature layer) as a share of `continue_lr`."""
+    layer before the binary feature layer) as a share of `continue_lr`. `qat_distill` > 0: the
+    quantization-aware phase adds `qat_distill` × the distillation of the float network's 12-class
+    outputs (the network as the float phase left it, frozen; T = `DISTILL_T`) to its cross-entropy:
+    the quantized student learns the float teacher's soft outputs, not only the labels."""
     data, out = Path(data), Path(out)
     one = isinstance(more_words, str | Path)
     mores = [] if more_words is None else [more_words] if one else [*more_words]
@@ -317,6 +320,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     if average_from is not None and not 0.0 <= average_from < 1.0:
         raise ConfigError(f"--average-from {average_from}: must be in [0, 1) (the share of the float steps "
                           "before the weights are averaged)")
+    if not qat_distill >= 0:
+        raise ConfigError(f"--qat-distill {qat_distill}: the weight must be >= 0 (0: off)")
+    if qat_distill > 0 and quantized_from is not None:
+        raise ConfigError(f"--qat-distill {qat_distill} acts on the quantization-aware phase, which "
+                          "--quantized-from skips: drop one of the two")
     if not distill >= 0 or not 0 < trunk_lr <= 1:
         raise ConfigError(f"--distill {distill} --trunk-lr {trunk_lr}: the distillation weight must be >= 0 "
                           "(0: off) and the trunk's share of the rate in (0, 1]")
@@ -491,13 +499,14 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         logs += [log for log in saved.get("history", []) if log.get("what") == "quantized"]
         best["epoch"] = saved.get("epoch")
     else:
+        qat_teacher = network.Distill(_frozen(model), qat_distill, DISTILL_T) if qat_distill > 0 else None
         calibrate(model, sample)
         set_quantized(model)
         # the keyword training set only, also with new negatives: with 4 800 of them (their float
         # share) validation lost 0.009 more (docs/kws.md, session 6)
         logs += network.fit(model, *t["train"], epochs=q_epochs, lr=3e-4, seed=seed + 1, batch=batch,
                             x_val=t["validation"][0], y_val=t["validation"][1], what="quantized",
-                            progress=progress, checkpoint=keep_best)
+                            progress=progress, checkpoint=keep_best, distill=qat_teacher)
         if "state" in best:
             model.load_state_dict(best["state"])
     fit_figures["qat_epoch_kept"] = best.get("epoch")
@@ -522,7 +531,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
     metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
                    continue_lr=continue_lr if float_from is not None and continue_epochs > 0 else None,
-                   distill=distill, distill_temperature=DISTILL_T if distill > 0 else None, trunk_lr=trunk_lr,
+                   distill=distill, distill_temperature=DISTILL_T if distill > 0 or qat_distill > 0 else None,
+                   trunk_lr=trunk_lr, qat_distill=qat_distill,
                    architecture={**arch, "down": list(arch["down"])},
                    train_seconds=round(train_s, 1), epochs_quantized=q_epochs,
                    epochs_float=sum(1 for log in logs if log.get("what") in ("float", "float+"))
@@ -614,6 +624,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phones", type=float, default=0.0, metavar="WEIGHT",
                     help="with --words: add WEIGHT × the binary cross-entropy of a phonetic head on the "
                          "binarized features (espeak-ng phones per third of a word; default 0: off)")
+    ap.add_argument("--qat-distill", type=float, default=0.0, metavar="WEIGHT",
+                    help="add WEIGHT × the distillation of the float network's 12-class outputs to the "
+                         f"quantization-aware phase (T = {DISTILL_T:g}; default 0: labels only)")
     ap.add_argument("--checkpoints", metavar="DIR", help="where per-epoch checkpoints go (default "
                     "<data>/checkpoints; another directory keeps an earlier run's checkpoints)")
     args = ap.parse_args(argv)
@@ -629,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
                       mixup_alpha=args.mixup, average_from=args.average_from, metric=args.metric,
                       metric_temperature=args.metric_temperature, phone_weight=args.phones,
                       more_words=args.more_words, probe_epochs=args.probe_epochs, distill=args.distill,
-                      trunk_lr=args.trunk_lr)
+                      trunk_lr=args.trunk_lr, qat_distill=args.qat_distill)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -203,14 +203,22 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     # a warm restart of that float network (--float-from + --continue-epochs), as the session-4 run
     again = train.run(tmp_path / "data", tmp_path / "again", small=True, threads=1, progress=None,
                       checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",
-                      continue_epochs=1, continue_lr=5e-4, distill=0.5, trunk_lr=0.3)
+                      continue_epochs=1, continue_lr=5e-4, distill=0.5, trunk_lr=0.3, qat_distill=0.7)
     assert again["float_reused"] and again["epochs_float_continued"] == 1 and again["continue_lr"] == 5e-4
     assert (again["distill"], again["distill_temperature"], again["trunk_lr"]) == (0.5, 2.0, 0.3)
     assert [log["distill_loss"] >= 0 for log in again["history"] if log.get("what") == "float+"] == [True]
     assert (metrics["distill"], metrics["distill_temperature"], metrics["trunk_lr"]) == (0.0, None, 1.0)
+    # --qat-distill: the quantization-aware phase learnt from the float network too
+    q_logs = [log for log in again["history"] if log.get("what") == "quantized"]
+    assert again["qat_distill"] == 0.7 and q_logs and all(log["distill_loss"] >= 0 for log in q_logs)
+    assert metrics["qat_distill"] == 0.0
+    assert all("distill_loss" not in log for log in metrics["history"] if log.get("what") == "quantized")
     assert metrics["continue_lr"] is None  # a first training has no continuation
     assert again["epochs_float"] == metrics["epochs_float"] + 1
     assert "warm restart" in (tmp_path / "again" / "REPORT.md").read_text()
+    qat_words = "soft outputs too, weight 0.7 at T = 2.0 (`--qat-distill`)"
+    assert qat_words in (tmp_path / "again" / "REPORT.md").read_text()
+    assert "--qat-distill" not in (tmp_path / "model" / "REPORT.md").read_text()
     # the word set in the auxiliary head, only the feature layer and heads retrained (--words --head-only)
     words = train.run(tmp_path / "data", tmp_path / "words", small=True, threads=1, progress=None,
                       checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",

@@ -133,7 +133,7 @@ def test_distillation_is_zero_on_the_teacher_itself_and_grows_with_the_gap(rng):
     assert float(first_only) == pytest.approx(float(by_hand), rel=1e-5)
 
 
-def test_the_continuation_with_distillation_logs_its_term_and_needs_the_aux_head(rng):
+def test_the_continuation_with_distillation_logs_its_term(rng):
     import copy
 
     model, x, y = _tiny(rng)
@@ -145,8 +145,31 @@ def test_the_continuation_with_distillation_logs_its_term_and_needs_the_aux_head
     assert all(math.isfinite(log["distill_loss"]) for log in logs)
     assert logs[-1]["distill_loss"] > 0  # the student moved away from its frozen start
     assert all(torch.equal(v, frozen[k]) for k, v in term.teacher.state_dict().items())  # never learns
-    with pytest.raises(ValueError, match="distillation"):
-        network.fit(model, x, y, epochs=1, lr=1e-3, seed=0, progress=None, distill=term)
+    with pytest.raises(ValueError, match="distillation .* no mixup"):
+        network.fit(model, x, y, epochs=1, lr=1e-3, seed=0, progress=None, distill=term, mixup_alpha=0.2,
+                    voice=torch.zeros(len(x), dtype=torch.long))
+
+
+def test_quantization_aware_training_can_distill_the_float_network(rng):
+    """`--qat-distill`: a quantized student (no aux head) learns with the float teacher's term; the
+    term is logged, the teacher never changes, and the seeded run differs from the labels-only run."""
+    import copy
+
+    from akida_edge.convert import calibrate, set_quantized
+
+    def run(term_weight: float):
+        model, x, y = _tiny(np.random.default_rng(3))
+        term = network.Distill(copy.deepcopy(model).eval(), weight=term_weight) if term_weight else None
+        calibrate(model, x)
+        set_quantized(model)
+        logs = network.fit(model, x, y, epochs=2, lr=1e-2, seed=0, batch=8, progress=None, distill=term)
+        return model, logs, term
+    student, logs, term = run(1.0)
+    plain, plain_logs, _ = run(0.0)
+    assert all(math.isfinite(log["distill_loss"]) and log["distill_loss"] > 0 for log in logs)
+    assert "distill_loss" not in plain_logs[-1]
+    assert not term.teacher.quantized and student.quantized
+    assert any(not torch.equal(v, plain.state_dict()[k]) for k, v in student.state_dict().items())
 
 
 def test_trunk_lr_moves_the_trunk_less_and_leaves_the_rest_at_the_full_rate(rng):

@@ -152,6 +152,9 @@ def test_a_continuation_rate_must_be_positive(tmp_path, lr):
     ({"distill": float("nan")}, "weight must be >= 0"),
     ({"trunk_lr": 0.0}, r"in \(0, 1\]"),
     ({"trunk_lr": 1.5}, r"in \(0, 1\]"),
+    ({"qat_distill": -0.5}, "--qat-distill -0.5: the weight must be >= 0"),
+    ({"qat_distill": float("nan")}, "--qat-distill nan: the weight must be >= 0"),
+    ({"qat_distill": 1.0, "float_from": "f.pt", "quantized_from": "q.pt"}, "--quantized-from skips"),
 ])
 def test_distillation_and_the_trunk_rate_belong_to_a_continuation(tmp_path, kwargs, match):
     pytest.importorskip("torch")
