@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     runs, t0 = [], time.monotonic()
     for i in range(args.triples):
         words = tuple(str(w) for w in rng.choice(DEV_WORDS, 3, replace=False))
+        # base_more_per_keyword=0: the base clips of every dev figure on record (data/kws-s14/prereg-s14.md)
         fig = kws_figures(None, words=words, adapt_voices=0, front=(), model=args.model,
-                          split_name="validation")
+                          split_name="validation", base_more_per_keyword=0)
         runs.append({k: fig[k] for k in KEYS})
         print(f"kws_learn_dev: {i + 1}/{args.triples} {words}: "
               + ", ".join(f"{k} {fig[k]}" for k in KEYS), file=sys.stderr, flush=True)

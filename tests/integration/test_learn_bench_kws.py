@@ -28,13 +28,14 @@ def test_kws_figures_reduced_run_learns_a_new_word(tmp_path):
     # `follow` (which it calls `down`) is refused at the shipped false-accept rate, by design
     words, shots, test_voices, same = ("backward",), 2, 6, 3
     fig = learn.kws_figures(None, words=words, shots=shots, learners=1, test_voices=test_voices,
-                            base_per_keyword=1, adapt_voices=1, adapt_test_per_keyword=1,
-                            same_voice_tests=same, seed=7, front=(0.05, 0.2), tts=6)
+                            base_per_keyword=1, base_more_per_keyword=2, adapt_voices=1,
+                            adapt_test_per_keyword=1, same_voice_tests=same, seed=7, front=(0.05, 0.2), tts=6)
     for key in (f"new_word_acc_{shots}shot", "new_word_acc_1shot", "adapt_acc_before", "adapt_acc_after",
                 f"new_word_acc_{shots}shot_same_voice", "adapt_learned_only_acc"):
         assert 0.0 <= fig[key] <= 1.0, (key, fig[key])
     assert -1.0 <= fig["base_acc_drop"] <= 1.0
     assert fig["new_word_test_clips"] == len(words) * test_voices
+    assert fig["base_test_clips"] == (10 + 1) * (1 + 2)  # keywords and _unknown_, first and further clips
     assert fig["same_voice_test_clips"] == len(words) * same
     assert fig["new_word_shot_clips"] == len(words) * shots
     assert fig["adapt_test_clips"] == 10 and fig["adapt_shot_clips"] == 10 * shots
@@ -88,3 +89,16 @@ def test_other_synth_figures_learn_on_festival_voices_with_and_without_synthesis
         for key in ("new_word_acc_1shot_other_synth", "new_word_acc_1shot_same_voice_other_synth"):
             assert 0.0 <= fig[key + suffix] <= 1.0, (key + suffix, fig)
         assert -1.0 <= fig["base_acc_drop_other_synth" + suffix] <= 1.0
+
+
+def test_the_further_base_clips_leave_every_other_clip_alone():
+    """`base_more_per_keyword` clips come from their own random stream: the new-word and adaptation
+    figures keep their clips (equal figures), only the base clips grow."""
+    kwargs = dict(words=("balloon",), shots=1, learners=1, test_voices=2, base_per_keyword=1, adapt_voices=1,
+                  adapt_test_per_keyword=1, same_voice_tests=1, front=(), tts=0)
+    few = learn.kws_figures(None, base_more_per_keyword=0, **kwargs)
+    more = learn.kws_figures(None, base_more_per_keyword=1, **kwargs)
+    assert (few["base_test_clips"], more["base_test_clips"]) == (11, 22)
+    for key in ("new_word_acc_1shot", "new_word_acc_1shot_same_voice", "adapt_acc_before", "adapt_acc_after",
+                "adapt_learned_only_acc", "new_word_learned_only_acc", "new_word_learners", "adapt_voices"):
+        assert few[key] == more[key], key
