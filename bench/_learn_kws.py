@@ -114,8 +114,9 @@ def _diagnose(learned: Any, words: tuple[str, ...], new_test: list, base_test: l
 
 
 def kws_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WORDS, shots: int = 5,
-                learners: int = 5, test_voices: int = 8, base_per_keyword: int = 3, base_more_per_keyword: int = 9,
-                adapt_voices: int = 4, adapt_test_per_keyword: int = 3, same_voice_tests: int = 3,
+                learners: int = 5, test_voices: int = 8, base_per_keyword: int = 3,
+                base_more_per_keyword: int = 9, adapt_voices: int = 4, adapt_test_per_keyword: int = 3,
+                same_voice_tests: int = 3,
                 seed: int = KWS_SEED, front: tuple[float, ...] = FRONT_FALSE_ACCEPT,
                 model: str | None = None, split_name: str = "test", tts: int | None = None) -> dict[str, Any]:
     """The keyword-learning figures of the module docstring; `model`: a KWS model file other
