@@ -52,7 +52,9 @@ Figures:
   too (the app's detections before the gate, same scenes and settings);
 - ``listen_cpu_pct`` — process CPU time / wall time × 100 while a 10-s recording is fed in real
   time (`AudioFileSource(realtime=True)`, blocks of 100 ms, as a microphone) through the
-  streaming detector (≤ 10).
+  streaming detector (≤ 10): the best of `LISTEN_RUNS` runs, as ``ms_per_clip`` is a best time
+  (on this shared 2-core virtual machine, other load only adds to a run: session 16 saw 3.5–7.5 %
+  for one model file within minutes); ``listen_cpu_pct_runs`` has every run.
 """
 
 from __future__ import annotations
@@ -201,7 +203,11 @@ def sentence_false_alarms(spotter: Spotter, progress: IO[str] | None, seconds: f
                                sentence_filler_scenes(seconds, utterances))
 
 
+LISTEN_RUNS = 3
+
+
 def listen_cpu(spotter: Spotter, path: Path) -> float:
+    """CPU share (%) of one real-time pass of `path` through a fresh `Stream`."""
     stream = Stream(spotter)
     source = AudioFileSource(AudioFileConfig(str(path), block_s=0.1, realtime=True))
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -245,7 +251,7 @@ def run(progress: IO[str] | None = None) -> dict[str, Any]:
         long = tmp / "listen.wav"
         reps = int(np.ceil(10 * 16000 / scene.audio.size))
         write_wav(long, np.tile(scene.audio, reps)[: 10 * 16000], 16000)
-        cpu = listen_cpu(spotter, long)
+        cpu_runs = [listen_cpu(spotter, long) for _ in range(LISTEN_RUNS)]
     return {
         "accuracy": round(acc["test"], 4),
         "float_accuracy": None if f_acc is None else round(f_acc, 4),
@@ -255,7 +261,8 @@ def run(progress: IO[str] | None = None) -> dict[str, Any]:
         "ms_per_clip": round(ms, 3),
         "detect_recall": round(det_recall, 4),
         "false_alarms_per_hour": round(fa_h, 2),
-        "listen_cpu_pct": round(cpu, 2),
+        "listen_cpu_pct": round(min(cpu_runs), 2),
+        "listen_cpu_pct_runs": [round(c, 2) for c in cpu_runs],
         "held_out_clips": int(len(x["test"])),
         "cross_family_clips": int(len(x["cross_family"])),
         "other_synth_clips": int(len(x["other_synth"])),
