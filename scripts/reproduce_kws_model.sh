@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped keyword-spotting model (apps/kws/model) in one command: the data sets, the
-# five training stages and the conversion of docs/kws.md ("Reproduce the shipped model"), each
-# with its own progress lines. About 4.5 h on one thread; every data set is cached and resumable, so
+# training stages and the conversion of docs/kws.md ("Reproduce the shipped model"), each
+# with its own progress lines. About 4.6 h on one thread; every data set is cached and resumable, so
 # a second run after an interruption picks up where it stopped (a finished stage is not redone
 # when its output exists).
 #
@@ -32,7 +32,7 @@ else
     more2=data/kws-words-more2 clips=(--clips-per-word 96)
 fi
 mkdir -p "$work"
-step() { echo "reproduce_kws_model: step $1/9: $2" >&2; }
+step() { echo "reproduce_kws_model: step $1/10: $2" >&2; }
 
 step 1 "the keyword data set and the session-3 network (22 float epochs)"
 if [[ ! -f "$work/ckpt/float-seed2.pt" || ! -f "$work/s3/kws.aem" ]]; then
@@ -65,8 +65,14 @@ fi
 step 8 "the third word set (the next 1 000 words by the training voices)"
 "$py" -m akida_edge.apps.kws.wordset --more 2 --out "$more2" "${clips[@]}" "${small[@]}"
 step 9 "a linear probe, 2 more epochs with all three word sets distilling the session-12 network's keyword outputs, calibration, quantization-aware training, conversion (the session-15 model)"
-"$py" -m akida_edge.apps.kws.train --data "$data" --out "$out" --seed 5 --checkpoints "$work/ckpt15" \
-    --float-from "$work/ckpt12/float-continued-seed2.pt" --continue-epochs 2 --words "$words" \
-    --more-words "$more" "$more2" --words-unknown --windows "$windows" --probe-epochs 10 --distill 1.0 \
-    "${small[@]}"
+if [[ ! -f "$work/s15/kws.aem" ]]; then
+    "$py" -m akida_edge.apps.kws.train --data "$data" --out "$work/s15" --seed 5 --checkpoints "$work/ckpt15" \
+        --float-from "$work/ckpt12/float-continued-seed2.pt" --continue-epochs 2 --words "$words" \
+        --more-words "$more" "$more2" --words-unknown --windows "$windows" --probe-epochs 10 --distill 1.0 \
+        "${small[@]}"
+fi
+step 10 "the session-15 float network quantized again: 4 quantization-aware epochs that also learn its soft outputs, conversion (the session-16 model)"
+"$py" -m akida_edge.apps.kws.train --data "$data" --out "$out" --seed 5 --checkpoints "$work/ckpt16" \
+    --float-from "$work/ckpt15/float-continued-seed5.pt" --qat-epochs 4 --qat-distill 1.0 --words "$words" \
+    --more-words "$more" "$more2" --words-unknown --windows "$windows" "${small[@]}"
 echo "reproduce_kws_model: done: $out (compare $out/REPORT.md with apps/kws/model/REPORT.md)" >&2

@@ -28,7 +28,8 @@ class DetectParams:
     no setting of `tune.py`'s grid qualifies, so these stay (validation 0.82 at 35/h, 39/h on
     filler; the benchmark's test scenes 0.867 at 96/h, 55/h on filler). Re-checked the same way for
     session 15's model and kept (validation 0.825 at 32/h, 45/h on filler; test 0.867 at 75/h,
-    50/h on filler)."""
+    50/h on filler), and for session 16's (validation 0.825 at 39/h, 39/h on filler; test 0.867 at
+    68/h, 53/h on filler; the rule's pick, a 1 200 ms refractory period, lost recall on test)."""
 
     hop_ms: float = 100.0
     smooth: int = 7

@@ -1,5 +1,5 @@
 """`scripts/reproduce_kws_model.sh --small`: the one command that reproduces the shipped KWS model runs
-its nine stages end to end (smoke-sized data, so its model is not the shipped one) and makes every
+its ten stages end to end (smoke-sized data, so its model is not the shipped one) and makes every
 file the shipped model directory holds, with a converted model that agrees with its PyTorch twin."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def test_the_reproduction_command_runs_every_stage(tmp_path):
                          text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     steps = [ln for ln in run.stderr.splitlines() if ln.startswith("reproduce_kws_model: step ")]
-    assert [s.split()[2] for s in steps] == [f"{i}/9:" for i in range(1, 10)]
+    assert [s.split()[2] for s in steps] == [f"{i}/10:" for i in range(1, 11)]
     artifacts = {".aem", ".pt", ".json", ".md", ".png"}
     shipped = {p.name for p in (ROOT / "apps" / "kws" / "model").iterdir() if p.suffix in artifacts}
     assert {"kws.aem", "kws_float.pt", "metrics.json", "REPORT.md", "confusion.png"} <= shipped
@@ -43,7 +43,12 @@ def test_the_reproduction_command_runs_every_stage(tmp_path):
     assert (tmp_path / "work" / "s6" / "kws_float.pt").is_file()  # session 6's network, stage 7's start
     s12 = json.loads((tmp_path / "work" / "s12" / "metrics.json").read_text())  # stage 9's teacher
     assert s12["more_words"] == 1 and s12["probe_epochs"] == 10
-    # the shipped file: stage 9, a continuation of stage 7's float network distilling its outputs
-    assert metrics["more_words"] == 2 and metrics["probe_epochs"] == 10 and metrics["distill"] == 1.0
-    assert metrics["epochs_float_continued"] == 2 and metrics["seed"] == 5
+    # stage 9: a continuation of stage 7's float network distilling its outputs (the session-15 model)
+    s15 = json.loads((tmp_path / "work" / "s15" / "metrics.json").read_text())
+    assert s15["more_words"] == 2 and s15["probe_epochs"] == 10 and s15["distill"] == 1.0
+    assert s15["epochs_float_continued"] == 2 and s15["seed"] == 5 and s15["qat_distill"] == 0.0
     assert (tmp_path / "work" / "ckpt12" / "float-continued-seed2.pt").is_file()  # stage 9: start, teacher
+    # the shipped file: stage 10, stage 9's float network quantized again learning its soft outputs
+    assert metrics["qat_distill"] == 1.0 and metrics["float_reused"] and metrics["seed"] == 5
+    assert metrics["more_words"] == 2 and metrics["epochs_float_continued"] == 0
+    assert (tmp_path / "work" / "ckpt15" / "float-continued-seed5.pt").is_file()  # stage 10's start
