@@ -53,8 +53,8 @@ Figures:
 - ``listen_cpu_pct`` — process CPU time / wall time × 100 while a 10-s recording is fed in real
   time (`AudioFileSource(realtime=True)`, blocks of 100 ms, as a microphone) through the
   streaming detector (≤ 10): the best of `LISTEN_RUNS` runs, as ``ms_per_clip`` is a best time
-  (on this shared 2-core virtual machine, other load only adds to a run: session 16 saw 3.5–7.5 %
-  for one model file within minutes); ``listen_cpu_pct_runs`` has every run.
+  (on this shared 2-core virtual machine, other load only adds to a run: session 16 saw single
+  runs of one model file read 2.2–12 %); ``listen_cpu_pct_runs`` has every run.
 """
 
 from __future__ import annotations
