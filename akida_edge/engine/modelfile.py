@@ -89,14 +89,22 @@ def save_model(model: Model, path: str | os.PathLike, extra: dict[str, Any] | No
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr(HEADER, header_bytes)
-            for member, data in members.items():
-                z.writestr(member, data)
+            for member, data in ((HEADER, header_bytes), *members.items()):
+                z.writestr(_member(member), data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return str(path)
+
+
+def _member(name: str) -> zipfile.ZipInfo:
+    """A zip member with a fixed date and mode, so one model always makes the same bytes (a retrained
+    model can be compared with `cmp` or `sha256sum`; the clock does not enter the file)."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
 
 
 def _fail(path: Path, what: str, fix: str = "re-save or re-export the model") -> ModelFileError:

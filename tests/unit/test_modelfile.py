@@ -41,6 +41,20 @@ def test_round_trip_keeps_every_variable_and_the_hash(model, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["kws.aem"]  # no temporary left behind
 
 
+def test_one_model_always_makes_the_same_bytes(model, tmp_path, monkeypatch):
+    """No clock in the file: a model saved an hour later (or retrained to the same weights) has the
+    same bytes, so a reproduction can be checked with `cmp`."""
+    import time
+
+    first = modelfile.save_model(model, tmp_path / "a.aem")
+    later = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    second = modelfile.save_model(model, tmp_path / "b.aem")
+    a, b = (tmp_path / "a.aem").read_bytes(), (tmp_path / "b.aem").read_bytes()
+    assert a == b and first != second
+    assert modelfile.load_model(second).layers[0].spec == model.layers[0].spec
+
+
 def test_hash_follows_content(model):
     before = modelfile.model_hash(model)
     w = model.layers[1].get_variable("weights")
