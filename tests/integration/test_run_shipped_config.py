@@ -16,8 +16,9 @@ from mqtt_fixtures import ROOT, Recorder, free_port, wait_listening
 from akida_edge.config import load_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-DURATION_S = 20.0  # the synthetic scene starts moving every 5 s (0, 5, 10, 15): a start after we subscribe even
-# when the camera pipeline comes online ~14 s late on a loaded CI machine (12 s allowed only ~6 s)
+# the synthetic scene starts moving every 5 s (0, 5, 10, 15): a start after we subscribe even when the
+# camera pipeline comes online ~14 s late on a loaded CI machine (12 s allowed only ~6 s)
+DURATION_S = 20.0
 
 
 def test_shipped_config_runs_and_publishes(tmp_path):
