@@ -231,10 +231,6 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
                     loss = mixup.mixed_ce(logits, y[idx], y[idx][perm], lam, wb, wp)
                 else:
                     loss = loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb)
-                    if distill is not None:  # quantization-aware training from the float network
-                        d_loss = distill.loss(logits, xb, wb)
-                        loss = loss + distill.weight * d_loss
-                        d_total += d_loss.item() * len(idx)
             elif mixup_alpha > 0:
                 feats, m_loss, _ = features(xb)
                 logits = model[-1](feats)
@@ -255,10 +251,10 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
                     loss = loss + loss_fn(aux[0](feats), aux[1][idx])
                 if bool((y[idx] >= 0).any()):  # clips of the word set carry no 12-class target (-100)
                     loss = loss + (loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb))
-                if distill is not None:
-                    d_loss = distill.loss(logits, xb, wb)
-                    loss = loss + distill.weight * d_loss
-                    d_total += d_loss.item() * len(idx)
+            if distill is not None:  # never with mixup (checked above); with or without aux
+                d_loss = distill.loss(logits, xb, wb)
+                loss = loss + distill.weight * d_loss
+                d_total += d_loss.item() * len(idx)
             if aux is not None and m_loss is not None:
                 loss = loss + metric.weight * m_loss
                 m_total += m_loss.item() * len(idx)
