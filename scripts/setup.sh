@@ -9,7 +9,8 @@
 # the daemon embeds its MQTT broker. Tests and benchmarks also use mosquitto, openssl, chromium,
 # flite and festival (with three voices); --dev also installs mosquitto_sub/pub (docs/mqtt.md, "Try
 # it"). Training synthesises its keyword data set with espeak-ng and flite (festival: the held-out
-# synthesizer of the test split `other_synth`) and sox.
+# synthesizer of the test split `other_synth`) and sox; --train also installs npm (if missing) to
+# fetch the Kokoro neural voices' tables into data/kokoro-voices (apps/kws/kokoro.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,8 @@ speech=(flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts)
 for arg in "$@"; do
   case "$arg" in
     --dev) extras="${extras:+$extras,}dev"; apt_pkgs+=(mosquitto mosquitto-clients openssl chromium espeak-ng sox "${speech[@]}") ;;
-    --train) extras="${extras:+$extras,}train"; apt_pkgs+=(espeak-ng sox "${speech[@]}") ;;
+    --train) extras="${extras:+$extras,}train"; apt_pkgs+=(espeak-ng sox "${speech[@]}")
+             command -v npm >/dev/null || apt_pkgs+=(npm) ;;
     *) echo "setup.sh: unknown option $arg (use --dev and/or --train)" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +70,10 @@ else
 fi
 echo "setup: installing akida-edge $spec into .venv"
 .venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec"
+if [[ "$extras" == *train* ]]; then
+  # the Kokoro training voices' tables (npm kokoro-js, checked by sha256; kept when already there)
+  .venv/bin/python -m akida_edge.apps.kws.kokoro --fetch >/dev/null
+fi
 # numba compiles each kernel on its first call and caches it: do it now, once, so that the first
 # `akida-edge run` has its pipelines online in seconds rather than after ~2 minutes of compiling
 echo "setup: compiling the kernels of the shipped apps (first time: about 2 minutes; cached after)"

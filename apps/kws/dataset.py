@@ -202,6 +202,11 @@ def make_shard(config: DatasetConfig, split: str, index: int, voices: list[Voice
             entry = reuse[lab] = [random_utterance(rng, CLASSES[lab], voices, config.flite_share), repeats]
         entry[1] -= 1
         clips.append(make_clip(rng, lab, voices, babble, entry[0]))
+    return shard_arrays(clips, labels)
+
+
+def shard_arrays(clips: list[dict], labels: np.ndarray) -> dict[str, np.ndarray]:
+    """A shard's arrays from `make_clip`'s clips and their labels."""
     return {
         "audio": np.stack([c["audio"] for c in clips]), "label": labels.astype(np.int8),
         "word": np.array([c["word"] for c in clips]), "voice": np.array([c["voice"] for c in clips]),

@@ -252,7 +252,11 @@ def fit(model: QSequential, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: f
                 if bool((y[idx] >= 0).any()):  # clips of the word set carry no 12-class target (-100)
                     loss = loss + (loss_fn(logits, y[idx]) if wb is None else weighted_ce(logits, y[idx], wb))
             if distill is not None:  # never with mixup (checked above); with or without aux
-                d_loss = distill.loss(logits, xb, wb)
+                d_w = wb
+                if distill.keep is not None:
+                    k = distill.keep[idx].to(logits.dtype)
+                    d_w = k if wb is None else wb * k
+                d_loss = distill.loss(logits, xb, d_w)
                 loss = loss + distill.weight * d_loss
                 d_total += d_loss.item() * len(idx)
             if aux is not None and m_loss is not None:
@@ -305,6 +309,9 @@ class Distill:
     teacher: nn.Module
     weight: float = 1.0
     temperature: float = 2.0
+    # per training sample: False leaves it out of the term (None: every sample), e.g. clips of new
+    # voices whose outputs the teacher should not hold (`train.py --kokoro`)
+    keep: torch.Tensor | None = None
 
     def loss(self, logits: torch.Tensor, xb: torch.Tensor, wb: torch.Tensor | None = None) -> torch.Tensor:
         """The term (before `weight`) for a batch: `logits` the student's on `xb`; `wb` per-sample

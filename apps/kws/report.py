@@ -128,6 +128,23 @@ def _fmt(v: Any) -> str:
 TRAIN_SAMPLE_TEXT = "2000"
 
 
+def _kokoro_text(m: dict) -> str:
+    if not m.get("kokoro_train_clips"):
+        return ""
+    return (f"\nNeural voices (`--kokoro`): {m['kokoro_train_clips']} more training clips said by 22 "
+            "Kokoro-82M voices (`kokoroset.py`, the same clips, effects and noise), in the float and "
+            f"quantization-aware phases; {m['kokoro_test_clips']} clips of its 6 other voices, never "
+            "trained on, are measured below.\n")
+
+
+def _kokoro_rows(m: dict) -> str:
+    if m.get("kokoro_test_accuracy") is None:
+        return ""
+    return (f"| kokoro_test_accuracy (6 Kokoro neural voices never trained on, quantized) | "
+            f"{_fmt(m['kokoro_test_accuracy'])} |\n"
+            f"| Kokoro held-out voices, float model | {_fmt(m.get('float_kokoro_test_accuracy'))} |\n")
+
+
 def _qat_distill(m: dict) -> str:
     """The report's words for `--qat-distill` (empty without it)."""
     w = m.get("qat_distill") or 0.0
@@ -228,7 +245,7 @@ level −30..−1 dBFS; random onset. Speaker and channel augmentation by sox (s
 reverb, band-limiting, EQ, overdrive). Training clips: two clips (independent shift, noise, SNR,
 gain) per synthesized utterance; held-out clips: one each. Training adds SpecAugment (2 time masks
 ≤ 8 frames, 2 coefficient masks ≤ 2 per clip).
-
+{_kokoro_text(m)}
 Fit: float accuracy on {TRAIN_SAMPLE_TEXT} training clips (no augmentation)
 {_fmt(m.get('float_train_accuracy'))} vs validation {_fmt(m.get('float_val_accuracy'))}.
 
@@ -249,7 +266,7 @@ accuracies below include it and the quantization drop compares like with like.
 | other_synth accuracy of the float model | {_fmt(m.get('float_other_synth_accuracy'))} |
 | other_synth, keywords only (quantized) | {_fmt(m.get('other_synth_keyword_accuracy'))} |
 | other_synth per festival voice (quantized) | {by_voice or 'n/a'} |
-| converted vs fake-quantized PyTorch: same top-1 | {_fmt(m['agreement'])} |
+{_kokoro_rows(m)}| converted vs fake-quantized PyTorch: same top-1 | {_fmt(m['agreement'])} |
 | NPs on the AKD1000 | {m['nps']} ({', '.join(f'{k} {v}' for k, v in m['layers'].items())}) |
 | SRAM | {m['sram_bytes'] / 1024:.1f} KB |
 | dynamic energy per inference (estimated) | {_fmt(m['dynamic_uj_per_inference'])} µJ |

