@@ -105,3 +105,23 @@ def test_the_clip_set_has_the_split_voices_no_silence_and_reproducible_shards(tm
     assert kokoroset.build(tmp_path / "k", config, progress=None) == manifest
     with pytest.raises(ConfigError, match="--overwrite"):
         kokoroset.build(tmp_path / "k", kokoroset.KokoroConfig(), progress=None)
+
+
+def test_bench_figures_are_the_held_out_voices_clips(monkeypatch):
+    from akida_edge.apps.kws import features
+    from akida_edge.apps.kws.app import Spotter
+    from akida_edge.bench import _kws_kokoro
+
+    spotter, config = Spotter(learned=False), kokoroset.KokoroConfig.small()
+    figs = _kws_kokoro.figures(spotter, config=config)
+    assert figs["kokoro_clips"] == config.clips("test")
+    assert set(figs["kokoro_accuracy_by_voice"]) <= set(kokoro.HELD_OUT_VOICES)
+    # the figure is the model's accuracy on the clip set's own test shards
+    shard = kokoroset.make_shard(config, "test", 0)
+    pred = spotter.probabilities(features.batch_features(shard["audio"])).argmax(1)
+    assert figs["kokoro_accuracy"] == round(float(np.mean(pred == shard["label"])), 4)
+    # without the voices: null figures with the reason, never a failure
+    monkeypatch.setenv(kokoro.VOICES_ENV, "/nonexistent/kokoro-voices")
+    missing = _kws_kokoro.figures(spotter=None)
+    assert missing["kokoro_accuracy"] is None and missing["kokoro_clips"] == 0
+    assert "--fetch" in missing["kokoro_reason"]
