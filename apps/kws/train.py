@@ -27,6 +27,8 @@ Steps (each with a progress line on stderr):
    outputs of the network it starts from (distillation of its own 12-class outputs, Learning
    without Forgetting) and `--trunk-lr SHARE` trains the trunk at a share of the rate, so that the
    word features can learn while the keywords stay (both off by default; docs/kws-learning.md §20);
+   `--kokoro DIR` adds keyword clips said by 22 Kokoro neural voices (`kokoroset.py`; left out of
+   `--distill`; docs/kws-learning.md §23) and measures 6 others (`kokoro_test_accuracy`);
    `--windows DIR` adds 1 s windows of continuous non-keyword speech (`speechwindows.py`) as
    `_unknown_`, `--words-unknown` makes the word set's clips `_unknown_` in the 12-class loss too;
    together these new negatives weigh `--negative-share` classes of training clips (`fit_data`;
@@ -490,9 +492,9 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     float_bias = unknown_bias(network.predict(model, t["validation"][0]), splits["validation"]["y"])
     float_pred = {s: (network.predict(model, t[s][0]) + float_bias * _one_hot(UNKNOWN)).argmax(1)
                   for s in EVAL_SPLITS}
-    model_float = copy.deepcopy(model)  # kokoro_test_accuracy of the float network (with its offset)
-    with torch.no_grad():
-        model_float[-1].bias[UNKNOWN] += float_bias
+    k_float = None  # kokoro_test_accuracy of the float network (with its offset)
+    if kokoro_test is not None:
+        k_float = network.predict(model, network.to_nchw(kokoro_test["x"])) + float_bias * _one_hot(UNKNOWN)
     shipped = snapshot(unknown_bias=float_bias)  # the float network as shipped: with its own offset
     shipped["state_dict"][_last_bias(model)][UNKNOWN] += float_bias
     torch.save(shipped, out / "kws_float.pt")
@@ -553,7 +555,6 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     metrics = report.evaluate(akida, splits, float_pred, quant_pred, fq_pred, dataset.CLASSES)
     if kokoro_test is not None:
         k_y = kokoro_test["y"]
-        k_float = network.predict(model_float, network.to_nchw(kokoro_test["x"]))
         k_quant = akida.predict(kokoro_test["x"]).reshape(len(k_y), -1).argmax(1)
         metrics.update(kokoro_test_accuracy=float(np.mean(k_quant == k_y)),
                        float_kokoro_test_accuracy=float(np.mean(k_float.argmax(1) == k_y)),
