@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from akida_edge.apps.kws import neural_voice
+from akida_edge.apps.kws import neural_voice, synth
 from akida_edge.errors import ConfigError
 
 pytestmark = pytest.mark.unit
@@ -42,7 +42,7 @@ def test_clauses_get_piper_terminators_and_lose_language_switch_marks(monkeypatc
     def fake_run(cmd, **kwargs):  # espeak-ng -q --ipa: one line per clause, "(xx)" around a switch
         return subprocess.CompletedProcess(cmd, 0, stdout=" həlˈoʊ\n (fr)ʒˈø(en) wˈɜːld\n", stderr="")
 
-    monkeypatch.setattr(neural_voice.subprocess, "run", fake_run)
+    monkeypatch.setattr(synth.subprocess, "run", fake_run)  # espeak-ng runs in synth.espeak_ipa
     got = neural_voice.phonemize("hello, je world")
     text = "".join(got)
     assert "(" not in text and ")" not in text
