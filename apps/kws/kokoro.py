@@ -186,6 +186,9 @@ class Kokoro:
     def style(self, voice: str) -> np.ndarray:
         if voice not in self._styles:
             path = voices_dir() / f"{voice}.bin"
+            if not _intact(path, voice):  # a damaged or replaced table: one line and the fix
+                raise ConfigError(f"{path} is not Kokoro's {voice} table (sha256); fetch it again: "
+                                  "python -m akida_edge.apps.kws.kokoro --fetch")
             self._styles[voice] = np.fromfile(path, dtype="<f4").reshape(-1, 256)
         return self._styles[voice]
 

@@ -209,7 +209,6 @@ def scales_for(speech: synth.Speech, default: Scales, seed: int) -> Scales:
 def synthesize(speech: synth.Speech, seed: int | None = None) -> np.ndarray:
     """float32 mono 16 kHz samples of `speech` by this voice (`synth.synthesize`'s contract);
     `seed` None: `speech_seed`."""
-
     voice = load()
     seed = speech_seed(speech) if seed is None else int(seed)
     x = voice.say(speech.text, scales_for(speech, voice.default, seed), seed)

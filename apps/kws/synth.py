@@ -24,6 +24,10 @@ amplitude, word gap, intonation from the final punctuation) and a sox effect cha
 
 sox runs the effects at 22.05 kHz (espeak-ng's rate; flite's and festival's 8 or 16 kHz are
 resampled first) and writes 32-bit float mono at 16 kHz.
+
+The neural voices have their own `synthesize` with this one's contract (a `Speech` in, float32 at
+16 kHz out): Piper's joe (`neural_voice.py`, held out) and Kokoro (`kokoro.py`, training voices).
+Both take their phonemes from `espeak_ipa` and end with `sox_to_16k` (the same effect chain).
 """
 
 from __future__ import annotations

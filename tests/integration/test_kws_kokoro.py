@@ -82,6 +82,10 @@ def test_fetch_keeps_intact_tables_and_refetches_a_damaged_one(tmp_path, monkeyp
     (dest / "am_adam.bin").write_bytes(b"damaged")
     with pytest.raises(ConfigError, match="npm is not installed"):
         kokoro.fetch_voices(dest, progress=None)
+    # synthesis with the damaged table is one line naming it and the fix, not a traceback
+    monkeypatch.setenv(kokoro.VOICES_ENV, str(dest))
+    with pytest.raises(ConfigError, match="am_adam.bin is not Kokoro's am_adam table.*--fetch"):
+        kokoro.Kokoro(kokoro.model_bytes()).say("left", "am_adam")
 
 
 def test_the_clip_set_has_the_split_voices_no_silence_and_reproducible_shards(tmp_path):
