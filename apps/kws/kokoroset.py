@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="data/kws-kokoro", help="directory (default data/kws-kokoro)")
     ap.add_argument("--small", action="store_true", help="a smoke-sized set (seconds, for CI)")
-    ap.add_argument("--workers", type=int, default=1, help="processes (default 1)")
+    ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     ap.add_argument("--overwrite", action="store_true", help="replace a set made with other settings")
     args = ap.parse_args(argv)
     try:
