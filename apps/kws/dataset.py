@@ -347,17 +347,23 @@ def build(out: str | Path, config: DatasetConfig | None = None, workers: int = 2
     order = [s for s in SPLITS if s != "train"] + ["train"]
     jobs = [(config, out, s, i, voices[s]) for s in order for i in range(config.shards(s))
             if not shard_path(out, s, i).exists()]
-    total = sum(config.shards(s) for s in SPLITS)
+    build_shards(out, manifest, _job, jobs, sum(config.shards(s) for s in SPLITS), workers, progress)
+    return manifest
+
+
+def build_shards(out: Path, manifest: dict, job: Callable[[tuple], int], jobs: list[tuple], total: int,
+                 workers: int, progress, what: str = "kws dataset") -> None:
+    """Run `job` on the missing shards' `jobs` in `workers` processes, with progress (`what`) of
+    `total` shards; the manifest says ``complete`` false while they run and true after."""
     done, t0 = total - len(jobs), time.monotonic()
-    report_progress(progress, done, total, t0, done)
+    report_progress(progress, done, total, t0, done, what)
     if jobs:
         store_manifest(out, manifest, complete=False)
         with get_context("fork").Pool(max(1, workers)) as pool:
-            for _ in pool.imap_unordered(_job, jobs):
+            for _ in pool.imap_unordered(job, jobs):
                 done += 1
-                report_progress(progress, done, total, t0, total - len(jobs))
+                report_progress(progress, done, total, t0, total - len(jobs), what)
     store_manifest(out, manifest, complete=True)
-    return manifest
 
 
 def report_progress(stream, done: int, total: int, t0: float, skipped: int,

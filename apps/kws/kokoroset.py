@@ -21,9 +21,7 @@ import argparse
 import hashlib
 import json
 import sys
-import time
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -116,16 +114,8 @@ def build(out: str | Path, config: KokoroConfig | None = None, workers: int = 1,
     manifest = dataset.write_manifest(out, manifest, SPLITS, overwrite, "Kokoro clip set")
     jobs = [(config, out, s, i) for s in ("test", "train") for i in range(config.shards(s))
             if not dataset.shard_path(out, s, i).exists()]
-    total = sum(config.shards(s) for s in SPLITS)
-    done, t0 = total - len(jobs), time.monotonic()
-    dataset.report_progress(progress, done, total, t0, done, "kws kokoro")
-    if jobs:
-        dataset.store_manifest(out, manifest, complete=False)
-        with get_context("fork").Pool(max(1, workers)) as pool:
-            for _ in pool.imap(_job, jobs):
-                done += 1
-                dataset.report_progress(progress, done, total, t0, total - len(jobs), "kws kokoro")
-    dataset.store_manifest(out, manifest, complete=True)
+    dataset.build_shards(out, manifest, _job, jobs, sum(config.shards(s) for s in SPLITS), workers, progress,
+                         "kws kokoro")
     return manifest
 
 

@@ -558,7 +558,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         k_quant = akida.predict(kokoro_test["x"]).reshape(len(k_y), -1).argmax(1)
         metrics.update(kokoro_test_accuracy=float(np.mean(k_quant == k_y)),
                        float_kokoro_test_accuracy=float(np.mean(k_float.argmax(1) == k_y)),
-                       kokoro_test_clips=int(len(k_y)), kokoro_train_clips=int(len(extra["y"])))
+                       kokoro_test_clips=int(len(k_y)),
+                       kokoro_train_clips=kokoro_rows.stop - kokoro_rows.start)
     metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
                    continue_lr=continue_lr if float_from is not None and continue_epochs > 0 else None,
                    distill=distill, distill_temperature=DISTILL_T if distill > 0 or qat_distill > 0 else None,
