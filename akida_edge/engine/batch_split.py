@@ -7,10 +7,16 @@ their counts summed (integers: the same totals as one pass). A batch of fewer th
 samples per worker runs in the calling thread, where a split costs more than it saves. While
 the pool runs, BLAS is held to one thread (`numba_config.blas_threads`): the pool already
 occupies the cores.
+
+A process forked after a batch ran (a `multiprocessing` fork pool, as the data set builders and
+`bench learn` use) inherits the pool object but not its threads: the child forgets it at the fork
+(`os.register_at_fork`) and builds its own on its first split batch, instead of waiting forever on
+threads that do not exist.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +29,15 @@ MIN_SPLIT = 4  # samples per worker below which splitting a batch costs more tha
 
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool has no threads here (module docstring)."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def split_workers(n: int) -> int:
