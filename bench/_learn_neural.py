@@ -1,4 +1,4 @@
-"""The ``_neural_voice`` figures of the ``learn`` suite: a person teaching their own device.
+"""The ``_neural_voice`` and ``_kokoro`` figures of the ``learn`` suite: a person teaching their own device.
 
 One voice, `apps.kws.neural_voice` (Piper's ``en_US-joe-medium``: a VITS network trained on one
 man's studio recordings; held out from all training and tuning), teaches and is tested: BrainChip's
@@ -29,11 +29,23 @@ and ``new_word_acc_<shots>shot_neural_voice_by_false_accept`` /
 decision's false-accept rate ε (`learn.FALSE_ACCEPT`, the shipped point among them).
 
 Means over the rounds; null with ``neural_voice_reason`` when the voice package is missing.
+
+The ``_kokoro`` figures (`kokoro_figures`, session 18): the same, each of the six Kokoro-82M voices
+never trained on (`apps.kws.kokoro.HELD_OUT_VOICES`: two American women, two American men, a
+British woman and man; a different network from joe's) teaching its own device once, with its own
+clips (generator stream [seed, `KOKORO_STREAM`, the voice's index in `kokoro.VOICE_SHA256`]: the
+same clips whichever other voices are measured); means over the six voices, and
+``new_word_acc_<shots>shot_kokoro_by_voice`` / ``adapt_acc_after_kokoro_by_voice``. Six people
+instead of one: a new-word figure for neural voices with twice joe's test clips and less
+dependence on one speaker. Null with ``kokoro_learn_reason`` without the Kokoro network or voice
+tables (`scripts/setup.sh --train`).
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
+from multiprocessing import get_context
 from typing import IO, Any
 
 import numpy as np
@@ -49,15 +61,83 @@ from akida_edge.bench._learn_kws import (
     adaptation,
 )
 
-STREAM = 8  # the generator stream of these clips: [seed, STREAM, round]
+STREAM = 8  # the generator stream of the neural voice's clips: [seed, STREAM, round]
+KOKORO_STREAM = 9  # a Kokoro voice's clips: [seed, KOKORO_STREAM, its index in kokoro.VOICE_SHA256]
 
 
-def keys(shots: int = 5) -> tuple[str, ...]:
-    """The figure names (module docstring)."""
-    names = [f"new_word_acc_{shots}shot_neural_voice", "new_word_acc_1shot_neural_voice",
-             "base_acc_drop_neural_voice"]
-    return (*names, *(k + "_tts" for k in names), "adapt_acc_before_neural_voice",
-            "adapt_acc_after_neural_voice")
+def keys(shots: int = 5, tag: str = "_neural_voice") -> tuple[str, ...]:
+    """The figure names (module docstring); `tag` ``_kokoro`` for the Kokoro voices' figures."""
+    names = [f"new_word_acc_{shots}shot{tag}", f"new_word_acc_1shot{tag}", f"base_acc_drop{tag}"]
+    return (*names, *(k + "_tts" for k in names), f"adapt_acc_before{tag}", f"adapt_acc_after{tag}")
+
+
+def _voice_round(model: str | None, rng: np.random.Generator, voice: str, say_speech: Callable, tag: str,
+                 words: tuple[str, ...], shots: int, test_per_word: int, base_per_keyword: int, unknown: int,
+                 adapt_test_per_keyword: int, spoken: dict[str, list[np.ndarray]],
+                 front: tuple[float, ...]) -> tuple[dict[str, float], dict[str, int], dict[str, int]]:
+    """One round of one voice teaching its own device: (figures, labels of wrong new-word answers,
+    clip counts). The figures' names end in `tag` (`keys`, the diagnostics, ``new@ε``/``drop@ε``)."""
+    from akida_edge.apps.kws.app import KEYWORDS, Spotter
+    from akida_edge.apps.kws.dataset import UNKNOWN_WORDS
+    from akida_edge.apps.kws.known_words import clip
+
+    def say(word: str) -> np.ndarray:
+        return clip(rng, voice, word, say=say_speech)
+
+    base = Spotter(model, learned=False)
+    fig: dict[str, float] = {}
+    errors: dict[str, int] = {}
+    shot_clips = {w: [say(w) for _ in range(shots)] for w in words}
+    new_test = [(w, say(w)) for w in words for _ in range(test_per_word)]
+    base_test = [(k, say(k)) for k in KEYWORDS for _ in range(base_per_keyword)]
+    base_test += [("_unknown_", say(str(u))) for u in rng.choice(UNKNOWN_WORDS, unknown)]
+    before = _accuracy(base, base_test)
+    for suffix, extra in (("", {w: [] for w in words}), ("_tts", spoken)):
+        for n_shots in dict.fromkeys((shots, 1)):  # once each, also when shots is 1
+            with tempfile.TemporaryDirectory() as state:
+                spotter = Spotter(model, state_dir=state)
+                for w in words:
+                    _learn(spotter, w, shot_clips[w][:n_shots] + extra[w])
+                fig[f"new_word_acc_{n_shots}shot{tag}{suffix}"] = _accuracy(spotter, new_test)
+                if n_shots == shots:
+                    fig[f"base_acc_drop{tag}{suffix}"] = before - _accuracy(spotter, base_test)
+                if n_shots == shots and not suffix:
+                    only, area = _diagnose(spotter.learned, words, new_test, base_test)
+                    fig[f"new_word_learned_only_acc{tag}"] = only
+                    fig[f"new_word_match_auc{tag}"] = area
+                    for got, (want, _) in zip(_labels(spotter, new_test), new_test, strict=True):
+                        if got != want:
+                            errors[got] = errors.get(got, 0) + 1
+                    for eps in front:
+                        spotter.learned.false_accept = eps
+                        fig[f"new@{eps}"] = _accuracy(spotter, new_test)
+                        fig[f"drop@{eps}"] = before - _accuracy(spotter, base_test)
+    learn_clips = {k: [say(k) for _ in range(shots)] for k in KEYWORDS}
+    adapt_test = [(k, say(k)) for k in KEYWORDS for _ in range(adapt_test_per_keyword)]
+    for key, value in zip(("adapt_acc_before", "adapt_acc_after", "adapt_learned_only_acc"),
+                          adaptation(model, base, learn_clips, adapt_test), strict=True):
+        fig[key + tag] = value
+    return fig, errors, {"new_word": len(new_test), "base": len(base_test), "adapt": len(adapt_test)}
+
+
+def _summary(rounds: list[dict[str, float]], errors: list[dict[str, int]], tag: str, shots: int,
+             front: tuple[float, ...]) -> dict[str, Any]:
+    """Means over the rounds of `_voice_round`'s figures, the false-accept curves and the error counts."""
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in rounds if key in r]
+        return round(float(np.mean(values)), 4) if values else None
+
+    diagnostics = (f"new_word_learned_only_acc{tag}", f"new_word_match_auc{tag}",
+                   f"adapt_learned_only_acc{tag}")
+    out: dict[str, Any] = {k: mean(k) for k in (*keys(shots, tag), *diagnostics)}
+    out[f"new_word_acc_{shots}shot{tag}_by_false_accept"] = {str(e): mean(f"new@{e}") for e in front}
+    out[f"base_acc_drop{tag}_by_false_accept"] = {str(e): mean(f"drop@{e}") for e in front}
+    total: dict[str, int] = {}
+    for e in errors:
+        for label, n in e.items():
+            total[label] = total.get(label, 0) + n
+    out[f"new_word_errors{tag}"] = dict(sorted(total.items()))
+    return out
 
 
 def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WORDS, shots: int = 5,
@@ -65,80 +145,85 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
                          unknown: int = 10, adapt_test_per_keyword: int = 3, seed: int = KWS_SEED,
                          tts: int | None = None, model: str | None = None,
                          front: tuple[float, ...] = FRONT_FALSE_ACCEPT) -> dict[str, Any]:
-    """The figures of the module docstring."""
+    """The figures of the module docstring for Piper's joe (tag ``_neural_voice``)."""
     from akida_edge.apps.kws import neural_voice
 
     reason = neural_voice.missing()
     if reason is not None:
         return {**dict.fromkeys(keys(shots)), "neural_voice_reason": reason}
     from akida_edge.apps.kws import enroll
-    from akida_edge.apps.kws.app import KEYWORDS, Spotter
-    from akida_edge.apps.kws.dataset import UNKNOWN_WORDS
-    from akida_edge.apps.kws.known_words import clip
 
     if progress:
         print(f"bench learn: new words and adaptation on the neural voice ({repeats} rounds)", file=progress,
               flush=True)
     tts = enroll.CLIPS if tts is None else tts
     spoken = {w: enroll.spoken_clips(w, tts) for w in words}
-    base = Spotter(model, learned=False)
-    fig: dict[str, list[float]] = {}
-
-    def add(key: str, value: float) -> None:
-        fig.setdefault(key, []).append(value)
-
-    counts: dict[str, int] = {}
-    errors: dict[str, int] = {}
+    rounds, errors, counts = [], [], {}
     for r in range(repeats):
-        rng = np.random.default_rng([seed, STREAM, r])
-
-        def say(word: str, rng: np.random.Generator = rng) -> np.ndarray:
-            return clip(rng, neural_voice.VOICE, word, say=neural_voice.synthesize)
-
-        shot_clips = {w: [say(w) for _ in range(shots)] for w in words}
-        new_test = [(w, say(w)) for w in words for _ in range(test_per_word)]
-        base_test = [(k, say(k)) for k in KEYWORDS for _ in range(base_per_keyword)]
-        base_test += [("_unknown_", say(str(u))) for u in rng.choice(UNKNOWN_WORDS, unknown)]
-        before = _accuracy(base, base_test)
-        for suffix, extra in (("", {w: [] for w in words}), ("_tts", spoken)):
-            for n_shots in dict.fromkeys((shots, 1)):  # once each, also when shots is 1
-                with tempfile.TemporaryDirectory() as state:
-                    spotter = Spotter(model, state_dir=state)
-                    for w in words:
-                        _learn(spotter, w, shot_clips[w][:n_shots] + extra[w])
-                    add(f"new_word_acc_{n_shots}shot_neural_voice{suffix}", _accuracy(spotter, new_test))
-                    if n_shots == shots:
-                        add(f"base_acc_drop_neural_voice{suffix}", before - _accuracy(spotter, base_test))
-                    if n_shots == shots and not suffix:
-                        only, area = _diagnose(spotter.learned, words, new_test, base_test)
-                        add("new_word_learned_only_acc_neural_voice", only)
-                        add("new_word_match_auc_neural_voice", area)
-                        for got, (want, _) in zip(_labels(spotter, new_test), new_test, strict=True):
-                            if got != want:
-                                errors[got] = errors.get(got, 0) + 1
-                        for eps in front:
-                            spotter.learned.false_accept = eps
-                            add(f"new@{eps}", _accuracy(spotter, new_test))
-                            add(f"drop@{eps}", before - _accuracy(spotter, base_test))
-        learn_clips = {k: [say(k) for _ in range(shots)] for k in KEYWORDS}
-        adapt_test = [(k, say(k)) for k in KEYWORDS for _ in range(adapt_test_per_keyword)]
-        for key, value in zip(("adapt_acc_before", "adapt_acc_after", "adapt_learned_only_acc"),
-                              adaptation(model, base, learn_clips, adapt_test), strict=True):
-            add(key + "_neural_voice", value)
-        counts = {"new_word": len(new_test), "base": len(base_test), "adapt": len(adapt_test)}
+        fig, err, counts = _voice_round(model, np.random.default_rng([seed, STREAM, r]), neural_voice.VOICE,
+                                        neural_voice.synthesize, "_neural_voice", words, shots, test_per_word,
+                                        base_per_keyword, unknown, adapt_test_per_keyword, spoken, front)
+        rounds.append(fig)
+        errors.append(err)
         if progress:
             print(f"bench learn: neural voice round {r + 1}/{repeats}", file=progress, flush=True)
-    diagnostics = ("new_word_learned_only_acc_neural_voice", "new_word_match_auc_neural_voice",
-                   "adapt_learned_only_acc_neural_voice")
-    out: dict[str, Any] = {k: round(float(np.mean(fig[k])), 4) if fig.get(k) else None
-                           for k in (*keys(shots), *diagnostics)}
-    out[f"new_word_acc_{shots}shot_neural_voice_by_false_accept"] = {
-        str(e): round(float(np.mean(fig[f"new@{e}"])), 4) for e in front}
-    out["base_acc_drop_neural_voice_by_false_accept"] = {
-        str(e): round(float(np.mean(fig[f"drop@{e}"])), 4) for e in front}
-    out["new_word_errors_neural_voice"] = dict(sorted(errors.items()))
+    out = _summary(rounds, errors, "_neural_voice", shots, front)
     out.update({"neural_voice": neural_voice.VOICE, "neural_voice_rounds": repeats,
                 "neural_voice_new_word_test_clips": counts.get("new_word", 0) * repeats,
                 "neural_voice_base_test_clips": counts.get("base", 0) * repeats,
                 "neural_voice_adapt_test_clips": counts.get("adapt", 0) * repeats})
+    return out
+
+
+def _kokoro_job(args: tuple) -> tuple[dict[str, float], dict[str, int], dict[str, int]]:
+    """One Kokoro voice's round, in a forked worker (its own Kokoro session, not the parent's)."""
+    from akida_edge.apps.kws import kokoro
+
+    kokoro.load.cache_clear()
+    model, name, params = args
+    rng = np.random.default_rng([params["seed"], KOKORO_STREAM, list(kokoro.VOICE_SHA256).index(name)])
+    return _voice_round(model, rng, f"{kokoro.PREFIX}+{name}", kokoro.synthesize, "_kokoro", **{
+        k: v for k, v in params.items() if k != "seed"})
+
+
+def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | None = None,
+                   words: tuple[str, ...] = NEW_WORDS, shots: int = 5, test_per_word: int = 10,
+                   base_per_keyword: int = 2, unknown: int = 10, adapt_test_per_keyword: int = 3,
+                   seed: int = KWS_SEED, tts: int | None = None, model: str | None = None,
+                   front: tuple[float, ...] = FRONT_FALSE_ACCEPT, workers: int = 2) -> dict[str, Any]:
+    """The ``_kokoro`` figures (module docstring): each of `voices` (default the six
+    `kokoro.HELD_OUT_VOICES`, never trained on) teaches its own device once, as joe does in a round;
+    means over the voices, and the 5-shot new-word and adaptation figures per voice. The voices run
+    on `workers` processes. Null with ``kokoro_learn_reason`` without the Kokoro network or tables."""
+    from akida_edge.apps.kws import kokoro
+
+    reason = kokoro.missing()
+    if reason is not None:
+        return {**dict.fromkeys(keys(shots, "_kokoro")), "kokoro_learn_reason": reason}
+    from akida_edge.apps.kws import enroll
+
+    voices = tuple(kokoro.HELD_OUT_VOICES if voices is None else voices)
+    if progress:
+        print(f"bench learn: new words and adaptation on {len(voices)} Kokoro voices", file=progress,
+              flush=True)
+    tts = enroll.CLIPS if tts is None else tts
+    params = {"seed": seed, "words": words, "shots": shots, "test_per_word": test_per_word,
+              "base_per_keyword": base_per_keyword, "unknown": unknown,
+              "adapt_test_per_keyword": adapt_test_per_keyword,
+              "spoken": {w: enroll.spoken_clips(w, tts) for w in words}, "front": front}
+    jobs = [(model, name, params) for name in voices]
+    results = []
+    with get_context("fork").Pool(max(1, min(workers, len(jobs)))) as pool:
+        for done, result in enumerate(pool.imap(_kokoro_job, jobs), 1):
+            results.append(result)
+            if progress:
+                print(f"bench learn: Kokoro voice {done}/{len(jobs)}", file=progress, flush=True)
+    out = _summary([r[0] for r in results], [r[1] for r in results], "_kokoro", shots, front)
+    for key in (f"new_word_acc_{shots}shot_kokoro", "adapt_acc_after_kokoro"):
+        out[key + "_by_voice"] = {name: round(r[0][key], 3) for name, r in zip(voices, results, strict=True)}
+    counts = results[0][2] if results else {}
+    out.update({"kokoro_learn_voices": list(voices),
+                "kokoro_new_word_test_clips": counts.get("new_word", 0) * len(voices),
+                "kokoro_base_test_clips": counts.get("base", 0) * len(voices),
+                "kokoro_adapt_test_clips": counts.get("adapt", 0) * len(voices)})
     return out

@@ -27,7 +27,9 @@ Figures:
   and the ``_other_synth`` figures: new words learned and tested on festival's voices, a
   synthesizer the backbone never heard (`other_synth_figures`); and the ``_neural_voice``
   figures: new words and adaptation taught and tested by one neural voice of a real person
-  (`bench/_learn_neural.py`; null with ``neural_voice_reason`` without the ``dev`` extra).
+  (`bench/_learn_neural.py`; null with ``neural_voice_reason`` without the ``dev`` extra); and the
+  ``_kokoro`` figures: the same for each of six Kokoro neural voices never trained on, averaged
+  (null with ``kokoro_learn_reason`` without the ``train`` extra).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from typing import IO, Any
 import numpy as np
 
 from akida_edge.bench._learn_kws import kws_figures, other_synth_figures
-from akida_edge.bench._learn_neural import neural_voice_figures
+from akida_edge.bench._learn_neural import kokoro_figures, neural_voice_figures
 from akida_edge.bench.timing import best_seconds
 
 SUITE = "learn"
@@ -135,4 +137,5 @@ def run(progress: IO[str] | None = None) -> dict[str, Any]:
     figures.update(kws_figures(progress))
     figures.update(other_synth_figures(progress))
     figures.update(neural_voice_figures(progress))
+    figures.update(kokoro_figures(progress))
     return figures

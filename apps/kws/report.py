@@ -134,7 +134,9 @@ def _kokoro_text(m: dict) -> str:
     return (f"\nNeural voices (`--kokoro`): {m['kokoro_train_clips']} more training clips said by 22 "
             "Kokoro-82M voices (`kokoroset.py`, the same clips, effects and noise), in the float and "
             f"quantization-aware phases; {m['kokoro_test_clips']} clips of its 6 other voices, never "
-            "trained on, are measured below.\n")
+            "trained on, are measured below."
+            + (f" The word set adds {m['kokoro_word_clips']} clips of its words said by the same 22 voices "
+               "(`wordset.py --kokoro`)." if m.get("kokoro_word_clips") else "") + "\n")
 
 
 def _kokoro_rows(m: dict) -> str:

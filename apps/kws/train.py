@@ -84,6 +84,7 @@ from akida_edge.apps.kws import (
     speechwindows,
     wordset,
 )
+from akida_edge.apps.kws.kokoro import PREFIX as KOKORO_PREFIX
 from akida_edge.convert import calibrate, convert, integer_forward, set_quantized
 from akida_edge.engine.device import AKD1000
 from akida_edge.engine.mapping import check
@@ -191,7 +192,8 @@ def fit_data(train: dict[str, np.ndarray], words: dict[str, np.ndarray] | None =
     `negative_share` × (training clips per class) in the 12-class loss, so that ~50 000 of them
     do not swamp ten keywords of 2 400 clips each; every other clip weighs 1. Returns x (NCHW),
     y, aux_y, aux_classes, weight (None when there are no new negatives), negatives (their
-    indices into x) and voice (an integer id per clip, one per distinct voice name, for mixup)."""
+    indices into x), voice (an integer id per clip, one per distinct voice name, for mixup) and kokoro
+    (bool per clip: said by a Kokoro voice, `--kokoro` or a Kokoro word set; left out of `--distill`)."""
     x, y = [network.to_nchw(train["x"])], [torch.from_numpy(train["y"])]
     aux_y = [aux_targets(train["y"], train["word"])]
     aux_classes = len(dataset.CLASSES) + len(AUX_WORDS)
@@ -218,18 +220,23 @@ def fit_data(train: dict[str, np.ndarray], words: dict[str, np.ndarray] | None =
         per_class = len(train["y"]) / len(dataset.CLASSES)
         weight = torch.ones(sum(len(v) for v in y))
         weight[neg] = float(negative_share) * per_class / neg.size
-    voice = torch.from_numpy(np.unique(np.concatenate(voices), return_inverse=True)[1].astype(np.int64))
+    names = np.concatenate(voices)
+    voice = torch.from_numpy(np.unique(names, return_inverse=True)[1].astype(np.int64))
     return {"x": torch.cat(x), "y": torch.cat(y), "aux_y": torch.cat(aux_y), "aux_classes": aux_classes,
-            "weight": weight, "negatives": neg, "voice": voice}
+            "weight": weight, "negatives": neg, "voice": voice,
+            "kokoro": np.char.startswith(names.astype(str), KOKORO_PREFIX + "+")}
 
 
-def join_words(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def join_words(first: dict[str, np.ndarray], second: dict[str, np.ndarray],
+               same_words: bool = False) -> dict[str, np.ndarray]:
     """Two word sets' features as one (`--more-words`): the second's clips after the first's, its word
-    labels after the first's `classes`; every per-clip array of both is concatenated."""
+    labels after the first's `classes`; every per-clip array of both is concatenated. `same_words`
+    (the second says the first's word list in other voices, `wordset.WordsetConfig.kokoro`): its
+    labels stay, and the classes are the first's."""
     keys = [k for k in first if k != "classes" and k in second]
-    shift = {"y": int(first["classes"])}
+    shift = {"y": 0 if same_words else int(first["classes"])}
     out = {k: np.concatenate([first[k], second[k] + shift[k] if k in shift else second[k]]) for k in keys}
-    return {**out, "classes": int(first["classes"]) + int(second["classes"])}
+    return {**out, "classes": int(first["classes"]) + (0 if same_words else int(second["classes"]))}
 
 
 def phone_targets(train: dict[str, np.ndarray], words: dict[str, np.ndarray], n_fit: int,
@@ -398,7 +405,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                 small=small, part=part)
             wordset.build(more_dir, mconfig, workers=workers, progress=progress)
             more = {**load_features(Path(more_dir), "train", progress), "classes": len(mconfig.train_words)}
-            wset = join_words(wset, more)
+            wset = join_words(wset, more, same_words=mconfig.train_words == wconfig.train_words)
         word_classes, word_clips = int(wset["classes"]), len(wset["y"])
     if windows is not None:
         wcfg = speechwindows.WindowsConfig.small() if small else speechwindows.WindowsConfig()
@@ -471,9 +478,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
             float_checkpoint(head_epochs, logs, "float-head")
         if continue_epochs > 0:  # a second one-cycle from the saved network (a warm restart)
             keep = None
-            if kokoro_rows.stop > kokoro_rows.start:  # the new voices learn; the rest keeps its outputs
-                keep = torch.ones(len(y_fit), dtype=torch.bool)
-                keep[kokoro_rows] = False
+            if fd["kokoro"].any():  # the new voices (keyword, word clips) learn; the rest keeps its outputs
+                keep = torch.from_numpy(~fd["kokoro"])
             teacher = network.Distill(_frozen(model), distill, DISTILL_T, keep) if distill > 0 else None
             logs += network.fit(model, x_fit, y_fit, epochs=continue_epochs, lr=continue_lr, seed=seed + 2,
                                 batch=batch, x_val=t["validation"][0], y_val=t["validation"][1],
@@ -571,6 +577,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    batch=batch, float_reused=float_from is not None, aux_words=len(AUX_WORDS) if aux else 0,
                    quantized_reused=quantized_from is not None, small=small, seed=seed,
                    word_classes=word_classes, word_clips=word_clips, head_only=head_only,
+                   kokoro_word_clips=0 if wset is None else int(
+                       np.char.startswith(np.asarray(wset["voice"]).astype(str), KOKORO_PREFIX + "+").sum()),
                    more_words=len(mores), probe_epochs=probe_epochs,
                    window_clips=window_clips, words_unknown=words_unknown,
                    negative_share=negative_share if fd["negatives"].size else 0.0,

@@ -33,6 +33,10 @@ A second set (session 11, `--more`, under another directory, e.g. ``data/kws-wor
 streams of their own (`WordsetConfig.stream`), no dev split; `train.py --more-words DIR` adds it.
 A third (session 13, `--more 2`, e.g. ``data/kws-words-more2``): the 1 000 `vocabulary.MORE_WORDS_2`
 the same way on streams of its own; `train.py --more-words DIR DIR2` adds both.
+A neural one (session 18, `--kokoro`, e.g. ``data/kws-words-kokoro``): the first set's 454 words,
+8 clips each, said by the 22 Kokoro training voices (`kokoro.TRAIN_VOICES`; babble noise by
+espeak-ng voices, as in `kokoroset`); `train.py --more-words ... DIR` adds its clips to the same
+words' classes (the word lists are equal), so the word features learn neural voices too.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ class WordsetConfig:
     train_words: tuple[str, ...] = vocabulary.TRAIN_WORDS
     dev_words: tuple[str, ...] = vocabulary.DEV_WORDS
     stream: int = 0  # > 0: random streams apart from the first set's (`--more`)
+    synth: str = "espeak"  # "kokoro": said by the Kokoro training voices (`--kokoro`)
 
     @staticmethod
     def small(seed: int = 20261127) -> WordsetConfig:
@@ -105,12 +110,26 @@ class WordsetConfig:
         return WordsetConfig(seed=seed, clips_per_word=clips_per_word, train_words=words, dev_words=(),
                              stream=part)
 
+    @staticmethod
+    def kokoro(seed: int = 20261127, clips_per_word: int = 8, small: bool = False) -> WordsetConfig:
+        """The first set's words (`vocabulary.TRAIN_WORDS`) said by the 22 Kokoro training voices
+        (`kokoro.TRAIN_VOICES`, neural; `--kokoro`), `clips_per_word` clips each with the same recipe, on
+        random streams of their own (stream 3); no flite, no dev split. `train.py --more-words` joins
+        its clips to the first set's words (same word list: same classes). `small`: 6 words × 4 clips."""
+        if small:
+            return WordsetConfig(seed=seed, clips_per_word=4, shard_size=8, flite_share=0.0, dev_words=(),
+                                 stream=3, synth="kokoro", train_words=vocabulary.TRAIN_WORDS[:6])
+        return WordsetConfig(seed=seed, clips_per_word=clips_per_word, shard_size=48, flite_share=0.0,
+                             dev_words=(), stream=3, synth="kokoro")
+
     def settings(self) -> dict:
-        """The settings as stored and hashed; `stream` 0 is left out, so the first set's manifest and
-        feature cache (made before the field existed) stay valid."""
+        """The settings as stored and hashed; `stream` 0 and `synth` "espeak" are left out, so the
+        manifests and feature caches made before those fields existed stay valid."""
         out = asdict(self)
         if not out["stream"]:
             del out["stream"]
+        if out["synth"] == "espeak":
+            del out["synth"]
         return out
 
     def digest(self) -> str:
@@ -146,7 +165,12 @@ class WordsetConfig:
 
 
 def split_voices_of(config: WordsetConfig) -> dict[str, list[Voice]]:
-    """Training voices for ``train``; `dev_voices` validation voices (a seeded pick) for ``dev``."""
+    """Training voices for ``train``; `dev_voices` validation voices (a seeded pick) for ``dev``. A
+    Kokoro set: the Kokoro training voices, no dev voices."""
+    if config.synth == "kokoro":
+        from akida_edge.apps.kws import kokoro
+
+        return {"train": [Voice(kokoro.PREFIX, v) for v in kokoro.TRAIN_VOICES], "dev": []}
     splits = split_voices(available_languages(), available_variants(), config.seed)
     val = splits["validation"]
     pick = np.random.default_rng([config.seed, 17]).permutation(len(val))[: config.dev_voices]
@@ -166,12 +190,20 @@ def make_train_shard(config: WordsetConfig, index: int, voices: list[Voice]) -> 
     rng = _rng(config, "train", index)
     start = index * config.shard_size
     stop = min(start + config.shard_size, config.clips("train"))
-    babble = dataset.babble_track(rng, voices)
+    say = synth.synthesize
+    if config.synth == "kokoro":  # the babble is espeak-ng's, as in the Kokoro keyword clips
+        from akida_edge.apps.kws import kokoro, kokoroset
+
+        say = kokoro.synthesize
+        babble = dataset.babble_track(rng, kokoroset.BABBLE_VOICES)
+    else:
+        babble = dataset.babble_track(rng, voices)
     clips, labels, utt = [], [], None
     for i in range(start, stop):
         label = (i // config.repeats) % len(config.train_words)
         if i % config.repeats == 0 or utt is None:
-            utt = dataset.random_utterance(rng, config.train_words[label], voices, config.flite_share)
+            utt = dataset.random_utterance(rng, config.train_words[label], voices, config.flite_share,
+                                           say=say)
         clips.append(dataset.make_clip(rng, _LABEL, voices, babble, utt))
         labels.append(label)
     return _arrays(clips, labels)
@@ -218,6 +250,12 @@ def build(out: str | Path, config: WordsetConfig | None = None, workers: int = 1
     """Make (or finish) the word set under `out`; returns the manifest."""
     out, config = Path(out), config or WordsetConfig()
     config.check()
+    if config.synth == "kokoro":
+        from akida_edge.apps.kws import kokoro
+
+        reason = kokoro.missing()
+        if reason is not None:
+            raise ConfigError(reason)
     voices = split_voices_of(config)
     manifest = _prepare(out, config, voices, overwrite)
     jobs = [(config, out, s, i, voices[s]) for s in ("dev", "train") for i in range(config.shards(s))
@@ -263,8 +301,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="a further word set: part 1 (the default) vocabulary.MORE_WORDS, part 2 "
                     "vocabulary.MORE_WORDS_2; --clips-per-word clips each, no dev split (use another --out, "
                     "e.g. data/kws-words-more, data/kws-words-more2)")
-    ap.add_argument("--clips-per-word", type=int, default=48,
-                    help="with --more: clips per word, even (default 48)")
+    ap.add_argument("--kokoro", action="store_true",
+                    help="the first set's words said by the 22 Kokoro training voices (needs the train "
+                    "extra and the voice tables; another --out, e.g. data/kws-words-kokoro)")
+    ap.add_argument("--clips-per-word", type=int, default=None,
+                    help="with --more or --kokoro: clips per word, even (default 48 with --more, 8 with "
+                    "--kokoro)")
     ap.add_argument("--overwrite", action="store_true", help="replace a word set made with other settings")
     ap.add_argument("--no-features", action="store_true", help="do not compute the feature cache")
     args = ap.parse_args(argv)
@@ -272,10 +314,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed < 0 or args.workers < 1:
             raise ConfigError(f"--seed {args.seed} / --workers {args.workers}: the seed must be >= 0 and "
                               "the workers >= 1")
-        if args.clips_per_word < 2 or args.clips_per_word % 2:
-            raise ConfigError(f"--clips-per-word {args.clips_per_word}: must be an even number >= 2")
+        if args.more is not None and args.kokoro:
+            raise ConfigError("--more and --kokoro make different sets: pass one of them")
+        per_word = args.clips_per_word or (8 if args.kokoro else 48)
+        if per_word < 2 or per_word % 2:
+            raise ConfigError(f"--clips-per-word {per_word}: must be an even number >= 2")
         if args.more is not None:
-            config = WordsetConfig.more(args.seed, args.clips_per_word, small=args.small, part=args.more)
+            config = WordsetConfig.more(args.seed, per_word, small=args.small, part=args.more)
+        elif args.kokoro:
+            config = WordsetConfig.kokoro(args.seed, per_word, small=args.small)
         else:
             config = WordsetConfig.small(args.seed) if args.small else WordsetConfig(seed=args.seed)
         manifest = build(args.out, config, workers=args.workers, overwrite=args.overwrite)

@@ -262,6 +262,19 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     grown = torch.load(tmp_path / "ckpt" / "float-continued-seed1.pt", weights_only=True)["aux_state_dict"]
     assert grown["weight"].shape[0] == len(CLASSES) + len(train.AUX_WORDS) + more["word_classes"]
     assert "--more-words" in (tmp_path / "more" / "REPORT.md").read_text()
+    # session 18: the first set's words said by Kokoro voices (wordset.py --kokoro) join those words'
+    # classes, and with --kokoro and --distill every Kokoro clip (keyword or word) is left out of the term
+    small_neural = wordset.WordsetConfig.kokoro(small=True)
+    wordset.build(tmp_path / "wordset-kokoro", small_neural, progress=None)
+    neural = train.run(tmp_path / "data", tmp_path / "neural", small=True, threads=1, progress=None,
+                       checkpoints=tmp_path / "ckpt-neural",
+                       float_from=tmp_path / "ckpt" / "float-seed1.pt", continue_epochs=1,
+                       words=tmp_path / "wordset", words_unknown=True, distill=1.0,
+                       more_words=[tmp_path / "wordset-kokoro"], kokoro=tmp_path / "kokoro")
+    assert neural["word_classes"] == len(small_first.train_words)  # no new classes: the same words
+    assert neural["word_clips"] == neg["word_clips"] + small_neural.clips("train")
+    assert neural["kokoro_word_clips"] == small_neural.clips("train") and neural["agreement"] == 1.0
+    assert "wordset.py --kokoro" in (tmp_path / "neural" / "REPORT.md").read_text()
     # session 12: a linear probe of the auxiliary head before training on (--probe-epochs, LP-FT)
     probe = train.run(tmp_path / "data", tmp_path / "probe", small=True, threads=1, progress=None,
                       checkpoints=tmp_path / "ckpt-probe", float_from=tmp_path / "ckpt" / "float-seed1.pt",

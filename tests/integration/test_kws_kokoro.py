@@ -129,3 +129,68 @@ def test_bench_figures_are_the_held_out_voices_clips(monkeypatch):
     missing = _kws_kokoro.figures(spotter=None)
     assert missing["kokoro_accuracy"] is None and missing["kokoro_clips"] == 0
     assert "--fetch" in missing["kokoro_reason"]
+
+
+def test_the_kokoro_word_set_says_the_first_sets_words_in_the_training_voices(tmp_path):
+    from akida_edge.apps.kws import wordset
+
+    config = wordset.WordsetConfig.kokoro(small=True)
+    manifest = wordset.build(tmp_path / "w", config, progress=None)
+    assert manifest["complete"] and manifest["splits"]["dev"]["clips"] == 0
+    part = wordset.load_split(tmp_path / "w", "train")
+    assert len(part["label"]) == config.clips("train")
+    # the first set's words (same list: same classes in `train.join_words`), said by Kokoro training voices
+    assert config.train_words == wordset.WordsetConfig.small().train_words
+    assert all(str(w) == config.train_words[y] for w, y in zip(part["word"], part["label"], strict=True))
+    assert {str(v).split("+")[0] for v in part["voice"]} == {kokoro.PREFIX}
+    assert {str(v).split("+")[1] for v in part["voice"]} <= set(kokoro.TRAIN_VOICES)
+    again = wordset.make_train_shard(config, 0, wordset.split_voices_of(config)["train"])
+    first = dict(np.load(dataset.shard_path(tmp_path / "w", "train", 0)))
+    assert np.array_equal(again["audio"], first["audio"]) and np.array_equal(again["voice"], first["voice"])
+    # its settings name the synthesizer; the espeak-ng sets' settings (and hashes) are as before
+    assert wordset.WordsetConfig.of(tmp_path / "w") == config and config.settings()["synth"] == "kokoro"
+    assert "synth" not in wordset.WordsetConfig().settings()
+    assert "synth" not in wordset.WordsetConfig.more().settings()
+
+
+def test_the_kokoro_word_set_without_the_voices_is_one_line(tmp_path, monkeypatch, capsys):
+    from akida_edge.apps.kws import wordset
+
+    monkeypatch.setenv(kokoro.VOICES_ENV, str(tmp_path / "none"))
+    assert wordset.main(["--kokoro", "--small", "--out", str(tmp_path / "w")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--fetch" in err[0] and not (tmp_path / "w").exists()
+    assert wordset.main(["--kokoro", "--more", "--out", str(tmp_path / "w")]) == 2
+    assert "pass one of them" in capsys.readouterr().err
+
+
+def test_bench_learn_figures_of_the_held_out_voices_on_a_tiny_run(monkeypatch):
+    from akida_edge.apps.kws.labels import KEYWORDS
+    from akida_edge.bench import _learn_neural
+
+    voices, shots = ("af_bella", "bm_lewis"), 1
+    figs = _learn_neural.kokoro_figures(voices=voices, words=("backward",), shots=shots, test_per_word=1,
+                                        base_per_keyword=1, unknown=1, adapt_test_per_keyword=1, tts=1,
+                                        front=(0.05, 0.2), workers=2)
+    for key in _learn_neural.keys(shots, "_kokoro"):
+        low = -1.0 if "drop" in key else 0.0
+        assert low <= figs[key] <= 1.0, (key, figs[key])
+    # one test clip per voice: each voice's figure is 0 or 1, and the figure is their mean
+    by_voice = figs[f"new_word_acc_{shots}shot_kokoro_by_voice"]
+    assert set(by_voice) == set(voices) and set(by_voice.values()) <= {0.0, 1.0}
+    assert figs[f"new_word_acc_{shots}shot_kokoro"] == round(sum(by_voice.values()) / len(voices), 4)
+    assert sum(figs["new_word_errors_kokoro"].values()) == round((1 - figs[f"new_word_acc_{shots}shot_kokoro"])
+                                                                  * len(voices))
+    assert figs["kokoro_adapt_test_clips"] == len(KEYWORDS) * len(voices)
+    assert figs["kokoro_base_test_clips"] == (len(KEYWORDS) + 1) * len(voices)
+    # a voice's clips come from its own stream: alone (one process) it gives the same figures
+    alone = _learn_neural.kokoro_figures(voices=voices[1:], words=("backward",), shots=shots, test_per_word=1,
+                                         base_per_keyword=1, unknown=1, adapt_test_per_keyword=1, tts=1,
+                                         front=(0.05, 0.2), workers=1)
+    for key in (f"new_word_acc_{shots}shot_kokoro", "adapt_acc_after_kokoro"):
+        assert alone[key + "_by_voice"] == {"bm_lewis": figs[key + "_by_voice"]["bm_lewis"]}
+    # without the voice tables: null figures with the reason, never a failure
+    monkeypatch.setenv(kokoro.VOICES_ENV, "/nonexistent/kokoro-voices")
+    missing = _learn_neural.kokoro_figures()
+    assert all(missing[k] is None for k in _learn_neural.keys(5, "_kokoro"))
+    assert "--fetch" in missing["kokoro_learn_reason"]

@@ -125,6 +125,30 @@ def test_a_second_word_set_adds_classes_after_the_first(rng):
     assert float(fd["weight"][120:].sum()) == pytest.approx(2.0 * 120 / 12)
 
 
+def test_a_word_set_of_the_same_words_in_kokoro_voices_joins_their_classes(rng):
+    """`wordset.py --kokoro` (session 18): the first set's words said by Kokoro voices; `join_words`
+    with `same_words` keeps their labels (no new classes), and `fit_data` marks every Kokoro clip
+    (keyword or word) for `Distill.keep`."""
+    pytest.importorskip("torch")
+    from akida_edge.apps.kws import train
+
+    first = {**_features(rng, 30, labels=rng.integers(0, 5, 30)), "classes": 5,
+             "voice": np.array(["en-us+m1"] * 30)}
+    neural = {**_features(rng, 20, labels=rng.integers(0, 5, 20)), "classes": 5,
+              "voice": np.array(["kokoro+af_heart", "kokoro+bm_george"] * 10)}
+    both = train.join_words(first, neural, same_words=True)
+    assert both["classes"] == 5 and len(both["y"]) == 50
+    np.testing.assert_array_equal(both["y"], np.concatenate([first["y"], neural["y"]]))
+    assert train.join_words(first, neural)["classes"] == 10  # other words: further classes, as before
+    train_set = {**_features(rng, 24, labels=np.arange(24) % 12),
+                 "voice": np.array(["en-us+f2"] * 20 + ["kokoro+af_heart"] * 4)}
+    fd = train.fit_data(train_set, both, None, words_unknown=True)
+    np.testing.assert_array_equal(fd["kokoro"], np.r_[np.zeros(20, bool), np.ones(4, bool),
+                                                      np.zeros(30, bool), np.ones(20, bool)])
+    base = 12 + len(train.AUX_WORDS)
+    np.testing.assert_array_equal(fd["aux_y"][54:].numpy(), base + neural["y"])  # the first set's classes
+
+
 def test_a_second_word_set_needs_the_first(tmp_path):
     pytest.importorskip("torch")
     from akida_edge.apps.kws import train
