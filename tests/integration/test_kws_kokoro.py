@@ -179,8 +179,8 @@ def test_bench_learn_figures_of_the_held_out_voices_on_a_tiny_run(monkeypatch):
     by_voice = figs[f"new_word_acc_{shots}shot_kokoro_by_voice"]
     assert set(by_voice) == set(voices) and set(by_voice.values()) <= {0.0, 1.0}
     assert figs[f"new_word_acc_{shots}shot_kokoro"] == round(sum(by_voice.values()) / len(voices), 4)
-    assert sum(figs["new_word_errors_kokoro"].values()) == round((1 - figs[f"new_word_acc_{shots}shot_kokoro"])
-                                                                  * len(voices))
+    wrong = round((1 - figs[f"new_word_acc_{shots}shot_kokoro"]) * len(voices))
+    assert sum(figs["new_word_errors_kokoro"].values()) == wrong
     assert figs["kokoro_adapt_test_clips"] == len(KEYWORDS) * len(voices)
     assert figs["kokoro_base_test_clips"] == (len(KEYWORDS) + 1) * len(voices)
     # a voice's clips come from its own stream: alone (one process) it gives the same figures
