@@ -323,6 +323,11 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     if more_words is not None and words is None:
         raise ConfigError(f"--more-words {' '.join(map(str, mores))}: a further word set needs --words DIR "
                           "(the first)")
+    for part, more_dir in enumerate(mores, 1):  # parts 1 and 2 are built here when missing; no others
+        if part not in wordset.MORE_PARTS and not (Path(more_dir) / "manifest.json").exists():
+            raise ConfigError(f"--more-words {more_dir}: no word set there (no manifest.json), and only the "
+                              f"first {len(wordset.MORE_PARTS)} further sets are built by training; build it "
+                              f"first, e.g. python -m akida_edge.apps.kws.wordset --kokoro --out {more_dir}")
     if words_unknown and words is None:
         raise ConfigError("--words-unknown labels the word set's clips _unknown_: it needs --words DIR")
     if not continue_lr > 0:

@@ -159,6 +159,19 @@ def test_a_second_word_set_needs_the_first(tmp_path):
     assert not (tmp_path / "out").exists()  # refused before anything is built
 
 
+def test_a_third_further_word_set_must_be_built_first(tmp_path):
+    """Parts 1 and 2 (`wordset.MORE_PARTS`) are built by training when missing; a third (e.g. the Kokoro
+    word set) is not, and its absence is one line naming the directory and the build command."""
+    pytest.importorskip("torch")
+    from akida_edge.apps.kws import train
+
+    mores = [tmp_path / "more", tmp_path / "more2", tmp_path / "kokoro-words"]
+    with pytest.raises(ConfigError, match="kokoro-words: no word set there .*kws.wordset --kokoro --out"):
+        train.run(tmp_path / "data", tmp_path / "out", small=True, words=tmp_path / "words",
+                  more_words=mores, progress=None)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
+
+
 @pytest.mark.parametrize("lr", [0.0, -1e-3, float("nan")])
 def test_a_continuation_rate_must_be_positive(tmp_path, lr):
     pytest.importorskip("torch")
