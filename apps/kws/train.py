@@ -418,6 +418,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         wins = load_features(Path(windows), "train", progress)
         window_clips = len(wins["y"])
     fd = fit_data(splits["train"], wset, wins, words_unknown, negative_share)
+    n_train = len(splits["train"]["y"])  # `fit_data`'s order: these clips, the word set's, the windows
     x_fit, y_fit, aux_y, aux_classes, w_fit = fd["x"], fd["y"], fd["aux_y"], fd["aux_classes"], fd["weight"]
     head = (network.aux_head(model, aux_classes), aux_y) if aux else None
     average = averaging.WeightAverage() if average_from is not None else None
@@ -582,8 +583,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    batch=batch, float_reused=float_from is not None, aux_words=len(AUX_WORDS) if aux else 0,
                    quantized_reused=quantized_from is not None, small=small, seed=seed,
                    word_classes=word_classes, word_clips=word_clips, head_only=head_only,
-                   kokoro_word_clips=0 if wset is None else int(
-                       np.char.startswith(np.asarray(wset["voice"]).astype(str), KOKORO_PREFIX + "+").sum()),
+                   kokoro_word_clips=int(fd["kokoro"][n_train:n_train + word_clips].sum()),
                    more_words=len(mores), probe_epochs=probe_epochs,
                    window_clips=window_clips, words_unknown=words_unknown,
                    negative_share=negative_share if fd["negatives"].size else 0.0,

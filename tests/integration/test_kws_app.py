@@ -263,7 +263,8 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     assert grown["weight"].shape[0] == len(CLASSES) + len(train.AUX_WORDS) + more["word_classes"]
     assert "--more-words" in (tmp_path / "more" / "REPORT.md").read_text()
     # session 18: the first set's words said by Kokoro voices (wordset.py --kokoro) join those words'
-    # classes, and with --kokoro and --distill every Kokoro clip (keyword or word) is left out of the term
+    # classes, in a run with --kokoro and --distill (the mask that leaves every Kokoro clip out of the
+    # term: tests/unit/test_kws_speechwindows.py)
     small_neural = wordset.WordsetConfig.kokoro(small=True)
     wordset.build(tmp_path / "wordset-kokoro", small_neural, progress=None)
     neural = train.run(tmp_path / "data", tmp_path / "neural", small=True, threads=1, progress=None,
