@@ -15,7 +15,8 @@ Where the parts come from (nothing is downloaded at run time; `scripts/setup.sh 
   against `MODEL_SHA256`;
 * the voices (a 510 × 256 float32 style table each): npm ``kokoro-js@1.2.1`` (Apache-2.0), fetched
   by `fetch_voices` (``python -m akida_edge.apps.kws.kokoro --fetch``) into `voices_dir()` and
-  checked against `VOICE_SHA256`.
+  checked against `VOICE_SHA256` (the tarball also holds the other languages' voices:
+  `ACCENTED_SHA256`).
 
 How a word is said (`synthesize`, a drop-in for `synth.synthesize`):
 
@@ -25,8 +26,9 @@ How a word is said (`synthesize`, a drop-in for `synth.synthesize`):
 2. the network, one thread: tokens, the voice's style row for the phoneme count, and speed =
    ``speed_wpm`` / 175 (espeak-ng's default rate, `synth.ESPEAK_DEFAULT_WPM`); the network has no
    random draws, so one Speech always gives the same samples;
-3. sox: ``gain -8`` and the Speech's effect chain (speaker, room, channel: `synth.random_effects`)
-   at 22 050 Hz, then 16 kHz with the project's resampler.
+3. the level: −8 dB, and a peak above 0.99 scaled down to it (`level`; sox would cut samples beyond
+   ±1 of its input), then sox: the Speech's effect chain (speaker, room, channel:
+   `synth.random_effects`) at 22 050 Hz, then 16 kHz with the project's resampler.
 """
 
 from __future__ import annotations
@@ -90,7 +92,40 @@ VOICE_SHA256 = {
 # of each): the `kokoro_test` split; fixed, so that its figure means the same for every seed
 HELD_OUT_VOICES = ("af_bella", "af_sky", "am_fenrir", "am_puck", "bf_lily", "bm_lewis")
 TRAIN_VOICES = tuple(v for v in VOICE_SHA256 if v not in HELD_OUT_VOICES)
+# Kokoro's voices of other languages (the same npm tarball) saying the English phonemes: accented
+# English, more neural speakers (session 19's pilot, docs/kws-learning.md §25). Left out: the eight
+# Mandarin voices and jf_alpha, whose words a template match against the English training voices
+# recognised least (0.40-0.70, against 0.77-0.97 for English voices): shortened words, weak final
+# consonants. Spanish, Portuguese, Italian, Hindi, Japanese and French voices are here.
+ACCENTED_SHA256 = {
+    "ef_dora": "f66ec66bd295acb18372e37008533a9a3228483ccd294e7538d5d9294ac9a532",
+    "em_alex": "27809e9eafdcbcfff90a3016c697568676531de2a2c39cee29c96c7bd6b83e95",
+    "em_santa": "ad43b774e1ca24d05c6161297d8aeb770ac3d29bb95daf516727af5f7d543683",
+    "ff_siwis": "a35f5675ad08948e326ae75fd0ea16ba5d0042e4f76b5f3d1df77d0a48c54861",
+    "hf_alpha": "040be6a4425411cc01fda5fd06693c76bfa78572632852bc8cda9c99232ffb56",
+    "hf_beta": "cd83ae0bb9b2e4e4fb92b4973bd8d1822ca0036d3c498bf4fc89aa8e33917cc7",
+    "hm_omega": "b02d9222d9ed00ce26b302173a862c2c93f96cc40b5c422b8d14910b9ff34137",
+    "hm_psi": "644daf88ba8aeb7bd08950bbdcd4453bb280864e49dc4df93fabc6be32e03f37",
+    "if_sara": "409b69248798fcdc2542330c76953d230710f19b057e59cb82fdc3c4cf71265c",
+    "im_nicola": "bc578e510d52a96d6940d46f12e96d7b3df00905dbea075113226d100e6e1ab0",
+    "jf_gongitsune": "0f1181f3772d27b7c12aaf4bcd71e31b186c4146e330d074a3dc64ee392af396",
+    "jf_nezumi": "13cb71eebb0b48739d444558322aa35a8c9a489b80e1e631f14d2e6aea93026b",
+    "jf_tebukuro": "29c6c0561b4288d59639677bebe7533c919743d5ea68d0d2ae992644beea6696",
+    "jm_kumo": "09e959d239724c734d65661f06f14cdabcddfd476bfaaad905a937099ae9e64f",
+    "pf_dora": "3da7b5b2d91847ebf5646f57631af6ececae3c29a89cd300f06edf9aa6cfe9ee",
+    "pm_alex": "0175c753f59c54e7fd5a995bedef0c5ff2fb67e0043dd3dcb2ae74ec2acbeb2a",
+    "pm_santa": "8b012db3185778afe2e45a62cbad69db73021774fe68dda634bcc748a982eede",
+}
+# one Spanish man, one Japanese man, one Portuguese woman: never trained on (`accented_test`)
+ACCENTED_HELD_OUT = ("em_santa", "jm_kumo", "pf_dora")
+ACCENTED_TRAIN = tuple(v for v in ACCENTED_SHA256 if v not in ACCENTED_HELD_OUT)
+TABLES = {**VOICE_SHA256, **ACCENTED_SHA256}  # every table `fetch_voices` puts in `voices_dir()`
 PREFIX = "kokoro"  # a voice's name in clip metadata: kokoro+af_heart
+# how a Speech becomes samples; a set records it (`kokoroset`, `wordset`): 2 = the level is set before
+# sox (`level`), so nothing is cut; 1 (sessions 17-18) = sox's ``gain -8`` after its input clipped at ±1
+SYNTH_VERSION = 2
+LEVEL_DB = -8.0
+PEAK = 0.99
 
 # Kokoro v1.0's phoneme vocabulary (its config.json): symbol -> token id
 _SYMBOLS = (';:,.!?—…"()“” ̃ʣʥʦʨᵝꭧAIOQSTWYᵊabcdefhijklmnopqrstuvwxyzɑɐɒæβɔɕçɖðʤəɚɛɜɟɡɥɨɪʝɯɰŋɳɲɴøɸθœɹɾɻʁɽʂ'
@@ -123,7 +158,7 @@ def missing() -> str | None:
     except ImportError as exc:
         return (f"the Kokoro training voices need {exc.name}: pip install onnxruntime {REQUIREMENT} "
                 "(or bash scripts/setup.sh --train)")
-    absent = [v for v in VOICE_SHA256 if not (voices_dir() / f"{v}.bin").is_file()]
+    absent = [v for v in TABLES if not (voices_dir() / f"{v}.bin").is_file()]
     if absent:
         return (f"{voices_dir()} lacks {len(absent)} Kokoro voice table(s) ({absent[0]}.bin, ...): "
                 "python -m akida_edge.apps.kws.kokoro --fetch (or bash scripts/setup.sh --train)")
@@ -229,21 +264,32 @@ def synthesize(speech: synth.Speech) -> np.ndarray:
     """float32 mono 16 kHz samples of `speech` (`synth.synthesize`'s contract; voice ``kokoro+NAME``)."""
 
     prefix, _, name = speech.voice.partition("+")
-    if prefix != PREFIX or name not in VOICE_SHA256:
+    if prefix != PREFIX or name not in TABLES:
         raise ConfigError(f"{speech.voice!r} is not a Kokoro voice (kokoro+NAME, NAME one of "
-                          f"{', '.join(VOICE_SHA256)})")
-    x = load().say(speech.text, name, speed_of(speech))
+                          f"{', '.join(TABLES)})")
+    x = level(load().say(speech.text, name, speed_of(speech)))
     raw = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1"]
     sox = ["sox", "-V1", *raw, "-r", str(RATE_HZ), "-", *raw, "-r", str(synth.INTERNAL_RATE_HZ), "-",
-           "gain", "-8", *speech.effects]
+           *speech.effects]
     return synth.sox_to_16k(x, sox, speech)
 
 
+def level(x: np.ndarray) -> np.ndarray:
+    """The network's samples at `LEVEL_DB`, and at most `PEAK` (module docstring, step 3). sox reads
+    float samples as fixed point: it cuts everything beyond ±1 before its first effect, and the
+    network's output reaches 1.5-2.4 for some voices (most words of the Hindi voices and of if_sara,
+    a few of am_puck's). Until `SYNTH_VERSION` 2 that gain was sox's ``gain -8``, after the cut."""
+    y = np.asarray(x, np.float32) * np.float32(10 ** (LEVEL_DB / 20))
+    peak = float(np.abs(y).max()) if y.size else 0.0
+    return y * np.float32(PEAK / peak) if peak > PEAK else y
+
+
 def fetch_voices(dest: Path | None = None, progress=sys.stderr) -> Path:
-    """Put the 28 English voice tables of npm `NPM_PACKAGE` into `dest` (default `voices_dir()`),
-    each checked against `VOICE_SHA256`; tables already there and intact are kept."""
+    """Put the voice tables of npm `NPM_PACKAGE` (`TABLES`: the 28 English ones and the accented ones)
+    into `dest` (default `voices_dir()`), each checked against its sha256; tables already there and
+    intact are kept."""
     dest = Path(dest) if dest is not None else voices_dir()
-    want = [v for v in VOICE_SHA256 if not _intact(dest / f"{v}.bin", v)]
+    want = [v for v in TABLES if not _intact(dest / f"{v}.bin", v)]
     if not want:
         return dest
     if shutil.which("npm") is None:
@@ -261,7 +307,7 @@ def fetch_voices(dest: Path | None = None, progress=sys.stderr) -> Path:
             for voice in want:
                 member = tar.extractfile(f"package/voices/{voice}.bin")
                 data = member.read() if member is not None else b""
-                if hashlib.sha256(data).hexdigest() != VOICE_SHA256[voice]:
+                if hashlib.sha256(data).hexdigest() != TABLES[voice]:
                     raise SourceError(f"{NPM_PACKAGE}'s {voice}.bin is not the expected table (sha256)")
                 part = dest / f".{voice}.bin.tmp"
                 part.write_bytes(data)
@@ -271,7 +317,7 @@ def fetch_voices(dest: Path | None = None, progress=sys.stderr) -> Path:
 
 def _intact(path: Path, voice: str) -> bool:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest() == VOICE_SHA256[voice]
+        return hashlib.sha256(path.read_bytes()).hexdigest() == TABLES[voice]
     except OSError:
         return False
 

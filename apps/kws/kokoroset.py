@@ -5,7 +5,9 @@ words, random prosody and sox speaker/room/channel effects, a random time shift,
 at the data set's SNRs, gain), said by Kokoro voices instead of espeak-ng and flite:
 
 * ``train``: `kokoro.TRAIN_VOICES` (22 voices), two clips per synthesized utterance; `train.py
-  --kokoro DIR` adds them to the keyword training clips;
+  --kokoro DIR` adds them to the keyword training clips. With `KokoroConfig.accented`
+  (``--accented``), also Kokoro's voices of other languages saying English (`kokoro.ACCENTED_TRAIN`,
+  14 voices, accented English), with more clips per class so that every voice says about as many;
 * ``test``: `kokoro.HELD_OUT_VOICES` (6 voices never trained on), one clip per utterance: accuracy
   on neural voices the model never heard (`kokoro_test_accuracy` in the training report).
 
@@ -33,6 +35,9 @@ from akida_edge.errors import AkidaEdgeError, ConfigError
 
 SCHEMA = "akida-edge.kws-kokoro/1"
 SPLITS = ("train", "test")
+# made by the benchmark only, never written to a set: the accented voices never trained on
+# (`kokoro.ACCENTED_HELD_OUT`), clips as the ``test`` split's
+ACCENTED_TEST = "accented_test"
 SPEECH = [i for i, c in enumerate(CLASSES) if c != "_silence_"]
 STREAM = 61  # the generator stream of these shards: [seed, STREAM, split, index]
 # the babble noise's voices: espeak-ng (fast; a multi-word Kokoro track would cost more than the
@@ -48,10 +53,18 @@ class KokoroConfig:
     per_class: dict[str, int] = field(default_factory=lambda: {"train": 400, "test": 20})
     repeats: dict[str, int] = field(default_factory=lambda: {"train": 2, "test": 1})
     shard_size: int = 44
+    accented: bool = False  # the training voices include `kokoro.ACCENTED_TRAIN`
+    synth_version: int = kokoro.SYNTH_VERSION  # sets of version 1 (sessions 17-18) have clipped words
 
     @staticmethod
-    def small(seed: int = 20261128) -> KokoroConfig:
-        return KokoroConfig(seed=seed, per_class={"train": 1, "test": 1}, shard_size=11)
+    def small(seed: int = 20261128, accented: bool = False) -> KokoroConfig:
+        return KokoroConfig(seed=seed, per_class={"train": 1, "test": 1}, shard_size=11, accented=accented)
+
+    @staticmethod
+    def with_accents(seed: int = 20261128) -> KokoroConfig:
+        """The accented set (``--accented``): 36 training voices, 660 clips per class (18 per voice and
+        class, as the English set's 400 over 22)."""
+        return KokoroConfig(seed=seed, per_class={"train": 660, "test": 20}, accented=True)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
@@ -63,15 +76,19 @@ class KokoroConfig:
         return -(-self.clips(split) // self.shard_size)
 
 
-def split_voices(split: str) -> list[Voice]:
+def split_voices(split: str, accented: bool = False) -> list[Voice]:
+    if split == ACCENTED_TEST:
+        return [Voice(kokoro.PREFIX, v) for v in kokoro.ACCENTED_HELD_OUT]
     names = kokoro.TRAIN_VOICES if split == "train" else kokoro.HELD_OUT_VOICES
+    if split == "train" and accented:
+        names = names + kokoro.ACCENTED_TRAIN
     return [Voice(kokoro.PREFIX, v) for v in names]
 
 
 def make_shard(config: KokoroConfig, split: str, index: int) -> dict[str, np.ndarray]:
     """The arrays of one shard (the keyword data set's layout), determined by (seed, split, index)."""
-    rng = np.random.default_rng([config.seed, STREAM, SPLITS.index(split), index])
-    voices = split_voices(split)
+    rng = np.random.default_rng([config.seed, STREAM, (*SPLITS, ACCENTED_TEST).index(split), index])
+    voices = split_voices(split, config.accented)
     start, total = index * config.shard_size, config.clips(split)
     labels = np.array(SPEECH)[np.arange(start, min(start + config.shard_size, total)) % len(SPEECH)]
     labels = labels[rng.permutation(labels.size)]
@@ -89,6 +106,22 @@ def make_shard(config: KokoroConfig, split: str, index: int) -> dict[str, np.nda
     return dataset.shard_arrays(clips, labels)
 
 
+def recorded(out: str | Path) -> dict | None:
+    """The settings recorded in a set's manifest (None: no readable manifest)."""
+    try:
+        return dict(json.loads((Path(out) / "manifest.json").read_text())["config"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def config_for(out: str | Path, small: bool = False) -> KokoroConfig:
+    """The settings to build or resume `out` with: the accented set's when its manifest says so."""
+    accented = bool((recorded(out) or {}).get("accented"))
+    if small:
+        return KokoroConfig.small(accented=accented)
+    return KokoroConfig.with_accents() if accented else KokoroConfig()
+
+
 def _job(args: tuple) -> int:
     config, out, split, index = args
     arrays = make_shard(config, split, index)
@@ -103,12 +136,18 @@ def build(out: str | Path, config: KokoroConfig | None = None, workers: int = 1,
     if reason is not None:
         raise ConfigError(reason)
     out, config = Path(out), config or KokoroConfig()
+    old = recorded(out)
+    if old is not None and not overwrite and old.get("synth_version", 1) < config.synth_version:
+        raise ConfigError(f"{out} holds Kokoro clips of synthesis version {old.get('synth_version', 1)} "
+                          f"(words louder than the network's ±1 were cut); make it again: python -m "
+                          f"akida_edge.apps.kws.kokoroset --overwrite --out {out}"
+                          f"{' --accented' if old.get('accented') else ''}")
     manifest = {
         "schema": SCHEMA, "config": asdict(config), "config_hash": config.digest(),
         "model_sha256": kokoro.MODEL_SHA256, "voice_package": kokoro.NPM_PACKAGE,
         "classes": list(CLASSES),
         "splits": {s: {"clips": config.clips(s), "shards": config.shards(s),
-                       "voices": [v.name for v in split_voices(s)]} for s in SPLITS},
+                       "voices": [v.name for v in split_voices(s, config.accented)]} for s in SPLITS},
         "complete": False,
     }
     manifest = dataset.write_manifest(out, manifest, SPLITS, overwrite, "Kokoro clip set")
@@ -124,13 +163,19 @@ def main(argv: list[str] | None = None) -> int:
                                  description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="data/kws-kokoro", help="directory (default data/kws-kokoro)")
     ap.add_argument("--small", action="store_true", help="a smoke-sized set (seconds, for CI)")
+    ap.add_argument("--accented", action="store_true", help="also the 14 accented training voices (Kokoro's "
+                    "voices of other languages saying English), 660 clips per class; another --out, e.g. "
+                    "data/kws-kokoro-accented")
     ap.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     ap.add_argument("--overwrite", action="store_true", help="replace a set made with other settings")
     args = ap.parse_args(argv)
     try:
         if args.workers < 1:
             raise ConfigError(f"--workers {args.workers}: must be >= 1")
-        config = KokoroConfig.small() if args.small else KokoroConfig()
+        if args.small:
+            config = KokoroConfig.small(accented=args.accented)
+        else:
+            config = KokoroConfig.with_accents() if args.accented else KokoroConfig()
         manifest = build(args.out, config, workers=args.workers, overwrite=args.overwrite)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)

@@ -27,8 +27,9 @@ Steps (each with a progress line on stderr):
    outputs of the network it starts from (distillation of its own 12-class outputs, Learning
    without Forgetting) and `--trunk-lr SHARE` trains the trunk at a share of the rate, so that the
    word features can learn while the keywords stay (both off by default; docs/kws-learning.md §20);
-   `--kokoro DIR` adds keyword clips said by 22 Kokoro neural voices (`kokoroset.py`; left out of
-   `--distill`; docs/kws-learning.md §23) and measures 6 others (`kokoro_test_accuracy`);
+   `--kokoro DIR` adds keyword clips said by 22 Kokoro neural voices (`kokoroset.py`; 36 with the
+   accented ones when DIR holds a set built with ``--accented``; left out of `--distill`;
+   docs/kws-learning.md §23) and measures 6 others (`kokoro_test_accuracy`);
    `--windows DIR` adds 1 s windows of continuous non-keyword speech (`speechwindows.py`) as
    `_unknown_`, `--words-unknown` makes the word set's clips `_unknown_` in the 12-class loss too;
    together these new negatives weigh `--negative-share` classes of training clips (`fit_data`;
@@ -85,6 +86,7 @@ from akida_edge.apps.kws import (
     wordset,
 )
 from akida_edge.apps.kws.kokoro import PREFIX as KOKORO_PREFIX
+from akida_edge.apps.kws.kokoro import SYNTH_VERSION as KOKORO_SYNTH_VERSION
 from akida_edge.convert import calibrate, convert, integer_forward, set_quantized
 from akida_edge.engine.device import AKD1000
 from akida_edge.engine.mapping import check
@@ -328,6 +330,13 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
             raise ConfigError(f"--more-words {more_dir}: no word set there (no manifest.json), and only the "
                               f"first {len(wordset.MORE_PARTS)} further sets are built by training; build it "
                               f"first, e.g. python -m akida_edge.apps.kws.wordset --kokoro --out {more_dir}")
+        if (Path(more_dir) / "manifest.json").exists():
+            mcfg = wordset.WordsetConfig.of(more_dir)
+            if mcfg.synth == "kokoro" and mcfg.synth_version < KOKORO_SYNTH_VERSION:
+                raise ConfigError(f"--more-words {more_dir}: its Kokoro clips are of synthesis version "
+                                  f"{mcfg.synth_version or 1} (words louder than the network's ±1 were cut); "
+                                  f"make it again: python -m akida_edge.apps.kws.wordset --kokoro "
+                                  f"--overwrite --out {more_dir}{' --accented' if mcfg.accented else ''}")
     if words_unknown and words is None:
         raise ConfigError("--words-unknown labels the word set's clips _unknown_: it needs --words DIR")
     if not continue_lr > 0:
@@ -385,7 +394,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     splits = {s: load_features(data, s, progress) for s in dataset.SPLITS}
     kokoro_test, kokoro_rows = None, slice(0, 0)
     if kokoro is not None:
-        kcfg = kokoroset.KokoroConfig.small() if small else kokoroset.KokoroConfig()
+        kcfg = kokoroset.config_for(kokoro, small)  # the accented set when DIR holds one
         kokoroset.build(kokoro, kcfg, workers=workers, progress=progress)
         extra = load_features(Path(kokoro), "train", progress)
         n_base = len(splits["train"]["y"])
@@ -672,8 +681,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="add WEIGHT × the distillation of the float network's 12-class outputs to the "
                          f"quantization-aware phase (T = {DISTILL_T:g}; default 0: labels only)")
     ap.add_argument("--kokoro", metavar="DIR", help="add keyword clips said by 22 Kokoro neural voices "
-                    "(apps/kws/kokoroset.py; built or resumed under DIR) to the training clips; 6 more "
-                    "voices give kokoro_test_accuracy")
+                    "(apps/kws/kokoroset.py; built or resumed under DIR; 36 with the accented ones when DIR "
+                    "holds a set built with --accented) to the training clips; 6 more voices give "
+                    "kokoro_test_accuracy")
     ap.add_argument("--checkpoints", metavar="DIR", help="where per-epoch checkpoints go (default "
                     "<data>/checkpoints; another directory keeps an earlier run's checkpoints)")
     args = ap.parse_args(argv)

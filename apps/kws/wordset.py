@@ -36,7 +36,10 @@ the same way on streams of its own; `train.py --more-words DIR DIR2` adds both.
 A neural one (session 18, `--kokoro`, e.g. ``data/kws-words-kokoro``): the first set's 454 words,
 8 clips each, said by the 22 Kokoro training voices (`kokoro.TRAIN_VOICES`; babble noise by
 espeak-ng voices, as in `kokoroset`); `train.py --more-words ... DIR` adds its clips to the same
-words' classes (the word lists are equal), so the word features learn neural voices too.
+words' classes (the word lists are equal), so the word features learn neural voices too. With
+``--accented`` (session 19) the 14 accented Kokoro voices (`kokoro.ACCENTED_TRAIN`) say them too.
+Sets made before `kokoro.SYNTH_VERSION` 2 have some words cut at the network's ±1; training
+refuses them with the command that makes them again.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ class WordsetConfig:
     dev_words: tuple[str, ...] = vocabulary.DEV_WORDS
     stream: int = 0  # > 0: random streams apart from the first set's (`--more`)
     synth: str = "espeak"  # "kokoro": said by the Kokoro training voices (`--kokoro`)
+    synth_version: int = 0  # a Kokoro set's `kokoro.SYNTH_VERSION` (0: not recorded; version 1 sets)
+    accented: bool = False  # a Kokoro set said by the accented voices too (`--kokoro --accented`)
 
     @staticmethod
     def small(seed: int = 20261127) -> WordsetConfig:
@@ -111,25 +116,30 @@ class WordsetConfig:
                              stream=part)
 
     @staticmethod
-    def kokoro(seed: int = 20261127, clips_per_word: int = 8, small: bool = False) -> WordsetConfig:
+    def kokoro(seed: int = 20261127, clips_per_word: int = 8, small: bool = False,
+               accented: bool = False) -> WordsetConfig:
         """The first set's words (`vocabulary.TRAIN_WORDS`) said by the 22 Kokoro training voices
-        (`kokoro.TRAIN_VOICES`, neural; `--kokoro`), `clips_per_word` clips each with the same recipe, on
-        random streams of their own (stream 3); no flite, no dev split. `train.py --more-words` joins
-        its clips to the first set's words (same word list: same classes). `small`: 6 words × 4 clips."""
+        (`kokoro.TRAIN_VOICES`, neural; `--kokoro`; with `accented` also `kokoro.ACCENTED_TRAIN`),
+        `clips_per_word` clips each with the same recipe, on random streams of their own (stream 3);
+        no flite, no dev split. `train.py --more-words` joins its clips to the first set's words (same
+        word list: same classes). `small`: 6 words × 4 clips."""
+        from akida_edge.apps.kws import kokoro
+
+        neural = dict(flite_share=0.0, dev_words=(), stream=3, synth="kokoro", accented=accented,
+                      synth_version=kokoro.SYNTH_VERSION)
         if small:
-            return WordsetConfig(seed=seed, clips_per_word=4, shard_size=8, flite_share=0.0, dev_words=(),
-                                 stream=3, synth="kokoro", train_words=vocabulary.TRAIN_WORDS[:6])
-        return WordsetConfig(seed=seed, clips_per_word=clips_per_word, shard_size=48, flite_share=0.0,
-                             dev_words=(), stream=3, synth="kokoro")
+            return WordsetConfig(seed=seed, clips_per_word=4, shard_size=8,
+                                 train_words=vocabulary.TRAIN_WORDS[:6], **neural)
+        return WordsetConfig(seed=seed, clips_per_word=clips_per_word, shard_size=48, **neural)
 
     def settings(self) -> dict:
-        """The settings as stored and hashed; `stream` 0 and `synth` "espeak" are left out, so the
-        manifests and feature caches made before those fields existed stay valid."""
+        """The settings as stored and hashed; `stream` 0, `synth` "espeak", `synth_version` 0 and
+        `accented` False are left out, so the manifests and feature caches made before those fields
+        existed stay valid."""
         out = asdict(self)
-        if not out["stream"]:
-            del out["stream"]
-        if out["synth"] == "espeak":
-            del out["synth"]
+        for key, unset in (("stream", 0), ("synth", "espeak"), ("synth_version", 0), ("accented", False)):
+            if out[key] == unset:
+                del out[key]
         return out
 
     def digest(self) -> str:
@@ -170,7 +180,8 @@ def split_voices_of(config: WordsetConfig) -> dict[str, list[Voice]]:
     if config.synth == "kokoro":
         from akida_edge.apps.kws import kokoro
 
-        return {"train": [Voice(kokoro.PREFIX, v) for v in kokoro.TRAIN_VOICES], "dev": []}
+        names = kokoro.TRAIN_VOICES + (kokoro.ACCENTED_TRAIN if config.accented else ())
+        return {"train": [Voice(kokoro.PREFIX, v) for v in names], "dev": []}
     splits = split_voices(available_languages(), available_variants(), config.seed)
     val = splits["validation"]
     pick = np.random.default_rng([config.seed, 17]).permutation(len(val))[: config.dev_voices]
@@ -304,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kokoro", action="store_true",
                     help="the first set's words said by the 22 Kokoro training voices (needs the train "
                     "extra and the voice tables; another --out, e.g. data/kws-words-kokoro)")
+    ap.add_argument("--accented", action="store_true",
+                    help="with --kokoro: the 14 accented Kokoro voices (other languages' voices saying "
+                    "English) say the words too (another --out, e.g. data/kws-words-kokoro-accented)")
     ap.add_argument("--clips-per-word", type=int, default=None,
                     help="with --more or --kokoro: clips per word, even (default 48 with --more, 8 with "
                     "--kokoro)")
@@ -316,13 +330,15 @@ def main(argv: list[str] | None = None) -> int:
                               "the workers >= 1")
         if args.more is not None and args.kokoro:
             raise ConfigError("--more and --kokoro make different sets: pass one of them")
+        if args.accented and not args.kokoro:
+            raise ConfigError("--accented names voices of a Kokoro word set: pass it with --kokoro")
         per_word = args.clips_per_word or (8 if args.kokoro else 48)
         if per_word < 2 or per_word % 2:
             raise ConfigError(f"--clips-per-word {per_word}: must be an even number >= 2")
         if args.more is not None:
             config = WordsetConfig.more(args.seed, per_word, small=args.small, part=args.more)
         elif args.kokoro:
-            config = WordsetConfig.kokoro(args.seed, per_word, small=args.small)
+            config = WordsetConfig.kokoro(args.seed, per_word, small=args.small, accented=args.accented)
         else:
             config = WordsetConfig.small(args.seed) if args.small else WordsetConfig(seed=args.seed)
         manifest = build(args.out, config, workers=args.workers, overwrite=args.overwrite)

@@ -31,6 +31,16 @@ def test_the_voice_split_holds_every_english_voice_once():
     assert {v[:2] for v in held} == {v[:2] for v in train} == {"af", "am", "bf", "bm"}
 
 
+def test_the_accented_voices_are_other_languages_split_apart_from_the_english_ones():
+    train, held = set(kokoro.ACCENTED_TRAIN), set(kokoro.ACCENTED_HELD_OUT)
+    assert not train & held and train | held == set(kokoro.ACCENTED_SHA256) and len(held) == 3
+    assert not set(kokoro.ACCENTED_SHA256) & set(kokoro.VOICE_SHA256)
+    assert kokoro.TABLES == {**kokoro.VOICE_SHA256, **kokoro.ACCENTED_SHA256}
+    # no English voice among them, and the languages of the held-out ones are also trained on
+    assert not {v[0] for v in kokoro.ACCENTED_SHA256} & {"a", "b"}
+    assert {v[0] for v in held} <= {v[0] for v in train}
+
+
 @pytest.mark.parametrize(("text", "british", "expected"), [
     ("go", False, "ɡˈO"), ("go", True, "ɡˈQ"), ("right?", False, "ɹˈIt?"), ("down!", False, "dˈWn!"),
     ("stop", True, "stˈɒp"), ("yes.", False, "jˈɛs."),
@@ -61,6 +71,22 @@ def test_a_speech_always_gives_the_same_samples_and_voices_differ():
     assert np.allclose(quiet, 0.25 * a, atol=2e-3)
 
 
+def test_a_loud_voice_is_scaled_not_cut():
+    """The network's output reaches 1.5-2.4 for some voices; sox cut its input at ±1 before its ``gain
+    -8`` (synthesis version 1). `level` sets the level before sox, so such words keep their peaks."""
+    net = kokoro.load().say("left", "hf_beta")
+    gain = 10 ** (kokoro.LEVEL_DB / 20)
+    assert np.abs(net).max() > 1.0  # a word the old chain cut
+    y = kokoro.level(net)
+    assert np.allclose(y, net * gain, atol=1e-7) and np.abs(y).max() > gain  # above the old chain's cut
+    # a word louder still (beyond PEAK after the gain) is scaled down to PEAK, its shape kept
+    loud = np.array([3.0, -1.5, 0.0], np.float32)
+    assert np.allclose(kokoro.level(loud), loud * kokoro.PEAK / 3.0)
+    # through sox: the loud word has no flat tops at the old cut (±gain before the effects)
+    out = kokoro.synthesize(_speech("hf_beta"))
+    assert np.abs(out).max() > 1.05 * gain and np.mean(np.abs(np.abs(out) - gain) < 1e-4) < 1e-3
+
+
 def test_a_voice_that_is_not_kokoros_is_one_line():
     with pytest.raises(ConfigError, match="not a Kokoro voice"):
         kokoro.synthesize(_speech("xx_nobody"))
@@ -75,7 +101,7 @@ def test_missing_tables_name_the_directory_and_the_fix(tmp_path, monkeypatch):
 def test_fetch_keeps_intact_tables_and_refetches_a_damaged_one(tmp_path, monkeypatch):
     dest = tmp_path / "voices"
     dest.mkdir()
-    for v in kokoro.VOICE_SHA256:
+    for v in kokoro.TABLES:  # the English and the accented voices: one tarball
         shutil.copy(kokoro.voices_dir() / f"{v}.bin", dest / f"{v}.bin")
     monkeypatch.setattr(kokoro.shutil, "which", lambda name: None)  # npm would be needed to fetch
     assert kokoro.fetch_voices(dest, progress=None) == dest  # every table intact: nothing to fetch
@@ -111,6 +137,35 @@ def test_the_clip_set_has_the_split_voices_no_silence_and_reproducible_shards(tm
         kokoroset.build(tmp_path / "k", kokoroset.KokoroConfig(), progress=None)
 
 
+def test_a_set_of_the_clipping_synthesis_is_refused_with_the_command_that_makes_it_again(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    old = asdict(kokoroset.KokoroConfig.small(accented=True))
+    del old["synth_version"]  # as sessions 17-18 wrote it
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / "manifest.json").write_text(json.dumps({"config": old}))
+    with pytest.raises(ConfigError, match=r"version 1 .*kokoroset --overwrite --out .*k --accented$"):
+        kokoroset.build(tmp_path / "k", kokoroset.config_for(tmp_path / "k", small=True), progress=None)
+    assert kokoroset.config_for(tmp_path / "k", small=True).accented  # training resumes the set it finds
+
+
+def test_the_accented_set_adds_the_accented_training_voices_only(tmp_path):
+    from dataclasses import replace
+
+    config = kokoroset.KokoroConfig.small(accented=True)
+    manifest = kokoroset.build(tmp_path / "k", config, progress=None)
+    assert manifest["splits"]["train"]["voices"] == [f"kokoro+{v}" for v in kokoro.TRAIN_VOICES +
+                                                     kokoro.ACCENTED_TRAIN]
+    assert manifest["splits"]["test"]["voices"] == [f"kokoro+{v}" for v in kokoro.HELD_OUT_VOICES]
+    assert kokoroset.KokoroConfig.with_accents().digest() != kokoroset.KokoroConfig().digest()
+    # the benchmark's accented clips: the held-out accented voices, a stream apart from the test split's
+    bench = replace(config, per_class={**config.per_class, kokoroset.ACCENTED_TEST: 1})
+    shard = kokoroset.make_shard(bench, kokoroset.ACCENTED_TEST, 0)
+    assert len(shard["label"]) == bench.clips(kokoroset.ACCENTED_TEST) == len(kokoroset.SPEECH)
+    assert {str(v).split("+")[1] for v in shard["voice"]} <= set(kokoro.ACCENTED_HELD_OUT)
+
+
 def test_bench_figures_are_the_held_out_voices_clips(monkeypatch):
     from akida_edge.apps.kws import features
     from akida_edge.apps.kws.app import Spotter
@@ -118,8 +173,10 @@ def test_bench_figures_are_the_held_out_voices_clips(monkeypatch):
 
     spotter, config = Spotter(learned=False), kokoroset.KokoroConfig.small()
     figs = _kws_kokoro.figures(spotter, config=config)
-    assert figs["kokoro_clips"] == config.clips("test")
+    assert figs["kokoro_clips"] == figs["kokoro_accented_clips"] == config.clips("test")
     assert set(figs["kokoro_accuracy_by_voice"]) <= set(kokoro.HELD_OUT_VOICES)
+    assert set(figs["kokoro_accented_accuracy_by_voice"]) <= set(kokoro.ACCENTED_HELD_OUT)
+    assert 0.0 <= figs["kokoro_accented_accuracy"] <= 1.0
     # the figure is the model's accuracy on the clip set's own test shards
     shard = kokoroset.make_shard(config, "test", 0)
     pred = spotter.probabilities(features.batch_features(shard["audio"])).argmax(1)
@@ -128,6 +185,7 @@ def test_bench_figures_are_the_held_out_voices_clips(monkeypatch):
     monkeypatch.setenv(kokoro.VOICES_ENV, "/nonexistent/kokoro-voices")
     missing = _kws_kokoro.figures(spotter=None)
     assert missing["kokoro_accuracy"] is None and missing["kokoro_clips"] == 0
+    assert missing["kokoro_accented_accuracy"] is None and missing["kokoro_accented_clips"] == 0
     assert "--fetch" in missing["kokoro_reason"]
 
 
@@ -149,8 +207,14 @@ def test_the_kokoro_word_set_says_the_first_sets_words_in_the_training_voices(tm
     assert np.array_equal(again["audio"], first["audio"]) and np.array_equal(again["voice"], first["voice"])
     # its settings name the synthesizer; the espeak-ng sets' settings (and hashes) are as before
     assert wordset.WordsetConfig.of(tmp_path / "w") == config and config.settings()["synth"] == "kokoro"
-    assert "synth" not in wordset.WordsetConfig().settings()
-    assert "synth" not in wordset.WordsetConfig.more().settings()
+    assert config.settings()["synth_version"] == kokoro.SYNTH_VERSION and "accented" not in config.settings()
+    for espeak_set in (wordset.WordsetConfig(), wordset.WordsetConfig.more()):
+        assert not {"synth", "synth_version", "accented"} & set(espeak_set.settings())
+    # --accented: the accented training voices say the words too
+    accented = wordset.WordsetConfig.kokoro(small=True, accented=True)
+    assert accented.settings()["accented"] and accented.digest() != config.digest()
+    names = [v.name for v in wordset.split_voices_of(accented)["train"]]
+    assert names == [f"kokoro+{v}" for v in kokoro.TRAIN_VOICES + kokoro.ACCENTED_TRAIN]
 
 
 def test_the_kokoro_word_set_without_the_voices_is_one_line(tmp_path, monkeypatch, capsys):

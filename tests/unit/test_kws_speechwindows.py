@@ -172,6 +172,28 @@ def test_a_third_further_word_set_must_be_built_first(tmp_path):
     assert not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
 
 
+def test_a_kokoro_word_set_of_the_clipping_synthesis_is_refused_with_the_rebuild_command(tmp_path):
+    """Kokoro word sets made before `kokoro.SYNTH_VERSION` 2 have words cut at the network's ±1; training
+    refuses them up front, naming the directory and the command that makes them again."""
+    pytest.importorskip("torch")
+    import json
+    from dataclasses import replace
+
+    from akida_edge.apps.kws import train, wordset
+
+    # as session 18 wrote it: no synth_version
+    old = replace(wordset.WordsetConfig.kokoro(small=True, accented=True), synth_version=0)
+    (tmp_path / "kokoro-words").mkdir()
+    (tmp_path / "kokoro-words" / "manifest.json").write_text(json.dumps({"config": old.settings()}))
+    assert "synth_version" not in old.settings()
+    mores = [tmp_path / "more", tmp_path / "more2", tmp_path / "kokoro-words"]
+    with pytest.raises(ConfigError, match="kokoro-words: its Kokoro clips are of synthesis version 1 .*"
+                       "wordset --kokoro --overwrite --out .*kokoro-words --accented$"):
+        train.run(tmp_path / "data", tmp_path / "out", small=True, words=tmp_path / "words",
+                  more_words=mores, progress=None)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "data").exists()
+
+
 @pytest.mark.parametrize("lr", [0.0, -1e-3, float("nan")])
 def test_a_continuation_rate_must_be_positive(tmp_path, lr):
     pytest.importorskip("torch")
