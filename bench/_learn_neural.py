@@ -33,11 +33,13 @@ Means over the rounds; null with ``neural_voice_reason`` when the voice package 
 The ``_kokoro`` figures (`kokoro_figures`, session 18): the same, each of the six Kokoro-82M voices
 never trained on (`apps.kws.kokoro.HELD_OUT_VOICES`: two American women, two American men, a
 British woman and man; a different network from joe's) teaching its own device once, with its own
-clips (generator stream [seed, `KOKORO_STREAM`, the voice's index in `kokoro.VOICE_SHA256`]: the
+clips (generator stream [seed, `KOKORO_STREAM`, the voice's index in `kokoro.TABLES`]: the
 same clips whichever other voices are measured); means over the six voices, and
 ``new_word_acc_<shots>shot_kokoro_by_voice`` / ``adapt_acc_after_kokoro_by_voice``. Six people
 instead of one: a new-word figure for neural voices with twice joe's test clips and less
-dependence on one speaker. Null with ``kokoro_learn_reason`` without the Kokoro network or voice
+dependence on one speaker. The ``_kokoro_accented`` figures (session 19): the same for the three
+accented Kokoro voices never trained on (`kokoro.ACCENTED_HELD_OUT`: Spanish, Japanese and
+Portuguese voices saying English). Null with ``kokoro_learn_reason`` without the Kokoro network or voice
 tables (`scripts/setup.sh --train`).
 """
 
@@ -62,7 +64,7 @@ from akida_edge.bench._learn_kws import (
 )
 
 STREAM = 8  # the generator stream of the neural voice's clips: [seed, STREAM, round]
-KOKORO_STREAM = 9  # a Kokoro voice's clips: [seed, KOKORO_STREAM, its index in kokoro.VOICE_SHA256]
+KOKORO_STREAM = 9  # a Kokoro voice's clips: [seed, KOKORO_STREAM, its index in kokoro.TABLES]
 
 
 def keys(shots: int = 5, tag: str = "_neural_voice") -> tuple[str, ...]:
@@ -180,9 +182,9 @@ def _kokoro_job(args: tuple) -> tuple[dict[str, float], dict[str, int], dict[str
     from akida_edge.apps.kws import kokoro
 
     kokoro.load.cache_clear()
-    model, name, params = args
-    rng = np.random.default_rng([params["seed"], KOKORO_STREAM, list(kokoro.VOICE_SHA256).index(name)])
-    return _voice_round(model, rng, f"{kokoro.PREFIX}+{name}", kokoro.synthesize, "_kokoro", **{
+    model, name, tag, params = args
+    rng = np.random.default_rng([params["seed"], KOKORO_STREAM, list(kokoro.TABLES).index(name)])
+    return _voice_round(model, rng, f"{kokoro.PREFIX}+{name}", kokoro.synthesize, tag, **{
         k: v for k, v in params.items() if k != "seed"})
 
 
@@ -190,40 +192,46 @@ def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | No
                    words: tuple[str, ...] = NEW_WORDS, shots: int = 5, test_per_word: int = 10,
                    base_per_keyword: int = 2, unknown: int = 10, adapt_test_per_keyword: int = 3,
                    seed: int = KWS_SEED, tts: int | None = None, model: str | None = None,
-                   front: tuple[float, ...] = FRONT_FALSE_ACCEPT, workers: int = 2) -> dict[str, Any]:
+                   front: tuple[float, ...] = FRONT_FALSE_ACCEPT, workers: int = 2,
+                   accented: bool = False) -> dict[str, Any]:
     """The ``_kokoro`` figures (module docstring): each of `voices` (default the six
     `kokoro.HELD_OUT_VOICES`, never trained on) teaches its own device once, as joe does in a round;
     means over the voices, and the 5-shot new-word and adaptation figures per voice. The voices run
-    on `workers` processes. Null with ``kokoro_learn_reason`` without the Kokoro network or tables."""
+    on `workers` processes. `accented`: the ``_kokoro_accented`` figures, by default of the three
+    `kokoro.ACCENTED_HELD_OUT` voices. Null with ``kokoro_learn_reason`` without the Kokoro network
+    or tables."""
     from akida_edge.apps.kws import kokoro
 
+    tag = "_kokoro_accented" if accented else "_kokoro"
     reason = kokoro.missing()
     if reason is not None:
-        return {**dict.fromkeys(keys(shots, "_kokoro")), "kokoro_learn_reason": reason}
+        return {**dict.fromkeys(keys(shots, tag)), "kokoro_learn_reason": reason}
     from akida_edge.apps.kws import enroll
 
-    voices = tuple(kokoro.HELD_OUT_VOICES if voices is None else voices)
+    default = kokoro.ACCENTED_HELD_OUT if accented else kokoro.HELD_OUT_VOICES
+    voices = tuple(default if voices is None else voices)
     if progress:
-        print(f"bench learn: new words and adaptation on {len(voices)} Kokoro voices", file=progress,
-              flush=True)
+        print(f"bench learn: new words and adaptation on {len(voices)} {'accented ' if accented else ''}"
+              "Kokoro voices", file=progress, flush=True)
     tts = enroll.CLIPS if tts is None else tts
     params = {"seed": seed, "words": words, "shots": shots, "test_per_word": test_per_word,
               "base_per_keyword": base_per_keyword, "unknown": unknown,
               "adapt_test_per_keyword": adapt_test_per_keyword,
               "spoken": {w: enroll.spoken_clips(w, tts) for w in words}, "front": front}
-    jobs = [(model, name, params) for name in voices]
+    jobs = [(model, name, tag, params) for name in voices]
     results = []
     with get_context("fork").Pool(max(1, min(workers, len(jobs)))) as pool:
         for done, result in enumerate(pool.imap(_kokoro_job, jobs), 1):
             results.append(result)
             if progress:
                 print(f"bench learn: Kokoro voice {done}/{len(jobs)}", file=progress, flush=True)
-    out = _summary([r[0] for r in results], [r[1] for r in results], "_kokoro", shots, front)
-    for key in (f"new_word_acc_{shots}shot_kokoro", "adapt_acc_after_kokoro"):
+    out = _summary([r[0] for r in results], [r[1] for r in results], tag, shots, front)
+    for key in (f"new_word_acc_{shots}shot{tag}", f"adapt_acc_after{tag}"):
         out[key + "_by_voice"] = {name: round(r[0][key], 3) for name, r in zip(voices, results, strict=True)}
     counts = results[0][2] if results else {}
-    out.update({"kokoro_learn_voices": list(voices),
-                "kokoro_new_word_test_clips": counts.get("new_word", 0) * len(voices),
-                "kokoro_base_test_clips": counts.get("base", 0) * len(voices),
-                "kokoro_adapt_test_clips": counts.get("adapt", 0) * len(voices)})
+    name = tag[1:]
+    out.update({f"{name}_learn_voices": list(voices),
+                f"{name}_new_word_test_clips": counts.get("new_word", 0) * len(voices),
+                f"{name}_base_test_clips": counts.get("base", 0) * len(voices),
+                f"{name}_adapt_test_clips": counts.get("adapt", 0) * len(voices)})
     return out

@@ -29,7 +29,8 @@ Figures:
   figures: new words and adaptation taught and tested by one neural voice of a real person
   (`bench/_learn_neural.py`; null with ``neural_voice_reason`` without the ``dev`` extra); and the
   ``_kokoro`` figures: the same for each of six Kokoro neural voices never trained on, averaged
-  (null with ``kokoro_learn_reason`` without the ``train`` extra).
+  (null with ``kokoro_learn_reason`` without the ``train`` extra), and the ``_kokoro_accented``
+  figures for three accented Kokoro voices never trained on.
 """
 
 from __future__ import annotations
@@ -138,4 +139,5 @@ def run(progress: IO[str] | None = None) -> dict[str, Any]:
     figures.update(other_synth_figures(progress))
     figures.update(neural_voice_figures(progress))
     figures.update(kokoro_figures(progress))
+    figures.update(kokoro_figures(progress, accented=True))
     return figures

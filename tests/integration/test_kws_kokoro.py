@@ -253,8 +253,21 @@ def test_bench_learn_figures_of_the_held_out_voices_on_a_tiny_run(monkeypatch):
                                          front=(0.05, 0.2), workers=1)
     for key in (f"new_word_acc_{shots}shot_kokoro", "adapt_acc_after_kokoro"):
         assert alone[key + "_by_voice"] == {"bm_lewis": figs[key + "_by_voice"]["bm_lewis"]}
+    # the accented teachers: the accented held-out voices by default, under figure names of their own
+    held = kokoro.ACCENTED_HELD_OUT
+    accented = _learn_neural.kokoro_figures(words=("backward",), shots=shots, test_per_word=1,
+                                            base_per_keyword=1, unknown=1, adapt_test_per_keyword=1, tts=1,
+                                            front=(0.05, 0.2), workers=2, accented=True)
+    assert accented["kokoro_accented_learn_voices"] == list(held)
+    assert set(accented[f"new_word_acc_{shots}shot_kokoro_accented_by_voice"]) == set(held)
+    assert accented["kokoro_accented_adapt_test_clips"] == len(KEYWORDS) * len(held)
+    for key in _learn_neural.keys(shots, "_kokoro_accented"):
+        assert (-1.0 if "drop" in key else 0.0) <= accented[key] <= 1.0, (key, accented[key])
+    assert not any(k.endswith("_kokoro") for k in accented)
     # without the voice tables: null figures with the reason, never a failure
     monkeypatch.setenv(kokoro.VOICES_ENV, "/nonexistent/kokoro-voices")
     missing = _learn_neural.kokoro_figures()
     assert all(missing[k] is None for k in _learn_neural.keys(5, "_kokoro"))
     assert "--fetch" in missing["kokoro_learn_reason"]
+    missing = _learn_neural.kokoro_figures(accented=True)
+    assert all(missing[k] is None for k in _learn_neural.keys(5, "_kokoro_accented"))
