@@ -66,6 +66,13 @@ class KokoroConfig:
         class, as the English set's 400 over 22)."""
         return KokoroConfig(seed=seed, per_class={"train": 660, "test": 20}, accented=True)
 
+    @staticmethod
+    def choose(accented: bool = False, small: bool = False) -> KokoroConfig:
+        """The set's settings: English or accented voices, full or smoke-sized."""
+        if small:
+            return KokoroConfig.small(accented=accented)
+        return KokoroConfig.with_accents() if accented else KokoroConfig()
+
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
 
@@ -116,10 +123,7 @@ def recorded(out: str | Path) -> dict | None:
 
 def config_for(out: str | Path, small: bool = False) -> KokoroConfig:
     """The settings to build or resume `out` with: the accented set's when its manifest says so."""
-    accented = bool((recorded(out) or {}).get("accented"))
-    if small:
-        return KokoroConfig.small(accented=accented)
-    return KokoroConfig.with_accents() if accented else KokoroConfig()
+    return KokoroConfig.choose(bool((recorded(out) or {}).get("accented")), small)
 
 
 def _job(args: tuple) -> int:
@@ -172,11 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.workers < 1:
             raise ConfigError(f"--workers {args.workers}: must be >= 1")
-        if args.small:
-            config = KokoroConfig.small(accented=args.accented)
-        else:
-            config = KokoroConfig.with_accents() if args.accented else KokoroConfig()
-        manifest = build(args.out, config, workers=args.workers, overwrite=args.overwrite)
+        manifest = build(args.out, KokoroConfig.choose(args.accented, args.small), workers=args.workers,
+                         overwrite=args.overwrite)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)
         return exc.exit_code
