@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-PER_CLASS = 20
+PER_CLASS = 80  # 960 clips (20, 240 clips, before session 20: SD 0.03, the size of the differences judged)
 SEED = 20261127
 SHARD_SIZE = 48
 STREAM = 77  # the generator stream of these clips: [seed, STREAM, shard]

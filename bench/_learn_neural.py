@@ -28,7 +28,11 @@ and ``new_word_acc_<shots>shot_neural_voice_by_false_accept`` /
 ``base_acc_drop_neural_voice_by_false_accept``: the two figures for other values of the
 decision's false-accept rate ε (`learn.FALSE_ACCEPT`, the shipped point among them).
 
-Means over the rounds; null with ``neural_voice_reason`` when the voice package is missing.
+Means over the rounds; null with ``neural_voice_reason`` when the voice package is missing. Since
+session 20 ten rounds (300 new-word and 300 base test clips, ten draws of the teaching clips) and 10
+adaptation test clips per keyword and round (1 000), on two processes: with three rounds and 90
+adaptation clips a figure's SD was 0.03–0.05, and candidates were judged on differences that size
+(docs/kws-learning.md §26). Rounds 1–3 draw the same clips as before, but for the adaptation test.
 
 The ``_kokoro`` figures (`kokoro_figures`, session 18): the same, each of the six Kokoro-82M voices
 never trained on (`apps.kws.kokoro.HELD_OUT_VOICES`: two American women, two American men, a
@@ -64,6 +68,8 @@ from akida_edge.bench._learn_kws import (
 )
 
 STREAM = 8  # the generator stream of the neural voice's clips: [seed, STREAM, round]
+REPEATS = 10  # joe's rounds (3 before session 20): ten teaching draws; with ADAPT_TEST 1 000 adaptation clips
+ADAPT_TEST = 10  # joe's adaptation test clips per keyword and round (3 before session 20)
 KOKORO_STREAM = 9  # a Kokoro voice's clips: [seed, KOKORO_STREAM, its index in kokoro.TABLES]
 
 
@@ -142,12 +148,24 @@ def _summary(rounds: list[dict[str, float]], errors: list[dict[str, int]], tag: 
     return out
 
 
+def _joe_job(args: tuple) -> tuple[dict[str, float], dict[str, int], dict[str, int]]:
+    """One round of joe's, in a forked worker (its own Piper session, not the parent's)."""
+    from akida_edge.apps.kws import neural_voice
+
+    neural_voice.load.cache_clear()
+    model, r, params = args
+    rng = np.random.default_rng([params["seed"], STREAM, r])
+    return _voice_round(model, rng, neural_voice.VOICE, neural_voice.synthesize, "_neural_voice",
+                        **{k: v for k, v in params.items() if k != "seed"})
+
+
 def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WORDS, shots: int = 5,
-                         repeats: int = 3, test_per_word: int = 10, base_per_keyword: int = 2,
-                         unknown: int = 10, adapt_test_per_keyword: int = 3, seed: int = KWS_SEED,
+                         repeats: int = REPEATS, test_per_word: int = 10, base_per_keyword: int = 2,
+                         unknown: int = 10, adapt_test_per_keyword: int = ADAPT_TEST, seed: int = KWS_SEED,
                          tts: int | None = None, model: str | None = None,
-                         front: tuple[float, ...] = FRONT_FALSE_ACCEPT) -> dict[str, Any]:
-    """The figures of the module docstring for Piper's joe (tag ``_neural_voice``)."""
+                         front: tuple[float, ...] = FRONT_FALSE_ACCEPT, workers: int = 2) -> dict[str, Any]:
+    """The figures of the module docstring for Piper's joe (tag ``_neural_voice``); the rounds run on
+    `workers` processes (round r's clips come from its own stream, whichever process runs it)."""
     from akida_edge.apps.kws import neural_voice
 
     reason = neural_voice.missing()
@@ -159,16 +177,19 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
         print(f"bench learn: new words and adaptation on the neural voice ({repeats} rounds)", file=progress,
               flush=True)
     tts = enroll.CLIPS if tts is None else tts
-    spoken = {w: enroll.spoken_clips(w, tts) for w in words}
+    params = {"seed": seed, "words": words, "shots": shots, "test_per_word": test_per_word,
+              "base_per_keyword": base_per_keyword, "unknown": unknown,
+              "adapt_test_per_keyword": adapt_test_per_keyword,
+              "spoken": {w: enroll.spoken_clips(w, tts) for w in words}, "front": front}
     rounds, errors, counts = [], [], {}
-    for r in range(repeats):
-        fig, err, counts = _voice_round(model, np.random.default_rng([seed, STREAM, r]), neural_voice.VOICE,
-                                        neural_voice.synthesize, "_neural_voice", words, shots, test_per_word,
-                                        base_per_keyword, unknown, adapt_test_per_keyword, spoken, front)
-        rounds.append(fig)
-        errors.append(err)
-        if progress:
-            print(f"bench learn: neural voice round {r + 1}/{repeats}", file=progress, flush=True)
+    jobs = [(model, r, params) for r in range(repeats)]
+    with get_context("fork").Pool(max(1, min(workers, repeats))) as pool:
+        for done, (fig, err, n) in enumerate(pool.imap(_joe_job, jobs), 1):
+            rounds.append(fig)
+            errors.append(err)
+            counts = n
+            if progress:
+                print(f"bench learn: neural voice round {done}/{repeats}", file=progress, flush=True)
     out = _summary(rounds, errors, "_neural_voice", shots, front)
     out.update({"neural_voice": neural_voice.VOICE, "neural_voice_rounds": repeats,
                 "neural_voice_new_word_test_clips": counts.get("new_word", 0) * repeats,

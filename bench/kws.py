@@ -20,8 +20,9 @@ Figures:
   the model never heard; flite is in training, festival never);
 - ``neural_voice_accuracy`` (with ``_keyword_accuracy``, ``_accuracy_by_snr_db``,
   ``_per_class_recall``) — quantized, a neural voice of a real person (Piper's ``en_US-joe-medium``,
-  `apps/kws/neural_voice.py`), 20 clips per class made as the held-out splits' clips
-  (`bench/_kws_neural.py`; no target; null with ``neural_voice_reason`` without the ``dev`` extra);
+  `apps/kws/neural_voice.py`), 80 clips per class (960; 240 before session 20) made as the held-out
+  splits' clips (`bench/_kws_neural.py`; no target; null with ``neural_voice_reason`` without the
+  ``dev`` extra);
 - ``kokoro_accuracy`` (with ``_keyword_accuracy``, ``_accuracy_by_voice``) — quantized, six Kokoro
   neural voices never trained on (`apps/kws/kokoro.py`), 20 clips per speech class
   (`bench/_kws_kokoro.py`, the training report's ``kokoro_test`` clips; no target; null with

@@ -108,4 +108,13 @@ def test_bench_figures_on_a_tiny_run(tmp_path):
     assert sum(learn["new_word_errors_neural_voice"].values()) <= 1  # one test clip
     assert learn["neural_voice_adapt_test_clips"] == len(KEYWORDS)
     assert learn["neural_voice_base_test_clips"] == len(KEYWORDS) + 1
+    # rounds run on two processes give what one process gives: each round draws from its own stream
+    tiny = dict(words=("backward",), shots=shots, repeats=2, test_per_word=1, base_per_keyword=1, unknown=1,
+                adapt_test_per_keyword=1, tts=1, front=(0.05,))
+    two, one = (_learn_neural.neural_voice_figures(workers=w, **tiny) for w in (2, 1))
+    assert two == one and two["neural_voice_rounds"] == 2
+    assert two["neural_voice_adapt_test_clips"] == 2 * len(KEYWORDS)
+    # and its first round is the one-round run's: its wrong answers are among the two rounds'
+    errors = two["new_word_errors_neural_voice"]
+    assert all(errors.get(k, 0) >= n for k, n in learn["new_word_errors_neural_voice"].items())
     assert not (tmp_path / "default-state").exists()
