@@ -12,8 +12,8 @@ effects), then `dataset.make_clip`: time shift, background noise at an SNR in
 
 Figures: ``neural_voice_accuracy`` (12-class top-1 of the quantized model, `Spotter.probabilities`
 on `features.batch_features` as the other accuracy figures), ``neural_voice_keyword_accuracy``
-(the ten keywords' clips only), ``neural_voice_accuracy_by_snr_db`` (speech clips per SNR; ~30
-per level, so ±0.08) and ``neural_voice_per_class_recall``; all null, with
+(the ten keywords' clips only), ``neural_voice_accuracy_by_snr_db`` (speech clips per SNR; ~120
+per level, so ±0.04) and ``neural_voice_per_class_recall``; all null, with
 ``neural_voice_reason``, when the voice package is not installed.
 """
 
@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import numpy as np
 
-PER_CLASS = 80  # 960 clips (20, 240 clips, before session 20: SD 0.03, the size of the differences judged)
+PER_CLASS = 80  # 960 clips; before session 20 20 (240), whose SD 0.03 was the size of the differences judged
 SEED = 20261127
 SHARD_SIZE = 48
 STREAM = 77  # the generator stream of these clips: [seed, STREAM, shard]
