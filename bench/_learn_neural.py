@@ -49,6 +49,7 @@ tables (`scripts/setup.sh --train`).
 
 from __future__ import annotations
 
+import importlib
 import tempfile
 from collections.abc import Callable
 from multiprocessing import get_context
@@ -148,14 +149,15 @@ def _summary(rounds: list[dict[str, float]], errors: list[dict[str, int]], tag: 
     return out
 
 
-def _joe_job(args: tuple) -> tuple[dict[str, float], dict[str, int], dict[str, int]]:
-    """One round of joe's, in a forked worker (its own Piper session, not the parent's)."""
-    from akida_edge.apps.kws import neural_voice
-
-    neural_voice.load.cache_clear()
-    model, r, params = args
-    rng = np.random.default_rng([params["seed"], STREAM, r])
-    return _voice_round(model, rng, neural_voice.VOICE, neural_voice.synthesize, "_neural_voice",
+def _round_job(args: tuple) -> tuple[dict[str, float], dict[str, int], dict[str, int]]:
+    """One voice's round (`_voice_round`) in a forked worker, with its own synthesizer session (not
+    the parent's): `synth` names the module (``neural_voice``, ``kokoro``), and the clips come from
+    the stream [seed, `stream`, `index`]."""
+    model, synth, voice, tag, stream, index, params = args
+    module = importlib.import_module(f"akida_edge.apps.kws.{synth}")
+    module.load.cache_clear()
+    rng = np.random.default_rng([params["seed"], stream, index])
+    return _voice_round(model, rng, voice, module.synthesize, tag,
                         **{k: v for k, v in params.items() if k != "seed"})
 
 
@@ -182,9 +184,10 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
               "adapt_test_per_keyword": adapt_test_per_keyword,
               "spoken": {w: enroll.spoken_clips(w, tts) for w in words}, "front": front}
     rounds, errors, counts = [], [], {}
-    jobs = [(model, r, params) for r in range(repeats)]
+    jobs = [(model, "neural_voice", neural_voice.VOICE, "_neural_voice", STREAM, r, params)
+            for r in range(repeats)]
     with get_context("fork").Pool(max(1, min(workers, repeats))) as pool:
-        for done, (fig, err, n) in enumerate(pool.imap(_joe_job, jobs), 1):
+        for done, (fig, err, n) in enumerate(pool.imap(_round_job, jobs), 1):
             rounds.append(fig)
             errors.append(err)
             counts = n
@@ -196,17 +199,6 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
                 "neural_voice_base_test_clips": counts.get("base", 0) * repeats,
                 "neural_voice_adapt_test_clips": counts.get("adapt", 0) * repeats})
     return out
-
-
-def _kokoro_job(args: tuple) -> tuple[dict[str, float], dict[str, int], dict[str, int]]:
-    """One Kokoro voice's round, in a forked worker (its own Kokoro session, not the parent's)."""
-    from akida_edge.apps.kws import kokoro
-
-    kokoro.load.cache_clear()
-    model, name, tag, params = args
-    rng = np.random.default_rng([params["seed"], KOKORO_STREAM, list(kokoro.TABLES).index(name)])
-    return _voice_round(model, rng, f"{kokoro.PREFIX}+{name}", kokoro.synthesize, tag, **{
-        k: v for k, v in params.items() if k != "seed"})
 
 
 def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | None = None,
@@ -239,10 +231,11 @@ def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | No
               "base_per_keyword": base_per_keyword, "unknown": unknown,
               "adapt_test_per_keyword": adapt_test_per_keyword,
               "spoken": {w: enroll.spoken_clips(w, tts) for w in words}, "front": front}
-    jobs = [(model, name, tag, params) for name in voices]
+    jobs = [(model, "kokoro", f"{kokoro.PREFIX}+{name}", tag, KOKORO_STREAM, list(kokoro.TABLES).index(name),
+             params) for name in voices]
     results = []
     with get_context("fork").Pool(max(1, min(workers, len(jobs)))) as pool:
-        for done, result in enumerate(pool.imap(_kokoro_job, jobs), 1):
+        for done, result in enumerate(pool.imap(_round_job, jobs), 1):
             results.append(result)
             if progress:
                 print(f"bench learn: Kokoro voice {done}/{len(jobs)}", file=progress, flush=True)
