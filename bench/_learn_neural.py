@@ -161,6 +161,32 @@ def _round_job(args: tuple) -> tuple[dict[str, float], dict[str, int], dict[str,
                         **{k: v for k, v in params.items() if k != "seed"})
 
 
+def _params(seed: int, words: tuple[str, ...], shots: int, test_per_word: int, base_per_keyword: int,
+            unknown: int, adapt_test_per_keyword: int, tts: int | None,
+            front: tuple[float, ...]) -> dict[str, Any]:
+    """`_round_job`'s settings of a voice's rounds, with the words' `tts` enrollment clips (default
+    `enroll.CLIPS`) made once for all of them."""
+    from akida_edge.apps.kws import enroll
+
+    tts = enroll.CLIPS if tts is None else tts
+    return {"seed": seed, "words": words, "shots": shots, "test_per_word": test_per_word,
+            "base_per_keyword": base_per_keyword, "unknown": unknown,
+            "adapt_test_per_keyword": adapt_test_per_keyword,
+            "spoken": {w: enroll.spoken_clips(w, tts) for w in words}, "front": front}
+
+
+def _run_rounds(jobs: list[tuple], workers: int, progress: IO[str] | None,
+                what: str) -> list[tuple[dict[str, float], dict[str, int], dict[str, int]]]:
+    """`_round_job` of each of `jobs` on `workers` forked processes, in order; a progress line per job."""
+    results = []
+    with get_context("fork").Pool(max(1, min(workers, len(jobs)))) as pool:
+        for done, result in enumerate(pool.imap(_round_job, jobs), 1):
+            results.append(result)
+            if progress:
+                print(f"bench learn: {what} {done}/{len(jobs)}", file=progress, flush=True)
+    return results
+
+
 def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...] = NEW_WORDS, shots: int = 5,
                          repeats: int = REPEATS, test_per_word: int = 10, base_per_keyword: int = 2,
                          unknown: int = 10, adapt_test_per_keyword: int = ADAPT_TEST, seed: int = KWS_SEED,
@@ -173,27 +199,16 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
     reason = neural_voice.missing()
     if reason is not None:
         return {**dict.fromkeys(keys(shots)), "neural_voice_reason": reason}
-    from akida_edge.apps.kws import enroll
-
     if progress:
         print(f"bench learn: new words and adaptation on the neural voice ({repeats} rounds)", file=progress,
               flush=True)
-    tts = enroll.CLIPS if tts is None else tts
-    params = {"seed": seed, "words": words, "shots": shots, "test_per_word": test_per_word,
-              "base_per_keyword": base_per_keyword, "unknown": unknown,
-              "adapt_test_per_keyword": adapt_test_per_keyword,
-              "spoken": {w: enroll.spoken_clips(w, tts) for w in words}, "front": front}
-    rounds, errors, counts = [], [], {}
+    params = _params(seed, words, shots, test_per_word, base_per_keyword, unknown, adapt_test_per_keyword,
+                     tts, front)
     jobs = [(model, "neural_voice", neural_voice.VOICE, "_neural_voice", STREAM, r, params)
             for r in range(repeats)]
-    with get_context("fork").Pool(max(1, min(workers, repeats))) as pool:
-        for done, (fig, err, n) in enumerate(pool.imap(_round_job, jobs), 1):
-            rounds.append(fig)
-            errors.append(err)
-            counts = n
-            if progress:
-                print(f"bench learn: neural voice round {done}/{repeats}", file=progress, flush=True)
-    out = _summary(rounds, errors, "_neural_voice", shots, front)
+    results = _run_rounds(jobs, workers, progress, "neural voice round")
+    out = _summary([r[0] for r in results], [r[1] for r in results], "_neural_voice", shots, front)
+    counts = results[0][2] if results else {}
     out.update({"neural_voice": neural_voice.VOICE, "neural_voice_rounds": repeats,
                 "neural_voice_new_word_test_clips": counts.get("new_word", 0) * repeats,
                 "neural_voice_base_test_clips": counts.get("base", 0) * repeats,
@@ -219,26 +234,16 @@ def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | No
     reason = kokoro.missing()
     if reason is not None:
         return {**dict.fromkeys(keys(shots, tag)), "kokoro_learn_reason": reason}
-    from akida_edge.apps.kws import enroll
-
     default = kokoro.ACCENTED_HELD_OUT if accented else kokoro.HELD_OUT_VOICES
     voices = tuple(default if voices is None else voices)
     if progress:
         print(f"bench learn: new words and adaptation on {len(voices)} {'accented ' if accented else ''}"
               "Kokoro voices", file=progress, flush=True)
-    tts = enroll.CLIPS if tts is None else tts
-    params = {"seed": seed, "words": words, "shots": shots, "test_per_word": test_per_word,
-              "base_per_keyword": base_per_keyword, "unknown": unknown,
-              "adapt_test_per_keyword": adapt_test_per_keyword,
-              "spoken": {w: enroll.spoken_clips(w, tts) for w in words}, "front": front}
+    params = _params(seed, words, shots, test_per_word, base_per_keyword, unknown, adapt_test_per_keyword,
+                     tts, front)
     jobs = [(model, "kokoro", f"{kokoro.PREFIX}+{name}", tag, KOKORO_STREAM, list(kokoro.TABLES).index(name),
              params) for name in voices]
-    results = []
-    with get_context("fork").Pool(max(1, min(workers, len(jobs)))) as pool:
-        for done, result in enumerate(pool.imap(_round_job, jobs), 1):
-            results.append(result)
-            if progress:
-                print(f"bench learn: Kokoro voice {done}/{len(jobs)}", file=progress, flush=True)
+    results = _run_rounds(jobs, workers, progress, "Kokoro voice")
     out = _summary([r[0] for r in results], [r[1] for r in results], tag, shots, front)
     for key in (f"new_word_acc_{shots}shot{tag}", f"adapt_acc_after{tag}"):
         out[key + "_by_voice"] = {name: round(r[0][key], 3) for name, r in zip(voices, results, strict=True)}
