@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the shipped keyword-spotting model (apps/kws/model) in one command: the data sets, the
 # training stages and the conversion of docs/kws.md ("Reproduce the shipped model"), each
-# with its own progress lines. About 4.6 h on one thread; every data set is cached and resumable, so
+# with its own progress lines. About 5.5 h on one thread; every data set is cached and resumable, so
 # a second run after an interruption picks up where it stopped (a finished stage is not redone
 # when its output exists).
 #
@@ -10,10 +10,10 @@
 # WORK_DIR (default data/kws-repro) holds the intermediate networks and checkpoints; OUT_DIR
 # (default apps/kws/model) gets kws.aem, kws_float.pt, metrics.json, REPORT.md and confusion.png.
 # The data sets go where docs/kws.md puts them (data/kws-en, data/kws-words, data/kws-windows,
-# data/kws-words-more, data/kws-words-more2);
+# data/kws-words-more, data/kws-words-more2, data/kws-kokoro-accented, data/kws-words-kokoro-accented);
 # with --small, smoke-sized ones go under WORK_DIR instead (minutes: the CI-sized check that the
 # chain runs; its model is not the shipped one). Needs `scripts/setup.sh --train` (PyTorch, flite,
-# festival, espeak-ng, sox). PYTHON overrides the interpreter (default .venv/bin/python).
+# festival, espeak-ng, sox, the Kokoro network and voices). PYTHON overrides the interpreter (default .venv/bin/python).
 set -euo pipefail
 
 small=()
@@ -26,13 +26,14 @@ out=${2:-apps/kws/model}
 py=${PYTHON:-.venv/bin/python}
 if [[ ${#small[@]} -gt 0 ]]; then
     data=$work/kws-en words=$work/kws-words windows=$work/kws-windows more=$work/kws-words-more
-    more2=$work/kws-words-more2 clips=()
+    more2=$work/kws-words-more2 kokoro=$work/kws-kokoro-accented kwords=$work/kws-words-kokoro-accented clips=()
 else
     data=data/kws-en words=data/kws-words windows=data/kws-windows more=data/kws-words-more
-    more2=data/kws-words-more2 clips=(--clips-per-word 96)
+    more2=data/kws-words-more2 kokoro=data/kws-kokoro-accented kwords=data/kws-words-kokoro-accented
+    clips=(--clips-per-word 96)
 fi
 mkdir -p "$work"
-step() { echo "reproduce_kws_model: step $1/10: $2" >&2; }
+step() { echo "reproduce_kws_model: step $1/12: $2" >&2; }
 
 step 1 "the keyword data set and the session-3 network (22 float epochs)"
 if [[ ! -f "$work/ckpt/float-seed2.pt" || ! -f "$work/s3/kws.aem" ]]; then
@@ -71,8 +72,13 @@ if [[ ! -f "$work/s15/kws.aem" ]]; then
         --more-words "$more" "$more2" --words-unknown --windows "$windows" --probe-epochs 10 --distill 1.0 \
         "${small[@]}"
 fi
-step 10 "the session-15 float network quantized again: 4 quantization-aware epochs that also learn its soft outputs, conversion (the session-16 model)"
-"$py" -m akida_edge.apps.kws.train --data "$data" --out "$out" --seed 5 --checkpoints "$work/ckpt16" \
-    --float-from "$work/ckpt15/float-continued-seed5.pt" --qat-epochs 4 --qat-distill 1.0 --words "$words" \
-    --more-words "$more" "$more2" --words-unknown --windows "$windows" "${small[@]}"
+step 10 "keyword clips said by 36 Kokoro neural voices, 14 of them accented (apps/kws/kokoroset.py)"
+"$py" -m akida_edge.apps.kws.kokoroset --accented --out "$kokoro" "${small[@]}"
+step 11 "the first word set's words said by the same Kokoro voices"
+"$py" -m akida_edge.apps.kws.wordset --kokoro --accented --workers 2 --out "$kwords" "${small[@]}"
+step 12 "2 more epochs of the session-15 float network with the Kokoro clips, distilling its keyword outputs, then 4 quantization-aware epochs that also learn its soft outputs, conversion (the session-21 model)"
+"$py" -m akida_edge.apps.kws.train --data "$data" --out "$out" --seed 13 --checkpoints "$work/ckpt21" \
+    --float-from "$work/ckpt15/float-continued-seed5.pt" --continue-epochs 2 --distill 1.0 --qat-distill 1.0 \
+    --qat-epochs 4 --kokoro "$kokoro" --words "$words" --more-words "$more" "$more2" "$kwords" --words-unknown \
+    --windows "$windows" "${small[@]}"
 echo "reproduce_kws_model: done: $out (compare $out/REPORT.md with apps/kws/model/REPORT.md)" >&2

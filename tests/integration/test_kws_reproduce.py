@@ -1,5 +1,5 @@
 """`scripts/reproduce_kws_model.sh --small`: the one command that reproduces the shipped KWS model runs
-its ten stages end to end (smoke-sized data, so its model is not the shipped one) and makes every
+its twelve stages end to end (smoke-sized data, so its model is not the shipped one) and makes every
 file the shipped model directory holds, with a converted model that agrees with its PyTorch twin."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def test_the_reproduction_command_runs_every_stage(tmp_path):
                          text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-2000:]
     steps = [ln for ln in run.stderr.splitlines() if ln.startswith("reproduce_kws_model: step ")]
-    assert [s.split()[2] for s in steps] == [f"{i}/10:" for i in range(1, 11)]
+    assert [s.split()[2] for s in steps] == [f"{i}/12:" for i in range(1, 13)]
     artifacts = {".aem", ".pt", ".json", ".md", ".png"}
     shipped = {p.name for p in (ROOT / "apps" / "kws" / "model").iterdir() if p.suffix in artifacts}
     assert {"kws.aem", "kws_float.pt", "metrics.json", "REPORT.md", "confusion.png"} <= shipped
@@ -48,7 +48,11 @@ def test_the_reproduction_command_runs_every_stage(tmp_path):
     assert s15["more_words"] == 2 and s15["probe_epochs"] == 10 and s15["distill"] == 1.0
     assert s15["epochs_float_continued"] == 2 and s15["seed"] == 5 and s15["qat_distill"] == 0.0
     assert (tmp_path / "work" / "ckpt12" / "float-continued-seed2.pt").is_file()  # stage 9: start, teacher
-    # the shipped file: stage 10, stage 9's float network quantized again learning its soft outputs
-    assert metrics["qat_distill"] == 1.0 and metrics["float_reused"] and metrics["seed"] == 5
-    assert metrics["more_words"] == 2 and metrics["epochs_float_continued"] == 0
-    assert (tmp_path / "work" / "ckpt15" / "float-continued-seed5.pt").is_file()  # stage 10's start
+    # the shipped file: stage 12, stage 9's float network trained 2 more epochs with the Kokoro
+    # clips (stage 10) and words (stage 11), distilling its outputs, then quantized learning its soft outputs
+    assert metrics["qat_distill"] == 1.0 and metrics["distill"] == 1.0 and metrics["float_reused"]
+    assert metrics["seed"] == 13 and metrics["epochs_float_continued"] == 2 and metrics["more_words"] == 3
+    assert metrics["kokoro_train_clips"] > 0 and metrics["kokoro_word_clips"] > 0
+    assert (tmp_path / "work" / "ckpt15" / "float-continued-seed5.pt").is_file()  # stage 12's start
+    assert (tmp_path / "work" / "ckpt21" / "float-continued-seed13.pt").is_file()
+    assert json.loads((tmp_path / "work" / "kws-kokoro-accented" / "manifest.json").read_text())["config"]["accented"]
