@@ -131,11 +131,14 @@ TRAIN_SAMPLE_TEXT = "2000"
 def _kokoro_text(m: dict) -> str:
     if not m.get("kokoro_train_clips"):
         return ""
-    return (f"\nNeural voices (`--kokoro`): {m['kokoro_train_clips']} more training clips said by 22 "
-            "Kokoro-82M voices (`kokoroset.py`, the same clips, effects and noise), in the float and "
-            f"quantization-aware phases; {m['kokoro_test_clips']} clips of its 6 other voices, never "
+    # the set's voices: `kokoro.TRAIN_VOICES` (22), and `kokoro.ACCENTED_TRAIN` (14 more) in a set built
+    # with --accented; the metrics do not record which, so the report names both
+    return (f"\nNeural voices (`--kokoro`): {m['kokoro_train_clips']} more training clips said by "
+            "Kokoro-82M training voices (`kokoroset.py`: the 22 English ones, and 14 accented ones in a "
+            "set built with `--accented`; the same clips, effects and noise), in the float and "
+            f"quantization-aware phases; {m['kokoro_test_clips']} clips of 6 other English voices, never "
             "trained on, are measured below."
-            + (f" The word set adds {m['kokoro_word_clips']} clips of its words said by the same 22 voices "
+            + (f" The word sets add {m['kokoro_word_clips']} clips of words said by the same voices "
                "(`wordset.py --kokoro`)." if m.get("kokoro_word_clips") else "") + "\n")
 
 
