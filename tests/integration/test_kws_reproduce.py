@@ -55,4 +55,5 @@ def test_the_reproduction_command_runs_every_stage(tmp_path):
     assert metrics["kokoro_train_clips"] > 0 and metrics["kokoro_word_clips"] > 0
     assert (tmp_path / "work" / "ckpt15" / "float-continued-seed5.pt").is_file()  # stage 12's start
     assert (tmp_path / "work" / "ckpt21" / "float-continued-seed13.pt").is_file()
-    assert json.loads((tmp_path / "work" / "kws-kokoro-accented" / "manifest.json").read_text())["config"]["accented"]
+    kokoro_set = json.loads((tmp_path / "work" / "kws-kokoro-accented" / "manifest.json").read_text())
+    assert kokoro_set["config"]["accented"]  # stage 10: the accented voices too
