@@ -71,7 +71,9 @@ from akida_edge.bench._learn_kws import (
 STREAM = 8  # the generator stream of the neural voice's clips: [seed, STREAM, round]
 REPEATS = 10  # joe's rounds (3 before session 20): ten teaching draws; with ADAPT_TEST 1 000 adaptation clips
 ADAPT_TEST = 10  # joe's adaptation test clips per keyword and round (3 before session 20)
-KOKORO_STREAM = 9  # a Kokoro voice's clips: [seed, KOKORO_STREAM, its index in kokoro.TABLES]
+KOKORO_STREAM = 9  # a Kokoro voice's clips: [seed, KOKORO_STREAM, its index in kokoro.TABLES(, draw)]
+KOKORO_DRAWS = 1  # teaching draws per English Kokoro voice (6 voices: 180 new-word test clips a draw)
+ACCENTED_DRAWS = 3  # per accented one (3 voices: 90 a draw; one draw before session 22)
 
 
 def keys(shots: int = 5, tag: str = "_neural_voice") -> tuple[str, ...]:
@@ -156,7 +158,7 @@ def _round_job(args: tuple) -> tuple[dict[str, float], dict[str, int], dict[str,
     model, synth, voice, tag, stream, index, params = args
     module = importlib.import_module(f"akida_edge.apps.kws.{synth}")
     module.load.cache_clear()
-    rng = np.random.default_rng([params["seed"], stream, index])
+    rng = np.random.default_rng([params["seed"], stream, *np.atleast_1d(index).tolist()])
     return _voice_round(model, rng, voice, module.synthesize, tag,
                         **{k: v for k, v in params.items() if k != "seed"})
 
@@ -221,13 +223,15 @@ def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | No
                    base_per_keyword: int = 2, unknown: int = 10, adapt_test_per_keyword: int = 3,
                    seed: int = KWS_SEED, tts: int | None = None, model: str | None = None,
                    front: tuple[float, ...] = FRONT_FALSE_ACCEPT, workers: int = 2,
-                   accented: bool = False) -> dict[str, Any]:
+                   accented: bool = False, draws: int | None = None) -> dict[str, Any]:
     """The ``_kokoro`` figures (module docstring): each of `voices` (default the six
-    `kokoro.HELD_OUT_VOICES`, never trained on) teaches its own device once, as joe does in a round;
-    means over the voices, and the 5-shot new-word and adaptation figures per voice. The voices run
-    on `workers` processes. `accented`: the ``_kokoro_accented`` figures, by default of the three
-    `kokoro.ACCENTED_HELD_OUT` voices. Null with ``kokoro_learn_reason`` without the Kokoro network
-    or tables."""
+    `kokoro.HELD_OUT_VOICES`, never trained on) teaches its own device `draws` times (default
+    `KOKORO_DRAWS`), as joe does in a round; means over the voices and draws, and the 5-shot new-word
+    and adaptation figures per voice (means over its draws). Draw 0 takes its clips from the stream
+    [seed, `KOKORO_STREAM`, the voice's index], draw d > 0 from [..., index, d]. The rounds run on
+    `workers` processes. `accented`: the ``_kokoro_accented`` figures, by default of the three
+    `kokoro.ACCENTED_HELD_OUT` voices, `ACCENTED_DRAWS` times each. Null with ``kokoro_learn_reason``
+    without the Kokoro network or tables."""
     from akida_edge.apps.kws import kokoro
 
     tag = "_kokoro_accented" if accented else "_kokoro"
@@ -236,21 +240,28 @@ def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | No
         return {**dict.fromkeys(keys(shots, tag)), "kokoro_learn_reason": reason}
     default = kokoro.ACCENTED_HELD_OUT if accented else kokoro.HELD_OUT_VOICES
     voices = tuple(default if voices is None else voices)
+    draws = (ACCENTED_DRAWS if accented else KOKORO_DRAWS) if draws is None else draws
+    if draws < 1:
+        raise ValueError(f"draws {draws}: must be at least 1")
     if progress:
         print(f"bench learn: new words and adaptation on {len(voices)} {'accented ' if accented else ''}"
-              "Kokoro voices", file=progress, flush=True)
+              f"Kokoro voices ({draws} teaching draw{'s' if draws > 1 else ''} each)", file=progress, flush=True)
     params = _params(seed, words, shots, test_per_word, base_per_keyword, unknown, adapt_test_per_keyword,
                      tts, front)
-    jobs = [(model, "kokoro", f"{kokoro.PREFIX}+{name}", tag, KOKORO_STREAM, list(kokoro.TABLES).index(name),
-             params) for name in voices]
-    results = _run_rounds(jobs, workers, progress, "Kokoro voice")
+    rounds = [(name, d) for d in range(draws) for name in voices]
+    jobs = [(model, "kokoro", f"{kokoro.PREFIX}+{name}", tag, KOKORO_STREAM,
+             list(kokoro.TABLES).index(name) if d == 0 else (list(kokoro.TABLES).index(name), d), params)
+            for name, d in rounds]
+    results = _run_rounds(jobs, workers, progress, "Kokoro voice round")
     out = _summary([r[0] for r in results], [r[1] for r in results], tag, shots, front)
     for key in (f"new_word_acc_{shots}shot{tag}", f"adapt_acc_after{tag}"):
-        out[key + "_by_voice"] = {name: round(r[0][key], 3) for name, r in zip(voices, results, strict=True)}
+        out[key + "_by_voice"] = {name: round(float(np.mean([r[0][key] for (v, _), r in
+                                                             zip(rounds, results, strict=True) if v == name])), 3)
+                                  for name in voices}
     counts = results[0][2] if results else {}
     name = tag[1:]
-    out.update({f"{name}_learn_voices": list(voices),
-                f"{name}_new_word_test_clips": counts.get("new_word", 0) * len(voices),
-                f"{name}_base_test_clips": counts.get("base", 0) * len(voices),
-                f"{name}_adapt_test_clips": counts.get("adapt", 0) * len(voices)})
+    out.update({f"{name}_learn_voices": list(voices), f"{name}_learn_draws": draws,
+                f"{name}_new_word_test_clips": counts.get("new_word", 0) * len(rounds),
+                f"{name}_base_test_clips": counts.get("base", 0) * len(rounds),
+                f"{name}_adapt_test_clips": counts.get("adapt", 0) * len(rounds)})
     return out

@@ -29,7 +29,10 @@ class DetectParams:
     filler; the benchmark's test scenes 0.867 at 96/h, 55/h on filler). Re-checked the same way for
     session 15's model and kept (validation 0.825 at 32/h, 45/h on filler; test 0.867 at 75/h,
     50/h on filler), and for session 16's (validation 0.825 at 39/h, 39/h on filler; test 0.867 at
-    68/h, 53/h on filler; the rule's pick, a 1 200 ms refractory period, lost recall on test)."""
+    68/h, 53/h on filler; the rule's pick, a 1 200 ms refractory period, lost recall on test), and for
+    session 21's (K6, in session 22: no setting qualifies over these; validation 0.825 at 39/h, 36/h on
+    filler, 24/h on unseen words; test 0.850 at 55/h, 57/h on filler, 6/h on unseen words, `bench kws`'s
+    figures exactly)."""
 
     hop_ms: float = 100.0
     smooth: int = 7

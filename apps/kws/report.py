@@ -131,15 +131,28 @@ TRAIN_SAMPLE_TEXT = "2000"
 def _kokoro_text(m: dict) -> str:
     if not m.get("kokoro_train_clips"):
         return ""
-    # the set's voices: `kokoro.TRAIN_VOICES` (22), and `kokoro.ACCENTED_TRAIN` (14 more) in a set built
-    # with --accented; the metrics do not record which, so the report names both
-    return (f"\nNeural voices (`--kokoro`): {m['kokoro_train_clips']} more training clips said by "
-            "Kokoro-82M training voices (`kokoroset.py`: the 22 English ones, and 14 accented ones in a "
-            "set built with `--accented`; the same clips, effects and noise), in the float and "
-            f"quantization-aware phases; {m['kokoro_test_clips']} clips of 6 other English voices, never "
-            "trained on, are measured below."
-            + (f" The word sets add {m['kokoro_word_clips']} clips of words said by the same voices "
-               "(`wordset.py --kokoro`)." if m.get("kokoro_word_clips") else "") + "\n")
+    voices = m.get("kokoro_train_voices")
+    if voices is None:  # metrics written before session 22 do not record which set trained the model
+        who = ("Kokoro-82M training voices (`kokoroset.py`: the 22 English ones, and 14 accented ones in a "
+               "set built with `--accented`; the same clips, effects and noise)")
+    else:
+        from akida_edge.apps.kws.kokoro import ACCENTED_TRAIN
+
+        accented = sum(v in ACCENTED_TRAIN for v in voices)
+        who = (f"{len(voices)} Kokoro-82M training voices (`kokoroset.py`"
+               + (f", built with `--accented`: the {len(voices) - accented} English ones and {accented} "
+                  "accented ones" if accented else f": the {len(voices)} English ones") + ")")
+    words = ""
+    if m.get("kokoro_word_clips"):
+        same = ("the same voices" if m.get("kokoro_word_accented") is None
+                or bool(m.get("kokoro_word_accented")) == bool(m.get("kokoro_accented"))
+                else "the Kokoro voices" + (" with the accented ones" if m.get("kokoro_word_accented")
+                                            else " (English only)"))
+        words = (f" The word sets add {m['kokoro_word_clips']} clips of words said by {same} "
+                 f"(`wordset.py --kokoro{' --accented' if m.get('kokoro_word_accented') else ''}`).")
+    return (f"\nNeural voices (`--kokoro`): {m['kokoro_train_clips']} more training clips said by {who}, in "
+            f"the float and quantization-aware phases; {m['kokoro_test_clips']} clips of 6 other English "
+            "voices, never trained on, are measured below." + words + "\n")
 
 
 def _kokoro_rows(m: dict) -> str:

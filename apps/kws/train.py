@@ -337,6 +337,12 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                                   f"{mcfg.synth_version or 1} (words louder than the network's ±1 were cut); "
                                   f"make it again: python -m akida_edge.apps.kws.wordset --kokoro "
                                   f"--overwrite --out {more_dir}{' --accented' if mcfg.accented else ''}")
+    kokoro_word_accented = None  # the Kokoro word sets' voices include the accented ones (None: no such set)
+    for more_dir in mores:
+        if (Path(more_dir) / "manifest.json").exists():
+            mcfg = wordset.WordsetConfig.of(more_dir)
+            if mcfg.synth == "kokoro":
+                kokoro_word_accented = bool(kokoro_word_accented) or mcfg.accented
     if words_unknown and words is None:
         raise ConfigError("--words-unknown labels the word set's clips _unknown_: it needs --words DIR")
     if not continue_lr > 0:
@@ -580,7 +586,9 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
         metrics.update(kokoro_test_accuracy=float(np.mean(k_quant == k_y)),
                        float_kokoro_test_accuracy=float(np.mean(k_float.argmax(1) == k_y)),
                        kokoro_test_clips=int(len(k_y)),
-                       kokoro_train_clips=kokoro_rows.stop - kokoro_rows.start)
+                       kokoro_train_clips=kokoro_rows.stop - kokoro_rows.start,
+                       kokoro_train_voices=[v.variant for v in kokoroset.split_voices("train", kcfg.accented)],
+                       kokoro_accented=kcfg.accented)
     metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
                    continue_lr=continue_lr if float_from is not None and continue_epochs > 0 else None,
                    distill=distill, distill_temperature=DISTILL_T if distill > 0 or qat_distill > 0 else None,
@@ -593,6 +601,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                    quantized_reused=quantized_from is not None, small=small, seed=seed,
                    word_classes=word_classes, word_clips=word_clips, head_only=head_only,
                    kokoro_word_clips=int(fd["kokoro"][n_train:n_train + word_clips].sum()),
+                   kokoro_word_accented=kokoro_word_accented,
                    more_words=len(mores), probe_epochs=probe_epochs,
                    window_clips=window_clips, words_unknown=words_unknown,
                    negative_share=negative_share if fd["negatives"].size else 0.0,

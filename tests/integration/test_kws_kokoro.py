@@ -247,12 +247,18 @@ def test_bench_learn_figures_of_the_held_out_voices_on_a_tiny_run(monkeypatch):
     assert sum(figs["new_word_errors_kokoro"].values()) == wrong
     assert figs["kokoro_adapt_test_clips"] == len(KEYWORDS) * len(voices)
     assert figs["kokoro_base_test_clips"] == (len(KEYWORDS) + 1) * len(voices)
-    # a voice's clips come from its own stream: alone (one process) it gives the same figures
+    assert figs["kokoro_learn_draws"] == _learn_neural.KOKORO_DRAWS == 1
+    # a voice's clips come from its own stream: alone, its first draw gives the same figures; a second
+    # draw (other clips) joins the means
     alone = _learn_neural.kokoro_figures(voices=voices[1:], words=("backward",), shots=shots, test_per_word=1,
                                          base_per_keyword=1, unknown=1, adapt_test_per_keyword=1, tts=1,
-                                         front=(0.05, 0.2), workers=1)
-    for key in (f"new_word_acc_{shots}shot_kokoro", "adapt_acc_after_kokoro"):
-        assert alone[key + "_by_voice"] == {"bm_lewis": figs[key + "_by_voice"]["bm_lewis"]}
+                                         front=(0.05, 0.2), workers=2, draws=2)
+    assert alone["kokoro_learn_draws"] == 2 and alone["kokoro_adapt_test_clips"] == 2 * len(KEYWORDS)
+    second = 2 * alone[f"new_word_acc_{shots}shot_kokoro_by_voice"]["bm_lewis"] - by_voice["bm_lewis"]
+    assert round(second, 6) in (0.0, 1.0)  # the first draw's figure is the one-draw run's
+    adapt_first = figs["adapt_acc_after_kokoro_by_voice"]["bm_lewis"]
+    adapt_second = 2 * alone["adapt_acc_after_kokoro_by_voice"]["bm_lewis"] - adapt_first
+    assert -0.002 <= adapt_second <= 1.002  # a mean over the two draws (the by-voice figures have 3 decimals)
     # the accented teachers: the accented held-out voices by default, under figure names of their own
     held = kokoro.ACCENTED_HELD_OUT
     accented = _learn_neural.kokoro_figures(words=("backward",), shots=shots, test_per_word=1,
@@ -260,7 +266,9 @@ def test_bench_learn_figures_of_the_held_out_voices_on_a_tiny_run(monkeypatch):
                                             front=(0.05, 0.2), workers=2, accented=True)
     assert accented["kokoro_accented_learn_voices"] == list(held)
     assert set(accented[f"new_word_acc_{shots}shot_kokoro_accented_by_voice"]) == set(held)
-    assert accented["kokoro_accented_adapt_test_clips"] == len(KEYWORDS) * len(held)
+    # three teaching draws per accented voice by default
+    assert accented["kokoro_accented_learn_draws"] == _learn_neural.ACCENTED_DRAWS == 3
+    assert accented["kokoro_accented_adapt_test_clips"] == len(KEYWORDS) * len(held) * 3
     for key in _learn_neural.keys(shots, "_kokoro_accented"):
         assert (-1.0 if "drop" in key else 0.0) <= accented[key] <= 1.0, (key, accented[key])
     assert not any(k.endswith("_kokoro") for k in accented)
