@@ -43,8 +43,10 @@ same clips whichever other voices are measured); means over the six voices, and
 instead of one: a new-word figure for neural voices with twice joe's test clips and less
 dependence on one speaker. The ``_kokoro_accented`` figures (session 19): the same for the three
 accented Kokoro voices never trained on (`kokoro.ACCENTED_HELD_OUT`: Spanish, Japanese and
-Portuguese voices saying English). Null with ``kokoro_learn_reason`` without the Kokoro network or voice
-tables (`scripts/setup.sh --train`).
+Portuguese voices saying English), since session 22 in three teaching draws each (`ACCENTED_DRAWS`:
+270 new-word test clips instead of 90, whose SD of 0.05 was the size of the differences judged).
+Null with ``kokoro_learn_reason`` without the Kokoro network or voice tables (`scripts/setup.sh
+--train`).
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ from akida_edge.bench._learn_kws import (
 STREAM = 8  # the generator stream of the neural voice's clips: [seed, STREAM, round]
 REPEATS = 10  # joe's rounds (3 before session 20): ten teaching draws; with ADAPT_TEST 1 000 adaptation clips
 ADAPT_TEST = 10  # joe's adaptation test clips per keyword and round (3 before session 20)
-KOKORO_STREAM = 9  # a Kokoro voice's clips: [seed, KOKORO_STREAM, its index in kokoro.TABLES(, draw)]
+KOKORO_STREAM = 9  # a Kokoro voice's clips: [seed, KOKORO_STREAM, its index in kokoro.TABLES]
 KOKORO_DRAWS = 1  # teaching draws per English Kokoro voice (6 voices: 180 new-word test clips a draw)
 ACCENTED_DRAWS = 3  # per accented one (3 voices: 90 a draw; one draw before session 22)
 
@@ -158,7 +160,7 @@ def _round_job(args: tuple) -> tuple[dict[str, float], dict[str, int], dict[str,
     model, synth, voice, tag, stream, index, params = args
     module = importlib.import_module(f"akida_edge.apps.kws.{synth}")
     module.load.cache_clear()
-    rng = np.random.default_rng([params["seed"], stream, *np.atleast_1d(index).tolist()])
+    rng = np.random.default_rng([params["seed"], stream, index])
     return _voice_round(model, rng, voice, module.synthesize, tag,
                         **{k: v for k, v in params.items() if k != "seed"})
 
@@ -218,6 +220,11 @@ def neural_voice_figures(progress: IO[str] | None = None, words: tuple[str, ...]
     return out
 
 
+def draw_seed(draw: int) -> int:
+    """The seed of a Kokoro voice's teaching draw `draw` ≥ 1 (draw 0 uses the suite's seed)."""
+    return 100 + draw
+
+
 def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | None = None,
                    words: tuple[str, ...] = NEW_WORDS, shots: int = 5, test_per_word: int = 10,
                    base_per_keyword: int = 2, unknown: int = 10, adapt_test_per_keyword: int = 3,
@@ -228,7 +235,8 @@ def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | No
     `kokoro.HELD_OUT_VOICES`, never trained on) teaches its own device `draws` times (default
     `KOKORO_DRAWS`), as joe does in a round; means over the voices and draws, and the 5-shot new-word
     and adaptation figures per voice (means over its draws). Draw 0 takes its clips from the stream
-    [seed, `KOKORO_STREAM`, the voice's index], draw d > 0 from [..., index, d]. The rounds run on
+    [seed, `KOKORO_STREAM`, the voice's index], draw d > 0 from [`draw_seed(d)`, ...]: the draws
+    session 21 measured by hand (seeds 101, 102). The rounds run on
     `workers` processes. `accented`: the ``_kokoro_accented`` figures, by default of the three
     `kokoro.ACCENTED_HELD_OUT` voices, `ACCENTED_DRAWS` times each. Null with ``kokoro_learn_reason``
     without the Kokoro network or tables."""
@@ -245,18 +253,18 @@ def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | No
         raise ValueError(f"draws {draws}: must be at least 1")
     if progress:
         print(f"bench learn: new words and adaptation on {len(voices)} {'accented ' if accented else ''}"
-              f"Kokoro voices ({draws} teaching draw{'s' if draws > 1 else ''} each)", file=progress, flush=True)
+              f"Kokoro voices ({draws} teaching draw{'s' if draws > 1 else ''} each)", file=progress,
+              flush=True)
     params = _params(seed, words, shots, test_per_word, base_per_keyword, unknown, adapt_test_per_keyword,
                      tts, front)
     rounds = [(name, d) for d in range(draws) for name in voices]
-    jobs = [(model, "kokoro", f"{kokoro.PREFIX}+{name}", tag, KOKORO_STREAM,
-             list(kokoro.TABLES).index(name) if d == 0 else (list(kokoro.TABLES).index(name), d), params)
-            for name, d in rounds]
+    jobs = [(model, "kokoro", f"{kokoro.PREFIX}+{name}", tag, KOKORO_STREAM, list(kokoro.TABLES).index(name),
+             {**params, "seed": seed if d == 0 else draw_seed(d)}) for name, d in rounds]
     results = _run_rounds(jobs, workers, progress, "Kokoro voice round")
     out = _summary([r[0] for r in results], [r[1] for r in results], tag, shots, front)
     for key in (f"new_word_acc_{shots}shot{tag}", f"adapt_acc_after{tag}"):
-        out[key + "_by_voice"] = {name: round(float(np.mean([r[0][key] for (v, _), r in
-                                                             zip(rounds, results, strict=True) if v == name])), 3)
+        per_round = [(v, r[0][key]) for (v, _), r in zip(rounds, results, strict=True)]
+        out[key + "_by_voice"] = {name: round(float(np.mean([x for v, x in per_round if v == name])), 3)
                                   for name in voices}
     counts = results[0][2] if results else {}
     name = tag[1:]

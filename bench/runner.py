@@ -6,6 +6,8 @@ import importlib
 import os
 import pkgutil
 import platform
+import re
+import subprocess
 import time
 from types import ModuleType
 from typing import IO, Any
@@ -57,7 +59,37 @@ def machine() -> dict[str, Any]:
                     break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "software": software()}
+
+
+#: Python packages whose versions move figures: numerics, kernels, the neural voices' runtime,
+#: video decoding, training (a fresh install gave a few clips' difference in the learn suite's
+#: synthesized-clip figures, docs/kws-learning.md §28)
+PACKAGES = ("numpy", "numba", "llvmlite", "onnxruntime", "opencv-python-headless", "torch")
+#: Programs the speech figures come from
+TOOLS = {"espeak-ng": ["espeak-ng", "--version"], "sox": ["sox", "--version"]}
+
+
+def software() -> dict[str, str]:
+    """Versions of `PACKAGES` and `TOOLS` ('missing' when absent): figures of synthesized speech and
+    of floating-point front-ends can move a little with them."""
+    from importlib import metadata
+
+    out: dict[str, str] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "missing"
+    for name, cmd in TOOLS.items():
+        try:
+            text = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            out[name] = "missing"
+            continue
+        version = re.search(r"\d+\.\d+[\w.+~-]*", text)
+        out[name] = version.group(0) if version else "unknown"
+    return out
 
 
 def run_suites(names: list[str], progress: IO[str] | None = None) -> dict[str, Any]:
@@ -95,4 +127,6 @@ def format_table(results: dict[str, Any]) -> str:
             lines.append(f"  {key:<32} {value}")
     m = results.get("machine", {})
     lines.append(f"machine: {m.get('cpu')} ({m.get('cores')} cores), Python {m.get('python')}")
+    if m.get("software"):
+        lines.append("software: " + ", ".join(f"{k} {v}" for k, v in m["software"].items()))
     return "\n".join(lines)

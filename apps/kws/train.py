@@ -587,7 +587,8 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                        float_kokoro_test_accuracy=float(np.mean(k_float.argmax(1) == k_y)),
                        kokoro_test_clips=int(len(k_y)),
                        kokoro_train_clips=kokoro_rows.stop - kokoro_rows.start,
-                       kokoro_train_voices=[v.variant for v in kokoroset.split_voices("train", kcfg.accented)],
+                       kokoro_train_voices=[v.variant for v in
+                                            kokoroset.split_voices("train", kcfg.accented)],
                        kokoro_accented=kcfg.accented)
     metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
                    continue_lr=continue_lr if float_from is not None and continue_epochs > 0 else None,

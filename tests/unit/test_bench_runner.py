@@ -53,3 +53,17 @@ def test_unknown_suite_lists_the_known_ones(capsys):
 
     assert main(["bench", "nosuch"]) == 2
     assert ", ".join(runner.suite_names()) in capsys.readouterr().err
+
+
+def test_the_machine_names_the_software_the_figures_come_from(monkeypatch):
+    import numpy
+
+    m = runner.machine()
+    assert m["software"]["numpy"] == numpy.__version__ and m["cores"] >= 1
+    monkeypatch.setattr(runner, "PACKAGES", ("numpy", "no-such-package-akida-edge"))
+    monkeypatch.setattr(runner, "TOOLS", {"nothere": ["/nonexistent/akida-edge-tool", "--version"]})
+    soft = runner.software()
+    assert soft == {"numpy": numpy.__version__, "no-such-package-akida-edge": "missing", "nothere": "missing"}
+    table = runner.format_table({"learn": {"x": 1.0}, "machine": {**m, "software": soft}})
+    want = f"software: numpy {numpy.__version__}, no-such-package-akida-edge missing, nothere missing"
+    assert table.splitlines()[-1] == want
