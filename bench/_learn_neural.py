@@ -236,8 +236,8 @@ def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | No
     `KOKORO_DRAWS`), as joe does in a round; means over the voices and draws, and the 5-shot new-word
     and adaptation figures per voice (means over its draws). Draw 0 takes its clips from the stream
     [seed, `KOKORO_STREAM`, the voice's index], draw d > 0 from [`draw_seed(d)`, ...]: the draws
-    session 21 measured by hand (seeds 101, 102). The rounds run on
-    `workers` processes. `accented`: the ``_kokoro_accented`` figures, by default of the three
+    session 21 measured by hand (seeds 101, 102). The rounds run on `workers` processes.
+    `accented`: the ``_kokoro_accented`` figures, by default of the three
     `kokoro.ACCENTED_HELD_OUT` voices, `ACCENTED_DRAWS` times each. Null with ``kokoro_learn_reason``
     without the Kokoro network or tables."""
     from akida_edge.apps.kws import kokoro

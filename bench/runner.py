@@ -62,9 +62,9 @@ def machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "software": software()}
 
 
-#: Python packages whose versions move figures: numerics, kernels, the neural voices' runtime,
-#: video decoding, training (a fresh install gave a few clips' difference in the learn suite's
-#: synthesized-clip figures, docs/kws-learning.md §28)
+#: Python packages whose versions can move figures: numerics, kernels, the neural voices' runtime,
+#: video decoding, training (a fresh install moved the figures on neural-voice and enrollment clips
+#: by a few clips, docs/kws-learning.md §28)
 PACKAGES = ("numpy", "numba", "llvmlite", "onnxruntime", "opencv-python-headless", "torch")
 #: Programs the speech figures come from
 TOOLS = {"espeak-ng": ["espeak-ng", "--version"], "sox": ["sox", "--version"]}

@@ -144,12 +144,16 @@ def _kokoro_text(m: dict) -> str:
                   "accented ones" if accented else f": the {len(voices)} English ones") + ")")
     words = ""
     if m.get("kokoro_word_clips"):
-        same = ("the same voices" if m.get("kokoro_word_accented") is None
-                or bool(m.get("kokoro_word_accented")) == bool(m.get("kokoro_accented"))
-                else "the Kokoro voices" + (" with the accented ones" if m.get("kokoro_word_accented")
-                                            else " (English only)"))
-        words = (f" The word sets add {m['kokoro_word_clips']} clips of words said by {same} "
-                 f"(`wordset.py --kokoro{' --accented' if m.get('kokoro_word_accented') else ''}`).")
+        word_accented = m.get("kokoro_word_accented")  # None: not recorded (before session 22)
+        if word_accented is None or bool(word_accented) == bool(m.get("kokoro_accented")):
+            who_words = "the same voices"
+        else:
+            from akida_edge.apps.kws.kokoro import ACCENTED_TRAIN, TRAIN_VOICES
+
+            who_words = (f"the {len(TRAIN_VOICES) + len(ACCENTED_TRAIN)} Kokoro voices" if word_accented
+                         else f"the {len(TRAIN_VOICES)} English Kokoro voices")
+        words = (f" The word sets add {m['kokoro_word_clips']} clips of words said by {who_words} "
+                 f"(`wordset.py --kokoro{' --accented' if word_accented else ''}`).")
     return (f"\nNeural voices (`--kokoro`): {m['kokoro_train_clips']} more training clips said by {who}, in "
             f"the float and quantization-aware phases; {m['kokoro_test_clips']} clips of 6 other English "
             "voices, never trained on, are measured below." + words + "\n")
