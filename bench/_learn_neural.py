@@ -36,15 +36,16 @@ adaptation clips a figure's SD was 0.03–0.05, and candidates were judged on di
 
 The ``_kokoro`` figures (`kokoro_figures`, session 18): the same, each of the six Kokoro-82M voices
 never trained on (`apps.kws.kokoro.HELD_OUT_VOICES`: two American women, two American men, a
-British woman and man; a different network from joe's) teaching its own device once, with its own
+British woman and man; a different network from joe's) teaching its own device, with its own
 clips (generator stream [seed, `KOKORO_STREAM`, the voice's index in `kokoro.TABLES`]: the
 same clips whichever other voices are measured); means over the six voices, and
 ``new_word_acc_<shots>shot_kokoro_by_voice`` / ``adapt_acc_after_kokoro_by_voice``. Six people
-instead of one: a new-word figure for neural voices with twice joe's test clips and less
-dependence on one speaker. The ``_kokoro_accented`` figures (session 19): the same for the three
-accented Kokoro voices never trained on (`kokoro.ACCENTED_HELD_OUT`: Spanish, Japanese and
-Portuguese voices saying English), since session 22 in three teaching draws each (`ACCENTED_DRAWS`:
-270 new-word test clips instead of 90, whose SD of 0.05 was the size of the differences judged).
+instead of one: a new-word figure for neural voices with less dependence on one speaker. The
+``_kokoro_accented`` figures (session 19): the same for the three accented Kokoro voices never
+trained on (`kokoro.ACCENTED_HELD_OUT`: Spanish, Japanese and Portuguese voices saying English).
+Since session 22 each voice teaches three times, with three draws of its clips (`DRAWS`): 540 and
+270 new-word test clips instead of 180 and 90, whose SDs (0.035, 0.05) were the size of the
+differences judged; about 5 minutes more.
 Null with ``kokoro_learn_reason`` without the Kokoro network or voice tables (`scripts/setup.sh
 --train`).
 """
@@ -74,8 +75,7 @@ STREAM = 8  # the generator stream of the neural voice's clips: [seed, STREAM, r
 REPEATS = 10  # joe's rounds (3 before session 20): ten teaching draws; with ADAPT_TEST 1 000 adaptation clips
 ADAPT_TEST = 10  # joe's adaptation test clips per keyword and round (3 before session 20)
 KOKORO_STREAM = 9  # a Kokoro voice's clips: [seed, KOKORO_STREAM, its index in kokoro.TABLES]
-KOKORO_DRAWS = 1  # teaching draws per English Kokoro voice (6 voices: 180 new-word test clips a draw)
-ACCENTED_DRAWS = 3  # per accented one (3 voices: 90 a draw; one draw before session 22)
+DRAWS = 3  # teaching draws per Kokoro voice (one before session 22; 30 new-word test clips a draw)
 
 
 def keys(shots: int = 5, tag: str = "_neural_voice") -> tuple[str, ...]:
@@ -233,12 +233,12 @@ def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | No
                    accented: bool = False, draws: int | None = None) -> dict[str, Any]:
     """The ``_kokoro`` figures (module docstring): each of `voices` (default the six
     `kokoro.HELD_OUT_VOICES`, never trained on) teaches its own device `draws` times (default
-    `KOKORO_DRAWS`), as joe does in a round; means over the voices and draws, and the 5-shot new-word
+    `DRAWS`), as joe does in a round; means over the voices and draws, and the 5-shot new-word
     and adaptation figures per voice (means over its draws). Draw 0 takes its clips from the stream
     [seed, `KOKORO_STREAM`, the voice's index], draw d > 0 from [`draw_seed(d)`, ...]: the draws
     session 21 measured by hand (seeds 101, 102). The rounds run on `workers` processes.
     `accented`: the ``_kokoro_accented`` figures, by default of the three
-    `kokoro.ACCENTED_HELD_OUT` voices, `ACCENTED_DRAWS` times each. Null with ``kokoro_learn_reason``
+    `kokoro.ACCENTED_HELD_OUT` voices. Null with ``kokoro_learn_reason``
     without the Kokoro network or tables."""
     from akida_edge.apps.kws import kokoro
 
@@ -248,7 +248,7 @@ def kokoro_figures(progress: IO[str] | None = None, voices: tuple[str, ...] | No
         return {**dict.fromkeys(keys(shots, tag)), "kokoro_learn_reason": reason}
     default = kokoro.ACCENTED_HELD_OUT if accented else kokoro.HELD_OUT_VOICES
     voices = tuple(default if voices is None else voices)
-    draws = (ACCENTED_DRAWS if accented else KOKORO_DRAWS) if draws is None else draws
+    draws = DRAWS if draws is None else draws
     if draws < 1:
         raise ValueError(f"draws {draws}: must be at least 1")
     if progress:

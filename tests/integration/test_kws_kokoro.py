@@ -235,7 +235,7 @@ def test_bench_learn_figures_of_the_held_out_voices_on_a_tiny_run(monkeypatch):
     voices, shots = ("af_bella", "bm_lewis"), 1
     figs = _learn_neural.kokoro_figures(voices=voices, words=("backward",), shots=shots, test_per_word=1,
                                         base_per_keyword=1, unknown=1, adapt_test_per_keyword=1, tts=1,
-                                        front=(0.05, 0.2), workers=2)
+                                        front=(0.05, 0.2), workers=2, draws=1)
     for key in _learn_neural.keys(shots, "_kokoro"):
         low = -1.0 if "drop" in key else 0.0
         assert low <= figs[key] <= 1.0, (key, figs[key])
@@ -247,14 +247,14 @@ def test_bench_learn_figures_of_the_held_out_voices_on_a_tiny_run(monkeypatch):
     assert sum(figs["new_word_errors_kokoro"].values()) == wrong
     assert figs["kokoro_adapt_test_clips"] == len(KEYWORDS) * len(voices)
     assert figs["kokoro_base_test_clips"] == (len(KEYWORDS) + 1) * len(voices)
-    assert figs["kokoro_learn_draws"] == _learn_neural.KOKORO_DRAWS == 1
+    assert figs["kokoro_learn_draws"] == 1
     # a voice's clips come from its own stream: alone, on either process, its first draw is the figure
     # above; a second draw is the one-draw run at `draw_seed(1)`; the figures are the draws' means
     tiny = dict(words=("backward",), shots=shots, test_per_word=1, base_per_keyword=1, unknown=1,
                 adapt_test_per_keyword=1, tts=1, front=(0.05, 0.2))
     alone = _learn_neural.kokoro_figures(voices=voices[1:], workers=2, draws=2, **tiny)
     other = _learn_neural.kokoro_figures(voices=voices[1:], workers=1, seed=_learn_neural.draw_seed(1),
-                                         **tiny)
+                                         draws=1, **tiny)
     assert alone["kokoro_learn_draws"] == 2 and alone["kokoro_adapt_test_clips"] == 2 * len(KEYWORDS)
     for key in (f"new_word_acc_{shots}shot_kokoro", "adapt_acc_after_kokoro"):
         first, second = figs[key + "_by_voice"]["bm_lewis"], other[key + "_by_voice"]["bm_lewis"]
@@ -267,7 +267,7 @@ def test_bench_learn_figures_of_the_held_out_voices_on_a_tiny_run(monkeypatch):
     assert accented["kokoro_accented_learn_voices"] == list(held)
     assert set(accented[f"new_word_acc_{shots}shot_kokoro_accented_by_voice"]) == set(held)
     # three teaching draws per accented voice by default
-    assert accented["kokoro_accented_learn_draws"] == _learn_neural.ACCENTED_DRAWS == 3
+    assert accented["kokoro_accented_learn_draws"] == _learn_neural.DRAWS == 3
     assert accented["kokoro_accented_adapt_test_clips"] == len(KEYWORDS) * len(held) * 3
     for key in _learn_neural.keys(shots, "_kokoro_accented"):
         assert (-1.0 if "drop" in key else 0.0) <= accented[key] <= 1.0, (key, accented[key])
