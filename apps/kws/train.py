@@ -325,6 +325,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
     if more_words is not None and words is None:
         raise ConfigError(f"--more-words {' '.join(map(str, mores))}: a further word set needs --words DIR "
                           "(the first)")
+    kokoro_word_accented = None  # the Kokoro word sets' voices include the accented ones (None: no such set)
     for part, more_dir in enumerate(mores, 1):  # parts 1 and 2 are built here when missing; no others
         if part not in wordset.MORE_PARTS and not (Path(more_dir) / "manifest.json").exists():
             raise ConfigError(f"--more-words {more_dir}: no word set there (no manifest.json), and only the "
@@ -337,10 +338,6 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                                   f"{mcfg.synth_version or 1} (words louder than the network's ±1 were cut); "
                                   f"make it again: python -m akida_edge.apps.kws.wordset --kokoro "
                                   f"--overwrite --out {more_dir}{' --accented' if mcfg.accented else ''}")
-    kokoro_word_accented = None  # the Kokoro word sets' voices include the accented ones (None: no such set)
-    for more_dir in mores:
-        if (Path(more_dir) / "manifest.json").exists():
-            mcfg = wordset.WordsetConfig.of(more_dir)
             if mcfg.synth == "kokoro":
                 kokoro_word_accented = bool(kokoro_word_accented) or mcfg.accented
     if words_unknown and words is None:
