@@ -131,25 +131,23 @@ TRAIN_SAMPLE_TEXT = "2000"
 def _kokoro_text(m: dict) -> str:
     if not m.get("kokoro_train_clips"):
         return ""
+    from akida_edge.apps.kws.kokoro import ACCENTED_TRAIN, TRAIN_VOICES
+
     voices = m.get("kokoro_train_voices")
+    accented = sum(v in ACCENTED_TRAIN for v in voices or ())
     if voices is None:  # metrics written before session 22 do not record which set trained the model
         who = ("Kokoro-82M training voices (`kokoroset.py`: the 22 English ones, and 14 accented ones in a "
                "set built with `--accented`; the same clips, effects and noise)")
     else:
-        from akida_edge.apps.kws.kokoro import ACCENTED_TRAIN
-
-        accented = sum(v in ACCENTED_TRAIN for v in voices)
         who = (f"{len(voices)} Kokoro-82M training voices (`kokoroset.py`"
                + (f", built with `--accented`: the {len(voices) - accented} English ones and {accented} "
                   "accented ones" if accented else f": the {len(voices)} English ones") + ")")
     words = ""
     if m.get("kokoro_word_clips"):
         word_accented = m.get("kokoro_word_accented")  # None: not recorded (before session 22)
-        if word_accented is None or bool(word_accented) == bool(m.get("kokoro_accented")):
+        if word_accented is None or bool(word_accented) == bool(accented):
             who_words = "the same voices"
         else:
-            from akida_edge.apps.kws.kokoro import ACCENTED_TRAIN, TRAIN_VOICES
-
             who_words = (f"the {len(TRAIN_VOICES) + len(ACCENTED_TRAIN)} Kokoro voices" if word_accented
                          else f"the {len(TRAIN_VOICES)} English Kokoro voices")
         words = (f" The word sets add {m['kokoro_word_clips']} clips of words said by {who_words} "

@@ -585,8 +585,7 @@ def run(data: str | Path, out: str | Path, small: bool = False, seed: int = 1, w
                        kokoro_test_clips=int(len(k_y)),
                        kokoro_train_clips=kokoro_rows.stop - kokoro_rows.start,
                        kokoro_train_voices=[v.variant for v in
-                                            kokoroset.split_voices("train", kcfg.accented)],
-                       kokoro_accented=kcfg.accented)
+                                            kokoroset.split_voices("train", kcfg.accented)])
     metrics.update(**fit_figures, epochs_float_continued=continue_epochs if float_from is not None else 0,
                    continue_lr=continue_lr if float_from is not None and continue_epochs > 0 else None,
                    distill=distill, distill_temperature=DISTILL_T if distill > 0 or qat_distill > 0 else None,

@@ -214,7 +214,6 @@ def test_smoke_training_trains_converts_checks_and_classifies(tmp_path, keyword_
     assert 0 <= again["kokoro_test_accuracy"] <= 1 and "kokoro_test_accuracy" not in metrics
     # the metrics name the Kokoro voices that trained it (the English set here), and so does the report
     assert again["kokoro_train_voices"] == list(kokoroset.kokoro.TRAIN_VOICES)
-    assert again["kokoro_accented"] is False
     assert again["kokoro_word_accented"] is None and "kokoro_train_voices" not in metrics
     assert f"said by {len(kokoroset.kokoro.TRAIN_VOICES)} Kokoro-82M training voices" in (
         tmp_path / "again" / "REPORT.md").read_text()

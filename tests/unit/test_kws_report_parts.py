@@ -31,13 +31,13 @@ def test_the_report_names_the_kokoro_voices_the_metrics_record():
 
     english, accented = list(kokoro.TRAIN_VOICES), list(kokoro.ACCENTED_TRAIN)
     base = {"kokoro_train_clips": 10, "kokoro_test_clips": 2, "kokoro_word_clips": 4}
-    both = _kokoro_text({**base, "kokoro_train_voices": english + accented, "kokoro_accented": True,
+    both = _kokoro_text({**base, "kokoro_train_voices": english + accented,
                          "kokoro_word_accented": True})
     assert (f"said by {len(english) + len(accented)} Kokoro-82M training voices (`kokoroset.py`, built with "
             f"`--accented`: the {len(english)} English ones and {len(accented)} accented ones)") in both
     assert "said by the same voices (`wordset.py --kokoro --accented`)" in both
     # English keyword clips, accented words: each named as recorded
-    mixed = _kokoro_text({**base, "kokoro_train_voices": english, "kokoro_accented": False,
+    mixed = _kokoro_text({**base, "kokoro_train_voices": english,
                           "kokoro_word_accented": True})
     n_all, n_en = len(english) + len(accented), len(english)
     assert f"by {n_en} Kokoro-82M training voices (`kokoroset.py`: the {n_en} English ones)" in mixed
