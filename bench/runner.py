@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from akida_edge.errors import AkidaEdgeError
 
-_HELPERS = {"runner", "timing"}
+_HELPERS = {"runner", "timing", "record"}
 # optional dependencies a suite may need, and the setup.sh option that installs each
 _OPTIONAL = {"onnx": "--dev", "onnxruntime": "--dev", "torch": "--train"}
 
@@ -48,18 +48,37 @@ def load_suite(name: str) -> ModuleType:
     return module
 
 
+#: CPU flags that decide which machine code numpy, numba and onnxruntime run: on an AVX-512 CPU they
+#: dispatch other kernels than on an AVX2 one, whose float results can differ in the last bits
+SIMD_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16")
+CPUINFO = "/proc/cpuinfo"
+
+
 def machine() -> dict[str, Any]:
-    """The machine the figures come from (they mean nothing without it)."""
+    """The machine the figures come from (they mean nothing without it). A virtual machine's model
+    name may say only "AMD EPYC", so the CPU's family and model numbers and its SIMD flags are
+    recorded too (family 25 is AMD Zen 3/4, 26 Zen 5)."""
     cpu = platform.processor() or platform.machine()
+    info: dict[str, str] = {}
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+        with open(CPUINFO, encoding="utf-8") as fh:
             for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if not key and info:  # the first processor's block is enough
                     break
+                info.setdefault(key, value.strip())
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "software": software()}
+    cpu = info.get("model name", cpu)
+    out: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+    if "cpu family" in info:
+        out["cpu_family_model"] = f"{info['cpu family']}/{info.get('model', '?')}"
+    if "flags" in info:
+        flags = set(info["flags"].split())
+        out["simd"] = [f for f in SIMD_FLAGS if f in flags]
+    out["software"] = software()
+    return out
 
 
 #: Python packages whose versions can move figures: numerics, kernels, the neural voices' runtime,
@@ -126,7 +145,10 @@ def format_table(results: dict[str, Any]) -> str:
                 value = f"{value:.4g}"
             lines.append(f"  {key:<32} {value}")
     m = results.get("machine", {})
-    lines.append(f"machine: {m.get('cpu')} ({m.get('cores')} cores), Python {m.get('python')}")
+    cpu = m.get("cpu")
+    if m.get("cpu_family_model"):
+        cpu = f"{cpu} (family/model {m['cpu_family_model']}; {' '.join(m.get('simd', [])) or 'no AVX'})"
+    lines.append(f"machine: {cpu}, {m.get('cores')} cores, Python {m.get('python')}")
     if m.get("software"):
         lines.append("software: " + ", ".join(f"{k} {v}" for k, v in m["software"].items()))
     return "\n".join(lines)

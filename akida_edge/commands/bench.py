@@ -1,4 +1,4 @@
-"""`akida-edge bench [--json] [SUITE...]`: the benchmark suites under `bench/`."""
+"""`akida-edge bench [--json] [--compare [FILE]] [SUITE...]`: the benchmark suites under `bench/`."""
 
 from __future__ import annotations
 
@@ -14,13 +14,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("suites", nargs="*", metavar="SUITE",
                    help=f"suites to run (default: all of {', '.join(runner.suite_names())})")
     p.add_argument("--json", action="store_true", help="print one JSON object {suite: {figure: value}}")
+    p.add_argument("--compare", nargs="?", const="", metavar="FILE",
+                   help="also compare the run with the figures the README quotes (bench/recorded.json), "
+                        "or with FILE, an earlier `bench --json` output: which figures moved, which "
+                        "software differs (with --json: under 'compared')")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from akida_edge.bench import record
+
+    # read the record first: a wrong FILE is said before the suites run, not after
+    recorded = record.load(args.compare or None) if args.compare is not None else None
     results = runner.run_suites(args.suites, progress=sys.stderr)
+    cmp = record.compare(results, recorded) if recorded is not None else None
     if args.json:
+        if cmp is not None:
+            results["compared"] = cmp
         print(json.dumps(results, indent=2, sort_keys=True))
     else:
         print(runner.format_table(results))
+        if cmp is not None:
+            print(record.format_comparison(cmp, args.compare or "the recorded figures (bench/recorded.json)"))
     return 0

@@ -67,3 +67,24 @@ def test_the_machine_names_the_software_the_figures_come_from(monkeypatch):
     table = runner.format_table({"learn": {"x": 1.0}, "machine": {**m, "software": soft}})
     want = f"software: numpy {numpy.__version__}, no-such-package-akida-edge missing, nothere missing"
     assert table.splitlines()[-1] == want
+
+
+def test_the_machine_names_the_cpu_family_and_its_simd(monkeypatch, tmp_path):
+    """A virtual machine's model name may say only "AMD EPYC": the family/model and the SIMD flags
+    tell an AVX2 machine from an AVX-512 one (session 23: the machine had changed unnoticed)."""
+    info = tmp_path / "cpuinfo"
+    block = ("processor\t: {n}\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: 2\n"
+             "model name\t: AMD EPYC\nflags\t\t: fpu sse2 avx2 fma avx512f avx512bw avx512_vnni\n\n")
+    info.write_text(block.format(n=0) + block.format(n=1).replace("26", "25"), encoding="utf-8")
+    monkeypatch.setattr(runner, "CPUINFO", str(info))
+    monkeypatch.setattr(runner, "software", lambda: {"numpy": "9"})
+    m = runner.machine()
+    assert m["cpu"] == "AMD EPYC" and m["cpu_family_model"] == "26/2"  # the first processor's
+    assert m["simd"] == ["avx2", "fma", "avx512f", "avx512bw", "avx512_vnni"]
+    table = runner.format_table({"machine": m})
+    assert "machine: AMD EPYC (family/model 26/2; avx2 fma avx512f avx512bw avx512_vnni), " in table
+    info.write_text("model name\t: Some ARM\n", encoding="utf-8")
+    m = runner.machine()
+    assert m["cpu"] == "Some ARM" and "simd" not in m and "cpu_family_model" not in m
+    monkeypatch.setattr(runner, "CPUINFO", str(tmp_path / "none"))
+    assert runner.machine()["cpu"]  # no /proc/cpuinfo: the platform's name
