@@ -1,13 +1,13 @@
 """The recorded figures: the runs the README quotes, and a new run compared with them.
 
 ``bench/recorded.json`` holds, per suite, the figures of the run that the README's table quotes,
-with the machine and software it ran on and its date. ``akida-edge bench --compare [FILE]`` compares
-a run with that record (or with any earlier ``bench --json`` output): how many figures equal it,
-which moved and by how much, and what of the machine and software differs. Between sessions 21
-and 22 the figures on neural-voice clips moved by a clip or two with the code unchanged, on another
-machine and install (docs/kws-learning.md §28, docs/figures.md): a figure that moved with the
-machine or install has to be told from one that moved with the code. Timings move from run to run
-anyway. ``scripts/record_bench.py`` writes a run into the record.
+with the machine and software it ran on and its date. ``akida-edge bench --compare`` compares a run
+with that record (``--baseline FILE``: with an earlier ``bench --json`` output instead): how many
+figures equal it, which moved and by how much, and what of the machine and software differs.
+Between sessions 21 and 22 the figures on neural-voice clips moved by a clip or two with the code
+unchanged, on another machine and install (docs/kws-learning.md §28, docs/figures.md): a figure
+that moved with the machine or install has to be told from one that moved with the code. Timings
+move from run to run anyway. ``scripts/record_bench.py`` writes a run into the record.
 
 Figures are compared as the table prints them (4 significant digits); ``suite_seconds`` (how long
 the suite ran) is not a figure of the system and is left out.
@@ -69,9 +69,9 @@ def load(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
     except FileNotFoundError:
         if path == RECORD:
             raise AkidaEdgeError(f"{path}: the recorded figures are missing from the installed package; "
-                                 "reinstall akida-edge, or give FILE") from None
-        raise AkidaEdgeError(f"{path}: no such file (give the JSON of an earlier `akida-edge bench "
-                             "--json` run, or leave FILE out to compare with the recorded figures)") from None
+                                 "reinstall akida-edge, or give --baseline FILE") from None
+        raise AkidaEdgeError(f"{path}: no such file (give the JSON of an earlier `akida-edge bench --json` "
+                             "run, or leave --baseline out to compare with the recorded figures)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise AkidaEdgeError(f"{path}: cannot be read: {exc}") from None
     except json.JSONDecodeError as exc:

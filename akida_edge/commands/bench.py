@@ -1,4 +1,4 @@
-"""`akida-edge bench [--json] [--compare [FILE]] [SUITE...]`: the benchmark suites under `bench/`."""
+"""`akida-edge bench [--json] [--compare] [--baseline FILE] [SUITE...]`: the suites under `bench/`."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("suites", nargs="*", metavar="SUITE",
                    help=f"suites to run (default: all of {', '.join(runner.suite_names())})")
     p.add_argument("--json", action="store_true", help="print one JSON object {suite: {figure: value}}")
-    p.add_argument("--compare", nargs="?", const="", metavar="FILE",
-                   help="also compare the run with the figures the README quotes (bench/recorded.json), "
-                        "or with FILE, an earlier `bench --json` output: which figures moved, which "
-                        "software differs (with --json: under 'compared')")
+    p.add_argument("--compare", action="store_true",
+                   help="also compare the run with the figures the README quotes (bench/recorded.json): "
+                        "which figures moved, what of the machine and software differs (with --json: "
+                        "under 'compared')")
+    p.add_argument("--baseline", metavar="FILE",
+                   help="compare with FILE, an earlier `bench --json` output, instead (implies --compare)")
     p.set_defaults(func=_run)
 
 
@@ -25,7 +27,8 @@ def _run(args: argparse.Namespace) -> int:
     from akida_edge.bench import record
 
     # read the record first: a wrong FILE is said before the suites run, not after
-    recorded = record.load(args.compare or None) if args.compare is not None else None
+    compare = args.compare or args.baseline is not None
+    recorded = record.load(args.baseline) if compare else None
     results = runner.run_suites(args.suites, progress=sys.stderr)
     cmp = record.compare(results, recorded) if recorded is not None else None
     if args.json:
@@ -35,5 +38,6 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(runner.format_table(results))
         if cmp is not None:
-            print(record.format_comparison(cmp, args.compare or "the recorded figures (bench/recorded.json)"))
+            source = args.baseline or "the recorded figures (bench/recorded.json)"
+            print(record.format_comparison(cmp, source))
     return 0

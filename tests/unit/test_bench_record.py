@@ -80,7 +80,7 @@ def test_cli_refuses_a_bad_compare_file_before_running_any_suite(monkeypatch, ca
     from akida_edge.cli import main
 
     monkeypatch.setattr(runner, "run_suites", lambda *a, **k: pytest.fail("the suites ran"))
-    assert main(["bench", "--compare", str(tmp_path / "nope.json"), "engine"]) == 2
+    assert main(["bench", "--baseline", str(tmp_path / "nope.json"), "engine"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("akida-edge: error:") and "nope.json" in err[0]
 
@@ -91,10 +91,10 @@ def test_cli_compares_a_run_with_an_earlier_one(monkeypatch, capsys, tmp_path):
     earlier = tmp_path / "earlier.json"
     earlier.write_text(json.dumps(_run(accuracy=0.9, ms=1.0)), encoding="utf-8")
     monkeypatch.setattr(runner, "run_suites", lambda names, progress=None: _run(accuracy=0.9, ms=2.0))
-    assert main(["bench", "--compare", str(earlier), "kws"]) == 0
+    assert main(["bench", "--baseline", str(earlier), "kws"]) == 0
     out = capsys.readouterr().out
     assert f"compared with {earlier}:" in out and "[kws] 1 figures equal the record, 1 differ" in out
-    assert main(["bench", "--json", "--compare", str(earlier), "kws"]) == 0
+    assert main(["bench", "--json", "--baseline", str(earlier), "kws"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["compared"]["kws"]["differ"] == {"ms": [1.0, 2.0]} and data["kws"]["ms"] == 2.0
 
@@ -140,3 +140,23 @@ def test_record_bench_errors_are_one_line_and_keep_the_record(tmp_path, bad):
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert ("29/11/2026" if bad == "date" else str(run)) in done.stderr
     assert rec.read_text(encoding="utf-8") == before
+
+
+def test_cli_compare_takes_the_suites_after_it(monkeypatch, capsys):
+    """`bench --compare engine` runs the engine suite and compares it with the record (the flag
+    takes no value: a suite name after it is a suite)."""
+    from akida_edge.cli import main
+
+    ran = []
+    recorded = record.load()
+
+    def fake(names, progress=None):
+        ran.append(names)
+        return {"engine": dict(recorded["engine"]["figures"]), "machine": recorded["engine"]["machine"]}
+
+    monkeypatch.setattr(runner, "run_suites", fake)
+    assert main(["bench", "--compare", "engine"]) == 0
+    out = capsys.readouterr().out
+    assert ran == [["engine"]]
+    n = len(record.flatten(recorded["engine"]["figures"]))
+    assert f"[engine] {n} figures equal the record of {recorded['engine']['date']}, 0 differ" in out
