@@ -40,6 +40,12 @@ def flatten(figures: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return out
 
 
+def run_figures(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{suite: figures}`` of a ``bench --json`` run (its ``machine`` and ``compared`` are not suites)."""
+    return {name: figs for name, figs in results.items()
+            if name not in ("machine", "compared") and isinstance(figs, dict)}
+
+
 def load_data(data: Any, source: str) -> dict[str, dict[str, Any]]:
     """``{suite: {"figures", "machine", "date"}}`` from a record or from a plain ``bench --json`` run."""
     if not isinstance(data, dict):
@@ -53,7 +59,7 @@ def load_data(data: Any, source: str) -> dict[str, dict[str, Any]]:
         return suites
     machine = data.get("machine", {})
     runs = {name: {"figures": figs, "machine": machine, "date": None}
-            for name, figs in data.items() if name not in ("machine", "compared") and isinstance(figs, dict)}
+            for name, figs in run_figures(data).items()}
     if not runs:
         raise AkidaEdgeError(f"{source}: no suite's figures in it (a JSON object from `akida-edge bench "
                              "--json` or bench/recorded.json is needed)")
@@ -105,9 +111,7 @@ def compare(results: dict[str, Any], recorded: dict[str, dict[str, Any]]) -> dic
     listed under ``not_recorded``."""
     out: dict[str, Any] = {}
     now_setup = setup(results.get("machine", {}))
-    for suite, figures in results.items():
-        if suite in ("machine", "compared") or not isinstance(figures, dict):
-            continue
+    for suite, figures in run_figures(results).items():
         if suite not in recorded:
             out.setdefault("not_recorded", []).append(suite)
             continue
@@ -154,11 +158,8 @@ def format_comparison(cmp: dict[str, Any], source: str) -> str:
     return "\n".join(lines)
 
 
-def merge(record: dict[str, Any], results: dict[str, Any], date: str) -> dict[str, Any]:
-    """`record` (``{"suites": ...}``) with the suites of the run `results` put in, dated `date`."""
-    suites = dict(record.get("suites", {}))
-    for name, figures in results.items():
-        if name in ("machine", "compared") or not isinstance(figures, dict):
-            continue
-        suites[name] = {"date": date, "machine": results.get("machine", {}), "figures": figures}
-    return {"suites": dict(sorted(suites.items()))}
+def merge(recorded: dict[str, dict[str, Any]], run: dict[str, dict[str, Any]], date: str) -> dict[str, Any]:
+    """The recorded suites (as `load` gives them) with the suites of `run` (as `load` gives them)
+    put in, dated `date`."""
+    suites = {**recorded, **{name: {**entry, "date": date} for name, entry in run.items()}}
+    return dict(sorted(suites.items()))

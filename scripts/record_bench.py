@@ -36,22 +36,20 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
     try:
-        current = ({"suites": record.load(args.record)} if args.record.exists() else {"suites": {}})
+        current = record.load(args.record) if args.record.exists() else {}
         for run in args.runs:
-            record.load(run)  # the same checks as --compare: one line for a file that is not a run
-            results = json.loads(run.read_text(encoding="utf-8"))
+            suites = record.load(run)  # the checks of --baseline: one line for a file that is not a run
             mtime = dt.datetime.fromtimestamp(run.stat().st_mtime, dt.timezone.utc)
             day = args.date or mtime.date().isoformat()
-            current = record.merge(current, results, day)
-            suites = [s for s in results if s not in ("machine", "compared")]
+            current = record.merge(current, suites, day)
             print(f"record_bench: {run}: {', '.join(suites)} ({day})", file=sys.stderr)
     except AkidaEdgeError as exc:
         print(f"record_bench: error: {exc}", file=sys.stderr)
         return 2
     tmp = args.record.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps({"suites": current}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(args.record)
-    print(f"record_bench: wrote {args.record} ({', '.join(current['suites'])})", file=sys.stderr)
+    print(f"record_bench: wrote {args.record} ({', '.join(current)})", file=sys.stderr)
     return 0
 
 

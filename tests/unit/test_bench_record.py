@@ -52,7 +52,7 @@ def test_compare_counts_equal_figures_and_lists_the_moved_ones():
 
 def test_the_same_run_equals_its_record():
     run = _run(accuracy=0.88, by={"a": 1, "b": 0.5})
-    cmp = record.compare(run, record.load_data(record.merge({}, run, "2026-11-29"), "x"))
+    cmp = record.compare(run, record.merge({}, record.load_data(run, "run"), "2026-11-29"))
     assert cmp == {"kws": {"date": "2026-11-29", "equal": 3, "differ": {}, "only_recorded": [],
                            "only_now": [], "setup": {}}}
 
