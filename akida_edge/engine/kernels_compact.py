@@ -262,12 +262,18 @@ def count_nonzero(flat):
     """The non-zero bytes of flat (uint8, 1-D: a layer's input events), 32 per step (their byte mask
     and its popcount). A byte loop with an int64 count vectorises into int64 lanes, four bytes per
     instruction: measured 1.5 against 0.2 µs per 24 × 24 × 16 sample (CPU time, loaded)."""
-    n = flat.shape[0]
+    return count_range(flat, 0, flat.shape[0])
+
+
+@kernel(inline="always")
+def count_range(flat, start, stop):
+    """The non-zero bytes of flat[start:stop] as `count_nonzero`, without a view of them: a view
+    made per position costs two atomic reference counts (numba's NRT) in a per-position loop."""
     nz = 0
-    t = 0
-    while t + 32 <= n:
+    t = start
+    while t + 32 <= stop:
         nz += popcount(nonzero_mask(flat, t, 32))
         t += 32
-    for u in range(t, n):
+    for u in range(t, stop):
         nz += flat[u] != 0
     return nz

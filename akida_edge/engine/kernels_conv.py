@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from akida_edge.engine.kernels_copy import copy_into
 from akida_edge.engine.kernels_taps import fans, sample_events, taps
 from akida_edge.engine.output_stage import (
     MODE_ACT,
@@ -195,6 +196,8 @@ def im2col_kernel(x, pad_value, pad_y, pad_x, sy, sx, kh, kw, f, oh, ow, cols, c
     wpc = max((ow - 1) * sx + kw, wd + pad_x) * c_in
     kc = kw * c_in
     xp = np.empty((hp, wpc), cols.dtype)
+    xpf = xp.reshape(hp * wpc)
+    kk = kh * kc
     events = 0
     ops = 0
     fy, fx = fans(ytab), fans(xtab)
@@ -203,23 +206,16 @@ def im2col_kernel(x, pad_value, pad_y, pad_x, sy, sx, kh, kw, f, oh, ow, cols, c
         events += ev_n
         ops += ops_n
         # the padded sample as rows (Hp, Wp·C): every receptive-field row is then one contiguous
-        # run of kw·C values, copied with plain range indices (no per-value bounds tests)
-        xp.reshape(hp * wpc)[:] = pad_value
+        # run of kw·C values; the runs are copied without views (`kernels_copy`)
+        xpf[:] = pad_value
         for iy in range(h):
-            r = xp[iy + pad_y]
-            xr = x[n, iy].reshape(wd * c_in)
-            b = pad_x * c_in
-            for t in range(wd * c_in):
-                r[b + t] = xr[t]
+            copy_into(x, xp, (n * h + iy) * wd * c_in, (iy + pad_y) * wpc + pad_x * c_in, wd * c_in)
         for oy in range(oh):
             for ox in range(ow):
-                crow = cols[(n * oh + oy) * ow + ox]
+                r = (n * oh + oy) * ow + ox
                 a = ox * sx * c_in
                 for ky in range(kh):
-                    src = xp[oy * sy + ky]
-                    base = ky * kc
-                    for t in range(kc):
-                        crow[base + t] = src[a + t]
+                    copy_into(xp, cols, (oy * sy + ky) * wpc + a, r * kk + ky * kc, kc)
     counts[0] += events
     counts[1] += ops * f
 

@@ -31,6 +31,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from akida_edge.engine.kernels_compact import count_range
+from akida_edge.engine.kernels_copy import copy_into
+from akida_edge.engine.kernels_sweep import lanes, sweep3x3, weight_blocks
 from akida_edge.engine.kernels_taps import fans, taps
 from akida_edge.engine.output_stage import (
     MODE_ACT,
@@ -72,20 +75,21 @@ def product8(d, w, prow):
             prow[k] += d0 * w0[k]
 
 
-@kernel()
-def depthwise_rows_f32(xs, xp, w_tile, pad_y, pad_x, fy, fx, dw):
-    """One sample's depthwise sums dw (OH, OW·C) by row sweeps (stride 1); returns (events, ops).
+@kernel(inline="always")
+def depthwise_rows_f32(xs, xp, w_tile, w_blocks, pad_y, pad_x, fy, fx, dw):
+    """One sample's depthwise sums dw (OH, OW·C) by row sweeps (stride 1); returns (events, ops,
+    non-zero sums).
 
     xs (H, W, C) uint8 is copied once into the zero-bordered xp (OH + kh − 1, (OW + kw − 1)·C)
     float32 (its border, never written, stays zero between samples), so every tap of an output row
-    is one contiguous slice: d[oy, t] = Σ_ky Σ_kx xp[oy + ky, kx·C + t] · w_tile[ky, kx, t]. A 3-wide
-    kernel sums a row's three taps per pass (one load and store of the sums per three taps).
+    is one contiguous slice: d[oy, t] = Σ_ky Σ_kx xp[oy + ky, kx·C + t] · w_tile[ky, kx, t]. A 3 × 3
+    kernel takes all nine taps per block of sums in registers and counts the non-zero sums there
+    (`kernels_sweep.sweep3x3`); other kernels add one tap per pass over the row.
 
-    Measured (DS-CNN separable layer, 25 × 320 sums, one core): the tap loop ~5 µs per sample. Nine
-    taps per pass do not vectorise (LLVM gives up on the run-time alias checks of ten pointers); nine
-    explicit FMAs per eight sums kept in a register (an `llvm.fma.v8f32` intrinsic as in
-    `kernels_gemm`) measured no faster (5.4 against 5.0 µs): both are bound by the loads (two per
-    product). Fewer loads need a block of output columns per register set (x reused across kx)."""
+    Measured (DS-CNN separable layer, 16 samples of 25 × 320 int16 sums, one core, Zen 5): the
+    tap loop ~55 µs with three taps per pass (one load and store of the sums per three taps; nine
+    taps per pass in a numba loop do not vectorise: LLVM gives up on the run-time alias checks),
+    see `kernels_sweep` for the nine in registers."""
     h, wd, c_in = xs.shape
     kh, kw = w_tile.shape[0], w_tile.shape[1]
     oh, span = dw.shape
@@ -93,36 +97,20 @@ def depthwise_rows_f32(xs, xp, w_tile, pad_y, pad_x, fy, fx, dw):
     events = 0
     ops = 0
     ncol = min(wd, wpc // c_in - pad_x)
+    xf = xs.reshape(h * wd * c_in)  # no view per row or position: each costs two atomic reference counts
     for iy in range(h):
-        inside = iy + pad_y < hp
-        for ix in range(wd):
-            src = xs[iy, ix]
-            nz = np.int32(0)  # int32 lanes, as many as the float32 ones: the copy stays vectorised
-            if inside and ix < ncol:
-                dst = xp[iy + pad_y, (pad_x + ix) * c_in:(pad_x + ix + 1) * c_in]
-                for c in range(c_in):
-                    v = src[c]
-                    dst[c] = v  # to xp's dtype (float32, or int16 on the pair path)
-                    nz += np.int32(v != 0)
-            else:  # an input no output sees: counted, not copied
-                for c in range(c_in):
-                    nz += np.int32(src[c] != 0)
+        row = iy * wd * c_in
+        for ix in range(wd):  # the events by byte masks, per input column (its fan-out)
+            nz = count_range(xf, row + ix * c_in, row + (ix + 1) * c_in)
             events += nz
             ops += nz * fy[iy] * fx[ix]
-    if kw == 3:  # the common kernel: a row's three taps in one pass
+        if iy + pad_y < hp:  # the row's inputs some output sees, to xp's dtype (float32, or int16)
+            copy_into(xs, xp, row, (iy + pad_y) * wpc + pad_x * c_in, ncol * c_in)
+    if w_blocks.shape[0] > 0:  # 3 × 3, C a multiple of the lanes: nine taps in registers, counted there
+        nonzero = 0
         for oy in range(oh):
-            out = dw[oy]
-            for ky in range(kh):
-                row = xp[oy + ky]
-                a, b, e = row[:span], row[c_in:c_in + span], row[2 * c_in:2 * c_in + span]
-                wa, wb, wc = w_tile[ky, 0], w_tile[ky, 1], w_tile[ky, 2]
-                if ky == 0:
-                    for t in range(span):
-                        out[t] = (a[t] * wa[t] + b[t] * wb[t]) + e[t] * wc[t]
-                else:
-                    for t in range(span):
-                        out[t] += (a[t] * wa[t] + b[t] * wb[t]) + e[t] * wc[t]
-        return events, ops
+            nonzero += sweep3x3(xp, w_blocks, dw, oy, c_in, span // c_in)
+        return events, ops, nonzero
     dw[:] = 0.0
     for oy in range(oh):
         out = dw[oy]
@@ -133,7 +121,17 @@ def depthwise_rows_f32(xs, xp, w_tile, pad_y, pad_x, fy, fx, dw):
                 wts = w_tile[ky, kx]
                 for t in range(span):
                     out[t] += src[t] * wts[t]
-    return events, ops
+    return events, ops, count_sums(dw)
+
+
+@kernel(inline="always")
+def count_sums(dw):
+    """The non-zero values of dw (any shape, C-contiguous)."""
+    flat = dw.reshape(dw.size)
+    nz = np.int32(0)  # int32 lanes (8 per AVX2 register, as the float32 sums); < 2^31 per sample
+    for t in range(flat.shape[0]):
+        nz += np.int32(flat[t] != 0)
+    return nz
 
 
 @kernel()
@@ -211,21 +209,23 @@ def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, xp,
     rows = rows and sy == 1 and sx == 1
     if rows and xp.shape[0] == 0:
         xp = np.zeros((oh + kh - 1, (ow + kw - 1) * c_in), dw.dtype)
+    width = lanes(dw)
+    blocks = c_in // width if rows and kh == 3 and kw == 3 and c_in % width == 0 else 0
+    w_blocks = np.empty((blocks, 9, width), dw.dtype)  # `sweep3x3`'s weights, or none
+    weight_blocks(w_tile, c_in, w_blocks)
     idx = np.empty(c_in, np.int64)
     events = 0
     ops = 0
     nonzero = 0
     for n in range(n_s):
         if rows:
-            ev, op = depthwise_rows_f32(x[n], xp, w_tile, pad_y, pad_x, fy, fx, dw[n].reshape(oh, ow * c_in))
+            ev, op, nz = depthwise_rows_f32(x[n], xp, w_tile, w_blocks, pad_y, pad_x, fy, fx,
+                                            dw[n].reshape(oh, ow * c_in))
         else:
             ev, op = depthwise_events_f32(x[n], w_dw, ytab, xtab, idx, dw[n])
+            nz = count_sums(dw[n])
         events += ev
         ops += op
-        flat = dw[n].reshape(oh * ow * c_in)
-        nz = np.int32(0)  # int32 lanes (8 per AVX2 register, as the float32 sums); < 2^31 per sample
-        for t in range(flat.shape[0]):
-            nz += np.int32(flat[t] != 0)
         nonzero += nz
     counts[0] += events
     counts[1] += ops + nonzero * f
