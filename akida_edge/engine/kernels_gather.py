@@ -58,7 +58,7 @@ def gather_ok(f32, mode, sy, sx, pad_value, filters, kh):
 
 def _gather_row_act(nv: int, unroll: int = 2):
     """An intrinsic: one output row, filters [f0, f0 + 8·nv): for every ox < ow,
-    out[ox·F + f0 : +8·nv] = act(Σ over the rows r < 3 of the field and the events e in
+    out[o0 + ox·F + f0 : +8·nv] = act(Σ over the rows r < 3 of the field and the events e in
     [ps[rp[r] + xl], ps[rp[r] + xr]) of v_e · w[base − ox·cf + off_e + f0 : +8·nv]), with
     xl = max(ox − pad_x, 0), xr = min(ox − pad_x + kw, wd) the field's input columns and
     ev[e] = off_e·256 + v_e (one load per event); returns the row's non-zero outputs. q (3, F) is
@@ -74,11 +74,12 @@ def _gather_row_act(nv: int, unroll: int = 2):
     of the value became one, mispredicted on every odd count: at 4-10 % 7-13 % slower); the sets
     are added at the end (integers: exact in any order). Two measured faster than three or four.
     The activation's parameters are loaded once per row and the non-zero count kept in lanes until
-    the row ends (per output: the run bounds, the walk, the activation)."""
+    the row ends (per output: the run bounds, the walk, the activation). out is the whole output,
+    flat, and o0 the row's first byte: no view per row (two atomic reference counts each)."""
 
     def codegen(context, builder, signature, args):
         ev, ps, rp, arr_w, arr_q, arr_o = arrays(context, builder, signature, args, 6)
-        base_row, f0, ow, wd, kw, pad_x, cf = args[6:13]
+        base_row, f0, ow, wd, kw, pad_x, cf, o0 = args[6:14]
         i64 = base_row.type
         f_len = cgutils.unpack_tuple(builder, arr_q.shape, 2)[1]
         vec = ir.VectorType(ir.FloatType(), 8)
@@ -150,14 +151,14 @@ def _gather_row_act(nv: int, unroll: int = 2):
                 for accs in sets[1:]:
                     p = builder.fadd(p, builder.load(accs[j]))
                 sums.append(p)
-            op = builder.gep(arr_o.data, [builder.add(builder.mul(ox, f_len), f0)])
+            op = builder.gep(arr_o.data, [builder.add(o0, builder.add(builder.mul(ox, f_len), f0))])
             nonzero = act_bytes_ir(builder, sums, qv[0], qv[1], top, op, i64)
             builder.store(builder.add(builder.load(count_acc), nonzero), count_acc)
         return builder.load(count_acc)
 
     @intrinsic
-    def gather_row(typingctx, ev, ps, rp, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf):
-        return types.int64(ev, ps, rp, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf), codegen
+    def gather_row(typingctx, ev, ps, rp, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf, o0):
+        return types.int64(ev, ps, rp, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf, o0), codegen
 
     return gather_row
 
@@ -191,11 +192,11 @@ def gather_silent_kernel(thr, act_step, amax, out_u8, counts):
     activity: no input event, no synaptic op, act(0)'s non-zero outputs."""
     n_s, oh, ow, f = out_u8.shape
     line0w, nz0 = _act0_row(act_params_f32(thr, act_step, amax), ow)
-    for n in range(n_s):
-        for oy in range(oh):
-            orow_w = out_u8[n, oy].reshape(ow * f).view(np.uint64)
-            for t in range(orow_w.shape[0]):
-                orow_w[t] = line0w[t]
+    out_w = out_u8.reshape(out_u8.size).view(np.uint64)  # one view: none per row
+    words = line0w.shape[0]
+    for r in range(n_s * oh):
+        for t in range(words):
+            out_w[r * words + t] = line0w[t]
     counts[2] += nz0 * ow * oh * n_s
 
 
@@ -226,6 +227,9 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
     rowp = np.empty(FIELD_ROWS, np.int64)  # per kernel row: its input row's first position, or `empty`
     block = 32 if f % 32 == 0 else 16
     line0w, nz0 = _act0_row(q32, ow)
+    words = line0w.shape[0]
+    out_flat = out_u8.reshape(out_u8.size)  # one view for the call: none per row (see `_gather_row_act`)
+    out_w = out_flat.view(np.uint64)
     width = 32 if c_in % 32 == 0 else (16 if c_in % 16 == 0 else 8)  # channels per byte mask
     fstep = f * 256
     for n in range(n_s):
@@ -274,20 +278,20 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
                 if ky < kh and 0 <= iy < h and row_ev[iy] > 0:
                     rowp[ky] = iy * wd
                     reach = True
-            orow = out_u8[n, oy].reshape(ow * f)
+            o0 = ((n * oh + oy) * ow) * f  # the row's first output byte in out_flat
             if not reach:  # no event in the field of the row: act(0) everywhere
-                orow_w = orow.view(np.uint64)
-                for t in range(orow_w.shape[0]):
-                    orow_w[t] = line0w[t]
+                w0 = o0 // 8
+                for t in range(words):
+                    out_w[w0 + t] = line0w[t]
                 out_events += nz0 * ow
                 continue
             base_row = pad_x * cf - (oy - pad_y) * kw * cf
             for f0 in range(0, f, block):
                 if block == 32:
-                    out_events += _row32(ev, pstart, rowp, wflat, q32, orow, base_row, f0, ow, wd, kw,
-                                         pad_x, cf)
+                    out_events += _row32(ev, pstart, rowp, wflat, q32, out_flat, base_row, f0, ow, wd, kw,
+                                         pad_x, cf, o0)
                 else:
-                    out_events += _row16(ev, pstart, rowp, wflat, q32, orow, base_row, f0, ow, wd, kw,
-                                         pad_x, cf)
+                    out_events += _row16(ev, pstart, rowp, wflat, q32, out_flat, base_row, f0, ow, wd, kw,
+                                         pad_x, cf, o0)
         counts[1] += ops * f
         counts[2] += out_events
