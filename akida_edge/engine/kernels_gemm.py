@@ -21,7 +21,7 @@ columns outside whole blocks take a plain loop (mul + add, exact as well).
 
 On a host with AVX-512 (`LANES` = 16, decided at import: numba's cache is per CPU) the blocks
 are 6 × 32, twelve 16-lane registers of AVX-512's 32, and the 8-lane 6 × 16 blocks take what
-is left of F below a multiple of 32; the activation (`_block_act`) still runs on 8-lane halves.
+is left of F below a multiple of 32; the activation from registers (`_block_act`) is 16 lanes wide too.
 Measured (16 DS-CNN samples: (2000 × 25) @ (25 × 64) and (2000 × 64) @ (64 × 64), CPU time,
 one core, Zen 5): `gemm_f32` 49 → 25 µs and 124 → 64 µs, `gemm_i16` (int16 pairs) 62 → 32 µs
 with 16 lanes instead of 8.
@@ -113,19 +113,10 @@ def _block(rows: int, sums_ir=_sums, lanes: int = 8):
     return codegen
 
 
-def _halves(builder, vec):
-    """A float32 vector of 8 or 16 lanes as 8-lane vectors, in order."""
-    lanes = vec.type.count
-    if lanes == 8:
-        return [vec]
-    return [builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(ir.IntType(32), 8),
-                                                         list(range(h, h + 8)))) for h in range(0, lanes, 8)]
-
-
 def _block_act(rows: int, sums_ir=_sums, lanes: int = 8):
     """As `_block` (args a, b, q, out_u8, r0, f0), but the sums never leave the registers: they go
     through the float32 activation (`output_stage.act_f32`, the same float32 operations in the same
-    order, so the same exact outputs) eight lanes at a time into out_u8[r0:r0+rows, f0:f0+2·lanes];
+    order, so the same exact outputs) a vector at a time into out_u8[r0:r0+rows, f0:f0+2·lanes];
     returns the block's non-zero outputs.
 
     q (3, F) float32 holds per output channel 16·T′, 1/s16 and amax·s16 (`act_params_f32`)."""
@@ -136,28 +127,26 @@ def _block_act(rows: int, sums_ir=_sums, lanes: int = 8):
         sums = sums_ir(context, builder, arr_a, arr_b, row0, col0, rows, lanes)
         f_len = _cols(builder, arr_b, signature)
         i64 = row0.type
-        vec = ir.VectorType(ir.FloatType(), 8)
+        vec = ir.VectorType(ir.FloatType(), lanes)
         vptr = vec.as_pointer()
         ivec = ir.VectorType(ir.IntType(32), 8)
-        bvec = ir.VectorType(ir.IntType(8), 8)
-        eights = 2 * lanes // 8
+        bvec = ir.VectorType(ir.IntType(8), lanes)
 
-        def qrow(i, j):  # q[i, col0 + 8j : +8]
+        def qrow(i, j):  # q[i, col0 + lanes·j : +lanes]
             off = builder.add(builder.mul(ir.Constant(i64, i), f_len), col0)
-            off = builder.add(off, ir.Constant(i64, 8 * j))
+            off = builder.add(off, ir.Constant(i64, lanes * j))
             return builder.load(builder.bitcast(builder.gep(arr_q.data, [off]), vptr), align=4)
 
-        thr16 = [qrow(0, j) for j in range(eights)]
-        inv = [qrow(1, j) for j in range(eights)]
-        cap = [qrow(2, j) for j in range(eights)]
+        thr16 = [qrow(0, j) for j in range(2)]
+        inv = [qrow(1, j) for j in range(2)]
+        cap = [qrow(2, j) for j in range(2)]
         count = ir.Constant(ivec, None)
         for r in range(rows):
             ooff = builder.add(builder.mul(builder.add(row0, ir.Constant(i64, r)), f_len), col0)
             op = builder.gep(arr_o.data, [ooff])
-            parts = [h for s in sums[r] for h in _halves(builder, s)]
-            for j in range(eights):
-                dst = builder.bitcast(builder.gep(op, [ir.Constant(i64, 8 * j)]), bvec.as_pointer())
-                count = act_store_ir(builder, parts[j], thr16[j], inv[j], cap[j], dst, count)
+            for j in range(2):
+                dst = builder.bitcast(builder.gep(op, [ir.Constant(i64, lanes * j)]), bvec.as_pointer())
+                count = act_store_ir(builder, sums[r][j], thr16[j], inv[j], cap[j], dst, count)
         return count_total_ir(builder, count, i64)
 
     return codegen

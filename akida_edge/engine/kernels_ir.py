@@ -19,16 +19,18 @@ def arrays(context, builder, signature, args, n: int) -> list:
 
 def act_store_ir(builder, sums, thr16, inv, cap, dst, count):
     """IR of the float32 activation (`output_stage.act_f32`: the same float32 operations in the
-    same order, so the same exact outputs) of 8 sums into 8 bytes at dst (an `<8 x i8>*`); returns
-    count (8 int32 lanes) plus the non-zero outputs' lanes. thr16, inv, cap: 8-lane rows of
-    `act_params_f32`."""
-    vec = ir.VectorType(ir.FloatType(), 8)
-    ivec = ir.VectorType(ir.IntType(32), 8)
-    bvec = ir.VectorType(ir.IntType(8), 8)
-    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.ceil.v8f32")
+    same order, so the same exact outputs) of 8 or 16 sums into as many bytes at dst (an `<n x
+    i8>*`); returns count (8 int32 lanes) plus the non-zero outputs' lanes (16 lanes are added
+    to count as two halves). thr16, inv, cap: rows of `act_params_f32` as wide as sums."""
+    lanes = sums.type.count
+    vec = ir.VectorType(ir.FloatType(), lanes)
+    ivec = ir.VectorType(ir.IntType(32), lanes)
+    bvec = ir.VectorType(ir.IntType(8), lanes)
+    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]),
+                                          f"llvm.ceil.v{lanes}f32")
 
     def splat(value):
-        return ir.Constant(vec, [value] * 8)
+        return ir.Constant(vec, [value] * lanes)
 
     num = builder.fsub(builder.fmul(splat(16.0), sums), thr16)  # no contraction
     num = builder.select(builder.fcmp_ordered(">", num, splat(0.0)), num, splat(0.0))
@@ -37,7 +39,12 @@ def act_store_ir(builder, sums, thr16, inv, cap, dst, count):
     yi = builder.fptosi(y, ivec)
     nonzero = builder.icmp_signed("!=", yi, ir.Constant(ivec, None))
     builder.store(builder.trunc(yi, bvec), dst, align=1)
-    return builder.add(count, builder.zext(nonzero, ivec))
+    lanes_nz = builder.zext(nonzero, ivec)
+    for h in range(0, lanes, 8):
+        half = lanes_nz if lanes == 8 else builder.shuffle_vector(
+            lanes_nz, lanes_nz, ir.Constant(ir.VectorType(ir.IntType(32), 8), list(range(h, h + 8))))
+        count = builder.add(count, half)
+    return count
 
 
 def count_total_ir(builder, count, i64):
