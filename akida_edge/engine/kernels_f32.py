@@ -212,7 +212,7 @@ def depthwise_f32_kernel(x, w_dw, w_tile, pad_y, pad_x, sy, sx, rows, f, dw, xp,
     width = lanes(dw)
     blocks = c_in // width if rows and kh == 3 and kw == 3 and c_in % width == 0 else 0
     w_blocks = np.empty((blocks, 9, width), dw.dtype)  # `sweep3x3`'s weights, or none
-    weight_blocks(w_tile, c_in, w_blocks)
+    weight_blocks(w_dw, w_blocks)
     idx = np.empty(c_in, np.int64)
     events = 0
     ops = 0

@@ -99,18 +99,18 @@ def _codegen(context, builder, signature, args):
 @intrinsic
 def sweep3x3(typingctx, xp, w_blocks, out, oy, c_in, ow):
     """out[oy, :ow·c_in] = the nine taps' sums for c_in a multiple of `lanes(xp)` (module
-    docstring), w_blocks = `weight_blocks(w_tile, c_in)`; returns the row's non-zero sums."""
+    docstring), w_blocks from `weight_blocks`; returns the row's non-zero sums."""
     return types.int64(xp, w_blocks, out, oy, c_in, ow), _codegen
 
 
 @kernel(inline="always")
-def weight_blocks(w_tile, c_in, out):
-    """The 3 × 3 depthwise weights as `sweep3x3` reads them, out (C / lanes, 9, lanes): per block of
-    lanes channels the nine taps' weight vectors side by side (one pointer, constant offsets).
-    w_tile (3, 3, OW·C) is `kernels.tile_depthwise`'s (its first C values per tap are w_dw's)."""
+def weight_blocks(w_dw, out):
+    """The 3 × 3 depthwise weights w_dw (3, 3, C) as `sweep3x3` reads them, out (C / lanes, 9,
+    lanes): per block of lanes channels the nine taps' weight vectors side by side (one pointer,
+    constant offsets)."""
     width = out.shape[2]
     for g in range(out.shape[0]):
         for k in range(9):
             for j in range(width):
-                out[g, k, j] = w_tile[k // 3, k % 3, g * width + j]
+                out[g, k, j] = w_dw[k // 3, k % 3, g * width + j]
 

@@ -6,6 +6,8 @@ int64 sums and the float32 activation of them (`output_stage.act_f32`)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numba
 import numpy as np
 import pytest
@@ -46,8 +48,17 @@ FORMS = {(kind, lanes): _drivers(sums, lanes) for kind, sums in (("f32", _sums),
          for lanes in (8, 16)}
 
 
-def test_this_host_picks_a_known_width():
-    assert LANES in (8, 16) and COLS == 16
+def test_the_wide_blocks_follow_the_cpus_avx512_flags():
+    """16 lanes exactly where the kernel reports AVX-512 F and BW (read from /proc/cpuinfo, not
+    through llvmlite as `kernels_gemm` does) and numba compiles for this host."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        pytest.skip("no /proc/cpuinfo on this system to read the CPU flags from")
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.read_text().splitlines()
+                  if line.startswith("flags")), [])
+    host = numba.config.CPU_NAME in (None, "host")
+    assert LANES == (16 if host and {"avx512f", "avx512bw"} <= set(flags) else 8)
+    assert COLS == 16
 
 
 @pytest.mark.parametrize("form", list(FORMS))

@@ -37,11 +37,11 @@ def _taps(xp: np.ndarray, w_dw: np.ndarray, oh: int, ow: int, c: int) -> np.ndar
     return out.reshape(oh, ow * c)
 
 
-def _blocks(w_dw: np.ndarray, ow: int, dtype) -> np.ndarray:
+def _blocks(w_dw: np.ndarray, dtype) -> np.ndarray:
     c = w_dw.shape[2]
     lanes = VECTOR_BYTES // np.dtype(dtype).itemsize
     out = np.empty((c // lanes, 9, lanes), dtype)
-    weight_blocks(tile_depthwise(w_dw.astype(dtype), ow), c, out)
+    weight_blocks(w_dw.astype(dtype), out)
     return out
 
 
@@ -57,7 +57,7 @@ def test_sweep_gives_the_exact_sums_and_their_count(dtype, channels, ow):
     xp[1:-1, c:-c] = inner
     w_dw = rng.integers(-8, 8, size=(3, 3, c))
     out = np.full((oh, ow * c), 99, dtype)
-    counts = _sweep_rows(xp, _blocks(w_dw, ow, dtype), out, c, ow)
+    counts = _sweep_rows(xp, _blocks(w_dw, dtype), out, c, ow)
     expected = _taps(xp, w_dw, oh, ow, c)
     np.testing.assert_array_equal(out.astype(np.int64), expected)
     np.testing.assert_array_equal(counts, (expected != 0).sum(axis=1))
@@ -72,16 +72,16 @@ def test_int16_sums_wrap_back_to_the_exact_sum():
     w_dw[0], w_dw[1] = 127, -127  # a row of + taps and one of − taps: partial sums to ±97 155
     w_dw[2, 2, :8] = 1  # the total: 255 on the first eight channels, 0 elsewhere
     out = np.zeros((oh, ow * c), np.int16)
-    _sweep_rows(xp, _blocks(w_dw, ow, np.int16), out, c, ow)
+    _sweep_rows(xp, _blocks(w_dw, np.int16), out, c, ow)
     expected = _taps(xp, w_dw, oh, ow, c)
     assert 3 * 255 * 127 >= 2**15 and set(np.unique(expected)) == {0, 255}
     np.testing.assert_array_equal(out.astype(np.int64), expected)
 
 
 def test_weight_blocks_put_each_blocks_nine_taps_side_by_side():
-    c, ow = 64, 2
+    c = 64
     w_dw = np.arange(9 * c).reshape(3, 3, c) % 251 - 125
-    blocks = _blocks(w_dw, ow, np.int16)
+    blocks = _blocks(w_dw, np.int16)
     assert blocks.shape == (2, 9, 32)
     for g in range(2):
         for k in range(9):
