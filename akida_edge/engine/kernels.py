@@ -218,7 +218,7 @@ def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride:
     w, wt = prepare_conv(weights, acc_dtype) if prepared is None else prepared
     nz = np.count_nonzero(x) if in_events < 0 else in_events
     f32_sums = f32 and acc_dtype == np.float32
-    gather = gather_ok(f32_sums, mode, stride[0], stride[1], pad_value, f, kh)
+    gather = gather_ok(f32_sums, mode, stride[0], stride[1], pad_value, f, kh, kw)
     above = dense_above * GATHER_DENSE_SCALE if gather else dense_above  # the measured crossings
     if acc_dtype == np.float32 and nz > above * x.size:
         cols = scratch("cols", (n * oh * ow, kh * kw * c), np.float32)

@@ -21,7 +21,7 @@ the pair 2k, 2k + 1), emitted only where numba compiles for a host with AVX2 (`H
 decided when this module is imported; the cache is per CPU); elsewhere the same IR stores each
 lane in turn and advances e by its test (the scalar compaction, branch-free).
 
-`compact_row` (the gather kernel's compaction, one call per input row) runs `compact4` only on a
+`compact_row` (the gather kernel's compaction, one call per input column) runs `compact4` only on a
 block of 8, 16 or 32 channels of a position holding more than `EMIT_SLOTS` = 4 events: per block
 it first takes the byte mask of its non-zero channels (`nonzero_mask`: one compare and its sign
 bits), skips a silent block, and lists up to four events in four fixed steps (`emit4`: trailing
@@ -220,9 +220,10 @@ emit4 = make_emit(EMIT_SLOTS)
 
 
 @kernel(inline="always")
-def compact_row(width, x, ev, table, pstart, p0, positions, channels, e, base, pstep, fstep):
-    """The events of `positions` positions p0, p0 + 1, ... of x (uint8, flat, `channels` per position,
-    a multiple of `width`: 8, 16 or 32, a constant where inlined) appended to ev from e:
+def compact_row(width, x, ev, table, pstart, p0, positions, channels, e, base, pstep, fstep, x0, xstep):
+    """The events of `positions` positions of x (uint8, flat, `channels` per position, a multiple
+    of `width`: 8, 16 or 32, a constant where inlined), position i's channels at x[x0 + i·xstep:]
+    (xstep = channels: a row of positions; W·channels: a column), appended to ev from e:
     pstart[p0 + i] = the list's end before position i, and position i's channel c with value
     v ≠ 0 listed as base + i·pstep + c·fstep + v. Per block of `width` channels one byte mask
     (`nonzero_mask`); a silent block costs its test, up to `EMIT_SLOTS` events a fixed step each
@@ -235,7 +236,7 @@ def compact_row(width, x, ev, table, pstart, p0, positions, channels, e, base, p
     if blocks == 1:  # one block per position: no block loop (measured 0.7 µs per 576 positions)
         for i in range(positions):
             pstart[p0 + i] = e
-            xb = (p0 + i) * channels
+            xb = x0 + i * xstep
             m = nonzero_mask(x, xb, width)
             if m != 0:  # else a silent position
                 if popcount(m) <= EMIT_SLOTS:  # a few events: one fixed step each
@@ -246,7 +247,7 @@ def compact_row(width, x, ev, table, pstart, p0, positions, channels, e, base, p
     for i in range(positions):
         pstart[p0 + i] = e
         for b in range(blocks):
-            xb = (p0 + i) * channels + b * width
+            xb = x0 + i * xstep + b * width
             m = nonzero_mask(x, xb, width)
             if m != 0:
                 start = base + i * pstep + b * width * fstep

@@ -1,29 +1,35 @@
-"""Output-stationary event path of a convolution: per output, its field's events summed in registers.
+"""Output-stationary event path of a convolution: per output row, a window of sums in registers
+slid along the input columns.
 
 `conv_gather_kernel` serves the float32-exact (`kernels.f32_ok`) stride-1 convolutions without
-pooling (`MODE_ACT`), with zero padding, a multiple of 16 filters and at most three kernel rows
-(`gather_ok`); every other case keeps the scatter of `kernels_conv.conv_layer_kernel`. Per
-sample, the events are first compacted position by position (one int64 each: the event's offset
-in the weights · 256 + its value; a byte mask per block of channels, then a fixed step per event or
-four channels per step, `kernels_compact.compact_row`), then every
-output sums the events of its field,
+pooling (`MODE_ACT`), with zero padding, a multiple of 16 filters, at most three kernel rows and
+five columns (`gather_ok`); every other case keeps the scatter of `kernels_conv.conv_layer_kernel`.
+Per sample, the events are first compacted column by column (positions in column-major order,
+one int64 each: the event's offset in the weights · 256 + its value; a byte mask per block of
+channels, then a fixed step per event or four channels per step, `kernels_compact.compact_row`),
+so that the events of one input column in the kernel rows of an output row are ONE contiguous
+run of the list. Then, per output row and block of B = 32 (or 16) filters, the input columns are
+walked left to right with the sums of the kw outputs they reach kept in registers (an LLVM
+intrinsic, `_window_row_act`: a numba loop cannot keep array sums in registers):
 
-    p[oy, ox, f0:f0+B] = Σ_(ky, kx) Σ_(events (c, v) at (oy − pad_y + ky, ox − pad_x + kx))
-                         v · w[ky, kx, c, f0:f0+B],
+    for each input column ix (and the padding columns): for each event (ky, c, v) of the run,
+        R[k] += v · w[ky, kw − 1 − k, c, f0:f0+B]   for k < kw   (R[k]: output ix + pad_x − kw + 1 + k)
+    then R[0] is complete: act(R[0]) goes straight into the output bytes (`kernels_ir.act_bytes_ir`:
+    `output_stage.act_f32`'s outputs, its clamps done as integers on the packed bytes), and the
+    window moves: R[k] ← R[k + 1], R[kw − 1] ← 0.
 
-with the B = 32 (or 16) sums kept in 8-lane registers over the whole field (an LLVM intrinsic,
-as `kernels_gemm`'s register blocks: a numba loop cannot keep array sums in registers; the
-field's events in one kernel row are one contiguous run of the list, and the runs of the rows
-are walked as one loop with one weight base, see `_gather_row_act`: one call per output row),
-and goes straight through the float32 activation into the output bytes (`kernels_ir.act_bytes_ir`:
-`output_stage.act_f32`'s outputs, its clamps done as integers on the packed bytes).
+Each event is decoded once per output row and feeds its kw outputs from one weight base (the
+row-walking gather before it decoded every event once per output, kw times as often, and walked
+three runs per output: measured, the bench's conv stack, one core, interleaved samples, per 16
+samples: 10 % input 0.205 → 0.179 ms, 2.7 % 0.169 → 0.139 ms). One loop per input column,
+whose count depends on the data: its exit is the one branch the predictor cannot learn.
 No potentials array is written, cleared or read back, and no per-event combined row is built
 (the scatter's 9·F stores per event). The products and sums are integers below 2^23
-(`f32_ok`), so the fused multiply-adds (`llvm.fma.v8f32`) round nothing and any order gives the
-scatter's integers: the outputs are the same bit for bit. An output whose field holds no event
-sums to 0 and gets act(0) (≠ 0 where a threshold is negative); an output row whose input rows hold
-none copies the act(0) row, and an input known to be silent (its event count is known to the
-program) skips the scan: `gather_silent_kernel`.
+(`f32_ok`), so the fused multiply-adds round nothing and any order gives the scatter's integers:
+the outputs are the same bit for bit. An output whose field holds no event sums to 0 and gets
+act(0) (≠ 0 where a threshold is negative); an output row whose input rows hold none copies the
+act(0) row, and an input known to be silent (its event count is known to the program) skips
+the scan: `gather_silent_kernel`.
 
 Activity counts as the scatter's: input events, synaptic ops (events × taps reaching an output ×
 F), output events.
@@ -38,133 +44,150 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from akida_edge.engine.kernels_compact import PACK4, compact_row
+from akida_edge.engine.kernels_gemm import LANES
 from akida_edge.engine.kernels_ir import act_bytes_ir, act_top_ir, arrays
 from akida_edge.engine.kernels_taps import fans, taps
 from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
 from akida_edge.numba_config import kernel
 
-FIELD_ROWS = 3  # most kernel rows of a gathered convolution (one run of events each)
+FIELD_ROWS = 3  # most kernel rows of a gathered convolution
+FIELD_COLS = 5  # most kernel columns: kw sums of B filters in registers
 
 
 @kernel(inline="always")
-def gather_ok(f32, mode, sy, sx, pad_value, filters, kh):
+def gather_ok(f32, mode, sy, sx, pad_value, filters, kh, kw):
     """Whether a convolution runs the gather path instead of the scatter (a function of the layer
     only: measured faster on the bench's conv stack at every input density, 0.005-100 %, event
-    path forced): float32-exact sums, `MODE_ACT`, stride 1, zero padding, F a multiple of 16 and
-    at most three kernel rows."""
+    path forced): float32-exact sums, `MODE_ACT`, stride 1, zero padding, F a multiple of 16, at
+    most three kernel rows and five columns."""
     return (f32 and mode == MODE_ACT and sy == 1 and sx == 1 and pad_value == 0 and filters % 16 == 0
-            and kh <= FIELD_ROWS)
+            and kh <= FIELD_ROWS and kw <= FIELD_COLS)
 
 
-def _gather_row_act(nv: int, unroll: int = 2):
-    """An intrinsic: one output row, filters [f0, f0 + 8·nv): for every ox < ow,
-    out[o0 + ox·F + f0 : +8·nv] = act(Σ over the rows r < 3 of the field and the events e in
-    [ps[rp[r] + xl], ps[rp[r] + xr]) of v_e · w[base − ox·cf + off_e + f0 : +8·nv]), with
-    xl = max(ox − pad_x, 0), xr = min(ox − pad_x + kw, wd) the field's input columns and
-    ev[e] = off_e·256 + v_e (one load per event); returns the row's non-zero outputs. q (3, F) is
-    `act_params_f32`. An empty field sums to 0: its output is act(0), as the reference's.
+def block_filters(kw: int, lanes: int) -> int:
+    """Filters per window pass where F is a multiple of 32: 32 while the kw sums fit in 12 vector
+    registers of `lanes` lanes (AVX2 has 16), else 16."""
+    return 32 if (32 // lanes) * kw <= 12 else 16
 
-    The event offsets are such that one base serves the three runs (see `conv_gather_kernel`), and
-    the three runs are walked as ONE loop over their concatenation (the event index picked by
-    selects, not branches): a loop per run exits at a data-dependent count each time, and those
-    mispredictions cost more than the arithmetic (measured 2.4× on the same events with fixed
-    against random run lengths). `unroll` events per iteration, into as many sets of nv 8-lane
-    registers (independent chains of fused multiply-adds), all but the first replaced past the end
-    by an idle event (value 0, weights at f0) with an integer select, not a branch (a float select
-    of the value became one, mispredicted on every odd count: at 4-10 % 7-13 % slower); the sets
-    are added at the end (integers: exact in any order). Two measured faster than three or four.
-    The activation's parameters are loaded once per row and the non-zero count kept in lanes until
-    the row ends (per output: the run bounds, the walk, the activation). out is the whole output,
-    flat, and o0 the row's first byte: no view per row (two atomic reference counts each)."""
+
+def _window_row_act(block: int, kw: int, lanes: int):
+    """An intrinsic: one output row, filters [f0, f0 + block): walks the input columns
+    ix = s − pad_x for s < ow + kw − 1 with the sums of the kw outputs ix + pad_x − kw + 1 + k
+    (k < kw) in registers of `lanes` float32 lanes; per column the events e in
+    [ps[ix·h + lo], ps[ix·h + hi]) (input rows lo ≤ iy < hi: one run, column-major; none outside
+    0 ≤ ix < wd), ev[e] = off_e·256 + v_e, add v_e · w[base + off_e + (kw − 1 − k)·cf + f0 : +block]
+    to sum k, base = base_row − s·cf (one load and convert per event); then the output
+    s − kw + 1 (once s ≥ kw − 1) gets act(sum 0) in out[o0 + ox·F + f0 : +block] and the window
+    moves. Returns the row's non-zero outputs. q (3, F) is `act_params_f32`."""
+    nv = block // lanes
 
     def codegen(context, builder, signature, args):
-        ev, ps, rp, arr_w, arr_q, arr_o = arrays(context, builder, signature, args, 6)
-        base_row, f0, ow, wd, kw, pad_x, cf, o0 = args[6:14]
+        ev, ps, arr_w, arr_q, arr_o = arrays(context, builder, signature, args, 5)
+        base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi = args[5:15]
         i64 = base_row.type
         f_len = cgutils.unpack_tuple(builder, arr_q.shape, 2)[1]
-        vec = ir.VectorType(ir.FloatType(), 8)
+        vec = ir.VectorType(ir.FloatType(), lanes)
         vptr = vec.as_pointer()
+        v8 = ir.VectorType(ir.FloatType(), 8)
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-                                             "llvm.fma.v8f32")
-        zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), 8), [0] * 8)
+                                             f"llvm.fma.v{lanes}f32")
+        zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
         undef = ir.Constant(vec, ir.Undefined)
         i32_0 = ir.Constant(ir.IntType(32), 0)
         zero = ir.Constant(i64, 0)
+        vzero = ir.Constant(vec, None)
+
+        def const(value):
+            return ir.Constant(i64, value)
 
         def at(arr, idx):
             return builder.load(builder.gep(arr.data, [idx]))
 
         def qrow(r, j):  # q[r, f0 + 8j : +8]
-            col = builder.add(f0, ir.Constant(i64, 8 * j))
-            off = builder.add(builder.mul(ir.Constant(i64, r), f_len), col)
-            return builder.load(builder.bitcast(builder.gep(arr_q.data, [off]), vptr), align=4)
+            off = builder.add(builder.mul(const(r), f_len), builder.add(f0, const(8 * j)))
+            return builder.load(builder.bitcast(builder.gep(arr_q.data, [off]), v8.as_pointer()), align=4)
 
-        rows = [at(rp, ir.Constant(i64, r)) for r in range(FIELD_ROWS)]
-        qv = [[qrow(r, j) for j in range(nv)] for r in range(3)]
+        qv = [[qrow(r, j) for j in range(block // 8)] for r in range(3)]
         top = act_top_ir(builder, qv[1], qv[2])
-        sets = [[cgutils.alloca_once(builder, vec) for _ in range(nv)] for _ in range(unroll)]
+        sums = [[cgutils.alloca_once_value(builder, vzero) for _ in range(nv)] for _ in range(kw)]
+        for window in sums:
+            for acc in window:
+                builder.store(vzero, acc)
         count_acc = cgutils.alloca_once_value(builder, zero)
-        with cgutils.for_range(builder, ow) as row_loop:
-            ox = row_loop.index
-            left = builder.sub(ox, pad_x)
-            xl = builder.select(builder.icmp_signed("<", left, zero), zero, left)
-            right = builder.add(left, kw)
-            xr = builder.select(builder.icmp_signed(">", right, wd), wd, right)
-            xr = builder.select(builder.icmp_signed("<", xr, xl), xl, xr)
-            starts, ends = [], []
-            for r in range(FIELD_ROWS):
-                starts.append(at(ps, builder.add(rows[r], xl)))
-                ends.append(at(ps, builder.add(rows[r], xr)))
-            base = builder.add(builder.sub(base_row, builder.mul(ox, cf)), f0)
-            # run r covers t in [c_r, c_(r+1)) of the concatenation; its event is t + (start_r − c_r)
-            cuts = [zero]
-            for r in range(FIELD_ROWS):
-                cuts.append(builder.add(cuts[-1], builder.sub(ends[r], starts[r])))
-            total = cuts[-1]
-            shifts = [builder.sub(starts[r], cuts[r]) for r in range(FIELD_ROWS)]
-            idle = builder.shl(builder.sub(f0, base), ir.Constant(i64, 8))  # an event (f0 − base, 0)
-            for accs in sets:
-                for acc in accs:
-                    builder.store(ir.Constant(vec, None), acc)
-            with cgutils.for_range_slice(builder, zero, total, ir.Constant(i64, unroll)) as (t, _):
-                for u, accs in enumerate(sets):
-                    tt = builder.add(t, ir.Constant(i64, u))
-                    shift = shifts[0]
-                    for r in range(1, FIELD_ROWS):
-                        shift = builder.select(builder.icmp_signed(">=", tt, cuts[r]), shifts[r], shift)
-                    e = builder.add(tt, shift)  # at most the last run's end (within the list)
-                    packed = builder.load(builder.gep(ev.data, [e]))
-                    if u > 0:  # past the end: value 0, weights at f0 (an integer select: LLVM makes
-                        # a float select past sitofp a branch, which mispredicts on odd counts)
-                        packed = builder.select(builder.icmp_signed("<", tt, total), packed, idle)
-                    v = builder.sitofp(builder.and_(packed, ir.Constant(i64, 255)), ir.FloatType())
-                    off = builder.ashr(packed, ir.Constant(i64, 8))
-                    bc = builder.shuffle_vector(builder.insert_element(undef, v, i32_0), undef, zero_mask)
-                    wp = builder.gep(arr_w.data, [builder.add(off, base)])
-                    for j, acc in enumerate(accs):
-                        wj = builder.gep(wp, [ir.Constant(i64, 8 * j)])
-                        wv = builder.load(builder.bitcast(wj, vptr), align=4)
+        last = const(kw - 1)
+        with cgutils.for_range(builder, builder.add(ow, last)) as column_loop:
+            s = column_loop.index
+            ix = builder.sub(s, pad_x)
+            inside = builder.and_(builder.icmp_signed(">=", ix, zero), builder.icmp_signed("<", ix, wd))
+            col = builder.mul(builder.select(inside, ix, zero), hgt)
+            first = at(ps, builder.add(col, lo))
+            end = builder.select(inside, at(ps, builder.add(col, hi)), first)
+            base = builder.add(builder.sub(base_row, builder.mul(s, cf)), f0)
+            with cgutils.for_range_slice(builder, first, end, const(1)) as (e, _):
+                packed = at(ev, e)
+                v = builder.sitofp(builder.and_(packed, const(255)), ir.FloatType())
+                bc = builder.shuffle_vector(builder.insert_element(undef, v, i32_0), undef, zero_mask)
+                wp = builder.gep(arr_w.data, [builder.add(builder.ashr(packed, const(8)), base)])
+                for k in range(kw):
+                    wk = builder.gep(wp, [builder.mul(cf, const(kw - 1 - k))]) if k < kw - 1 else wp
+                    for j, acc in enumerate(sums[k]):
+                        wv = builder.load(builder.bitcast(builder.gep(wk, [const(lanes * j)]), vptr), align=4)
                         builder.store(builder.call(fma, [bc, wv, builder.load(acc)]), acc)
-            sums = []
-            for j in range(nv):
-                p = builder.load(sets[0][j])
-                for accs in sets[1:]:
-                    p = builder.fadd(p, builder.load(accs[j]))
-                sums.append(p)
-            op = builder.gep(arr_o.data, [builder.add(o0, builder.add(builder.mul(ox, f_len), f0))])
-            nonzero = act_bytes_ir(builder, sums, qv[0], qv[1], top, op, i64)
-            builder.store(builder.add(builder.load(count_acc), nonzero), count_acc)
+            with builder.if_then(builder.icmp_signed(">=", s, last), likely=True):
+                halves = []  # act_bytes_ir takes 8-lane sums
+                for acc in sums[0]:
+                    p = builder.load(acc)
+                    for h in range(0, lanes, 8):
+                        halves.append(p if lanes == 8 else builder.shuffle_vector(
+                            p, p, ir.Constant(ir.VectorType(ir.IntType(32), 8), list(range(h, h + 8)))))
+                ox = builder.sub(s, last)
+                op = builder.gep(arr_o.data, [builder.add(o0, builder.add(builder.mul(ox, f_len), f0))])
+                nonzero = act_bytes_ir(builder, halves, qv[0], qv[1], top, op, i64)
+                builder.store(builder.add(builder.load(count_acc), nonzero), count_acc)
+            for k in range(kw):  # the window moves one column
+                for j in range(nv):
+                    builder.store(builder.load(sums[k + 1][j]) if k < kw - 1 else vzero, sums[k][j])
         return builder.load(count_acc)
 
     @intrinsic
-    def gather_row(typingctx, ev, ps, rp, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf, o0):
-        return types.int64(ev, ps, rp, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf, o0), codegen
+    def window_row(typingctx, ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi):
+        sig = types.int64(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+        return sig, codegen
 
-    return gather_row
+    return window_row
 
 
-_row32 = _gather_row_act(4)
-_row16 = _gather_row_act(2)
+_BLOCKS = tuple(block_filters(max(kw, 1), LANES) for kw in range(FIELD_COLS + 1))  # by kw (a tuple:
+# numba indexes it)
+_rows32 = [_window_row_act(_BLOCKS[kw], kw, LANES) for kw in range(1, FIELD_COLS + 1)]
+_rows16 = [_window_row_act(16, kw, LANES) for kw in range(1, FIELD_COLS + 1)]
+_w32_1, _w32_2, _w32_3, _w32_4, _w32_5 = _rows32
+_w16_1, _w16_2, _w16_3, _w16_4, _w16_5 = _rows16
+
+
+@kernel(inline="always")
+def _window_row(wide, ev, ps, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf, o0, hgt, lo, hi):
+    """The row's window pass for kw (1-5), `wide`: the `_BLOCKS[kw]` filters (F a multiple of 32),
+    else 16 (an intrinsic per kernel width: the sums' registers are fixed in the code)."""
+    if wide:
+        if kw == 3:
+            return _w32_3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+        if kw == 1:
+            return _w32_1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+        if kw == 2:
+            return _w32_2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+        if kw == 4:
+            return _w32_4(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+        return _w32_5(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+    if kw == 3:
+        return _w16_3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+    if kw == 1:
+        return _w16_1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+    if kw == 2:
+        return _w16_2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+    if kw == 4:
+        return _w16_4(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+    return _w16_5(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
 
 
 @kernel(inline="always")
@@ -204,12 +227,13 @@ def gather_silent_kernel(thr, act_step, amax, out_u8, counts):
 def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, counts):
     """Stride-1 `MODE_ACT` convolution of x (N, H, W, C) uint8 into out_u8 (N, OH, OW, F) uint8,
     F a multiple of 16, from the float32 dense-form weights w (kh·kw·C, F) (`kernels.prepare_conv`),
-    zero padding (pad_y, pad_x) before; adds the activity to counts (see the module docstring).
+    zero padding (pad_y, pad_x) before, kh ≤ 3 and kw ≤ 5 (`gather_ok`); adds the activity to
+    counts (see the module docstring).
 
     An event at input (iy, ix), channel c is listed as off·256 + value with off = iy·kw·C·F +
-    ix·C·F + c·F: its weights for the output (oy, ox) are then w[off − (oy − pad_y)·kw·C·F −
-    (ox − pad_x)·C·F] (kernel row iy − oy + pad_y, column ix − ox + pad_x), one base for the
-    whole field."""
+    ix·C·F + c·F, position (iy, ix) at index ix·H + iy of the position starts (column-major): its
+    weights for the output (oy, ox) are then w[off − (oy − pad_y)·kw·C·F − (ox − pad_x)·C·F]
+    (kernel row iy − oy + pad_y, column ix − ox + pad_x), one base per input column."""
     n_s, h, wd, c_in = x.shape
     oh, ow, f = out_u8.shape[1], out_u8.shape[2], out_u8.shape[3]
     wflat = w.reshape(w.size)
@@ -217,67 +241,66 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
     fx = fans(taps(wd, pad_x, kw, 1, ow))
     q32 = act_params_f32(thr, act_step, amax)
     npos = h * wd
-    # a position's events: [pstart[p], pstart[p + 1]); past npos + 1, a row without events (all 0)
-    pstart = np.zeros(npos + wd + 2, np.int64)
-    empty = npos + 1
-    ev = np.empty(npos * c_in + 3, np.int64)  # the events, position by position (see above; 3 spare
-    # entries for `compact4`)
-    row_ev = np.empty(h, np.int64)  # events per input row
+    pstart = np.zeros(npos + 1, np.int64)  # position ix·H + iy's events: [pstart[p], pstart[p + 1])
+    ev = np.empty(npos * c_in + 3, np.int64)  # the events, column by column (3 spare entries for
+    # `compact4`)
+    row_ev = np.zeros(h, np.int64)  # events per input row
     cf = c_in * f
-    rowp = np.empty(FIELD_ROWS, np.int64)  # per kernel row: its input row's first position, or `empty`
-    block = 32 if f % 32 == 0 else 16
+    wide = f % 32 == 0
+    block = _BLOCKS[kw] if wide else 16
     line0w, nz0 = _act0_row(q32, ow)
     words = line0w.shape[0]
-    out_flat = out_u8.reshape(out_u8.size)  # one view for the call: none per row (see `_gather_row_act`)
+    out_flat = out_u8.reshape(out_u8.size)  # one view for the call: none per row (see `_window_row_act`)
     out_w = out_flat.view(np.uint64)
     width = 32 if c_in % 32 == 0 else (16 if c_in % 16 == 0 else 8)  # channels per byte mask
     fstep = f * 256
+    cstep = wd * c_in  # a column's positions apart in x
     for n in range(n_s):
         xflat = x[n].reshape(npos * c_in)
         e = 0
-        for iy in range(h):
-            p0 = iy * wd
-            base = iy * kw * cf * 256
+        for ix in range(wd):
+            p0 = ix * h
+            base = ix * cf * 256
             if c_in % 8 != 0:  # bytes: a byte OR first (most positions are silent at low density)
-                for ix in range(wd):
-                    pstart[p0 + ix] = e
-                    xp = x[n, iy, ix]
+                for iy in range(h):
+                    pstart[p0 + iy] = e
+                    x0 = iy * cstep + ix * c_in
                     seen = np.uint8(0)
                     for c in range(c_in):
-                        seen = np.uint8(seen | xp[c])
+                        seen = np.uint8(seen | xflat[x0 + c])
                     if seen == 0:
                         continue
                     for c in range(c_in):  # compaction without branches
-                        ev[e] = base + ix * cf * 256 + c * fstep + xp[c]
-                        e += xp[c] != 0
+                        v = xflat[x0 + c]
+                        ev[e] = base + iy * kw * cf * 256 + c * fstep + v
+                        e += v != 0
             elif width == 32:
-                e = compact_row(32, xflat, ev, PACK4, pstart, p0, wd, c_in, e, base, cf * 256,
-                                fstep)
+                e = compact_row(32, xflat, ev, PACK4, pstart, p0, h, c_in, e, base, kw * cf * 256, fstep,
+                                ix * c_in, cstep)
             elif width == 16:
-                e = compact_row(16, xflat, ev, PACK4, pstart, p0, wd, c_in, e, base, cf * 256,
-                                fstep)
+                e = compact_row(16, xflat, ev, PACK4, pstart, p0, h, c_in, e, base, kw * cf * 256, fstep,
+                                ix * c_in, cstep)
             else:
-                e = compact_row(8, xflat, ev, PACK4, pstart, p0, wd, c_in, e, base, cf * 256,
-                                fstep)
+                e = compact_row(8, xflat, ev, PACK4, pstart, p0, h, c_in, e, base, kw * cf * 256, fstep,
+                                ix * c_in, cstep)
         pstart[npos] = e
         ops = 0
-        for iy in range(h):  # synaptic ops: each position's events × the outputs they reach
-            row_ops = 0
-            for ix in range(wd):
-                p = iy * wd + ix
-                row_ops += (pstart[p + 1] - pstart[p]) * fx[ix]
-            row_ev[iy] = pstart[(iy + 1) * wd] - pstart[iy * wd]
-            ops += row_ops * fy[iy]
+        row_ev[:] = 0
+        for ix in range(wd):  # synaptic ops: each position's events × the outputs they reach
+            col_ops = 0
+            for iy in range(h):
+                k = pstart[ix * h + iy + 1] - pstart[ix * h + iy]
+                col_ops += k * fy[iy]
+                row_ev[iy] += k
+            ops += col_ops * fx[ix]
         counts[0] += e
         out_events = 0
         for oy in range(oh):
+            lo = max(oy - pad_y, 0)
+            hi = min(oy - pad_y + kh, h)
             reach = False
-            for ky in range(FIELD_ROWS):
-                iy = oy - pad_y + ky
-                rowp[ky] = empty
-                if ky < kh and 0 <= iy < h and row_ev[iy] > 0:
-                    rowp[ky] = iy * wd
-                    reach = True
+            for iy in range(lo, hi):
+                reach = reach or row_ev[iy] > 0
             o0 = ((n * oh + oy) * ow) * f  # the row's first output byte in out_flat
             if not reach:  # no event in the field of the row: act(0) everywhere
                 w0 = o0 // 8
@@ -287,11 +310,7 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
                 continue
             base_row = pad_x * cf - (oy - pad_y) * kw * cf
             for f0 in range(0, f, block):
-                if block == 32:
-                    out_events += _row32(ev, pstart, rowp, wflat, q32, out_flat, base_row, f0, ow, wd, kw,
-                                         pad_x, cf, o0)
-                else:
-                    out_events += _row16(ev, pstart, rowp, wflat, q32, out_flat, base_row, f0, ow, wd, kw,
-                                         pad_x, cf, o0)
+                out_events += _window_row(wide, ev, pstart, wflat, q32, out_flat, base_row, f0, ow, wd, kw,
+                                          pad_x, cf, o0, h, lo, hi)
         counts[1] += ops * f
         counts[2] += out_events

@@ -82,7 +82,7 @@ def _conv_runner(step: Any, cache: list, n: int, last: bool, prepared: Callable,
     size = n * step.input_size
     keep = buf.outputs(i, n, step.out_shape, mode)
     # a convolution whose events would be gathered has its own crossing (`K.GATHER_DENSE_SCALE`)
-    scale = K.GATHER_DENSE_SCALE if K.gather_ok(True, mode, sy, sx, pad_value, f, kh) else 1.0
+    scale = K.GATHER_DENSE_SCALE if K.gather_ok(True, mode, sy, sx, pad_value, f, kh, kw) else 1.0
 
     def run(x: np.ndarray, counts: np.ndarray, in_events: int, dense_above: float) -> np.ndarray:
         nz = in_events if in_events >= 0 else int(np.count_nonzero(x))

@@ -138,7 +138,7 @@ def run_program(x, geo, wf, wi, wh, thr, step, act0, act1, cols, dwb, dwh, potb,
             if kind == _CONV:
                 kk = kh * kw * c
                 w1 = g[_G_W1]
-                gather = gather_ok(True, mode, sy, sx, g[_G_PADV], f, kh)
+                gather = gather_ok(True, mode, sy, sx, g[_G_PADV], f, kh, kw)
                 if nz > (gather_above if gather else dense_above) * size:  # dense: fields as rows, a product
                     rows = cols[:n * oh * ow * kk].reshape((n * oh * ow, kk))
                     im2col_kernel(src, g[_G_PADV], py, px, sy, sx, kh, kw, f, oh, ow, rows, cnt)

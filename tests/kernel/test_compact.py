@@ -1,9 +1,10 @@
 """Event compaction four channels at a time (`kernels_compact.compact4`): the permuted (AVX2) and
 the lane-by-lane form, forced, against a NumPy listing of the non-zero channels, on random
 positions of every density, channel counts that are multiples of 4, and offsets of both signs;
-and the permutation table. The row compaction by byte masks (`compact_row`: `nonzero_mask`, the
+and the permutation table. The line compaction by byte masks (`compact_row`: `nonzero_mask`, the
 fixed steps of `emit4` up to `EMIT_SLOTS` events per block, `compact4` above) in each block width
-and with several blocks per position, its position starts included; `emit4` alone on every mask
+and with several blocks per position, along rows or (as the gather kernel) columns, its position
+starts included; `emit4` alone on every mask
 of up to `EMIT_SLOTS` bits; the input event count by byte masks (`count_nonzero`)."""
 
 from __future__ import annotations
@@ -79,18 +80,24 @@ def test_compaction_lists_the_non_zero_channels_in_order(permd, seed, channels, 
 
 
 @numba.njit(cache=False)
-def _rows(x, ev, pstart, width, wd, channels, base, pstep, fstep):
-    """The compaction of a (rows, wd, channels) map as the gather kernel runs it: one call per row."""
+def _lines(x, ev, pstart, width, rows, wd, channels, base, pstep, fstep, by_column):
+    """The compaction of a (rows, wd, channels) map one call per line: per row (positions in
+    row-major order), or per column as the gather kernel runs it (column-major order)."""
     e = 0
-    rows = x.size // (wd * channels)
-    for r in range(rows):
-        row_base = base + r * wd * pstep
+    lines, length = (wd, rows) if by_column else (rows, wd)
+    xstep = wd * channels if by_column else channels
+    for r in range(lines):
+        line_base = base + r * length * pstep
+        x0 = r * channels if by_column else r * wd * channels
         if width == 32:
-            e = compact_row(32, x, ev, PACK4, pstart, r * wd, wd, channels, e, row_base, pstep, fstep)
+            e = compact_row(32, x, ev, PACK4, pstart, r * length, length, channels, e, line_base, pstep,
+                            fstep, x0, xstep)
         elif width == 16:
-            e = compact_row(16, x, ev, PACK4, pstart, r * wd, wd, channels, e, row_base, pstep, fstep)
+            e = compact_row(16, x, ev, PACK4, pstart, r * length, length, channels, e, line_base, pstep,
+                            fstep, x0, xstep)
         else:
-            e = compact_row(8, x, ev, PACK4, pstart, r * wd, wd, channels, e, row_base, pstep, fstep)
+            e = compact_row(8, x, ev, PACK4, pstart, r * length, length, channels, e, line_base, pstep,
+                            fstep, x0, xstep)
     pstart[rows * wd] = e
     return e
 
@@ -99,23 +106,25 @@ def _rows(x, ev, pstart, width, wd, channels, base, pstep, fstep):
 @given(seed=st.integers(0, 2**32 - 1), width=st.sampled_from([8, 16, 32]), blocks=st.integers(1, 3),
        rows=st.integers(1, 4), wd=st.integers(1, 9),
        density=st.sampled_from([0.0, 0.01, 0.03, 0.1, 0.2, 0.3, 0.7, 1.0]),
-       base=st.integers(-2**20, 2**20), fstep=st.sampled_from([256, 4096, 16 * 256]))
-def test_row_compaction_lists_the_events_and_position_starts(seed, width, blocks, rows, wd, density, base,
-                                                             fstep):
+       base=st.integers(-2**20, 2**20), fstep=st.sampled_from([256, 4096, 16 * 256]),
+       by_column=st.booleans())
+def test_line_compaction_lists_the_events_and_position_starts(seed, width, blocks, rows, wd, density, base,
+                                                              fstep, by_column):
     rng = np.random.default_rng(seed)
     channels = width * blocks
     positions = rows * wd
     x = rng.integers(1, 256, size=positions * channels).astype(np.uint8)
     x[rng.random(x.size) >= density] = 0
     pstep = channels * fstep + 7 * 256  # positions apart by more than their channels
-    flat = x.astype(np.int64)
+    order = x.reshape(rows, wd, channels).transpose(1, 0, 2) if by_column else x.reshape(rows, wd, channels)
+    flat = order.reshape(-1).astype(np.int64)  # the positions in the order they are listed
     idx = np.flatnonzero(flat)
     pos, c = idx // channels, idx % channels
     want = base + pos * pstep + c * fstep + flat[idx]
     want_starts = np.searchsorted(pos, np.arange(positions + 1))
     ev = np.full(x.size + 3, -1, np.int64)
     pstart = np.full(positions + 1, -1, np.int64)
-    n = _rows(x, ev, pstart, width, wd, channels, base, pstep, fstep)
+    n = _lines(x, ev, pstart, width, rows, wd, channels, base, pstep, fstep, by_column)
     assert n == want.size
     assert np.array_equal(ev[:n], want)
     assert np.array_equal(pstart, want_starts)

@@ -31,7 +31,7 @@ def _gathered(model: Model) -> list[bool]:
     """Per processing layer, whether the engine's rule sends its event path to the gather kernel."""
     steps = execute.plan(model)[1:]
     return [bool(gather_ok(s.f32, s.mode, *s.stride, s.pad_value, s.pot_shape[2],
-                           s.layer.spec.kernel_size[0])) for s in steps]
+                           *s.layer.spec.kernel_size)) for s in steps]
 
 
 @st.composite
@@ -67,13 +67,14 @@ def test_gather_path_matches_reference(case):
 
 
 def test_rule_keeps_the_scatter_elsewhere():
-    """Strides, pooling, padding values, too many kernel rows, filters not a multiple of 16 or sums
-    not exact in float32 keep the scatter (`kernels_conv.conv_layer_kernel`)."""
+    """Strides, pooling, padding values, too many kernel rows or columns, filters not a multiple of
+    16 or sums not exact in float32 keep the scatter (`kernels_conv.conv_layer_kernel`)."""
     act, mx = K.MODE_ACT, K.MODE_MAX
-    assert gather_ok(True, act, 1, 1, 0, 32, 3)
-    for args in [(False, act, 1, 1, 0, 32, 3), (True, mx, 1, 1, 0, 32, 3), (True, act, 2, 1, 0, 32, 3),
-                 (True, act, 1, 2, 0, 32, 3), (True, act, 1, 1, 7, 32, 3), (True, act, 1, 1, 0, 24, 3),
-                 (True, act, 1, 1, 0, 32, 5)]:
+    assert gather_ok(True, act, 1, 1, 0, 32, 3, 3)
+    assert gather_ok(True, act, 1, 1, 0, 16, 1, 5)
+    for args in [(False, act, 1, 1, 0, 32, 3, 3), (True, mx, 1, 1, 0, 32, 3, 3), (True, act, 2, 1, 0, 32, 3, 3),
+                 (True, act, 1, 2, 0, 32, 3, 3), (True, act, 1, 1, 7, 32, 3, 3), (True, act, 1, 1, 0, 24, 3, 3),
+                 (True, act, 1, 1, 0, 32, 5, 3), (True, act, 1, 1, 0, 32, 3, 7)]:
         assert not gather_ok(*args)
 
 
