@@ -1,35 +1,43 @@
-"""Output-stationary event path of a convolution: per output row, a window of sums in registers
-slid along the input columns.
+"""Output-stationary event path of a convolution: per pair of output rows, windows of sums in
+registers slid along the input columns.
 
 `conv_gather_kernel` serves the float32-exact (`kernels.f32_ok`) stride-1 convolutions without
 pooling (`MODE_ACT`), with zero padding, a multiple of 16 filters, at most three kernel rows and
-five columns (`gather_ok`); every other case keeps the scatter of `kernels_conv.conv_layer_kernel`.
+three columns (`gather_ok`); every other case keeps the scatter of `kernels_conv.conv_layer_kernel`.
 Per sample, the events are first compacted column by column (positions in column-major order,
 one int64 each: the event's offset in the weights · 256 + its value; a byte mask per block of
 channels, then a fixed step per event or four channels per step, `kernels_compact.compact_row`),
-so that the events of one input column in the kernel rows of an output row are ONE contiguous
-run of the list. Then, per output row and block of B = 32 (or 16) filters, the input columns are
-walked left to right with the sums of the kw outputs they reach kept in registers (an LLVM
-intrinsic, `_window_row_act`: a numba loop cannot keep array sums in registers):
+so that the events of one input column in the kernel rows of two output rows are ONE contiguous
+run of the list. Then, per pair of output rows (oy, oy + 1; the last alone where OH is odd) and
+block of B = 32 (or 16) filters, the input columns are walked left to right with, per output
+row, the sums of the kw outputs the column reaches kept in registers (an LLVM intrinsic,
+`_window_row_act`: a numba loop cannot keep array sums in registers):
 
-    for each input column ix (and the padding columns): for each event (ky, c, v) of the run,
+    for each input column ix (and the padding columns): for each event (iy, c, v) of the run and
+        each of the two rows whose field holds iy (ky = iy − oy + pad_y, resp. ky − 1):
         R[k] += v · w[ky, kw − 1 − k, c, f0:f0+B]   for k < kw   (R[k]: output ix + pad_x − kw + 1 + k)
-    then R[0] is complete: act(R[0]) goes straight into the output bytes (`kernels_ir.act_bytes_ir`:
-    `output_stage.act_f32`'s outputs, its clamps done as integers on the packed bytes), and the
-    window moves: R[k] ← R[k + 1], R[kw − 1] ← 0.
+    then each row's R[0] is complete: act(R[0]) goes straight into the output bytes
+    (`kernels_ir.act_bytes_ir`: `output_stage.act_f32`'s outputs, its clamps done as integers on
+    the packed bytes), and the windows move: R[k] ← R[k + 1], R[kw − 1] ← 0.
 
-Each event is decoded once per output row and feeds its kw outputs from one weight base (the
-row-walking gather before it decoded every event once per output, kw times as often, and walked
-three runs per output: measured, the bench's conv stack, one core, interleaved samples, per 16
-samples: 10 % input 0.205 → 0.179 ms, 2.7 % 0.169 → 0.139 ms). One loop per input column,
-whose count depends on the data: its exit is the one branch the predictor cannot learn.
+An event outside one row's field (the first row of the band for oy + 1, the last for oy) adds 0
+through weights at offset 0, selected without a branch. Each event is decoded once per pair of
+output rows and feeds its kw outputs per row from one weight base; one loop per input column and
+pair of rows, whose count depends on the data: its exit is the one branch the predictor cannot
+learn. Measured, the bench's conv stack, one core, per 16 samples, interleaved inputs (CPU
+time; ±10 % on this machine): the row-walking gather before it (every event decoded once per
+output, three runs walked per output) 0.205 ms at 10 % input, 0.169 at 2.7 %; one output row per
+pass 0.162 / 0.129; two rows 0.13-0.15 / 0.09-0.11; and the whole stack at 10 % input between
+runs at 100 % (`bench engine`'s `stack_cpu_ms_10pct`) 0.505 → 0.474 → 0.42 ms. Three rows per
+pass measured no better (more of the products are the zero ones).
+
 No potentials array is written, cleared or read back, and no per-event combined row is built
 (the scatter's 9·F stores per event). The products and sums are integers below 2^23
 (`f32_ok`), so the fused multiply-adds round nothing and any order gives the scatter's integers:
 the outputs are the same bit for bit. An output whose field holds no event sums to 0 and gets
-act(0) (≠ 0 where a threshold is negative); an output row whose input rows hold none copies the
-act(0) row, and an input known to be silent (its event count is known to the program) skips
-the scan: `gather_silent_kernel`.
+act(0) (≠ 0 where a threshold is negative); a pair of output rows whose input rows hold none
+copies the act(0) row, and an input known to be silent (its event count is known to the
+program) skips the scan: `gather_silent_kernel`.
 
 Activity counts as the scatter's: input events, synaptic ops (events × taps reaching an output ×
 F), output events.
@@ -51,7 +59,8 @@ from akida_edge.engine.output_stage import MODE_ACT, act_f32, act_params_f32
 from akida_edge.numba_config import kernel
 
 FIELD_ROWS = 3  # most kernel rows of a gathered convolution
-FIELD_COLS = 5  # most kernel columns: kw sums of B filters in registers
+FIELD_COLS = 3  # most kernel columns: 2·kw sums of B filters in registers
+OUT_ROWS = 2  # output rows per pass over the input columns (the kernel pairs them)
 
 
 @kernel(inline="always")
@@ -59,31 +68,35 @@ def gather_ok(f32, mode, sy, sx, pad_value, filters, kh, kw):
     """Whether a convolution runs the gather path instead of the scatter (a function of the layer
     only: measured faster on the bench's conv stack at every input density, 0.005-100 %, event
     path forced): float32-exact sums, `MODE_ACT`, stride 1, zero padding, F a multiple of 16, at
-    most three kernel rows and five columns."""
+    most three kernel rows and three columns."""
     return (f32 and mode == MODE_ACT and sy == 1 and sx == 1 and pad_value == 0 and filters % 16 == 0
             and kh <= FIELD_ROWS and kw <= FIELD_COLS)
 
 
 def block_filters(kw: int, lanes: int) -> int:
-    """Filters per window pass where F is a multiple of 32: 32 while the kw sums fit in 12 vector
-    registers of `lanes` lanes (AVX2 has 16), else 16."""
-    return 32 if (32 // lanes) * kw <= 12 else 16
+    """Filters per pass where F is a multiple of 32: 32 while the `OUT_ROWS`·kw sums leave 8 of the
+    vector registers free (AVX-512: 32 registers of 16 lanes; AVX2: 16 of 8), else 16."""
+    registers = 32 if lanes == 16 else 16
+    return 32 if OUT_ROWS * kw * (32 // lanes) <= registers - 8 else 16
 
 
-def _window_row_act(block: int, kw: int, lanes: int):
-    """An intrinsic: one output row, filters [f0, f0 + block): walks the input columns
-    ix = s − pad_x for s < ow + kw − 1 with the sums of the kw outputs ix + pad_x − kw + 1 + k
-    (k < kw) in registers of `lanes` float32 lanes; per column the events e in
-    [ps[ix·h + lo], ps[ix·h + hi]) (input rows lo ≤ iy < hi: one run, column-major; none outside
-    0 ≤ ix < wd), ev[e] = off_e·256 + v_e, add v_e · w[base + off_e + (kw − 1 − k)·cf + f0 : +block]
-    to sum k, base = base_row − s·cf (one load and convert per event); then the output
-    s − kw + 1 (once s ≥ kw − 1) gets act(sum 0) in out[o0 + ox·F + f0 : +block] and the window
-    moves. Returns the row's non-zero outputs. q (3, F) is `act_params_f32`."""
+def _window_row_act(block: int, kw: int, lanes: int, nrows: int):
+    """An intrinsic: `nrows` (1 or 2) output rows oy, oy + 1, filters [f0, f0 + block): walks the
+    input columns ix = s − pad_x for s < ow + kw − 1 with, per row, the sums of the kw outputs
+    ix + pad_x − kw + 1 + k (k < kw) in registers of `lanes` float32 lanes; per column the events e
+    in [ps[ix·h + lo], ps[ix·h + hi]) (input rows lo ≤ iy < hi, the rows' fields together: one
+    run, column-major; none outside 0 ≤ ix < wd), ev[e] = off_e·256 + v_e. With o = off_e +
+    base_row − s·cf = ky·kw·cf + c·F for row oy (kwcf = kw·cf less for oy + 1), an event adds
+    v_e · w[o + (kw − 1 − k)·cf + f0 : +block] to sum k of each row whose kernel rows it is in
+    (0 ≤ o < fieldw = kh·kw·cf, else value 0 at o = 0: no branch); one load and convert per event.
+    Then, once s ≥ kw − 1, output s − kw + 1 of each row gets act(sum 0) in out[o0 + ox·F + f0 :
+    +block] (o0b for the second row) and the windows move. Returns the non-zero outputs. q (3, F)
+    is `act_params_f32`."""
     nv = block // lanes
 
     def codegen(context, builder, signature, args):
         ev, ps, arr_w, arr_q, arr_o = arrays(context, builder, signature, args, 5)
-        base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi = args[5:15]
+        base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw = args[5:18]
         i64 = base_row.type
         f_len = cgutils.unpack_tuple(builder, arr_q.shape, 2)[1]
         vec = ir.VectorType(ir.FloatType(), lanes)
@@ -109,10 +122,12 @@ def _window_row_act(block: int, kw: int, lanes: int):
 
         qv = [[qrow(r, j) for j in range(block // 8)] for r in range(3)]
         top = act_top_ir(builder, qv[1], qv[2])
-        sums = [[cgutils.alloca_once_value(builder, vzero) for _ in range(nv)] for _ in range(kw)]
-        for window in sums:
-            for acc in window:
-                builder.store(vzero, acc)
+        rows = [[[cgutils.alloca_once_value(builder, vzero) for _ in range(nv)] for _ in range(kw)]
+                for _ in range(nrows)]  # rows[r][k][j]
+        for sums in rows:
+            for window in sums:
+                for acc in window:
+                    builder.store(vzero, acc)
         count_acc = cgutils.alloca_once_value(builder, zero)
         last = const(kw - 1)
         with cgutils.for_range(builder, builder.add(ow, last)) as column_loop:
@@ -122,36 +137,51 @@ def _window_row_act(block: int, kw: int, lanes: int):
             col = builder.mul(builder.select(inside, ix, zero), hgt)
             first = at(ps, builder.add(col, lo))
             end = builder.select(inside, at(ps, builder.add(col, hi)), first)
-            base = builder.add(builder.sub(base_row, builder.mul(s, cf)), f0)
+            base = builder.sub(base_row, builder.mul(s, cf))
             with cgutils.for_range_slice(builder, first, end, const(1)) as (e, _):
                 packed = at(ev, e)
-                v = builder.sitofp(builder.and_(packed, const(255)), ir.FloatType())
-                bc = builder.shuffle_vector(builder.insert_element(undef, v, i32_0), undef, zero_mask)
-                wp = builder.gep(arr_w.data, [builder.add(builder.ashr(packed, const(8)), base)])
-                for k in range(kw):
-                    wk = builder.gep(wp, [builder.mul(cf, const(kw - 1 - k))]) if k < kw - 1 else wp
-                    for j, acc in enumerate(sums[k]):
-                        wv = builder.load(builder.bitcast(builder.gep(wk, [const(lanes * j)]), vptr), align=4)
-                        builder.store(builder.call(fma, [bc, wv, builder.load(acc)]), acc)
+                o_a = builder.add(builder.ashr(packed, const(8)), base)
+                value = builder.and_(packed, const(255))
+                for r, sums in enumerate(rows):
+                    o_r = builder.sub(o_a, builder.mul(kwcf, const(r))) if r else o_a
+                    if nrows > 1:  # an event in the other row's field only: value 0, weights at 0
+                        ok = builder.icmp_unsigned("<", o_r, fieldw)
+                        v_r, o_r = builder.select(ok, value, zero), builder.select(ok, o_r, zero)
+                    else:
+                        v_r = value
+                    v = builder.sitofp(v_r, ir.FloatType())
+                    bc = builder.shuffle_vector(builder.insert_element(undef, v, i32_0), undef, zero_mask)
+                    wp = builder.gep(arr_w.data, [builder.add(o_r, f0)])
+                    for k in range(kw):
+                        wk = builder.gep(wp, [builder.mul(cf, const(kw - 1 - k))]) if k < kw - 1 else wp
+                        for j, acc in enumerate(sums[k]):
+                            wj = builder.bitcast(builder.gep(wk, [const(lanes * j)]), vptr)
+                            wv = builder.load(wj, align=4)
+                            builder.store(builder.call(fma, [bc, wv, builder.load(acc)]), acc)
             with builder.if_then(builder.icmp_signed(">=", s, last), likely=True):
-                halves = []  # act_bytes_ir takes 8-lane sums
-                for acc in sums[0]:
-                    p = builder.load(acc)
-                    for h in range(0, lanes, 8):
-                        halves.append(p if lanes == 8 else builder.shuffle_vector(
-                            p, p, ir.Constant(ir.VectorType(ir.IntType(32), 8), list(range(h, h + 8)))))
                 ox = builder.sub(s, last)
-                op = builder.gep(arr_o.data, [builder.add(o0, builder.add(builder.mul(ox, f_len), f0))])
-                nonzero = act_bytes_ir(builder, halves, qv[0], qv[1], top, op, i64)
-                builder.store(builder.add(builder.load(count_acc), nonzero), count_acc)
-            for k in range(kw):  # the window moves one column
-                for j in range(nv):
-                    builder.store(builder.load(sums[k + 1][j]) if k < kw - 1 else vzero, sums[k][j])
+                for r, sums in enumerate(rows):
+                    halves = []  # act_bytes_ir takes 8-lane sums
+                    for acc in sums[0]:
+                        p = builder.load(acc)
+                        for h in range(0, lanes, 8):
+                            halves.append(p if lanes == 8 else builder.shuffle_vector(
+                                p, p, ir.Constant(ir.VectorType(ir.IntType(32), 8), list(range(h, h + 8)))))
+                    at_o = builder.add(o0b if r else o0, builder.add(builder.mul(ox, f_len), f0))
+                    op = builder.gep(arr_o.data, [at_o])
+                    nonzero = act_bytes_ir(builder, halves, qv[0], qv[1], top, op, i64)
+                    builder.store(builder.add(builder.load(count_acc), nonzero), count_acc)
+            for sums in rows:  # the windows move one column
+                for k in range(kw):
+                    for j in range(nv):
+                        builder.store(builder.load(sums[k + 1][j]) if k < kw - 1 else vzero, sums[k][j])
         return builder.load(count_acc)
 
     @intrinsic
-    def window_row(typingctx, ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi):
-        sig = types.int64(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+    def window_row(typingctx, ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf,
+                   fieldw):
+        sig = types.int64(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf,
+                          fieldw)
         return sig, codegen
 
     return window_row
@@ -159,35 +189,41 @@ def _window_row_act(block: int, kw: int, lanes: int):
 
 _BLOCKS = tuple(block_filters(max(kw, 1), LANES) for kw in range(FIELD_COLS + 1))  # by kw (a tuple:
 # numba indexes it)
-_rows32 = [_window_row_act(_BLOCKS[kw], kw, LANES) for kw in range(1, FIELD_COLS + 1)]
-_rows16 = [_window_row_act(16, kw, LANES) for kw in range(1, FIELD_COLS + 1)]
-_w32_1, _w32_2, _w32_3, _w32_4, _w32_5 = _rows32
-_w16_1, _w16_2, _w16_3, _w16_4, _w16_5 = _rows16
+_w32 = [[_window_row_act(_BLOCKS[kw], kw, LANES, r) for kw in range(1, FIELD_COLS + 1)] for r in (1, 2)]
+_w16 = [[_window_row_act(16, kw, LANES, r) for kw in range(1, FIELD_COLS + 1)] for r in (1, 2)]
+(_a1, _a2, _a3), (_b1, _b2, _b3) = _w32
+(_c1, _c2, _c3), (_d1, _d2, _d3) = _w16
 
 
 @kernel(inline="always")
-def _window_row(wide, ev, ps, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf, o0, hgt, lo, hi):
-    """The row's window pass for kw (1-5), `wide`: the `_BLOCKS[kw]` filters (F a multiple of 32),
-    else 16 (an intrinsic per kernel width: the sums' registers are fixed in the code)."""
+def _window_rows(wide, two, ev, ps, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf, o0, hgt, lo, hi, o0b,
+                 kwcf, fieldw):
+    """The window pass of one or (`two`) two output rows for kw (1-3), `wide`: the `_BLOCKS[kw]`
+    filters (F a multiple of 32), else 16 (an intrinsic per case: the sums' registers are fixed in
+    the code)."""
+    if wide and two:
+        if kw == 3:
+            return _b3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+        if kw == 1:
+            return _b1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+        return _b2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
     if wide:
         if kw == 3:
-            return _w32_3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+            return _a3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
         if kw == 1:
-            return _w32_1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
-        if kw == 2:
-            return _w32_2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
-        if kw == 4:
-            return _w32_4(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
-        return _w32_5(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+            return _a1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+        return _a2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+    if two:
+        if kw == 3:
+            return _d3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+        if kw == 1:
+            return _d1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+        return _d2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
     if kw == 3:
-        return _w16_3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+        return _c3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
     if kw == 1:
-        return _w16_1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
-    if kw == 2:
-        return _w16_2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
-    if kw == 4:
-        return _w16_4(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
-    return _w16_5(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi)
+        return _c1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+    return _c2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
 
 
 @kernel(inline="always")
@@ -227,7 +263,7 @@ def gather_silent_kernel(thr, act_step, amax, out_u8, counts):
 def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, counts):
     """Stride-1 `MODE_ACT` convolution of x (N, H, W, C) uint8 into out_u8 (N, OH, OW, F) uint8,
     F a multiple of 16, from the float32 dense-form weights w (kh·kw·C, F) (`kernels.prepare_conv`),
-    zero padding (pad_y, pad_x) before, kh ≤ 3 and kw ≤ 5 (`gather_ok`); adds the activity to
+    zero padding (pad_y, pad_x) before, kh ≤ 3 and kw ≤ 3 (`gather_ok`); adds the activity to
     counts (see the module docstring).
 
     An event at input (iy, ix), channel c is listed as off·256 + value with off = iy·kw·C·F +
@@ -295,22 +331,23 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
             ops += col_ops * fx[ix]
         counts[0] += e
         out_events = 0
-        for oy in range(oh):
+        for oy in range(0, oh, 2):  # pairs of rows (`OUT_ROWS`)
+            two = oy + 1 < oh
             lo = max(oy - pad_y, 0)
-            hi = min(oy - pad_y + kh, h)
+            hi = min(oy + (1 if two else 0) - pad_y + kh, h)  # the input rows of both fields
             reach = False
             for iy in range(lo, hi):
                 reach = reach or row_ev[iy] > 0
             o0 = ((n * oh + oy) * ow) * f  # the row's first output byte in out_flat
-            if not reach:  # no event in the field of the row: act(0) everywhere
+            if not reach:  # no event in the fields of the rows: act(0) everywhere
                 w0 = o0 // 8
-                for t in range(words):
-                    out_w[w0 + t] = line0w[t]
-                out_events += nz0 * ow
+                for t in range(words * (2 if two else 1)):
+                    out_w[w0 + t] = line0w[t % words]
+                out_events += nz0 * ow * (2 if two else 1)
                 continue
             base_row = pad_x * cf - (oy - pad_y) * kw * cf
             for f0 in range(0, f, block):
-                out_events += _window_row(wide, ev, pstart, wflat, q32, out_flat, base_row, f0, ow, wd, kw,
-                                          pad_x, cf, o0, h, lo, hi)
+                out_events += _window_rows(wide, two, ev, pstart, wflat, q32, out_flat, base_row, f0, ow, wd,
+                                           kw, pad_x, cf, o0, h, lo, hi, o0 + ow * f, kw * cf, kh * kw * cf)
         counts[1] += ops * f
         counts[2] += out_events
