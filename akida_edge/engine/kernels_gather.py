@@ -8,8 +8,9 @@ Per sample, the events are first compacted column by column (positions in column
 one int64 each: the event's offset in the weights · 256 + its value; a byte mask per block of
 channels, then a fixed step per event or four channels per step, `kernels_compact.compact_row`),
 so that the events of one input column in the kernel rows of two output rows are ONE contiguous
-run of the list. Then, per pair of output rows (oy, oy + 1; the last alone where OH is odd) and
-block of B = 32 (or 16) filters, the input columns are walked left to right with, per output
+run of the list. Then, per pair of output rows (oy, oy + 1; the last alone where OH is odd; every
+row alone in a sample with `PAIR_BELOW` events per position or more) and block of B = 32 (or 16)
+filters, the input columns are walked left to right with, per output
 row, the sums of the kw outputs the column reaches kept in registers (an LLVM intrinsic,
 `_window_row_act`: a numba loop cannot keep array sums in registers):
 
@@ -29,7 +30,9 @@ time; ±10 % on this machine): the row-walking gather before it (every event dec
 output, three runs walked per output) 0.205 ms at 10 % input, 0.169 at 2.7 %; one output row per
 pass 0.162 / 0.129; two rows 0.13-0.15 / 0.09-0.11; and the whole stack at 10 % input between
 runs at 100 % (`bench engine`'s `stack_cpu_ms_10pct`) 0.505 → 0.474 → 0.42 ms. Three rows per
-pass measured no better (more of the products are the zero ones).
+pass measured no better (more of the products are the zero ones); at 29 % input (the 100 % side's
+layers 2-3) single rows are faster than pairs (0.60 against 0.68 ms per layer in the stack),
+hence the switch per sample.
 
 No potentials array is written, cleared or read back, and no per-event combined row is built
 (the scatter's 9·F stores per event). The products and sums are integers below 2^23
@@ -60,7 +63,13 @@ from akida_edge.numba_config import kernel
 
 FIELD_ROWS = 3  # most kernel rows of a gathered convolution
 FIELD_COLS = 3  # most kernel columns: 2·kw sums of B filters in registers
-OUT_ROWS = 2  # output rows per pass over the input columns (the kernel pairs them)
+OUT_ROWS = 2  # most output rows per pass over the input columns (the kernel pairs them)
+# Below this many events per input position (as a fraction: 14/5 = 2.8) a sample's output rows run
+# in pairs: a pair saves one loop exit (a misprediction, ≈ 15-20 cycles) per input column and
+# costs the zero products of the events outside one row's field (a quarter of 12 per event for
+# 3 × 3 kernels, two per cycle): break-even near 2.8 events per position (16-32 channels at
+# 9-18 %). Denser samples run row by row (e.g. the 29 % layers of the bench's 100 % side).
+PAIR_BELOW = (14, 5)
 
 
 @kernel(inline="always")
@@ -331,23 +340,28 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
             ops += col_ops * fx[ix]
         counts[0] += e
         out_events = 0
-        for oy in range(0, oh, 2):  # pairs of rows (`OUT_ROWS`)
-            two = oy + 1 < oh
+        pairs = e * PAIR_BELOW[1] < PAIR_BELOW[0] * npos  # sparse: rows in pairs (see `PAIR_BELOW`)
+        oy = 0
+        while oy < oh:
+            two = pairs and oy + 1 < oh
             lo = max(oy - pad_y, 0)
-            hi = min(oy + (1 if two else 0) - pad_y + kh, h)  # the input rows of both fields
+            hi = min(oy + (1 if two else 0) - pad_y + kh, h)  # the input rows of the fields
             reach = False
             for iy in range(lo, hi):
                 reach = reach or row_ev[iy] > 0
             o0 = ((n * oh + oy) * ow) * f  # the row's first output byte in out_flat
             if not reach:  # no event in the fields of the rows: act(0) everywhere
-                w0 = o0 // 8
-                for t in range(words * (2 if two else 1)):
-                    out_w[w0 + t] = line0w[t % words]
+                for r in range(2 if two else 1):
+                    w0 = o0 // 8 + r * words
+                    for t in range(words):
+                        out_w[w0 + t] = line0w[t]
                 out_events += nz0 * ow * (2 if two else 1)
-                continue
-            base_row = pad_x * cf - (oy - pad_y) * kw * cf
-            for f0 in range(0, f, block):
-                out_events += _window_rows(wide, two, ev, pstart, wflat, q32, out_flat, base_row, f0, ow, wd,
-                                           kw, pad_x, cf, o0, h, lo, hi, o0 + ow * f, kw * cf, kh * kw * cf)
+            else:
+                base_row = pad_x * cf - (oy - pad_y) * kw * cf
+                for f0 in range(0, f, block):
+                    out_events += _window_rows(wide, two, ev, pstart, wflat, q32, out_flat, base_row, f0, ow,
+                                               wd, kw, pad_x, cf, o0, h, lo, hi, o0 + ow * f, kw * cf,
+                                               kh * kw * cf)
+            oy += 2 if two else 1
         counts[1] += ops * f
         counts[2] += out_events
