@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 # Working set of a chunk of samples run through the whole network at once (`chunk_size`): about
 # the L2 cache of one core (1 MiB gives 16 DS-CNN samples, the measured best).
 CHUNK_BYTES = 2**20
+# Fewest samples per chunk, whatever their working set: each layer's kernel call has a set-up
+# (≈ 0.7 µs for a gathered 24 × 24 × 32 layer) that a chunk of one sample pays per sample.
+MIN_CHUNK = 4
 # Run supported models through the one-call program (`program.py`); False: the per-layer runners.
 USE_PROGRAM = True
 # Share of non-zero inputs above which a layer whose sums are exact in float32 runs its dense
@@ -255,7 +258,11 @@ def chunk_size(steps: list[_Step]) -> int:
     intermediate arrays stay in the core's cache instead of streaming through memory (measured,
     CPU time, DS-CNN KWS batch 256 on one core: 47.6 ms whole-batch layers, 35 ms in chunks of 16,
     37 ms in chunks of 4 or 8, 44 ms in chunks of 32; each BLAS product is also faster on a
-    cache-resident output).
+    cache-resident output). At least `MIN_CHUNK` samples: the bench's conv stack (0.7 MB of im2col
+    rows per sample) ran in chunks of one sample; in chunks of four, its 16 samples at 10 % input
+    took 0.43 → 0.40 ms and at 100 % 1.72-1.74 → 1.69-1.70 ms (CPU time, one core, four
+    processes each, alternated; in this machine's faster processes 0.373 → 0.351 and 1.36 →
+    1.32 ms).
     """
     per_sample = 1
     for step in steps:
@@ -265,7 +272,7 @@ def chunk_size(steps: list[_Step]) -> int:
             scratch = oh * ow * (step.layer.input_shape[2] if step.kind == "separable"
                                  else spec.kernel_size[0] * spec.kernel_size[1] * step.layer.input_shape[2])
             per_sample = max(per_sample, 4 * (scratch + oh * ow * f))
-    return max(1, CHUNK_BYTES // per_sample)
+    return max(MIN_CHUNK, CHUNK_BYTES // per_sample)
 
 
 def _run_chain(steps: list[_Step], caches: list[list], x: np.ndarray, counts: np.ndarray) -> np.ndarray:

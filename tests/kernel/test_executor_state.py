@@ -147,6 +147,7 @@ def test_a_batch_run_in_chunks_equals_the_reference(rng, monkeypatch, samples_pe
     x = _inputs(rng, model, 7, 0.5)
     x[2:4] = 0  # a silent chunk between busy ones: its paths differ from its neighbours'
     steps = execute.plan(model)
+    monkeypatch.setattr(execute, "MIN_CHUNK", 1)
     monkeypatch.setattr(execute, "CHUNK_BYTES", 2**30)
     per_sample = -(-2**30 // execute.chunk_size(steps))  # bytes of one sample's working set
     monkeypatch.setattr(execute, "CHUNK_BYTES", samples_per_chunk * per_sample)
