@@ -279,6 +279,8 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
     ix·C·F + c·F, position (iy, ix) at index ix·H + iy of the position starts (column-major): its
     weights for the output (oy, ox) are then w[off − (oy − pad_y)·kw·C·F − (ox − pad_x)·C·F]
     (kernel row iy − oy + pad_y, column ix − ox + pad_x), one base per input column."""
+    if kh > FIELD_ROWS or kw > FIELD_COLS or out_u8.shape[3] % 16 != 0:  # `gather_ok`'s bounds
+        raise ValueError("conv_gather_kernel: kernels of at most 3 x 3 and a multiple of 16 filters")
     n_s, h, wd, c_in = x.shape
     oh, ow, f = out_u8.shape[1], out_u8.shape[2], out_u8.shape[3]
     wflat = w.reshape(w.size)

@@ -106,6 +106,18 @@ def test_gather_kernel_equals_scatter(rng, kernel, padding):
     assert c_g.tolist() == c_s.tolist()
 
 
+def test_gather_kernel_refuses_what_it_cannot_run():
+    """Kernels wider than three columns or taller than three rows, or filters not a multiple of 16,
+    are refused (their window sums are not in the code), not computed wrong."""
+    for kh, kw, f in ((3, 4, 16), (4, 3, 16), (3, 3, 24)):
+        x = np.zeros((1, 6, 6, 8), np.uint8)
+        out = np.empty((1, 6, 6, f), np.uint8)
+        w = np.zeros((kh * kw * 8, f), np.float32)
+        with pytest.raises(ValueError, match="at most 3 x 3"):
+            conv_gather_kernel(x, w, kh, kw, 1, 1, np.zeros(f, np.int64), np.ones(f, np.float32), 15, out,
+                               np.zeros(3, np.int64))
+
+
 @pytest.mark.parametrize("act_bits", [1, 4])
 def test_gather_activation_is_exact_on_every_boundary(rng, act_bits):
     """A 1 × 1 convolution with unit weights makes p = x in every channel: inputs 0-255 against
