@@ -110,7 +110,6 @@ def _window_row_act(block: int, kw: int, lanes: int, nrows: int):
         f_len = cgutils.unpack_tuple(builder, arr_q.shape, 2)[1]
         vec = ir.VectorType(ir.FloatType(), lanes)
         vptr = vec.as_pointer()
-        v8 = ir.VectorType(ir.FloatType(), 8)
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
                                              f"llvm.fma.v{lanes}f32")
         zero_mask = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
@@ -125,11 +124,11 @@ def _window_row_act(block: int, kw: int, lanes: int, nrows: int):
         def at(arr, idx):
             return builder.load(builder.gep(arr.data, [idx]))
 
-        def qrow(r, j):  # q[r, f0 + 8j : +8]
-            off = builder.add(builder.mul(const(r), f_len), builder.add(f0, const(8 * j)))
-            return builder.load(builder.bitcast(builder.gep(arr_q.data, [off]), v8.as_pointer()), align=4)
+        def qrow(r, j):  # q[r, f0 + lanes·j : +lanes]
+            off = builder.add(builder.mul(const(r), f_len), builder.add(f0, const(lanes * j)))
+            return builder.load(builder.bitcast(builder.gep(arr_q.data, [off]), vptr), align=4)
 
-        qv = [[qrow(r, j) for j in range(block // 8)] for r in range(3)]
+        qv = [[qrow(r, j) for j in range(nv)] for r in range(3)]
         top = act_top_ir(builder, qv[1], qv[2])
         rows = [[[cgutils.alloca_once_value(builder, vzero) for _ in range(nv)] for _ in range(kw)]
                 for _ in range(nrows)]  # rows[r][k][j]
@@ -170,15 +169,10 @@ def _window_row_act(block: int, kw: int, lanes: int, nrows: int):
             with builder.if_then(builder.icmp_signed(">=", s, last), likely=True):
                 ox = builder.sub(s, last)
                 for r, sums in enumerate(rows):
-                    halves = []  # act_bytes_ir takes 8-lane sums
-                    for acc in sums[0]:
-                        p = builder.load(acc)
-                        for h in range(0, lanes, 8):
-                            halves.append(p if lanes == 8 else builder.shuffle_vector(
-                                p, p, ir.Constant(ir.VectorType(ir.IntType(32), 8), list(range(h, h + 8)))))
+                    done = [builder.load(acc) for acc in sums[0]]
                     at_o = builder.add(o0b if r else o0, builder.add(builder.mul(ox, f_len), f0))
                     op = builder.gep(arr_o.data, [at_o])
-                    nonzero = act_bytes_ir(builder, halves, qv[0], qv[1], top, op, i64)
+                    nonzero = act_bytes_ir(builder, done, qv[0], qv[1], top, op, i64)
                     builder.store(builder.add(builder.load(count_acc), nonzero), count_acc)
             for sums in rows:  # the windows move one column
                 for k in range(kw):

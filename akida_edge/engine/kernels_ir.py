@@ -56,13 +56,16 @@ def count_total_ir(builder, count, i64):
 
 
 def act_top_ir(builder, inv, cap) -> ir.Value:
-    """amax per channel as bytes (<8·len(inv) x i8>), from rows of `act_params_f32` (1, 2 or 4
-    8-lane rows): act(cap) by `act_f32`'s operations, which give amax exactly (cap/s16 = amax, an
-    integer: see `output_stage.act_f32`). The clamp of `act_bytes_ir`, computed once per row."""
-    vec = ir.VectorType(ir.FloatType(), 8)
-    ivec = ir.VectorType(ir.IntType(32), 8)
-    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.ceil.v8f32")
-    eps = ir.Constant(vec, [3.814697265625e-06] * 8)
+    """amax per channel as bytes (<n·len(inv) x i8>), from rows of `act_params_f32` (1, 2 or 4
+    vectors of n = 8 or 16 lanes): act(cap) by `act_f32`'s operations, which give amax exactly
+    (cap/s16 = amax, an integer: see `output_stage.act_f32`). The clamp of `act_bytes_ir`,
+    computed once per row."""
+    lanes = inv[0].type.count
+    vec = ir.VectorType(ir.FloatType(), lanes)
+    ivec = ir.VectorType(ir.IntType(32), lanes)
+    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]),
+                                          f"llvm.ceil.v{lanes}f32")
+    eps = ir.Constant(vec, [3.814697265625e-06] * lanes)
     tops = [builder.fptosi(builder.call(ceil, [builder.fsub(builder.fmul(c, iv), eps)]), ivec)
             for iv, c in zip(inv, cap, strict=True)]
     wide = _concat(builder, tops)
@@ -79,10 +82,10 @@ def _concat(builder, parts: list) -> ir.Value:
 
 
 def act_bytes_ir(builder, sums, thr16, inv, top, dst, i64):
-    """The activation of `output_stage.act_f32` (the same exact outputs) of len(sums) 8-lane sums
-    (1, 2 or 4) into 8·len(sums) bytes at dst (an i8*) with one store; returns the number of
-    non-zero outputs as i64 (one byte compare, its bit mask and a popcount). top: amax per
-    channel as bytes (`act_top_ir`).
+    """The activation of `output_stage.act_f32` (the same exact outputs) of len(sums) sums of n = 8
+    or 16 lanes (1, 2 or 4 vectors; thr16 and inv as wide) into n·len(sums) bytes at dst (an i8*)
+    with one store; returns the number of non-zero outputs as i64 (one byte compare, its bit mask
+    and a popcount). top: amax per channel as bytes (`act_top_ir`).
 
     Per lane y = ceil(num · inv − ε) with num = 16·p − 16·T′ by one fused multiply-add (16·p is
     exact, so the single rounding is the difference's, as act_f32's), then clamped as integers:
@@ -90,14 +93,15 @@ def act_bytes_ir(builder, sums, thr16, inv, top, dst, i64):
     outputs as act_f32's float clamps of num to [0, cap]: the operations after them are
     monotonic, num < 0 gives y ≤ 0, num ≥ cap gives y ≥ act(cap) = amax, and |y| < 2^30 (|num| <
     2^29, inv ≤ 1) converts exactly."""
-    vec = ir.VectorType(ir.FloatType(), 8)
-    ivec = ir.VectorType(ir.IntType(32), 8)
-    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), "llvm.ceil.v8f32")
+    n = sums[0].type.count
+    vec = ir.VectorType(ir.FloatType(), n)
+    ivec = ir.VectorType(ir.IntType(32), n)
+    ceil = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec]), f"llvm.ceil.v{n}f32")
     fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
-                                         "llvm.fma.v8f32")
+                                         f"llvm.fma.v{n}f32")
 
     def splat(value):
-        return ir.Constant(vec, [value] * 8)
+        return ir.Constant(vec, [value] * n)
 
     ys = []
     for p, t16, iv in zip(sums, thr16, inv, strict=True):
