@@ -10,9 +10,9 @@ channels, then a fixed step per event or four channels per step, `kernels_compac
 so that the events of one input column in the kernel rows of two output rows are ONE contiguous
 run of the list. Then, per pair of output rows (oy, oy + 1; the last alone where OH is odd; every
 row alone in a sample with `PAIR_BELOW` events per position or more) and block of B = 32 (or 16)
-filters, the input columns are walked left to right with, per output
-row, the sums of the kw outputs the column reaches kept in registers (an LLVM intrinsic,
-`_window_row_act`: a numba loop cannot keep array sums in registers):
+filters, the input columns are walked left to right with, per output row, the sums of the kw
+outputs the column reaches kept in registers (an LLVM intrinsic, `_window_row_act`: a numba loop
+cannot keep array sums in registers):
 
     for each input column ix (and the padding columns): for each event (iy, c, v) of the run and
         each of the two rows whose field holds iy (ky = iy − oy + pad_y, resp. ky − 1):
