@@ -4,8 +4,8 @@ positions of every density, channel counts that are multiples of 4, and offsets 
 and the permutation table. The line compaction by byte masks (`compact_row`: `nonzero_mask`, the
 fixed steps of `emit4` up to `EMIT_SLOTS` events per block, `compact4` above) in each block width
 and with several blocks per position, along rows or (as the gather kernel) columns, its position
-starts included; `emit4` alone on every mask
-of up to `EMIT_SLOTS` bits; the input event count by byte masks (`count_nonzero`)."""
+starts included; `emit4` alone on every mask of up to `EMIT_SLOTS` bits; the input event count by
+byte masks (`count_nonzero`)."""
 
 from __future__ import annotations
 

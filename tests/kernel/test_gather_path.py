@@ -84,7 +84,8 @@ def test_rule_keeps_the_scatter_elsewhere():
                                                  ((2, 3), "same"), ((3, 2), "valid"), ((1, 3), "valid")])
 def test_gather_kernel_equals_scatter(rng, kernel, padding):
     """Outputs and counts of the gather kernel equal the scatter's on the same layer and events
-    (dense and sparse samples, a silent one), thresholds of both signs."""
+    (dense and sparse samples, a silent one: in one call, rows one at a time in the dense samples
+    and in pairs in the sparse one, `PAIR_BELOW`), thresholds of both signs."""
     model = Model([L.InputData(input_shape=(11, 13, 16), input_bits=4),
                    L.Convolutional(kernel_size=kernel, filters=32, padding=padding, weights_bits=4,
                                    act_bits=4)])
