@@ -94,8 +94,15 @@ DENSE_ABOVE = 0.25
 # row intrinsic and four-channel compaction (session 6, loaded, interleaved, the same shapes): C = 16:
 # 0.41 at 30 %, 0.57 at 50 %, 0.72 at 70 %, 0.85 at 85 %, 0.97 at 100 %; C = 32: 0.41, 0.61, 0.87,
 # 1.00-1.02, 1.11-1.17; C = 64: 0.80 at 50 %, 0.97-1.05 at 70 %, 1.06 at 85 %: the crossing falls with
-# C (L1-resident weights up to C = 16), so the lowest, ≈ 70 % (= 2.8 × 0.25).
-GATHER_DENSE_SCALE = 2.8
+# C (L1-resident weights up to C = 16), so the lowest, ≈ 70 % (= 2.8 × 0.25). Re-measured after
+# session 24's 16-lane products and session 25's column-walking gather (one core, 16 samples, the
+# program, interleaved, two runs): C = 16 0.77-0.82 at 30 %, 0.88 at 40 %, 0.94 at 45 %, 1.00-1.06
+# at 50 %, 1.29-1.36 at 70 %; C = 32 0.70-0.75, 0.85-0.89, 0.94-0.97, 1.04-1.08, 1.39-1.44; C = 64
+# 0.87-0.91, 1.13-1.14, 1.29-1.30, 1.38-1.49, 1.95-2.05 (and 0.98-1.01 at 35 %): the dense products
+# got faster than the gather, the crossings fell to ≈ 50 % (C ≤ 32) and ≈ 35 % (C = 64). 40 % (=
+# 1.6 × 0.25) keeps either side's loss at or below ≈ 15 %. (In some processes of this machine the
+# C = 16 gather runs ≈ 1.6× faster, crossing near 85 %: see docs/figures.md, session 25.)
+GATHER_DENSE_SCALE = 1.6
 # Share of non-zero inputs above which sweeping whole rows beats scattering the events in a
 # stride-1 depthwise stage (measured on the DS-CNN shapes: rows win from about 2-3 %).
 ROWS_ABOVE = 0.03

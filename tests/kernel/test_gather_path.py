@@ -182,7 +182,7 @@ def test_bench_stack_layers_take_the_gather_path(rng):
 
 
 @pytest.mark.parametrize(("stride", "density", "expect"), [
-    (1, 0.1, "gather"), (1, 0.4, "gather"), (1, 0.9, "dense"),  # gathered: crossing 0.25 × 2.8 = 0.7
+    (1, 0.1, "gather"), (1, 0.3, "gather"), (1, 0.6, "dense"),  # gathered: crossing 0.25 × 1.6 = 0.4
     (2, 0.1, "scatter"), (2, 0.4, "dense")])  # scattered: crossing 0.25
 def test_each_event_path_has_its_measured_dense_crossing(rng, monkeypatch, stride, density, expect):
     """Between the scatter's crossing (`K.DENSE_ABOVE`) and the gather's (× `K.GATHER_DENSE_SCALE`)
