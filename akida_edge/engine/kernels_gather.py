@@ -64,12 +64,12 @@ from akida_edge.numba_config import kernel
 FIELD_ROWS = 3  # most kernel rows of a gathered convolution
 FIELD_COLS = 3  # most kernel columns: 2·kw sums of B filters in registers
 OUT_ROWS = 2  # most output rows per pass over the input columns (the kernel pairs them)
-# Below this many events per input position (as a fraction: 14/5 = 2.8) a sample's output rows run
-# in pairs: a pair saves one loop exit (a misprediction, ≈ 15-20 cycles) per input column and
-# costs the zero products of the events outside one row's field (a quarter of 12 per event for
-# 3 × 3 kernels, two per cycle): break-even near 2.8 events per position (16-32 channels at
-# 9-18 %). Denser samples run row by row (e.g. the 29 % layers of the bench's 100 % side).
-PAIR_BELOW = (14, 5)
+# Below this many events per input position a sample's output rows run in pairs: a pair saves one
+# loop exit (a misprediction, ≈ 15-20 cycles) per input column and costs the zero products of the
+# events outside one row's field (a quarter of 12 per event for 3 × 3 kernels, two per cycle):
+# break-even near 2.8 events per position (16-32 channels at 9-18 %). Denser samples run row by
+# row (e.g. the 29 % layers of the bench's 100 % side).
+PAIR_BELOW = 2.8
 
 
 @kernel(inline="always")
@@ -95,19 +95,21 @@ def _window_row_act(block: int, kw: int, lanes: int, nrows: int):
     ix + pad_x − kw + 1 + k (k < kw) in registers of `lanes` float32 lanes; per column the events e
     in [ps[ix·h + lo], ps[ix·h + hi]) (input rows lo ≤ iy < hi, the rows' fields together: one
     run, column-major; none outside 0 ≤ ix < wd), ev[e] = off_e·256 + v_e. With o = off_e +
-    base_row − s·cf = ky·kw·cf + c·F for row oy (kwcf = kw·cf less for oy + 1), an event adds
+    base_row − s·cf = ky·kw·cf + c·F for row oy (kw·cf less for oy + 1), an event adds
     v_e · w[o + (kw − 1 − k)·cf + f0 : +block] to sum k of each row whose kernel rows it is in
     (0 ≤ o < fieldw = kh·kw·cf, else value 0 at o = 0: no branch); one load and convert per event.
     Then, once s ≥ kw − 1, output s − kw + 1 of each row gets act(sum 0) in out[o0 + ox·F + f0 :
-    +block] (o0b for the second row) and the windows move. Returns the non-zero outputs. q (3, F)
+    +block] (o0 + OW·F for the second row) and the windows move. Returns the non-zero outputs. q (3, F)
     is `act_params_f32`."""
     nv = block // lanes
 
     def codegen(context, builder, signature, args):
         ev, ps, arr_w, arr_q, arr_o = arrays(context, builder, signature, args, 5)
-        base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw = args[5:18]
+        base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw = args[5:16]
         i64 = base_row.type
         f_len = cgutils.unpack_tuple(builder, arr_q.shape, 2)[1]
+        kwcf = builder.mul(cf, ir.Constant(i64, kw))  # one kernel row of weights
+        o0b = builder.add(o0, builder.mul(ow, f_len))  # the second row's first output byte
         vec = ir.VectorType(ir.FloatType(), lanes)
         vptr = vec.as_pointer()
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec, vec, vec]),
@@ -181,10 +183,8 @@ def _window_row_act(block: int, kw: int, lanes: int, nrows: int):
         return builder.load(count_acc)
 
     @intrinsic
-    def window_row(typingctx, ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf,
-                   fieldw):
-        sig = types.int64(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf,
-                          fieldw)
+    def window_row(typingctx, ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw):
+        sig = types.int64(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
         return sig, codegen
 
     return window_row
@@ -199,34 +199,33 @@ _w16 = [[_window_row_act(16, kw, LANES, r) for kw in range(1, FIELD_COLS + 1)] f
 
 
 @kernel(inline="always")
-def _window_rows(wide, two, ev, ps, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf, o0, hgt, lo, hi, o0b,
-                 kwcf, fieldw):
+def _window_rows(wide, two, ev, ps, w, q, out, base_row, f0, ow, wd, kw, pad_x, cf, o0, hgt, lo, hi, fieldw):
     """The window pass of one or (`two`) two output rows for kw (1-3), `wide`: the `_BLOCKS[kw]`
     filters (F a multiple of 32), else 16 (an intrinsic per case: the sums' registers are fixed in
     the code)."""
     if wide and two:
         if kw == 3:
-            return _b3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+            return _b3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
         if kw == 1:
-            return _b1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
-        return _b2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+            return _b1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
+        return _b2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
     if wide:
         if kw == 3:
-            return _a3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+            return _a3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
         if kw == 1:
-            return _a1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
-        return _a2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+            return _a1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
+        return _a2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
     if two:
         if kw == 3:
-            return _d3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+            return _d3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
         if kw == 1:
-            return _d1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
-        return _d2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+            return _d1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
+        return _d2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
     if kw == 3:
-        return _c3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+        return _c3(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
     if kw == 1:
-        return _c1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
-    return _c2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, o0b, kwcf, fieldw)
+        return _c1(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
+    return _c2(ev, ps, w, q, out, base_row, f0, ow, wd, pad_x, cf, o0, hgt, lo, hi, fieldw)
 
 
 @kernel(inline="always")
@@ -336,7 +335,7 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
             ops += col_ops * fx[ix]
         counts[0] += e
         out_events = 0
-        pairs = e * PAIR_BELOW[1] < PAIR_BELOW[0] * npos  # sparse: rows in pairs (see `PAIR_BELOW`)
+        pairs = e < PAIR_BELOW * npos  # sparse: rows in pairs
         oy = 0
         while oy < oh:
             two = pairs and oy + 1 < oh
@@ -356,8 +355,7 @@ def conv_gather_kernel(x, w, kh, kw, pad_y, pad_x, thr, act_step, amax, out_u8, 
                 base_row = pad_x * cf - (oy - pad_y) * kw * cf
                 for f0 in range(0, f, block):
                     out_events += _window_rows(wide, two, ev, pstart, wflat, q32, out_flat, base_row, f0, ow,
-                                               wd, kw, pad_x, cf, o0, h, lo, hi, o0 + ow * f, kw * cf,
-                                               kh * kw * cf)
+                                               wd, kw, pad_x, cf, o0, h, lo, hi, kh * kw * cf)
             oy += 2 if two else 1
         counts[1] += ops * f
         counts[2] += out_events
