@@ -110,8 +110,8 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"  chip (estimated): {summary['chip_energy_j'] * 1e3:.2f} mJ, "
                      f"mean {summary['chip_power_mw_mean']:.2f} mW over the run")
     t = summary["last_telemetry"]
-    host = [f"{k} {t[k]}" for k in ("inference_ms_p50", "inference_ms_p95", "process_cpu_pct", "rss_mb")
-            if k in t]
+    keys = ("inference_ms_p50", "inference_ms_p95", "process_cpu_pct", "rss_mb", "rss_anon_mb")
+    host = [f"{k} {t[k]}" for k in keys if k in t]
     if host:
         lines.append("  last telemetry: " + ", ".join(host) + " (latency and host figures measured)")
     return "\n".join(lines)

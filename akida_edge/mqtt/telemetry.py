@@ -2,7 +2,10 @@
 
 Host figures are read from Linux where the machine has them and simply left out otherwise:
 CPU (`/proc/stat`, share of all cores, and this process from `os.times`, share of one core),
-memory (`/proc/meminfo` MemAvailable; process RSS from `/proc/self/status`), temperature (the
+memory (`/proc/meminfo` MemAvailable; from `/proc/self/status` the process's RSS and its private
+part `RssAnon`: RSS also counts the pages of mapped libraries, as many as the page cache happens to
+hold, so it moved between 235 and 325 MB for the same daemon, the shipped config, on one machine,
+while `RssAnon` stayed at 135 MB: a fresh install's libraries sit whole in the page cache), temperature (the
 hottest `/sys/class/thermal/thermal_zone*/temp`) and RAPL package energy
 (`/sys/class/powercap/intel-rapl:N/energy_uj`, usually root-only; wraps at `max_energy_range_uj`).
 Chip figures come from the pipelines' `Activity` records (the power model's estimates): they
@@ -119,6 +122,8 @@ class HostProbe:
             for ln in status.splitlines():
                 if ln.startswith("VmRSS:"):
                     out["rss_mb"] = round(int(ln.split()[1]) / 1024.0, 1)
+                elif ln.startswith("RssAnon:"):  # private memory: heap, arrays, compiled code
+                    out["rss_anon_mb"] = round(int(ln.split()[1]) / 1024.0, 1)
         zones = (_read(p) for p in glob.glob("/sys/class/thermal/thermal_zone*/temp"))
         temps = [int(x) / 1000.0 for x in zones if x and x.strip().lstrip("-").isdigit()]
         if temps:
