@@ -66,6 +66,7 @@ import threading
 
 import numpy as np
 
+from akida_edge.engine import aligned
 from akida_edge.engine.kernels_conv import conv_layer_kernel, dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_depthwise import depthwise_kernel, depthwise_rows_kernel, pointwise_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
@@ -169,16 +170,17 @@ def _check(x: np.ndarray, ndim: int, counts: np.ndarray) -> None:
 def tile_depthwise(w_dw: np.ndarray, ow: int) -> np.ndarray:
     """Depthwise weights (kh, kw, C) repeated for every output column: (kh, kw, OW·C), C-contiguous."""
     kh, kw, c = w_dw.shape
-    return np.broadcast_to(w_dw[:, :, None, :], (kh, kw, ow, c)).reshape(kh, kw, ow * c).copy()  # writable
+    tiled = np.broadcast_to(w_dw[:, :, None, :], (kh, kw, ow, c)).reshape(kh, kw, ow * c)
+    return aligned.copy(tiled, w_dw.dtype)  # on a cache line, writable
 
 
 def prepare_conv(weights: np.ndarray, acc_dtype: type) -> tuple[np.ndarray, np.ndarray]:
     """Convolution weights in the accumulator dtype (products then vectorise without int -> float
     casts): (kh, kw, C, F) for the dense stage and (C, kh·kw·F) for the event path; the executor
     keeps them until the variable changes."""
-    w = np.ascontiguousarray(weights, acc_dtype)
+    w = aligned.copy(weights, acc_dtype)  # on a cache line: the dense stage loads rows of it
     kh, kw, c, f = w.shape
-    return w, np.ascontiguousarray(w.transpose(2, 0, 1, 3)).reshape(c, kh * kw * f)
+    return w, aligned.copy(w.transpose(2, 0, 1, 3), acc_dtype).reshape(c, kh * kw * f)
 
 
 def depthwise_dtype(bound: int, acc_dtype: type) -> type:
@@ -192,8 +194,8 @@ def prepare_separable(weights_dw: np.ndarray, weights_pw: np.ndarray, acc_dtype:
                       dw_dtype: type | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(w_dw (kh, kw, C), w_tile (kh, kw, OW·C)) in `dw_dtype` (default `acc_dtype`, see
     `depthwise_dtype`) and w_pw (C, F) in the accumulator dtype."""
-    w_dw = np.ascontiguousarray(weights_dw, acc_dtype if dw_dtype is None else dw_dtype)
-    return w_dw, tile_depthwise(w_dw, ow), np.ascontiguousarray(weights_pw, acc_dtype)
+    w_dw = aligned.copy(weights_dw, acc_dtype if dw_dtype is None else dw_dtype)
+    return w_dw, tile_depthwise(w_dw, ow), aligned.copy(weights_pw, acc_dtype)
 
 
 def conv_layer(x: np.ndarray, weights: np.ndarray, pad: tuple[int, int], stride: tuple[int, int],

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from akida_edge.engine import aligned
 from akida_edge.engine import kernels as K
 from akida_edge.engine.kernels_conv import dense_layer_kernel, im2col_kernel
 from akida_edge.engine.kernels_f32 import depthwise_f32_kernel, output_f32_kernel, pointwise_f32_kernel
@@ -55,7 +56,7 @@ class _Buffers:
         key = (role, shape, np.dtype(dtype).str)
         arr = self._arrays.get(key)
         if arr is None:
-            arr = self._arrays[key] = np.empty(shape, dtype)
+            arr = self._arrays[key] = aligned.empty(shape, dtype)  # on a cache line (`aligned`)
         return arr
 
     def outputs(self, i: int, n: int, shape: tuple[int, int, int], mode: int) -> tuple[np.ndarray, np.ndarray,
