@@ -4,15 +4,18 @@ NumPy's arrays start wherever `malloc` puts them: 16-byte aligned, so three time
 on a cache line. The kernels load 32 or 64 bytes at a time (`kernels_gemm`: 16-lane rows of the
 weights; the activations' packed bytes); on a misaligned array every such load of weights spans
 two cache lines. Measured (session 26, the bench's conv stack at 100 % input, 16 samples, one
-core, CPU time): the packed weights alone (`program.Program.wf`) moved from a 64-byte boundary to
-16 bytes past one took 1.38 → 1.77 ms, and moved back 1.39 ms, in one process; the other buffers
-(activations, im2col rows, potentials) moved alone changed nothing. Where `malloc` put the weights
+core, CPU time, one process): the packed weights alone (`program.Program.wf`) on a 64-byte
+boundary 1.35-1.38 ms, 16, 32 or 48 bytes past one 1.70-1.74 ms; the other buffers (activations,
+im2col rows, potentials) moved alone changed nothing. Where `malloc` put the weights
 decided which of two speeds a process ran at (sessions 24-25 saw the engine "bimodal by process").
-The engine's own buffers and packed weights are allocated here; a caller's input array is used
-as given.
+The engine's own buffers and packed weights are allocated here, once per plan (an allocation
+costs ≈ 2 µs, ten times `np.empty`'s: the per-call output arrays stay NumPy's); a caller's input
+array is used as given.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -23,7 +26,7 @@ def empty(shape: int | tuple[int, ...], dtype: type | np.dtype) -> np.ndarray:
     """`np.empty(shape, dtype)` whose data start on an `ALIGN`-byte boundary (C order)."""
     dtype = np.dtype(dtype)
     shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    nbytes = math.prod(shape) * dtype.itemsize
     raw = np.empty(nbytes + ALIGN, np.uint8)
     start = -raw.ctypes.data % ALIGN
     return raw[start:start + nbytes].view(dtype).reshape(shape)

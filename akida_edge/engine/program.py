@@ -333,10 +333,10 @@ class Program:
         last = self.steps[-1]
         shape = (x.shape[0], *last.out_shape)
         if last.mode == K.MODE_RAW:
-            out = out_raw = aligned.empty(shape, np.int64)
+            out = out_raw = np.empty(shape, np.int64)
             out_u8 = np.empty((0, 0, 0, 0), np.uint8)
         else:
-            out = out_u8 = aligned.empty(shape, np.uint8)
+            out = out_u8 = np.empty(shape, np.uint8)
             out_raw = np.empty((0, 0, 0, 0), np.int64)
         gather_above = dense_above * K.GATHER_DENSE_SCALE  # gathered convolutions' crossing (kernels.py)
         run_chunks(x, max(self.n, 1), self.geo, self.wf, self.wi, self.wh, self.thr, self.step, self.act0,
