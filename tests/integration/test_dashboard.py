@@ -147,6 +147,15 @@ def test_page_shows_device_and_live_detection(browser: Any, dashboard: Dashboard
     assert "AKD1000" in page.text_content(card)
     assert page.text_content(f"{card} li[data-pipeline=kws] .pname") == "kws"
 
+    assert page.query_selector(f"{card} [data-figure=cpu]") is None  # no telemetry yet
+    publisher.publish("telemetry", {"schema": "akida_edge.telemetry/1", "ts": int(time.time() * 1000),
+                                    "chip_power_mw": 31.5, "process_cpu_pct": 8.25, "rss_anon_mb": 129.4,
+                                    "rss_mb": 301.9})
+    cpu = page.wait_for_selector(f"{card} [data-figure=cpu]", timeout=5000)
+    assert cpu.text_content() == "8.25cpu %"
+    assert page.text_content(f"{card} [data-figure=memory]") == "129memory MB"  # private memory, not RSS
+    assert page.text_content(f"{card} [data-figure=power]") == "31.5power mW"
+
     det = publisher.detection("kws", "yes", 0.93)
     row = page.wait_for_selector(f"tr[data-id='{det['id']}']", timeout=2000)  # within 2 s (issue 6)
     assert row.query_selector("td.label").text_content() == "yes"

@@ -58,6 +58,7 @@ function renderDevice(dev) {
     const figs = el("div", "figures");
     const fig = (name, value, unit) => {
       const f = el("div", "figure");
+      f.dataset.figure = name;
       f.append(el("span", "value", value), el("span", "label", `${name} ${unit}`));
       figs.append(f);
     };
@@ -65,6 +66,10 @@ function renderDevice(dev) {
     fig("p95", fmtNum(tel.inference_ms_p95), "ms");
     fig("rate", fmtNum(tel.inferences_per_s), "inf/s");
     fig("outbox", fmtNum(tel.outbox_pending, 0), "msgs");
+    // the box's own load, where the daemon measures it: CPU share of one core, private memory
+    // (`rss_anon_mb`; `rss_mb` also counts library pages, as many as the page cache holds)
+    if (typeof tel.process_cpu_pct === "number") fig("cpu", fmtNum(tel.process_cpu_pct), "%");
+    if (typeof tel.rss_anon_mb === "number") fig("memory", fmtNum(tel.rss_anon_mb, 0), "MB");
     card.append(figs);
   }
   const list = el("ul", "pipelines");
