@@ -4,8 +4,8 @@ Host figures are read from Linux where the machine has them and simply left out 
 CPU (`/proc/stat`, share of all cores, and this process from `os.times`, share of one core),
 memory (`/proc/meminfo` MemAvailable; from `/proc/self/status` the process's RSS and its private
 part `RssAnon`: RSS also counts the pages of mapped libraries, as many as the page cache happens to
-hold, so it moved between 234 and 325 MB for the same daemon, the shipped config, on one machine,
-while `RssAnon` stayed at about 130 MB: a fresh install's libraries sit whole in the page cache),
+hold, so it moved between 234 and 328 MB for the same daemon, the shipped config, on one machine,
+while `RssAnon` stayed at 129-148 MB: a fresh install's libraries sit whole in the page cache),
 temperature (the hottest `/sys/class/thermal/thermal_zone*/temp`) and RAPL package energy
 (`/sys/class/powercap/intel-rapl:N/energy_uj`, usually root-only; wraps at `max_energy_range_uj`).
 Chip figures come from the pipelines' `Activity` records (the power model's estimates): they
