@@ -5,7 +5,9 @@
   `outbox_insert_per_s` and `outbox_drain_per_s`, its two halves measured apart.
 - `ready_s`: `akida-edge run` started as a subprocess -> its retained `online` seen by a
   subscriber (warm: the second start, after Python's bytecode caches exist).
-- `rss_mb`: the daemon's resident memory with one synthetic pipeline at 50 Hz, after `WARM_S`.
+- `rss_mb`: the daemon's resident memory with one synthetic pipeline at 50 Hz, after `WARM_S`;
+  `rss_anon_mb` its private part (`RssAnon`: RSS also counts shared library pages, as many as the
+  page cache holds, docs/mqtt.md).
 - `detection_latency_ms_p95`: capture time (`ts` in the payload, epoch ms) -> delivered to a
   subscriber on the same host, over the detections of `LATENCY_S` seconds.
 - `cpu_pct_kws`: the daemon's CPU time (user + system, all threads) over `KWS_S` seconds of wall
@@ -190,6 +192,8 @@ def _daemon_run(config: Path, port: int, measure: bool) -> dict[str, float]:
                 for line in fh:
                     if line.startswith("VmRSS:"):
                         out["rss_mb"] = int(line.split()[1]) / 1024.0
+                    elif line.startswith("RssAnon:"):
+                        out["rss_anon_mb"] = int(line.split()[1]) / 1024.0
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
