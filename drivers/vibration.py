@@ -3,9 +3,10 @@
 * WAV: the rate from the header, 1–3 channels (axes), any encoding `drivers.wavfile` reads.
 * CSV: comma-separated (a field may be in double quotes; one separated by semicolons or tabs is
   refused, saying so), a header row naming the columns; an optional time column (``t``, ``time``, ``time_s``,
-  ``timestamp``, or ``t_ms`` / ``time_ms`` in milliseconds) gives the rate (1 / median step; steps
-  must be positive and within 5 % of it); otherwise `rate_hz` must be given; the other 1–3
-  columns are the axes. Errors name the file, line and column.
+  ``timestamp``, or ``t_ms`` / ``time_ms`` in milliseconds) gives the rate (1 / the mean step; steps
+  must be positive and within 5 % of their median; a `rate_hz` given as well must agree within
+  1 %, or is used when the steps are not uniform); otherwise `rate_hz` must be given; the other
+  1–3 columns are the axes. Errors name the file, line and column.
 * Serial (pyserial, the optional extra ``serial``): one sample per line, ``x,y,z`` (1–3 numbers)
   at a known `rate_hz`; unparsable lines are counted in ``health.dropped``, a lost port is
   reopened with exponential backoff.
@@ -123,28 +124,41 @@ def load_csv(
             f"{path}: expected 1-3 axis columns besides an optional time column, got {len(axes)} "
             f"({', '.join(names[i] for i in axes)})"
         )
-    if rate_hz is None:
-        if t_idx is None:
+    if rate_hz is not None and not 0 < rate_hz < float("inf"):
+        raise SourceError(f"{path}: sample rate must be a number > 0, got {rate_hz}")
+    if t_idx is None:
+        if rate_hz is None:
             raise SourceError(
                 f"{path} has no time column ({', '.join(sorted(TIME_COLUMNS))}); give the sample rate "
                 f"({RATE_HINT})"
             )
-        if values.shape[0] < 2:
-            raise SourceError(f"{path}: one sample is not enough to find the rate; give the sample rate "
-                              f"({RATE_HINT})")
-        t_s = values[:, t_idx] * TIME_COLUMNS.get(lower[t_idx], 1.0)
-        dt = np.diff(t_s)
-        step = float(np.median(dt))
-        bad = np.flatnonzero((dt <= 0) | (np.abs(dt - step) > 0.05 * step))
-        if step <= 0 or bad.size:
-            line = int(line_no[int(bad[0]) + 1]) if bad.size else int(line_no[0])
-            raise SourceError(
-                f"{path}:{line}: column {names[t_idx]!r} does not increase uniformly here "
-                f"(median step {step:g} s); resample the file or give the sample rate ({RATE_HINT})"
-            )
-        rate_hz = 1.0 / step
-    elif not 0 < rate_hz < float("inf"):
-        raise SourceError(f"{path}: sample rate must be a number > 0, got {rate_hz}")
+        return values[:, axes].astype(np.float32), float(rate_hz)
+    if values.shape[0] < 2:
+        if rate_hz is not None:
+            return values[:, axes].astype(np.float32), float(rate_hz)
+        raise SourceError(f"{path}: one sample is not enough to find the rate; give the sample rate "
+                          f"({RATE_HINT})")
+    t_s = values[:, t_idx] * TIME_COLUMNS.get(lower[t_idx], 1.0)
+    dt = np.diff(t_s)
+    step = float(np.median(dt))
+    bad = np.flatnonzero((dt <= 0) | (np.abs(dt - step) > 0.05 * step))
+    if (step <= 0 or bad.size) and rate_hz is not None:
+        return values[:, axes].astype(np.float32), float(rate_hz)  # the given rate, as the error below says
+    if step <= 0 or bad.size:
+        line = int(line_no[int(bad[0]) + 1]) if bad.size else int(line_no[0])
+        raise SourceError(
+            f"{path}:{line}: column {names[t_idx]!r} does not increase uniformly here "
+            f"(median step {step:g} s); resample the file or give the sample rate ({RATE_HINT})"
+        )
+    # the mean step: a time column written with few decimals rounds every step (12 kHz in
+    # microseconds: 83 or 84 µs), and the median of rounded steps is off by up to half a unit
+    file_rate = (len(t_s) - 1) / float(t_s[-1] - t_s[0])
+    if rate_hz is not None and abs(rate_hz - file_rate) > 0.01 * file_rate:
+        raise SourceError(
+            f"{path}: its column {names[t_idx]!r} gives {file_rate:.6g} Hz but the sample rate given is "
+            f"{rate_hz:g} Hz; drop the given rate (a time column gives its own) or fix the column"
+        )
+    return values[:, axes].astype(np.float32), file_rate
     return values[:, axes].astype(np.float32), float(rate_hz)
 
 

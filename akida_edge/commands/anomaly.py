@@ -28,7 +28,7 @@ from akida_edge.commands._files import FILE_ERRORS, PerFile
 from akida_edge.errors import AkidaEdgeError, SourceError, StateError
 
 RATE_HELP = ("sample rate of CSV files without a time column (t, time_s, t_ms...); WAV files and "
-             "CSVs with one give their own")
+             "CSVs with one give their own (a rate that disagrees with the column is refused)")
 FIT_FIRST = "no learned normal in {dir}; run `akida-edge anomaly fit FILE...` first"
 
 

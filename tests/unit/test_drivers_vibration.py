@@ -225,3 +225,31 @@ def test_looping_vibration_replay_wraps_and_keeps_media_time(tmp_path, rng):
     got = np.concatenate([c.data for c in chunks])
     np.testing.assert_array_equal(got, np.concatenate([x, x, x])[: 7 * block])
     assert [c.t_us for c in chunks] == [round(i * block * 1e6 / 1000) for i in range(7)]
+
+
+@pytest.mark.parametrize("column, scale, decimals", [("t", 1.0, 6), ("t_ms", 1e3, 4), ("t_ms", 1e3, 3)])
+def test_rounded_time_column_gives_the_true_rate(tmp_path, column, scale, decimals):
+    """Session-27 audit: 12 kHz written in whole microseconds has steps of 83 and 84 µs; the median
+    step made that 12 048 Hz (t_ms to 4 decimals: 12 004.8 Hz), and a normal machine scored as an
+    anomaly. The rate is now the mean step's."""
+    rate, n = 12_000.0, 72_000
+    t = np.arange(n) / rate * scale
+    (tmp_path / "v.csv").write_text(f"{column},x\n" + "".join(f"{a:.{decimals}f},0.5\n" for a in t))
+    _, got = load_vibration(tmp_path / "v.csv")
+    assert got == pytest.approx(rate, rel=2e-5)
+
+
+def test_given_rate_must_agree_with_the_time_column(tmp_path):
+    t = np.arange(500) / 1000.0
+    (tmp_path / "v.csv").write_text("t,x\n" + "".join(f"{a:.4f},1\n" for a in t))
+    with pytest.raises(SourceError, match=r"v\.csv: its column 't' gives 1000 Hz but the sample rate given "
+                                          r"is 3000 Hz; drop the given rate") as info:
+        load_vibration(tmp_path / "v.csv", rate_hz=3000.0)
+    assert "\n" not in str(info.value)
+    assert load_vibration(tmp_path / "v.csv", rate_hz=1005.0)[1] == pytest.approx(1000.0)  # within 1 %
+    # steps that are not uniform: the given rate is used (the error without it says to give one)
+    jitter = t + np.where(np.arange(500) % 7 == 0, 0.0004, 0.0)
+    (tmp_path / "j.csv").write_text("t,x\n" + "".join(f"{a:.4f},1\n" for a in jitter))
+    with pytest.raises(SourceError, match="does not increase uniformly"):
+        load_vibration(tmp_path / "j.csv")
+    assert load_vibration(tmp_path / "j.csv", rate_hz=1000.0)[1] == 1000.0
