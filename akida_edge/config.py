@@ -350,6 +350,10 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
         host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:64] or "edge"
         device = dataclasses.replace(device, id=host)
     mqtt = _build(MqttConfig, data.get("mqtt", {}), file, "mqtt")
+    if not mqtt.host.strip() or mqtt.host != mqtt.host.strip():
+        raise ConfigError(f"{file}: mqtt.host = {mqtt.host!r} is not an address; set the broker's host name "
+                          "or IP (the embedded broker listens there: \"127.0.0.1\" for this machine only, "
+                          "\"0.0.0.0\" for every interface)")
     if mqtt.reconnect_max_s < mqtt.reconnect_min_s:
         raise ConfigError(f"{file}: mqtt.reconnect_max_s = {mqtt.reconnect_max_s} is below "
                           f"mqtt.reconnect_min_s = {mqtt.reconnect_min_s}; raise it")

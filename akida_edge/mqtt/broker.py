@@ -24,7 +24,9 @@ MQTT 3.1.1 (OASIS 2014) and MQTT 5.0 (OASIS 2019), §2-§3.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 import struct
 import threading
 from dataclasses import dataclass, field
@@ -196,8 +198,12 @@ class EmbeddedBroker:
         self._thread.start()
         self._ready.wait(10)
         if self._error is not None:
+            fix = ("set [mqtt] host to an address of this machine (\"127.0.0.1\" for loopback)"
+                   if isinstance(self._error, socket.gaierror)
+                   or getattr(self._error, "errno", None) == errno.EADDRNOTAVAIL
+                   else "set [mqtt] port to a free port")
             raise MqttError(f"embedded MQTT broker cannot listen on {self.host}:{self.port} "
-                            f"({self._error}); set [mqtt] port to a free port") from self._error
+                            f"({self._error}); {fix}") from self._error
 
     def stop(self) -> None:
         if self._loop is not None and self._thread is not None and self._thread.is_alive():

@@ -66,6 +66,9 @@ def test_values_are_typed_and_frozen(tmp_path):
     (("rate_hz = 16000", "rate_hz = 16000, severity = 2"), "severity"),
     (("type = \"anomaly\"", "type = \"anomaly\"\nlabels = [1]"), "pipelines[0].labels"),
     (("[device]", "[devise]"), "devise"),
+    # session-27 audit: an empty host made the embedded broker listen on every interface
+    (("host = \"broker.local\"", "host = \"\""), "mqtt.host"),
+    (("host = \"broker.local\"", "host = \" broker.local\""), "mqtt.host"),
 ])
 def test_errors_name_file_and_key(tmp_path, edit, key):
     path = _write(tmp_path, BASE.replace(*edit, 1))
