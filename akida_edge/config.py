@@ -375,6 +375,9 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
     for i, table in enumerate(pipes_raw):
         where = f"pipelines[{i}]"
         p = _build(PipelineConfig, table, file, where, skip=("source",))
+        if not p.name:
+            raise ConfigError(f"{file}: {where}.name is empty; name the pipeline (letters, digits, '_' "
+                              "or '-': it becomes an MQTT topic level)")
         for key, users in PIPELINE_KEY_TYPES.items():
             if key in table and p.type not in users:
                 raise ConfigError(f"{file}: {where}.{key} does nothing in a {p.type} pipeline (used by "
@@ -387,6 +390,9 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
                               f"source = {{ type = \"synthetic\" }}")
         p = dataclasses.replace(p, source=_source(table["source"], file, f"{where}.source", p.type))
         p = _pipeline_options(p, table, file, where)
+        if p.type == "camera" and "model" in table and p.options.get("mode", "motion") == "motion":
+            raise ConfigError(f"{file}: {where}.model does nothing in motion mode (a fixed motion map); "
+                              "remove it, or set options.mode = \"gestures\"")
         if p.type == "custom" and ":" not in p.factory:
             raise ConfigError(f"{file}: {where}.factory = {p.factory!r}: a custom pipeline needs "
                               "factory = \"package.module:function\"")

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from akida_edge.drivers.base import Chunk, Pacer, Source
+from akida_edge.drivers.base import Chunk, Pacer, Source, check_range
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class SyntheticCameraConfig:
         if not 2 <= self.object_px <= min(self.width, self.height) // 2:
             raise ValueError(f"object_px must lie in 2..{min(self.width, self.height) // 2} for a "
                              f"{self.width}x{self.height} scene, got {self.object_px}")
+        check_range("seed", self.seed, 0, 2**32 - 1)
         if not 0 <= self.noise_dn <= 64:
             raise ValueError(f"noise_dn must lie in 0..64, got {self.noise_dn}")
         if self.duration_s is not None and not self.duration_s > 0:

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from akida_edge.drivers.base import Chunk, Pacer, Source
+from akida_edge.drivers.base import Chunk, Pacer, Source, check_range
 
 FAULTS = ("none", "outer", "inner", "ball", "imbalance", "misalignment")
 
@@ -97,6 +97,7 @@ class MachineConfig:
             raise ValueError(f"severity must be in 0..1, got {self.severity}")
         if not 1 <= self.axes <= 3:
             raise ValueError(f"axes must be 1, 2 or 3, got {self.axes}")
+        check_range("seed", self.seed, 0, 2**32 - 1)
         if not 0 < self.resonance_hz < self.rate_hz / 2:
             raise ValueError(
                 f"resonance_hz must be below Nyquist ({self.rate_hz / 2} Hz), got {self.resonance_hz}"

@@ -233,6 +233,14 @@ class AnomalyPipeline:
                 yield Detection("anomaly", float(ep.peak_score), ts_ms, "anomaly", fields)
 
 
+def check_model(cfg: PipelineConfig) -> None:
+    """An `AkidaEdgeError` (one line) when `cfg.model` is not an anomaly backbone (`validate-config`)."""
+    if cfg.model:
+        from akida_edge.apps.anomaly.detector import AnomalyDetector
+
+        AnomalyDetector(cfg.model)
+
+
 def build(cfg: PipelineConfig) -> AnomalyPipeline:
     """The anomaly pipeline of a `[[pipelines]]` entry with `type = "anomaly"`."""
     return AnomalyPipeline(cfg, check_options(cfg.options, f"pipelines.{cfg.name}.options"))

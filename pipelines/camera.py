@@ -271,6 +271,16 @@ class CameraPipeline(Composed):
         return out
 
 
+def check_model(cfg: PipelineConfig) -> None:
+    """An `AkidaEdgeError` (one line) when a gesture camera's `cfg.model` is not a gesture model of
+    the app's classes (`validate-config`; motion mode refuses the key when the config is read)."""
+    if cfg.model and cfg.options.get("mode", "motion") == "gestures":
+        from akida_edge.apps.vision.app import check_gesture_classes
+        from akida_edge.apps.vision.gesture_model import GestureModel
+
+        check_gesture_classes(GestureModel.load(cfg.model), cfg.model)
+
+
 def build(cfg: PipelineConfig) -> Any:
     """The camera pipeline of a `[[pipelines]]` entry with `type = "camera"`: `CameraPipeline`
     (motion) or `vision.GesturePipeline` (gestures)."""

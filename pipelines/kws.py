@@ -318,6 +318,16 @@ class KwsPipeline:
                          {"latency_ms": round(max(time.time_ns() / 1e6 - ts_ms, 0.0), 3)})
 
 
+def check_model(cfg: PipelineConfig) -> None:
+    """An `AkidaEdgeError` (one line) when `cfg.model` is not a keyword-spotting model
+    (`validate-config`: the pipeline would fail at every retry)."""
+    from akida_edge.apps.kws.app import check_kws_model
+    from akida_edge.engine.modelfile import load_model
+
+    if cfg.model:
+        check_kws_model(load_model(cfg.model), cfg.model)
+
+
 def build(cfg: PipelineConfig) -> KwsPipeline:
     """The kws pipeline of a `[[pipelines]]` entry with `type = "kws"`."""
     return KwsPipeline(cfg, check_options(cfg.options, f"pipelines.{cfg.name}.options"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import Any
 
 from akida_edge.config import Config, default_config_text, load_config
 from akida_edge.errors import ConfigError
@@ -24,13 +25,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 #: source types whose `path` names a file that must exist (a camera's `device` or a video may be a URL)
 FILE_SOURCES = ("audio_file", "vibration_file", "evt_file")
+#: source types opened by `validate-config` besides the files: what they need is on this machine
+#: (synthetic speech: the espeak-ng program and its `voice`)
+OPENED_SOURCES = (*FILE_SOURCES, "synthetic_speech")
 
 
 def check_files(cfg: Config, file: str) -> None:
     """A `ConfigError` naming the first enabled pipeline's `model` or source `path` that is not a
-    file, or a recording its source cannot read: `run` would start that pipeline only to fail it,
-    again at every retry. Paths are taken as the pipelines take them (relative ones from the
-    working directory)."""
+    file, a model its pipeline cannot use, a recording its source cannot read, a synthetic voice
+    this machine does not have, a learned-state directory that is a file or a custom factory whose
+    module is not installed: `run` would start that pipeline only to fail it, again at every retry.
+    Paths are taken as the pipelines take them (relative ones from the working directory)."""
     for i, p in enumerate(cfg.pipelines):
         if not p.enabled:
             continue
@@ -45,8 +50,15 @@ def check_files(cfg: Config, file: str) -> None:
                 raise ConfigError(f"{file}: {key} = {value!r} {what}{where}; give the path of the file")
         if p.model:
             _check_model(Path(p.model).expanduser(), f"{file}: pipelines[{i}].model")
-        if p.source.type in FILE_SOURCES:
+            _check_pipeline_model(p, f"{file}: pipelines[{i}].model")
+        if p.source.type in OPENED_SOURCES:
             _check_opens(p.source.type, p.source.options, f"{file}: pipelines[{i}].source")
+        state_dir = p.options.get("state_dir")
+        if state_dir and Path(state_dir).exists() and not Path(state_dir).is_dir():
+            raise ConfigError(f"{file}: pipelines[{i}].options.state_dir: {state_dir} is a file, not a "
+                              "directory; point the key at a directory (or remove it: the daemon's state)")
+        if p.type == "custom":
+            _check_factory(p.factory, f"{file}: pipelines[{i}].factory")
 
 
 def _check_model(path: Path, where: str) -> None:
@@ -58,6 +70,41 @@ def _check_model(path: Path, where: str) -> None:
         load_model(path)
     except AkidaEdgeError as exc:
         raise ConfigError(f"{where}: {str(exc).splitlines()[0]}") from None
+
+
+def _check_pipeline_model(p: Any, where: str) -> None:
+    """A `ConfigError` when the pipeline type cannot use the model (a gesture model given to a kws
+    pipeline): the type's module says so in `check_model(cfg)`, if it declares one."""
+    import importlib
+
+    from akida_edge.errors import AkidaEdgeError
+
+    try:
+        module = importlib.import_module(f"akida_edge.pipelines.{p.type}")
+    except ImportError:
+        return
+    check = getattr(module, "check_model", None)
+    if check is None:
+        return
+    try:
+        check(p)
+    except AkidaEdgeError as exc:
+        raise ConfigError(f"{where}: {str(exc).splitlines()[0]}") from None
+
+
+def _check_factory(factory: str, where: str) -> None:
+    """A `ConfigError` when a custom pipeline's `package.module:function` names no installed module
+    (the module itself is not imported here: it is the user's code, run by `run`)."""
+    import importlib.util
+
+    module = factory.partition(":")[0]
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ConfigError(f"{where} = {factory!r}: no module {module!r} can be imported here; install it "
+                          "or fix the name (package.module:function)")
 
 
 def _check_opens(type_name: str, settings: dict, where: str) -> None:

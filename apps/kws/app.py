@@ -24,6 +24,7 @@ import sys
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=-1, keepdims=True)
 
 
+def check_kws_model(model: Any, path: str | Path) -> None:
+    """`InputDataError` (one line) when `model` does not take log-mel windows and give the classes."""
+    out = model.output_shape[-1]
+    if out != len(CLASSES) or model.input_shape != (F.FRAMES, F.BANDS, 1):
+        raise InputDataError(f"{path}: a KWS model takes {(F.FRAMES, F.BANDS, 1)} and gives "
+                             f"{len(CLASSES)} classes, this one {model.input_shape} -> {out}; "
+                             "use a model made by akida_edge.apps.kws.train")
+
+
 class Spotter:
     """The loaded model (warmed once), the words this device learned (`learn.py`) and the labels.
 
@@ -70,11 +80,7 @@ class Spotter:
         self.model = load_model(self.path)
         self.learned = None
         self.learned_problem = ""  # why the learned state is not used (empty when it is, or learned=False)
-        out = self.model.output_shape[-1]
-        if out != len(CLASSES) or self.model.input_shape != (F.FRAMES, F.BANDS, 1):
-            raise InputDataError(f"{self.path}: a KWS model takes {(F.FRAMES, F.BANDS, 1)} and gives "
-                                 f"{len(CLASSES)} classes, this one {self.model.input_shape} -> {out}; "
-                                 "use a model made by akida_edge.apps.kws.train")
+        check_kws_model(self.model, self.path)
         execute.warm(self.model)
         if learned:
             from akida_edge.apps.kws.learn import Learned

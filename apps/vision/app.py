@@ -33,6 +33,15 @@ EVENT_SUFFIXES = (".raw",)
 SENSOR_SIDE_PX = 128  # frames are shrunk to this shorter side before the emulator (`FrameEvents`)
 
 
+def check_gesture_classes(gm: Any, path: str | Path | None = None) -> None:
+    """`InputDataError` (one line) when a loaded `GestureModel` does not give the app's classes."""
+    from akida_edge.apps.vision.labels import CLASSES
+
+    if tuple(gm.labels) != CLASSES:
+        raise InputDataError(f"{getattr(gm, 'path', path)}: a gesture model gives the classes {CLASSES}, "
+                             f"this one {tuple(gm.labels)}; use a model made by akida_edge.apps.vision")
+
+
 class Recognizer:
     """The loaded gesture model (warmed once), the gestures this device learned and the labels.
 
@@ -42,7 +51,7 @@ class Recognizer:
 
     def __init__(self, path: str | Path | None = None, state_dir: str | Path | None = None,
                  learned: bool = True, gm: Any = None) -> None:
-        from akida_edge.apps.vision.labels import BACKGROUND, CLASSES
+        from akida_edge.apps.vision.labels import BACKGROUND
 
         if gm is None:
             from akida_edge.apps.vision.gesture_model import GestureModel
@@ -50,9 +59,7 @@ class Recognizer:
             gm = GestureModel.load(path)
         self.gm = gm
         self.base_classes = tuple(self.gm.labels)
-        if self.base_classes != CLASSES:
-            raise InputDataError(f"{getattr(gm, 'path', path)}: a gesture model gives the classes {CLASSES}, "
-                                 f"this one {self.base_classes}; use a model made by akida_edge.apps.vision")
+        check_gesture_classes(gm, path)
         from akida_edge.engine import execute
 
         execute.warm(self.gm.model)  # compile / load the kernels now, not in the first window
