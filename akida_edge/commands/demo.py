@@ -35,6 +35,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.samples <= 100_000:
         raise InputDataError(f"--samples {args.samples} is out of range; use 1 to 100000")
+    if not 0 <= args.seed < 2**63:
+        raise InputDataError(f"--seed {args.seed} is out of range; use 0 to {2**63 - 1}")
     rng = np.random.default_rng(args.seed)
     _say("1/4 building the DS-CNN KWS architecture (49x10 log-mel input, 8/4/4 bits) ...")
     model = zoo.dscnn_kws(rng)

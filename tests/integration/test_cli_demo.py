@@ -20,3 +20,11 @@ def test_demo_rejects_a_bad_sample_count(capsys):
     assert main(["demo", "--samples", "0"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--samples 0" in err
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**64)])
+def test_demo_rejects_a_seed_numpy_cannot_take(capsys, seed):
+    """Session-27 audit: `--seed -1` ended in numpy's traceback."""
+    assert main(["demo", "--samples", "2", "--seed", seed]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--seed {seed} is out of range" in err
