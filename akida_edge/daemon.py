@@ -35,7 +35,7 @@ from akida_edge.mqtt import discovery, payloads
 from akida_edge.mqtt.broker import EmbeddedBroker
 from akida_edge.mqtt.client import MqttLink
 from akida_edge.mqtt.outbox import Outbox
-from akida_edge.mqtt.telemetry import HostProbe, PipelineMeter, pipeline_figures
+from akida_edge.mqtt.telemetry import HostProbe, PipelineMeter, chip_energy_uj, pipeline_figures
 from akida_edge.mqtt.topics import Topics
 from akida_edge.pipelines.base import Activity, Detection, Pipeline, set_threshold
 from akida_edge.warm import ChildCompile
@@ -489,7 +489,9 @@ class Daemon:
         """What this run did (after `shutdown()`): detections per pipeline, totals and the last
         telemetry figures (chip figures estimated, host figures measured)."""
         uptime_s = time.monotonic() - self.started
-        energy_j = sum(r.meter.total_energy_uj for r in self.runners.values()) / 1e6
+        meters = [r.meter for r in self.runners.values()]
+        energy_j = chip_energy_uj([m.total_energy_uj for m in meters],
+                                  [m.total_static_uj for m in meters]) / 1e6
         return {"uptime_s": round(uptime_s, 1), "detections": self.detections,
                 "telemetry_messages": self.telemetry_sent,
                 "pipelines": {n: {"status": r.status, "detections": r.meter.detections,

@@ -222,6 +222,8 @@ class AnomalyPipeline:
                            events=0 if act is None else int(sum(la.input_events for la in act.layers[:1])),
                            synops=0 if act is None else int(sum(la.synaptic_ops for la in act.layers)),
                            chip_energy_uj=0.0 if report is None else report.energy_uj_per_inference,
+                           chip_static_uj=0.0 if report is None else (
+                               report.energy_uj_per_inference - report.dynamic_uj_per_inference),
                            chip_power_mw=None if report is None else report.total_mw,
                            state={"anomaly": "ON" if on else "OFF", "score": round(score, 4),
                                   "threshold": round(threshold, 4)})

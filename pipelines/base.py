@@ -55,8 +55,11 @@ class Detection:
 class Activity:
     """Work done since the previous yield (all counts are increments, not totals).
 
-    `chip_energy_uj` is *estimated* by the power model for those inferences; `chip_power_mw`, when
-    given, is the model's current estimate. `state`, when given, is published retained on
+    `chip_energy_uj` is *estimated* by the power model for those inferences, `chip_static_uj` the
+    part of it that is the chip's static floor (`CHIP_STATIC_MW` over the time those inferences
+    stand for): pipelines share one chip, so telemetry counts the floor once, not once per
+    pipeline (a pipeline that leaves it 0 has its whole energy counted as its own); `chip_power_mw`,
+    when given, is the model's current estimate. `state`, when given, is published retained on
     `<prefix>/<node>/<name>/state` (flat JSON; for anomaly pipelines e.g. `{"anomaly": "ON",
     "score": 4.2}`).
     """
@@ -66,6 +69,7 @@ class Activity:
     events: int = 0
     synops: int = 0
     chip_energy_uj: float = 0.0
+    chip_static_uj: float = 0.0
     chip_power_mw: float | None = None
     state: Mapping[str, Any] | None = None
     #: while the source delivers nothing because it is not open (a camera unplugged, a stream

@@ -213,6 +213,7 @@ class Composed:
         activity = Activity(inferences=1, latency_ms=(latency_ms,), events=encoded.events,
                             synops=0 if result is None else result.synops,
                             chip_energy_uj=0.0 if result is None else result.energy_uj,
+                            chip_static_uj=0.0 if result is None else result.energy_uj - result.dynamic_uj,
                             chip_power_mw=None if result is None else result.power_mw, state=state)
         now_ms = time.time_ns() / 1e6
         out = []

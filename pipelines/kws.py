@@ -163,6 +163,8 @@ class KwsPipeline:
                 events=0 if act is None else int(sum(la.input_events for la in act.layers[:1])),
                 synops=0 if act is None else int(sum(la.synaptic_ops for la in act.layers)),
                 chip_energy_uj=0.0 if report is None else report.energy_uj_per_inference * windows,
+                chip_static_uj=0.0 if report is None else (
+                    report.energy_uj_per_inference - report.dynamic_uj_per_inference) * windows,
                 chip_power_mw=None if report is None else report.total_mw)
             for d in found:
                 yield self._detection(d, t0_us)

@@ -171,7 +171,7 @@ class GesturePipeline:
             synops = sum(la.synaptic_ops for la in act.layers)
         static_uj = CHIP_STATIC_MW * 1e3 / rate_hz * windows
         return Activity(inferences=windows, latency_ms=(latency_ms / windows,) * windows, events=events,
-                        synops=int(synops), chip_energy_uj=dyn_uj + static_uj,
+                        synops=int(synops), chip_energy_uj=dyn_uj + static_uj, chip_static_uj=static_uj,
                         chip_power_mw=CHIP_STATIC_MW + dyn_uj / windows * rate_hz * 1e-3, state=state)
 
     def _remember(self, found: list) -> None:

@@ -41,12 +41,14 @@ class PipelineMeter:
         self._lock = threading.Lock()
         self._reset()
         self.total_energy_uj = 0.0
+        self.total_static_uj = 0.0
         self.detections = 0
         self.last_progress = time.monotonic()
 
     def _reset(self) -> None:
         self.inferences = self.events = self.synops = 0
         self.energy_uj = 0.0
+        self.static_uj = 0.0
         self.power_mw: float | None = None
         self.latencies: list[float] = []
 
@@ -57,6 +59,8 @@ class PipelineMeter:
             self.synops += a.synops
             self.energy_uj += a.chip_energy_uj
             self.total_energy_uj += a.chip_energy_uj
+            self.static_uj += a.chip_static_uj
+            self.total_static_uj += a.chip_static_uj
             if a.chip_power_mw is not None:
                 self.power_mw = a.chip_power_mw
             if len(self.latencies) < 100_000:
@@ -67,7 +71,8 @@ class PipelineMeter:
         with self._lock:
             out = {"inferences": self.inferences, "events": self.events, "synops": self.synops,
                    "energy_uj": self.energy_uj, "power_mw": self.power_mw,
-                   "latencies": self.latencies, "total_energy_uj": self.total_energy_uj}
+                   "latencies": self.latencies, "total_energy_uj": self.total_energy_uj,
+                   "static_uj": self.static_uj, "total_static_uj": self.total_static_uj}
             self._reset()
         return out
 
@@ -141,18 +146,27 @@ class HostProbe:
         return out
 
 
+def chip_energy_uj(energies: list[float], statics: list[float]) -> float:
+    """The one chip's energy from its pipelines' energies and their static shares: each pipeline's
+    dynamic energy, plus the static floor once. The pipelines run side by side, so the floor is
+    the largest of their static shares (each covers the time its pipeline ran), not their sum."""
+    return sum(e - s for e, s in zip(energies, statics, strict=True)) + max(statics, default=0.0)
+
+
 def pipeline_figures(samples: dict[str, dict[str, Any]], dt_s: float) -> dict[str, Any]:
     """Sum the pipelines' samples over `dt_s` seconds into the flat telemetry keys.
 
     inferences_per_s = Σ inferences / dt; latency p50/p95 over every inference's latency (ms);
     chip_power_mw: all pipelines share one (virtual) chip, so its static floor counts once:
     CHIP_STATIC_MW + Σ (reported power − CHIP_STATIC_MW, else energy_uj / dt / 1000) when any
-    pipeline reports power; energy per inference (µJ) = Σ energy_uj / Σ inferences.
+    pipeline reports power; energies likewise (`chip_energy_uj`: dynamic parts plus the floor
+    once): per inference (µJ) = that energy / Σ inferences, and `chip_energy_j` since the start.
     """
     dt = max(dt_s, 1e-6)
     inf = sum(s["inferences"] for s in samples.values())
     lat = [x for s in samples.values() for x in s["latencies"]]
-    energy = sum(s["energy_uj"] for s in samples.values())
+    energy = chip_energy_uj([s["energy_uj"] for s in samples.values()],
+                            [s["static_uj"] for s in samples.values()])
     reported = [s["power_mw"] for s in samples.values() if s["power_mw"] is not None]
     power = sum(s["energy_uj"] / dt / 1000.0 for s in samples.values() if s["power_mw"] is None)
     if reported:
@@ -163,7 +177,8 @@ def pipeline_figures(samples: dict[str, dict[str, Any]], dt_s: float) -> dict[st
         "events_per_s": round(sum(s["events"] for s in samples.values()) / dt, 1),
         "synops_per_s": round(sum(s["synops"] for s in samples.values()) / dt, 1),
         "chip_power_mw": round(power, 4),
-        "chip_energy_j": round(sum(s["total_energy_uj"] for s in samples.values()) / 1e6, 6),
+        "chip_energy_j": round(chip_energy_uj([s["total_energy_uj"] for s in samples.values()],
+                                              [s["total_static_uj"] for s in samples.values()]) / 1e6, 6),
     }
     if inf:
         out["chip_energy_uj_per_inference"] = round(energy / inf, 4)

@@ -20,6 +20,7 @@ import akida_edge.apps.kws.model as kws_model  # noqa: E402
 from akida_edge.apps.kws.scenes import make_scene  # noqa: E402
 from akida_edge.config import parse_config  # noqa: E402
 from akida_edge.drivers.wavfile import write_wav  # noqa: E402
+from akida_edge.engine.power import CHIP_STATIC_MW  # noqa: E402
 from akida_edge.pipelines.base import Activity, Detection  # noqa: E402
 from akida_edge.pipelines.kws import build  # noqa: E402
 
@@ -56,6 +57,9 @@ def test_wav_replay_detects_the_keywords_at_their_times(tmp_path):
     assert abs(sum(a.inferences for a in acts) - (duration_ms - 1000) / 100) <= 2
     busy = [a for a in acts if a.inferences]
     assert busy and all(a.synops > 0 and a.chip_power_mw >= 30.0 for a in busy)
+    # the static floor's share: CHIP_STATIC_MW for the hop each window stands for (µJ = mW · ms)
+    assert all(a.chip_static_uj == pytest.approx(CHIP_STATIC_MW * 100.0 * a.inferences) for a in busy)
+    assert all(0 < a.chip_static_uj < a.chip_energy_uj for a in busy)
     p.set_threshold(0.99)
     assert p.params.threshold == 0.99
 

@@ -14,6 +14,7 @@ import pytest
 from mqtt_fixtures import ROOT, Recorder, free_port, wait_listening
 
 from akida_edge.config import load_config
+from akida_edge.engine.power import CHIP_STATIC_MW
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 # the synthetic scene starts moving every 5 s (0, 5, 10, 15): a start after we subscribe even when the
@@ -79,5 +80,9 @@ def test_shipped_config_runs_and_publishes(tmp_path):
     assert state_msgs and "event_rate_hz" in state_msgs[-1]
     # the human summary on stop counts what the subscriber saw at least
     assert "detection(s)" in stdout and f"{cameras[0]}:" in stdout
+    # one chip: its mean power over the run is its static floor plus little (session-27 audit: each
+    # of the four pipelines' energy counted the floor, "mean 108 mW"); the run's start is idle
+    mean_mw = float(stdout.split(" mW over the run")[0].rsplit("mean ", 1)[-1])
+    assert 0.5 * CHIP_STATIC_MW < mean_mw < 1.5 * CHIP_STATIC_MW, stdout
     total = int(stdout.split(" detection(s)")[0].rsplit(" ", 1)[-1])
     assert total >= len(dets)
