@@ -420,6 +420,8 @@ class Daemon:
             self.compile_child.stop()
         for r in self.runners.values():
             r.stop(3.0)
+        for name in self.runners:  # retained: else a broker keeps saying `online` for a stopped pipeline
+            self.link.publish(str(self.topics.pipeline_status(name)), "offline", retain=True)
         if self.config.telemetry.enabled and self._host is not None:
             # the last period's figures, so a short run (`run --duration`) reports them too
             self.publish_telemetry(self._host, time.monotonic() - self._last_tel)

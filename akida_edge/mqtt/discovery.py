@@ -61,10 +61,15 @@ def device_config(cfg: Config, topics: Topics, described: Mapping[str, Sequence[
             types = list(p.labels) or event_types(described.get(p.name, ())) or (
                 KWS_EVENT_TYPES if p.type == "kws" else
                 list(GESTURES) if p.options.get("mode") == "gestures" else ["motion"])
+            # available while the node AND the pipeline are online: an `availability` list of its
+            # own (Home Assistant copies the device's shared `availability` into a component that
+            # has none, and refuses a component with both it and `availability_topic`)
             cmps[f"{p.name}_event"] = {"p": "event", "unique_id": f"{uid}_event", "name": p.name,
                                        "state_topic": str(topics.detection(p.name)),
                                        "event_types": types,
-                                       "availability_topic": str(topics.pipeline_status(p.name))}
+                                       "availability": [{"topic": str(topics.status)},
+                                                        {"topic": str(topics.pipeline_status(p.name))}],
+                                       "availability_mode": "all"}
         elif p.type == "anomaly":
             state = str(topics.state(p.name))
             cmps[f"{p.name}_anomaly"] = {"p": "binary_sensor", "unique_id": f"{uid}_anomaly",

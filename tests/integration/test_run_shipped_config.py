@@ -67,6 +67,9 @@ def test_shipped_config_runs_and_publishes(tmp_path):
     assert proc.returncode == 0, stderr[-2000:]
     assert rec is not None
     assert rec.wait_for(lambda r: r.payloads(f"{base}/status")[-1:] == [b"offline"], 5)
+    # and every pipeline's retained status (session-27 audit: it stayed `online` on the broker)
+    for p in shipped.pipelines:
+        assert rec.payloads(f"{base}/{p.name}/status")[-1:] == [b"offline"], p.name
     rec.close()
     dets = [json.loads(p) for t, p, _ in rec.messages if t == f"{base}/{cameras[0]}/detection"]
     assert dets and all(d["label"] == "motion" and d["kind"] == "motion" for d in dets)
