@@ -205,6 +205,7 @@ class PipelineRunner:
                             self.meter.add(item)
                             if item.state is not None:
                                 self._publish_state(dict(item.state))
+                                self.refresh_description()  # e.g. an anomaly pipeline's normal learned
                         if self.meter.last_progress - online_at >= STABLE_RUN_S:
                             backoff = self.cfg.retry_min_s
                     if self.stop_event.is_set():

@@ -3,6 +3,7 @@ to a WAV and replayed through `pipelines.kws` (needs apps/kws and espeak-ng)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import threading
@@ -37,6 +38,8 @@ def test_wav_replay_detects_the_keywords_at_their_times(tmp_path):
              "options": {"state_dir": str(tmp_path / "state"), "hop_ms": 100.0}}
     p = build(parse_config({"pipelines": [table]}).pipelines[0])
     assert "yes" in p.describe()["labels"] and p.describe()["nps"] > 0
+    shipped = Path(kws_model.__file__).parent / "kws.aem"
+    assert p.describe()["model_sha256"] == hashlib.sha256(shipped.read_bytes()).hexdigest()
     items = list(p.run(threading.Event()))
     dets = [i for i in items if isinstance(i, Detection)]
     acts = [i for i in items if isinstance(i, Activity)]
