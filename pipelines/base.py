@@ -54,11 +54,15 @@ class Detection:
     fields: Mapping[str, Any] = field(default_factory=dict)
 
 
-def model_sha256(path: str | os.PathLike) -> str:
+def model_sha256(path: str | os.PathLike) -> str | None:
     """The SHA-256 of a model file (hex), for a pipeline's `describe()`: which model a device runs,
-    in the retained `info`. Computed once per file version (path, size, modification time)."""
-    st = os.stat(path)
-    return _sha256(os.fspath(path), st.st_size, st.st_mtime_ns)
+    in the retained `info`. Computed once per file version (path, size, modification time); None
+    when the file cannot be read now (a description must not fail its pipeline)."""
+    try:
+        st = os.stat(path)
+        return _sha256(os.fspath(path), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return None
 
 
 @functools.lru_cache(maxsize=32)
