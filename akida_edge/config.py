@@ -386,8 +386,10 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
             raise ConfigError(f"{file}: {where}.name = {p.name!r} is a reserved topic level; use another "
                               f"name (not {', '.join(RESERVED_PIPELINE_NAMES)})")
         if "source" not in table:
+            example = {"kws": "microphone", "anomaly": "synthetic_machine",
+                       "camera": "synthetic_camera"}.get(p.type, "synthetic_machine")
             raise ConfigError(f"{file}: {where}.source is missing; add e.g. "
-                              f"source = {{ type = \"synthetic\" }}")
+                              f"source = {{ type = \"{example}\" }}")
         p = dataclasses.replace(p, source=_source(table["source"], file, f"{where}.source", p.type))
         p = _pipeline_options(p, table, file, where)
         if p.type == "camera" and "model" in table and p.options.get("mode", "motion") == "motion":

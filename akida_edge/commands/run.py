@@ -58,8 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                "5 s, `offline` published, exit 0); SIGHUP re-reads the config file ([[pipelines]] and "
                "[telemetry]; [device], [mqtt], [state] need a restart). Logs go to stderr, one line per "
                "event (with syslog priorities under systemd's journal; `akida-edge -v run` for debug "
-               "lines). Exit 2: a configuration or state directory the daemon cannot start with (one "
-               "line says why). systemd unit: deploy/akida-edge.service; keys: docs/config.md.")
+               "lines). Exit 2: a configuration the daemon cannot start with, or a state directory it "
+               "cannot create or lock (one line says why); one it cannot write to starts with the outbox "
+               "in memory and says so (an ERROR line, `outbox_error` in telemetry). systemd unit: "
+               "deploy/akida-edge.service; keys: docs/config.md.")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="config file (default: ./config.toml if there is one, else the packaged default; "
                         "`akida-edge init-config FILE` writes a copy to edit)")

@@ -308,3 +308,13 @@ def test_labels_filter_what_the_daemon_publishes(labels):
     expected = [w for w in said if not labels or w in labels]
     assert [f["label"] for f in published] == expected
     assert daemon.detections == runner.meter.detections == len(expected)
+
+
+@pytest.mark.parametrize("kind", ["kws", "anomaly", "camera"])
+def test_a_missing_source_is_named_with_an_example_that_works(tmp_path, kind):
+    """Session-27 audit: the hint said `type = "synthetic"`, which only a custom pipeline takes."""
+    path = _write(tmp_path, f'[[pipelines]]\nname = "p"\ntype = "{kind}"\n')
+    with pytest.raises(ConfigError, match=r"pipelines\[0\]\.source is missing; add e\.g\. source = ") as info:
+        load_config(path)
+    example = str(info.value).split("add e.g. ", 1)[1]
+    assert load_config(_write(tmp_path, f'[[pipelines]]\nname = "p"\ntype = "{kind}"\n{example}\n')).pipelines
