@@ -142,11 +142,19 @@ def _build(cls: type, settings: dict[str, Setting], table: dict[str, Any], where
     try:
         return cls(**values)
     except (TypeError, ValueError) as exc:
-        text = str(exc).replace("\n", " ")
-        key = text.split(" = ", 1)[0]
-        if key in settings:  # "field = value ...; use ...": name the key path
-            raise ConfigError(f"{where}.{text}") from None
-        raise ConfigError(f"{where}: {text}; fix the value") from None
+        raise _refused(exc, settings, where) from None
+
+
+def _refused(exc: Exception, settings: dict[str, Any], where: str) -> ConfigError:
+    """A driver's refusal as a one-line `ConfigError`, naming the key path when the message starts
+    with the key ("fps = 0 ...; use ..." or "fps must lie in ...")."""
+    text = str(exc).replace("\n", " ")
+    key = text.split(" = ", 1)[0]
+    if key in settings:  # "field = value ...; use ...": name the key path
+        return ConfigError(f"{where}.{text}")
+    if text.split(" ", 1)[0] in settings:  # "field must ...": name the key path too
+        return ConfigError(f"{where}.{text}; fix the value")
+    return ConfigError(f"{where}: {text}; fix the value")
 
 
 def check_dataclass(cls: type, table: Any, where: str) -> Any:
@@ -174,6 +182,12 @@ def check_settings(type_name: str, settings: dict[str, Any],
                           f"{', '.join(sorted(all_settings))}")
     config = _build(cfg_cls, _dataclass_settings(cfg_cls), cfg_table, where)
     kwargs = {k: _check_value(all_settings[k], v, where) for k, v in arg_table.items()}
+    if kwargs:  # the constructor checks its own arguments (opening the source is what costs)
+        cls, _ = _classes(type_name)
+        try:
+            cls(config, **kwargs)
+        except (TypeError, ValueError) as exc:
+            raise _refused(exc, all_settings, where) from None
     return config, kwargs
 
 

@@ -318,3 +318,22 @@ def test_a_missing_source_is_named_with_an_example_that_works(tmp_path, kind):
         load_config(path)
     example = str(info.value).split("add e.g. ", 1)[1]
     assert load_config(_write(tmp_path, f'[[pipelines]]\nname = "p"\ntype = "{kind}"\n{example}\n')).pipelines
+
+
+#: Refusals a driver words itself ("fps must lie in ...") and constructor arguments (`SOURCE_ARGS`):
+#: (pipeline type, source table, the message's start after "pipelines[0].source.").
+DRIVER_OWN_WORDS = [
+    ("camera", 'type = "synthetic_camera", fps = 0', "fps must lie in 0.1..1000"),
+    ("anomaly", 'type = "synthetic_machine", severity = 2', "severity must be in 0..1"),
+    ("anomaly", 'type = "synthetic_machine", fault_after_s = -1.0', "fault_after_s must be >= 0"),
+]
+
+
+@pytest.mark.parametrize("kind, source, start", DRIVER_OWN_WORDS)
+def test_driver_refusals_in_its_own_words_name_the_key_path(tmp_path, kind, source, start):
+    """Session-27 audit: `fault_after_s = -1` (a constructor argument, only type-checked) passed
+    validate-config and failed the pipeline at run; "fps must lie in ..." was reported against
+    `pipelines[0].source`, not its key."""
+    with pytest.raises(ConfigError) as info:
+        load_config(_write(tmp_path, _pipeline(kind, source)))
+    assert f"pipelines[0].source.{start}" in str(info.value) and "\n" not in str(info.value)
