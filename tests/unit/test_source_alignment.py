@@ -68,7 +68,7 @@ def test_unknown_and_mistyped_keys_refused_with_the_key_path(source_type):
 
 
 def test_driver_bounds_reach_validate_config():
-    with pytest.raises(ConfigError, match=r"c.toml: pipelines\[0\].source: severity must be in 0..1"):
+    with pytest.raises(ConfigError, match=r"c.toml: pipelines\[0\].source.severity must be in 0..1"):
         parse_config(_config({"type": "synthetic_machine", "severity": 2.0}, "anomaly"), "c.toml")
     with pytest.raises(ConfigError, match="unknown fault 'outer_race'"):
         parse_config(_config({"type": "synthetic_machine", "fault": "outer_race"}, "anomaly"), "c.toml")
