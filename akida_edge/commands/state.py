@@ -89,6 +89,10 @@ def _export(args: argparse.Namespace) -> int:
     if target.is_file() and not args.force:  # e.g. another device's export, copied here to import
         raise StateError(f"{target}: exists; choose another name, or add --force to replace it")
     store = S.StateStore(args.state)
+    if target.resolve().parent == Path(store.directory).resolve():
+        # the store's own files (kws.learned, their .bak, .learned.* of other models) would be replaced
+        raise StateError(f"{target}: is in the state directory {store.directory}; export to a file "
+                         "outside it")
     path = store.export(args.file, args.names or None)
     _, entries = statefile.read(path)
     print(f"exported {', '.join(e.name for e in entries)} to {path}")

@@ -379,3 +379,20 @@ def test_cli_export_keeps_an_existing_file_unless_forced(tmp_path, rng, capsys):
     assert bundle.read_bytes() == from_a
     assert main(["state", "export", str(bundle), "--force", "--state", str(tmp_path / "b")]) == 0
     assert [e.name for e in statefile.read(bundle)[1]] == ["anomaly"]
+
+
+@pytest.mark.parametrize("name", ["kws.learned", "fleet.state"])
+def test_cli_export_refuses_a_file_in_the_state_directory(tmp_path, rng, capsys, name):
+    """Session-27 audit: `state export --force S/kws.learned` replaced the live state with a bundle
+    (kws: "holds 2 entries, expected one"); any file there is the store's to name."""
+    from akida_edge.cli import main
+
+    store = S.StateStore(tmp_path / "s")
+    store.save_model("kws", learned(rng))
+    store.save_model("anomaly", learned(rng))
+    before = {p.name: p.read_bytes() for p in (tmp_path / "s").iterdir() if p.is_file()}
+    state = str(tmp_path / "s")
+    assert main(["state", "export", str(tmp_path / "s" / name), "--force", "--state", state]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is in the state directory" in err and "outside it" in err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "s").iterdir() if p.is_file()} == before
