@@ -20,7 +20,8 @@ Rules:
   `IncompatibleStateError` saying where the old state is kept.
 - *Corruption*: a corrupt current file is moved to ``.corrupt``; the ``.bak`` is restored and
   used, and the problem is logged and listed in `StateEntry.warnings`; with no good backup
-  `load` raises `StateError`.
+  `load` raises `CorruptStateError` (the apps then go on without the learned classes, saying so),
+  and the next save keeps the damaged file as ``.corrupt`` before writing the new state.
 - *Newer versions*: a file written by a newer akida-edge (a later format version, e.g. after a
   downgrade) is not corrupt: it is neither used, nor replaced by its backup, nor overwritten;
   loads and saves raise `statefile.NewerStateError` (an `IncompatibleStateError`: the apps go on
@@ -52,7 +53,7 @@ from typing import Any
 
 from akida_edge import statefile
 from akida_edge.errors import StateError
-from akida_edge.statefile import IncompatibleStateError, NewerStateError, StateEntry
+from akida_edge.statefile import CorruptStateError, IncompatibleStateError, NewerStateError, StateEntry
 
 try:
     import fcntl
@@ -64,8 +65,8 @@ log = logging.getLogger(__name__)
 ENV_VAR = "AKIDA_EDGE_STATE_DIR"
 SUFFIX = ".learned"
 
-__all__ = ["ENV_VAR", "IncompatibleStateError", "StateEntry", "StateStore", "default_state_dir",
-           "resolve_state_dir"]
+__all__ = ["ENV_VAR", "CorruptStateError", "IncompatibleStateError", "StateEntry", "StateStore",
+           "default_state_dir", "resolve_state_dir"]
 
 
 def default_state_dir() -> Path:
@@ -222,9 +223,10 @@ class StateStore:
             backup, bak_problem = self._read_one(bak)
             if backup is None:
                 if bak_problem:
-                    raise StateError(f"{problem}; its backup is unusable too ({bak_problem}); "
-                                     f"re-learn, or import an exported state")
-                raise StateError(f"{problem}; there is no backup; re-learn or import an exported state")
+                    raise CorruptStateError(f"{problem}; its backup is unusable too ({bak_problem}); "
+                                            f"re-learn, or import an exported state")
+                raise CorruptStateError(f"{problem}; there is no backup; re-learn or import an exported "
+                                        "state")
             if path.exists():
                 self._repair(path, path.with_name(path.name + ".corrupt"), warnings)
             self._repair(bak, path, warnings)
@@ -234,8 +236,8 @@ class StateStore:
         elif entry is None and bak.exists():  # the current file was removed: use the backup
             entry, bak_problem = self._read_one(bak)
             if entry is None:
-                raise StateError(f"learned state {path} is missing and its backup is unusable "
-                                 f"({bak_problem}); re-learn, or import an exported state")
+                raise CorruptStateError(f"learned state {path} is missing and its backup is unusable "
+                                        f"({bak_problem}); re-learn, or import an exported state")
             self._repair(bak, path, warnings)
             warnings.append(f"{path.name} was missing; restored the previous state {bak.name} "
                             f"(revision {entry.revision})")

@@ -65,6 +65,11 @@ class IncompatibleStateError(StateError):
     """The stored state was learned on another model version (it is kept, not used)."""
 
 
+class CorruptStateError(StateError):
+    """The stored state is damaged and no good backup is left: nothing of it can be used. The next
+    save starts a new state and keeps the damaged file as ``<name>.corrupt`` (`state.StateStore`)."""
+
+
 class NewerStateError(IncompatibleStateError):
     """The file was written by a newer akida-edge (a later format version): not corrupt, and never
     to be replaced by an older backup or overwritten by this version (that would lose it). It is

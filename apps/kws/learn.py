@@ -65,7 +65,7 @@ from akida_edge.engine import layers as L
 from akida_edge.engine import learning
 from akida_edge.engine.model import Model
 from akida_edge.errors import ConfigError, InputDataError, LearningError
-from akida_edge.state import IncompatibleStateError, StateStore
+from akida_edge.state import CorruptStateError, IncompatibleStateError, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +207,10 @@ class Learned:
             entry = self.store.load_into(STATE_NAME, self.model)
         except IncompatibleStateError as exc:
             self._relearn_from_another_model(exc)
+            return
+        except CorruptStateError as exc:  # nothing of it can be used: the base classes still work
+            log.warning("%s; its words are not used, and what is learned now starts a new state (its "
+                        "save keeps the damaged file as %s.corrupt)", exc, self.store.path(STATE_NAME).name)
             return
         if entry is None:
             return

@@ -158,3 +158,24 @@ def test_decision_settings_default_to_the_module_values_when_the_store_opens(bas
     opened = K.Learned(base, tmp_path)
     assert (opened.false_accept, opened.base_veto) == (K.FALSE_ACCEPT, K.BASE_VETO)
     assert K.Learned(base, tmp_path, false_accept=0.01, base_veto=0.9).false_accept == 0.01
+
+
+def test_a_damaged_state_without_backup_starts_a_new_one_and_keeps_the_damaged_file(base, tmp_path, rng,
+                                                                                     caplog):
+    """Session-27 audit: a damaged kws.learned with no backup made `kws learn`, `classify` and
+    `learned` refuse ("re-learn or import"), while `kws learn` was what refused; the anomaly store
+    moved such a file aside. Now the words are not used (said once), the base classes work, and
+    what is learned next starts a new state; the damaged file is kept as kws.learned.corrupt."""
+    learned = K.Learned(base, tmp_path)
+    learned.learn("banana", mels(rng, 2))
+    path = learned.store.path(K.STATE_NAME)
+    damaged = path.read_bytes()[:1000]
+    path.write_bytes(damaged)
+    with caplog.at_level(logging.WARNING):
+        again = K.Learned(base, tmp_path)
+    assert again.words == []
+    said = [r.getMessage() for r in caplog.records if "kws.learned.corrupt" in r.getMessage()]
+    assert len(said) == 1 and "checksum mismatch" in said[0] and "there is no backup" in said[0]
+    again.learn("cherry", mels(rng, 2))
+    assert K.Learned(base, tmp_path).words == ["cherry"]
+    assert path.with_name(path.name + ".corrupt").read_bytes() == damaged

@@ -214,3 +214,16 @@ def test_a_device_upgraded_from_a_state_without_kept_windows_can_teach_gestures_
         Lr.LearnedGestures.afresh(learned.gm, tmp_path / "empty", Lr.IncompatibleStateError("the problem"))
     with pytest.raises(Lr.IncompatibleStateError, match="the problem"):  # this model's own state
         Lr.LearnedGestures.afresh(newer, tmp_path, Lr.IncompatibleStateError("the problem"))
+
+
+def test_a_damaged_state_without_backup_starts_a_new_one(learned, gm, tmp_path):
+    """Session-27 audit: as for keywords (test_kws_learn_state), a damaged gestures state with no
+    backup blocked learning; now it is set aside at the next save and learning goes on."""
+    path = learned.store.path(Lr.STATE_NAME)
+    damaged = path.read_bytes()[:500]
+    path.write_bytes(damaged)
+    again = Lr.LearnedGestures(gm, tmp_path)
+    assert again.gestures == []
+    again.learn_clips("nod", [clip(-1, 0, True)])
+    assert Lr.LearnedGestures(gm, tmp_path).gestures == ["nod"]
+    assert path.with_name(path.name + ".corrupt").read_bytes() == damaged
