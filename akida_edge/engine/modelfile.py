@@ -170,7 +170,7 @@ def load_model(path: str | os.PathLike) -> Model:
         except AkidaEdgeError as exc:
             raise _fail(path, f"invalid model content ({exc})") from None
         except (zipfile.BadZipFile, zlib_error(), EOFError, OSError, KeyError, TypeError,
-                ValueError) as exc:
+                ValueError, AttributeError) as exc:  # AttributeError: a header entry of the wrong type
             raise _fail(path, f"corrupt or truncated content ({type(exc).__name__}: {exc})") from None
     digest = model_hash(model)
     if header.get("sha256") != digest:
@@ -195,7 +195,7 @@ def _learning(path: Path, z: zipfile.ZipFile, meta: Any) -> Any:
     except AkidaEdgeError as exc:
         raise _fail(path, f"invalid learning state ({exc})") from None
     except (zipfile.BadZipFile, zlib_error(), EOFError, OSError, KeyError, TypeError,
-            ValueError) as exc:
+            ValueError, AttributeError) as exc:
         raise _fail(path, f"corrupt learning state ({type(exc).__name__}: {exc})") from None
 
 

@@ -125,6 +125,9 @@ def test_wrong_magic_future_version_and_tampering(model, tmp_path):
         (lambda h: h["layers"][1]["params"].update(filters=32), "invalid model content|corrupt"),
         (lambda h: h["layers"][1].update(kind="Conv3D"), "unknown layer kind"),
         (lambda h: h["layers"][1]["params"].update(kernel_stride=[2, 2]), "hash mismatch|corrupt"),
+        # session-27 audit: header entries of the wrong JSON type ended in an AttributeError traceback
+        (lambda h: h.update(variables=[1]), "corrupt or truncated content"),
+        (lambda h: h["layers"].__setitem__(1, ["Conv2D"]), "corrupt or truncated content"),
     ]
     for edit, message in cases:
         with pytest.raises(ModelFileError, match=message):
