@@ -95,13 +95,18 @@ def watch(det: Any, args: argparse.Namespace, store: Any) -> int:
         pace = "in real time" if args.realtime or args.source == "serial" else "as fast as it is read"
         print(f"anomaly watch: learning normal from the first {args.learn_s:g} s of the {args.source} "
               f"source ({pace}), then scoring", file=sys.stderr, flush=True)
-        learn = []
+        learn, learned_s = [], 0.0
         for start_s, v in stream:
             learn.append(v)
-            if start_s + win >= args.learn_s:
+            learned_s = start_s + win
+            if learned_s >= args.learn_s:
                 break
         if not learn:
             raise SourceError("the source ended before anything could be learned")
+        if learned_s < args.learn_s:  # a normal learned from less than asked would replace the saved one
+            raise SourceError(f"the {args.source} source ended after {learned_s:g} s of the "
+                              f"{args.learn_s:g} s to learn; the saved normal is kept (give a longer "
+                              "recording or a smaller --learn-s)")
         report = det.fit(np.concatenate(learn))
         path = det.save(store, extra={"files": [f"watch:{args.source}"]})
         emit({"event": "learned", **report.as_dict(), "state": str(path)},

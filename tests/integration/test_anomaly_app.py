@@ -163,3 +163,19 @@ def test_a_recording_too_large_at_the_analysis_rate_is_refused_naming_the_split(
     err = capsys.readouterr().err.strip().splitlines()
     assert len([e for e in err if "large.csv" in e and "split it" in e]) == 1  # the other file is fitted
     assert "Traceback" not in "\n".join(err) and StateStore(tmp_path / "st").load("anomaly") is not None
+
+
+def test_watch_keeps_the_saved_normal_when_the_file_ends_before_learning_does(tmp_path, capsys):
+    """Session-27 audit: `watch --source file` on a 6 s recording with `--learn-s 10` learned from
+    the 5.5 s there were, replaced the saved normal and exited 0."""
+    state = str(tmp_path / "state")
+    healthy = tmp_path / "healthy.csv"
+    _write_csv(healthy, _render("none", 0.0, start_s=0.0)[: int(6 * MACHINE.rate_hz)], MACHINE.rate_hz)
+    assert main(["anomaly", "fit", str(healthy), "--state", state]) == 0
+    saved = (tmp_path / "state" / "anomaly.learned").read_bytes()
+    capsys.readouterr()
+    assert main(["anomaly", "watch", "--source", "file", "--file", str(healthy), "--learn-s", "10",
+                 "--state", state]) == 2
+    err = capsys.readouterr().err
+    assert "file source ended after 6 s of the 10 s to learn; the saved normal is kept" in err
+    assert (tmp_path / "state" / "anomaly.learned").read_bytes() == saved
