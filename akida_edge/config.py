@@ -395,6 +395,14 @@ def parse_config(data: dict, file: str = "<config>") -> Config:
         if p.type == "camera" and "model" in table and p.options.get("mode", "motion") == "motion":
             raise ConfigError(f"{file}: {where}.model does nothing in motion mode (a fixed motion map); "
                               "remove it, or set options.mode = \"gestures\"")
+        given = table.get("options", {})
+        if p.type == "camera" and isinstance(given, dict) and "state_dir" in given \
+                and p.options.get("mode", "motion") == "motion":  # (the loader fills it in for every camera)
+            raise ConfigError(f"{file}: {where}.options.state_dir does nothing in motion mode (nothing is "
+                              "learned); remove it, or set options.mode = \"gestures\"")
+        if p.type == "camera" and "debounce_ms" in table and p.options.get("mode") == "gestures":
+            raise ConfigError(f"{file}: {where}.debounce_ms does nothing in gestures mode (one detection "
+                              "per gesture; the options' refractory_ms spaces them); remove it")
         if p.type == "custom" and ":" not in p.factory:
             raise ConfigError(f"{file}: {where}.factory = {p.factory!r}: a custom pipeline needs "
                               "factory = \"package.module:function\"")

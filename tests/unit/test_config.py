@@ -337,3 +337,17 @@ def test_driver_refusals_in_its_own_words_name_the_key_path(tmp_path, kind, sour
     with pytest.raises(ConfigError) as info:
         load_config(_write(tmp_path, _pipeline(kind, source)))
     assert f"pipelines[0].source.{start}" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("extra, key", [
+    ('debounce_ms = 100\noptions = { mode = "gestures" }\n', "debounce_ms does nothing in gestures"),
+    ('options = { state_dir = "learned" }\n', "options.state_dir does nothing in motion"),
+])
+def test_camera_keys_of_the_other_mode_are_refused(tmp_path, extra, key):
+    """Session-27 audit: both were accepted and did nothing."""
+    with pytest.raises(ConfigError, match=key):
+        load_config(_write(tmp_path, _pipeline("camera", TYPE_SOURCE["camera"]) + extra))
+    # in their own mode they load
+    fixed = extra.replace('"gestures"', '"motion"') if "debounce" in extra else \
+        extra.replace("{ state_dir", '{ mode = "gestures", state_dir')
+    assert load_config(_write(tmp_path, _pipeline("camera", TYPE_SOURCE["camera"]) + fixed)).pipelines
