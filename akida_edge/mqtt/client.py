@@ -36,7 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersi
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from akida_edge.config import MqttConfig
+from akida_edge.config import PASSWORD_ENV, MqttConfig
 from akida_edge.mqtt import payloads
 from akida_edge.mqtt.outbox import KIND_DETECTION, Outbox
 from akida_edge.mqtt.topics import Topics
@@ -112,6 +112,7 @@ class MqttLink:
         self._acks: list = []  # (mid, reason) recorded by on_publish
         self._done_rows: list[int] = []  # acknowledged, not yet deleted
         self._last_flush = 0.0
+        self._said_no_username = False
 
     # -- any thread --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -153,6 +154,12 @@ class MqttLink:
                              reconnect_on_failure=False)
         if self.cfg.username:
             client.username_pw_set(self.cfg.username, self.cfg.password())
+        elif not self._said_no_username and self.cfg.password() is not None:
+            # $CREDENTIALS_DIRECTORY/mqtt_password or the environment gave one (a password_file
+            # without a username is refused by the config loader)
+            self._said_no_username = True
+            log.warning("an MQTT password is set (credential or %s) but [mqtt] username is empty, so it is "
+                        "not sent; set mqtt.username", PASSWORD_ENV)
         if self.cfg.tls_ca or self.cfg.tls_cert:
             client.tls_set(ca_certs=self.cfg.tls_ca or None, certfile=self.cfg.tls_cert or None,
                            keyfile=self.cfg.tls_key or None, cert_reqs=ssl.CERT_REQUIRED)
