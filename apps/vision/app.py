@@ -180,7 +180,9 @@ class Recognizer:
             raise InputDataError(str(exc)) from None
         finally:
             source.close()
-        return found + (stream.flush() if stream is not None else [])
+        if stream is None:  # "no gesture" would be a verdict on nothing (as a WAV without samples)
+            raise InputDataError(f"{path}: holds no events (an empty recording)")
+        return found + stream.flush()
 
     def _classify_video(self, path: Path, params: SegmentParams | None) -> list[Gesture]:
         from akida_edge.drivers.video_file import VideoFileConfig, VideoFileSource
@@ -193,9 +195,11 @@ class Recognizer:
         frames = FrameEvents()
         stream: GestureStream | None = None
         found: list[Gesture] = []
+        n_frames = 0
         try:
             for chunk in source:
                 events = frames.step(chunk.data, chunk.t_us)
+                n_frames += 1
                 if stream is None:
                     stream = self.stream(frames.sensor_shape, params)
                 found += stream.push(events, chunk.t_us)
@@ -203,6 +207,9 @@ class Recognizer:
             source.close()
         if stream is None:
             raise InputDataError(f"{path}: holds no video frame (empty or not a video)")
+        if n_frames < 2:  # a still image: events are changes between frames
+            raise InputDataError(f"{path}: holds one frame (a still image): a gesture needs a video of "
+                                 "two frames or more")
         _check_whole(source, f"{path}: ")
         return found + stream.flush()
 

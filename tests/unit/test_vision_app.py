@@ -125,6 +125,21 @@ def test_bad_files_are_one_line_each_naming_the_file(tmp_path, gm):
         load_events(tmp_path / "missing.mp4")
 
 
+def test_recordings_with_nothing_to_classify_are_errors_not_no_gesture(tmp_path, gm):
+    """Session-27 audit: an EVT recording without events and a one-frame video (or a still image)
+    were "no gesture", exit 0: a verdict on nothing, where a WAV without samples is an error."""
+    rec = Recognizer(gm=gm, state_dir=tmp_path)
+    empty = tmp_path / "empty.raw"
+    empty.write_bytes(b"% evt 3.0\n% format EVT3;height=48;width=48\n% end\n")
+    with pytest.raises(InputDataError, match=rf"{empty}: holds no events \(an empty recording\)"):
+        rec.classify_file(empty)
+    frames, _, _ = swipe_frames(1, FPS)
+    one = write_video(tmp_path / "one.avi", frames[:1])
+    with pytest.raises(InputDataError, match=rf"{one}: holds one frame \(a still image\)"):
+        rec.classify_file(one)
+    assert rec.classify_file(write_video(tmp_path / "two.avi", frames[:2])) == []  # two frames: a verdict
+
+
 def test_a_video_cut_short_is_an_error_naming_it_not_fewer_gestures(tmp_path, gm):
     """Session-14 audit: an AVI cut short (a copy or a download interrupted) was read up to the cut
     without a word: `classify` gave the gestures before it ("no gesture" for most of a clip) with
