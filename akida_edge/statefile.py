@@ -285,6 +285,10 @@ def preserve_copy(src: Path, dst: Path) -> None:
                 fout.flush()
                 os.fsync(fout.fileno())
         os.replace(tmp, dst)
+        if os.path.lexists(tmp):
+            # `dst` was already a hard link of `src` (a backup restored by linking): POSIX rename of
+            # one link onto another of the same file does nothing and leaves `tmp`
+            os.unlink(tmp)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -396,3 +397,15 @@ def test_cli_export_refuses_a_file_in_the_state_directory(tmp_path, rng, capsys,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is in the state directory" in err and "outside it" in err
     assert {p.name: p.read_bytes() for p in (tmp_path / "s").iterdir() if p.is_file()} == before
+
+
+def test_a_copy_onto_a_hard_link_of_itself_leaves_no_temporary(tmp_path):
+    """Session-27 audit: after a damaged state was restored from its backup by a hard link, the next
+    save's backup copy renamed a link onto another link of the same file, which does nothing, and
+    left `.kws.learned.bak.*.tmp` behind (the save after it removed it as "an interrupted save")."""
+    src, dst = tmp_path / "kws.learned", tmp_path / "kws.learned.bak"
+    src.write_bytes(b"state")
+    os.link(src, dst)
+    statefile.preserve_copy(src, dst)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kws.learned", "kws.learned.bak"]
+    assert dst.read_bytes() == b"state"
