@@ -14,6 +14,7 @@ import pkgutil
 import sys
 
 from akida_edge import __version__
+from akida_edge.commands._args import default_state
 from akida_edge.errors import AkidaEdgeError
 
 
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        default_state(args)
         result = args.func(args)
     except AkidaEdgeError as exc:
         print(f"akida-edge: error: {exc}", file=sys.stderr)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from akida_edge import state as S
+from akida_edge.commands._args import STATE_HELP
 from akida_edge.commands._files import FILE_ERRORS, PerFile
 from akida_edge.errors import AkidaEdgeError, SourceError, StateError
 
@@ -36,8 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("anomaly", help="learn a machine's normal vibration and detect anomalies")
     sub = p.add_subparsers(dest="anomaly_command", metavar="ACTION", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--state", metavar="DIR", help=f"state directory (default: ${S.ENV_VAR} or "
-                        f"{S.default_state_dir()})")
+    common.add_argument("--state", metavar="DIR", help=STATE_HELP)
     common.add_argument("--backbone", metavar="FILE", help="backbone model file (default: the shipped one)")
     fit = sub.add_parser("fit", parents=[common], help="learn normal running from vibration recordings")
     fit.add_argument("files", nargs="+", metavar="FILE", help="WAV or CSV recordings of normal running")

@@ -17,6 +17,7 @@ import json
 import sys
 from typing import Any
 
+from akida_edge.commands._args import STATE_HELP
 from akida_edge.commands._files import PerFile
 from akida_edge.errors import AkidaEdgeError
 
@@ -30,8 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", metavar="FILE", help="a model made by akida_edge.apps.kws.train "
                         "(default: the shipped apps/kws/model/kws.aem)")
-    common.add_argument("--state", metavar="DIR", help="per-device learned state (default: "
-                        "$AKIDA_EDGE_STATE_DIR or the user data directory)")
+    common.add_argument("--state", metavar="DIR", help=STATE_HELP)
     c = sub.add_parser("classify", parents=[common], help="one keyword label per WAV file")
     c.add_argument("files", nargs="+", metavar="FILE.wav")
     c.add_argument("--json", action="store_true", help="one JSON object per file")

@@ -9,6 +9,7 @@ from typing import Any
 
 from akida_edge import replay, statefile
 from akida_edge import state as S
+from akida_edge.commands._args import STATE_HELP
 from akida_edge.errors import StateError
 
 
@@ -16,8 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("state", help="list, export and import what this device has learned")
     sub = p.add_subparsers(dest="state_command", metavar="ACTION", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--state", metavar="DIR", help=f"state directory (default: ${S.ENV_VAR} or "
-                        f"{S.default_state_dir()})")
+    common.add_argument("--state", metavar="DIR", help=STATE_HELP)
     ls = sub.add_parser("list", parents=[common], help="the learned states in the state directory")
     ls.add_argument("--json", action="store_true", help="one JSON object per state")
     ls.set_defaults(func=_list)

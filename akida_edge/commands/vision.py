@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 
+from akida_edge.commands._args import STATE_HELP
 from akida_edge.commands._files import PerFile
 from akida_edge.errors import AkidaEdgeError
 
@@ -25,8 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--model", metavar="FILE", help="a gesture model made by akida_edge.apps.vision "
                         "(default: the shipped apps/vision/model/gestures.aem)")
-    common.add_argument("--state", metavar="DIR", help="per-device learned state (default: "
-                        "$AKIDA_EDGE_STATE_DIR or the user data directory)")
+    common.add_argument("--state", metavar="DIR", help=STATE_HELP)
     c = sub.add_parser("classify", parents=[common], help="gestures and their times in video or EVT files")
     c.add_argument("files", nargs="+", metavar="FILE")
     c.add_argument("--json", action="store_true", help="one JSON object per gesture")
