@@ -37,6 +37,7 @@ from akida_edge.mqtt.client import MqttLink
 from akida_edge.mqtt.outbox import Outbox
 from akida_edge.mqtt.telemetry import HostProbe, PipelineMeter, chip_energy_uj, pipeline_figures
 from akida_edge.mqtt.topics import Topics
+from akida_edge.numba_config import WARM_COMMAND
 from akida_edge.pipelines.base import Activity, Detection, Pipeline, set_threshold
 from akida_edge.warm import ChildCompile
 
@@ -117,9 +118,10 @@ class PipelineRunner:
         child = self.daemon.compile_child
         log.warning("pipeline %s still loading after %.0f s: %s (a first start after an install or an "
                     "update: minutes; what is compiled is cached, so the next start goes on from there; "
-                    "`python -m akida_edge.warm` does it ahead)", self.cfg.name, now - building,
+                    "`%s` does it ahead)", self.cfg.name, now - building,
                     "waiting for its kernels, compiling in a child process"
-                    if child is not None and not child.done.is_set() else "most likely compiling its kernels")
+                    if child is not None and not child.done.is_set() else "most likely compiling its kernels",
+                    WARM_COMMAND)
 
     def refresh_description(self) -> None:
         """Re-read the pipeline's `describe()`; when it changed (built, or labels learned or

@@ -46,6 +46,8 @@ import ctypes
 import hashlib
 import logging
 import os
+import shlex
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,8 +59,11 @@ KERNEL_OPTIONS: dict[str, Any] = {"cache": True, "nogil": True, "fastmath": Fals
                                   "error_model": "numpy"}
 
 
+#: the warm command as this installation runs it (a bare `python` is not on Debian's PATH, and the
+#: system one does not see a virtual environment's packages)
+WARM_COMMAND = f"{shlex.quote(sys.executable or 'python3')} -m akida_edge.warm"
 COMPILE_NOTICE = ("compiling the numba kernels (a first start after an install or an update; about 2 "
-                  "minutes on two cores, cached afterwards; `python -m akida_edge.warm` does it ahead)")
+                  f"minutes on two cores, cached afterwards; `{WARM_COMMAND}` does it ahead)")
 _notice = {"shown": False}  # once per process
 
 

@@ -39,6 +39,7 @@ import time
 from pathlib import Path
 
 from akida_edge.errors import AkidaEdgeError
+from akida_edge.numba_config import WARM_COMMAND
 
 log = logging.getLogger("akida_edge.warm")
 
@@ -143,7 +144,7 @@ class ChildCompile:
 
     def start(self) -> ChildCompile:
         log.warning("the kernel cache is cold (a first start after an install or an update): compiling the "
-                    "kernels in a child process (`python -m akida_edge.warm`; minutes), so that this "
+                    f"kernels in a child process (`{WARM_COMMAND}`; minutes), so that this "
                     "daemon does not keep the compiler's memory; the pipelines load them from the cache "
                     "when it is done")
         self._thread.start()

@@ -102,8 +102,10 @@ def format_summary(summary: dict[str, Any]) -> str:
     for name, p in summary["pipelines"].items():
         extra = f", last error: {p['last_error']}" if p["last_error"] else ""
         if p["status"] == "starting":
+            from akida_edge.numba_config import WARM_COMMAND
+
             extra += (" (still loading its model when stopped: a first start compiles the kernels for "
-                      "minutes; let one run finish it, or run `python -m akida_edge.warm`)")
+                      f"minutes; let one run finish it, or run `{WARM_COMMAND}`)")
         lines.append(f"  {name}: {p['detections']} detection(s), {p['status']}, "
                      f"{p['restarts']} restart(s){extra}")
     lines.append(f"  inferences {summary['inferences']}, events {summary['events']}, "

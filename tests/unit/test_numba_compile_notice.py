@@ -41,7 +41,9 @@ def test_compiling_at_import_is_announced_once_and_a_cache_load_is_silent(tmp_pa
         module = importlib.import_module("nc_kernels")
     assert module.twice(21) == 42 and module.thrice(2) == 6
     assert _notices(caplog) == [numba_config.COMPILE_NOTICE]  # two compiles, one notice
-    assert "python -m akida_edge.warm" in numba_config.COMPILE_NOTICE
+    # the command as this installation runs it (session-27 audit: a bare `python` is not on Debian's
+    # PATH, and the system python3 has no akida_edge)
+    assert f"`{sys.executable} -m akida_edge.warm`" in numba_config.COMPILE_NOTICE
 
     caplog.clear()
     monkeypatch.setitem(numba_config._notice, "shown", False)
