@@ -29,6 +29,7 @@ from typing import Any
 
 from akida_edge import __version__, sdnotify
 from akida_edge.config import Config, PipelineConfig, default_config_text, load_config
+from akida_edge.engine.power import CHIP_STATIC_MW
 from akida_edge.errors import AkidaEdgeError, ConfigError
 from akida_edge.mqtt import commands as cmd
 from akida_edge.mqtt import discovery, payloads
@@ -497,13 +498,18 @@ class Daemon:
         meters = [r.meter for r in self.runners.values()]
         energy_j = chip_energy_uj([m.total_energy_uj for m in meters],
                                   [m.total_static_uj for m in meters]) / 1e6
+        # the chip's mean power while the pipelines ran (its static floor's time), not over the
+        # whole run: loading the models and stopping draw nothing on a chip
+        chip_s = max((m.total_static_uj for m in meters), default=0.0) / (CHIP_STATIC_MW * 1e3)
+        mean_s = chip_s if chip_s > 0 else uptime_s if energy_j > 0 else 0.0  # 0: nothing ran on the chip
         return {"uptime_s": round(uptime_s, 1), "detections": self.detections,
                 "telemetry_messages": self.telemetry_sent,
                 "pipelines": {n: {"status": r.status, "detections": r.meter.detections,
                                   "restarts": r.restarts, "last_error": r.last_error}
                               for n, r in self.runners.items()},
                 **self.totals, "chip_energy_j": round(energy_j, 6),
-                "chip_power_mw_mean": round(energy_j / uptime_s * 1e3, 3) if uptime_s > 0 else None,
+                "chip_power_mw_mean": round(energy_j / mean_s * 1e3, 3) if mean_s > 0 else None,
+                "chip_seconds": round(mean_s, 1),
                 "last_telemetry": dict(self.last_telemetry)}
 
     def healthy(self, within_s: float) -> bool:

@@ -112,7 +112,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                  f"synaptic ops {summary['synops']}")
     if summary["chip_power_mw_mean"] is not None:
         lines.append(f"  chip (estimated): {summary['chip_energy_j'] * 1e3:.2f} mJ, "
-                     f"mean {summary['chip_power_mw_mean']:.2f} mW over the run")
+                     f"mean {summary['chip_power_mw_mean']:.2f} mW over the {summary['chip_seconds']:.1f} s "
+                     "the pipelines ran")
     t = summary["last_telemetry"]
     keys = ("inference_ms_p50", "inference_ms_p95", "process_cpu_pct", "rss_mb", "rss_anon_mb")
     host = [f"{k} {t[k]}" for k in keys if k in t]

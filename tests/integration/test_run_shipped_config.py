@@ -83,9 +83,10 @@ def test_shipped_config_runs_and_publishes(tmp_path):
     assert state_msgs and "event_rate_hz" in state_msgs[-1]
     # the human summary on stop counts what the subscriber saw at least
     assert "detection(s)" in stdout and f"{cameras[0]}:" in stdout
-    # one chip: its mean power over the run is its static floor plus little (session-27 audit: each
-    # of the four pipelines' energy counted the floor, "mean 108 mW"); the run's start is idle
-    mean_mw = float(stdout.split(" mW over the run")[0].rsplit("mean ", 1)[-1])
-    assert 0.5 * CHIP_STATIC_MW < mean_mw < 1.5 * CHIP_STATIC_MW, stdout
+    # one chip: its mean power while the pipelines ran is its static floor plus little (session-27
+    # audit: each of the four pipelines' energy counted the floor, "mean 84-108 mW"; and the mean
+    # was over the whole run, loading included, so below the floor)
+    mean_mw = float(stdout.split(" mW over the ")[0].rsplit("mean ", 1)[-1])
+    assert CHIP_STATIC_MW <= mean_mw < 1.5 * CHIP_STATIC_MW, stdout
     total = int(stdout.split(" detection(s)")[0].rsplit(" ", 1)[-1])
     assert total >= len(dets)

@@ -91,3 +91,26 @@ def test_the_summary_says_why_a_pipeline_never_came_online():
     cam0, kws = [line for line in text.splitlines() if line.startswith(("  cam0", "  kws"))]
     assert "still loading its model when stopped" in cam0 and "akida_edge.warm" in cam0
     assert "still loading" not in kws
+
+
+def test_the_chip_mean_covers_the_time_the_pipelines_ran_and_nothing_when_none_did(tmp_path):
+    """Session-27 audit: the mean chip power was the energy over the whole run (loading included),
+    so 28-29.9 mW for a chip whose static floor is 30 mW; with nothing run it said "0.00 mW"."""
+    from akida_edge.engine.power import CHIP_STATIC_MW
+    from akida_edge.pipelines.base import Activity
+
+    config = slow_config(tmp_path)
+    daemon = Daemon(config)
+    try:
+        runner = PipelineRunner(config.pipelines[0], daemon)
+        daemon.runners["slow"] = runner
+        assert daemon.summary()["chip_power_mw_mean"] is None  # nothing ran on the chip
+        assert "chip (estimated)" not in format_summary({**daemon.summary(), "pipelines": {}})
+        static_uj = CHIP_STATIC_MW * 1e3 * 2.0  # the floor over 2 s of windows
+        runner.meter.add(Activity(inferences=20, chip_energy_uj=static_uj + 400.0, chip_static_uj=static_uj))
+        summary = daemon.summary()
+        assert summary["chip_seconds"] == pytest.approx(2.0)
+        assert summary["chip_power_mw_mean"] == pytest.approx(CHIP_STATIC_MW + 0.2)  # 400 µJ over 2 s
+        assert "over the 2.0 s the pipelines ran" in format_summary({**summary, "pipelines": {}})
+    finally:
+        daemon.outbox.close()
