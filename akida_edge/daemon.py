@@ -620,7 +620,7 @@ class Daemon:
                 self._start_pipeline(p)
 
     # -- commands ------------------------------------------------------------------------------------
-    def _on_message(self, topic: str, payload: bytes, properties: object) -> None:
+    def _on_message(self, topic: str, payload: bytes, properties: object, retained: bool = False) -> None:
         """Runs in the MQTT thread: only hands work over, never blocks."""
         if topic == self.topics.ha_status:
             if payload.strip() == b"online" and self.config.mqtt.discovery:
@@ -635,10 +635,18 @@ class Daemon:
             valid = self.topics.response(name)
         except ConfigError:
             valid = None
-        target = response_topic or (str(valid) if valid else f"{self.topics.base}/response/_invalid")
+        default = str(valid) if valid else f"{self.topics.base}/response/_invalid"
+        refused = cmd.response_topic_problem(response_topic) if response_topic else ""
+        if refused:
+            response_topic = None  # answered where a request without one is
+        elif retained:
+            # a retained request would run again at every (re)connection and daemon start
+            refused = ("request was published with the retain flag (it would run again at every "
+                       "reconnection); publish it without retain")
+        target = response_topic or default
         requests = self._pipeline_requests if name == "pipeline" else self._requests
         try:
-            requests.put_nowait(cmd.Request(name, payload, target, correlation))
+            requests.put_nowait(cmd.Request(name, payload, target, correlation, refused))
         except queue.Full:
             log.warning("command queue full; request %r dropped", name[:64])
 

@@ -264,7 +264,10 @@ class KwsPipeline:
         has_audio, source = "audio_wav_b64" in args, args.get("source")
         if spelling_only and not has_audio and source is None:
             return [], ""
-        if has_audio == (source is not None):
+        if has_audio and source is not None:
+            raise InputDataError('learn takes one audio source: source: "last_detection" or audio_wav_b64, '
+                                 "not both")
+        if not has_audio and source is None:
             raise InputDataError('learn needs either source: "last_detection" or audio_wav_b64 (one '
                                  "base64 WAV or a list), or synthesize: N to learn the word's spelling")
         if source is not None:
@@ -286,8 +289,8 @@ class KwsPipeline:
                                  "send shorter clips (about 1 s each)")
         clips = []
         for k, item in enumerate(items):
-            try:
-                raw = base64.b64decode(item, validate=True)
+            try:  # line breaks and spaces of `base64 FILE` (76-character lines) are not data
+                raw = base64.b64decode("".join(item.split()), validate=True)
             except (binascii.Error, ValueError):
                 raise InputDataError(f"audio_wav_b64[{k}] is not valid base64") from None
             try:

@@ -52,7 +52,9 @@ STABLE_S = 10.0
 #: this many such short connections in a row are logged once as an error, with the likely cause
 SHORT_LIVED_LOGGED = 3
 
-MessageHandler = Callable[[str, bytes, object], None]
+#: (topic, payload, MQTT 5 properties, retained=...) -> None: `retained` is True for a message the
+#: broker kept and delivered at subscription (not a new publish)
+MessageHandler = Callable[..., None]
 
 
 @dataclass
@@ -186,7 +188,8 @@ class MqttLink:
     def _on_message(self, client, userdata, message) -> None:
         if self.on_message is not None:
             try:
-                self.on_message(message.topic, bytes(message.payload), message.properties)
+                self.on_message(message.topic, bytes(message.payload), message.properties,
+                                retained=bool(message.retain))
             except Exception:  # a handler bug must not kill the link
                 log.exception("MQTT message handler failed on %s", message.topic)
 
@@ -417,7 +420,10 @@ class MqttLink:
             if correlation is not None and self.cfg.protocol == "5":
                 props = Properties(PacketTypes.PUBLISH)
                 props.CorrelationData = correlation
-            client.publish(topic, data, qos=qos, retain=retain, properties=props)
+            try:
+                client.publish(topic, data, qos=qos, retain=retain, properties=props)
+            except (ValueError, TypeError) as exc:  # one bad message must not end the MQTT thread
+                log.error("MQTT: cannot publish to %r (%s); message dropped", topic[:120], exc)
 
     def _drop_direct_unretained(self) -> None:
         while True:

@@ -41,6 +41,21 @@ class Request:
     payload: bytes
     response_topic: str
     correlation: bytes | None = None
+    #: why the request is answered with an error without running (set where it arrives: a
+    #: response topic one cannot publish to, a request delivered as a retained message)
+    refused: str = ""
+
+
+def response_topic_problem(topic: str) -> str:
+    """Why an MQTT 5 `ResponseTopic` cannot be published to ("" when it can): wildcards, U+0000,
+    or too long (MQTT 5.0 §4.7.3; a wildcard made paho raise in the MQTT thread)."""
+    if "+" in topic or "#" in topic:
+        return f"response topic {topic[:80]!r} contains a wildcard (+ or #); name one topic"
+    if "\x00" in topic:
+        return "response topic contains U+0000; name a topic of printable characters"
+    if len(topic.encode("utf-8", "surrogatepass")) > 65535:
+        return "response topic is longer than 65535 bytes"
+    return ""
 
 
 def parse(payload: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> tuple[Any, dict[str, Any]]:
@@ -49,7 +64,8 @@ def parse(payload: bytes, max_bytes: int = MAX_REQUEST_BYTES) -> tuple[Any, dict
         raise CommandError(f"request of {len(payload)} bytes exceeds the {max_bytes}-byte limit")
     try:
         body = json.loads(payload.decode("utf-8")) if payload else {}
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, and
+        # an integer of over 4300 digits (Python's int-from-string limit)
         raise CommandError(f"request is not valid UTF-8 JSON ({str(exc)[:80]})") from exc
     if not isinstance(body, dict):
         raise CommandError(f"request must be a JSON object, got {type(body).__name__}")
@@ -90,6 +106,8 @@ class CommandTable:
     def handle(self, request: Request) -> bytes:
         tx = None
         try:
+            if request.refused:
+                raise CommandError(request.refused)
             tx, args = parse(request.payload, self.max_bytes.get(request.name, MAX_REQUEST_BYTES))
             handler = self.handlers.get(request.name)
             if handler is None:

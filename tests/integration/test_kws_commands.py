@@ -67,7 +67,10 @@ def fresh(tmp_path_factory):
 def test_learn_from_upload_then_list_forget_and_persist(tmp_path, clips):
     p = build(tmp_path)
     assert p.handle_command("learned", {}) == {"words": []}
-    out = p.handle_command("learn", {"label": "banana", "audio_wav_b64": [b64(c) for c in clips]})
+    # the first clip as `base64 FILE` writes it (76-character lines; session-27 audit: "not valid base64")
+    wrapped = base64.encodebytes(clips[0]).decode()
+    assert "\n" in wrapped
+    out = p.handle_command("learn", {"label": "banana", "audio_wav_b64": [wrapped, *map(b64, clips[1:])]})
     assert out["learned"] == "banana" and out["clips"] == len(clips) and out["source"] == "upload"
     assert out["samples"] == 3 * len(clips)  # each clip: its loudest second and two shifts (learn.py)
     assert p.handle_command("learned", {}) == {"words": ["banana"]}
@@ -86,7 +89,9 @@ def test_learn_from_upload_then_list_forget_and_persist(tmp_path, clips):
     ("learn", {"label": "two words", "audio_wav_b64": "AAAA"}, "letters, digits"),
     ("forget", {"label": "banana"}, "not a learned word"),
     ("learn", {"label": "banana"}, "either source"),
-    ("learn", {"label": "banana", "source": "last_detection", "audio_wav_b64": "AAAA"}, "either source"),
+    ("learn", {"label": "banana", "source": "last_detection", "audio_wav_b64": "AAAA"},
+     "one audio source: source: \"last_detection\" or audio_wav_b64, not both"),
+    ("learn", {"label": "banana"}, "needs either source"),
     ("learn", {"label": "banana", "source": "yesterday"}, "the only source"),
     ("learn", {"label": "banana", "source": "last_detection"}, "detected nothing yet"),
     ("learn", {"label": "banana", "audio_wav_b64": "not base64!"}, "not valid base64"),
