@@ -15,7 +15,9 @@ client is cut after `STOP_GRACE_S`, so no connection task outlives the broker). 
 connection ends in order: what was sent to it, then a FIN, its input read (and ignored) until the
 client closes (closing with unread input would reset it, losing what the client had not read). It keeps no
 session state across connections (clean sessions only), forwards v5 PUBLISH properties except
-the per-connection ones (retained messages are stored without them) and has no authentication:
+the per-connection ones (retained messages are stored without them; a UTF-8 string field, topic
+or property, that is not UTF-8 or holds U+0000 closes the sender's connection: forwarded, it made
+every subscriber's client drop its own) and has no authentication:
 it binds to 127.0.0.1 by default, so only local processes reach it.
 Production uses an external broker (Mosquitto) with TLS, ACLs and credentials. Specifications:
 MQTT 3.1.1 (OASIS 2014) and MQTT 5.0 (OASIS 2019), §2-§3.
@@ -105,7 +107,12 @@ class _Reader:
         return self.data[self.pos - n:self.pos]
 
     def text(self) -> str:
-        return self.bin().decode("utf-8")
+        """A UTF-8 string field: well-formed UTF-8 without U+0000 (MQTT 5 §1.5.4; a client that
+        sends one has sent a malformed packet, and its connection is closed, §4.13)."""
+        s = self.bin().decode("utf-8")
+        if "\x00" in s:
+            raise ValueError("U+0000 in a UTF-8 string field")
+        return s
 
     def varint(self) -> int:
         mult, value = 1, 0
@@ -129,16 +136,19 @@ class _Reader:
         return self.data[self.pos:]
 
 
-#: v5 property identifier -> size class: 1, 2, 4 bytes, "v" varint, "s" string/binary, "p" pair.
+#: v5 property identifier -> size class: 1, 2, 4 bytes, "v" varint, "s" UTF-8 string, "b" binary
+#: data, "p" string pair (user property).
 _PROP_KIND = {0x01: 1, 0x17: 1, 0x19: 1, 0x24: 1, 0x25: 1, 0x28: 1, 0x29: 1, 0x2A: 1,
               0x13: 2, 0x21: 2, 0x22: 2, 0x23: 2, 0x02: 4, 0x11: 4, 0x18: 4, 0x27: 4, 0x0B: "v",
-              0x03: "s", 0x08: "s", 0x09: "s", 0x12: "s", 0x15: "s", 0x16: "s", 0x1A: "s", 0x1C: "s",
+              0x03: "s", 0x08: "s", 0x09: "b", 0x12: "s", 0x15: "s", 0x16: "b", 0x1A: "s", 0x1C: "s",
               0x1F: "s", 0x26: "p"}
 
 
 def forwardable_props(block: bytes) -> bytes:
     """A PUBLISH property block for subscribers: everything but Topic Alias (0x23) and Subscription
-    Identifier (0x0B), which are per connection (MQTT 5 §3.3.2.3). Returns length + content."""
+    Identifier (0x0B), which are per connection (MQTT 5 §3.3.2.3). Returns length + content. A
+    string property that is not UTF-8 or holds U+0000 raises `ValueError` (the sender's connection
+    is closed): forwarded, it made every subscriber's client drop its connection."""
     r, keep = _Reader(block), bytearray()
     while r.pos < len(block):
         start = r.pos
@@ -149,10 +159,12 @@ def forwardable_props(block: bytes) -> bytes:
         if kind == "v":
             r.varint()
         elif kind == "s":
+            r.text()
+        elif kind == "b":
             r.bin()
         elif kind == "p":
-            r.bin()
-            r.bin()
+            r.text()
+            r.text()
         else:
             r.pos += kind
         if ident not in (0x23, 0x0B):

@@ -142,3 +142,38 @@ def test_v5_properties_forwarded_and_garbage_survived(broker, rng):  # noqa: F81
     for c in (pub, sub):
         c.disconnect()
         c.loop_stop()
+
+
+@pytest.mark.parametrize("field", ["ResponseTopic", "ContentType", "UserProperty", "topic"])
+def test_a_string_with_u0000_closes_the_senders_connection_not_the_subscribers(broker, field):  # noqa: F811
+    """Session-27 audit: a PUBLISH whose ResponseTopic held U+0000 was forwarded as it was, and
+    every subscriber's paho client dropped its connection ("Protocol error"), the daemon's too (its
+    will: `offline`). A UTF-8 string field with U+0000 is a malformed packet (MQTT 5 §1.5.4): the
+    broker closes the sender's connection and forwards nothing."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    sub = _client(broker.port, True, "sub-nul")
+    lost: list = []
+    sub.on_disconnect = lambda c, u, f, rc, p: lost.append(rc)
+    sub.subscribe("n/#", 1)
+    assert sub.subscribed.wait(5)
+    pub = _client(broker.port, True, "pub-nul")
+    pub_lost = threading.Event()
+    pub.on_disconnect = lambda c, u, f, rc, p: pub_lost.set()
+    props = Properties(PacketTypes.PUBLISH)
+    topic = "n/bad\x00topic" if field == "topic" else "n/x"
+    if field == "UserProperty":
+        props.UserProperty = ("k", "v\x00w")
+    elif field != "topic":
+        setattr(props, field, "a\x00b")
+    pub.publish(topic, b"x", qos=1, properties=props)
+    assert pub_lost.wait(5)
+    pub.loop_stop()
+    ok = _client(broker.port, True, "pub-ok")
+    ok.publish("n/fine", b"y", qos=1).wait_for_publish(5)
+    assert _wait(lambda: [t for t, _, _ in sub.got] == ["n/fine"])  # the bad one was not forwarded
+    assert lost == [] and sub.is_connected()
+    for c in (ok, sub):
+        c.disconnect()
+        c.loop_stop()
