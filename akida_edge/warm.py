@@ -236,8 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--builtin-only", action="store_true", help="leave out the config's custom pipelines "
                     "(the daemon's child compile: their factories are the user's code)")
     args = ap.parse_args(argv)
-    print("akida-edge warm: compiling the numba kernels (a first time takes a few minutes; "
-          "cached afterwards)", file=sys.stderr, flush=True)
+    print("akida-edge warm: loading the numba kernels from the cache, or compiling them (a first time "
+          "after an install or an update: a few minutes)", file=sys.stderr, flush=True)
     try:
         took = warm(args.config, builtin_only=args.builtin_only)
     except AkidaEdgeError as exc:

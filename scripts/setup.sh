@@ -44,9 +44,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-# Mosquitto is started per test on a free port, never as the system service the package enables.
+# Mosquitto is started per test on a free port, never as the system service its package enables
+# when installed: a service this script just installed is stopped (it would hold port 1883, the
+# shipped config's embedded broker port); one the machine already ran is left alone, with a note.
 if command -v systemctl >/dev/null && systemctl is-active --quiet mosquitto 2>/dev/null; then
-  systemctl disable --now mosquitto >/dev/null 2>&1 || true
+  if [[ " ${missing[*]} " == *" mosquitto "* ]]; then
+    systemctl disable --now mosquitto >/dev/null 2>&1 || true
+    echo "setup: stopped and disabled the mosquitto service its package just started (tests start"
+    echo "       their own brokers; systemctl enable --now mosquitto brings it back)"
+  else
+    echo "setup: note: the mosquitto service runs here; config.toml's embedded broker needs port 1883:"
+    echo "       set [mqtt] port to a free one, or broker = \"external\" to publish through mosquitto"
+  fi
 fi
 
 python=${PYTHON:-python3}
@@ -76,5 +85,7 @@ if [[ "$extras" == *train* ]]; then
 fi
 # numba compiles each kernel on its first call and caches it: do it now, once, so that the first
 # `akida-edge run` has its pipelines online in seconds rather than after ~2 minutes of compiling
-echo "setup: compiling the kernels of the shipped apps (first time: about 2 minutes; cached after)"
+echo "setup: warming the kernel cache of the shipped apps (.venv/bin/python -m akida_edge.warm)"
 .venv/bin/python -m akida_edge.warm --config config.toml
+echo "setup: done; run .venv/bin/akida-edge run --duration 60 --dashboard (the README's first command),"
+echo "       or 'source .venv/bin/activate' to call akida-edge by name"
