@@ -565,6 +565,11 @@ class Daemon:
         sdnotify.notify("RELOADING=1")
         try:
             new = load_config(self.config.path)
+            # what `validate-config` checks beyond the file (a model, a recording, a voice...):
+            # else a working pipeline would be swapped for one that fails at every retry
+            from akida_edge.commands.config import check_files
+
+            check_files(new, self.config.path)
         except ConfigError as exc:
             log.error("reload refused, keeping the running configuration: %s", exc)
             sdnotify.notify("READY=1")
@@ -577,6 +582,11 @@ class Daemon:
         new = dataclasses.replace(new, device=old.device, mqtt=old.mqtt, state=old.state)
         old_p = {p.name: p for p in old.pipelines}
         new_p = {p.name: p for p in new.pipelines}
+        for what, names in (("removed", [n for n in old_p if n not in new_p]),
+                            ("added", [n for n in new_p if n not in old_p]),
+                            ("changed", [n for n in new_p if n in old_p and new_p[n] != old_p[n]])):
+            if names:
+                log.info("reload: pipeline(s) %s: %s", what, ", ".join(names))
         with self._command_gate:
             self._apply(old, new, old_p, new_p)
         self._publish_retained_meta()
@@ -610,6 +620,7 @@ class Daemon:
                     self.runners = {n: r for n, r in self.runners.items() if n != name}
                 if name not in new_p:
                     self.link.publish(str(self.topics.pipeline_status(name)), "disabled", retain=True)
+                    self.link.publish(str(self.topics.state(name)), b"", retain=True)  # clears its state
         if stuck:
             kept = [stuck.get(p.name, p) for p in new.pipelines]
             kept += [p for n, p in stuck.items() if n not in new_p]

@@ -68,3 +68,35 @@ def test_reload_waits_for_the_pipeline_command_then_applies(tmp_path):
         daemon_pipelines.RELEASE.set()
         daemon.request_stop()
         daemon.shutdown()
+
+
+def test_reload_refuses_what_validate_config_refuses_and_says_what_changes(tmp_path, caplog):
+    """Session-27 audit: a reload whose file named a model that does not exist was applied ("configuration
+    reloaded"): the running pipeline was stopped and its replacement failed at every retry, where
+    `validate-config` refuses the file. And a reload said only how many pipelines there were."""
+    import logging
+
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(state=tmp_path / "state", threshold=1.0), encoding="utf-8")
+    daemon = Daemon(load_config(path))
+    daemon.start()
+    try:
+        assert daemon.ready.wait(10)
+        runner = daemon.runners["tick"]
+        missing = tmp_path / "nope.aem"
+        broken = CONFIG.format(state=tmp_path / "state", threshold=2.0) + f'model = "{missing}"\n'
+        path.write_text(broken, encoding="utf-8")
+        with caplog.at_level(logging.INFO, logger="akida_edge.daemon"):
+            assert not daemon.reload()
+        refused = [r.getMessage() for r in caplog.records if "reload refused" in r.getMessage()]
+        assert len(refused) == 1 and "pipelines[0].model" in refused[0] and "does not exist" in refused[0]
+        assert daemon.runners["tick"] is runner and runner.thread.is_alive()
+        assert daemon.config.pipelines[0].threshold == 1.0
+        caplog.clear()
+        path.write_text(CONFIG.format(state=tmp_path / "state", threshold=2.0), encoding="utf-8")
+        with caplog.at_level(logging.INFO, logger="akida_edge.daemon"):
+            assert daemon.reload()
+        assert "reload: pipeline(s) changed: tick" in [r.getMessage() for r in caplog.records]
+    finally:
+        daemon.request_stop()
+        daemon.shutdown()
