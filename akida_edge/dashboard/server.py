@@ -18,10 +18,12 @@ import errno
 import ipaddress
 import json
 import logging
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
+from typing import Any
 
 from akida_edge.dashboard.feed import BrokerSettings, MqttFeed
 from akida_edge.dashboard.hub import CLOSE, Hub, encode
@@ -131,6 +133,15 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    #: the listen backlog (socketserver's 5 made 20 concurrent clients wait seconds, 200 time out)
+    request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A browser that went away mid-response is not an error (socketserver printed a traceback
+        for each); anything else is logged with its traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        log.exception("dashboard: request from %s failed", client_address[0] if client_address else "?")
     app: DashboardServer
     loopback_only: bool
 

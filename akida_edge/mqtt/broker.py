@@ -254,9 +254,12 @@ class EmbeddedBroker:
                 # subscriber's PUBACK) is reset, which drops what the subscriber had not read yet
                 # (the daemon's last `offline`, on a loaded machine): a FIN after what is queued, and
                 # `_serve` reads on (ignoring it) until the client closes its side
-                if s.writer.can_write_eof():
-                    s.writer.write_eof()
-                else:
+                try:
+                    if s.writer.can_write_eof():
+                        s.writer.write_eof()
+                    else:
+                        s.writer.close()
+                except OSError:  # the client went meanwhile (ENOTCONN): the rest must still end in order
                     s.writer.close()
             me = asyncio.current_task()
             pending = {t for t in asyncio.all_tasks() if t is not me}

@@ -382,3 +382,32 @@ def test_tls_broker_with_password(mosquitto_stopped: Any, tmp_path: Any) -> None
         error = _poll(lambda: _state(server)["broker"]["error"])
         assert "refused" in error and "authori" in error.lower()
         assert not server.feed.wait_connected(0.3)
+
+
+def test_many_clients_at_once_and_ones_that_leave_early(dashboard: DashboardServer, capsys: Any,
+                                                        caplog: Any) -> None:
+    """Session-27 audit: the listen backlog was socketserver's 5 (100 concurrent clients waited up to
+    15 s, 200 timed out) and a browser that left mid-response printed a traceback per request."""
+    import threading
+
+    assert dashboard.httpd.request_queue_size >= 128
+    host, port = dashboard.httpd.server_address[:2]
+    # clients that send a request and leave at once (closed before the response: a reset or a broken pipe)
+    for _ in range(20):
+        with socket.create_connection((host, port), timeout=5) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.sendall(b"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    statuses: list[int] = []
+
+    def get() -> None:
+        with urllib.request.urlopen(dashboard.url + "api/state", timeout=20) as resp:
+            statuses.append(resp.status)
+
+    threads = [threading.Thread(target=get) for _ in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert statuses == [200] * 60
+    assert "Traceback" not in capsys.readouterr().err
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -177,3 +177,32 @@ def test_a_string_with_u0000_closes_the_senders_connection_not_the_subscribers(b
     for c in (ok, sub):
         c.disconnect()
         c.loop_stop()
+
+
+def test_a_client_gone_at_stop_does_not_leave_the_others_unclosed(caplog):
+    """Session-27 audit: at stop, `write_eof` on a connection whose client had just gone raised
+    ENOTCONN, which ended the shutdown's loop over the connections: the others were not closed in
+    order, their tasks were destroyed pending and asyncio printed "Task exception was never
+    retrieved" and "Event loop is closed"."""
+    import errno
+    import logging
+
+    from akida_edge.mqtt.broker import EmbeddedBroker
+    from akida_edge.mqtt.testbroker import free_port
+
+    b = EmbeddedBroker("127.0.0.1", free_port())
+    b.start()
+    gone, stays = _client(b.port, True, "gone"), _client(b.port, True, "stays")
+    assert _wait(lambda: len(b._sessions) == 2)
+
+    def enotconn() -> None:
+        raise OSError(errno.ENOTCONN, "Transport endpoint is not connected")
+
+    b._sessions["gone"].writer.write_eof = enotconn
+    with caplog.at_level(logging.DEBUG):
+        b.stop()
+    assert not b._thread.is_alive() and b._loop.is_closed()
+    noise = [r.getMessage() for r in caplog.records if r.name == "asyncio"]
+    assert noise == [], noise
+    for c in (gone, stays):
+        c.loop_stop()
