@@ -167,6 +167,13 @@ class PipelineRunner:
             return time.monotonic() - building < BUILD_LIMIT_S
         return time.monotonic() - self.meter.last_progress < within_s
 
+    def threshold_in_use(self) -> float | None:
+        """What the pipeline compares scores with: its own `current_threshold()` when it has one
+        (an anomaly pipeline's calibrated threshold), else the entry's or `set_threshold`'s."""
+        current = getattr(self.pipeline, "current_threshold", None)
+        value = current() if current is not None else None
+        return float(value) if value is not None else self.threshold
+
     def _set_status(self, status: str) -> None:
         self.status = status
         self.daemon.link.publish(str(self.daemon.topics.pipeline_status(self.cfg.name)), status, retain=True)
@@ -675,7 +682,7 @@ class Daemon:
                 "last_seq": self.outbox.last_seq(), "outbox_error": self.outbox.error,
                 "outbox_held": self.outbox.held,
                 "pipelines": {n: {"status": r.status, "restarts": r.restarts, "last_error": r.last_error,
-                                  "threshold": r.threshold} for n, r in self.runners.items()}}
+                                  "threshold": r.threshold_in_use()} for n, r in self.runners.items()}}
 
     def _cmd_set_threshold(self, args: dict[str, Any]) -> dict[str, Any]:
         name = cmd.require(args, "pipeline", str)

@@ -121,6 +121,12 @@ class AnomalyPipeline:
             if self.detector.threshold is not None:
                 self.detector.threshold = self._override
 
+    def current_threshold(self) -> float | None:
+        """The threshold in use (the calibrated one, or `set_threshold`'s); None while learning
+        (the daemon's `status` reports it instead of the config's unused `threshold` key)."""
+        with self.lock:
+            return self._override if self._override is not None else self.detector.threshold
+
     def describe(self) -> dict[str, Any]:
         normal = "learning" if not self.loaded else "learned, not saved" if self.unsaved else "loaded"
         return {"model": self.detector.backbone_path.name,

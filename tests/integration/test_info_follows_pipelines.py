@@ -50,6 +50,18 @@ def test_info_says_when_the_normal_is_learned_and_which_model_runs(tmp_path):
         assert rec.wait_for(lambda r: pump(r).get("normal") == "learning", 60), rec.messages[-1:]
         assert rec.wait_for(lambda r: pump(r).get("normal") == "loaded", 30), pump(rec)
         assert pump(rec)["model_sha256"] == hashlib.sha256(DEFAULT_BACKBONE.read_bytes()).hexdigest()
+        # `status` reports the calibrated threshold in use, not the entry's unused `threshold` key
+        # (0.5 by default; session-27 audit), the same as the retained state
+        states = Recorder(port, "akida/n1/pump/state")
+        answers = Recorder(port, "akida/n1/response/status")
+        assert states.wait_for(lambda r: "threshold" in (r.json("akida/n1/pump/state") or [{}])[-1], 30)
+        answers.client.publish("akida/n1/request/status", "{}", qos=1)
+        assert answers.wait_for(lambda r: r.json("akida/n1/response/status"), 10)
+        used = answers.json("akida/n1/response/status")[0]["data"]["pipelines"]["pump"]["threshold"]
+        assert used == pytest.approx(states.json("akida/n1/pump/state")[-1]["threshold"], abs=1e-4)
+        assert used != 0.5
+        states.close()
+        answers.close()
     finally:
         if rec is not None:
             rec.close()
