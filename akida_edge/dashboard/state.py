@@ -3,9 +3,9 @@
 `DashboardState.apply(topic, payload)` folds one message in and returns the events the browsers
 need (plain JSON-able dicts); `snapshot()` is the whole picture for a page that just loaded
 (`/api/state`). Everything is bounded: detections (newest `max_detections`), chart history
-(`history_points` per series), devices and pipelines (a rogue publisher cannot grow memory), and
-payloads (`MAX_PAYLOAD_BYTES`). Delivery is at least once, so detections are de-duplicated by
-their `id` (outbox replays may repeat one).
+(`history_points` per series, `MAX_SERIES` series per chart), devices and pipelines (a rogue
+publisher cannot grow memory), and payloads (`MAX_PAYLOAD_BYTES`). Delivery is at least once, so
+detections are de-duplicated by their `id` (outbox replays may repeat one).
 
 Thread safety: one lock; `apply` and `snapshot` hold it only for dict work (no I/O).
 """
@@ -25,6 +25,10 @@ SCHEMA_SNAPSHOT = "akida_edge.dashboard/1"
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_DEVICES = 256
 MAX_PIPELINES = 64
+#: chart series kept per kind (telemetry: one per node; anomaly score: one per pipeline). Without
+#: it the per-series bound let MAX_DEVICES × MAX_PIPELINES anomaly series grow to ~1.7 GB inside the
+#: daemon (`run --dashboard`, a rogue publisher; session-27 audit); at this bound, ~13 MB per kind.
+MAX_SERIES = 128
 MAX_TEXT = 200
 #: Telemetry keys kept for the power and latency charts (units in the names).
 CHART_KEYS = ("chip_power_mw", "host_power_w", "inference_ms_p50", "inference_ms_p95", "inferences_per_s")
@@ -244,6 +248,9 @@ class DashboardState:
     def _history(self, table: dict[str, deque[dict[str, Any]]], key: str, point: dict[str, Any]) -> None:
         series = table.get(key)
         if series is None:
+            if len(table) >= MAX_SERIES:  # the page shows the first ones; the others' points are dropped
+                self.counters["ignored"] += 1
+                return
             series = table[key] = deque(maxlen=self._history_points)
         if series and series[-1]["ts"] == point["ts"]:
             series[-1] = point

@@ -213,3 +213,20 @@ def test_cli_argument_errors_are_one_line(tmp_path: Path, capsys: pytest.Capture
         assert main(["dashboard", *argv]) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and err.startswith("akida-edge: error: ") and needle in err
+
+
+def test_chart_series_are_bounded_in_number_too() -> None:
+    """Session-27 audit: history was bounded per series only; a rogue publisher of 256 nodes × 64
+    anomaly pipelines grew the daemon's memory linearly (782 k points: +190 MB, `/api/state` 34 MB)."""
+    from akida_edge.dashboard.state import MAX_PIPELINES, MAX_SERIES
+
+    st = DashboardState(P, history_points=4)
+    nodes = MAX_SERIES // MAX_PIPELINES + 1  # one node more than the series allow
+    for n in range(nodes):
+        for p in range(MAX_PIPELINES):
+            for ts in range(6):
+                st.apply(f"{P}/n{n}/p{p}/state", _b({"ts": ts, "anomaly": "OFF", "score": 0.1,
+                                                      "threshold": 0.5}))
+    hist = st.snapshot()["anomaly_history"]
+    assert len(hist) == MAX_SERIES and all(len(v) == 4 for v in hist.values())
+    assert st.counters["ignored"] == (nodes * MAX_PIPELINES - MAX_SERIES) * 6  # the later series' points
