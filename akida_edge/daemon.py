@@ -366,11 +366,14 @@ class Daemon:
         if self.compile_child is not None:
             self.compile_child.wait(stop_event)
 
-    def _start_pipeline(self, p: PipelineConfig) -> None:
+    def _start_pipeline(self, p: PipelineConfig, threshold: float | None = None) -> None:
+        """Start `p`'s runner; `threshold`: a `set_threshold` value to keep (a reload's restart)."""
         if not p.enabled:
             self.link.publish(str(self.topics.pipeline_status(p.name)), "disabled", retain=True)
             return
         runner = PipelineRunner(p, self)
+        if threshold is not None:
+            runner.threshold = threshold  # applied once it is built, as after a failure
         with self._runners_lock:
             self.runners = {**self.runners, p.name: runner}
         runner.start()
@@ -607,6 +610,15 @@ class Daemon:
         pipeline that does not stop, or runs a command, keeps its old entry; a later reload tries
         again)."""
         stuck: dict[str, PipelineConfig] = {}
+        # `set_threshold` values survive a restart by reload unless the file changed that threshold
+        overrides: dict[str, float] = {}
+        for name, runner in self.runners.items():
+            if name in old_p and name in new_p and runner.threshold != old_p[name].threshold:
+                if new_p[name].threshold == old_p[name].threshold:
+                    overrides[name] = runner.threshold
+                elif new_p[name] != old_p[name]:
+                    log.info("reload: pipeline %s's threshold set over MQTT (%g) is replaced by the file's "
+                             "new one (%g)", name, runner.threshold, new_p[name].threshold)
         for name, p in old_p.items():
             if new_p.get(name) != p:
                 if name == self._commanded:
@@ -635,7 +647,7 @@ class Daemon:
         self.config = new
         for name, p in new_p.items():
             if old_p.get(name) != p and name not in stuck:
-                self._start_pipeline(p)
+                self._start_pipeline(p, overrides.get(name))
 
     # -- commands ------------------------------------------------------------------------------------
     def _on_message(self, topic: str, payload: bytes, properties: object, retained: bool = False) -> None:

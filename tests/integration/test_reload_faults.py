@@ -100,3 +100,43 @@ def test_reload_refuses_what_validate_config_refuses_and_says_what_changes(tmp_p
     finally:
         daemon.request_stop()
         daemon.shutdown()
+
+
+def test_a_set_threshold_value_survives_a_reload_that_restarts_the_pipeline(tmp_path, caplog):
+    """Session-27 audit: docs/mqtt.md says set_threshold values are kept across pipeline restarts,
+    but a reload that restarted the pipeline (another key of its entry changed) dropped it without
+    a word. Now it is kept, unless the file changed that threshold itself (said in the log)."""
+    import logging
+
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(state=tmp_path / "state", threshold=1.0), encoding="utf-8")
+    daemon = Daemon(load_config(path))
+    daemon.start()
+
+    def built(name: str):
+        runner = daemon.runners[name]
+        while runner.pipeline is None:
+            threading.Event().wait(0.05)
+        return runner
+
+    try:
+        assert daemon.ready.wait(10)
+        built("tick")
+        assert daemon._cmd_set_threshold({"pipeline": "tick", "value": 3.0})["threshold"] == 3.0
+        # another key of the entry changes (its rate): restarted, the value kept
+        faster = CONFIG.format(state=tmp_path / "state", threshold=1.0).replace("= 20", "= 25")
+        path.write_text(faster, encoding="utf-8")
+        assert daemon.reload()
+        runner = built("tick")
+        assert runner.threshold == 3.0 and runner.pipeline.threshold == 3.0
+        # the file changes the threshold itself: the file's value, said
+        path.write_text(CONFIG.format(state=tmp_path / "state", threshold=2.0), encoding="utf-8")
+        with caplog.at_level(logging.INFO, logger="akida_edge.daemon"):
+            assert daemon.reload()
+        runner = built("tick")
+        assert runner.threshold == 2.0 and runner.pipeline.threshold == 2.0
+        assert any("set over MQTT (3) is replaced by the file's new one (2)" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        daemon.request_stop()
+        daemon.shutdown()
