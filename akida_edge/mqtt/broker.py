@@ -204,6 +204,7 @@ class EmbeddedBroker:
         self._ready = threading.Event()
         self._error: BaseException | None = None
         self._stopping = False  # set by `_shutdown`: connections end in order, nothing more is routed
+        self._too_large_said: dict[str, float] = {}  # client id -> loop time of its last warning
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._main, name="mqtt-broker", daemon=True)
@@ -333,9 +334,15 @@ class EmbeddedBroker:
                 if writer.transport.get_write_buffer_size() > 4 * MAX_PACKET_BYTES:
                     await writer.drain()
         except PacketTooLarge as exc:  # a user's upload, say: said on both sides, never silently
-            log.warning("embedded broker: client %s sent a packet of %d bytes, over the %d-byte limit; "
-                        "connection closed%s", session and session.client_id, exc.args[0], MAX_PACKET_BYTES,
-                        " (MQTT 5 reason 0x95 Packet too large)" if session and session.v5 else "")
+            who = session.client_id if session else "?"
+            now = asyncio.get_running_loop().time()
+            # once a minute per client: paho sends the same publish again at every reconnection
+            level = logging.WARNING if now - self._too_large_said.get(who, -1e9) >= 60.0 else logging.DEBUG
+            if level == logging.WARNING:
+                self._too_large_said[who] = now
+            log.log(level, "embedded broker: client %s sent a packet of %d bytes, over the %d-byte limit; "
+                    "connection closed%s", who, exc.args[0], MAX_PACKET_BYTES,
+                    " (MQTT 5 reason 0x95 Packet too large)" if session and session.v5 else "")
             if session is not None and session.v5 and not self._stopping:  # no write after its FIN
                 writer.write(_packet(DISCONNECT, 0, bytes([PACKET_TOO_LARGE, 0])))
             await _discard(reader, exc.args[0])  # closing on unread data would reset the DISCONNECT away

@@ -65,6 +65,16 @@ def test_a_publish_over_the_limit_is_refused_with_the_reason(broker, caplog, v5)
     warned = [r.getMessage() for r in caplog.records if "over the" in r.getMessage()]
     assert len(warned) == 1 and "uploader" in warned[0] and f"{MAX_PACKET_BYTES}-byte limit" in warned[0]
     assert sub.got == [small] and not sub.gone.is_set()  # the broker and other clients go on
+    # paho sends the same publish again at every reconnection: said once a minute, not each time
+    # (session-27 audit: a line a second for as long as the client retried)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="akida_edge.mqtt.broker"):
+        for _ in range(3):
+            again = _client(broker.port, v5, "uploader")
+            again.publish("up/big", b"x" * (MAX_PACKET_BYTES + 1000), qos=1)
+            assert again.gone.wait(10)
+            again.loop_stop()
+    assert not [r for r in caplog.records if "over the" in r.getMessage()]
     for c in (pub, sub):
         c.loop_stop()
         c.disconnect()
