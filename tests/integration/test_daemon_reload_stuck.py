@@ -36,6 +36,7 @@ class _WedgedRunner:
 
     def __init__(self, cfg) -> None:
         self.cfg, self.description, self.stop_calls = cfg, {}, 0
+        self.threshold = cfg.threshold  # the runner's interface: its threshold in use
 
     def stop(self, timeout_s: float) -> bool:
         self.stop_calls += 1
@@ -50,7 +51,7 @@ def test_reload_keeps_a_runner_that_did_not_stop(tmp_path, monkeypatch):
     wedged = _WedgedRunner(daemon.config.pipelines[0])
     daemon.runners = {"a": wedged}
     started = []
-    monkeypatch.setattr(daemon, "_start_pipeline", lambda p: started.append(p.name))
+    monkeypatch.setattr(daemon, "_start_pipeline", lambda p, threshold=None: started.append(p.name))
     path.write_text(CONFIG.format(state=tmp_path / "state", threshold=2.0), encoding="utf-8")
     assert daemon.reload()
     assert wedged.stop_calls == 1
