@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -159,7 +160,7 @@ class GestureScene:
         self.base = SceneParams(size=(c.height, c.width), fps=c.fps, duration_s=(self.period - 1) / c.fps,
                                 bg_seed=c.seed, seed=c.seed, start_s=c.still_s / 2, gesture_s=c.move_s,
                                 noise_dn=c.noise_dn, extent=self.EXTENT, turns=1.0)
-        self._params: list = []
+        self._last: tuple[int, Any] | None = None  # (period, its SceneParams)
         self._k, self._frames = -1, None
 
     def label(self, k: int) -> str:
@@ -167,31 +168,38 @@ class GestureScene:
         return self.labels[(self.config.seed + k) % len(self.labels)]
 
     def params(self, k: int):
-        """The `SceneParams` of period k (chained from period 0)."""
+        """The `SceneParams` of period k (chained from period 0). Only the last one is kept (a daemon
+        runs the scene for months: a list of every period's grew by ~240 kB an hour); an earlier k
+        is chained again from period 0."""
+        if self._last is None or k < self._last[0]:
+            self._last = (0, self.base)
+        j, p = self._last
+        while j < k:
+            j, p = j + 1, self._chained(j + 1, p)
+        self._last = (j, p)
+        return p
+
+    def _chained(self, j: int, prev: Any) -> Any:
+        """Period j's `SceneParams`, placed to start where period j − 1's (`prev`) ended."""
         import dataclasses
 
         from akida_edge.apps.vision.scenes import SWIPES, pose
 
         h, w = self.base.size
         side = min(h, w)
-        while len(self._params) <= k:
-            j = len(self._params)
-            label, p = self.label(j), self.base
-            if j > 0:
-                prev = self._params[-1]
-                x_end, y_end, _, _ = pose(self.label(j - 1), prev, prev.duration_s)
-                if label in SWIPES:  # end EXTENT/4 from the middle, on the swipe's side
-                    d = SWIPES[label]
-                    start, mid = (x_end, w / 2) if d[0] else (y_end, h / 2)
-                    sign = d[0] or d[1]
-                    extent = min(max(sign * (mid - start) / side + self.EXTENT / 4, 0.35), 0.7)
-                    p = dataclasses.replace(p, extent=extent)
-                ox, oy, _, _ = pose(label, dataclasses.replace(p, centre=(0.0, 0.0)), 0.0)
-                centre = ((x_end - ox) / w, (y_end - oy) / h)
-                if all(0.1 <= v <= 0.9 for v in centre):  # else start again from the middle
-                    p = dataclasses.replace(p, centre=centre)
-            self._params.append(p)
-        return self._params[k]
+        label, p = self.label(j), self.base
+        x_end, y_end, _, _ = pose(self.label(j - 1), prev, prev.duration_s)
+        if label in SWIPES:  # end EXTENT/4 from the middle, on the swipe's side
+            d = SWIPES[label]
+            start, mid = (x_end, w / 2) if d[0] else (y_end, h / 2)
+            sign = d[0] or d[1]
+            extent = min(max(sign * (mid - start) / side + self.EXTENT / 4, 0.35), 0.7)
+            p = dataclasses.replace(p, extent=extent)
+        ox, oy, _, _ = pose(label, dataclasses.replace(p, centre=(0.0, 0.0)), 0.0)
+        centre = ((x_end - ox) / w, (y_end - oy) / h)
+        if all(0.1 <= v <= 0.9 for v in centre):  # else start again from the middle
+            p = dataclasses.replace(p, centre=centre)
+        return p
 
     def grey(self, i: int) -> np.ndarray:
         from akida_edge.apps.vision.scenes import render

@@ -77,3 +77,25 @@ def test_write_video_writes_the_configured_scene(tmp_path):
         to_source = np.abs(frame - shown[i]).mean()  # Motion-JPEG loses a little
         to_object = np.abs(frame - objects.bgr(i)).mean()
         assert to_source < to_object / 4, (i, to_source, to_object)
+
+
+def test_the_gesture_scene_keeps_no_history_of_its_periods():
+    """Session-27 soak: the gesture scene kept every period's `SceneParams` in a list, ~240 kB an
+    hour of the daemon's memory for ever (tracemalloc between minutes 5 and 35 of the shipped
+    config). Now only the last is kept: the same params, in order or not, at a bounded cost."""
+    import tracemalloc
+
+    from akida_edge.drivers.synthetic_camera import GestureScene
+
+    cfg = SyntheticCameraConfig(scene="gestures", move_s=0.5, still_s=2.5, seed=0)
+    scene, fresh = GestureScene(cfg), lambda k: GestureScene(cfg).params(k)
+    assert [scene.params(k) for k in (0, 1, 2, 7, 3, 9)] == [fresh(k) for k in (0, 1, 2, 7, 3, 9)]
+    scene.params(100)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        scene.params(2100)  # 2 000 periods more: ~1.7 hours of the shipped config's gestures
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 20_000, grown
