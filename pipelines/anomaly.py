@@ -36,7 +36,7 @@ import numpy as np
 
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
-from akida_edge.pipelines.base import Activity, Detection, model_sha256
+from akida_edge.pipelines.base import Activity, Detection
 from akida_edge.pipelines.compose import idle_activity, read_chunks, stream_start_us
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,7 @@ class AnomalyPipeline:
     def describe(self) -> dict[str, Any]:
         normal = "learning" if not self.loaded else "learned, not saved" if self.unsaved else "loaded"
         return {"model": self.detector.backbone_path.name,
-                "model_sha256": model_sha256(self.detector.backbone_path), "nps": int(self.mapping.np_count),
+                "model_sha256": self.detector.backbone_sha256, "nps": int(self.mapping.np_count),
                 "normal": normal}
 
     def _save_normal(self) -> None:

@@ -20,10 +20,7 @@ Models do no I/O; a pipeline never touches MQTT.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -52,26 +49,6 @@ class Detection:
     ts_ms: int
     kind: str = "keyword"
     fields: Mapping[str, Any] = field(default_factory=dict)
-
-
-def model_sha256(path: str | os.PathLike) -> str | None:
-    """The SHA-256 of a model file (hex), for a pipeline's `describe()`: which model a device runs,
-    in the retained `info`. Computed once per file version (path, size, modification time); None
-    when the file cannot be read now (a description must not fail its pipeline)."""
-    try:
-        st = os.stat(path)
-        return _sha256(os.fspath(path), st.st_size, st.st_mtime_ns)
-    except OSError:
-        return None
-
-
-@functools.lru_cache(maxsize=32)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from akida_edge.apps.kws.detect_params import DetectParams
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import check_dataclass, make_source
 from akida_edge.errors import AkidaEdgeError, InputDataError
-from akida_edge.pipelines.base import Activity, Detection, learning_label, model_sha256, saved_or_restored
+from akida_edge.pipelines.base import Activity, Detection, learning_label, saved_or_restored
 from akida_edge.pipelines.compose import idle_activity, read_chunks, stream_start_us
 
 #: The pipeline's `threshold` when the entry sets none: the kws app's measured operating point.
@@ -131,7 +131,7 @@ class KwsPipeline:
                 self.stream.detector.params = self.params
 
     def describe(self) -> dict[str, Any]:
-        return {"model": self.spotter.path.name, "model_sha256": model_sha256(self.spotter.path),
+        return {"model": self.spotter.path.name, "model_sha256": self.spotter.model.file_hash,
                 "nps": int(self.mapping.np_count),
                 "labels": [c for c in self.spotter.classes if c]}
 

@@ -33,7 +33,7 @@ import numpy as np
 from akida_edge.config import PipelineConfig
 from akida_edge.drivers import make_source
 from akida_edge.errors import AkidaEdgeError, InputDataError
-from akida_edge.pipelines.base import Activity, Detection, learning_label, model_sha256, saved_or_restored
+from akida_edge.pipelines.base import Activity, Detection, learning_label, saved_or_restored
 from akida_edge.pipelines.compose import MAX_FRAME_GAP_US, FrameTimeline, idle_activity, read_chunks
 
 LEARN_WINDOWS = 3
@@ -109,8 +109,8 @@ class GesturePipeline:
 
         o = self.options
         path = self.cfg.model or str(DEFAULT_MODEL)
-        return {"model": path.rsplit("/", 1)[-1], "model_sha256": model_sha256(path), "mode": "gestures",
-                "nps": int(self.mapping.np_count),
+        return {"model": path.rsplit("/", 1)[-1], "mode": "gestures", "nps": int(self.mapping.np_count),
+                "model_sha256": getattr(self.recognizer.gm.model, "file_hash", None),
                 "sensor": f"{o.width}x{o.height}", "dvs": o.dvs, "window_ms": self.params.window_ms,
                 "hop_ms": self.params.hop_ms, "labels": [c for c in self.recognizer.classes if c]}
 

@@ -105,6 +105,7 @@ class AnomalyDetector:
             raise StateError(f"{self.backbone_path} has no encoder settings in its metadata; it is not an "
                              "anomaly backbone (train one with python -m akida_edge.apps.anomaly.train)")
         self.encoder = enc
+        self.backbone_sha256 = backbone.file_hash  # its content hash, as `model summary` prints it
         self.bits = int(enc["bits"])
         self.params = params
         self.model = _with_learning_layer(backbone, params.neurons)

@@ -1,11 +1,10 @@
 """The retained `info` follows what each pipeline says of itself (session-27 audit): it was
 published when a pipeline was built and on commands only, so an anomaly pipeline's `normal` stayed
-`learning` there after it had learned and saved its normal; and it now names each model file's
-SHA-256 (`model_sha256`), as docs/mqtt.md says, so a fleet can see which model a device runs."""
+`learning` there after it had learned and saved its normal; and it now names each model's content
+SHA-256 (`model_sha256`, as `model summary` prints it), as docs/mqtt.md says, so a fleet can see
+which model a device runs."""
 
 from __future__ import annotations
-
-import hashlib
 
 import pytest
 from mqtt_fixtures import Recorder, free_port, start_daemon, stop_daemon, wait_listening
@@ -32,6 +31,7 @@ options = {{ learn_s = 5 }}
 
 def test_info_says_when_the_normal_is_learned_and_which_model_runs(tmp_path):
     from akida_edge.apps.anomaly.detector import DEFAULT_BACKBONE
+    from akida_edge.engine.modelfile import load_model
 
     port = free_port()
     cfg = tmp_path / "config.toml"
@@ -49,7 +49,7 @@ def test_info_says_when_the_normal_is_learned_and_which_model_runs(tmp_path):
 
         assert rec.wait_for(lambda r: pump(r).get("normal") == "learning", 60), rec.messages[-1:]
         assert rec.wait_for(lambda r: pump(r).get("normal") == "loaded", 30), pump(rec)
-        assert pump(rec)["model_sha256"] == hashlib.sha256(DEFAULT_BACKBONE.read_bytes()).hexdigest()
+        assert pump(rec)["model_sha256"] == load_model(DEFAULT_BACKBONE).file_hash  # as `model summary`
         # `status` reports the calibrated threshold in use, not the entry's unused `threshold` key
         # (0.5 by default; session-27 audit), the same as the retained state
         states = Recorder(port, "akida/n1/pump/state")
